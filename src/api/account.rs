@@ -1,0 +1,149 @@
+//! Account recovery and second factor: password reset, email verification, TOTP enrollment.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::{
+    ApiTags,
+    dto::NoContent,
+    security::{BearerAuth, EnrollmentAuth, meta},
+};
+use crate::{
+    app::AppState,
+    service::{recovery, totp},
+};
+
+pub struct AccountApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct ResetRequestBody {
+    email: String,
+}
+
+#[derive(Object)]
+struct ResetConfirmBody {
+    token: String,
+    new_password: String,
+}
+
+#[derive(Object)]
+struct TokenBody {
+    token: String,
+}
+
+#[derive(Object)]
+struct CodeBody {
+    code: String,
+}
+
+#[derive(Object)]
+struct TotpEnrollment {
+    /// Base32 secret, for manual entry.
+    secret: String,
+    /// `otpauth://` URL for a QR code.
+    otpauth_url: String,
+}
+
+#[derive(Object)]
+struct RecoveryCodes {
+    /// Ten single-use codes; shown only now.
+    recovery_codes: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+enum Accepted {
+    /// Accepted: a mail is on its way if the address has an account.
+    #[oai(status = 202)]
+    Accepted,
+}
+
+#[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]
+impl AccountApi {
+    /// Mail a password-reset link (answers 202 whether or not the address exists).
+    #[oai(path = "/password-reset/request", method = "post")]
+    async fn reset_request(
+        &self,
+        req: &Request,
+        body: Json<ResetRequestBody>,
+    ) -> poem::Result<Accepted> {
+        if body.email.len() <= 320 {
+            recovery::request_password_reset(&self.state, meta(&self.state, req), &body.email)
+                .await?;
+        }
+        Ok(Accepted::Accepted)
+    }
+
+    /// Set a new password with the mailed token; every session of the account ends.
+    #[oai(path = "/password-reset/confirm", method = "post")]
+    async fn reset_confirm(
+        &self,
+        req: &Request,
+        body: Json<ResetConfirmBody>,
+    ) -> poem::Result<NoContent> {
+        recovery::confirm_password_reset(
+            &self.state,
+            meta(&self.state, req),
+            &body.token,
+            &body.new_password,
+        )
+        .await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Confirm an email address with the mailed token.
+    #[oai(path = "/email/verify", method = "post")]
+    async fn verify_email(&self, body: Json<TokenBody>) -> poem::Result<NoContent> {
+        recovery::verify_email(&self.state, &body.token).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Mail a new verification link to the caller.
+    #[oai(path = "/email/verify/resend", method = "post")]
+    async fn resend_verification(&self, auth: BearerAuth) -> poem::Result<Accepted> {
+        let user = crate::service::accounts::get(&self.state.db, auth.0.user_id).await?;
+        if user.email_verified_at.is_none() {
+            recovery::send_verification(&self.state, &user).await?;
+        }
+        Ok(Accepted::Accepted)
+    }
+
+    /// Start TOTP enrollment.
+    #[oai(path = "/totp/setup", method = "post")]
+    async fn totp_setup(&self, auth: EnrollmentAuth) -> poem::Result<Json<TotpEnrollment>> {
+        let e = totp::setup(&self.state, auth.0).await?;
+        Ok(Json(TotpEnrollment {
+            secret: e.secret,
+            otpauth_url: e.otpauth_url,
+        }))
+    }
+
+    /// Finish enrollment with a current code; returns the recovery codes.
+    #[oai(path = "/totp/confirm", method = "post")]
+    async fn totp_confirm(
+        &self,
+        req: &Request,
+        auth: EnrollmentAuth,
+        body: Json<CodeBody>,
+    ) -> poem::Result<Json<RecoveryCodes>> {
+        let codes = totp::confirm(&self.state, meta(&self.state, req), auth.0, &body.code).await?;
+        Ok(Json(RecoveryCodes {
+            recovery_codes: codes,
+        }))
+    }
+
+    /// Turn TOTP off (needs a current code or a recovery code).
+    #[oai(path = "/totp", method = "delete")]
+    async fn totp_disable(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<CodeBody>,
+    ) -> poem::Result<NoContent> {
+        totp::disable(&self.state, meta(&self.state, req), auth.0, &body.code).await?;
+        Ok(NoContent::NoContent)
+    }
+}

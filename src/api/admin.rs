@@ -1,0 +1,285 @@
+//! Administration (role admin or owner): users, bot clients, audit log.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    dto::{Created, NoContent, User, UserPage},
+    security::{BearerAuth, meta},
+    users::default_limit,
+};
+use crate::{
+    app::AppState,
+    service::{audit_query, clients, users},
+};
+
+pub struct AdminApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct SuspendBody {
+    reason: String,
+}
+
+#[derive(Object)]
+struct RoleBody {
+    /// owner, admin, member or guest.
+    role: String,
+}
+
+#[derive(Object)]
+struct NewClientBody {
+    /// Shown as the bot's display name.
+    name: String,
+    /// The bot user's username.
+    username: String,
+}
+
+#[derive(Object)]
+struct Client {
+    id: Uuid,
+    client_id: String,
+    name: String,
+    bot_user_id: Uuid,
+    created_at: OffsetDateTime,
+    revoked: bool,
+}
+
+#[derive(Object)]
+struct CreatedClient {
+    #[oai(flatten)]
+    client: Client,
+    /// Shown once.
+    client_secret: String,
+}
+
+#[derive(Object)]
+struct ClientList {
+    items: Vec<Client>,
+}
+
+#[derive(Object)]
+struct AuditEntry {
+    id: Uuid,
+    actor_id: Option<Uuid>,
+    action: String,
+    target_type: Option<String>,
+    target_id: Option<Uuid>,
+    ip: Option<String>,
+    details: Option<serde_json::Value>,
+    created_at: OffsetDateTime,
+}
+
+#[derive(Object)]
+struct AuditPage {
+    items: Vec<AuditEntry>,
+    next_cursor: Option<String>,
+}
+
+impl From<crate::db::entity::api_client::Model> for Client {
+    fn from(c: crate::db::entity::api_client::Model) -> Self {
+        Self {
+            id: c.id,
+            client_id: c.client_id,
+            name: c.name,
+            bot_user_id: c.bot_user_id,
+            created_at: c.created_at,
+            revoked: c.revoked_at.is_some(),
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/admin", tag = "ApiTags::Admin")]
+impl AdminApi {
+    /// All users, with search and a status filter (all, active, suspended, deactivated).
+    #[oai(path = "/users", method = "get")]
+    async fn users(
+        &self,
+        auth: BearerAuth,
+        query: Query<Option<String>>,
+        status: Query<Option<String>>,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<UserPage>> {
+        users::require_admin(auth.0)?;
+        let page = users::search(
+            &self.state,
+            auth.0,
+            query.as_deref(),
+            status.as_deref(),
+            cursor.as_deref(),
+            limit.0,
+        )
+        .await?;
+        Ok(Json(UserPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|u| User::view(u, Some(&auth.0)))
+                .collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+
+    /// Suspend a user: they cannot log in, and every session ends at once.
+    #[oai(path = "/users/:id/suspend", method = "post")]
+    async fn suspend(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<SuspendBody>,
+    ) -> poem::Result<Json<User>> {
+        let user = users::set_suspended(
+            &self.state,
+            meta(&self.state, req),
+            auth.0,
+            id.0,
+            Some(body.0.reason),
+        )
+        .await?;
+        Ok(Json(User::view(user, Some(&auth.0))))
+    }
+
+    /// Lift a suspension.
+    #[oai(path = "/users/:id/unsuspend", method = "post")]
+    async fn unsuspend(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> poem::Result<Json<User>> {
+        let user =
+            users::set_suspended(&self.state, meta(&self.state, req), auth.0, id.0, None).await?;
+        Ok(Json(User::view(user, Some(&auth.0))))
+    }
+
+    /// Change a user's role.
+    #[oai(path = "/users/:id/role", method = "post")]
+    async fn role(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<RoleBody>,
+    ) -> poem::Result<Json<User>> {
+        let user = users::set_role(
+            &self.state,
+            meta(&self.state, req),
+            auth.0,
+            id.0,
+            &body.role,
+        )
+        .await?;
+        Ok(Json(User::view(user, Some(&auth.0))))
+    }
+
+    /// Bot API clients.
+    #[oai(path = "/clients", method = "get")]
+    async fn clients(&self, auth: BearerAuth) -> poem::Result<Json<ClientList>> {
+        users::require_admin(auth.0)?;
+        let items = clients::list(&self.state).await?;
+        Ok(Json(ClientList {
+            items: items.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Create a bot client (OAuth2 client credentials); the secret is shown once.
+    #[oai(path = "/clients", method = "post")]
+    async fn create_client(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<NewClientBody>,
+    ) -> poem::Result<Created<CreatedClient>> {
+        users::require_admin(auth.0)?;
+        let new = clients::create(
+            &self.state,
+            meta(&self.state, req),
+            Some(auth.0.user_id),
+            &body.name,
+            &body.username,
+        )
+        .await?;
+        Ok(Created::Created(Json(CreatedClient {
+            client: new.client.into(),
+            client_secret: new.client_secret,
+        })))
+    }
+
+    /// Revoke a bot client and its tokens.
+    #[oai(path = "/clients/:id", method = "delete")]
+    async fn revoke_client(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> poem::Result<NoContent> {
+        users::require_admin(auth.0)?;
+        clients::revoke(&self.state, meta(&self.state, req), auth.0.user_id, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// The audit log, newest first.
+    #[oai(path = "/audit", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit(
+        &self,
+        auth: BearerAuth,
+        actor_id: Query<Option<Uuid>>,
+        action: Query<Option<String>>,
+        from: Query<Option<OffsetDateTime>>,
+        to: Query<Option<OffsetDateTime>>,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<AuditPage>> {
+        users::require_admin(auth.0)?;
+        let page = audit_query::list(
+            &self.state,
+            audit_query::Filter {
+                actor_id: actor_id.0,
+                action: action.0,
+                from: from.0,
+                to: to.0,
+                cursor: cursor.0,
+                limit: limit.0,
+            },
+        )
+        .await?;
+        Ok(Json(AuditPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|e| AuditEntry {
+                    id: e.id,
+                    actor_id: e.actor_id,
+                    action: e.action,
+                    target_type: e.target_type,
+                    target_id: e.target_id,
+                    ip: e.ip,
+                    details: e.details.and_then(|d| serde_json::from_str(&d).ok()),
+                    created_at: e.created_at,
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+}

@@ -1,0 +1,256 @@
+//! Accounts and sessions: register, login (with the 2FA step), refresh, logout, bot tokens.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::{
+    ApiRequest, Object, OpenApi,
+    payload::{Form, Json},
+};
+use serde::Deserialize;
+
+use super::{
+    ApiTags,
+    dto::{Created, NoContent, Tokens, User},
+    security::{EnrollmentAuth, meta},
+};
+use crate::{
+    app::AppState,
+    error::{AppError, ErrorCode},
+    service::{clients, login, registration, sessions},
+};
+
+pub struct AuthApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct RegisterBody {
+    email: String,
+    username: String,
+    password: String,
+    display_name: Option<String>,
+    /// Required when `auth.registration = "invite"`.
+    invite_token: Option<String>,
+}
+
+#[derive(Object)]
+struct LoginBody {
+    /// Username or email.
+    login: String,
+    password: String,
+}
+
+/// Either tokens, or `mfa_required` with an `mfa_token` for `POST /auth/login/totp`.
+#[derive(Object)]
+struct LoginResponse {
+    #[oai(skip_serializing_if_is_none)]
+    access_token: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    refresh_token: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    token_type: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    expires_in: Option<u64>,
+    #[oai(skip_serializing_if_is_none)]
+    totp_enrollment_required: Option<bool>,
+    #[oai(skip_serializing_if_is_none)]
+    mfa_required: Option<bool>,
+    #[oai(skip_serializing_if_is_none)]
+    mfa_token: Option<String>,
+}
+
+#[derive(Object)]
+struct LoginTotpBody {
+    mfa_token: String,
+    /// A 6-digit TOTP code or a recovery code.
+    code: String,
+}
+
+#[derive(Object)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+#[derive(Object, Deserialize)]
+struct ClientCredentials {
+    /// Must be `client_credentials`.
+    grant_type: String,
+    client_id: String,
+    client_secret: String,
+}
+
+#[derive(ApiRequest)]
+enum TokenRequest {
+    Json(Json<ClientCredentials>),
+    Form(Form<ClientCredentials>),
+}
+
+#[derive(Object)]
+struct ClientToken {
+    access_token: String,
+    token_type: String,
+    expires_in: u64,
+}
+
+#[derive(Object)]
+struct Providers {
+    /// Username/email + password login is available.
+    password: bool,
+    /// open, invite or closed.
+    registration: String,
+    require_totp: bool,
+    /// Configured OpenID Connect providers.
+    oidc: Vec<String>,
+}
+
+#[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Create an account (policy `auth.registration`); a verification mail is sent.
+    #[oai(path = "/register", method = "post")]
+    async fn register(
+        &self,
+        req: &Request,
+        body: Json<RegisterBody>,
+    ) -> poem::Result<Created<User>> {
+        let b = body.0;
+        let user = registration::register(
+            &self.state,
+            meta(&self.state, req),
+            registration::RegisterRequest {
+                email: b.email,
+                username: b.username,
+                password: b.password,
+                display_name: b.display_name,
+                invite_token: b.invite_token,
+            },
+        )
+        .await?;
+        Ok(Created::Created(Json(User::view(user, None))))
+    }
+
+    /// Log in with username or email and password.
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        req: &Request,
+        body: Json<LoginBody>,
+    ) -> poem::Result<Json<LoginResponse>> {
+        if body.password.len() > 1024 || body.login.len() > 320 {
+            return Err(
+                AppError::new(ErrorCode::InvalidCredentials, "invalid login or password").into(),
+            );
+        }
+        let outcome = login::login(
+            &self.state,
+            meta(&self.state, req),
+            &body.login,
+            &body.password,
+        )
+        .await?;
+        Ok(Json(match outcome {
+            login::LoginOutcome::Tokens(pair) => {
+                let t = Tokens::from(pair);
+                LoginResponse {
+                    access_token: Some(t.access_token),
+                    refresh_token: Some(t.refresh_token),
+                    token_type: Some(t.token_type),
+                    expires_in: Some(t.expires_in),
+                    totp_enrollment_required: t.totp_enrollment_required,
+                    mfa_required: None,
+                    mfa_token: None,
+                }
+            }
+            login::LoginOutcome::MfaRequired { mfa_token } => LoginResponse {
+                access_token: None,
+                refresh_token: None,
+                token_type: None,
+                expires_in: None,
+                totp_enrollment_required: None,
+                mfa_required: Some(true),
+                mfa_token: Some(mfa_token),
+            },
+        }))
+    }
+
+    /// Second login step when 2FA is on: a TOTP code or a recovery code.
+    #[oai(path = "/login/totp", method = "post")]
+    async fn login_totp(
+        &self,
+        req: &Request,
+        body: Json<LoginTotpBody>,
+    ) -> poem::Result<Json<Tokens>> {
+        let pair = login::login_totp(
+            &self.state,
+            meta(&self.state, req),
+            &body.mfa_token,
+            &body.code,
+        )
+        .await?;
+        Ok(Json(pair.into()))
+    }
+
+    /// Exchange a refresh token for a new pair. Each refresh token works once; reusing one
+    /// revokes its whole session.
+    #[oai(path = "/refresh", method = "post")]
+    async fn refresh(&self, req: &Request, body: Json<RefreshBody>) -> poem::Result<Json<Tokens>> {
+        let pair =
+            sessions::refresh(&self.state, meta(&self.state, req), &body.refresh_token).await?;
+        Ok(Json(pair.into()))
+    }
+
+    /// End the session the refresh token belongs to.
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(&self, body: Json<RefreshBody>) -> poem::Result<NoContent> {
+        sessions::revoke(&self.state, &body.refresh_token).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// End every session of the caller and invalidate all their access tokens at once.
+    #[oai(path = "/logout-all", method = "post")]
+    async fn logout_all(&self, req: &Request, auth: EnrollmentAuth) -> poem::Result<NoContent> {
+        sessions::logout_all(&self.state, meta(&self.state, req), auth.0.user_id).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Revoke a refresh token (and its session), as in RFC 7009.
+    #[oai(path = "/revoke", method = "post")]
+    async fn revoke(&self, body: Json<RefreshBody>) -> poem::Result<NoContent> {
+        sessions::revoke(&self.state, &body.refresh_token).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// OAuth2 client-credentials grant for bots (JSON or form-encoded).
+    #[oai(path = "/token", method = "post")]
+    async fn token(&self, body: TokenRequest) -> poem::Result<Json<ClientToken>> {
+        let creds = match body {
+            TokenRequest::Json(Json(c)) | TokenRequest::Form(Form(c)) => c,
+        };
+        if creds.grant_type != "client_credentials" {
+            return Err(AppError::new(
+                ErrorCode::UnsupportedGrantType,
+                "grant_type must be client_credentials",
+            )
+            .into());
+        }
+        let (access_token, expires_in) =
+            clients::token(&self.state, &creds.client_id, &creds.client_secret).await?;
+        Ok(Json(ClientToken {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+        }))
+    }
+
+    /// How users can sign in here.
+    #[oai(path = "/providers", method = "get")]
+    async fn providers(&self) -> Json<Providers> {
+        let auth = &self.state.config.auth;
+        Json(Providers {
+            password: true,
+            registration: format!("{:?}", auth.registration).to_lowercase(),
+            require_totp: auth.require_totp,
+            oidc: Vec::new(),
+        })
+    }
+}

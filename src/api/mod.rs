@@ -1,0 +1,110 @@
+//! The HTTP API: one file per resource, assembled here into `/api/v1`, the OpenAPI document at
+//! `/api/openapi.json`, Swagger UI at `/docs`, and the operations endpoints.
+
+mod account;
+mod admin;
+mod auth;
+pub mod dto;
+mod edge;
+mod ops;
+pub mod problem;
+pub mod security;
+mod setup;
+mod users;
+mod workspaces;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route, get, middleware::Cors};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::app::AppState;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// First-run setup.
+    Setup,
+    /// Accounts, sessions, two-factor authentication.
+    Auth,
+    /// People.
+    Users,
+    /// Workspaces and invites.
+    Workspaces,
+    /// Administration.
+    Admin,
+}
+
+type Apis = (
+    setup::SetupApi,
+    auth::AuthApi,
+    account::AccountApi,
+    users::UsersApi,
+    workspaces::WorkspacesApi,
+    admin::AdminApi,
+);
+
+fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
+    let apis = (
+        setup::SetupApi {
+            state: state.clone(),
+        },
+        auth::AuthApi {
+            state: state.clone(),
+        },
+        account::AccountApi {
+            state: state.clone(),
+        },
+        users::UsersApi {
+            state: state.clone(),
+        },
+        workspaces::WorkspacesApi {
+            state: state.clone(),
+        },
+        admin::AdminApi {
+            state: state.clone(),
+        },
+    );
+    OpenApiService::new(apis, "CoLink API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Self-hosted team chat. Errors are RFC 9457 problem+json with a stable `code`.",
+        )
+        .server("/api/v1")
+}
+
+/// The OpenAPI document as JSON (for `colink openapi`), built without a running server.
+pub fn openapi_json(state: &Arc<AppState>) -> String {
+    service(state).spec()
+}
+
+pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
+    let api = service(&state);
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let policy = Arc::new(edge::EdgePolicy::new(&state.config));
+    let origins = state.config.server.cors_origins.clone();
+
+    let route = Route::new()
+        .nest("/api/v1", api)
+        .at("/api/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/health", get(ops::health))
+        .at("/ready", get(ops::ready))
+        .data(state);
+
+    // An empty allowlist means no cross-origin access at all (poem's Cors would allow any).
+    let cors = (!origins.is_empty()).then(|| {
+        Cors::new()
+            .allow_origins(origins)
+            .allow_headers([
+                "authorization",
+                "content-type",
+                "idempotency-key",
+                "x-request-id",
+            ])
+            .expose_headers(["x-request-id", "retry-after"])
+            .max_age(600)
+    });
+    route
+        .with_if(cors.is_some(), cors.unwrap_or_default())
+        .around(move |next, req| edge::handle(next, req, policy.clone()))
+}

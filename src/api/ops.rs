@@ -1,0 +1,40 @@
+//! Operations endpoints (no `/api/v1` prefix): liveness and readiness.
+
+use std::sync::Arc;
+
+use poem::{
+    IntoResponse, Response, handler,
+    http::StatusCode,
+    web::{Data, Json},
+};
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// The process is alive.
+#[handler]
+pub async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Every configured backend answers; 503 with the failing checks otherwise.
+#[handler]
+pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
+    let database = state.db.ping().await.map_err(|e| e.to_string());
+    let kv = state.kv.ping().await.map_err(|e| e.to_string());
+    let check = |r: &Result<(), String>| match r {
+        Ok(()) => json!({ "status": "ok" }),
+        Err(e) => json!({ "status": "error", "error": e }),
+    };
+    let ok = database.is_ok() && kv.is_ok();
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "checks": { "database": check(&database), "kv": check(&kv) },
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Json(body).with_status(status).into_response()
+}

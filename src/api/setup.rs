@@ -1,0 +1,77 @@
+//! First-run setup.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::{Object, OpenApi, payload::Json};
+
+use super::{
+    ApiTags,
+    dto::{Created, Tokens, User, Workspace},
+    security::meta,
+};
+use crate::{app::AppState, service::setup};
+
+pub struct SetupApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct SetupStatus {
+    needs_setup: bool,
+}
+
+#[derive(Object)]
+struct SetupBody {
+    /// The token printed in the server log / `<data_dir>/setup-token`.
+    setup_token: String,
+    email: String,
+    username: String,
+    password: String,
+    workspace_name: String,
+}
+
+#[derive(Object)]
+struct SetupDone {
+    user: User,
+    workspace: Workspace,
+    tokens: Tokens,
+}
+
+#[OpenApi(prefix_path = "/setup", tag = "ApiTags::Setup")]
+impl SetupApi {
+    /// Whether the server still waits for its owner account.
+    #[oai(path = "/status", method = "get")]
+    async fn status(&self) -> Json<SetupStatus> {
+        Json(SetupStatus {
+            needs_setup: self.state.setup.pending_token().await.is_some(),
+        })
+    }
+
+    /// Create the owner account and the first workspace (only while no user exists; 409 after).
+    #[oai(path = "/", method = "post")]
+    async fn setup(
+        &self,
+        req: &Request,
+        body: Json<SetupBody>,
+    ) -> poem::Result<Created<SetupDone>> {
+        let b = body.0;
+        let done = setup::complete(
+            &self.state,
+            meta(&self.state, req),
+            setup::SetupRequest {
+                setup_token: b.setup_token,
+                email: b.email,
+                username: b.username,
+                password: b.password,
+                workspace_name: b.workspace_name,
+            },
+        )
+        .await?;
+        Ok(Created::Created(Json(SetupDone {
+            user: User::view(done.user, None),
+            workspace: done.workspace.into(),
+            tokens: done.tokens.into(),
+        })))
+    }
+}

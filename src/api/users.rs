@@ -1,0 +1,117 @@
+//! Users: own profile and status, search, lookup.
+
+use std::sync::Arc;
+
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    dto::{User, UserPage},
+    security::{BearerAuth, EnrollmentAuth},
+};
+use crate::{
+    app::AppState,
+    service::{accounts, users},
+};
+
+pub struct UsersApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct UpdateMe {
+    display_name: Option<String>,
+}
+
+#[derive(Object)]
+struct StatusBody {
+    /// Empty text and emoji clear the status.
+    status_text: String,
+    status_emoji: String,
+    expires_at: Option<OffsetDateTime>,
+}
+
+#[OpenApi(prefix_path = "/users", tag = "ApiTags::Users")]
+impl UsersApi {
+    /// The caller's own profile.
+    #[oai(path = "/me", method = "get")]
+    async fn me(&self, auth: EnrollmentAuth) -> poem::Result<Json<User>> {
+        let user = accounts::get(&self.state.db, auth.0.user_id).await?;
+        Ok(Json(User::view(user, Some(&auth.0))))
+    }
+
+    /// Update the caller's profile.
+    #[oai(path = "/me", method = "put")]
+    async fn update_me(&self, auth: BearerAuth, body: Json<UpdateMe>) -> poem::Result<Json<User>> {
+        let user = users::update_profile(&self.state, auth.0, body.display_name.as_deref()).await?;
+        Ok(Json(User::view(user, Some(&auth.0))))
+    }
+
+    /// Set (or clear) the caller's custom status, optionally expiring.
+    #[oai(path = "/me/status", method = "post")]
+    async fn set_status(
+        &self,
+        auth: BearerAuth,
+        body: Json<StatusBody>,
+    ) -> poem::Result<Json<User>> {
+        let b = body.0;
+        let user = users::set_status(
+            &self.state,
+            auth.0,
+            &b.status_text,
+            &b.status_emoji,
+            b.expires_at,
+        )
+        .await?;
+        Ok(Json(User::view(user, Some(&auth.0))))
+    }
+
+    /// Search people who share a workspace with the caller.
+    #[oai(path = "/", method = "get")]
+    async fn search(
+        &self,
+        auth: BearerAuth,
+        query: Query<Option<String>>,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<UserPage>> {
+        let page = users::search(
+            &self.state,
+            auth.0,
+            query.as_deref(),
+            Some("active"),
+            cursor.as_deref(),
+            limit.0,
+        )
+        .await?;
+        Ok(Json(UserPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|u| User::view(u, Some(&auth.0)))
+                .collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+
+    /// One user (404 when unknown or not visible to the caller).
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<User>> {
+        let user = users::get_visible(&self.state, auth.0, id.0).await?;
+        Ok(Json(User::view(user, Some(&auth.0))))
+    }
+}
+
+pub fn default_limit() -> u64 {
+    50
+}

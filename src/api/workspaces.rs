@@ -1,0 +1,117 @@
+//! Workspaces and invite links.
+
+use std::sync::Arc;
+
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    dto::{Created, Workspace},
+    security::BearerAuth,
+};
+use crate::{app::AppState, service::workspaces};
+
+pub struct WorkspacesApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct NewWorkspace {
+    name: String,
+}
+
+#[derive(Object)]
+struct InviteBody {
+    /// Default 168 (a week); at most 2160.
+    expires_in_hours: Option<u32>,
+    /// Unlimited when absent.
+    max_uses: Option<u32>,
+}
+
+#[derive(Object)]
+struct Invite {
+    id: Uuid,
+    workspace_id: Uuid,
+    /// Shown once.
+    token: String,
+    url: String,
+    expires_at: OffsetDateTime,
+    max_uses: Option<i32>,
+}
+
+#[derive(Object)]
+struct WorkspaceList {
+    items: Vec<Workspace>,
+}
+
+#[OpenApi(tag = "ApiTags::Workspaces")]
+impl WorkspacesApi {
+    /// Workspaces the caller belongs to.
+    #[oai(path = "/workspaces", method = "get")]
+    async fn list(&self, auth: BearerAuth) -> poem::Result<Json<WorkspaceList>> {
+        let items = workspaces::list_for(&self.state, auth.0).await?;
+        Ok(Json(WorkspaceList {
+            items: items.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Create a workspace (admins).
+    #[oai(path = "/workspaces", method = "post")]
+    async fn create(
+        &self,
+        req: &poem::Request,
+        auth: BearerAuth,
+        body: Json<NewWorkspace>,
+    ) -> poem::Result<Created<Workspace>> {
+        let meta = super::security::meta(&self.state, req);
+        let ws = workspaces::create(&self.state, meta, auth.0, &body.name).await?;
+        Ok(Created::Created(Json(ws.into())))
+    }
+
+    /// One workspace (members and admins).
+    #[oai(path = "/workspaces/:id", method = "get")]
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<Workspace>> {
+        Ok(Json(
+            workspaces::get(&self.state, auth.0, id.0).await?.into(),
+        ))
+    }
+
+    /// Create an invite link.
+    #[oai(path = "/workspaces/:id/invites", method = "post")]
+    async fn invite(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<InviteBody>,
+    ) -> poem::Result<Created<Invite>> {
+        let new = workspaces::create_invite(
+            &self.state,
+            auth.0,
+            id.0,
+            body.expires_in_hours,
+            body.max_uses,
+        )
+        .await?;
+        let url = format!("{}/invite/{}", self.state.config.public_url(), new.token);
+        Ok(Created::Created(Json(Invite {
+            id: new.invite.id,
+            workspace_id: new.invite.workspace_id,
+            token: new.token,
+            url,
+            expires_at: new.invite.expires_at,
+            max_uses: new.invite.max_uses,
+        })))
+    }
+
+    /// Join the invite's workspace as the current user.
+    #[oai(path = "/invites/:token/accept", method = "post")]
+    async fn accept(&self, auth: BearerAuth, token: Path<String>) -> poem::Result<Json<Workspace>> {
+        Ok(Json(
+            workspaces::accept_invite(&self.state, auth.0, &token.0)
+                .await?
+                .into(),
+        ))
+    }
+}

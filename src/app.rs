@@ -1,0 +1,181 @@
+//! Wiring: `Config` → `AppState` (database, kv, keys, mailer, setup gate), background workers,
+//! the HTTP server, and graceful shutdown.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use poem::{
+    Server,
+    listener::{Acceptor, Listener, TcpListener},
+};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    config::{Config, KvBackend},
+    db,
+    email::Mailer,
+    identity::{jwt::JwtKeys, keys::Keys, token_state::TokenStateCache},
+    kv::{Kv, RedbKv},
+    service::setup::SetupGate,
+    workers::Workers,
+};
+
+/// Everything a request handler or worker needs; shared behind an `Arc`.
+pub struct AppState {
+    pub config: Config,
+    pub db: DatabaseConnection,
+    pub kv: Arc<dyn Kv>,
+    pub keys: Keys,
+    pub jwt: JwtKeys,
+    pub token_states: TokenStateCache,
+    pub mailer: Arc<Mailer>,
+    pub setup: SetupGate,
+}
+
+/// Where ephemeral state lives.
+enum KvChoice {
+    /// As configured (the server).
+    Configured,
+    /// In memory: CLI commands touch no ephemeral state, and must not lock the server's kv file.
+    InMemory,
+}
+
+impl AppState {
+    /// Connect, migrate and open every backend, for the server.
+    async fn open(config: Config) -> anyhow::Result<(Self, Option<RedbKv>)> {
+        Self::open_with(config, KvChoice::Configured).await
+    }
+
+    /// Like the server's state, but with an in-memory kv so it runs beside a live server.
+    pub async fn open_for_cli(config: Config) -> anyhow::Result<Self> {
+        Ok(Self::open_with(config, KvChoice::InMemory).await?.0)
+    }
+
+    async fn open_with(
+        config: Config,
+        kv_choice: KvChoice,
+    ) -> anyhow::Result<(Self, Option<RedbKv>)> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
+        let db = db::connect(&config).await?;
+        db::migrate_up(&db).await?;
+        let (kv, redb): (Arc<dyn Kv>, Option<RedbKv>) = match (kv_choice, config.kv.backend) {
+            (KvChoice::InMemory, _) => (Arc::new(RedbKv::in_memory()?), None),
+            (KvChoice::Configured, KvBackend::Embedded) => {
+                let path = config
+                    .kv
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| config.data_dir.join("kv.redb"));
+                let store = RedbKv::open(&path)?;
+                (Arc::new(store.clone()), Some(store))
+            }
+            (KvChoice::Configured, KvBackend::Redis) => {
+                anyhow::bail!("kv.backend = \"redis\" is not available in this build")
+            }
+        };
+        let keys = Keys::load(
+            config.auth.secret_key.as_ref().map(|s| s.expose()),
+            &config.data_dir,
+        )?;
+        let jwt = JwtKeys::new(&keys.jwt);
+        let mailer = Arc::new(Mailer::from_config(&config)?);
+        let setup = SetupGate::init(&db, &config.data_dir).await?;
+        Ok((
+            Self {
+                config,
+                db,
+                kv,
+                keys,
+                jwt,
+                token_states: TokenStateCache::default(),
+                mailer,
+                setup,
+            },
+            redb,
+        ))
+    }
+}
+
+pub struct App {
+    state: Arc<AppState>,
+    acceptor: poem::listener::TcpAcceptor,
+    port: u16,
+    workers: Workers,
+}
+
+impl App {
+    /// Open backends, start workers and bind the listener (`server.bind`; port 0 picks a free one).
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        let bind = config.server.bind;
+        let acceptor = TcpListener::bind(bind)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding server.bind = {bind}"))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .unwrap_or(bind.port());
+        if config.server.public_url.is_none() {
+            let mut addr = bind;
+            addr.set_port(port);
+            config.server.public_url = url::Url::parse(&format!("http://{addr}")).ok();
+        }
+        let (state, redb) = AppState::open(config).await?;
+        let state = Arc::new(state);
+
+        let mut workers = Workers::default();
+        if let Some(store) = redb {
+            workers.spawn_periodic("kv-purge", Duration::from_secs(60), move || {
+                let store = store.clone();
+                async move {
+                    if let Err(e) = store.purge_expired().await {
+                        tracing::warn!(error = %e, "purging expired kv entries failed");
+                    }
+                }
+            });
+        }
+
+        if let Some(token) = state.setup.pending_token().await {
+            let url = format!("{}/setup?token={token}", state.config.public_url());
+            tracing::warn!(
+                setup_token = %token,
+                setup_url = %url,
+                file = %state.config.data_dir.join("setup-token").display(),
+                "no account exists yet: open the setup URL to create the owner account"
+            );
+        }
+        Ok(Self {
+            state,
+            acceptor,
+            port,
+            workers,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serve until `shutdown` resolves, then drain requests and stop the workers.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let routes = crate::api::routes(self.state.clone(), self.port);
+        tracing::info!(port = self.port, "CoLink listening");
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(routes, shutdown, Some(Duration::from_secs(10)))
+            .await
+            .context("HTTP server")?;
+        self.workers.shutdown().await;
+        self.state.db.clone().close().await.ok();
+        tracing::info!("CoLink stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,238 @@
+//! `colink admin …`: the same use cases as the admin API, run from the shell (audit actor: none).
+
+use std::io::Read;
+
+use clap::Subcommand;
+use sea_orm::TransactionTrait;
+
+use crate::{
+    app::AppState,
+    config::Config,
+    domain::{DisplayName, Email, NewPassword, Role, Username},
+    error::AppError,
+    identity::{opaque, password},
+    service::{
+        Principal, RequestMeta, accounts, accounts::NewAccount, clients, sessions, setup, users,
+        workspaces,
+    },
+};
+
+#[derive(Subcommand, Debug)]
+pub enum AdminAction {
+    /// Create a user (added to the default workspace). Without --password-stdin a strong
+    /// password is generated and printed once.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// owner, admin, member or guest.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password and end every session of the user.
+    ResetPassword {
+        /// Username or email.
+        user: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's role (owner, admin, member, guest).
+    SetRole { user: String, role: String },
+    /// Suspend a user; their sessions end.
+    Suspend {
+        user: String,
+        #[arg(long, default_value = "suspended from the command line")]
+        reason: String,
+    },
+    /// Lift a suspension.
+    Unsuspend { user: String },
+    /// Create an OAuth2 client-credentials client for a bot; prints its id and secret once.
+    CreateClient {
+        /// The bot's display name.
+        #[arg(long)]
+        name: String,
+        /// The bot user's username.
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// The CLI acts with owner rights, as the machine's operator.
+fn operator() -> Principal {
+    Principal {
+        user_id: uuid::Uuid::nil(),
+        role: Role::Owner,
+        scope: crate::identity::jwt::Scope::Full,
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut buf = String::new();
+        std::io::stdin().read_to_string(&mut buf)?;
+        Ok((buf.trim_end_matches(['\n', '\r']).to_string(), false))
+    } else {
+        Ok((opaque::generate()[..24].to_string(), true))
+    }
+}
+
+async fn find(state: &AppState, login: &str) -> anyhow::Result<crate::db::entity::user::Model> {
+    accounts::find_by_login(&state.db, login)
+        .await
+        .map_err(cli_error)?
+        .ok_or_else(|| anyhow::anyhow!("no user with username or email `{login}`"))
+}
+
+fn cli_error(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.detail)
+}
+
+pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
+    let state = AppState::open_for_cli(config).await?;
+    let meta = RequestMeta::default();
+    match action {
+        AdminAction::CreateUser {
+            username,
+            email,
+            display_name,
+            role,
+            password_stdin,
+        } => {
+            let username = Username::parse(&username)?;
+            let email = Email::parse(&email)?;
+            let display_name = display_name
+                .as_deref()
+                .map(DisplayName::parse)
+                .transpose()?;
+            let role: Role = role.parse()?;
+            if role == Role::Bot {
+                anyhow::bail!("bots are created with `colink admin create-client`");
+            }
+            let (pw, generated) = read_password(password_stdin)?;
+            let pw = NewPassword::parse(&pw, &[username.as_str(), email.as_str()])?;
+            let hash = password::hash(pw.expose()).await?;
+            let user = state
+                .db
+                .transaction::<_, _, AppError>(|tx| {
+                    Box::pin(async move {
+                        let user = accounts::create(
+                            tx,
+                            NewAccount {
+                                username,
+                                email,
+                                display_name,
+                                password_hash: Some(hash),
+                                role,
+                                email_verified: true,
+                            },
+                        )
+                        .await?;
+                        if let Some(ws) = workspaces::default_workspace(tx).await? {
+                            workspaces::add_member(tx, ws.id, user.id, "member").await?;
+                        }
+                        crate::service::audit::record(
+                            tx,
+                            meta,
+                            crate::service::audit::Entry {
+                                actor: None,
+                                action: crate::service::audit::action::USER_CREATED,
+                                target: Some(("user", user.id)),
+                                details: Some(
+                                    serde_json::json!({ "via": "cli", "role": role.as_str() }),
+                                ),
+                            },
+                        )
+                        .await?;
+                        Ok(user)
+                    })
+                })
+                .await
+                .map_err(|e| cli_error(e.into()))?;
+            setup::close(&state).await;
+            println!(
+                "created user {} ({}) with role {}",
+                user.username, user.id, user.role
+            );
+            if generated {
+                println!("password: {}", pw.expose());
+            }
+        }
+        AdminAction::ResetPassword {
+            user,
+            password_stdin,
+        } => {
+            let user = find(&state, &user).await?;
+            let (pw, generated) = read_password(password_stdin)?;
+            let pw = NewPassword::parse(&pw, &[&user.username, &user.email])?;
+            let hash = password::hash(pw.expose()).await?;
+            let user_id = user.id;
+            state
+                .db
+                .transaction::<_, (), AppError>(|tx| {
+                    Box::pin(async move {
+                        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+                        let mut creds = accounts::credentials(tx, user_id)
+                            .await?
+                            .into_active_model();
+                        creds.password_hash = Set(Some(hash));
+                        creds.update(tx).await?;
+                        sessions::revoke_all(tx, user_id).await?;
+                        crate::service::audit::record(
+                            tx,
+                            meta,
+                            crate::service::audit::Entry {
+                                actor: None,
+                                action: crate::service::audit::action::PASSWORD_RESET,
+                                target: Some(("user", user_id)),
+                                details: Some(serde_json::json!({ "via": "cli" })),
+                            },
+                        )
+                        .await
+                    })
+                })
+                .await
+                .map_err(|e| cli_error(e.into()))?;
+            println!("password of {} reset; all sessions ended", user.username);
+            if generated {
+                println!("password: {}", pw.expose());
+            }
+        }
+        AdminAction::SetRole { user, role } => {
+            let user = find(&state, &user).await?;
+            let updated = users::set_role(&state, meta, operator(), user.id, &role)
+                .await
+                .map_err(cli_error)?;
+            println!("{} is now {}", updated.username, updated.role);
+        }
+        AdminAction::Suspend { user, reason } => {
+            let user = find(&state, &user).await?;
+            users::set_suspended(&state, meta, operator(), user.id, Some(reason))
+                .await
+                .map_err(cli_error)?;
+            println!("{} suspended; all sessions ended", user.username);
+        }
+        AdminAction::Unsuspend { user } => {
+            let user = find(&state, &user).await?;
+            users::set_suspended(&state, meta, operator(), user.id, None)
+                .await
+                .map_err(cli_error)?;
+            println!("{} unsuspended", user.username);
+        }
+        AdminAction::CreateClient { name, username } => {
+            let new = clients::create(&state, meta, None, &name, &username)
+                .await
+                .map_err(cli_error)?;
+            println!("client_id:     {}", new.client.client_id);
+            println!("client_secret: {}", new.client_secret);
+            println!("bot user:      {} ({})", new.bot.username, new.bot.id);
+            println!("exchange them at POST /api/v1/auth/token (grant_type=client_credentials)");
+        }
+    }
+    Ok(())
+}

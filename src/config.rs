@@ -1,0 +1,572 @@
+//! Configuration: built-in defaults < config file < `COLINK_*` environment (`__` nests).
+//!
+//! Every key is documented with its default in `config.example.toml`. Unknown keys and invalid
+//! values stop start-up with a message naming the key.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Top-level sections: the env provider ignores `COLINK_*` variables outside these, so unrelated
+/// variables (e.g. `COLINK_TEST_DATABASE_URL`) never break start-up.
+const SECTIONS: &[&str] = &[
+    "data_dir",
+    "server",
+    "database",
+    "kv",
+    "auth",
+    "email",
+    "limits",
+    "telemetry",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding the SQLite database, the kv store, keys and the mailbox.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub kv: KvConfig,
+    pub auth: AuthConfig,
+    pub email: EmailConfig,
+    pub limits: LimitsConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./colink-data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            kv: KvConfig::default(),
+            auth: AuthConfig::default(),
+            email: EmailConfig::default(),
+            limits: LimitsConfig::default(),
+            telemetry: TelemetryConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// Base URL users reach CoLink at; used in mails and invite links.
+    pub public_url: Option<url::Url>,
+    /// Origins allowed by CORS. Empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    /// Trust the left-most `X-Forwarded-For` address (only behind a reverse proxy you control).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            cors_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://…`. Unset: `<data_dir>/colink.db`.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KvBackend {
+    Embedded,
+    Redis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KvConfig {
+    pub backend: KvBackend,
+    /// Embedded: file path (default `<data_dir>/kv.redb`). Redis: `redis://…`.
+    pub path: Option<PathBuf>,
+    pub url: Option<Secret>,
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        Self {
+            backend: KvBackend::Embedded,
+            path: None,
+            url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    Open,
+    Invite,
+    Closed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub registration: Registration,
+    pub access_ttl: HumanDuration,
+    pub refresh_ttl: HumanDuration,
+    pub require_totp: bool,
+    /// Master secret (≥ 32 chars) for token signing and TOTP-secret encryption. Unset: a random
+    /// key is generated into `<data_dir>/secret.key` (mode 0600). Set it on every node of a cluster.
+    pub secret_key: Option<Secret>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            registration: Registration::Invite,
+            access_ttl: HumanDuration(Duration::from_secs(15 * 60)),
+            refresh_ttl: HumanDuration(Duration::from_secs(30 * 24 * 3600)),
+            require_totp: false,
+            secret_key: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp://host:port`, `smtps://user:pass@host`. Unset: mail goes to `<data_dir>/mailbox/`.
+    pub smtp_url: Option<Secret>,
+    pub from: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "CoLink <colink@localhost>".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub max: u32,
+    pub window: HumanDuration,
+}
+
+impl RateLimit {
+    const fn new(max: u32, window_secs: u64) -> Self {
+        Self {
+            max,
+            window: HumanDuration(Duration::from_secs(window_secs)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub login_per_ip: RateLimit,
+    pub login_per_account: RateLimit,
+    pub register_per_ip: RateLimit,
+    pub password_reset_per_ip: RateLimit,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            login_per_ip: RateLimit::new(10, 15 * 60),
+            login_per_account: RateLimit::new(10, 15 * 60),
+            register_per_ip: RateLimit::new(3, 3600),
+            password_reset_per_ip: RateLimit::new(5, 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Pretty on a terminal, JSON otherwise.
+    Auto,
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    pub log_format: LogFormat,
+    /// A tracing `EnvFilter` directive, e.g. `info` or `colink=debug,info`.
+    pub level: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::Auto,
+            level: "info".into(),
+        }
+    }
+}
+
+/// A string that never appears in logs or `check-config` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+/// A duration written as `90s`, `15m`, `12h`, `30d` or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 12h or 30d"))?;
+        let factor = match unit.trim() {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` (use s, m, h or d)"
+                ));
+            }
+        };
+        let secs = n
+            .checked_mul(factor)
+            .ok_or_else(|| format!("duration `{text}` is too large"))?;
+        Ok(Self(Duration::from_secs(secs)))
+    }
+    pub fn secs(&self) -> u64 {
+        self.0.as_secs()
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let secs = self.0.as_secs();
+        let text = if secs % 86_400 == 0 && secs > 0 {
+            format!("{}d", secs / 86_400)
+        } else if secs % 3600 == 0 && secs > 0 {
+            format!("{}h", secs / 3600)
+        } else if secs % 60 == 0 && secs > 0 {
+            format!("{}m", secs / 60)
+        } else {
+            format!("{secs}s")
+        };
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Self(Duration::from_secs(s))),
+            Raw::Text(t) => Self::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Figment(Box<figment::Error>),
+    #[error("invalid configuration: `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Config {
+    /// Load defaults < `file` (when given; `config.toml` in the working directory otherwise, if
+    /// present) < `COLINK_*` environment, then validate.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("config.toml")),
+        }
+        figment = figment.merge(Env::prefixed("COLINK_").split("__").filter(|key| {
+            let section = key.as_str().split('.').next().unwrap_or("");
+            SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(section))
+        }));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                problem: problem.to_string(),
+            })
+        };
+        if let Some(url) = &self.database.url {
+            let u = url.expose();
+            if !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://"))
+            {
+                return invalid("database.url", "must start with sqlite: or postgres://");
+            }
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.kv.backend == KvBackend::Redis {
+            return invalid(
+                "kv.backend",
+                "\"redis\" is not available in this build yet; use \"embedded\"",
+            );
+        }
+        if self.server.max_body_bytes < 1024 {
+            return invalid("server.max_body_bytes", "must be at least 1024");
+        }
+        if self.auth.access_ttl.secs() < 30 {
+            return invalid("auth.access_ttl", "must be at least 30s");
+        }
+        if self.auth.refresh_ttl.secs() < self.auth.access_ttl.secs() {
+            return invalid(
+                "auth.refresh_ttl",
+                "must not be shorter than auth.access_ttl",
+            );
+        }
+        if let Some(key) = &self.auth.secret_key
+            && key.expose().len() < 32
+        {
+            return invalid("auth.secret_key", "must be at least 32 characters");
+        }
+        if let Some(smtp) = &self.email.smtp_url {
+            let u = smtp.expose();
+            if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
+                return invalid("email.smtp_url", "must start with smtp:// or smtps://");
+            }
+        }
+        if self.email.from.parse::<lettre::message::Mailbox>().is_err() {
+            return invalid(
+                "email.from",
+                "must be a mailbox like `CoLink <colink@example.com>`",
+            );
+        }
+        for (key, limit) in [
+            ("limits.login_per_ip", self.limits.login_per_ip),
+            ("limits.login_per_account", self.limits.login_per_account),
+            ("limits.register_per_ip", self.limits.register_per_ip),
+            (
+                "limits.password_reset_per_ip",
+                self.limits.password_reset_per_ip,
+            ),
+        ] {
+            if limit.max == 0 || limit.window.secs() == 0 {
+                return invalid(key, "max and window must be positive");
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.telemetry.level).is_err() {
+            return invalid(
+                "telemetry.level",
+                "is not a valid log filter (e.g. \"info\")",
+            );
+        }
+        for origin in &self.server.cors_origins {
+            if url::Url::parse(origin).is_err() {
+                return invalid("server.cors_origins", "each entry must be an origin URL");
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect: configured, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_string(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("colink.db").display()
+            ),
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// Public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(u) => u.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.server.bind),
+        }
+    }
+
+    /// The effective configuration as TOML with every secret replaced by `[redacted]`.
+    pub fn redacted_toml(&self) -> String {
+        let mut value = match toml::Value::try_from(self) {
+            Ok(v) => v,
+            Err(e) => return format!("# could not render configuration: {e}\n"),
+        };
+        for path in [
+            &["database", "url"][..],
+            &["kv", "url"],
+            &["auth", "secret_key"],
+            &["email", "smtp_url"],
+        ] {
+            redact(&mut value, path);
+        }
+        toml::to_string_pretty(&value).unwrap_or_default()
+    }
+}
+
+/// Replace a secret: URLs keep scheme/host (only credentials are hidden), other values vanish.
+fn redact(value: &mut toml::Value, path: &[&str]) {
+    let mut cursor = value;
+    for key in &path[..path.len() - 1] {
+        match cursor.get_mut(*key) {
+            Some(next) => cursor = next,
+            None => return,
+        }
+    }
+    let Some(leaf) = cursor.get_mut(path[path.len() - 1]) else {
+        return;
+    };
+    let shown = match leaf.as_str().map(url::Url::parse) {
+        Some(Ok(mut url)) if url.has_host() => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("[redacted]"));
+            }
+            url.to_string()
+        }
+        _ => "[redacted]".to_string(),
+    };
+    *leaf = toml::Value::String(shown);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(HumanDuration::parse("15m").unwrap().secs(), 900);
+        assert_eq!(HumanDuration::parse("30d").unwrap().secs(), 2_592_000);
+        assert_eq!(HumanDuration::parse("42").unwrap().secs(), 42);
+        assert!(HumanDuration::parse("5y").is_err());
+        assert!(HumanDuration::parse("m").is_err());
+        assert!(HumanDuration::parse("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+        assert_eq!(Config::default().server.bind.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn redaction_hides_credentials_but_keeps_hosts() {
+        let mut c = Config::default();
+        c.database.url = Some(Secret::new("postgres://colink:hunter2@db:5432/colink"));
+        c.auth.secret_key = Some(Secret::new("x".repeat(40)));
+        let out = c.redacted_toml();
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(!out.contains(&"x".repeat(40)), "{out}");
+        assert!(out.contains("db:5432"), "{out}");
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys_and_ignores_unrelated_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COLINK_SERVER__BIND", "127.0.0.1:9999");
+            jail.set_env("COLINK_AUTH__ACCESS_TTL", "5m");
+            jail.set_env("COLINK_TEST_DATABASE_URL", "postgres://elsewhere");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.bind.to_string(), "127.0.0.1:9999");
+            assert_eq!(c.auth.access_ttl.secs(), 300);
+            jail.set_env("COLINK_SERVER__BIND", "not-an-address");
+            let err = Config::load(None).unwrap_err().to_string().to_lowercase();
+            assert!(err.contains("server.bind"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[server]\nbnid = \"x\"\n")?;
+            let err = Config::load(Some(std::path::Path::new("c.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("bnid"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        let mut c = Config::default();
+        c.auth.secret_key = Some(Secret::new("short"));
+        let msg = c.validate().unwrap_err().to_string();
+        assert!(msg.contains("auth.secret_key"), "{msg}");
+    }
+}

@@ -1,0 +1,13 @@
+//! sea-orm entities, one file per table (schema in the `migration` crate).
+
+pub mod api_client;
+pub mod audit_log;
+pub mod credential;
+pub mod email_token;
+pub mod invite;
+pub mod outbox;
+pub mod recovery_code;
+pub mod refresh_token;
+pub mod user;
+pub mod workspace;
+pub mod workspace_member;

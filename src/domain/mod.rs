@@ -1,0 +1,28 @@
+//! Domain types that validate at construction. No IO here.
+
+mod email;
+mod password;
+mod role;
+mod user_fields;
+
+pub use email::Email;
+pub use password::{NewPassword, PasswordProblem};
+pub use role::Role;
+pub use user_fields::{DisplayName, StatusEmoji, StatusText, Username, WorkspaceName};
+
+/// Why a value was refused; the message is shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}

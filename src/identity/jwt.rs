@@ -1,0 +1,130 @@
+//! Access tokens: HS256 JWTs signed with a key derived from the server secret.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+const ISSUER: &str = "colink";
+const AUDIENCE: &str = "colink-api";
+
+/// What an access token may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Everything the user's role allows.
+    Full,
+    /// Only TOTP enrollment and reading one's own profile (`auth.require_totp` before enrollment).
+    Enroll,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+    /// The user's token version when issued; a newer version in the database revokes the token.
+    pub ver: i32,
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is invalid")]
+    Invalid,
+}
+
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8; 32]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 0;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn issue(&self, user_id: Uuid, version: i32, scope: Scope, ttl_secs: u64) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = Claims {
+            sub: user_id,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
+            jti: Uuid::now_v7(),
+            ver: version,
+            scope,
+        };
+        // HS256 over a serialisable struct cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("signing an access token")
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_rejections() {
+        let keys = JwtKeys::new(&[7u8; 32]);
+        let user = Uuid::now_v7();
+        let token = keys.issue(user, 3, Scope::Full, 60);
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(
+            (claims.sub, claims.ver, claims.scope),
+            (user, 3, Scope::Full)
+        );
+
+        let other = JwtKeys::new(&[8u8; 32]);
+        assert_eq!(other.verify(&token).unwrap_err(), TokenError::Invalid);
+        assert_eq!(keys.verify("not.a.jwt").unwrap_err(), TokenError::Invalid);
+
+        let mut tampered = token.clone();
+        tampered.insert(tampered.len() - 3, 'x');
+        assert!(keys.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn expired_tokens_are_reported_as_expired() {
+        let keys = JwtKeys::new(&[7u8; 32]);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = Claims {
+            sub: Uuid::now_v7(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now - 120,
+            exp: now - 60,
+            jti: Uuid::now_v7(),
+            ver: 0,
+            scope: Scope::Full,
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
+        assert_eq!(keys.verify(&token).unwrap_err(), TokenError::Expired);
+    }
+}

@@ -1,0 +1,9 @@
+//! Identity primitives: password hashing, access tokens (JWT), opaque tokens, TOTP, the server's
+//! secret keys, and the per-user token-validity cache.
+
+pub mod jwt;
+pub mod keys;
+pub mod opaque;
+pub mod password;
+pub mod token_state;
+pub mod totp;

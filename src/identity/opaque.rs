@@ -1,0 +1,77 @@
+//! Opaque bearer secrets (refresh tokens, invite/reset/verify tokens, client secrets): random,
+//! URL-safe, and stored only as their SHA-256.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
+
+/// 32 random bytes, base64url: 43 characters, 256 bits.
+pub fn generate() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // The OS RNG failing is not recoverable; every caller would have to abort anyway.
+    getrandom::fill(&mut buf).expect("operating system random number generator failed");
+    buf
+}
+
+/// Hex SHA-256: these secrets have full entropy, so a fast hash is enough at rest.
+pub fn hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compare without leaking the position of the first difference.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A human-typable recovery code: 10 characters from an unambiguous alphabet, shown as
+/// `xxxxx-xxxxx` (≈ 50 bits).
+pub fn recovery_code() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let bytes = random_bytes::<10>();
+    let chars: String = bytes
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect();
+    format!("{}-{}", &chars[..5], &chars[5..])
+}
+
+/// Normalise a typed recovery code (case, spaces, dashes) before hashing.
+pub fn normalize_recovery_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_unique_and_hashed() {
+        let a = generate();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, generate());
+        assert_eq!(hash(&a), hash(&a));
+        assert_eq!(hash(&a).len(), 64);
+        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
+    }
+
+    #[test]
+    fn recovery_codes_normalise() {
+        let code = recovery_code();
+        assert_eq!(code.len(), 11);
+        assert_eq!(
+            normalize_recovery_code(&code.to_uppercase()),
+            normalize_recovery_code(&code)
+        );
+        assert_eq!(normalize_recovery_code(&code).len(), 10);
+    }
+}

@@ -1,0 +1,53 @@
+//! The audit log: security and admin actions, written in the same transaction as the change.
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use uuid::Uuid;
+
+use super::{RequestMeta, now};
+use crate::{db::entity::audit_log, error::AppResult};
+
+/// Stable action names (filterable in `GET /admin/audit?action=`).
+pub mod action {
+    pub const LOGIN_SUCCEEDED: &str = "auth.login_succeeded";
+    pub const LOGIN_FAILED: &str = "auth.login_failed";
+    pub const TOTP_ENABLED: &str = "auth.totp_enabled";
+    pub const TOTP_DISABLED: &str = "auth.totp_disabled";
+    pub const PASSWORD_RESET: &str = "auth.password_reset";
+    pub const LOGOUT_ALL: &str = "auth.logout_all";
+    pub const REFRESH_REUSE: &str = "auth.refresh_token_reuse";
+    pub const ROLE_CHANGED: &str = "user.role_changed";
+    pub const SUSPENDED: &str = "user.suspended";
+    pub const UNSUSPENDED: &str = "user.unsuspended";
+    pub const USER_CREATED: &str = "user.created";
+    pub const CLIENT_CREATED: &str = "client.created";
+    pub const CLIENT_REVOKED: &str = "client.revoked";
+    pub const WORKSPACE_CREATED: &str = "workspace.created";
+    pub const SETUP_COMPLETED: &str = "setup.completed";
+}
+
+pub struct Entry<'a> {
+    pub actor: Option<Uuid>,
+    pub action: &'a str,
+    pub target: Option<(&'a str, Uuid)>,
+    pub details: Option<serde_json::Value>,
+}
+
+pub async fn record(
+    db: &impl ConnectionTrait,
+    meta: RequestMeta,
+    entry: Entry<'_>,
+) -> AppResult<()> {
+    audit_log::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        actor_id: Set(entry.actor),
+        action: Set(entry.action.to_string()),
+        target_type: Set(entry.target.map(|(t, _)| t.to_string())),
+        target_id: Set(entry.target.map(|(_, id)| id)),
+        ip: Set(meta.ip_string()),
+        details: Set(entry.details.map(|d| d.to_string())),
+        created_at: Set(now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! OAuth2 client credentials for bots: each client owns a bot user that its tokens act as.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{RequestMeta, accounts, accounts::NewAccount, audit, now, workspaces};
+use crate::{
+    app::AppState,
+    db::entity::{api_client, user},
+    domain::{DisplayName, Email, Role, Username},
+    error::{AppError, AppResult, ErrorCode},
+    identity::{jwt::Scope, opaque},
+};
+
+pub struct NewClient {
+    pub client: api_client::Model,
+    pub bot: user::Model,
+    /// Shown once; only its hash is stored.
+    pub client_secret: String,
+}
+
+/// Create a client and its bot user (`username` must be free). `actor` is `None` from the CLI.
+pub async fn create(
+    state: &AppState,
+    meta: RequestMeta,
+    actor: Option<Uuid>,
+    name: &str,
+    username: &str,
+) -> AppResult<NewClient> {
+    let display = DisplayName::parse(name)?;
+    let username = Username::parse(username)?;
+    let email = Email::parse(&format!("{}@bots.colink.invalid", username.as_str()))?;
+    let client_id = format!("colink_{}", &opaque::generate()[..20]);
+    let client_secret = opaque::generate();
+    let secret_hash = opaque::hash(&client_secret);
+    let (client, bot) = state
+        .db
+        .transaction::<_, (api_client::Model, user::Model), AppError>(|tx| {
+            Box::pin(async move {
+                let bot = accounts::create(tx, NewAccount {
+                    username,
+                    email,
+                    display_name: Some(display.clone()),
+                    password_hash: None,
+                    role: Role::Bot,
+                    email_verified: true,
+                })
+                .await?;
+                if let Some(ws) = workspaces::default_workspace(tx).await? {
+                    workspaces::add_member(tx, ws.id, bot.id, "member").await?;
+                }
+                let client = api_client::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    client_id: Set(client_id),
+                    secret_hash: Set(secret_hash),
+                    name: Set(display.into_inner()),
+                    bot_user_id: Set(bot.id),
+                    created_by: Set(actor),
+                    created_at: Set(now()),
+                    revoked_at: Set(None),
+                }
+                .insert(tx)
+                .await?;
+                audit::record(tx, meta, audit::Entry {
+                    actor,
+                    action: audit::action::CLIENT_CREATED,
+                    target: Some(("api_client", client.id)),
+                    details: Some(serde_json::json!({ "client_id": client.client_id, "bot_user_id": bot.id })),
+                })
+                .await?;
+                Ok((client, bot))
+            })
+        })
+        .await?;
+    Ok(NewClient {
+        client,
+        bot,
+        client_secret,
+    })
+}
+
+pub async fn list(state: &AppState) -> AppResult<Vec<api_client::Model>> {
+    Ok(api_client::Entity::find()
+        .order_by_asc(api_client::Column::CreatedAt)
+        .all(&state.db)
+        .await?)
+}
+
+/// Revoke a client: its secret stops working and its bot's tokens are invalidated.
+pub async fn revoke(state: &AppState, meta: RequestMeta, actor: Uuid, id: Uuid) -> AppResult<()> {
+    let client = api_client::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("client"))?;
+    let bot_id = client.bot_user_id;
+    state
+        .db
+        .transaction::<_, (), AppError>(|tx| {
+            Box::pin(async move {
+                let mut active = client.into_active_model();
+                active.revoked_at = Set(Some(now()));
+                active.update(tx).await?;
+                super::sessions::revoke_all(tx, bot_id).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(actor),
+                        action: audit::action::CLIENT_REVOKED,
+                        target: Some(("api_client", id)),
+                        details: None,
+                    },
+                )
+                .await
+            })
+        })
+        .await?;
+    state.token_states.forget(bot_id);
+    Ok(())
+}
+
+/// The client-credentials grant: an access token for the client's bot user.
+pub async fn token(
+    state: &AppState,
+    client_id: &str,
+    client_secret: &str,
+) -> AppResult<(String, u64)> {
+    let invalid = || AppError::new(ErrorCode::InvalidClient, "unknown client or wrong secret");
+    let client = api_client::Entity::find()
+        .filter(api_client::Column::ClientId.eq(client_id.trim()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(invalid)?;
+    let presented = opaque::hash(client_secret.trim());
+    if client.revoked_at.is_some()
+        || !opaque::constant_time_eq(presented.as_bytes(), client.secret_hash.as_bytes())
+    {
+        return Err(invalid());
+    }
+    let bot = accounts::get(&state.db, client.bot_user_id).await?;
+    if !super::authn::token_state_of(&bot).active {
+        return Err(invalid());
+    }
+    let ttl = state.config.auth.access_ttl.secs();
+    Ok((
+        state.jwt.issue(bot.id, bot.token_version, Scope::Full, ttl),
+        ttl,
+    ))
+}

@@ -1,0 +1,55 @@
+//! Use cases, one file per area. Every function takes the state it needs and returns
+//! [`AppResult`]; none knows about HTTP.
+
+pub mod accounts;
+pub mod audit;
+pub mod audit_query;
+pub mod authn;
+pub mod clients;
+pub mod email_tokens;
+pub mod limits;
+pub mod login;
+pub mod recovery;
+pub mod registration;
+pub mod sessions;
+pub mod setup;
+pub mod totp;
+pub mod users;
+pub mod workspaces;
+
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{domain::Role, identity::jwt::Scope};
+
+/// The authenticated caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub scope: Scope,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role.is_admin()
+    }
+}
+
+/// Facts about the request a use case may record (audit) or limit on (rate limits).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestMeta {
+    pub ip: Option<IpAddr>,
+}
+
+impl RequestMeta {
+    pub fn ip_string(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}

@@ -1,0 +1,133 @@
+//! Password reset and email verification by mailed, single-use links.
+
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
+
+use super::{
+    RequestMeta, accounts, audit, email_tokens, email_tokens::Purpose, limits, now, sessions,
+};
+use crate::{
+    app::AppState,
+    db::entity::user,
+    domain::NewPassword,
+    error::{AppError, AppResult},
+    identity::password,
+};
+
+/// Always succeeds (202) whether or not the address has an account: nothing is revealed.
+pub async fn request_password_reset(
+    state: &AppState,
+    meta: RequestMeta,
+    email: &str,
+) -> AppResult<()> {
+    let ip = meta.ip_string().unwrap_or_default();
+    limits::hit(
+        state,
+        &format!("password_reset:ip:{ip}"),
+        state.config.limits.password_reset_per_ip,
+    )
+    .await?;
+    let Some(user) = accounts::find_by_email(&state.db, email).await? else {
+        return Ok(());
+    };
+    if user.deactivated_at.is_some() || user.role == "bot" {
+        return Ok(());
+    }
+    let token = email_tokens::create(&state.db, user.id, Purpose::PasswordReset).await?;
+    let link = format!("{}/reset-password?token={token}", state.config.public_url());
+    let body = format!(
+        "Hello {name},\n\nSomeone (hopefully you) asked to reset your CoLink password.\n\
+         Open this link within an hour to choose a new one:\n\n{link}\n\n\
+         If you did not ask for this, ignore this mail; your password stays as it is.\n",
+        name = user.display_name
+    );
+    state
+        .mailer
+        .send_later(user.email, "Reset your CoLink password".into(), body);
+    Ok(())
+}
+
+/// Set a new password with a reset token; every session of the user ends.
+pub async fn confirm_password_reset(
+    state: &AppState,
+    meta: RequestMeta,
+    token: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    let token = token.to_string();
+    // Check the password before spending the token, so a weak choice can be corrected.
+    let hash = {
+        let candidate = NewPassword::parse(new_password, &[])?;
+        password::hash(candidate.expose())
+            .await
+            .map_err(AppError::internal)?
+    };
+    let user_id = state
+        .db
+        .transaction::<_, uuid::Uuid, AppError>(|tx| {
+            Box::pin(async move {
+                let user_id = email_tokens::consume(tx, &token, Purpose::PasswordReset).await?;
+                let user = accounts::get(tx, user_id).await?;
+                let mut creds = accounts::credentials(tx, user_id)
+                    .await?
+                    .into_active_model();
+                creds.password_hash = Set(Some(hash));
+                creds.updated_at = Set(now());
+                creds.update(tx).await?;
+                // Following the link proves the address too.
+                if user.email_verified_at.is_none() {
+                    let mut u = user.into_active_model();
+                    u.email_verified_at = Set(Some(now()));
+                    u.update(tx).await?;
+                }
+                sessions::revoke_all(tx, user_id).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(user_id),
+                        action: audit::action::PASSWORD_RESET,
+                        target: Some(("user", user_id)),
+                        details: None,
+                    },
+                )
+                .await?;
+                Ok(user_id)
+            })
+        })
+        .await?;
+    state.token_states.forget(user_id);
+    Ok(())
+}
+
+pub async fn send_verification(state: &AppState, user: &user::Model) -> AppResult<()> {
+    let token = email_tokens::create(&state.db, user.id, Purpose::VerifyEmail).await?;
+    let link = format!("{}/verify-email?token={token}", state.config.public_url());
+    let body = format!(
+        "Welcome to CoLink, {name}!\n\nConfirm your email address within 24 hours:\n\n{link}\n",
+        name = user.display_name
+    );
+    state.mailer.send_later(
+        user.email.clone(),
+        "Confirm your email address".into(),
+        body,
+    );
+    Ok(())
+}
+
+pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
+    let token = token.to_string();
+    state
+        .db
+        .transaction::<_, (), AppError>(|tx| {
+            Box::pin(async move {
+                let user_id = email_tokens::consume(tx, &token, Purpose::VerifyEmail).await?;
+                let mut u = accounts::get(tx, user_id).await?.into_active_model();
+                u.email_verified_at = Set(Some(now()));
+                u.updated_at = Set(now());
+                u.update(tx).await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Self-service registration under the `auth.registration` policy.
+
+use sea_orm::TransactionTrait;
+
+use super::{RequestMeta, accounts, accounts::NewAccount, limits, recovery, workspaces};
+use crate::{
+    app::AppState,
+    config::Registration,
+    db::entity::user,
+    domain::{DisplayName, Email, NewPassword, Role, Username},
+    error::{AppError, AppResult, ErrorCode},
+    identity::password,
+};
+
+pub struct RegisterRequest {
+    pub email: String,
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    pub invite_token: Option<String>,
+}
+
+pub async fn register(
+    state: &AppState,
+    meta: RequestMeta,
+    req: RegisterRequest,
+) -> AppResult<user::Model> {
+    let policy = state.config.auth.registration;
+    if policy == Registration::Closed {
+        return Err(AppError::new(
+            ErrorCode::RegistrationClosed,
+            "registration is closed on this server",
+        ));
+    }
+    let invite_token = req.invite_token.filter(|t| !t.trim().is_empty());
+    if policy == Registration::Invite && invite_token.is_none() {
+        return Err(AppError::new(
+            ErrorCode::InviteRequired,
+            "registration needs an invite link",
+        ));
+    }
+    let ip = meta.ip_string().unwrap_or_default();
+    limits::hit(
+        state,
+        &format!("register:ip:{ip}"),
+        state.config.limits.register_per_ip,
+    )
+    .await?;
+
+    let username = Username::parse(&req.username)?;
+    let email = Email::parse(&req.email)?;
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let pw = NewPassword::parse(&req.password, &[username.as_str(), email.as_str()])?;
+    let hash = password::hash(pw.expose())
+        .await
+        .map_err(AppError::internal)?;
+
+    let user = state
+        .db
+        .transaction::<_, user::Model, AppError>(|tx| {
+            Box::pin(async move {
+                let workspace_id = match &invite_token {
+                    Some(token) => workspaces::redeem_invite(tx, token).await?.workspace_id,
+                    None => {
+                        workspaces::default_workspace(tx)
+                            .await?
+                            .ok_or_else(|| {
+                                AppError::new(
+                                    ErrorCode::SetupRequired,
+                                    "the server has not been set up yet",
+                                )
+                            })?
+                            .id
+                    }
+                };
+                let user = accounts::create(
+                    tx,
+                    NewAccount {
+                        username,
+                        email,
+                        display_name,
+                        password_hash: Some(hash),
+                        role: Role::Member,
+                        email_verified: false,
+                    },
+                )
+                .await?;
+                workspaces::add_member(tx, workspace_id, user.id, "member").await?;
+                Ok(user)
+            })
+        })
+        .await?;
+    recovery::send_verification(state, &user).await?;
+    Ok(user)
+}

@@ -1,0 +1,239 @@
+//! TOTP two-factor authentication: enrollment, recovery codes, and checking a second factor.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+use super::{Principal, RequestMeta, accounts, audit, now};
+use crate::{
+    app::AppState,
+    db::entity::{credential, recovery_code},
+    error::{AppError, AppResult, ErrorCode},
+    identity::{opaque, totp},
+};
+
+const RECOVERY_CODES: usize = 10;
+
+pub struct Enrollment {
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+/// Start enrollment: a new secret, stored (encrypted) as pending until confirmed with a code.
+pub async fn setup(state: &AppState, principal: Principal) -> AppResult<Enrollment> {
+    let user = accounts::get(&state.db, principal.user_id).await?;
+    let creds = accounts::credentials(&state.db, user.id).await?;
+    if creds.totp_enabled_at.is_some() {
+        return Err(AppError::conflict(
+            "two-factor authentication is already enabled",
+        ));
+    }
+    let secret = totp::generate_secret();
+    let url = totp::otpauth_url(&secret, &user.username).map_err(AppError::internal)?;
+    let mut active = creds.into_active_model();
+    active.totp_pending_secret = Set(Some(state.keys.encrypt(&secret, user.id.as_bytes())));
+    active.updated_at = Set(now());
+    active.update(&state.db).await?;
+    Ok(Enrollment {
+        secret: totp::base32(&secret),
+        otpauth_url: url,
+    })
+}
+
+/// Finish enrollment with a code from the authenticator; returns the recovery codes (shown once).
+pub async fn confirm(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    code: &str,
+) -> AppResult<Vec<String>> {
+    let user_id = principal.user_id;
+    let creds = accounts::credentials(&state.db, user_id).await?;
+    if creds.totp_enabled_at.is_some() {
+        return Err(AppError::conflict(
+            "two-factor authentication is already enabled",
+        ));
+    }
+    let Some(pending) = creds.totp_pending_secret.clone() else {
+        return Err(AppError::conflict("start with POST /auth/totp/setup"));
+    };
+    let secret = state
+        .keys
+        .decrypt(&pending, user_id.as_bytes())
+        .map_err(AppError::internal)?;
+    let step = totp::matching_step(&secret, code, totp::now_unix()).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::InvalidCode,
+            "the code does not match; check the device clock",
+        )
+    })?;
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| opaque::recovery_code())
+        .collect();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| opaque::hash(&opaque::normalize_recovery_code(c)))
+        .collect();
+    state
+        .db
+        .transaction::<_, (), AppError>(|tx| {
+            Box::pin(async move {
+                let mut active = creds.into_active_model();
+                active.totp_secret = Set(Some(pending));
+                active.totp_pending_secret = Set(None);
+                active.totp_enabled_at = Set(Some(now()));
+                active.totp_last_step = Set(Some(step));
+                active.updated_at = Set(now());
+                active.update(tx).await?;
+                replace_recovery_codes(tx, user_id, hashes).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(user_id),
+                        action: audit::action::TOTP_ENABLED,
+                        target: Some(("user", user_id)),
+                        details: None,
+                    },
+                )
+                .await
+            })
+        })
+        .await?;
+    Ok(codes)
+}
+
+/// Turn 2FA off; needs a current code (or a recovery code).
+pub async fn disable(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    code: &str,
+) -> AppResult<()> {
+    if state.config.auth.require_totp {
+        return Err(AppError::forbidden(
+            "two-factor authentication is required on this server",
+        ));
+    }
+    let user_id = principal.user_id;
+    let creds = accounts::credentials(&state.db, user_id).await?;
+    if creds.totp_enabled_at.is_none() {
+        return Err(AppError::conflict(
+            "two-factor authentication is not enabled",
+        ));
+    }
+    if !verify_second_factor(state, &state.db, user_id, code).await? {
+        return Err(AppError::new(
+            ErrorCode::InvalidCode,
+            "the code does not match",
+        ));
+    }
+    state
+        .db
+        .transaction::<_, (), AppError>(|tx| {
+            Box::pin(async move {
+                let mut active = accounts::credentials(tx, user_id)
+                    .await?
+                    .into_active_model();
+                active.totp_secret = Set(None);
+                active.totp_pending_secret = Set(None);
+                active.totp_enabled_at = Set(None);
+                active.totp_last_step = Set(None);
+                active.updated_at = Set(now());
+                active.update(tx).await?;
+                replace_recovery_codes(tx, user_id, Vec::new()).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(user_id),
+                        action: audit::action::TOTP_DISABLED,
+                        target: Some(("user", user_id)),
+                        details: None,
+                    },
+                )
+                .await
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+async fn replace_recovery_codes(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    hashes: Vec<String>,
+) -> AppResult<()> {
+    recovery_code::Entity::delete_many()
+        .filter(recovery_code::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    for hash in hashes {
+        recovery_code::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user_id),
+            code_hash: Set(hash),
+            used_at: Set(None),
+            created_at: Set(now()),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// True when `code` is a current TOTP code not used before, or an unused recovery code (which
+/// is then spent). Both checks are atomic, so a code works once even under concurrent requests.
+pub async fn verify_second_factor(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    code: &str,
+) -> AppResult<bool> {
+    let code = code.trim();
+    if code.len() > 64 {
+        return Ok(false);
+    }
+    let creds = accounts::credentials(db, user_id).await?;
+    let Some(sealed) = creds
+        .totp_secret
+        .as_deref()
+        .filter(|_| creds.totp_enabled_at.is_some())
+    else {
+        return Ok(false);
+    };
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        let secret = state
+            .keys
+            .decrypt(sealed, user_id.as_bytes())
+            .map_err(AppError::internal)?;
+        let Some(step) = totp::matching_step(&secret, code, totp::now_unix()) else {
+            return Ok(false);
+        };
+        let claimed = credential::Entity::update_many()
+            .col_expr(credential::Column::TotpLastStep, Expr::value(step))
+            .filter(credential::Column::UserId.eq(user_id))
+            .filter(
+                credential::Column::TotpLastStep
+                    .is_null()
+                    .or(credential::Column::TotpLastStep.lt(step)),
+            )
+            .exec(db)
+            .await?;
+        return Ok(claimed.rows_affected == 1);
+    }
+    let spent = recovery_code::Entity::update_many()
+        .col_expr(recovery_code::Column::UsedAt, Expr::value(now()))
+        .filter(recovery_code::Column::UserId.eq(user_id))
+        .filter(
+            recovery_code::Column::CodeHash
+                .eq(opaque::hash(&opaque::normalize_recovery_code(code))),
+        )
+        .filter(recovery_code::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(spent.rows_affected == 1)
+}

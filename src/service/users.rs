@@ -1,0 +1,278 @@
+//! Profiles, custom status, user search, and the admin actions on users.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Principal, RequestMeta, accounts, audit, now, sessions};
+use crate::{
+    app::AppState,
+    db::entity::{user, workspace_member},
+    domain::{DisplayName, Role, StatusEmoji, StatusText},
+    error::{AppError, AppResult},
+};
+
+pub const MAX_PAGE: u64 = 200;
+
+/// Users the caller can see: everyone sharing a workspace with them (admins see everyone).
+async fn visible(state: &AppState, principal: Principal, target: Uuid) -> AppResult<bool> {
+    if principal.is_admin() || principal.user_id == target {
+        return Ok(true);
+    }
+    let mine: Vec<Uuid> = workspace_member::Entity::find()
+        .select_only()
+        .column(workspace_member::Column::WorkspaceId)
+        .filter(workspace_member::Column::UserId.eq(principal.user_id))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    Ok(workspace_member::Entity::find()
+        .filter(workspace_member::Column::UserId.eq(target))
+        .filter(workspace_member::Column::WorkspaceId.is_in(mine))
+        .one(&state.db)
+        .await?
+        .is_some())
+}
+
+pub async fn get_visible(
+    state: &AppState,
+    principal: Principal,
+    id: Uuid,
+) -> AppResult<user::Model> {
+    let user = accounts::get(&state.db, id).await?;
+    if !visible(state, principal, id).await? {
+        return Err(AppError::not_found("user"));
+    }
+    Ok(user)
+}
+
+pub async fn update_profile(
+    state: &AppState,
+    principal: Principal,
+    display_name: Option<&str>,
+) -> AppResult<user::Model> {
+    let user = accounts::get(&state.db, principal.user_id).await?;
+    let mut active = user.into_active_model();
+    if let Some(name) = display_name {
+        active.display_name = Set(DisplayName::parse(name)?.into_inner());
+    }
+    active.updated_at = Set(now());
+    Ok(active.update(&state.db).await?)
+}
+
+pub async fn set_status(
+    state: &AppState,
+    principal: Principal,
+    text: &str,
+    emoji: &str,
+    expires_at: Option<OffsetDateTime>,
+) -> AppResult<user::Model> {
+    let text = StatusText::parse(text)?.into_inner();
+    let emoji = StatusEmoji::parse(emoji)?.into_inner();
+    if expires_at.is_some_and(|at| at <= now()) {
+        return Err(AppError::validation("expires_at: must be in the future"));
+    }
+    let user = accounts::get(&state.db, principal.user_id).await?;
+    let mut active = user.into_active_model();
+    let clear = text.is_empty() && emoji.is_empty();
+    active.status_text = Set((!clear).then_some(text));
+    active.status_emoji = Set((!clear).then_some(emoji));
+    active.status_expires_at = Set(if clear { None } else { expires_at });
+    active.updated_at = Set(now());
+    Ok(active.update(&state.db).await?)
+}
+
+pub struct Page {
+    pub items: Vec<user::Model>,
+    pub next_cursor: Option<String>,
+}
+
+/// Search by username / display name / (admins) email, ordered by username; the cursor is the
+/// last username of the previous page.
+pub async fn search(
+    state: &AppState,
+    principal: Principal,
+    query: Option<&str>,
+    status: Option<&str>,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<Page> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut select = user::Entity::find().order_by_asc(user::Column::Username);
+    if let Some(q) = query.map(str::trim).filter(|q| !q.is_empty()) {
+        if q.chars().count() > 100 {
+            return Err(AppError::validation("query: at most 100 characters"));
+        }
+        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        let mut any = Condition::any()
+            .add(user::Column::Username.like(pattern.clone()))
+            .add(user::Column::DisplayName.like(pattern.clone()));
+        if principal.is_admin() {
+            any = any.add(user::Column::Email.like(pattern));
+        }
+        select = select.filter(any);
+    }
+    match status {
+        None | Some("all") => {}
+        Some("active") => {
+            select = select
+                .filter(user::Column::SuspendedAt.is_null())
+                .filter(user::Column::DeactivatedAt.is_null());
+        }
+        Some("suspended") => select = select.filter(user::Column::SuspendedAt.is_not_null()),
+        Some("deactivated") => select = select.filter(user::Column::DeactivatedAt.is_not_null()),
+        Some(_) => {
+            return Err(AppError::validation(
+                "status: must be all, active, suspended or deactivated",
+            ));
+        }
+    }
+    if !principal.is_admin() {
+        let mine: Vec<Uuid> = workspace_member::Entity::find()
+            .select_only()
+            .column(workspace_member::Column::WorkspaceId)
+            .filter(workspace_member::Column::UserId.eq(principal.user_id))
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        let shared: Vec<Uuid> = workspace_member::Entity::find()
+            .select_only()
+            .column(workspace_member::Column::UserId)
+            .filter(workspace_member::Column::WorkspaceId.is_in(mine))
+            .distinct()
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        select = select
+            .filter(user::Column::Id.is_in(shared))
+            .filter(user::Column::DeactivatedAt.is_null());
+    }
+    if let Some(after) = cursor {
+        select = select.filter(user::Column::Username.gt(after));
+    }
+    let mut items = select.limit(limit + 1).all(&state.db).await?;
+    let next_cursor = if items.len() as u64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|u| u.username.clone())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Change a user's role. Only owners grant or take away ownership; nobody changes their own
+/// role; the last owner stays an owner.
+pub async fn set_role(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    target: Uuid,
+    role: &str,
+) -> AppResult<user::Model> {
+    require_admin(principal)?;
+    let new_role: Role = role.parse()?;
+    if target == principal.user_id {
+        return Err(AppError::forbidden("you cannot change your own role"));
+    }
+    let user = accounts::get(&state.db, target).await?;
+    let old_role: Role = user.role.parse().unwrap_or(Role::Guest);
+    if (old_role == Role::Owner || new_role == Role::Owner) && principal.role != Role::Owner {
+        return Err(AppError::forbidden(
+            "only owners can grant or remove the owner role",
+        ));
+    }
+    if old_role == Role::Bot || new_role == Role::Bot {
+        return Err(AppError::validation(
+            "role: bot accounts are managed through API clients",
+        ));
+    }
+    let updated = state
+        .db
+        .transaction::<_, user::Model, AppError>(|tx| {
+            Box::pin(async move {
+                let mut active = user.into_active_model();
+                active.role = Set(new_role.as_str().to_string());
+                active.updated_at = Set(now());
+                let updated = active.update(tx).await?;
+                audit::record(tx, meta, audit::Entry {
+                    actor: Some(principal.user_id),
+                    action: audit::action::ROLE_CHANGED,
+                    target: Some(("user", target)),
+                    details: Some(serde_json::json!({ "from": old_role.as_str(), "to": new_role.as_str() })),
+                })
+                .await?;
+                Ok(updated)
+            })
+        })
+        .await?;
+    state.token_states.forget(target);
+    Ok(updated)
+}
+
+/// Suspend (`Some(reason)`) or unsuspend (`None`). Suspension ends every session at once.
+pub async fn set_suspended(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    target: Uuid,
+    reason: Option<String>,
+) -> AppResult<user::Model> {
+    require_admin(principal)?;
+    if target == principal.user_id {
+        return Err(AppError::forbidden("you cannot suspend yourself"));
+    }
+    let user = accounts::get(&state.db, target).await?;
+    if user.role == Role::Owner.as_str() && principal.role != Role::Owner {
+        return Err(AppError::forbidden("only owners can suspend an owner"));
+    }
+    if let Some(r) = &reason
+        && r.chars().count() > 500
+    {
+        return Err(AppError::validation("reason: at most 500 characters"));
+    }
+    let suspend = reason.is_some();
+    let updated = state
+        .db
+        .transaction::<_, user::Model, AppError>(|tx| {
+            Box::pin(async move {
+                let mut active = user.into_active_model();
+                active.suspended_at = Set(suspend.then(now));
+                active.suspended_reason = Set(reason.clone());
+                active.updated_at = Set(now());
+                let updated = active.update(tx).await?;
+                if suspend {
+                    sessions::revoke_all(tx, target).await?;
+                }
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(principal.user_id),
+                        action: if suspend {
+                            audit::action::SUSPENDED
+                        } else {
+                            audit::action::UNSUSPENDED
+                        },
+                        target: Some(("user", target)),
+                        details: reason.map(|r| serde_json::json!({ "reason": r })),
+                    },
+                )
+                .await?;
+                Ok(updated)
+            })
+        })
+        .await?;
+    state.token_states.forget(target);
+    Ok(updated)
+}
+
+pub fn require_admin(principal: Principal) -> AppResult<()> {
+    if principal.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("this action needs the admin role"))
+    }
+}
