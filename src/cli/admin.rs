@@ -3,7 +3,6 @@
 use std::io::Read;
 
 use clap::Subcommand;
-use sea_orm::TransactionTrait;
 
 use crate::{
     app::AppState,
@@ -117,43 +116,41 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             let (pw, generated) = read_password(password_stdin)?;
             let pw = NewPassword::parse(&pw, &[username.as_str(), email.as_str()])?;
             let hash = password::hash(pw.expose()).await?;
-            let user = state
-                .db
-                .transaction::<_, _, AppError>(|tx| {
-                    Box::pin(async move {
-                        let user = accounts::create(
-                            tx,
-                            NewAccount {
-                                username,
-                                email,
-                                display_name,
-                                password_hash: Some(hash),
-                                role,
-                                email_verified: true,
-                            },
-                        )
-                        .await?;
-                        if let Some(ws) = workspaces::default_workspace(tx).await? {
-                            workspaces::add_member(tx, ws.id, user.id, "member").await?;
-                        }
-                        crate::service::audit::record(
-                            tx,
-                            meta,
-                            crate::service::audit::Entry {
-                                actor: None,
-                                action: crate::service::audit::action::USER_CREATED,
-                                target: Some(("user", user.id)),
-                                details: Some(
-                                    serde_json::json!({ "via": "cli", "role": role.as_str() }),
-                                ),
-                            },
-                        )
-                        .await?;
-                        Ok(user)
-                    })
+            let user = crate::db::write(&state.db, |tx| {
+                Box::pin(async move {
+                    let user = accounts::create(
+                        tx,
+                        NewAccount {
+                            username,
+                            email,
+                            display_name,
+                            password_hash: Some(hash),
+                            role,
+                            email_verified: true,
+                        },
+                    )
+                    .await?;
+                    if let Some(ws) = workspaces::default_workspace(tx).await? {
+                        workspaces::add_member(tx, ws.id, user.id, "member").await?;
+                    }
+                    crate::service::audit::record(
+                        tx,
+                        meta,
+                        crate::service::audit::Entry {
+                            actor: None,
+                            action: crate::service::audit::action::USER_CREATED,
+                            target: Some(("user", user.id)),
+                            details: Some(
+                                serde_json::json!({ "via": "cli", "role": role.as_str() }),
+                            ),
+                        },
+                    )
+                    .await?;
+                    Ok(user)
                 })
-                .await
-                .map_err(|e| cli_error(e.into()))?;
+            })
+            .await
+            .map_err(cli_error)?;
             setup::close(&state).await;
             println!(
                 "created user {} ({}) with role {}",
@@ -172,32 +169,30 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             let pw = NewPassword::parse(&pw, &[&user.username, &user.email])?;
             let hash = password::hash(pw.expose()).await?;
             let user_id = user.id;
-            state
-                .db
-                .transaction::<_, (), AppError>(|tx| {
-                    Box::pin(async move {
-                        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
-                        let mut creds = accounts::credentials(tx, user_id)
-                            .await?
-                            .into_active_model();
-                        creds.password_hash = Set(Some(hash));
-                        creds.update(tx).await?;
-                        sessions::revoke_all(tx, user_id).await?;
-                        crate::service::audit::record(
-                            tx,
-                            meta,
-                            crate::service::audit::Entry {
-                                actor: None,
-                                action: crate::service::audit::action::PASSWORD_RESET,
-                                target: Some(("user", user_id)),
-                                details: Some(serde_json::json!({ "via": "cli" })),
-                            },
-                        )
-                        .await
-                    })
+            crate::db::write(&state.db, |tx| {
+                Box::pin(async move {
+                    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+                    let mut creds = accounts::credentials(tx, user_id)
+                        .await?
+                        .into_active_model();
+                    creds.password_hash = Set(Some(hash));
+                    creds.update(tx).await?;
+                    sessions::revoke_all(tx, user_id).await?;
+                    crate::service::audit::record(
+                        tx,
+                        meta,
+                        crate::service::audit::Entry {
+                            actor: None,
+                            action: crate::service::audit::action::PASSWORD_RESET,
+                            target: Some(("user", user_id)),
+                            details: Some(serde_json::json!({ "via": "cli" })),
+                        },
+                    )
+                    .await
                 })
-                .await
-                .map_err(|e| cli_error(e.into()))?;
+            })
+            .await
+            .map_err(cli_error)?;
             println!("password of {} reset; all sessions ended", user.username);
             if generated {
                 println!("password: {}", pw.expose());

@@ -2,16 +2,17 @@
 
 pub mod entity;
 
-use std::time::Duration;
+use std::{future::Future, pin::Pin, time::Duration};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
-use crate::config::Config;
+use crate::{config::Config, error::AppResult};
 
 /// Open the configured database. SQLite gets WAL, a busy timeout, foreign keys and
 /// `synchronous=NORMAL` on every pooled connection.
@@ -44,4 +45,28 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
 /// Apply every pending migration.
 pub async fn migrate_up(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("running migrations")
+}
+
+/// Begin a transaction that will write. On SQLite it starts `IMMEDIATE`, taking the write lock
+/// up front (waiting up to `busy_timeout`): a deferred transaction that reads and then writes
+/// fails with "database is locked" when another writer got in between. PostgreSQL ignores it.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Run `work` in a write transaction (see [`begin_write`]); commit on `Ok`, roll back on `Err`.
+pub async fn write<T, F>(db: &DatabaseConnection, work: F) -> AppResult<T>
+where
+    F: for<'c> FnOnce(
+        &'c DatabaseTransaction,
+    ) -> Pin<Box<dyn Future<Output = AppResult<T>> + Send + 'c>>,
+{
+    let tx = begin_write(db).await?;
+    let out = work(&tx).await?;
+    tx.commit().await?;
+    Ok(out)
 }

@@ -2,7 +2,6 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -36,45 +35,52 @@ pub async fn create(
     let client_id = format!("colink_{}", &opaque::generate()[..20]);
     let client_secret = opaque::generate();
     let secret_hash = opaque::hash(&client_secret);
-    let (client, bot) = state
-        .db
-        .transaction::<_, (api_client::Model, user::Model), AppError>(|tx| {
-            Box::pin(async move {
-                let bot = accounts::create(tx, NewAccount {
+    let (client, bot) = crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            let bot = accounts::create(
+                tx,
+                NewAccount {
                     username,
                     email,
                     display_name: Some(display.clone()),
                     password_hash: None,
                     role: Role::Bot,
                     email_verified: true,
-                })
-                .await?;
-                if let Some(ws) = workspaces::default_workspace(tx).await? {
-                    workspaces::add_member(tx, ws.id, bot.id, "member").await?;
-                }
-                let client = api_client::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    client_id: Set(client_id),
-                    secret_hash: Set(secret_hash),
-                    name: Set(display.into_inner()),
-                    bot_user_id: Set(bot.id),
-                    created_by: Set(actor),
-                    created_at: Set(now()),
-                    revoked_at: Set(None),
-                }
-                .insert(tx)
-                .await?;
-                audit::record(tx, meta, audit::Entry {
+                },
+            )
+            .await?;
+            if let Some(ws) = workspaces::default_workspace(tx).await? {
+                workspaces::add_member(tx, ws.id, bot.id, "member").await?;
+            }
+            let client = api_client::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                client_id: Set(client_id),
+                secret_hash: Set(secret_hash),
+                name: Set(display.into_inner()),
+                bot_user_id: Set(bot.id),
+                created_by: Set(actor),
+                created_at: Set(now()),
+                revoked_at: Set(None),
+            }
+            .insert(tx)
+            .await?;
+            audit::record(
+                tx,
+                meta,
+                audit::Entry {
                     actor,
                     action: audit::action::CLIENT_CREATED,
                     target: Some(("api_client", client.id)),
-                    details: Some(serde_json::json!({ "client_id": client.client_id, "bot_user_id": bot.id })),
-                })
-                .await?;
-                Ok((client, bot))
-            })
+                    details: Some(
+                        serde_json::json!({ "client_id": client.client_id, "bot_user_id": bot.id }),
+                    ),
+                },
+            )
+            .await?;
+            Ok((client, bot))
         })
-        .await?;
+    })
+    .await?;
     Ok(NewClient {
         client,
         bot,
@@ -96,28 +102,26 @@ pub async fn revoke(state: &AppState, meta: RequestMeta, actor: Uuid, id: Uuid) 
         .await?
         .ok_or_else(|| AppError::not_found("client"))?;
     let bot_id = client.bot_user_id;
-    state
-        .db
-        .transaction::<_, (), AppError>(|tx| {
-            Box::pin(async move {
-                let mut active = client.into_active_model();
-                active.revoked_at = Set(Some(now()));
-                active.update(tx).await?;
-                super::sessions::revoke_all(tx, bot_id).await?;
-                audit::record(
-                    tx,
-                    meta,
-                    audit::Entry {
-                        actor: Some(actor),
-                        action: audit::action::CLIENT_REVOKED,
-                        target: Some(("api_client", id)),
-                        details: None,
-                    },
-                )
-                .await
-            })
+    crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            let mut active = client.into_active_model();
+            active.revoked_at = Set(Some(now()));
+            active.update(tx).await?;
+            super::sessions::revoke_all(tx, bot_id).await?;
+            audit::record(
+                tx,
+                meta,
+                audit::Entry {
+                    actor: Some(actor),
+                    action: audit::action::CLIENT_REVOKED,
+                    target: Some(("api_client", id)),
+                    details: None,
+                },
+            )
+            .await
         })
-        .await?;
+    })
+    .await?;
     state.token_states.forget(bot_id);
     Ok(())
 }

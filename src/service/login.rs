@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use sea_orm::TransactionTrait as _;
 use uuid::Uuid;
 
 use super::{RequestMeta, accounts, audit, limits, sessions, sessions::TokenPair, totp};
@@ -139,7 +138,11 @@ async fn finish(
     scope: Scope,
     method: &str,
 ) -> AppResult<TokenPair> {
-    let tx = state.db.begin().await?;
+    // The user row was just read: refresh this node's view of their role and token version.
+    state
+        .token_states
+        .put(user.id, super::authn::token_state_of(user));
+    let tx = crate::db::begin_write(&state.db).await?;
     let pair = sessions::start(state, &tx, user, scope).await?;
     audit::record(
         &tx,

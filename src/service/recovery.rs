@@ -1,6 +1,6 @@
 //! Password reset and email verification by mailed, single-use links.
 
-use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
 use super::{
     RequestMeta, accounts, audit, email_tokens, email_tokens::Purpose, limits, now, sessions,
@@ -61,40 +61,38 @@ pub async fn confirm_password_reset(
             .await
             .map_err(AppError::internal)?
     };
-    let user_id = state
-        .db
-        .transaction::<_, uuid::Uuid, AppError>(|tx| {
-            Box::pin(async move {
-                let user_id = email_tokens::consume(tx, &token, Purpose::PasswordReset).await?;
-                let user = accounts::get(tx, user_id).await?;
-                let mut creds = accounts::credentials(tx, user_id)
-                    .await?
-                    .into_active_model();
-                creds.password_hash = Set(Some(hash));
-                creds.updated_at = Set(now());
-                creds.update(tx).await?;
-                // Following the link proves the address too.
-                if user.email_verified_at.is_none() {
-                    let mut u = user.into_active_model();
-                    u.email_verified_at = Set(Some(now()));
-                    u.update(tx).await?;
-                }
-                sessions::revoke_all(tx, user_id).await?;
-                audit::record(
-                    tx,
-                    meta,
-                    audit::Entry {
-                        actor: Some(user_id),
-                        action: audit::action::PASSWORD_RESET,
-                        target: Some(("user", user_id)),
-                        details: None,
-                    },
-                )
-                .await?;
-                Ok(user_id)
-            })
+    let user_id = crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            let user_id = email_tokens::consume(tx, &token, Purpose::PasswordReset).await?;
+            let user = accounts::get(tx, user_id).await?;
+            let mut creds = accounts::credentials(tx, user_id)
+                .await?
+                .into_active_model();
+            creds.password_hash = Set(Some(hash));
+            creds.updated_at = Set(now());
+            creds.update(tx).await?;
+            // Following the link proves the address too.
+            if user.email_verified_at.is_none() {
+                let mut u = user.into_active_model();
+                u.email_verified_at = Set(Some(now()));
+                u.update(tx).await?;
+            }
+            sessions::revoke_all(tx, user_id).await?;
+            audit::record(
+                tx,
+                meta,
+                audit::Entry {
+                    actor: Some(user_id),
+                    action: audit::action::PASSWORD_RESET,
+                    target: Some(("user", user_id)),
+                    details: None,
+                },
+            )
+            .await?;
+            Ok(user_id)
         })
-        .await?;
+    })
+    .await?;
     state.token_states.forget(user_id);
     Ok(())
 }
@@ -116,18 +114,16 @@ pub async fn send_verification(state: &AppState, user: &user::Model) -> AppResul
 
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
     let token = token.to_string();
-    state
-        .db
-        .transaction::<_, (), AppError>(|tx| {
-            Box::pin(async move {
-                let user_id = email_tokens::consume(tx, &token, Purpose::VerifyEmail).await?;
-                let mut u = accounts::get(tx, user_id).await?.into_active_model();
-                u.email_verified_at = Set(Some(now()));
-                u.updated_at = Set(now());
-                u.update(tx).await?;
-                Ok(())
-            })
+    crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            let user_id = email_tokens::consume(tx, &token, Purpose::VerifyEmail).await?;
+            let mut u = accounts::get(tx, user_id).await?.into_active_model();
+            u.email_verified_at = Set(Some(now()));
+            u.updated_at = Set(now());
+            u.update(tx).await?;
+            Ok(())
         })
-        .await?;
+    })
+    .await?;
     Ok(())
 }

@@ -4,7 +4,6 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -83,7 +82,7 @@ fn invalid_refresh() -> AppError {
 /// Exchange a refresh token for a new pair.
 pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> AppResult<TokenPair> {
     let hash = opaque::hash(presented);
-    let tx = state.db.begin().await?;
+    let tx = crate::db::begin_write(&state.db).await?;
     let outcome: Result<TokenPair, Uuid> = {
         let tx = &tx;
         async {
@@ -109,9 +108,12 @@ pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> Ap
                 return Ok(Err(token.user_id));
             }
             let user = accounts::get(tx, token.user_id).await?;
-            if !authn::token_state_of(&user).active {
+            let current = authn::token_state_of(&user);
+            if !current.active {
                 return Err(invalid_refresh());
             }
+            // The user row was just read: refresh this node's view of their role and version.
+            state.token_states.put(user.id, current);
             let scope = if state.config.auth.require_totp
                 && accounts::credentials(tx, user.id)
                     .await?
@@ -194,25 +196,23 @@ pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<(
 
 /// `POST /auth/logout-all`.
 pub async fn logout_all(state: &AppState, meta: RequestMeta, user_id: Uuid) -> AppResult<()> {
-    state
-        .db
-        .transaction::<_, (), AppError>(|tx| {
-            Box::pin(async move {
-                revoke_all(tx, user_id).await?;
-                audit::record(
-                    tx,
-                    meta,
-                    audit::Entry {
-                        actor: Some(user_id),
-                        action: audit::action::LOGOUT_ALL,
-                        target: Some(("user", user_id)),
-                        details: None,
-                    },
-                )
-                .await
-            })
+    crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            revoke_all(tx, user_id).await?;
+            audit::record(
+                tx,
+                meta,
+                audit::Entry {
+                    actor: Some(user_id),
+                    action: audit::action::LOGOUT_ALL,
+                    target: Some(("user", user_id)),
+                    details: None,
+                },
+            )
+            .await
         })
-        .await?;
+    })
+    .await?;
     state.token_states.forget(user_id);
     Ok(())
 }

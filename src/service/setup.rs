@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use sea_orm::TransactionTrait;
 use tokio::sync::Mutex;
 
 use super::{
@@ -99,7 +98,7 @@ pub async fn complete(
     let hash = password::hash(pw.expose())
         .await
         .map_err(AppError::internal)?;
-    let tx = state.db.begin().await?;
+    let tx = crate::db::begin_write(&state.db).await?;
     let result = {
         let tx = &tx;
         async {

@@ -2,7 +2,6 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -77,32 +76,30 @@ pub async fn confirm(
         .iter()
         .map(|c| opaque::hash(&opaque::normalize_recovery_code(c)))
         .collect();
-    state
-        .db
-        .transaction::<_, (), AppError>(|tx| {
-            Box::pin(async move {
-                let mut active = creds.into_active_model();
-                active.totp_secret = Set(Some(pending));
-                active.totp_pending_secret = Set(None);
-                active.totp_enabled_at = Set(Some(now()));
-                active.totp_last_step = Set(Some(step));
-                active.updated_at = Set(now());
-                active.update(tx).await?;
-                replace_recovery_codes(tx, user_id, hashes).await?;
-                audit::record(
-                    tx,
-                    meta,
-                    audit::Entry {
-                        actor: Some(user_id),
-                        action: audit::action::TOTP_ENABLED,
-                        target: Some(("user", user_id)),
-                        details: None,
-                    },
-                )
-                .await
-            })
+    crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            let mut active = creds.into_active_model();
+            active.totp_secret = Set(Some(pending));
+            active.totp_pending_secret = Set(None);
+            active.totp_enabled_at = Set(Some(now()));
+            active.totp_last_step = Set(Some(step));
+            active.updated_at = Set(now());
+            active.update(tx).await?;
+            replace_recovery_codes(tx, user_id, hashes).await?;
+            audit::record(
+                tx,
+                meta,
+                audit::Entry {
+                    actor: Some(user_id),
+                    action: audit::action::TOTP_ENABLED,
+                    target: Some(("user", user_id)),
+                    details: None,
+                },
+            )
+            .await
         })
-        .await?;
+    })
+    .await?;
     Ok(codes)
 }
 
@@ -131,34 +128,32 @@ pub async fn disable(
             "the code does not match",
         ));
     }
-    state
-        .db
-        .transaction::<_, (), AppError>(|tx| {
-            Box::pin(async move {
-                let mut active = accounts::credentials(tx, user_id)
-                    .await?
-                    .into_active_model();
-                active.totp_secret = Set(None);
-                active.totp_pending_secret = Set(None);
-                active.totp_enabled_at = Set(None);
-                active.totp_last_step = Set(None);
-                active.updated_at = Set(now());
-                active.update(tx).await?;
-                replace_recovery_codes(tx, user_id, Vec::new()).await?;
-                audit::record(
-                    tx,
-                    meta,
-                    audit::Entry {
-                        actor: Some(user_id),
-                        action: audit::action::TOTP_DISABLED,
-                        target: Some(("user", user_id)),
-                        details: None,
-                    },
-                )
-                .await
-            })
+    crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            let mut active = accounts::credentials(tx, user_id)
+                .await?
+                .into_active_model();
+            active.totp_secret = Set(None);
+            active.totp_pending_secret = Set(None);
+            active.totp_enabled_at = Set(None);
+            active.totp_last_step = Set(None);
+            active.updated_at = Set(now());
+            active.update(tx).await?;
+            replace_recovery_codes(tx, user_id, Vec::new()).await?;
+            audit::record(
+                tx,
+                meta,
+                audit::Entry {
+                    actor: Some(user_id),
+                    action: audit::action::TOTP_DISABLED,
+                    target: Some(("user", user_id)),
+                    details: None,
+                },
+            )
+            .await
         })
-        .await?;
+    })
+    .await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -189,25 +189,29 @@ pub async fn set_role(
             "role: bot accounts are managed through API clients",
         ));
     }
-    let updated = state
-        .db
-        .transaction::<_, user::Model, AppError>(|tx| {
-            Box::pin(async move {
-                let mut active = user.into_active_model();
-                active.role = Set(new_role.as_str().to_string());
-                active.updated_at = Set(now());
-                let updated = active.update(tx).await?;
-                audit::record(tx, meta, audit::Entry {
+    let updated = crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            let mut active = user.into_active_model();
+            active.role = Set(new_role.as_str().to_string());
+            active.updated_at = Set(now());
+            let updated = active.update(tx).await?;
+            audit::record(
+                tx,
+                meta,
+                audit::Entry {
                     actor: Some(principal.user_id),
                     action: audit::action::ROLE_CHANGED,
                     target: Some(("user", target)),
-                    details: Some(serde_json::json!({ "from": old_role.as_str(), "to": new_role.as_str() })),
-                })
-                .await?;
-                Ok(updated)
-            })
+                    details: Some(
+                        serde_json::json!({ "from": old_role.as_str(), "to": new_role.as_str() }),
+                    ),
+                },
+            )
+            .await?;
+            Ok(updated)
         })
-        .await?;
+    })
+    .await?;
     state.token_states.forget(target);
     Ok(updated)
 }
@@ -234,37 +238,35 @@ pub async fn set_suspended(
         return Err(AppError::validation("reason: at most 500 characters"));
     }
     let suspend = reason.is_some();
-    let updated = state
-        .db
-        .transaction::<_, user::Model, AppError>(|tx| {
-            Box::pin(async move {
-                let mut active = user.into_active_model();
-                active.suspended_at = Set(suspend.then(now));
-                active.suspended_reason = Set(reason.clone());
-                active.updated_at = Set(now());
-                let updated = active.update(tx).await?;
-                if suspend {
-                    sessions::revoke_all(tx, target).await?;
-                }
-                audit::record(
-                    tx,
-                    meta,
-                    audit::Entry {
-                        actor: Some(principal.user_id),
-                        action: if suspend {
-                            audit::action::SUSPENDED
-                        } else {
-                            audit::action::UNSUSPENDED
-                        },
-                        target: Some(("user", target)),
-                        details: reason.map(|r| serde_json::json!({ "reason": r })),
+    let updated = crate::db::write(&state.db, |tx| {
+        Box::pin(async move {
+            let mut active = user.into_active_model();
+            active.suspended_at = Set(suspend.then(now));
+            active.suspended_reason = Set(reason.clone());
+            active.updated_at = Set(now());
+            let updated = active.update(tx).await?;
+            if suspend {
+                sessions::revoke_all(tx, target).await?;
+            }
+            audit::record(
+                tx,
+                meta,
+                audit::Entry {
+                    actor: Some(principal.user_id),
+                    action: if suspend {
+                        audit::action::SUSPENDED
+                    } else {
+                        audit::action::UNSUSPENDED
                     },
-                )
-                .await?;
-                Ok(updated)
-            })
+                    target: Some(("user", target)),
+                    details: reason.map(|r| serde_json::json!({ "reason": r })),
+                },
+            )
+            .await?;
+            Ok(updated)
         })
-        .await?;
+    })
+    .await?;
     state.token_states.forget(target);
     Ok(updated)
 }

@@ -1,0 +1,258 @@
+//! Password reset and email verification: by a real SMTP server, and by the mailbox directory.
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_with};
+
+const NEW_PASSWORD: &str = "quartz-Lantern-88-meadow";
+
+/// Pull `…?token=XYZ` for `path` out of a mail.
+fn token_in(mail: &str, path: &str) -> String {
+    // Quoted-printable may wrap long lines with "=\n".
+    let mail = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let marker = format!("{path}?token=");
+    let start = mail
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {path} link in mail:\n{mail}"))
+        + marker.len();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// Wait for the next file to appear in `dir` (polling the directory: there is no event to await
+/// from another process's mail delivery).
+async fn next_mail(dir: &Path, already: usize) -> String {
+    for _ in 0..500 {
+        let mut files: Vec<_> = walk(dir);
+        files.sort();
+        if files.len() > already {
+            return std::fs::read_to_string(&files[files.len() - 1]).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no mail arrived in {}", dir.display());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+async fn reset_flow(app: &TestApp, mail_dir: &Path) {
+    let (owner, _) = app.setup_owner().await;
+    let other_session = app.login("owner", PASSWORD).await;
+
+    // Unknown address: same answer, no mail.
+    app.post(
+        "/auth/password-reset/request",
+        None,
+        json!({"email": "ghost@example.com"}),
+    )
+    .await
+    .expect(202);
+    app.post(
+        "/auth/password-reset/request",
+        None,
+        json!({"email": "owner@example.com"}),
+    )
+    .await
+    .expect(202);
+    let mail = next_mail(mail_dir, 0).await;
+    assert!(mail.contains("To: owner@example.com"), "{mail}");
+    let token = token_in(&mail, "/reset-password");
+    assert!(
+        mail.contains(&format!("{}/reset-password?token=", app.base))
+            || mail.contains("reset-password")
+    );
+
+    app.post(
+        "/auth/password-reset/confirm",
+        None,
+        json!({"token": token, "new_password": "weak"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    app.post(
+        "/auth/password-reset/confirm",
+        None,
+        json!({"token": token, "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .expect(204);
+    // Single use.
+    app.post(
+        "/auth/password-reset/confirm",
+        None,
+        json!({"token": token, "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .problem(400, "invalid_token");
+    // Every session ended; old password refused; new one works.
+    app.get("/users/me", &owner.access)
+        .await
+        .problem(401, "token_revoked");
+    app.post(
+        "/auth/refresh",
+        None,
+        json!({"refresh_token": other_session.refresh}),
+    )
+    .await
+    .problem(401, "token_revoked");
+    app.post(
+        "/auth/login",
+        None,
+        json!({"login": "owner", "password": PASSWORD}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+    let fresh = app.login("owner", NEW_PASSWORD).await;
+    assert_eq!(app.audit(&fresh, "auth.password_reset").await.len(), 1);
+    // Only the real address got mail.
+    assert_eq!(walk(mail_dir).len(), 1);
+}
+
+#[tokio::test]
+async fn password_reset_through_the_mailbox_directory() {
+    let app = spawn_app().await;
+    let dir = app.config.data_dir.join("mailbox");
+    reset_flow(&app, &dir).await;
+}
+
+/// A real SMTP server: aiosmtpd, started by `scripts/backends/smtp-sink.sh` on a free port.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_smtp_sink() -> Option<SmtpSink> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let maildir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/backends/smtp-sink.sh");
+    let child = std::process::Command::new("bash")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(maildir.path().join("mail"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .ok()?;
+    let sink = SmtpSink {
+        child,
+        port,
+        maildir,
+    };
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(sink);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn password_reset_mail_arrives_through_a_real_smtp_server() {
+    let Some(sink) = start_smtp_sink().await else {
+        if std::env::var("COLINK_REQUIRE_SMTP").is_ok() {
+            panic!("the SMTP sink (aiosmtpd) could not be started");
+        }
+        eprintln!("skipping: aiosmtpd not available (run scripts/test.sh, which installs it)");
+        return;
+    };
+    let port = sink.port;
+    let app = spawn_with(|c| {
+        c.email.smtp_url = Some(colink::config::Secret::new(format!(
+            "smtp://127.0.0.1:{port}"
+        )));
+        c.email.from = "CoLink <noreply@colink.test>".into();
+    })
+    .await;
+    reset_flow(&app, sink.maildir.path()).await;
+    assert!(
+        !app.config.data_dir.join("mailbox").exists(),
+        "SMTP configured: nothing in the mailbox dir"
+    );
+}
+
+#[tokio::test]
+async fn email_verification_link_verifies_once() {
+    let app = spawn_with(|c| c.auth.registration = colink::config::Registration::Open).await;
+    app.setup_owner().await;
+    app.post(
+        "/auth/register",
+        None,
+        json!({"email": "v@example.com", "username": "vera", "password": PASSWORD}),
+    )
+    .await
+    .expect(201);
+    let mail = next_mail(&app.config.data_dir.join("mailbox"), 0).await;
+    let token = token_in(&mail, "/verify-email");
+    let vera = app.login("vera", PASSWORD).await;
+    assert_eq!(
+        app.get("/users/me", &vera.access).await.expect(200)["email_verified"],
+        false
+    );
+    app.post("/auth/email/verify", None, json!({"token": token}))
+        .await
+        .expect(204);
+    assert_eq!(
+        app.get("/users/me", &vera.access).await.expect(200)["email_verified"],
+        true
+    );
+    app.post("/auth/email/verify", None, json!({"token": token}))
+        .await
+        .problem(400, "invalid_token");
+}
+
+#[tokio::test]
+async fn password_reset_request_is_rate_limited() {
+    let app = spawn_with(|c| c.limits.password_reset_per_ip.max = 5).await;
+    for _ in 0..5 {
+        app.post(
+            "/auth/password-reset/request",
+            None,
+            json!({"email": "a@example.com"}),
+        )
+        .await
+        .expect(202);
+    }
+    app.post(
+        "/auth/password-reset/request",
+        None,
+        json!({"email": "a@example.com"}),
+    )
+    .await
+    .problem(429, "rate_limited");
+}

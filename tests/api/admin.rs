@@ -1,0 +1,259 @@
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+#[tokio::test]
+async fn members_get_403_on_every_admin_route() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let id = &owner.user_id;
+    let routes: Vec<(reqwest::Method, String, serde_json::Value)> = vec![
+        (reqwest::Method::GET, "/admin/users".into(), json!(null)),
+        (
+            reqwest::Method::POST,
+            format!("/admin/users/{id}/suspend"),
+            json!({"reason": "x"}),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/admin/users/{id}/unsuspend"),
+            json!({}),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/admin/users/{id}/role"),
+            json!({"role": "member"}),
+        ),
+        (reqwest::Method::GET, "/admin/clients".into(), json!(null)),
+        (
+            reqwest::Method::POST,
+            "/admin/clients".into(),
+            json!({"name": "Bot", "username": "bot1"}),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/admin/clients/{}", uuid::Uuid::now_v7()),
+            json!(null),
+        ),
+        (reqwest::Method::GET, "/admin/audit".into(), json!(null)),
+        (
+            reqwest::Method::POST,
+            "/workspaces".into(),
+            json!({"name": "Nope"}),
+        ),
+    ];
+    for (method, path, body) in routes {
+        let body = (!body.is_null()).then_some(body);
+        let reply = app
+            .call(method.clone(), &path, Some(&alice.access), body.clone())
+            .await;
+        assert_eq!(
+            reply.status.as_u16(),
+            403,
+            "{method} {path}: {}",
+            reply.body
+        );
+        assert_eq!(reply.body["code"], "forbidden");
+        // And without a token at all: 401.
+        let reply = app.call(method.clone(), &path, None, body).await;
+        assert_eq!(reply.status.as_u16(), 401, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn suspension_rejects_live_tokens_at_once_and_blocks_login() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    app.get("/users/me", &alice.access).await.expect(200);
+
+    let user = app
+        .post(
+            &format!("/admin/users/{}/suspend", alice.user_id),
+            Some(&owner.access),
+            json!({"reason": "spam"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(user["suspended"], true);
+    // The still-unexpired access token is refused immediately, and so is the refresh token.
+    app.get("/users/me", &alice.access)
+        .await
+        .problem(401, "token_revoked");
+    app.post(
+        "/auth/refresh",
+        None,
+        json!({"refresh_token": alice.refresh}),
+    )
+    .await
+    .problem(401, "token_revoked");
+    app.post(
+        "/auth/login",
+        None,
+        json!({"login": "alice", "password": PASSWORD}),
+    )
+    .await
+    .problem(403, "account_suspended");
+    let listed = app
+        .get("/admin/users?status=suspended", &owner.access)
+        .await
+        .expect(200);
+    assert_eq!(listed["items"][0]["username"], "alice");
+
+    app.post(
+        &format!("/admin/users/{}/unsuspend", alice.user_id),
+        Some(&owner.access),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    app.login("alice", PASSWORD).await;
+
+    let suspended = app.audit(&owner, "user.suspended").await;
+    assert_eq!(suspended[0]["target_id"], alice.user_id.as_str());
+    assert_eq!(suspended[0]["details"]["reason"], "spam");
+    assert_eq!(app.audit(&owner, "user.unsuspended").await.len(), 1);
+    // Nobody suspends themselves.
+    app.post(
+        &format!("/admin/users/{}/suspend", owner.user_id),
+        Some(&owner.access),
+        json!({"reason": "x"}),
+    )
+    .await
+    .problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn role_changes_take_effect_at_once_and_are_audited() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let bob = app.member(&owner, &ws, "bob").await;
+
+    app.get("/admin/users", &alice.access)
+        .await
+        .problem(403, "forbidden");
+    app.post(
+        &format!("/admin/users/{}/role", alice.user_id),
+        Some(&owner.access),
+        json!({"role": "admin"}),
+    )
+    .await
+    .expect(200);
+    // Her existing token now carries admin rights.
+    app.get("/admin/users", &alice.access).await.expect(200);
+    // Admins cannot make owners, nor change their own role.
+    app.post(
+        &format!("/admin/users/{}/role", bob.user_id),
+        Some(&alice.access),
+        json!({"role": "owner"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        &format!("/admin/users/{}/role", alice.user_id),
+        Some(&alice.access),
+        json!({"role": "member"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        &format!("/admin/users/{}/role", bob.user_id),
+        Some(&alice.access),
+        json!({"role": "emperor"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    app.post(
+        &format!("/admin/users/{}/role", uuid::Uuid::now_v7()),
+        Some(&owner.access),
+        json!({"role": "member"}),
+    )
+    .await
+    .problem(404, "not_found");
+
+    let changes = app.audit(&owner, "user.role_changed").await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        changes[0]["details"],
+        json!({"from": "member", "to": "admin"})
+    );
+    assert_eq!(changes[0]["actor_id"], owner.user_id.as_str());
+}
+
+#[tokio::test]
+async fn bot_clients_use_the_client_credentials_grant() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let created = app
+        .post(
+            "/admin/clients",
+            Some(&owner.access),
+            json!({"name": "Deploy Bot", "username": "deploybot"}),
+        )
+        .await
+        .expect(201);
+    let client_id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+
+    // JSON body.
+    let token = app
+        .post("/auth/token", None, json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}))
+        .await
+        .expect(200);
+    assert_eq!(token["token_type"], "Bearer");
+    let access = token["access_token"].as_str().unwrap().to_string();
+    let me = app.get("/users/me", &access).await.expect(200);
+    assert_eq!(me["role"], "bot");
+    assert_eq!(me["username"], "deploybot");
+
+    // Form body (RFC 6749).
+    let form = app
+        .client
+        .post(format!("{}/api/v1/auth/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 200);
+
+    app.post("/auth/token", None, json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": "wrong"}))
+        .await
+        .problem(401, "invalid_client");
+    app.post(
+        "/auth/token",
+        None,
+        json!({"grant_type": "password", "client_id": client_id, "client_secret": secret}),
+    )
+    .await
+    .problem(400, "unsupported_grant_type");
+    // Bots cannot use admin routes.
+    app.get("/admin/users", &access)
+        .await
+        .problem(403, "forbidden");
+
+    let audit = app.audit(&owner, "client.created").await;
+    assert_eq!(audit[0]["details"]["client_id"], client_id);
+    let listed = app.get("/admin/clients", &owner.access).await.expect(200);
+    let id = listed["items"][0]["id"].as_str().unwrap().to_string();
+
+    app.call(
+        reqwest::Method::DELETE,
+        &format!("/admin/clients/{id}"),
+        Some(&owner.access),
+        None,
+    )
+    .await
+    .expect(204);
+    app.get("/users/me", &access)
+        .await
+        .problem(401, "token_revoked");
+    app.post("/auth/token", None, json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}))
+        .await
+        .problem(401, "invalid_client");
+}

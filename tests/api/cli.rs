@@ -1,0 +1,220 @@
+//! The `colink` binary's subcommands.
+
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+fn colink(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_colink"));
+    cmd.args(args)
+        .env_remove("COLINK_DATABASE__URL")
+        .env("COLINK_TELEMETRY__LEVEL", "warn");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    if let Some(input) = stdin {
+        use std::io::Write;
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        return child.wait_with_output().unwrap();
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn check_config_prints_effective_config_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = colink(
+        &["check-config"],
+        &[
+            ("COLINK_DATA_DIR", dir.path().to_str().unwrap()),
+            (
+                "COLINK_DATABASE__URL",
+                "postgres://colink:hunter2secret@db.internal:5432/colink",
+            ),
+            (
+                "COLINK_AUTH__SECRET_KEY",
+                "0123456789abcdef0123456789abcdef-supersecret",
+            ),
+            ("COLINK_SERVER__BIND", "0.0.0.0:9000"),
+        ],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("bind = \"0.0.0.0:9000\""), "{stdout}");
+    assert!(stdout.contains("db.internal:5432"), "{stdout}");
+    assert!(
+        !stdout.contains("hunter2secret") && !stdout.contains("supersecret"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn invalid_configuration_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[auth]\nregistration = \"sometimes\"\n").unwrap();
+    let out = colink(
+        &["check-config", "--config", file.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("registration"), "{stderr}");
+
+    let out = colink(
+        &["check-config"],
+        &[("COLINK_AUTH__ACCESS_TTL", "forever")],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).to_lowercase().contains("access_ttl"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn openapi_prints_the_document() {
+    let out = colink(&["openapi"], &[], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["paths"]["/auth/login"].is_object());
+}
+
+#[tokio::test]
+async fn admin_commands_work_beside_a_running_server() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let dir = app.config.data_dir.to_str().unwrap().to_string();
+    let db_url = app.config.database_url();
+    let env = [
+        ("COLINK_DATA_DIR", dir.as_str()),
+        ("COLINK_DATABASE__URL", db_url.as_str()),
+    ];
+
+    let out = colink(
+        &[
+            "admin",
+            "create-user",
+            "--username",
+            "carol",
+            "--email",
+            "carol@example.com",
+            "--password-stdin",
+        ],
+        &env,
+        Some(PASSWORD),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let carol = app.login("carol", PASSWORD).await;
+    assert_eq!(
+        app.get("/workspaces", &carol.access).await.expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let out = colink(
+        &[
+            "admin",
+            "create-user",
+            "--username",
+            "carol",
+            "--email",
+            "c2@example.com",
+        ],
+        &env,
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("taken"), "{}", text(&out.stderr));
+
+    let out = colink(&["admin", "set-role", "carol", "admin"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let carol = app.login("carol", PASSWORD).await;
+    app.get("/admin/users", &carol.access).await.expect(200);
+
+    let out = colink(
+        &["admin", "suspend", "carol", "--reason", "testing"],
+        &env,
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    app.post(
+        "/auth/login",
+        None,
+        json!({"login": "carol", "password": PASSWORD}),
+    )
+    .await
+    .problem(403, "account_suspended");
+    let out = colink(&["admin", "unsuspend", "carol"], &env, None);
+    assert!(out.status.success());
+
+    let out = colink(&["admin", "reset-password", "carol"], &env, None);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    let generated = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap()
+        .to_string();
+    app.login("carol", &generated).await;
+
+    let out = colink(
+        &[
+            "admin",
+            "create-client",
+            "--name",
+            "CI Bot",
+            "--username",
+            "cibot",
+        ],
+        &env,
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (id, secret) = (field("client_id:"), field("client_secret:"));
+    app.post(
+        "/auth/token",
+        None,
+        json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(app.audit(&owner, "client.created").await.len(), 1);
+
+    let out = colink(&["migrate", "status"], &env, None);
+    assert!(
+        text(&out.stdout).contains("m20261122_000001_identity"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -1,0 +1,311 @@
+//! Test harness: spawn the real server (`App::build`, port 0, temp data dir; a fresh PostgreSQL
+//! database per test when `COLINK_TEST_DATABASE_URL` is set) and talk HTTP to it.
+
+use std::{sync::Arc, time::Duration};
+
+use colink::{App, Config, app::AppState, config::Secret};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "tundra-Velvet-41-orbit";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: Arc<AppState>,
+    pub config: Config,
+    pub data_dir: Arc<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub struct Session {
+    pub user_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// The server's answer: status, headers and the body parsed as JSON (Null when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Assert the status; on mismatch show the body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.body
+    }
+    /// Assert an RFC 9457 problem with this status and code.
+    #[track_caller]
+    pub fn problem(self, status: u16, code: &str) -> Value {
+        let ct = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = self.expect(status);
+        assert_eq!(ct, "application/problem+json", "body: {body}");
+        assert_eq!(body["code"], code, "body: {body}");
+        assert_eq!(body["status"], status, "body: {body}");
+        assert!(
+            body["title"].is_string() && body["detail"].is_string() && body["type"].is_string()
+        );
+        body
+    }
+}
+
+fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        colink::install_crypto_provider();
+        if std::env::var("TEST_LOG").is_ok() {
+            colink::telemetry::init(&colink::config::TelemetryConfig::default());
+        }
+    });
+}
+
+/// A fresh PostgreSQL database for one test, when the suite runs against PostgreSQL.
+async fn fresh_database() -> Option<String> {
+    let admin_url = std::env::var("COLINK_TEST_DATABASE_URL").ok()?;
+    let name = format!("colink_test_{}", uuid::Uuid::now_v7().simple());
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to COLINK_TEST_DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let mut url = url::Url::parse(&admin_url).expect("COLINK_TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}
+
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.data_dir = data_dir.to_path_buf();
+    config.server.bind = "127.0.0.1:0".parse().unwrap();
+    config.database.max_connections = 5;
+    // Generous limits: the rate-limit tests set their own.
+    for limit in [
+        &mut config.limits.login_per_ip,
+        &mut config.limits.login_per_account,
+        &mut config.limits.register_per_ip,
+        &mut config.limits.password_reset_per_ip,
+    ] {
+        limit.max = 1000;
+    }
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(customise: impl FnOnce(&mut Config)) -> TestApp {
+    init_logging();
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut config = test_config(dir.path());
+    if let Some(url) = fresh_database().await {
+        config.database.url = Some(Secret::new(url));
+    }
+    customise(&mut config);
+    start(config, dir).await
+}
+
+/// Start a server on `config` (reusing `data_dir`, e.g. to test a restart).
+pub async fn start(config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp {
+    init_logging();
+    let app = App::build(config.clone()).await.expect("App::build");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let test_app = TestApp {
+        base,
+        client,
+        state,
+        config,
+        data_dir,
+        stop: Some(stop),
+        server: Some(server),
+    };
+    test_app.wait_ready().await;
+    test_app
+}
+
+impl TestApp {
+    async fn wait_ready(&self) {
+        for _ in 0..500 {
+            if let Ok(r) = self.client.get(format!("{}/ready", self.base)).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("server never became ready");
+    }
+
+    /// Stop the server and wait until it has released its files.
+    pub async fn stop(mut self) -> (Config, Arc<tempfile::TempDir>) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+        (self.config.clone(), self.data_dir.clone())
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let url = if path.starts_with('/')
+            && !path.starts_with("/api")
+            && !path.starts_with("/health")
+            && !path.starts_with("/ready")
+            && !path.starts_with("/docs")
+        {
+            format!("{}/api/v1{path}", self.base)
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut req = self.client.request(method, url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn setup_token(&self) -> String {
+        self.state
+            .setup
+            .pending_token()
+            .await
+            .expect("setup pending")
+    }
+
+    /// Complete first-run setup; returns the owner's session and the workspace id.
+    pub async fn setup_owner(&self) -> (Session, String) {
+        let token = self.setup_token().await;
+        let body = self
+            .post(
+                "/setup",
+                None,
+                json!({"setup_token": token, "email": "owner@example.com", "username": "owner",
+                       "password": PASSWORD, "workspace_name": "Acme"}),
+            )
+            .await
+            .expect(201);
+        let session = Session {
+            user_id: body["user"]["id"].as_str().unwrap().to_string(),
+            access: body["tokens"]["access_token"].as_str().unwrap().to_string(),
+            refresh: body["tokens"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        };
+        (
+            session,
+            body["workspace"]["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Invite + register + login a member of `workspace`.
+    pub async fn member(&self, inviter: &Session, workspace: &str, username: &str) -> Session {
+        let invite = self
+            .post(
+                &format!("/workspaces/{workspace}/invites"),
+                Some(&inviter.access),
+                json!({}),
+            )
+            .await
+            .expect(201);
+        self.post(
+            "/auth/register",
+            None,
+            json!({"email": format!("{username}@example.com"), "username": username,
+                   "password": PASSWORD, "invite_token": invite["token"]}),
+        )
+        .await
+        .expect(201);
+        self.login(username, PASSWORD).await
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Session {
+        let body = self
+            .post(
+                "/auth/login",
+                None,
+                json!({"login": login, "password": password}),
+            )
+            .await
+            .expect(200);
+        let access = body["access_token"]
+            .as_str()
+            .expect("tokens, not an MFA challenge")
+            .to_string();
+        let me = self.get("/users/me", &access).await.expect(200);
+        Session {
+            user_id: me["id"].as_str().unwrap().to_string(),
+            access,
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Audit entries with this action (newest first), read through the admin API.
+    pub async fn audit(&self, admin: &Session, action: &str) -> Vec<Value> {
+        let body = self
+            .get(&format!("/admin/audit?action={action}"), &admin.access)
+            .await
+            .expect(200);
+        body["items"].as_array().unwrap().clone()
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: each test spawns the real server and drives it over HTTP.
+//! Runs on SQLite by default and on PostgreSQL when `COLINK_TEST_DATABASE_URL` is set.
+
+mod account;
+mod admin;
+mod auth;
+mod cli;
+mod edge;
+mod helpers;
+mod setup;
+mod totp;
+mod users;
+mod workspaces;

@@ -1,0 +1,65 @@
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+#[tokio::test]
+async fn first_run_setup_creates_owner_and_workspace_once() {
+    let app = spawn_app().await;
+    let token_file = app.config.data_dir.join("setup-token");
+    assert!(token_file.exists(), "setup token written to the data dir");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let status = app
+        .call(reqwest::Method::GET, "/setup/status", None, None)
+        .await
+        .expect(200);
+    assert_eq!(status["needs_setup"], true);
+
+    let token = app.setup_token().await;
+    let body = |t: &str, pw: &str| {
+        json!({"setup_token": t, "email": "owner@example.com", "username": "owner",
+               "password": pw, "workspace_name": "Acme"})
+    };
+    app.post("/setup", None, body("wrong-token", PASSWORD))
+        .await
+        .problem(403, "forbidden");
+    app.post("/setup", None, body(&token, "password"))
+        .await
+        .problem(400, "validation_failed");
+
+    let done = app
+        .post("/setup", None, body(&token, PASSWORD))
+        .await
+        .expect(201);
+    assert_eq!(done["user"]["role"], "owner");
+    assert_eq!(done["workspace"]["name"], "Acme");
+    assert_eq!(done["workspace"]["slug"], "acme");
+    let access = done["tokens"]["access_token"].as_str().unwrap();
+    let me = app.get("/users/me", access).await.expect(200);
+    assert_eq!(me["username"], "owner");
+    let workspaces = app.get("/workspaces", access).await.expect(200);
+    assert_eq!(workspaces["items"][0]["id"], done["workspace"]["id"]);
+
+    assert!(!token_file.exists(), "token file removed after setup");
+    let status = app
+        .call(reqwest::Method::GET, "/setup/status", None, None)
+        .await
+        .expect(200);
+    assert_eq!(status["needs_setup"], false);
+    app.post("/setup", None, body(&token, PASSWORD))
+        .await
+        .problem(409, "already_set_up");
+}
+
+#[tokio::test]
+async fn setup_token_survives_a_restart_until_used() {
+    let app = spawn_app().await;
+    let token = app.setup_token().await;
+    let (config, dir) = app.stop().await;
+    let app = crate::helpers::start(config, dir).await;
+    assert_eq!(app.setup_token().await, token);
+}

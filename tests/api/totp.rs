@@ -1,0 +1,251 @@
+//! TOTP two-factor authentication, with codes computed from the secret per RFC 6238.
+
+use serde_json::{Value, json};
+use totp_rs::{Algorithm, Builder, Secret};
+
+use crate::helpers::{PASSWORD, Session, TestApp, spawn_app, spawn_with};
+
+/// The RFC 6238 code for `secret_b32` at `now + offset_steps * 30 s`.
+fn code(secret_b32: &str, offset_steps: i64) -> String {
+    let secret = Secret::try_from_base32(secret_b32).unwrap();
+    let totp = Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_secret(secret)
+        .with_digits(6)
+        .with_step_duration(30)
+        .build()
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() + offset_steps * 30;
+    totp.generate(now as u64).to_string()
+}
+
+/// Enroll `session`'s user; returns (secret, recovery codes).
+async fn enroll(app: &TestApp, session: &Session) -> (String, Vec<String>) {
+    let setup = app
+        .post("/auth/totp/setup", Some(&session.access), json!({}))
+        .await
+        .expect(200);
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    assert!(
+        setup["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/CoLink:")
+    );
+    app.post(
+        "/auth/totp/confirm",
+        Some(&session.access),
+        json!({"code": "000000x"}),
+    )
+    .await
+    .problem(400, "invalid_code");
+    let confirmed = app
+        .post(
+            "/auth/totp/confirm",
+            Some(&session.access),
+            json!({"code": code(&secret, 0)}),
+        )
+        .await
+        .expect(200);
+    let codes: Vec<String> = confirmed["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
+}
+
+async fn mfa_challenge(app: &TestApp) -> String {
+    let body = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"login": "owner", "password": PASSWORD}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(body["mfa_required"], true, "{body}");
+    assert!(body.get("access_token").is_none());
+    body["mfa_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn totp_login_flow_and_single_use_codes() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let (secret, _) = enroll(&app, &owner).await;
+    app.post("/auth/totp/setup", Some(&owner.access), json!({}))
+        .await
+        .problem(409, "conflict");
+
+    let mfa = mfa_challenge(&app).await;
+    // The code used to confirm enrollment cannot be replayed.
+    app.post(
+        "/auth/login/totp",
+        None,
+        json!({"mfa_token": mfa, "code": code(&secret, 0)}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+    // The next step's code (within the ±1 step window) works, once.
+    let next = code(&secret, 1);
+    let tokens = app
+        .post(
+            "/auth/login/totp",
+            None,
+            json!({"mfa_token": mfa, "code": next}),
+        )
+        .await
+        .expect(200);
+    app.get("/users/me", tokens["access_token"].as_str().unwrap())
+        .await
+        .expect(200);
+    // The MFA token is single use.
+    app.post(
+        "/auth/login/totp",
+        None,
+        json!({"mfa_token": mfa, "code": next}),
+    )
+    .await
+    .problem(401, "unauthorized");
+    let mfa2 = mfa_challenge(&app).await;
+    app.post(
+        "/auth/login/totp",
+        None,
+        json!({"mfa_token": mfa2, "code": next}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+
+    let enabled = app
+        .audit(&owner_session(&app, &tokens), "auth.totp_enabled")
+        .await;
+    assert_eq!(enabled.len(), 1);
+}
+
+fn owner_session(_app: &TestApp, tokens: &Value) -> Session {
+    Session {
+        user_id: String::new(),
+        access: tokens["access_token"].as_str().unwrap().to_string(),
+        refresh: tokens["refresh_token"].as_str().unwrap().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn recovery_code_works_once_and_disabling_needs_a_code() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let (_, codes) = enroll(&app, &owner).await;
+
+    let mfa = mfa_challenge(&app).await;
+    let tokens = app
+        .post(
+            "/auth/login/totp",
+            None,
+            json!({"mfa_token": mfa, "code": codes[0].to_uppercase()}),
+        )
+        .await
+        .expect(200);
+    let mfa = mfa_challenge(&app).await;
+    app.post(
+        "/auth/login/totp",
+        None,
+        json!({"mfa_token": mfa, "code": codes[0]}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+    let session = owner_session(&app, &tokens);
+
+    app.call(
+        reqwest::Method::DELETE,
+        "/auth/totp",
+        Some(&session.access),
+        Some(json!({"code": "123456"})),
+    )
+    .await
+    .problem(400, "invalid_code");
+    app.call(
+        reqwest::Method::DELETE,
+        "/auth/totp",
+        Some(&session.access),
+        Some(json!({"code": codes[1]})),
+    )
+    .await
+    .expect(204);
+    // Plain password login again.
+    app.login("owner", PASSWORD).await;
+    assert_eq!(app.audit(&session, "auth.totp_disabled").await.len(), 1);
+}
+
+#[tokio::test]
+async fn mfa_token_is_burned_after_repeated_wrong_codes() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let (secret, _) = enroll(&app, &owner).await;
+    let mfa = mfa_challenge(&app).await;
+    for _ in 0..5 {
+        app.post(
+            "/auth/login/totp",
+            None,
+            json!({"mfa_token": mfa, "code": "000000"}),
+        )
+        .await
+        .expect(401);
+    }
+    app.post(
+        "/auth/login/totp",
+        None,
+        json!({"mfa_token": mfa, "code": code(&secret, 1)}),
+    )
+    .await
+    .problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn require_totp_forces_enrollment_before_anything_else() {
+    let app = spawn_with(|c| c.auth.require_totp = true).await;
+    app.setup_owner().await;
+    let body = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"login": "owner", "password": PASSWORD}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(body["totp_enrollment_required"], true);
+    let restricted = Session {
+        user_id: String::new(),
+        access: body["access_token"].as_str().unwrap().to_string(),
+        refresh: body["refresh_token"].as_str().unwrap().to_string(),
+    };
+    app.get("/workspaces", &restricted.access)
+        .await
+        .problem(403, "totp_enrollment_required");
+    app.get("/users/me", &restricted.access).await.expect(200);
+    let (secret, codes) = enroll(&app, &restricted).await;
+    // After enrollment a refresh yields a full token.
+    let refreshed = app
+        .post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": restricted.refresh}),
+        )
+        .await
+        .expect(200);
+    assert!(refreshed.get("totp_enrollment_required").is_none());
+    let full = refreshed["access_token"].as_str().unwrap();
+    app.get("/workspaces", full).await.expect(200);
+    // Disabling is refused while the server requires 2FA.
+    app.call(
+        reqwest::Method::DELETE,
+        "/auth/totp",
+        Some(full),
+        Some(json!({"code": codes[0]})),
+    )
+    .await
+    .problem(403, "forbidden");
+    let _ = secret;
+}

@@ -1,0 +1,126 @@
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn profile_status_search_and_visibility() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let bob = app.member(&owner, &ws, "bob").await;
+
+    let me = app
+        .call(
+            reqwest::Method::PUT,
+            "/users/me",
+            Some(&alice.access),
+            Some(json!({"display_name": "Alice A."})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(me["display_name"], "Alice A.");
+    app.call(
+        reqwest::Method::PUT,
+        "/users/me",
+        Some(&alice.access),
+        Some(json!({"display_name": "   "})),
+    )
+    .await
+    .problem(400, "validation_failed");
+
+    // Status with expiry; an expired status is not shown.
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let me = app
+        .post(
+            "/users/me/status",
+            Some(&alice.access),
+            json!({"status_text": "Lunch", "status_emoji": ":taco:", "expires_at": later}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(me["status"]["text"], "Lunch");
+    app.post(
+        "/users/me/status",
+        Some(&alice.access),
+        json!({"status_text": "x", "status_emoji": "", "expires_at": "2001-01-01T00:00:00Z"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    app.post(
+        "/users/me/status",
+        Some(&alice.access),
+        json!({"status_text": "x".repeat(101), "status_emoji": ""}),
+    )
+    .await
+    .problem(400, "validation_failed");
+
+    // Others see Alice without her email.
+    let seen = app
+        .get(&format!("/users/{}", alice.user_id), &bob.access)
+        .await
+        .expect(200);
+    assert_eq!(seen["display_name"], "Alice A.");
+    assert_eq!(seen["status"]["emoji"], ":taco:");
+    assert!(seen.get("email").is_none(), "{seen}");
+    // She and admins do.
+    assert_eq!(
+        app.get(&format!("/users/{}", alice.user_id), &alice.access)
+            .await
+            .expect(200)["email"],
+        "alice@example.com"
+    );
+    assert_eq!(
+        app.get(&format!("/users/{}", alice.user_id), &owner.access)
+            .await
+            .expect(200)["email"],
+        "alice@example.com"
+    );
+
+    // Search and pagination.
+    let found = app.get("/users?query=ali", &bob.access).await.expect(200);
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    assert_eq!(found["items"][0]["username"], "alice");
+    let page1 = app.get("/users?limit=2", &bob.access).await.expect(200);
+    assert_eq!(page1["items"].as_array().unwrap().len(), 2);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let page2 = app
+        .get(&format!("/users?limit=2&cursor={cursor}"), &bob.access)
+        .await
+        .expect(200);
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+    assert!(page2["next_cursor"].is_null());
+    app.get("/users?limit=0", &bob.access)
+        .await
+        .problem(400, "validation_failed");
+    app.get("/users?limit=201", &bob.access)
+        .await
+        .problem(400, "validation_failed");
+
+    app.get(&format!("/users/{}", uuid::Uuid::now_v7()), &bob.access)
+        .await
+        .problem(404, "not_found");
+    app.get("/users/not-a-uuid", &bob.access)
+        .await
+        .problem(400, "validation_failed");
+}
+
+#[tokio::test]
+async fn users_in_other_workspaces_are_invisible() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let other_ws = app
+        .post("/workspaces", Some(&owner.access), json!({"name": "Other"}))
+        .await
+        .expect(201);
+    let alice = app.member(&owner, &ws, "alice").await;
+    let zed = app
+        .member(&owner, other_ws["id"].as_str().unwrap(), "zed")
+        .await;
+    app.get(&format!("/users/{}", zed.user_id), &alice.access)
+        .await
+        .problem(404, "not_found");
+    let found = app.get("/users?query=zed", &alice.access).await.expect(200);
+    assert!(found["items"].as_array().unwrap().is_empty());
+}
