@@ -301,11 +301,11 @@ impl HumanDuration {
 impl Serialize for HumanDuration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let secs = self.0.as_secs();
-        let text = if secs % 86_400 == 0 && secs > 0 {
+        let text = if secs.is_multiple_of(86_400) && secs > 0 {
             format!("{}d", secs / 86_400)
-        } else if secs % 3600 == 0 && secs > 0 {
+        } else if secs.is_multiple_of(3600) && secs > 0 {
             format!("{}h", secs / 3600)
-        } else if secs % 60 == 0 && secs > 0 {
+        } else if secs.is_multiple_of(60) && secs > 0 {
             format!("{}m", secs / 60)
         } else {
             format!("{secs}s")
@@ -504,6 +504,7 @@ fn redact(value: &mut toml::Value, path: &[&str]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature
 mod tests {
     use super::*;
 
@@ -560,6 +561,55 @@ mod tests {
             assert!(err.contains("bnid"), "{err}");
             Ok(())
         });
+    }
+
+    /// config.example.toml documents every key with its default: it must parse to exactly the
+    /// built-in defaults, and every default key must appear in it (commented out or not).
+    #[test]
+    fn example_config_matches_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let example: Config = toml::from_str(&text).unwrap();
+        assert_eq!(example.redacted_toml(), Config::default().redacted_toml());
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        let mut keys = Vec::new();
+        collect_keys(&defaults, "", &mut keys);
+        for key in [
+            "server.public_url",
+            "database.url",
+            "kv.path",
+            "kv.url",
+            "auth.secret_key",
+            "email.smtp_url",
+        ] {
+            keys.push(key.to_string());
+        }
+        for key in keys {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(
+                text.lines().any(|l| l
+                    .trim_start_matches(['#', ' '])
+                    .starts_with(&format!("{leaf} ="))),
+                "config.example.toml does not document `{key}`"
+            );
+        }
+    }
+
+    fn collect_keys(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        if let toml::Value::Table(table) = value {
+            for (k, v) in table {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if v.is_table() {
+                    collect_keys(v, &key, out);
+                } else {
+                    out.push(key);
+                }
+            }
+        }
     }
 
     #[test]

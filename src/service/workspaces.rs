@@ -65,10 +65,10 @@ pub async fn create(
     }
     let name = WorkspaceName::parse(name)?;
     let creator = super::accounts::get(&state.db, principal.user_id).await?;
-    Ok(crate::db::write(&state.db, |tx| {
+    crate::db::write(&state.db, |tx| {
         Box::pin(async move { create_in(tx, meta, &creator, name).await })
     })
-    .await?)
+    .await
 }
 
 fn slugify(name: &str) -> String {
@@ -270,7 +270,7 @@ pub async fn accept_invite(
 ) -> AppResult<workspace::Model> {
     let token = token.to_string();
     let user_id = principal.user_id;
-    Ok(crate::db::write(&state.db, |tx| {
+    crate::db::write(&state.db, |tx| {
         Box::pin(async move {
             let Some(invite) = invite::Entity::find()
                 .filter(invite::Column::TokenHash.eq(opaque::hash(token.trim())))
@@ -293,5 +293,5 @@ pub async fn accept_invite(
                 .ok_or_else(|| AppError::not_found("workspace"))
         })
     })
-    .await?)
+    .await
 }

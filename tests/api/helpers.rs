@@ -94,8 +94,10 @@ async fn fresh_database() -> Option<String> {
 }
 
 pub fn test_config(data_dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = data_dir.to_path_buf();
+    let mut config = Config {
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
     config.server.bind = "127.0.0.1:0".parse().unwrap();
     config.database.max_connections = 5;
     // Generous limits: the rate-limit tests set their own.
