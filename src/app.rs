@@ -55,7 +55,7 @@ impl AppState {
         config: Config,
         kv_choice: KvChoice,
     ) -> anyhow::Result<(Self, Option<RedbKv>)> {
-        std::fs::create_dir_all(&config.data_dir)
+        crate::identity::keys::create_private_dir(&config.data_dir)
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
         let db = db::connect(&config).await?;
         db::migrate_up(&db).await?;

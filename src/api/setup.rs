@@ -42,10 +42,10 @@ struct SetupDone {
 impl SetupApi {
     /// Whether the server still waits for its owner account.
     #[oai(path = "/status", method = "get")]
-    async fn status(&self) -> Json<SetupStatus> {
-        Json(SetupStatus {
-            needs_setup: self.state.setup.pending_token().await.is_some(),
-        })
+    async fn status(&self) -> poem::Result<Json<SetupStatus>> {
+        Ok(Json(SetupStatus {
+            needs_setup: setup::needed(&self.state).await?,
+        }))
     }
 
     /// Create the owner account and the first workspace (only while no user exists; 409 after).

@@ -19,7 +19,7 @@ use crate::{config::Config, error::AppResult};
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     let url = config.database_url();
     if config.is_sqlite() && config.database.url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)
+        crate::identity::keys::create_private_dir(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
     let mut options = ConnectOptions::new(url);

@@ -56,6 +56,22 @@ pub async fn create(
     Ok(token)
 }
 
+/// The user a still-valid token belongs to, without using it up.
+pub async fn peek(
+    db: &impl ConnectionTrait,
+    presented: &str,
+    purpose: Purpose,
+) -> AppResult<Option<Uuid>> {
+    Ok(email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(opaque::hash(presented.trim())))
+        .filter(email_token::Column::Purpose.eq(purpose.as_str()))
+        .filter(email_token::Column::UsedAt.is_null())
+        .filter(email_token::Column::ExpiresAt.gt(now()))
+        .one(db)
+        .await?
+        .map(|t| t.user_id))
+}
+
 /// Use a token once: returns its user, or 400 `invalid_token` if unknown, expired or used.
 pub async fn consume(
     db: &impl ConnectionTrait,

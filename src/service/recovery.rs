@@ -54,9 +54,18 @@ pub async fn confirm_password_reset(
     new_password: &str,
 ) -> AppResult<()> {
     let token = token.to_string();
-    // Check the password before spending the token, so a weak choice can be corrected.
+    // Check the password before spending the token, so a weak choice can be corrected; the
+    // user's own name and address count against it.
+    let owner = match email_tokens::peek(&state.db, &token, Purpose::PasswordReset).await? {
+        Some(id) => Some(accounts::get(&state.db, id).await?),
+        None => None,
+    };
+    let context: Vec<&str> = owner
+        .iter()
+        .flat_map(|u| [u.username.as_str(), u.email.as_str()])
+        .collect();
     let hash = {
-        let candidate = NewPassword::parse(new_password, &[])?;
+        let candidate = NewPassword::parse(new_password, &context)?;
         password::hash(candidate.expose())
             .await
             .map_err(AppError::internal)?

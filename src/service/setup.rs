@@ -148,6 +148,18 @@ pub async fn complete(
     Ok(result)
 }
 
+/// Whether setup is still pending (a user created meanwhile, e.g. by the CLI, ends it).
+pub async fn needed(state: &AppState) -> AppResult<bool> {
+    if state.setup.pending_token().await.is_none() {
+        return Ok(false);
+    }
+    if accounts::count(&state.db).await? > 0 {
+        close(state).await;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// After the CLI created a user, the gate closes for good.
 pub async fn close(state: &AppState) {
     *state.setup.token.lock().await = None;

@@ -218,3 +218,123 @@ async fn admin_commands_work_beside_a_running_server() {
         text(&out.stdout)
     );
 }
+
+/// `colink serve` with JSON logs: one access line per request, and no password or token ever
+/// appears in the log (not even one passed in a query string).
+#[test]
+fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_colink"))
+        .arg("serve")
+        .env_remove("COLINK_DATABASE__URL")
+        .env("COLINK_DATA_DIR", dir.path())
+        .env("COLINK_SERVER__BIND", "127.0.0.1:0")
+        .env("COLINK_TELEMETRY__LOG_FORMAT", "json")
+        .env("COLINK_TELEMETRY__LEVEL", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let port = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        let entry: serde_json::Value = serde_json::from_str(&line).expect("every log line is JSON");
+        log.push(entry.clone());
+        if entry["message"] == "CoLink listening" {
+            break entry["port"].as_u64().unwrap();
+        }
+    };
+    let setup_token = std::fs::read_to_string(dir.path().join("setup-token")).unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let http = reqwest::Client::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let access = rt.block_on(async {
+        let done: serde_json::Value = http
+            .post(format!("{base}/setup"))
+            .json(&json!({"setup_token": setup_token.trim(), "email": "o@example.com", "username": "owner",
+                          "password": PASSWORD, "workspace_name": "Logs"}))
+            .send().await.unwrap().json().await.unwrap();
+        let login: serde_json::Value = http
+            .post(format!("{base}/auth/login"))
+            .json(&json!({"login": "owner", "password": PASSWORD}))
+            .send().await.unwrap().json().await.unwrap();
+        let access = login["access_token"].as_str().unwrap().to_string();
+        http.get(format!("{base}/users/me")).bearer_auth(&access).send().await.unwrap();
+        http.get(format!("{base}/users/me?token={access}")).send().await.unwrap();
+        assert!(done["tokens"]["refresh_token"].is_string());
+        access
+    });
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    for line in lines.map_while(Result::ok) {
+        log.push(serde_json::from_str(&line).expect("every log line is JSON"));
+    }
+    let _ = child.wait();
+    let text: String = log
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!text.contains(PASSWORD), "password in the log");
+    assert!(!text.contains(&access), "access token in the log");
+    let requests: Vec<_> = log
+        .iter()
+        .filter(|e| e["target"] == "colink::access")
+        .collect();
+    assert_eq!(requests.len(), 4, "one line per request:\n{text}");
+    for r in &requests {
+        assert!(
+            r["request_id"].is_string() && r["method"].is_string() && r["status"].is_u64(),
+            "{r}"
+        );
+        assert!(
+            r["latency_ms"].is_string() || r["latency_ms"].is_number(),
+            "{r}"
+        );
+    }
+    assert_eq!(
+        requests[3]["path"], "/api/v1/users/me",
+        "the query string is never logged"
+    );
+    assert!(
+        log.iter().any(|e| e["message"] == "CoLink stopped"),
+        "graceful shutdown on SIGTERM"
+    );
+}
+
+#[tokio::test]
+async fn migrations_go_up_down_and_up_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database()
+        .await
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display()));
+    let env = [
+        ("COLINK_DATA_DIR", dir.path().to_str().unwrap()),
+        ("COLINK_DATABASE__URL", url.as_str()),
+    ];
+    for (args, expect) in [
+        (&["migrate", "up"][..], "migrations applied"),
+        (
+            &["migrate", "status"][..],
+            "applied    m20261122_000001_identity",
+        ),
+        (&["migrate", "down"][..], "rolled back"),
+        (
+            &["migrate", "status"][..],
+            "pending    m20261122_000001_identity",
+        ),
+        (&["migrate", "up"][..], "migrations applied"),
+    ] {
+        let out = colink(args, &env, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains(expect),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
+}

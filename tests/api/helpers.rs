@@ -77,7 +77,7 @@ fn init_logging() {
 }
 
 /// A fresh PostgreSQL database for one test, when the suite runs against PostgreSQL.
-async fn fresh_database() -> Option<String> {
+pub async fn fresh_database() -> Option<String> {
     let admin_url = std::env::var("COLINK_TEST_DATABASE_URL").ok()?;
     let name = format!("colink_test_{}", uuid::Uuid::now_v7().simple());
     let admin = Database::connect(&admin_url)

@@ -55,6 +55,23 @@ async fn first_run_setup_creates_owner_and_workspace_once() {
         .problem(409, "already_set_up");
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_data_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("fresh");
+    let app = crate::helpers::spawn_with(|c| c.data_dir = dir.clone()).await;
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let key_mode = std::fs::metadata(dir.join("secret.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600);
+    drop(app);
+}
+
 #[tokio::test]
 async fn setup_token_survives_a_restart_until_used() {
     let app = spawn_app().await;
