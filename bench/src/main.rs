@@ -1,0 +1,52 @@
+//! `colink-bench`: a load generator for CoLink, run as its own process against a release server.
+//!
+//! Every scenario is a subcommand that shares the same pieces:
+//! - [`server`]: spawn a `colink serve` on a fresh data dir (or use `--url`), wait for `/ready`,
+//!   sample the server's RSS and CPU time from `/proc`;
+//! - [`bootstrap`]: owner setup, invite, users (register + login), channels, memberships;
+//! - [`report`]: latency statistics, machine description, table or JSON output.
+//!
+//! Scenarios today: `send` (durable message sends over HTTP). A `fanout` scenario (WebSocket
+//! delivery latency) is meant to be added as another module and `Command` variant.
+
+mod api;
+mod bootstrap;
+mod report;
+mod send;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "colink-bench",
+    version,
+    about = "Load generator for a CoLink server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Durable message sends: C concurrent senders POST /api/v1/channels/{id}/messages.
+    Send(send::SendArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Send(args) => send::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("colink-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! The `send` scenario: C concurrent senders post messages over HTTP/1.1 keep-alive; every 201 is
+//! a durably stored message. Reports throughput and the latency of the 201s.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use crate::{
+    api::{self, Api},
+    bootstrap::{self, BenchUser, Fixture},
+    report::{self, Latency, PhaseSummary, ProcSummary, Report, ServerInfo, Verification},
+    server::{self, RssWatcher, Server, TargetArgs},
+};
+
+/// SPEC §9 target for this scenario.
+const TARGET_MSGS_PER_S: f64 = 10_000.0;
+const TARGET_P99_MS: f64 = 50.0;
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Users that send (registered and logged in before the run).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=9999))]
+    pub users: u32,
+
+    /// Public channels; every user joins every channel.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub channels: u32,
+
+    /// Concurrent senders, each with at most one request in flight.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub concurrency: u32,
+
+    /// Messages to send in the measured phase.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub messages: u64,
+
+    /// Seconds of warm-up before the measured phase (sent, not measured; 0: none).
+    #[arg(long, default_value_t = 2.0, value_name = "SECS", value_parser = parse_secs)]
+    pub warmup: f64,
+
+    /// Measure for this many seconds instead of a number of --messages.
+    #[arg(long, value_name = "SECS", conflicts_with = "messages", value_parser = parse_secs)]
+    pub duration: Option<f64>,
+
+    /// Print the report as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds ≥ 0")),
+    }
+}
+
+pub async fn run(args: SendArgs) -> Result<()> {
+    if args.duration == Some(0.0) {
+        bail!("--duration must be > 0");
+    }
+    let command = report::command_line();
+    let probe = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .context("building the HTTP client")?;
+    let server = Server::start(&args.target, &probe).await?;
+    let api = Api::new(&server.base_url, args.concurrency as usize + 16)?;
+
+    let outcome = measure(&args, &server, &api, command).await;
+    let hint = server.log_hint();
+    let stopped = server.shutdown().await;
+    let report = match outcome {
+        Ok(r) => r,
+        Err(e) if hint.is_empty() => return Err(e),
+        Err(e) => return Err(anyhow!("{e:#}{hint}")),
+    };
+    stopped?;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        report.print_table();
+    }
+    match &report.aborted {
+        Some(reason) => bail!(
+            "run aborted: {reason}; first: {}",
+            report.measured.first_error.as_deref().unwrap_or("?")
+        ),
+        None => Ok(()),
+    }
+}
+
+async fn measure(args: &SendArgs, server: &Server, api: &Api, command: String) -> Result<Report> {
+    let fixture = bootstrap::create(
+        api,
+        &server.setup_token,
+        args.users as usize,
+        args.channels as usize,
+    )
+    .await?;
+    let refresher = bootstrap::spawn_refresher(api.clone(), &fixture);
+    let tag = bootstrap::run_tag();
+    let concurrency = args.concurrency as usize;
+    let mut created = 0;
+
+    let warmup = if args.warmup > 0.0 {
+        eprintln!("warm-up: {} s (not measured)…", args.warmup);
+        let until = Instant::now() + Duration::from_secs_f64(args.warmup);
+        let w = run_phase(api, &fixture, &tag, 'w', Limit::Until(until), concurrency).await?;
+        created += w.ok;
+        if let Some(reason) = &w.aborted {
+            refresher.abort();
+            bail!(
+                "warm-up stopped: {reason}; first: {}",
+                w.first_error.as_deref().unwrap_or("?")
+            );
+        }
+        Some(w.summary())
+    } else {
+        None
+    };
+
+    let limit = match args.duration {
+        Some(secs) => {
+            eprintln!("measuring for {secs} s with {concurrency} senders…");
+            Limit::Until(Instant::now() + Duration::from_secs_f64(secs))
+        }
+        None => {
+            eprintln!(
+                "measuring {} messages with {concurrency} senders…",
+                args.messages
+            );
+            Limit::Count(args.messages)
+        }
+    };
+    let server_before = server.pid.and_then(sample_server);
+    let watcher = server.pid.map(RssWatcher::start);
+    let self_before = server::sample(std::process::id()).ok();
+    let m = run_phase(api, &fixture, &tag, 'm', limit, concurrency).await?;
+    let self_after = server::sample(std::process::id()).ok();
+    let server_after = server.pid.and_then(sample_server);
+    let rss_peak = match watcher {
+        Some(w) => Some(w.finish().await),
+        None => None,
+    };
+    refresher.abort();
+    created += m.ok;
+
+    let server_process = match (server_before, server_after) {
+        (Some(before), Some(after)) => Some(ProcSummary::new(
+            &before,
+            &after,
+            rss_peak.unwrap_or(0).max(after.rss_kib),
+        )),
+        _ => None,
+    };
+    let bench_cpu_percent = match (self_before, self_after) {
+        (Some(b), Some(a)) => Some(server::cpu_percent(&b, &a)),
+        _ => None,
+    };
+
+    eprintln!("verifying stored message counts…");
+    let verification = verify(api, &fixture, created).await;
+    let measured = m.summary();
+    let verdict = match (&m.aborted, &measured.latency_ms) {
+        (None, Some(l)) => Some(target_verdict(measured.messages_per_s, l.p99)),
+        _ => None,
+    };
+    Ok(Report {
+        scenario: "send",
+        date: report::utc_now(),
+        commit: report::git_commit(),
+        command,
+        machine: report::machine(),
+        server: ServerInfo {
+            target: server.describe.clone(),
+            backend: server.backend.clone(),
+            pid: server.pid,
+        },
+        params: json!({
+            "users": args.users,
+            "channels": args.channels,
+            "concurrency": args.concurrency,
+            "messages": if args.duration.is_some() { None } else { Some(args.messages) },
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+        }),
+        warmup,
+        measured,
+        server_process,
+        bench_cpu_percent,
+        verification,
+        target: verdict,
+        aborted: m.aborted,
+    })
+}
+
+/// Best effort: a failed reading only costs the RSS/CPU figures.
+fn sample_server(pid: u32) -> Option<server::ProcSample> {
+    server::sample(pid)
+        .map_err(|e| eprintln!("warning: server process {pid}: {e:#}"))
+        .ok()
+}
+
+fn target_verdict(msgs_per_s: f64, p99_ms: f64) -> String {
+    let met = msgs_per_s >= TARGET_MSGS_PER_S && p99_ms < TARGET_P99_MS;
+    format!(
+        "{} (SPEC: ≥ {TARGET_MSGS_PER_S} msgs/s at p99 < {TARGET_P99_MS} ms with 64 senders on \
+         SQLite, 2 cores)",
+        if met { "met" } else { "not met" }
+    )
+}
+
+enum Limit {
+    /// Stop after this many requests were started.
+    Count(u64),
+    /// Start no request after this instant.
+    Until(Instant),
+}
+
+#[derive(Serialize)]
+struct NewMessage<'a> {
+    content: &'a str,
+    client_id: &'a str,
+}
+
+/// State shared by the senders of one phase.
+struct Phase {
+    http: reqwest::Client,
+    users: Arc<Vec<Arc<BenchUser>>>,
+    /// `POST` URL per channel.
+    urls: Vec<String>,
+    tag: String,
+    phase: char,
+    limit: Limit,
+    tickets: AtomicU64,
+    attempts: AtomicU64,
+    errors: AtomicU64,
+    stop: AtomicBool,
+    first_error: Mutex<Option<String>>,
+}
+
+#[derive(Default)]
+struct SenderResult {
+    latencies_us: Vec<u64>,
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+}
+
+struct PhaseResult {
+    latencies_us: Vec<u64>,
+    ok: u64,
+    attempts: u64,
+    errors: BTreeMap<String, u64>,
+    elapsed: Duration,
+    aborted: Option<String>,
+    first_error: Option<String>,
+}
+
+impl PhaseResult {
+    fn summary(&self) -> PhaseSummary {
+        let secs = self.elapsed.as_secs_f64();
+        PhaseSummary {
+            messages: self.ok,
+            attempts: self.attempts,
+            elapsed_s: secs,
+            messages_per_s: if secs > 0.0 {
+                self.ok as f64 / secs
+            } else {
+                0.0
+            },
+            latency_ms: Latency::from_sorted_us(&self.latencies_us),
+            errors: self.errors.values().sum(),
+            errors_by_status: self.errors.clone(),
+            first_error: self.first_error.clone(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Phase {
+    /// Count an error; stop the phase once errors exceed 1 % of at least 100 attempts.
+    fn error(&self, kind: String, detail: impl FnOnce() -> String) {
+        let errors = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
+        let attempts = self.attempts.load(Ordering::Relaxed);
+        lock(&self.first_error).get_or_insert_with(|| format!("{kind}: {}", detail()));
+        if attempts >= 100 && errors * 100 > attempts {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One sender: takes tickets until the phase ends; ticket k posts as user k mod N into channel
+/// (k + k / N) mod M, so consecutive requests spread over users and channels alike.
+async fn sender(p: Arc<Phase>) -> SenderResult {
+    let mut out = SenderResult::default();
+    let (n_users, n_channels) = (p.users.len() as u64, p.urls.len() as u64);
+    loop {
+        if p.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let k = p.tickets.fetch_add(1, Ordering::Relaxed);
+        match p.limit {
+            Limit::Count(total) if k >= total => break,
+            Limit::Until(t) if Instant::now() >= t => break,
+            _ => {}
+        }
+        let user = &p.users[(k % n_users) as usize];
+        let url = &p.urls[((k + k / n_users) % n_channels) as usize];
+        let client_id = format!("{}-{}{k}", p.tag, p.phase);
+        let content = format!(
+            "bench message {k} from {}: the quick brown fox jumps over the lazy dog",
+            user.username
+        );
+        let token = user.token();
+        p.attempts.fetch_add(1, Ordering::Relaxed);
+
+        let started = Instant::now();
+        let sent = p
+            .http
+            .post(url)
+            .bearer_auth(&*token)
+            .json(&NewMessage {
+                content: &content,
+                client_id: &client_id,
+            })
+            .send()
+            .await;
+        match sent {
+            Ok(resp) => {
+                let status = resp.status();
+                let body = resp.bytes().await;
+                let micros = started.elapsed().as_micros() as u64;
+                match body {
+                    Ok(_) if status == StatusCode::CREATED => {
+                        out.latencies_us.push(micros);
+                        out.ok += 1;
+                    }
+                    Ok(body) => {
+                        let key = status.as_u16().to_string();
+                        *out.errors.entry(key.clone()).or_default() += 1;
+                        p.error(key, || {
+                            let hint = if status == StatusCode::NOT_FOUND {
+                                " (is this route implemented in the server build under test?)"
+                            } else {
+                                ""
+                            };
+                            format!(
+                                "POST {url} answered {status}: {}{hint}",
+                                api::truncate(&String::from_utf8_lossy(&body), 500)
+                            )
+                        });
+                    }
+                    Err(e) => {
+                        *out.errors.entry("body".into()).or_default() += 1;
+                        p.error("body".into(), || {
+                            format!("reading the answer of {url}: {e}")
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                let key = if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "transport"
+                };
+                *out.errors.entry(key.into()).or_default() += 1;
+                p.error(key.into(), || format!("POST {url}: {e}"));
+            }
+        }
+    }
+    out
+}
+
+async fn run_phase(
+    api: &Api,
+    fixture: &Fixture,
+    tag: &str,
+    phase: char,
+    limit: Limit,
+    concurrency: usize,
+) -> Result<PhaseResult> {
+    let expected = match limit {
+        Limit::Count(n) => (n as usize / concurrency.max(1)) + 16,
+        Limit::Until(_) => 4096,
+    };
+    let p = Arc::new(Phase {
+        http: api.http.clone(),
+        users: fixture.users.clone(),
+        urls: fixture
+            .channels
+            .iter()
+            .map(|id| api.url(&format!("/channels/{id}/messages")))
+            .collect(),
+        tag: tag.to_owned(),
+        phase,
+        limit,
+        tickets: AtomicU64::new(0),
+        attempts: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        first_error: Mutex::new(None),
+    });
+    let started = Instant::now();
+    let mut set = JoinSet::new();
+    for _ in 0..concurrency {
+        let p = p.clone();
+        set.spawn(async move {
+            let mut r = sender(p).await;
+            r.latencies_us.shrink_to_fit();
+            r
+        });
+    }
+    let mut latencies_us = Vec::with_capacity(expected * concurrency);
+    let mut ok = 0;
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    while let Some(joined) = set.join_next().await {
+        let r = joined.context("a sender task panicked")?;
+        latencies_us.extend_from_slice(&r.latencies_us);
+        ok += r.ok;
+        for (k, v) in r.errors {
+            *errors.entry(k).or_default() += v;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies_us.sort_unstable();
+
+    let attempts = p.attempts.load(Ordering::Relaxed);
+    let n_errors: u64 = errors.values().sum();
+    let first_error = lock(&p.first_error).clone();
+    let aborted = (p.stop.load(Ordering::Relaxed) || n_errors * 100 > attempts)
+        .then(|| format!("{n_errors} errors in {attempts} requests (more than 1 %)"));
+    Ok(PhaseResult {
+        latencies_us,
+        ok,
+        attempts,
+        errors,
+        elapsed,
+        aborted,
+        first_error,
+    })
+}
+
+#[derive(Deserialize)]
+struct Page {
+    items: Vec<Seq>,
+}
+
+#[derive(Deserialize)]
+struct Seq {
+    seq: u64,
+}
+
+/// Cheap durability check: the newest `seq` of every channel, summed, must equal the number
+/// of 201 answers (warm-up included).
+async fn verify(api: &Api, fixture: &Fixture, created: u64) -> Verification {
+    let Some(user) = fixture.users.first() else {
+        return Verification::skipped("no users");
+    };
+    let token = user.token();
+    let mut sum = 0;
+    for id in fixture.channels.iter() {
+        let path = format!("/channels/{id}/messages?limit=1");
+        match api.get::<Page>("verification", &path, Some(&token)).await {
+            Ok(page) => sum += page.items.first().map_or(0, |m| m.seq),
+            Err(e) if api::is_not_found(&e) => {
+                return Verification::skipped(&format!("GET /api/v1{path} answered 404"));
+            }
+            Err(e) => return Verification::error(&format!("{e:#}")),
+        }
+    }
+    Verification::compare(sum, created)
+}

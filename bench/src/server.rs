@@ -1,0 +1,390 @@
+//! The server under test: spawn `colink serve` on a fresh data dir (or use `--url`), wait until
+//! `/ready`, stop it; and sample a process's RSS and CPU time from `/proc`.
+
+use std::{
+    net::TcpListener,
+    os::unix::fs::DirBuilderExt,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use tokio::process::{Child, Command};
+
+/// How to reach the server under test.
+#[derive(Args, Debug)]
+pub struct TargetArgs {
+    /// CoLink binary to spawn as `PATH serve` [default: $CARGO_TARGET_DIR/release/colink,
+    /// else target/release/colink].
+    #[arg(long, value_name = "PATH", conflicts_with = "url")]
+    pub server_bin: Option<PathBuf>,
+
+    /// Use an already running server that is not set up yet, instead of spawning one.
+    #[arg(long, value_name = "URL", requires = "setup_token")]
+    pub url: Option<String>,
+
+    /// Setup token of the `--url` server (its `<data_dir>/setup-token`).
+    #[arg(long, value_name = "TOKEN", requires = "url")]
+    pub setup_token: Option<String>,
+
+    /// Database of the spawned server (COLINK_DATABASE__URL), e.g. an empty PostgreSQL
+    /// database; default: SQLite in the fresh data dir.
+    #[arg(long, value_name = "URL", conflicts_with = "url")]
+    pub database_url: Option<String>,
+
+    /// With --url: pid of that server on this machine, to report its RSS and CPU.
+    #[arg(long, value_name = "PID", requires = "url")]
+    pub server_pid: Option<u32>,
+
+    /// Keep the spawned server's temporary data dir (and its log) instead of deleting it.
+    #[arg(long)]
+    pub keep_data: bool,
+}
+
+/// The server under test.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    pub setup_token: String,
+    /// Process id when known (spawned, or `--server-pid`).
+    pub pid: Option<u32>,
+    /// `sqlite`, `postgres` or `external`.
+    pub backend: String,
+    /// The binary that was spawned, or the URL used.
+    pub describe: String,
+    spawned: Option<Spawned>,
+}
+
+struct Spawned {
+    child: Child,
+    root: PathBuf,
+    log: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // Normally stopped by `Server::shutdown`; this covers early returns on errors.
+        let _ = self.child.start_kill();
+        if self.keep {
+            eprintln!("kept server data dir {}", self.root.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+fn default_server_bin() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("release/colink"),
+        _ => PathBuf::from("target/release/colink"),
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The last `n` lines of the server log, for error messages.
+fn log_tail(log: &Path, n: usize) -> String {
+    match std::fs::read_to_string(log) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(n)..].join("\n");
+            if tail.trim().is_empty() {
+                String::new()
+            } else {
+                format!("\nserver log, last lines:\n{tail}")
+            }
+        }
+        Err(e) => format!("\n(cannot read server log {}: {e})", log.display()),
+    }
+}
+
+impl Server {
+    pub async fn start(args: &TargetArgs, http: &reqwest::Client) -> Result<Server> {
+        if let (Some(url), Some(token)) = (&args.url, &args.setup_token) {
+            let base = url.trim_end_matches('/').to_owned();
+            wait_ready(http, &base, None, None).await?;
+            return Ok(Server {
+                describe: base.clone(),
+                base_url: base,
+                setup_token: token.trim().to_owned(),
+                pid: args.server_pid,
+                backend: "external".into(),
+                spawned: None,
+            });
+        }
+        Self::spawn(args, http).await
+    }
+
+    async fn spawn(args: &TargetArgs, http: &reqwest::Client) -> Result<Server> {
+        let bin = args.server_bin.clone().unwrap_or_else(default_server_bin);
+        if !bin.is_file() {
+            bail!(
+                "server binary {} not found; build it with `cargo build --release -p colink` \
+                 or pass --server-bin PATH",
+                bin.display()
+            );
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let root = std::env::temp_dir().join(format!(
+            "colink-bench-{}-{}",
+            std::process::id(),
+            nanos % 1_000_000_000
+        ));
+        let data = root.join("data");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data)
+            .with_context(|| format!("creating data dir {}", data.display()))?;
+        let log = root.join("server.log");
+        let log_file = std::fs::File::create(&log)
+            .with_context(|| format!("creating server log {}", log.display()))?;
+        let port = free_port()?;
+        let backend = match &args.database_url {
+            Some(url) if url.starts_with("postgres") => "postgres",
+            Some(_) => "custom",
+            None => "sqlite",
+        };
+
+        let mut cmd = Command::new(&bin);
+        cmd.arg("serve")
+            .env("COLINK_DATA_DIR", &data)
+            .env("COLINK_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("COLINK_TELEMETRY__LEVEL", "warn")
+            .env("COLINK_LIMITS__LOGIN_PER_IP__MAX", "1000000")
+            .env("COLINK_LIMITS__LOGIN_PER_ACCOUNT__MAX", "1000000")
+            .env("COLINK_LIMITS__REGISTER_PER_IP__MAX", "1000000")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(
+                log_file.try_clone().context("duplicating log handle")?,
+            ))
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true);
+        if let Some(url) = &args.database_url {
+            cmd.env("COLINK_DATABASE__URL", url);
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {} serve", bin.display()))?;
+        let pid = child.id();
+        let mut spawned = Spawned {
+            child,
+            root,
+            log,
+            keep: args.keep_data,
+        };
+        let base_url = format!("http://127.0.0.1:{port}");
+        eprintln!(
+            "started {} serve (pid {}, {backend}) on {base_url}",
+            bin.display(),
+            pid.map_or_else(|| "?".into(), |p| p.to_string())
+        );
+
+        wait_ready(
+            http,
+            &base_url,
+            Some(&mut spawned.child),
+            Some(&spawned.log),
+        )
+        .await?;
+        let token_file = data.join("setup-token");
+        let setup_token = read_setup_token(&token_file)
+            .await
+            .map_err(|e| anyhow!("{e:#}{}", log_tail(&spawned.log, 20)))?;
+        Ok(Server {
+            base_url,
+            setup_token,
+            pid,
+            backend: backend.into(),
+            describe: bin.display().to_string(),
+            spawned: Some(spawned),
+        })
+    }
+
+    /// Stop a spawned server: SIGTERM, wait up to 15 s, then SIGKILL. No-op with `--url`.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let Some(mut spawned) = self.spawned.take() else {
+            return Ok(());
+        };
+        if let Some(pid) = spawned.child.id() {
+            let pid = libc::pid_t::try_from(pid).context("server pid out of range")?;
+            // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(15), spawned.child.wait()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e).context("waiting for the server to exit"),
+            Err(_) => {
+                eprintln!("server did not exit 15 s after SIGTERM; killing it");
+                spawned.child.kill().await.context("killing the server")
+            }
+        }
+    }
+
+    /// Where to look when something went wrong on the server side.
+    pub fn log_hint(&self) -> String {
+        match &self.spawned {
+            Some(s) => log_tail(&s.log, 20),
+            None => String::new(),
+        }
+    }
+}
+
+/// Poll `GET /ready` every 50 ms until it answers 200 (at most 30 s).
+async fn wait_ready(
+    http: &reqwest::Client,
+    base: &str,
+    mut child: Option<&mut Child>,
+    log: Option<&Path>,
+) -> Result<()> {
+    let url = format!("{base}/ready");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let tail = || log.map(|l| log_tail(l, 20)).unwrap_or_default();
+    loop {
+        if let Some(child) = child.as_deref_mut()
+            && let Some(status) = child.try_wait().context("checking the server process")?
+        {
+            bail!("the server exited before it was ready ({status}){}", tail());
+        }
+        let last = match http.get(&url).timeout(Duration::from_secs(2)).send().await {
+            Ok(resp) if resp.status().is_success() => return Ok(()),
+            Ok(resp) => {
+                let status = resp.status();
+                let body = resp.text().await.unwrap_or_default();
+                format!("{status}: {}", crate::api::truncate(&body, 300))
+            }
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            bail!("{url} not ready after 30 s (last: {last}){}", tail());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn read_setup_token(file: &Path) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match std::fs::read_to_string(file) {
+            Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{} did not appear; is the database empty (not set up before)?",
+                file.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One reading of a process's resident memory and CPU time.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcSample {
+    pub rss_kib: u64,
+    /// utime + stime, in clock ticks.
+    pub cpu_ticks: u64,
+    pub at: Instant,
+}
+
+pub fn clock_ticks_per_sec() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).ok().filter(|t| *t > 0).unwrap_or(100)
+}
+
+/// Read VmRSS from `/proc/<pid>/status` and utime+stime from `/proc/<pid>/stat`.
+pub fn sample(pid: u32) -> Result<ProcSample> {
+    let at = Instant::now();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    let rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("no VmRSS in /proc/{pid}/status"))?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name start with field 3 (state);
+    // utime and stime are fields 14 and 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| -> Result<u64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat"))
+    };
+    let cpu_ticks = field(11)? + field(12)?;
+    Ok(ProcSample {
+        rss_kib,
+        cpu_ticks,
+        at,
+    })
+}
+
+/// CPU use between two samples, in percent of one core (200 = two cores busy).
+pub fn cpu_percent(before: &ProcSample, after: &ProcSample) -> f64 {
+    let secs = after.at.duration_since(before.at).as_secs_f64();
+    if secs <= 0.0 {
+        return 0.0;
+    }
+    let ticks = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64;
+    ticks / clock_ticks_per_sec() as f64 / secs * 100.0
+}
+
+/// Samples a process's RSS every 100 ms in the background and keeps the maximum.
+pub struct RssWatcher {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssWatcher {
+    pub fn start(pid: u32) -> RssWatcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn({
+            let (stop, peak) = (stop.clone(), peak.clone());
+            async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(s) = sample(pid) {
+                        peak.fetch_max(s.rss_kib, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        });
+        RssWatcher { stop, peak, task }
+    }
+
+    /// Stop sampling; the peak RSS seen, in KiB.
+    pub async fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        self.peak.load(Ordering::Relaxed)
+    }
+}
