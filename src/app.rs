@@ -9,8 +9,10 @@ use poem::{
     listener::{Acceptor, Listener, TcpListener},
 };
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 use crate::{
+    bus::{EventBus, MemoryBus, relay},
     config::{Config, KvBackend},
     db,
     email::Mailer,
@@ -30,6 +32,9 @@ pub struct AppState {
     pub token_states: TokenStateCache,
     pub mailer: Arc<Mailer>,
     pub setup: SetupGate,
+    pub bus: Arc<dyn EventBus>,
+    /// Signalled after a commit that wrote outbox rows, so the relay publishes at once.
+    pub outbox_wakeup: Arc<Notify>,
 }
 
 /// Where ephemeral state lives.
@@ -81,6 +86,7 @@ impl AppState {
         let jwt = JwtKeys::new(&keys.jwt);
         let mailer = Arc::new(Mailer::from_config(&config)?);
         let setup = SetupGate::init(&db, &config.data_dir).await?;
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         Ok((
             Self {
                 config,
@@ -91,6 +97,8 @@ impl AppState {
                 token_states: TokenStateCache::default(),
                 mailer,
                 setup,
+                bus,
+                outbox_wakeup: Arc::new(Notify::new()),
             },
             redb,
         ))
@@ -101,7 +109,7 @@ pub struct App {
     state: Arc<AppState>,
     acceptor: poem::listener::TcpAcceptor,
     port: u16,
-    workers: Workers,
+    redb: Option<RedbKv>,
 }
 
 impl App {
@@ -125,18 +133,6 @@ impl App {
         let (state, redb) = AppState::open(config).await?;
         let state = Arc::new(state);
 
-        let mut workers = Workers::default();
-        if let Some(store) = redb {
-            workers.spawn_periodic("kv-purge", Duration::from_secs(60), move || {
-                let store = store.clone();
-                async move {
-                    if let Err(e) = store.purge_expired().await {
-                        tracing::warn!(error = %e, "purging expired kv entries failed");
-                    }
-                }
-            });
-        }
-
         if let Some(token) = state.setup.pending_token().await {
             let url = format!("{}/setup?token={token}", state.config.public_url());
             tracing::warn!(
@@ -150,7 +146,7 @@ impl App {
             state,
             acceptor,
             port,
-            workers,
+            redb,
         })
     }
 
@@ -162,20 +158,55 @@ impl App {
         self.state.clone()
     }
 
-    /// Serve until `shutdown` resolves, then drain requests and stop the workers.
+    /// Start the background workers, serve until `shutdown` resolves, then drain requests and
+    /// stop the workers (the relay publishes what was committed before it stops).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
+        let workers = start_workers(&self.state, self.redb.clone());
         let routes = crate::api::routes(self.state.clone(), self.port);
         tracing::info!(port = self.port, "CoLink listening");
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, shutdown, Some(Duration::from_secs(10)))
             .await
             .context("HTTP server")?;
-        self.workers.shutdown().await;
+        workers.shutdown().await;
         self.state.db.clone().close().await.ok();
         tracing::info!("CoLink stopped");
         Ok(())
     }
+}
+
+fn start_workers(state: &Arc<AppState>, redb: Option<RedbKv>) -> Workers {
+    let mut workers = Workers::default();
+    if let Some(store) = redb {
+        workers.spawn_periodic("kv-purge", Duration::from_secs(60), move || {
+            let store = store.clone();
+            async move {
+                if let Err(e) = store.purge_expired().await {
+                    tracing::warn!(error = %e, "purging expired kv entries failed");
+                }
+            }
+        });
+    }
+    let outbox_relay = relay::Relay {
+        db: state.db.clone(),
+        bus: state.bus.clone(),
+        wakeup: state.outbox_wakeup.clone(),
+    };
+    workers.spawn("outbox-relay", move |shutdown| outbox_relay.run(shutdown));
+    let db = state.db.clone();
+    let retention = state.config.bus.outbox_retention.0;
+    workers.spawn_periodic("outbox-prune", Duration::from_secs(300), move || {
+        let db = db.clone();
+        async move {
+            match relay::prune(&db, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "pruned published outbox rows"),
+                Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+            }
+        }
+    });
+    workers
 }

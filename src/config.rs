@@ -18,6 +18,7 @@ const SECTIONS: &[&str] = &[
     "server",
     "database",
     "kv",
+    "bus",
     "auth",
     "email",
     "limits",
@@ -32,6 +33,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub kv: KvConfig,
+    pub bus: BusConfig,
     pub auth: AuthConfig,
     pub email: EmailConfig,
     pub limits: LimitsConfig,
@@ -45,6 +47,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             kv: KvConfig::default(),
+            bus: BusConfig::default(),
             auth: AuthConfig::default(),
             email: EmailConfig::default(),
             limits: LimitsConfig::default(),
@@ -117,6 +120,34 @@ impl Default for KvConfig {
             backend: KvBackend::Embedded,
             path: None,
             url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusBackend {
+    Memory,
+    Redis,
+    Kafka,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    pub backend: BusBackend,
+    /// In-process bus: events buffered per subscriber before a slow one starts losing them.
+    pub buffer: usize,
+    /// How long published outbox rows are kept before they are pruned.
+    pub outbox_retention: HumanDuration,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            backend: BusBackend::Memory,
+            buffer: 8192,
+            outbox_retention: HumanDuration(Duration::from_secs(24 * 3600)),
         }
     }
 }
@@ -381,6 +412,15 @@ impl Config {
                 "kv.backend",
                 "\"redis\" is not available in this build yet; use \"embedded\"",
             );
+        }
+        if self.bus.backend != BusBackend::Memory {
+            return invalid(
+                "bus.backend",
+                "only \"memory\" is available in this build yet",
+            );
+        }
+        if !(16..=1_048_576).contains(&self.bus.buffer) {
+            return invalid("bus.buffer", "must be between 16 and 1048576");
         }
         if self.server.max_body_bytes < 1024 {
             return invalid("server.max_body_bytes", "must be at least 1024");

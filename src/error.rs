@@ -45,6 +45,7 @@ error_codes! {
     Conflict => (CONFLICT, "conflict", "Conflict"),
     AlreadySetUp => (CONFLICT, "already_set_up", "Setup already completed"),
     SetupRequired => (CONFLICT, "setup_required", "Setup not completed"),
+    ChannelArchived => (CONFLICT, "channel_archived", "Channel archived"),
     InviteExpired => (GONE, "invite_expired", "Invite expired or used up"),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
     UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),

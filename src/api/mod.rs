@@ -4,8 +4,11 @@
 mod account;
 mod admin;
 mod auth;
+mod channels;
+mod dms;
 pub mod dto;
 mod edge;
+mod messages;
 mod ops;
 pub mod problem;
 pub mod security;
@@ -30,6 +33,12 @@ pub enum ApiTags {
     Users,
     /// Workspaces and invites.
     Workspaces,
+    /// Channels, members, read state.
+    Channels,
+    /// Messages, threads, reactions, pins.
+    Messages,
+    /// Direct messages and the conversations list.
+    Conversations,
     /// Administration.
     Admin,
 }
@@ -40,6 +49,9 @@ type Apis = (
     account::AccountApi,
     users::UsersApi,
     workspaces::WorkspacesApi,
+    channels::ChannelsApi,
+    messages::MessagesApi,
+    dms::DmsApi,
     admin::AdminApi,
 );
 
@@ -58,6 +70,15 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         workspaces::WorkspacesApi {
+            state: state.clone(),
+        },
+        channels::ChannelsApi {
+            state: state.clone(),
+        },
+        messages::MessagesApi {
+            state: state.clone(),
+        },
+        dms::DmsApi {
             state: state.clone(),
         },
         admin::AdminApi {

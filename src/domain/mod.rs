@@ -1,10 +1,14 @@
 //! Domain types that validate at construction. No IO here.
 
+mod conversation;
 mod email;
+pub mod events;
+pub mod mentions;
 mod password;
 mod role;
 mod user_fields;
 
+pub use conversation::{ChannelName, Emoji, MAX_MESSAGE_CHARS, MessageBody};
 pub use email::Email;
 pub use password::{NewPassword, PasswordProblem};
 pub use role::Role;

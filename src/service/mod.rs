@@ -1,20 +1,29 @@
 //! Use cases, one file per area. Every function takes the state it needs and returns
 //! [`AppResult`]; none knows about HTTP.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod audit_query;
 pub mod authn;
+pub mod channels;
 pub mod clients;
+pub mod conversations;
+pub mod dms;
 pub mod email_tokens;
+pub mod events;
 pub mod limits;
 pub mod login;
+pub mod messages;
+pub mod reactions;
+pub mod read_state;
 pub mod recovery;
 pub mod registration;
 pub mod sessions;
 pub mod setup;
 pub mod totp;
 pub mod users;
+pub mod views;
 pub mod workspaces;
 
 use std::net::IpAddr;

@@ -316,25 +316,24 @@ async fn migrations_go_up_down_and_up_again() {
         ("COLINK_DATA_DIR", dir.path().to_str().unwrap()),
         ("COLINK_DATABASE__URL", url.as_str()),
     ];
-    for (args, expect) in [
-        (&["migrate", "up"][..], "migrations applied"),
-        (
-            &["migrate", "status"][..],
-            "applied    m20261122_000001_identity",
-        ),
-        (&["migrate", "down"][..], "rolled back"),
-        (
-            &["migrate", "status"][..],
-            "pending    m20261122_000001_identity",
-        ),
-        (&["migrate", "up"][..], "migrations applied"),
-    ] {
+    let status = |env: &[(&str, &str)]| {
+        let out = colink(&["migrate", "status"], env, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let run = |args: &[&str], expect: &str| {
         let out = colink(args, &env, None);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-        assert!(
-            text(&out.stdout).contains(expect),
-            "{args:?}: {}",
-            text(&out.stdout)
-        );
-    }
+        assert!(text(&out.stdout).contains(expect), "{args:?}: {}", text(&out.stdout));
+    };
+    run(&["migrate", "up"], "migrations applied");
+    let applied = status(&env);
+    assert!(applied.contains("applied    m20261122_000001_identity") && !applied.contains("pending"), "{applied}");
+    run(&["migrate", "down"], "rolled back");
+    let after_down = status(&env);
+    let last = applied.lines().last().unwrap().split_whitespace().last().unwrap().to_string();
+    assert!(after_down.contains(&format!("pending    {last}")), "{after_down}");
+    assert_eq!(after_down.matches("pending").count(), 1, "{after_down}");
+    run(&["migrate", "up"], "migrations applied");
+    assert_eq!(status(&env), applied);
 }

@@ -2,10 +2,16 @@
 
 pub mod api_client;
 pub mod audit_log;
+pub mod channel;
+pub mod channel_member;
 pub mod credential;
 pub mod email_token;
 pub mod invite;
+pub mod mention;
+pub mod message;
 pub mod outbox;
+pub mod pin;
+pub mod reaction;
 pub mod recovery_code;
 pub mod refresh_token;
 pub mod user;

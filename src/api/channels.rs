@@ -1,0 +1,231 @@
+//! Channels, their members, read markers and pins.
+
+use std::sync::Arc;
+
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    dto::{Created, NoContent},
+    security::BearerAuth,
+    users::default_limit,
+};
+use crate::{
+    app::AppState,
+    service::{
+        channels::{self, ChannelUpdate, Member, NewChannel},
+        reactions, read_state,
+        views::{ChannelView, MessageView},
+    },
+};
+
+pub struct ChannelsApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct NewChannelBody {
+    /// Lowercase letters, digits, '-' and '_'; 1–80 characters; unique in the workspace.
+    name: String,
+    description: Option<String>,
+    #[oai(default)]
+    is_private: bool,
+    /// Defaults to the caller's first workspace.
+    workspace_id: Option<Uuid>,
+}
+
+#[derive(Object)]
+struct UpdateChannelBody {
+    name: Option<String>,
+    description: Option<String>,
+    topic: Option<String>,
+}
+
+#[derive(Object)]
+struct ChannelList {
+    items: Vec<ChannelView>,
+}
+
+#[derive(Object)]
+struct MemberPage {
+    items: Vec<Member>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Object)]
+struct AddMemberBody {
+    user_id: Uuid,
+}
+
+#[derive(Object)]
+struct ReadBody {
+    /// Everything up to and including this sequence number has been read.
+    seq: i64,
+}
+
+#[derive(Object)]
+struct ReadState {
+    last_read_seq: i64,
+    unread_count: u64,
+    mention_count: u64,
+}
+
+#[derive(Object)]
+struct MessageList {
+    items: Vec<MessageView>,
+}
+
+#[OpenApi(prefix_path = "/channels", tag = "ApiTags::Channels")]
+impl ChannelsApi {
+    /// Create a channel; the creator becomes its owner.
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        auth: BearerAuth,
+        body: Json<NewChannelBody>,
+    ) -> poem::Result<Created<ChannelView>> {
+        let b = body.0;
+        let view = channels::create(
+            &self.state,
+            auth.0,
+            NewChannel {
+                workspace_id: b.workspace_id,
+                name: b.name,
+                description: b.description,
+                is_private: b.is_private,
+            },
+        )
+        .await?;
+        Ok(Created::Created(Json(view)))
+    }
+
+    /// Public channels of the workspace and the private ones the caller is in, with unread and
+    /// mention counts.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        workspace_id: Query<Option<Uuid>>,
+        #[oai(default)] include_archived: Query<bool>,
+    ) -> poem::Result<Json<ChannelList>> {
+        let items = channels::list(&self.state, auth.0, workspace_id.0, include_archived.0).await?;
+        Ok(Json(ChannelList { items }))
+    }
+
+    /// One channel (private channels: members and admins only).
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<ChannelView>> {
+        Ok(Json(channels::get(&self.state, auth.0, id.0).await?))
+    }
+
+    /// Rename, describe or set the topic (channel owners/admins).
+    #[oai(path = "/:id", method = "put")]
+    async fn update(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<UpdateChannelBody>,
+    ) -> poem::Result<Json<ChannelView>> {
+        let b = body.0;
+        let change = ChannelUpdate {
+            name: b.name,
+            description: b.description,
+            topic: b.topic,
+        };
+        Ok(Json(
+            channels::update(&self.state, auth.0, id.0, change).await?,
+        ))
+    }
+
+    /// Archive the channel (channel owners/admins): it becomes read-only.
+    #[oai(path = "/:id", method = "delete")]
+    async fn archive(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<NoContent> {
+        channels::archive(&self.state, auth.0, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Join a public channel.
+    #[oai(path = "/:id/join", method = "post")]
+    async fn join(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<ChannelView>> {
+        Ok(Json(channels::join(&self.state, auth.0, id.0).await?))
+    }
+
+    /// Leave a channel.
+    #[oai(path = "/:id/leave", method = "post")]
+    async fn leave(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<NoContent> {
+        channels::leave(&self.state, auth.0, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Members, by username.
+    #[oai(path = "/:id/members", method = "get")]
+    async fn members(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<MemberPage>> {
+        let (items, next_cursor) =
+            channels::members(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
+        Ok(Json(MemberPage { items, next_cursor }))
+    }
+
+    /// Add someone (channel owners/admins; any member for public channels).
+    #[oai(path = "/:id/members", method = "post")]
+    async fn add_member(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<AddMemberBody>,
+    ) -> poem::Result<NoContent> {
+        channels::add_member(&self.state, auth.0, id.0, body.user_id).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Remove someone (channel owners/admins).
+    #[oai(path = "/:id/members/:user_id", method = "delete")]
+    async fn remove_member(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        user_id: Path<Uuid>,
+    ) -> poem::Result<NoContent> {
+        channels::remove_member(&self.state, auth.0, id.0, user_id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Move the read marker forward (never backwards).
+    #[oai(path = "/:id/read", method = "post")]
+    async fn read(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ReadBody>,
+    ) -> poem::Result<Json<ReadState>> {
+        let (last_read_seq, counts) =
+            read_state::mark_read(&self.state, auth.0, id.0, body.seq).await?;
+        Ok(Json(ReadState {
+            last_read_seq,
+            unread_count: counts.unread,
+            mention_count: counts.mentions,
+        }))
+    }
+
+    /// Pinned messages, most recently pinned first.
+    #[oai(path = "/:id/pins", method = "get")]
+    async fn pins(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<MessageList>> {
+        Ok(Json(MessageList {
+            items: reactions::pins(&self.state, auth.0, id.0).await?,
+        }))
+    }
+}

@@ -1,0 +1,108 @@
+//! Direct messages and the conversations list.
+
+use std::sync::Arc;
+
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
+use uuid::Uuid;
+
+use super::{ApiTags, security::BearerAuth, users::default_limit};
+use crate::{
+    app::AppState,
+    service::{
+        conversations, dms,
+        views::{ChannelView, MessageView},
+    },
+};
+
+pub struct DmsApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct OpenDmBody {
+    /// The other people (you are added automatically); at most 8 in all.
+    participant_ids: Vec<Uuid>,
+    workspace_id: Option<Uuid>,
+}
+
+#[derive(ApiResponse)]
+enum OpenDmResponse {
+    /// A new conversation.
+    #[oai(status = 201)]
+    Created(Json<ChannelView>),
+    /// The existing conversation with exactly these people.
+    #[oai(status = 200)]
+    Existing(Json<ChannelView>),
+}
+
+#[derive(Object)]
+struct DmList {
+    items: Vec<ChannelView>,
+}
+
+#[derive(Object)]
+struct Conversation {
+    #[oai(flatten)]
+    channel: ChannelView,
+    last_message: Option<MessageView>,
+}
+
+#[derive(Object)]
+struct ConversationPage {
+    items: Vec<Conversation>,
+    next_cursor: Option<String>,
+}
+
+#[OpenApi(tag = "ApiTags::Conversations")]
+impl DmsApi {
+    /// Open (or find) the DM or group DM with these people.
+    #[oai(path = "/dms", method = "post")]
+    async fn open(&self, auth: BearerAuth, body: Json<OpenDmBody>) -> poem::Result<OpenDmResponse> {
+        if body.participant_ids.len() > 64 {
+            return Err(crate::error::AppError::validation("participant_ids: too many").into());
+        }
+        let b = body.0;
+        let (view, created) =
+            dms::open(&self.state, auth.0, b.workspace_id, b.participant_ids).await?;
+        Ok(if created {
+            OpenDmResponse::Created(Json(view))
+        } else {
+            OpenDmResponse::Existing(Json(view))
+        })
+    }
+
+    /// Your DMs, most recent first.
+    #[oai(path = "/dms", method = "get")]
+    async fn list(&self, auth: BearerAuth) -> poem::Result<Json<DmList>> {
+        Ok(Json(DmList {
+            items: dms::list(&self.state, auth.0).await?,
+        }))
+    }
+
+    /// Every channel and DM you are in, most recent activity first, with the last message and
+    /// unread / mention counts.
+    #[oai(path = "/conversations", method = "get")]
+    async fn conversations(
+        &self,
+        auth: BearerAuth,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<ConversationPage>> {
+        let (items, next_cursor) =
+            conversations::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
+        Ok(Json(ConversationPage {
+            items: items
+                .into_iter()
+                .map(|c| Conversation {
+                    channel: c.channel,
+                    last_message: c.last_message,
+                })
+                .collect(),
+            next_cursor,
+        }))
+    }
+}

@@ -1,0 +1,227 @@
+//! Messages, threads, reactions and pins.
+
+use std::sync::Arc;
+
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    dto::{Created, NoContent},
+    security::BearerAuth,
+    users::default_limit,
+};
+use crate::{
+    app::AppState,
+    service::{
+        messages::{self, SendRequest, Sent},
+        reactions,
+        views::MessageView,
+    },
+};
+
+pub struct MessagesApi {
+    pub state: Arc<AppState>,
+}
+
+#[derive(Object)]
+struct SendBody {
+    /// Markdown, 1–40,000 characters. `@username`, `@channel` and `@here` mention.
+    content: String,
+    /// Your id for this message: sending it again returns the original (200) instead of a copy.
+    client_id: Option<String>,
+    /// Reply in this message's thread.
+    thread_root_id: Option<Uuid>,
+}
+
+#[derive(Object)]
+struct ReplyBody {
+    content: String,
+    client_id: Option<String>,
+}
+
+#[derive(Object)]
+struct EditBody {
+    content: String,
+}
+
+#[derive(Object)]
+struct ReactionBody {
+    /// A shortcode (`thumbsup`, `:+1:`) or an emoji.
+    emoji: String,
+}
+
+#[derive(Object)]
+struct Reaction {
+    id: Uuid,
+    message_id: Uuid,
+    user_id: Uuid,
+    emoji: String,
+    created_at: OffsetDateTime,
+}
+
+#[derive(Object)]
+struct MessagePage {
+    items: Vec<MessageView>,
+    /// The `seq` to pass as `before` (or `after`) for the next page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Object)]
+struct Thread {
+    /// The root first, then the replies, oldest first.
+    items: Vec<MessageView>,
+}
+
+#[derive(ApiResponse)]
+enum SendResponse {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<MessageView>),
+    /// Already sent with this client_id / Idempotency-Key: the original message.
+    #[oai(status = 200)]
+    Existing(Json<MessageView>),
+}
+
+impl From<Sent> for SendResponse {
+    fn from(s: Sent) -> Self {
+        match s {
+            Sent::Created(m) => SendResponse::Created(Json(m)),
+            Sent::Existing(m) => SendResponse::Existing(Json(m)),
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Messages")]
+impl MessagesApi {
+    /// Post a message (idempotent with `client_id` or an `Idempotency-Key` header).
+    #[oai(path = "/channels/:id/messages", method = "post")]
+    async fn send(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<SendBody>,
+    ) -> poem::Result<SendResponse> {
+        let b = body.0;
+        let req = SendRequest {
+            content: b.content,
+            client_id: b.client_id.or(idempotency_key.0),
+            thread_root_id: b.thread_root_id,
+        };
+        Ok(messages::send(&self.state, auth.0, id.0, req).await?.into())
+    }
+
+    /// Top-level messages: newest first; `before=SEQ` pages back, `after=SEQ` reads forward.
+    #[oai(path = "/channels/:id/messages", method = "get")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        before: Query<Option<i64>>,
+        after: Query<Option<i64>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<MessagePage>> {
+        let (items, next_cursor) =
+            messages::list(&self.state, auth.0, id.0, before.0, after.0, limit.0).await?;
+        Ok(Json(MessagePage { items, next_cursor }))
+    }
+
+    /// Edit your message.
+    #[oai(path = "/messages/:id", method = "put")]
+    async fn edit(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<EditBody>,
+    ) -> poem::Result<Json<MessageView>> {
+        Ok(Json(
+            messages::edit(&self.state, auth.0, id.0, &body.content).await?,
+        ))
+    }
+
+    /// Delete a message (author, channel owner/admin, server admin).
+    #[oai(path = "/messages/:id", method = "delete")]
+    async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<NoContent> {
+        messages::delete(&self.state, auth.0, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Reply in the message's thread.
+    #[oai(path = "/messages/:id/threads", method = "post")]
+    async fn reply(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ReplyBody>,
+    ) -> poem::Result<SendResponse> {
+        let root = messages::find(&self.state.db, id.0).await?;
+        let b = body.0;
+        let req = SendRequest {
+            content: b.content,
+            client_id: b.client_id,
+            thread_root_id: Some(id.0),
+        };
+        Ok(messages::send(&self.state, auth.0, root.channel_id, req)
+            .await?
+            .into())
+    }
+
+    /// The thread: root and replies.
+    #[oai(path = "/messages/:id/thread", method = "get")]
+    async fn thread(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<Thread>> {
+        Ok(Json(Thread {
+            items: messages::thread(&self.state, auth.0, id.0).await?,
+        }))
+    }
+
+    /// React (409 if you already reacted with this emoji).
+    #[oai(path = "/messages/:id/reactions", method = "post")]
+    async fn react(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ReactionBody>,
+    ) -> poem::Result<Created<Reaction>> {
+        let r = reactions::add(&self.state, auth.0, id.0, &body.emoji).await?;
+        Ok(Created::Created(Json(Reaction {
+            id: r.id,
+            message_id: r.message_id,
+            user_id: r.user_id,
+            emoji: r.emoji,
+            created_at: r.created_at,
+        })))
+    }
+
+    /// Remove your reaction.
+    #[oai(path = "/reactions/:id", method = "delete")]
+    async fn unreact(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<NoContent> {
+        reactions::remove(&self.state, auth.0, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Pin to the conversation.
+    #[oai(path = "/messages/:id/pin", method = "post")]
+    async fn pin(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<MessageView>> {
+        Ok(Json(
+            reactions::set_pinned(&self.state, auth.0, id.0, true).await?,
+        ))
+    }
+
+    /// Unpin.
+    #[oai(path = "/messages/:id/pin", method = "delete")]
+    async fn unpin(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<MessageView>> {
+        Ok(Json(
+            reactions::set_pinned(&self.state, auth.0, id.0, false).await?,
+        ))
+    }
+}

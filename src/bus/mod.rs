@@ -1,0 +1,49 @@
+//! The event bus port. Services never publish directly: they write events to the outbox in the
+//! transaction that makes the change, and the relay (`relay.rs`) publishes committed events here,
+//! in order. Delivery is at-least-once; consumers dedupe by event id ([`Dedup`]).
+//!
+//! Backends: in-process (`memory.rs`) now; Redis pub/sub and Kafka fit the same trait (the
+//! partition key is the event's channel id, so per-channel order is kept).
+
+mod dedup;
+mod memory;
+pub mod relay;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use dedup::Dedup;
+pub use memory::MemoryBus;
+
+use crate::domain::events::Event;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("event bus unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// The subscriber fell behind and `skipped` events were dropped for it: it must resync from
+    /// the database (e.g. a WebSocket client resumes by sequence number).
+    #[error("subscriber lagged; {skipped} events skipped")]
+    Lagged { skipped: u64 },
+    /// The bus shut down.
+    #[error("event bus closed")]
+    Closed,
+}
+
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Publish one committed event (keyed by its channel id).
+    async fn publish(&self, event: Arc<Event>) -> Result<(), BusError>;
+    /// A new subscription receiving every event published from now on.
+    fn subscribe(&self) -> Box<dyn Subscription>;
+}
+
+#[async_trait]
+pub trait Subscription: Send {
+    async fn recv(&mut self) -> Result<Arc<Event>, RecvError>;
+}

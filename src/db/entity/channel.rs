@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+use time::OffsetDateTime;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "channels")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    /// `public`, `private`, `dm` or `group_dm`.
+    pub kind: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub topic: Option<String>,
+    /// For DMs: the sorted participant ids; unique, so a participant set has one DM.
+    pub dm_key: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub archived_at: Option<OffsetDateTime>,
+    /// The last message sequence number assigned (gapless per channel).
+    pub last_seq: i64,
+    pub last_message_at: Option<OffsetDateTime>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,524 @@
+//! Channels: create, list, get, update, archive, join, leave, members.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::{Principal, access, accounts, events, now, read_state, views::ChannelView, workspaces};
+use crate::{
+    app::AppState,
+    db::entity::{channel, channel_member, user, workspace_member},
+    domain::{
+        ChannelName, Role,
+        events::{Event, kind},
+    },
+    error::{AppError, AppResult},
+};
+
+/// The workspace a request means: the given one (the caller must belong to it), or the caller's
+/// first workspace.
+pub async fn resolve_workspace(
+    db: &impl ConnectionTrait,
+    principal: Principal,
+    workspace_id: Option<Uuid>,
+) -> AppResult<Uuid> {
+    match workspace_id {
+        Some(id) => {
+            if workspaces::membership(db, id, principal.user_id)
+                .await?
+                .is_none()
+            {
+                return Err(AppError::forbidden(
+                    "you are not a member of this workspace",
+                ));
+            }
+            Ok(id)
+        }
+        None => workspace_member::Entity::find()
+            .filter(workspace_member::Column::UserId.eq(principal.user_id))
+            .order_by_asc(workspace_member::Column::JoinedAt)
+            .one(db)
+            .await?
+            .map(|m| m.workspace_id)
+            .ok_or_else(|| AppError::forbidden("you are not a member of any workspace")),
+    }
+}
+
+pub struct NewChannel {
+    pub workspace_id: Option<Uuid>,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_private: bool,
+}
+
+fn bounded(field: &'static str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(AppError::validation(format!(
+            "{field}: at most {max} characters"
+        ))),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        other => Ok(other.map(|v| v.trim().to_string())),
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    principal: Principal,
+    new: NewChannel,
+) -> AppResult<ChannelView> {
+    if principal.role == Role::Guest {
+        return Err(AppError::forbidden("guests cannot create channels"));
+    }
+    let name = ChannelName::parse(&new.name)?;
+    let description = bounded("description", new.description, 250)?;
+    let workspace_id = resolve_workspace(&state.db, principal, new.workspace_id).await?;
+    let taken = channel::Entity::find()
+        .filter(channel::Column::WorkspaceId.eq(workspace_id))
+        .filter(channel::Column::Name.eq(name.as_str()))
+        .one(&state.db)
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::conflict(format!(
+            "a channel named #{} already exists",
+            name.as_str()
+        )));
+    }
+    let at = now();
+    let tx = crate::db::begin_write(&state.db).await?;
+    let channel = channel::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace_id),
+        kind: Set(if new.is_private { "private" } else { "public" }.to_string()),
+        name: Set(Some(name.into_inner())),
+        description: Set(description),
+        topic: Set(None),
+        dm_key: Set(None),
+        created_by: Set(Some(principal.user_id)),
+        created_at: Set(at),
+        updated_at: Set(at),
+        archived_at: Set(None),
+        last_seq: Set(0),
+        last_message_at: Set(None),
+    }
+    .insert(&tx)
+    .await
+    .map_err(accounts::unique_to_conflict)?;
+    add_member_in(&tx, &channel, principal.user_id, "owner").await?;
+    let view = ChannelView::of(channel.clone(), Vec::new(), 1);
+    emit(
+        &tx,
+        &channel,
+        kind::CHANNEL_CREATED,
+        principal.user_id,
+        serde_json::to_value(&view).unwrap_or_default(),
+    )
+    .await?;
+    emit_member(
+        &tx,
+        &channel,
+        kind::MEMBER_JOINED,
+        principal.user_id,
+        principal.user_id,
+        "owner",
+    )
+    .await?;
+    events::commit(state, tx).await?;
+    get(state, principal, channel.id).await
+}
+
+pub async fn emit(
+    db: &impl ConnectionTrait,
+    channel: &channel::Model,
+    event_kind: &str,
+    actor: Uuid,
+    data: serde_json::Value,
+) -> AppResult<()> {
+    let event = Event::new(
+        event_kind,
+        channel.workspace_id,
+        Some(channel.id),
+        Some(actor),
+        data,
+    );
+    events::emit(db, &event).await
+}
+
+async fn emit_member(
+    db: &impl ConnectionTrait,
+    channel: &channel::Model,
+    event_kind: &str,
+    actor: Uuid,
+    user_id: Uuid,
+    role: &str,
+) -> AppResult<()> {
+    emit(
+        db,
+        channel,
+        event_kind,
+        actor,
+        serde_json::json!({ "user_id": user_id, "role": role, "channel_kind": channel.kind }),
+    )
+    .await
+}
+
+pub async fn add_member_in(
+    db: &DatabaseTransaction,
+    channel: &channel::Model,
+    user_id: Uuid,
+    role: &str,
+) -> AppResult<()> {
+    channel_member::ActiveModel {
+        channel_id: Set(channel.id),
+        user_id: Set(user_id),
+        role: Set(role.to_string()),
+        // New members start with the history read: unread counts begin at their arrival.
+        last_read_seq: Set(channel.last_seq),
+        muted: Set(false),
+        joined_at: Set(now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Public channels of the workspace plus private ones the caller is in (no DMs).
+pub async fn list(
+    state: &AppState,
+    principal: Principal,
+    workspace_id: Option<Uuid>,
+    include_archived: bool,
+) -> AppResult<Vec<ChannelView>> {
+    let workspace_id = resolve_workspace(&state.db, principal, workspace_id).await?;
+    let mine: Vec<Uuid> = channel_member::Entity::find()
+        .select_only()
+        .column(channel_member::Column::ChannelId)
+        .filter(channel_member::Column::UserId.eq(principal.user_id))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let mut query = channel::Entity::find()
+        .filter(channel::Column::WorkspaceId.eq(workspace_id))
+        .filter(
+            Condition::any()
+                .add(channel::Column::Kind.eq("public"))
+                .add(
+                    Condition::all()
+                        .add(channel::Column::Kind.eq("private"))
+                        .add(channel::Column::Id.is_in(mine)),
+                ),
+        )
+        .order_by_asc(channel::Column::Name);
+    if !include_archived {
+        query = query.filter(channel::Column::ArchivedAt.is_null());
+    }
+    let channels = query.all(&state.db).await?;
+    let mut views = read_state::views(&state.db, channels).await?;
+    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    Ok(views)
+}
+
+pub async fn get(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
+    let access = access::readable(&state.db, principal, id).await?;
+    let mut views = read_state::views(&state.db, vec![access.channel]).await?;
+    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    views.pop().ok_or_else(|| AppError::not_found("channel"))
+}
+
+pub struct ChannelUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub topic: Option<String>,
+}
+
+pub async fn update(
+    state: &AppState,
+    principal: Principal,
+    id: Uuid,
+    change: ChannelUpdate,
+) -> AppResult<ChannelView> {
+    let access = access::readable(&state.db, principal, id).await?;
+    access.require_manage()?;
+    access.require_not_archived()?;
+    if access.is_dm() {
+        return Err(AppError::validation(
+            "direct messages have no name, description or topic",
+        ));
+    }
+    let mut active = access.channel.clone().into_active_model();
+    if let Some(name) = change.name {
+        let name = ChannelName::parse(&name)?;
+        if access.channel.name.as_deref() != Some(name.as_str()) {
+            let taken = channel::Entity::find()
+                .filter(channel::Column::WorkspaceId.eq(access.channel.workspace_id))
+                .filter(channel::Column::Name.eq(name.as_str()))
+                .one(&state.db)
+                .await?;
+            if taken.is_some() {
+                return Err(AppError::conflict(format!(
+                    "a channel named #{} already exists",
+                    name.as_str()
+                )));
+            }
+        }
+        active.name = Set(Some(name.into_inner()));
+    }
+    if change.description.is_some() {
+        active.description = Set(bounded("description", change.description, 250)?);
+    }
+    if change.topic.is_some() {
+        active.topic = Set(bounded("topic", change.topic, 250)?);
+    }
+    active.updated_at = Set(now());
+    let tx = crate::db::begin_write(&state.db).await?;
+    let channel = active
+        .update(&tx)
+        .await
+        .map_err(accounts::unique_to_conflict)?;
+    let mut views = read_state::views(&tx, vec![channel.clone()]).await?;
+    let view = views.pop().ok_or_else(|| AppError::not_found("channel"))?;
+    emit(
+        &tx,
+        &channel,
+        kind::CHANNEL_UPDATED,
+        principal.user_id,
+        serde_json::to_value(&view).unwrap_or_default(),
+    )
+    .await?;
+    events::commit(state, tx).await?;
+    get(state, principal, id).await
+}
+
+/// `DELETE /channels/{id}`: archive (read-only from then on; history kept).
+pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppResult<()> {
+    let access = access::readable(&state.db, principal, id).await?;
+    access.require_manage()?;
+    if access.is_dm() {
+        return Err(AppError::validation("direct messages cannot be archived"));
+    }
+    if access.channel.archived_at.is_some() {
+        return Ok(());
+    }
+    let tx = crate::db::begin_write(&state.db).await?;
+    let mut active = access.channel.clone().into_active_model();
+    active.archived_at = Set(Some(now()));
+    active.updated_at = Set(now());
+    let channel = active.update(&tx).await?;
+    emit(
+        &tx,
+        &channel,
+        kind::CHANNEL_ARCHIVED,
+        principal.user_id,
+        serde_json::json!({ "archived_at": channel.archived_at }),
+    )
+    .await?;
+    events::commit(state, tx).await
+}
+
+pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
+    let access = access::readable(&state.db, principal, id)
+        .await
+        .map_err(|e| {
+            if e.code == crate::error::ErrorCode::Forbidden {
+                AppError::forbidden("private conversations are joined by invitation")
+            } else {
+                e
+            }
+        })?;
+    if access.channel.kind != "public" {
+        if access.is_member() {
+            return get(state, principal, id).await;
+        }
+        return Err(AppError::forbidden(
+            "private conversations are joined by invitation",
+        ));
+    }
+    access.require_not_archived()?;
+    if !access.is_member() {
+        if workspaces::membership(&state.db, access.channel.workspace_id, principal.user_id)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::forbidden(
+                "you are not a member of this workspace",
+            ));
+        }
+        let tx = crate::db::begin_write(&state.db).await?;
+        add_member_in(&tx, &access.channel, principal.user_id, "member").await?;
+        emit_member(
+            &tx,
+            &access.channel,
+            kind::MEMBER_JOINED,
+            principal.user_id,
+            principal.user_id,
+            "member",
+        )
+        .await?;
+        events::commit(state, tx).await?;
+    }
+    get(state, principal, id).await
+}
+
+pub async fn leave(state: &AppState, principal: Principal, id: Uuid) -> AppResult<()> {
+    let access = access::readable(&state.db, principal, id).await?;
+    if access.is_dm() {
+        return Err(AppError::validation("you cannot leave a direct message"));
+    }
+    if !access.is_member() {
+        return Ok(());
+    }
+    remove(state, &access.channel, principal.user_id, principal.user_id).await
+}
+
+async fn remove(
+    state: &AppState,
+    channel: &channel::Model,
+    user_id: Uuid,
+    actor: Uuid,
+) -> AppResult<()> {
+    let tx = crate::db::begin_write(&state.db).await?;
+    let removed = channel_member::Entity::delete_by_id((channel.id, user_id))
+        .exec(&tx)
+        .await?;
+    if removed.rows_affected == 1 {
+        emit_member(&tx, channel, kind::MEMBER_LEFT, actor, user_id, "member").await?;
+    }
+    events::commit(state, tx).await
+}
+
+#[derive(Debug, Clone, serde::Serialize, poem_openapi::Object)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    /// owner, admin or member (in this channel).
+    pub role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub joined_at: time::OffsetDateTime,
+}
+
+/// Members ordered by username; cursor = last username of the previous page.
+pub async fn members(
+    state: &AppState,
+    principal: Principal,
+    id: Uuid,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<Member>, Option<String>)> {
+    access::readable(&state.db, principal, id).await?;
+    let rows = channel_member::Entity::find()
+        .filter(channel_member::Column::ChannelId.eq(id))
+        .all(&state.db)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|m| m.user_id).collect();
+    let mut users_q = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .order_by_asc(user::Column::Username);
+    if let Some(after) = cursor {
+        users_q = users_q.filter(user::Column::Username.gt(after));
+    }
+    let limit = limit.clamp(1, 200);
+    let mut users = users_q.limit(limit + 1).all(&state.db).await?;
+    let next = if users.len() as u64 > limit {
+        users.truncate(limit as usize);
+        users.last().map(|u| u.username.clone())
+    } else {
+        None
+    };
+    let roles: std::collections::HashMap<Uuid, channel_member::Model> =
+        rows.into_iter().map(|m| (m.user_id, m)).collect();
+    let members = users
+        .into_iter()
+        .filter_map(|u| {
+            let m = roles.get(&u.id)?;
+            Some(Member {
+                user_id: u.id,
+                username: u.username,
+                display_name: u.display_name,
+                role: m.role.clone(),
+                joined_at: m.joined_at,
+            })
+        })
+        .collect();
+    Ok((members, next))
+}
+
+/// Add someone: channel owners/admins (and server admins); any member for public channels.
+pub async fn add_member(
+    state: &AppState,
+    principal: Principal,
+    id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    let access = access::readable(&state.db, principal, id).await?;
+    if access.is_dm() {
+        return Err(AppError::validation(
+            "direct messages have a fixed set of participants",
+        ));
+    }
+    let allowed = access.is_channel_admin()
+        || access.is_moderator()
+        || (access.channel.kind == "public" && access.is_member());
+    if !allowed {
+        return Err(AppError::forbidden(
+            "only channel owners and admins can add people here",
+        ));
+    }
+    access.require_not_archived()?;
+    let target = accounts::get(&state.db, user_id).await?;
+    if workspaces::membership(&state.db, access.channel.workspace_id, target.id)
+        .await?
+        .is_none()
+        || target.deactivated_at.is_some()
+    {
+        return Err(AppError::validation(
+            "user_id: that user is not in this workspace",
+        ));
+    }
+    if channel_member::Entity::find_by_id((id, user_id))
+        .one(&state.db)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let tx = crate::db::begin_write(&state.db).await?;
+    add_member_in(&tx, &access.channel, user_id, "member").await?;
+    emit_member(
+        &tx,
+        &access.channel,
+        kind::MEMBER_JOINED,
+        principal.user_id,
+        user_id,
+        "member",
+    )
+    .await?;
+    events::commit(state, tx).await
+}
+
+/// Remove someone (owners/admins; anyone may remove themselves).
+pub async fn remove_member(
+    state: &AppState,
+    principal: Principal,
+    id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    let access = access::readable(&state.db, principal, id).await?;
+    if access.is_dm() {
+        return Err(AppError::validation(
+            "direct messages have a fixed set of participants",
+        ));
+    }
+    if user_id != principal.user_id {
+        access.require_manage()?;
+    }
+    if channel_member::Entity::find_by_id((id, user_id))
+        .one(&state.db)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::not_found("channel member"));
+    }
+    remove(state, &access.channel, user_id, principal.user_id).await
+}

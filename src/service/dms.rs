@@ -1,0 +1,142 @@
+//! Direct messages: a conversation of kind `dm` (two people, or a note to self) or `group_dm`
+//! (up to 8 people). One conversation per participant set, enforced by a unique key.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
+use uuid::Uuid;
+
+use super::{
+    Principal, accounts, channels, events, now, read_state, views::ChannelView, workspaces,
+};
+use crate::{
+    app::AppState,
+    db::entity::{channel, channel_member},
+    domain::events::kind,
+    error::{AppError, AppResult},
+};
+
+pub const MAX_PARTICIPANTS: usize = 8;
+
+/// Open the DM with these people (the caller included automatically). `true` when created.
+pub async fn open(
+    state: &AppState,
+    principal: Principal,
+    workspace_id: Option<Uuid>,
+    participant_ids: Vec<Uuid>,
+) -> AppResult<(ChannelView, bool)> {
+    let workspace_id = channels::resolve_workspace(&state.db, principal, workspace_id).await?;
+    let mut people = participant_ids;
+    people.push(principal.user_id);
+    people.sort();
+    people.dedup();
+    if people.len() > MAX_PARTICIPANTS {
+        return Err(AppError::validation(format!(
+            "participant_ids: at most {MAX_PARTICIPANTS} people in a group DM"
+        )));
+    }
+    for id in &people {
+        let user = accounts::get(&state.db, *id)
+            .await
+            .map_err(|_| AppError::validation(format!("participant_ids: unknown user {id}")))?;
+        if user.deactivated_at.is_some()
+            || workspaces::membership(&state.db, workspace_id, *id)
+                .await?
+                .is_none()
+        {
+            return Err(AppError::validation(format!(
+                "participant_ids: {id} is not in this workspace"
+            )));
+        }
+    }
+    let key = format!(
+        "{workspace_id}:{}",
+        people
+            .iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    if let Some(existing) = by_key(state, &key).await? {
+        return Ok((view(state, principal, existing).await?, false));
+    }
+    let at = now();
+    let tx = crate::db::begin_write(&state.db).await?;
+    let inserted = channel::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace_id),
+        kind: Set(if people.len() <= 2 { "dm" } else { "group_dm" }.to_string()),
+        name: Set(None),
+        description: Set(None),
+        topic: Set(None),
+        dm_key: Set(Some(key.clone())),
+        created_by: Set(Some(principal.user_id)),
+        created_at: Set(at),
+        updated_at: Set(at),
+        archived_at: Set(None),
+        last_seq: Set(0),
+        last_message_at: Set(None),
+    }
+    .insert(&tx)
+    .await;
+    let channel = match inserted {
+        Ok(c) => c,
+        // Someone opened the same DM at the same moment: theirs is the one.
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            drop(tx);
+            let existing = by_key(state, &key)
+                .await?
+                .ok_or_else(|| AppError::internal("DM vanished after a key conflict"))?;
+            return Ok((view(state, principal, existing).await?, false));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for id in &people {
+        channels::add_member_in(&tx, &channel, *id, "member").await?;
+    }
+    let created = ChannelView::of(channel.clone(), people.clone(), people.len() as u64);
+    channels::emit(
+        &tx,
+        &channel,
+        kind::CHANNEL_CREATED,
+        principal.user_id,
+        serde_json::to_value(&created).unwrap_or_default(),
+    )
+    .await?;
+    events::commit(state, tx).await?;
+    Ok((view(state, principal, channel).await?, true))
+}
+
+async fn by_key(state: &AppState, key: &str) -> AppResult<Option<channel::Model>> {
+    Ok(channel::Entity::find()
+        .filter(channel::Column::DmKey.eq(key))
+        .one(&state.db)
+        .await?)
+}
+
+async fn view(state: &AppState, principal: Principal, c: channel::Model) -> AppResult<ChannelView> {
+    let mut views = read_state::views(&state.db, vec![c]).await?;
+    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    views
+        .pop()
+        .ok_or_else(|| AppError::not_found("conversation"))
+}
+
+/// The caller's DMs, most recent activity first.
+pub async fn list(state: &AppState, principal: Principal) -> AppResult<Vec<ChannelView>> {
+    let mine: Vec<Uuid> = channel_member::Entity::find()
+        .filter(channel_member::Column::UserId.eq(principal.user_id))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| m.channel_id)
+        .collect();
+    let dms = channel::Entity::find()
+        .filter(channel::Column::Id.is_in(mine))
+        .filter(channel::Column::Kind.is_in(["dm", "group_dm"]))
+        .order_by_desc(channel::Column::LastMessageAt)
+        .order_by_desc(channel::Column::CreatedAt)
+        .all(&state.db)
+        .await?;
+    let mut views = read_state::views(&state.db, dms).await?;
+    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    Ok(views)
+}

@@ -1,0 +1,31 @@
+//! Writing events: each change stores its event in the outbox inside the same transaction;
+//! [`commit`] then wakes the relay, which publishes to the bus after the commit.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, NotSet, Set};
+
+use crate::{app::AppState, db::entity::outbox, domain::events::Event, error::AppResult};
+
+/// Store `event` in the outbox (inside the caller's transaction).
+pub async fn emit(db: &impl ConnectionTrait, event: &Event) -> AppResult<()> {
+    let payload = serde_json::to_string(event).map_err(crate::error::AppError::internal)?;
+    outbox::Entity::insert(outbox::ActiveModel {
+        position: NotSet,
+        event_id: Set(event.id),
+        event_type: Set(event.kind.clone()),
+        workspace_id: Set(event.workspace_id),
+        channel_id: Set(event.channel_id),
+        payload: Set(payload),
+        created_at: Set(event.occurred_at),
+        published_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Commit a transaction that emitted events, then wake the relay.
+pub async fn commit(state: &AppState, tx: DatabaseTransaction) -> AppResult<()> {
+    tx.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! Reactions and pins on messages.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+};
+use uuid::Uuid;
+
+use super::{Principal, access, channels, events, messages, now, views::MessageView};
+use crate::{
+    app::AppState,
+    db::entity::{message, pin, reaction},
+    domain::{Emoji, events::kind},
+    error::{AppError, AppResult},
+};
+
+/// Add a reaction: 409 when the caller already reacted with that emoji.
+pub async fn add(
+    state: &AppState,
+    principal: Principal,
+    message_id: Uuid,
+    emoji: &str,
+) -> AppResult<reaction::Model> {
+    let emoji = Emoji::parse(emoji)?;
+    let m = messages::find(&state.db, message_id).await?;
+    let access = access::readable(&state.db, principal, m.channel_id).await?;
+    access.require_write()?;
+    if m.deleted_at.is_some() {
+        return Err(AppError::conflict("the message was deleted"));
+    }
+    let tx = crate::db::begin_write(&state.db).await?;
+    let added = reaction::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        message_id: Set(m.id),
+        user_id: Set(principal.user_id),
+        emoji: Set(emoji.as_str().to_string()),
+        created_at: Set(now()),
+    }
+    .insert(&tx)
+    .await
+    .map_err(|e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            AppError::conflict("you already reacted with this emoji")
+        }
+        _ => e.into(),
+    })?;
+    let data = serde_json::json!({ "id": added.id, "message_id": m.id, "user_id": principal.user_id, "emoji": added.emoji });
+    channels::emit(
+        &tx,
+        &access.channel,
+        kind::REACTION_ADDED,
+        principal.user_id,
+        data,
+    )
+    .await?;
+    events::commit(state, tx).await?;
+    Ok(added)
+}
+
+/// Remove one's own reaction.
+pub async fn remove(state: &AppState, principal: Principal, reaction_id: Uuid) -> AppResult<()> {
+    let r = reaction::Entity::find_by_id(reaction_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("reaction"))?;
+    let m = messages::find(&state.db, r.message_id).await?;
+    let access = access::readable(&state.db, principal, m.channel_id).await?;
+    if r.user_id != principal.user_id {
+        return Err(AppError::forbidden(
+            "you can only remove your own reactions",
+        ));
+    }
+    access.require_not_archived()?;
+    let tx = crate::db::begin_write(&state.db).await?;
+    let removed = reaction::Entity::delete_by_id(r.id).exec(&tx).await?;
+    if removed.rows_affected == 1 {
+        let data = serde_json::json!({ "id": r.id, "message_id": m.id, "user_id": r.user_id, "emoji": r.emoji });
+        channels::emit(
+            &tx,
+            &access.channel,
+            kind::REACTION_REMOVED,
+            principal.user_id,
+            data,
+        )
+        .await?;
+    }
+    events::commit(state, tx).await
+}
+
+/// Pin or unpin (members; idempotent). Emits `message.updated` with the new `pinned` state.
+pub async fn set_pinned(
+    state: &AppState,
+    principal: Principal,
+    message_id: Uuid,
+    pinned: bool,
+) -> AppResult<MessageView> {
+    let m = messages::find(&state.db, message_id).await?;
+    let access = access::readable(&state.db, principal, m.channel_id).await?;
+    access.require_write()?;
+    if m.deleted_at.is_some() {
+        return Err(AppError::conflict("the message was deleted"));
+    }
+    let is_pinned = pin::Entity::find_by_id(m.id)
+        .one(&state.db)
+        .await?
+        .is_some();
+    if is_pinned == pinned {
+        return messages::one(&state.db, principal.user_id, m).await;
+    }
+    let tx = crate::db::begin_write(&state.db).await?;
+    if pinned {
+        pin::ActiveModel {
+            message_id: Set(m.id),
+            channel_id: Set(m.channel_id),
+            pinned_by: Set(principal.user_id),
+            pinned_at: Set(now()),
+        }
+        .insert(&tx)
+        .await?;
+    } else {
+        pin::Entity::delete_by_id(m.id).exec(&tx).await?;
+    }
+    let view = messages::one(&tx, principal.user_id, m).await?;
+    let mut event_view = view.clone();
+    event_view.reactions.iter_mut().for_each(|r| r.me = false);
+    channels::emit(
+        &tx,
+        &access.channel,
+        kind::MESSAGE_UPDATED,
+        principal.user_id,
+        serde_json::to_value(&event_view).unwrap_or_default(),
+    )
+    .await?;
+    events::commit(state, tx).await?;
+    Ok(view)
+}
+
+/// Pinned messages of a conversation, most recently pinned first.
+pub async fn pins(
+    state: &AppState,
+    principal: Principal,
+    channel_id: Uuid,
+) -> AppResult<Vec<MessageView>> {
+    access::readable(&state.db, principal, channel_id).await?;
+    let ids: Vec<Uuid> = pin::Entity::find()
+        .select_only()
+        .column(pin::Column::MessageId)
+        .filter(pin::Column::ChannelId.eq(channel_id))
+        .order_by_desc(pin::Column::PinnedAt)
+        .limit(200)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let mut msgs = message::Entity::find()
+        .filter(message::Column::Id.is_in(ids.clone()))
+        .all(&state.db)
+        .await?;
+    msgs.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
+    messages::decorate(&state.db, Some(principal.user_id), msgs).await
+}

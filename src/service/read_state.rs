@@ -1,0 +1,204 @@
+//! Read markers, unread and mention counts, and the conversations list.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+use super::{Principal, access, events, views::ChannelView};
+use crate::{
+    app::AppState,
+    db::entity::{channel, channel_member, mention, message},
+    domain::events::{Event, kind},
+    error::AppResult,
+};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub unread: u64,
+    pub mentions: u64,
+}
+
+/// Unread (top-level messages by others, not deleted) and mention counts after each read marker.
+pub async fn counts(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    read_markers: &[(Uuid, i64)],
+) -> AppResult<HashMap<Uuid, Counts>> {
+    let mut out: HashMap<Uuid, Counts> = HashMap::new();
+    if read_markers.is_empty() {
+        return Ok(out);
+    }
+    for chunk in read_markers.chunks(200) {
+        let mut after_marker = Condition::any();
+        let mut mention_after_marker = Condition::any();
+        for (channel_id, seq) in chunk {
+            after_marker = after_marker.add(
+                Condition::all()
+                    .add(message::Column::ChannelId.eq(*channel_id))
+                    .add(message::Column::Seq.gt(*seq)),
+            );
+            mention_after_marker = mention_after_marker.add(
+                Condition::all()
+                    .add(mention::Column::ChannelId.eq(*channel_id))
+                    .add(mention::Column::Seq.gt(*seq)),
+            );
+        }
+        let unread: Vec<(Uuid, i64)> = message::Entity::find()
+            .select_only()
+            .column(message::Column::ChannelId)
+            .column_as(Expr::col(message::Column::Id).count(), "n")
+            .filter(after_marker)
+            .filter(message::Column::UserId.ne(user_id))
+            .filter(message::Column::DeletedAt.is_null())
+            .filter(message::Column::ThreadRootId.is_null())
+            .group_by(message::Column::ChannelId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (channel_id, n) in unread {
+            out.entry(channel_id).or_default().unread = u64::try_from(n).unwrap_or(0);
+        }
+        let mentions: Vec<(Uuid, i64)> = mention::Entity::find()
+            .select_only()
+            .column(mention::Column::ChannelId)
+            .column_as(Expr::col(mention::Column::MessageId).count_distinct(), "n")
+            .filter(mention_after_marker)
+            .filter(mention::Column::AuthorId.ne(user_id))
+            .filter(
+                Condition::any()
+                    .add(mention::Column::UserId.eq(user_id))
+                    .add(mention::Column::Kind.is_in(["channel", "here"])),
+            )
+            .group_by(mention::Column::ChannelId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (channel_id, n) in mentions {
+            out.entry(channel_id).or_default().mentions = u64::try_from(n).unwrap_or(0);
+        }
+    }
+    Ok(out)
+}
+
+/// Fill the caller-specific fields of channel views.
+pub async fn personalise(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    views: &mut [ChannelView],
+) -> AppResult<()> {
+    let ids: Vec<Uuid> = views.iter().map(|v| v.id).collect();
+    let memberships: HashMap<Uuid, channel_member::Model> = channel_member::Entity::find()
+        .filter(channel_member::Column::UserId.eq(user_id))
+        .filter(channel_member::Column::ChannelId.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.channel_id, m))
+        .collect();
+    let markers: Vec<(Uuid, i64)> = memberships
+        .values()
+        .map(|m| (m.channel_id, m.last_read_seq))
+        .collect();
+    let counts = counts(db, user_id, &markers).await?;
+    for v in views.iter_mut() {
+        let membership = memberships.get(&v.id);
+        let c = counts.get(&v.id).copied().unwrap_or_default();
+        v.is_member = Some(membership.is_some());
+        v.last_read_seq = membership.map(|m| m.last_read_seq);
+        v.unread_count = Some(if membership.is_some() { c.unread } else { 0 });
+        v.mention_count = Some(if membership.is_some() { c.mentions } else { 0 });
+    }
+    Ok(())
+}
+
+/// Move the caller's read marker forward to `seq` (never backwards; clamped to the last message).
+pub async fn mark_read(
+    state: &AppState,
+    principal: Principal,
+    channel_id: Uuid,
+    seq: i64,
+) -> AppResult<(i64, Counts)> {
+    let access = access::readable(&state.db, principal, channel_id).await?;
+    let Some(membership) = access.membership else {
+        return Err(crate::error::AppError::forbidden("join the channel first"));
+    };
+    if seq < 0 {
+        return Err(crate::error::AppError::validation(
+            "seq: must not be negative",
+        ));
+    }
+    let target = std::cmp::min(seq, access.channel.last_seq);
+    let mut marker = membership.last_read_seq;
+    if target > marker {
+        let tx = crate::db::begin_write(&state.db).await?;
+        let moved = channel_member::Entity::update_many()
+            .col_expr(channel_member::Column::LastReadSeq, Expr::value(target))
+            .filter(channel_member::Column::ChannelId.eq(channel_id))
+            .filter(channel_member::Column::UserId.eq(principal.user_id))
+            .filter(channel_member::Column::LastReadSeq.lt(target))
+            .exec(&tx)
+            .await?;
+        if moved.rows_affected == 1 {
+            marker = target;
+            let event = Event::new(
+                kind::CONVERSATION_READ,
+                access.channel.workspace_id,
+                Some(channel_id),
+                Some(principal.user_id),
+                serde_json::json!({ "user_id": principal.user_id, "last_read_seq": target }),
+            );
+            events::emit(&tx, &event).await?;
+            events::commit(state, tx).await?;
+        } else {
+            // Someone (another tab) moved it further meanwhile.
+            tx.commit().await?;
+            if let Some(m) = channel_member::Entity::find_by_id((channel_id, principal.user_id))
+                .one(&state.db)
+                .await?
+            {
+                marker = m.last_read_seq;
+            }
+        }
+    }
+    let counts = counts(&state.db, principal.user_id, &[(channel_id, marker)]).await?;
+    Ok((marker, counts.get(&channel_id).copied().unwrap_or_default()))
+}
+
+/// A `ChannelView` per id, in the given order (member counts and DM participants included).
+pub async fn views(
+    db: &impl ConnectionTrait,
+    channels: Vec<channel::Model>,
+) -> AppResult<Vec<ChannelView>> {
+    let ids: Vec<Uuid> = channels.iter().map(|c| c.id).collect();
+    let members: Vec<(Uuid, Uuid)> = channel_member::Entity::find()
+        .select_only()
+        .column(channel_member::Column::ChannelId)
+        .column(channel_member::Column::UserId)
+        .filter(channel_member::Column::ChannelId.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut by_channel: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (c, u) in members {
+        by_channel.entry(c).or_default().push(u);
+    }
+    Ok(channels
+        .into_iter()
+        .map(|c| {
+            let members = by_channel.remove(&c.id).unwrap_or_default();
+            let count = members.len() as u64;
+            let participants = if matches!(c.kind.as_str(), "dm" | "group_dm") {
+                let mut p = members;
+                p.sort();
+                p
+            } else {
+                Vec::new()
+            };
+            ChannelView::of(c, participants, count)
+        })
+        .collect())
+}

@@ -1,0 +1,134 @@
+//! How channels and messages look to clients — in API responses and in event payloads alike
+//! (one representation, so a client can apply an event exactly like a fetched object).
+
+use poem_openapi::Object;
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::entity::{channel, message};
+
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct ChannelView {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    /// `public`, `private`, `dm` or `group_dm`.
+    pub kind: String,
+    /// `None` for DMs.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub topic: Option<String>,
+    pub is_private: bool,
+    pub created_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub archived_at: Option<OffsetDateTime>,
+    pub last_seq: i64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_message_at: Option<OffsetDateTime>,
+    /// DM participants (empty for channels; see the members route).
+    pub participant_ids: Vec<Uuid>,
+    pub member_count: u64,
+    /// Per caller (absent in events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_member: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_read_seq: Option<i64>,
+}
+
+impl ChannelView {
+    pub fn of(c: channel::Model, participant_ids: Vec<Uuid>, member_count: u64) -> Self {
+        Self {
+            id: c.id,
+            workspace_id: c.workspace_id,
+            is_private: c.kind != "public",
+            kind: c.kind,
+            name: c.name,
+            description: c.description,
+            topic: c.topic,
+            created_by: c.created_by,
+            created_at: c.created_at,
+            archived_at: c.archived_at,
+            last_seq: c.last_seq,
+            last_message_at: c.last_message_at,
+            participant_ids,
+            member_count,
+            is_member: None,
+            unread_count: None,
+            mention_count: None,
+            last_read_seq: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct ReactionSummary {
+    pub emoji: String,
+    pub count: u64,
+    pub user_ids: Vec<Uuid>,
+    /// Whether the caller reacted with this emoji (always false in events; use `user_ids`).
+    pub me: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Object)]
+pub struct MentionSet {
+    pub user_ids: Vec<Uuid>,
+    pub channel: bool,
+    pub here: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct MessageView {
+    pub id: Uuid,
+    pub channel_id: Uuid,
+    /// Gapless, strictly increasing per channel; assigned when the message commits.
+    pub seq: i64,
+    pub user_id: Uuid,
+    /// Empty when deleted.
+    pub content: String,
+    pub client_id: Option<String>,
+    pub thread_root_id: Option<Uuid>,
+    pub reply_count: i32,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_reply_at: Option<OffsetDateTime>,
+    pub reactions: Vec<ReactionSummary>,
+    pub mentions: MentionSet,
+    pub pinned: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub edited_at: Option<OffsetDateTime>,
+    pub deleted: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl MessageView {
+    /// A message without its reactions/mentions/pin (filled in by the caller).
+    pub fn bare(m: message::Model) -> Self {
+        let deleted = m.deleted_at.is_some();
+        Self {
+            id: m.id,
+            channel_id: m.channel_id,
+            seq: m.seq,
+            user_id: m.user_id,
+            content: if deleted { String::new() } else { m.content },
+            client_id: m.client_id,
+            thread_root_id: m.thread_root_id,
+            reply_count: m.reply_count,
+            last_reply_at: m.last_reply_at,
+            reactions: Vec::new(),
+            mentions: MentionSet::default(),
+            pinned: false,
+            edited_at: m.edited_at,
+            deleted,
+            deleted_at: m.deleted_at,
+            created_at: m.created_at,
+        }
+    }
+}
