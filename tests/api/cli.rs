@@ -324,15 +324,32 @@ async fn migrations_go_up_down_and_up_again() {
     let run = |args: &[&str], expect: &str| {
         let out = colink(args, &env, None);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-        assert!(text(&out.stdout).contains(expect), "{args:?}: {}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains(expect),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
     };
     run(&["migrate", "up"], "migrations applied");
     let applied = status(&env);
-    assert!(applied.contains("applied    m20261122_000001_identity") && !applied.contains("pending"), "{applied}");
+    assert!(
+        applied.contains("applied    m20261122_000001_identity") && !applied.contains("pending"),
+        "{applied}"
+    );
     run(&["migrate", "down"], "rolled back");
     let after_down = status(&env);
-    let last = applied.lines().last().unwrap().split_whitespace().last().unwrap().to_string();
-    assert!(after_down.contains(&format!("pending    {last}")), "{after_down}");
+    let last = applied
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(
+        after_down.contains(&format!("pending    {last}")),
+        "{after_down}"
+    );
     assert_eq!(after_down.matches("pending").count(), 1, "{after_down}");
     run(&["migrate", "up"], "migrations applied");
     assert_eq!(status(&env), applied);

@@ -129,8 +129,18 @@ pub async fn spawn_with(customise: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Start a server on `config` (reusing `data_dir`, e.g. to test a restart).
 pub async fn start(config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp {
+    start_subscribed(config, data_dir).await.0
+}
+
+/// Like [`start`], but subscribed to the event bus before the outbox relay starts, so nothing
+/// published at start-up is missed.
+pub async fn start_subscribed(
+    config: Config,
+    data_dir: Arc<tempfile::TempDir>,
+) -> (TestApp, Box<dyn colink::bus::Subscription>) {
     init_logging();
     let app = App::build(config.clone()).await.expect("App::build");
+    let subscription = app.state().bus.subscribe();
     let base = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -151,7 +161,7 @@ pub async fn start(config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp 
         server: Some(server),
     };
     test_app.wait_ready().await;
-    test_app
+    (test_app, subscription)
 }
 
 impl TestApp {
@@ -309,5 +319,55 @@ impl TestApp {
             .await
             .expect(200);
         body["items"].as_array().unwrap().clone()
+    }
+
+    /// Create a channel as `session`; returns its id.
+    pub async fn channel(&self, session: &Session, name: &str, private: bool) -> String {
+        let body = self
+            .post(
+                "/channels",
+                Some(&session.access),
+                json!({"name": name, "is_private": private}),
+            )
+            .await
+            .expect(201);
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn join(&self, session: &Session, channel: &str) {
+        self.post(
+            &format!("/channels/{channel}/join"),
+            Some(&session.access),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+
+    /// Post a message; returns it.
+    pub async fn send(&self, session: &Session, channel: &str, content: &str) -> Value {
+        self.post(
+            &format!("/channels/{channel}/messages"),
+            Some(&session.access),
+            json!({"content": content}),
+        )
+        .await
+        .expect(201)
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Owner + workspace + members `alice` and `bob`.
+    pub async fn team(&self) -> (Session, String, Session, Session) {
+        let (owner, ws) = self.setup_owner().await;
+        let alice = self.member(&owner, &ws, "alice").await;
+        let bob = self.member(&owner, &ws, "bob").await;
+        (owner, ws, alice, bob)
     }
 }

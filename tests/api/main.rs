@@ -4,9 +4,14 @@
 mod account;
 mod admin;
 mod auth;
+mod channels;
 mod cli;
+mod dms;
 mod edge;
+mod events;
 mod helpers;
+mod messages;
+mod permissions;
 mod setup;
 mod totp;
 mod users;

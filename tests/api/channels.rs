@@ -1,0 +1,215 @@
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn public_channel_lifecycle() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let general = app
+        .post(
+            "/channels",
+            Some(&owner.access),
+            json!({"name": "General", "description": "All hands"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(general["name"], "general");
+    assert_eq!(general["is_private"], false);
+    assert_eq!(general["is_member"], true);
+    assert_eq!(general["member_count"], 1);
+    let id = general["id"].as_str().unwrap();
+
+    app.post("/channels", Some(&alice.access), json!({"name": "general"}))
+        .await
+        .problem(409, "conflict");
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "has space"}),
+        json!({"name": "x".repeat(81)}),
+        json!({"name": ["general"]}),
+    ] {
+        app.post("/channels", Some(&alice.access), bad)
+            .await
+            .problem(400, "validation_failed");
+    }
+
+    // Bob sees it (public) without being a member; joining makes him one.
+    let listed = app.get("/channels", &bob.access).await.expect(200);
+    let entry = &listed["items"][0];
+    assert_eq!(
+        (entry["name"].as_str(), entry["is_member"].as_bool()),
+        (Some("general"), Some(false))
+    );
+    app.get(&format!("/channels/{id}/messages"), &bob.access)
+        .await
+        .expect(200);
+    app.join(&bob, id).await;
+    app.join(&bob, id).await; // idempotent
+    app.join(&alice, id).await;
+    assert_eq!(
+        app.get(&format!("/channels/{id}"), &bob.access)
+            .await
+            .expect(200)["member_count"],
+        3
+    );
+
+    // Only owners/admins update or archive.
+    app.put(
+        &format!("/channels/{id}"),
+        &alice.access,
+        json!({"topic": "hi"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    let updated = app
+        .put(
+            &format!("/channels/{id}"),
+            &owner.access,
+            json!({"name": "town-square", "topic": "Announcements"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (updated["name"].as_str(), updated["topic"].as_str()),
+        (Some("town-square"), Some("Announcements"))
+    );
+    app.delete(&format!("/channels/{id}"), &alice.access)
+        .await
+        .problem(403, "forbidden");
+
+    app.post(
+        &format!("/channels/{id}/leave"),
+        Some(&bob.access),
+        json!({}),
+    )
+    .await
+    .expect(204);
+    assert_eq!(
+        app.get(&format!("/channels/{id}"), &bob.access)
+            .await
+            .expect(200)["is_member"],
+        false
+    );
+
+    app.delete(&format!("/channels/{id}"), &owner.access)
+        .await
+        .expect(204);
+    app.post(
+        &format!("/channels/{id}/messages"),
+        Some(&alice.access),
+        json!({"content": "hello?"}),
+    )
+    .await
+    .problem(409, "channel_archived");
+    app.post(
+        &format!("/channels/{id}/join"),
+        Some(&bob.access),
+        json!({}),
+    )
+    .await
+    .problem(409, "channel_archived");
+    assert!(
+        app.get("/channels", &alice.access).await.expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let all = app
+        .get("/channels?include_archived=true", &alice.access)
+        .await
+        .expect(200);
+    assert!(all["items"][0]["archived_at"].is_string());
+    // History stays readable.
+    app.get(&format!("/channels/{id}/messages"), &alice.access)
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn private_channels_are_joined_by_invitation() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let id = app.channel(&alice, "secret", true).await;
+    assert!(
+        app.get("/channels", &bob.access).await.expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    app.get(&format!("/channels/{id}"), &bob.access)
+        .await
+        .problem(403, "forbidden");
+    app.post(
+        &format!("/channels/{id}/join"),
+        Some(&bob.access),
+        json!({}),
+    )
+    .await
+    .problem(403, "forbidden");
+
+    app.post(
+        &format!("/channels/{id}/members"),
+        Some(&alice.access),
+        json!({"user_id": bob.user_id}),
+    )
+    .await
+    .expect(204);
+    assert_eq!(
+        app.get("/channels", &bob.access).await.expect(200)["items"][0]["name"],
+        "secret"
+    );
+    let members = app
+        .get(&format!("/channels/{id}/members"), &bob.access)
+        .await
+        .expect(200);
+    let names: Vec<&str> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(members["items"][0]["role"], "owner");
+
+    // Bob (a plain member) cannot add people to a private channel or remove others.
+    app.post(
+        &format!("/channels/{id}/members"),
+        Some(&bob.access),
+        json!({"user_id": owner.user_id}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.delete(
+        &format!("/channels/{id}/members/{}", alice.user_id),
+        &bob.access,
+    )
+    .await
+    .problem(403, "forbidden");
+    // The server admin moderates without being a member.
+    app.get(&format!("/channels/{id}/messages"), &owner.access)
+        .await
+        .expect(200);
+    app.delete(
+        &format!("/channels/{id}/members/{}", bob.user_id),
+        &alice.access,
+    )
+    .await
+    .expect(204);
+    app.get(&format!("/channels/{id}/messages"), &bob.access)
+        .await
+        .problem(403, "forbidden");
+    app.delete(
+        &format!("/channels/{id}/members/{}", bob.user_id),
+        &alice.access,
+    )
+    .await
+    .problem(404, "not_found");
+    app.post(
+        &format!("/channels/{id}/members"),
+        Some(&alice.access),
+        json!({"user_id": uuid::Uuid::now_v7()}),
+    )
+    .await
+    .problem(404, "not_found");
+}

@@ -1,0 +1,215 @@
+//! The event pipeline: every change writes its event to the outbox in its transaction; the relay
+//! publishes committed events to the bus in order; after a crash, unpublished rows go out on the
+//! next start.
+
+use std::time::Duration;
+
+use colink::bus::{Dedup, Subscription};
+use colink::domain::events::Event;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+use serde_json::json;
+
+use crate::helpers::{spawn_app, start_subscribed};
+
+async fn next(sub: &mut Box<dyn Subscription>) -> std::sync::Arc<Event> {
+    tokio::time::timeout(Duration::from_secs(10), sub.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("bus open")
+}
+
+/// Events until one of type `last` (inclusive).
+async fn collect_until(sub: &mut Box<dyn Subscription>, last: &str) -> Vec<std::sync::Arc<Event>> {
+    let mut out = Vec::new();
+    loop {
+        let e = next(sub).await;
+        let done = e.kind == last;
+        out.push(e);
+        if done {
+            return out;
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_change_publishes_its_event_in_order() {
+    let app = spawn_app().await;
+    let (_, ws, alice, bob) = app.team().await;
+    let mut sub = app.state.bus.subscribe();
+
+    let ch = app.channel(&alice, "events", false).await;
+    app.join(&bob, &ch).await;
+    let m1 = app.send(&alice, &ch, "one").await;
+    let m1_id = m1["id"].as_str().unwrap();
+    app.send(&bob, &ch, "two @alice").await;
+    app.post(
+        &format!("/messages/{m1_id}/threads"),
+        Some(&bob.access),
+        json!({"content": "reply"}),
+    )
+    .await
+    .expect(201);
+    let reaction = app
+        .post(
+            &format!("/messages/{m1_id}/reactions"),
+            Some(&bob.access),
+            json!({"emoji": "wave"}),
+        )
+        .await
+        .expect(201);
+    app.delete(
+        &format!("/reactions/{}", reaction["id"].as_str().unwrap()),
+        &bob.access,
+    )
+    .await
+    .expect(204);
+    app.put(
+        &format!("/messages/{m1_id}"),
+        &alice.access,
+        json!({"content": "one!"}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/messages/{m1_id}/pin"),
+        Some(&alice.access),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/channels/{ch}/read"),
+        Some(&bob.access),
+        json!({"seq": 3}),
+    )
+    .await
+    .expect(200);
+    app.delete(&format!("/messages/{m1_id}"), &alice.access)
+        .await
+        .expect(204);
+    app.put(
+        &format!("/channels/{ch}"),
+        &alice.access,
+        json!({"topic": "t"}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/channels/{ch}/leave"),
+        Some(&bob.access),
+        json!({}),
+    )
+    .await
+    .expect(204);
+    app.delete(&format!("/channels/{ch}"), &alice.access)
+        .await
+        .expect(204);
+
+    let events = collect_until(&mut sub, "channel.archived").await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "channel.created",
+            "member.joined",
+            "member.joined",
+            "message.created",
+            "message.created",
+            "message.created",
+            "message.updated",
+            "reaction.added",
+            "reaction.removed",
+            "message.updated",
+            "message.updated",
+            "conversation.read",
+            "message.deleted",
+            "channel.updated",
+            "member.left",
+            "channel.archived",
+        ]
+    );
+    let workspace: uuid::Uuid = ws.parse().unwrap();
+    let channel: uuid::Uuid = ch.parse().unwrap();
+    for e in &events {
+        assert_eq!(e.workspace_id, Some(workspace));
+        assert_eq!(e.channel_id, Some(channel));
+        assert!(e.actor_id.is_some());
+        assert_eq!(e.id.get_version_num(), 7, "UUIDv7 event ids");
+    }
+    let created: Vec<&std::sync::Arc<Event>> = events
+        .iter()
+        .filter(|e| e.kind == "message.created")
+        .collect();
+    let seqs: Vec<i64> = created.iter().map(|e| e.seq.unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3], "per-channel order");
+    // The payload is the message as the API shows it.
+    assert_eq!(created[0].data["content"], "one");
+    assert_eq!(
+        created[1].data["mentions"]["user_ids"],
+        json!([alice.user_id])
+    );
+    assert_eq!(created[2].data["thread_root_id"], m1_id);
+    assert_eq!(
+        events[11].data,
+        json!({"user_id": bob.user_id, "last_read_seq": 3})
+    );
+    assert_eq!(events[12].data["id"], m1_id);
+    // The event ids are time-ordered like the outbox.
+    assert!(events.windows(2).all(|w| w[0].id < w[1].id));
+}
+
+#[tokio::test]
+async fn unpublished_outbox_rows_are_published_once_after_a_restart() {
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    let ch = app.channel(&alice, "durable", false).await;
+    for i in 0..5 {
+        app.send(&alice, &ch, &format!("m{i}")).await;
+    }
+    let (config, dir) = app.stop().await;
+
+    // As if the process died after committing but before the relay marked the rows published.
+    let db = colink::db::connect(&config).await.unwrap();
+    use colink::db::entity::outbox;
+    let rows = outbox::Entity::find().all(&db).await.unwrap();
+    assert!(
+        rows.len() >= 7,
+        "channel.created, member.joined and 5 messages at least"
+    );
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::PublishedAt,
+            Expr::value(Option::<time::OffsetDateTime>::None),
+        )
+        .exec(&db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+
+    let (app, mut sub) = start_subscribed(config, dir).await;
+    let mut dedup = Dedup::new(1024);
+    let mut received = Vec::new();
+    while received.len() < rows.len() {
+        let e = next(&mut sub).await;
+        if dedup.first_time(e.id) {
+            received.push(e.id);
+        }
+    }
+    let expected: Vec<uuid::Uuid> = rows.iter().map(|r| r.event_id).collect();
+    assert_eq!(received, expected, "every row, once, in outbox order");
+
+    let (config, _dir) = app.stop().await;
+    let db = colink::db::connect(&config).await.unwrap();
+    let unpublished = outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(unpublished, 0, "the outbox drained");
+    // Published rows are pruned after the retention period.
+    let pruned = colink::bus::relay::prune(&db, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(pruned as usize, rows.len());
+    db.close().await.unwrap();
+}

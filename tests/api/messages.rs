@@ -1,0 +1,584 @@
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn send_list_page_edit_and_delete() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &ch).await;
+    let mut ids = Vec::new();
+    for i in 1..=5 {
+        let m = app.send(&alice, &ch, &format!("message {i}")).await;
+        assert_eq!(m["seq"], i);
+        assert_eq!(m["user_id"], alice.user_id.as_str());
+        ids.push(m["id"].as_str().unwrap().to_string());
+    }
+    let latest = app
+        .get(&format!("/channels/{ch}/messages?limit=2"), &bob.access)
+        .await
+        .expect(200);
+    let seqs: Vec<i64> = latest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [5, 4]);
+    assert_eq!(latest["next_cursor"], "4");
+    let older = app
+        .get(
+            &format!("/channels/{ch}/messages?before=4&limit=10"),
+            &bob.access,
+        )
+        .await
+        .expect(200);
+    let seqs: Vec<i64> = older["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 2, 1]);
+    assert!(older["next_cursor"].is_null());
+    let newer = app
+        .get(&format!("/channels/{ch}/messages?after=3"), &bob.access)
+        .await
+        .expect(200);
+    let seqs: Vec<i64> = newer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [4, 5]);
+    app.get(
+        &format!("/channels/{ch}/messages?before=2&after=1"),
+        &bob.access,
+    )
+    .await
+    .problem(400, "validation_failed");
+
+    // Edit: author only.
+    app.put(
+        &format!("/messages/{}", ids[0]),
+        &bob.access,
+        json!({"content": "hijack"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    let edited = app
+        .put(
+            &format!("/messages/{}", ids[0]),
+            &alice.access,
+            json!({"content": "message one"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(edited["content"], "message one");
+    assert!(edited["edited_at"].is_string());
+    app.put(
+        &format!("/messages/{}", ids[0]),
+        &alice.access,
+        json!({"content": " "}),
+    )
+    .await
+    .problem(400, "validation_failed");
+
+    // Delete: author, channel owner, server admin — not another member.
+    app.delete(&format!("/messages/{}", ids[1]), &bob.access)
+        .await
+        .problem(403, "forbidden");
+    app.delete(&format!("/messages/{}", ids[1]), &alice.access)
+        .await
+        .expect(204);
+    let bob_msg = app.send(&bob, &ch, "bob here").await;
+    app.delete(
+        &format!("/messages/{}", bob_msg["id"].as_str().unwrap()),
+        &alice.access,
+    )
+    .await
+    .expect(204); // channel owner
+    app.delete(&format!("/messages/{}", ids[2]), &owner.access)
+        .await
+        .expect(204); // server admin
+    let page = app
+        .get(&format!("/channels/{ch}/messages?after=0"), &bob.access)
+        .await
+        .expect(200);
+    let second = &page["items"][1];
+    assert_eq!(
+        (second["deleted"].as_bool(), second["content"].as_str()),
+        (Some(true), Some(""))
+    );
+    // The content is kept in the database.
+    use sea_orm::EntityTrait;
+    let stored =
+        colink::db::entity::message::Entity::find_by_id(ids[1].parse::<uuid::Uuid>().unwrap())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(stored.content, "message 2");
+    app.put(
+        &format!("/messages/{}", ids[1]),
+        &alice.access,
+        json!({"content": "undelete"}),
+    )
+    .await
+    .problem(409, "conflict");
+}
+
+#[tokio::test]
+async fn bad_message_input_is_refused_with_4xx() {
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    let path = format!("/channels/{ch}/messages");
+    for body in [
+        json!({"content": ""}),
+        json!({"content": "   \n"}),
+        json!({"content": "x".repeat(40_001)}),
+        // (poem-openapi accepts JSON scalars for string fields; structures are refused.)
+        json!({"content": {"text": "hi"}}),
+        json!({"content": ["hi"]}),
+        json!({}),
+        json!({"content": "ok", "client_id": ""}),
+        json!({"content": "ok", "thread_root_id": "not-a-uuid"}),
+        json!({"content": "ok", "thread_root_id": uuid::Uuid::now_v7()}),
+    ] {
+        app.post(&path, Some(&alice.access), body.clone())
+            .await
+            .problem(400, "validation_failed");
+    }
+    app.send(&alice, &ch, &"x".repeat(40_000)).await;
+    app.post(
+        &format!("/channels/{}/messages", uuid::Uuid::now_v7()),
+        Some(&alice.access),
+        json!({"content": "hi"}),
+    )
+    .await
+    .problem(404, "not_found");
+    app.post(
+        "/channels/nope/messages",
+        Some(&alice.access),
+        json!({"content": "hi"}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    app.put(
+        &format!("/messages/{}", uuid::Uuid::now_v7()),
+        &alice.access,
+        json!({"content": "x"}),
+    )
+    .await
+    .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn idempotent_send_under_concurrent_retries_writes_one_row() {
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    let url = format!("{}/api/v1/channels/{ch}/messages", app.base);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (client, url, token) = (app.client.clone(), url.clone(), alice.access.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"content": "once", "client_id": "c-1"}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap();
+            (status, body["id"].as_str().unwrap().to_string())
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    assert_eq!(
+        results.iter().filter(|(s, _)| *s == 201).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results.iter().all(|(s, _)| *s == 201 || *s == 200),
+        "{results:?}"
+    );
+    assert_eq!(
+        results
+            .iter()
+            .map(|(_, id)| id)
+            .collect::<HashSet<_>>()
+            .len(),
+        1
+    );
+    let all = app
+        .get(&format!("/channels/{ch}/messages"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+
+    // The Idempotency-Key header works the same way.
+    let send = |key: &'static str| {
+        app.client
+            .post(&url)
+            .bearer_auth(&alice.access)
+            .header("Idempotency-Key", key)
+            .json(&json!({"content": "keyed"}))
+            .send()
+    };
+    assert_eq!(send("k-1").await.unwrap().status().as_u16(), 201);
+    assert_eq!(send("k-1").await.unwrap().status().as_u16(), 200);
+    // Reusing a client_id in another conversation is a conflict, not a silent duplicate.
+    let other = app.channel(&alice, "other", false).await;
+    app.post(
+        &format!("/channels/{other}/messages"),
+        Some(&alice.access),
+        json!({"content": "x", "client_id": "c-1"}),
+    )
+    .await
+    .problem(409, "conflict");
+}
+
+#[tokio::test]
+async fn concurrent_senders_get_gapless_strictly_increasing_seqs() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "busy", false).await;
+    app.join(&bob, &ch).await;
+    let url = format!("{}/api/v1/channels/{ch}/messages", app.base);
+    let per_task = 4;
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let token = if i % 2 == 0 {
+            alice.access.clone()
+        } else {
+            bob.access.clone()
+        };
+        let (client, url) = (app.client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for j in 0..per_task {
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"content": format!("m {i} {j}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 201);
+                let body: serde_json::Value = r.json().await.unwrap();
+                seqs.push(body["seq"].as_i64().unwrap());
+            }
+            // Each sender sees its own messages in increasing order.
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let expected: Vec<i64> = (1..=(64 * per_task) as i64).collect();
+    assert_eq!(all, expected, "seqs are 1..N with no gaps or duplicates");
+    let channel = app
+        .get(&format!("/channels/{ch}"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(channel["last_seq"], 64 * per_task);
+}
+
+#[tokio::test]
+async fn threads_reactions_and_pins() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &ch).await;
+    let root = app.send(&alice, &ch, "root").await;
+    let root_id = root["id"].as_str().unwrap();
+
+    let r1 = app
+        .post(
+            &format!("/messages/{root_id}/threads"),
+            Some(&bob.access),
+            json!({"content": "reply 1"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(r1["thread_root_id"], root_id);
+    // Replying to a reply lands in the same thread.
+    let r1_id = r1["id"].as_str().unwrap();
+    let r2 = app
+        .post(
+            &format!("/messages/{r1_id}/threads"),
+            Some(&alice.access),
+            json!({"content": "reply 2"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(r2["thread_root_id"], root_id);
+    let thread = app
+        .get(&format!("/messages/{root_id}/thread"), &bob.access)
+        .await
+        .expect(200);
+    let contents: Vec<&str> = thread["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["root", "reply 1", "reply 2"]);
+    assert_eq!(thread["items"][0]["reply_count"], 2);
+    assert!(thread["items"][0]["last_reply_at"].is_string());
+    // Replies stay out of the channel's top level.
+    let top = app
+        .get(&format!("/channels/{ch}/messages"), &bob.access)
+        .await
+        .expect(200);
+    assert_eq!(top["items"].as_array().unwrap().len(), 1);
+
+    // Reactions.
+    let thumbs = app
+        .post(
+            &format!("/messages/{root_id}/reactions"),
+            Some(&bob.access),
+            json!({"emoji": ":thumbsup:"}),
+        )
+        .await
+        .expect(201);
+    app.post(
+        &format!("/messages/{root_id}/reactions"),
+        Some(&bob.access),
+        json!({"emoji": "thumbsup"}),
+    )
+    .await
+    .problem(409, "conflict");
+    app.post(
+        &format!("/messages/{root_id}/reactions"),
+        Some(&alice.access),
+        json!({"emoji": "thumbsup"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/messages/{root_id}/reactions"),
+        Some(&alice.access),
+        json!({"emoji": "🎉"}),
+    )
+    .await
+    .expect(201);
+    for bad in ["", "not an emoji", "<b>", ":UPPER:"] {
+        app.post(
+            &format!("/messages/{root_id}/reactions"),
+            Some(&alice.access),
+            json!({"emoji": bad}),
+        )
+        .await
+        .problem(400, "validation_failed");
+    }
+    let top = app
+        .get(&format!("/channels/{ch}/messages"), &bob.access)
+        .await
+        .expect(200);
+    let reactions = &top["items"][0]["reactions"];
+    assert_eq!(reactions[0]["emoji"], "thumbsup");
+    assert_eq!(reactions[0]["count"], 2);
+    assert_eq!(reactions[0]["me"], true);
+    assert_eq!(
+        reactions[0]["user_ids"],
+        json!([bob.user_id, alice.user_id])
+    );
+    assert_eq!(
+        reactions[1],
+        json!({"emoji": "🎉", "count": 1, "user_ids": [alice.user_id], "me": false})
+    );
+    let thumbs_id = thumbs["id"].as_str().unwrap();
+    app.delete(&format!("/reactions/{thumbs_id}"), &alice.access)
+        .await
+        .problem(403, "forbidden");
+    app.delete(&format!("/reactions/{thumbs_id}"), &bob.access)
+        .await
+        .expect(204);
+    app.delete(&format!("/reactions/{thumbs_id}"), &bob.access)
+        .await
+        .problem(404, "not_found");
+
+    // Pins.
+    let pinned = app
+        .post(
+            &format!("/messages/{root_id}/pin"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(pinned["pinned"], true);
+    let pins = app
+        .get(&format!("/channels/{ch}/pins"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(pins["items"][0]["id"], root_id);
+    let unpinned = app
+        .delete(&format!("/messages/{root_id}/pin"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(unpinned["pinned"], false);
+    assert!(
+        app.get(&format!("/channels/{ch}/pins"), &alice.access)
+            .await
+            .expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn unread_and_mention_counts_follow_read_markers() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &ch).await;
+    app.send(&alice, &ch, "hello everyone").await;
+    app.send(&alice, &ch, "@bob can you look?").await;
+    let m3 = app.send(&alice, &ch, "@channel standup in 5").await;
+    assert_eq!(m3["mentions"]["channel"], true);
+    app.send(&bob, &ch, "my own message does not count").await;
+    app.send(&alice, &ch, "`@bob` in code is not a mention")
+        .await;
+
+    let view = app
+        .get(&format!("/channels/{ch}"), &bob.access)
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            view["unread_count"].as_u64(),
+            view["mention_count"].as_u64()
+        ),
+        (Some(4), Some(2))
+    );
+    let second = app
+        .get(
+            &format!("/channels/{ch}/messages?after=1&limit=1"),
+            &bob.access,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        second["items"][0]["mentions"]["user_ids"],
+        json!([bob.user_id])
+    );
+
+    let read = app
+        .post(
+            &format!("/channels/{ch}/read"),
+            Some(&bob.access),
+            json!({"seq": 2}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        read,
+        json!({"last_read_seq": 2, "unread_count": 2, "mention_count": 1})
+    );
+    // Never backwards.
+    let read = app
+        .post(
+            &format!("/channels/{ch}/read"),
+            Some(&bob.access),
+            json!({"seq": 1}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(read["last_read_seq"], 2);
+    // Clamped to the last message.
+    let read = app
+        .post(
+            &format!("/channels/{ch}/read"),
+            Some(&bob.access),
+            json!({"seq": 999}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        read,
+        json!({"last_read_seq": 5, "unread_count": 0, "mention_count": 0})
+    );
+    app.post(
+        &format!("/channels/{ch}/read"),
+        Some(&bob.access),
+        json!({"seq": -1}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    // Alice's own messages never count for her.
+    let alice_view = app
+        .get(&format!("/channels/{ch}"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(alice_view["unread_count"], 1);
+}
+
+#[tokio::test]
+async fn conversations_are_ordered_by_last_activity() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let a = app.channel(&alice, "aaa", false).await;
+    let b = app.channel(&alice, "bbb", false).await;
+    app.join(&bob, &a).await;
+    app.join(&bob, &b).await;
+    let dm = app
+        .post(
+            "/dms",
+            Some(&alice.access),
+            json!({"participant_ids": [bob.user_id]}),
+        )
+        .await
+        .expect(201);
+    let dm_id = dm["id"].as_str().unwrap().to_string();
+    app.send(&alice, &b, "in b").await;
+    app.send(&alice, &dm_id, "psst").await;
+    app.send(&alice, &a, "in a").await;
+
+    let convs = app.get("/conversations", &bob.access).await.expect(200);
+    let order: Vec<&str> = convs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, [a.as_str(), dm_id.as_str(), b.as_str()]);
+    assert_eq!(convs["items"][0]["last_message"]["content"], "in a");
+    assert_eq!(convs["items"][1]["kind"], "dm");
+    assert_eq!(convs["items"][1]["unread_count"], 1);
+
+    let page1 = app
+        .get("/conversations?limit=2", &bob.access)
+        .await
+        .expect(200);
+    assert_eq!(page1["items"].as_array().unwrap().len(), 2);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let page2 = app
+        .get(
+            &format!("/conversations?limit=2&cursor={cursor}"),
+            &bob.access,
+        )
+        .await
+        .expect(200);
+    assert_eq!(page2["items"][0]["id"], b.as_str());
+    assert!(page2["next_cursor"].is_null());
+    app.get("/conversations?cursor=garbage", &bob.access)
+        .await
+        .problem(400, "validation_failed");
+}
