@@ -501,8 +501,10 @@ async fn acknowledged_messages_survive_kill_9_and_the_outbox_drains() {
         .arg(child.id().to_string())
         .status();
     child.wait().unwrap();
-    let mut config = colink::Config::default();
-    config.data_dir = dir.path().to_path_buf();
+    let mut config = colink::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     config.database.url = Some(colink::config::Secret::new(url.clone()));
     let db = colink::db::connect(&config).await.unwrap();
     use colink::db::entity::outbox;
