@@ -42,6 +42,18 @@ pub fn is_not_found(err: &anyhow::Error) -> bool {
         .is_some_and(|e| e.status == StatusCode::NOT_FOUND)
 }
 
+/// An error with its sources, `outer: inner: innermost` (reqwest's Display shows only the top).
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
+
 /// Cut a response body for an error message.
 pub fn truncate(body: &str, max: usize) -> String {
     let body = body.trim();

@@ -216,6 +216,12 @@ impl Report {
                     format!("{:.0} % (100 % = one core)", p.cpu_percent),
                 ));
             }
+            None if self.server.pid.is_some() => {
+                rows.push((
+                    "server RSS/CPU",
+                    "unavailable (see the warnings above)".into(),
+                ));
+            }
             None => rows.push(("server RSS/CPU", "unknown (pass --server-pid)".into())),
         }
         if let Some(cpu) = self.bench_cpu_percent {

@@ -372,7 +372,7 @@ async fn sender(p: Arc<Phase>) -> SenderResult {
                     Err(e) => {
                         *out.errors.entry("body".into()).or_default() += 1;
                         p.error("body".into(), || {
-                            format!("reading the answer of {url}: {e}")
+                            format!("reading the answer of {url}: {}", api::chain(&e))
                         });
                     }
                 }
@@ -384,7 +384,7 @@ async fn sender(p: Arc<Phase>) -> SenderResult {
                     "transport"
                 };
                 *out.errors.entry(key.into()).or_default() += 1;
-                p.error(key.into(), || format!("POST {url}: {e}"));
+                p.error(key.into(), || format!("POST {url}: {}", api::chain(&e)));
             }
         }
     }
