@@ -14,11 +14,14 @@ use tokio::sync::Notify;
 use crate::{
     bus::{EventBus, MemoryBus, relay},
     config::{Config, KvBackend},
-    db,
+    db::{self, WriteGate, WriteGuard},
     email::Mailer,
     identity::{jwt::JwtKeys, keys::Keys, token_state::TokenStateCache},
     kv::{Kv, RedbKv},
-    service::setup::SetupGate,
+    service::{
+        message_writer::{self, MessageWriter, WriterTask},
+        setup::SetupGate,
+    },
     workers::Workers,
 };
 
@@ -35,6 +38,10 @@ pub struct AppState {
     pub bus: Arc<dyn EventBus>,
     /// Signalled after a commit that wrote outbox rows, so the relay publishes at once.
     pub outbox_wakeup: Arc<Notify>,
+    pub write_gate: WriteGate,
+    pub message_writer: MessageWriter,
+    /// The writer task's end, taken when the workers start.
+    message_writer_task: std::sync::Mutex<Option<WriterTask>>,
 }
 
 /// Where ephemeral state lives.
@@ -46,6 +53,25 @@ enum KvChoice {
 }
 
 impl AppState {
+    /// Begin a write transaction (see [`db::begin_write`]); keep the guard until after commit.
+    pub async fn begin_write(
+        &self,
+    ) -> Result<(sea_orm::DatabaseTransaction, WriteGuard), sea_orm::DbErr> {
+        db::begin_write(&self.db, &self.write_gate).await
+    }
+
+    /// Run `work` in a write transaction (see [`db::write`]).
+    pub async fn write<T, F>(&self, work: F) -> crate::error::AppResult<T>
+    where
+        F: for<'c> FnOnce(
+            &'c sea_orm::DatabaseTransaction,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = crate::error::AppResult<T>> + Send + 'c>,
+        >,
+    {
+        db::write(&self.db, &self.write_gate, work).await
+    }
+
     /// Connect, migrate and open every backend, for the server.
     async fn open(config: Config) -> anyhow::Result<(Self, Option<RedbKv>)> {
         Self::open_with(config, KvChoice::Configured).await
@@ -64,6 +90,7 @@ impl AppState {
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
         let db = db::connect(&config).await?;
         db::migrate_up(&db).await?;
+        let write_gate = WriteGate::for_connection(&db);
         let (kv, redb): (Arc<dyn Kv>, Option<RedbKv>) = match (kv_choice, config.kv.backend) {
             (KvChoice::InMemory, _) => (Arc::new(RedbKv::in_memory()?), None),
             (KvChoice::Configured, KvBackend::Embedded) => {
@@ -87,6 +114,9 @@ impl AppState {
         let mailer = Arc::new(Mailer::from_config(&config)?);
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
+        let outbox_wakeup = Arc::new(Notify::new());
+        let (message_writer, writer_task) =
+            message_writer::channel(db.clone(), write_gate.clone(), outbox_wakeup.clone());
         Ok((
             Self {
                 config,
@@ -98,7 +128,10 @@ impl AppState {
                 mailer,
                 setup,
                 bus,
-                outbox_wakeup: Arc::new(Notify::new()),
+                outbox_wakeup,
+                write_gate,
+                message_writer,
+                message_writer_task: std::sync::Mutex::new(Some(writer_task)),
             },
             redb,
         ))
@@ -190,10 +223,19 @@ fn start_workers(state: &Arc<AppState>, redb: Option<RedbKv>) -> Workers {
             }
         });
     }
+    let writer = state
+        .message_writer_task
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(writer) = writer {
+        workers.spawn("message-writer", move |shutdown| writer.run(shutdown));
+    }
     let outbox_relay = relay::Relay {
         db: state.db.clone(),
         bus: state.bus.clone(),
         wakeup: state.outbox_wakeup.clone(),
+        gate: state.write_gate.clone(),
     };
     workers.spawn("outbox-relay", move |shutdown| outbox_relay.run(shutdown));
     let db = state.db.clone();

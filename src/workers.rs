@@ -7,18 +7,11 @@ use tokio::{sync::watch, task::JoinHandle};
 /// Receives `true` when the worker should stop.
 pub type Shutdown = watch::Receiver<bool>;
 
+/// Running workers, stopped one at a time in the order they were started (so a producer, e.g.
+/// the message writer, finishes before its consumer, the outbox relay, makes its last pass).
+#[derive(Default)]
 pub struct Workers {
-    stop: watch::Sender<bool>,
-    handles: Vec<(&'static str, JoinHandle<()>)>,
-}
-
-impl Default for Workers {
-    fn default() -> Self {
-        Self {
-            stop: watch::channel(false).0,
-            handles: Vec::new(),
-        }
-    }
+    running: Vec<(&'static str, watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 impl Workers {
@@ -27,8 +20,9 @@ impl Workers {
         F: FnOnce(Shutdown) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handle = tokio::spawn(worker(self.stop.subscribe()));
-        self.handles.push((name, handle));
+        let (stop, stopped) = watch::channel(false);
+        let handle = tokio::spawn(worker(stopped));
+        self.running.push((name, stop, handle));
     }
 
     /// Run `tick` every `period` until shutdown.
@@ -49,10 +43,10 @@ impl Workers {
         });
     }
 
-    /// Signal every worker and wait for each to finish.
+    /// Stop the workers in start order, each finishing before the next is told.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        for (name, handle) in self.handles {
+        for (name, stop, handle) in self.running {
+            let _ = stop.send(true);
             if let Err(e) = handle.await {
                 tracing::warn!(worker = name, error = %e, "worker ended abnormally");
             }

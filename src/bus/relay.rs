@@ -20,6 +20,7 @@ pub struct Relay {
     pub db: DatabaseConnection,
     pub bus: Arc<dyn EventBus>,
     pub wakeup: Arc<Notify>,
+    pub gate: crate::db::WriteGate,
 }
 
 impl Relay {
@@ -74,6 +75,7 @@ impl Relay {
             if n == 0 {
                 return Ok(total);
             }
+            let _write = self.gate.enter().await;
             outbox::Entity::update_many()
                 .col_expr(
                     outbox::Column::PublishedAt,
@@ -82,6 +84,7 @@ impl Relay {
                 .filter(outbox::Column::Position.is_in(published))
                 .exec(&self.db)
                 .await?;
+            drop(_write);
             total += n;
             if n < rows.len() {
                 return Ok(total);

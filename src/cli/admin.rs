@@ -116,41 +116,42 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             let (pw, generated) = read_password(password_stdin)?;
             let pw = NewPassword::parse(&pw, &[username.as_str(), email.as_str()])?;
             let hash = password::hash(pw.expose()).await?;
-            let user = crate::db::write(&state.db, |tx| {
-                Box::pin(async move {
-                    let user = accounts::create(
-                        tx,
-                        NewAccount {
-                            username,
-                            email,
-                            display_name,
-                            password_hash: Some(hash),
-                            role,
-                            email_verified: true,
-                        },
-                    )
-                    .await?;
-                    if let Some(ws) = workspaces::default_workspace(tx).await? {
-                        workspaces::add_member(tx, ws.id, user.id, "member").await?;
-                    }
-                    crate::service::audit::record(
-                        tx,
-                        meta,
-                        crate::service::audit::Entry {
-                            actor: None,
-                            action: crate::service::audit::action::USER_CREATED,
-                            target: Some(("user", user.id)),
-                            details: Some(
-                                serde_json::json!({ "via": "cli", "role": role.as_str() }),
-                            ),
-                        },
-                    )
-                    .await?;
-                    Ok(user)
+            let user = state
+                .write(|tx| {
+                    Box::pin(async move {
+                        let user = accounts::create(
+                            tx,
+                            NewAccount {
+                                username,
+                                email,
+                                display_name,
+                                password_hash: Some(hash),
+                                role,
+                                email_verified: true,
+                            },
+                        )
+                        .await?;
+                        if let Some(ws) = workspaces::default_workspace(tx).await? {
+                            workspaces::add_member(tx, ws.id, user.id, "member").await?;
+                        }
+                        crate::service::audit::record(
+                            tx,
+                            meta,
+                            crate::service::audit::Entry {
+                                actor: None,
+                                action: crate::service::audit::action::USER_CREATED,
+                                target: Some(("user", user.id)),
+                                details: Some(
+                                    serde_json::json!({ "via": "cli", "role": role.as_str() }),
+                                ),
+                            },
+                        )
+                        .await?;
+                        Ok(user)
+                    })
                 })
-            })
-            .await
-            .map_err(cli_error)?;
+                .await
+                .map_err(cli_error)?;
             setup::close(&state).await;
             println!(
                 "created user {} ({}) with role {}",
@@ -169,30 +170,31 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             let pw = NewPassword::parse(&pw, &[&user.username, &user.email])?;
             let hash = password::hash(pw.expose()).await?;
             let user_id = user.id;
-            crate::db::write(&state.db, |tx| {
-                Box::pin(async move {
-                    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
-                    let mut creds = accounts::credentials(tx, user_id)
-                        .await?
-                        .into_active_model();
-                    creds.password_hash = Set(Some(hash));
-                    creds.update(tx).await?;
-                    sessions::revoke_all(tx, user_id).await?;
-                    crate::service::audit::record(
-                        tx,
-                        meta,
-                        crate::service::audit::Entry {
-                            actor: None,
-                            action: crate::service::audit::action::PASSWORD_RESET,
-                            target: Some(("user", user_id)),
-                            details: Some(serde_json::json!({ "via": "cli" })),
-                        },
-                    )
-                    .await
+            state
+                .write(|tx| {
+                    Box::pin(async move {
+                        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+                        let mut creds = accounts::credentials(tx, user_id)
+                            .await?
+                            .into_active_model();
+                        creds.password_hash = Set(Some(hash));
+                        creds.update(tx).await?;
+                        sessions::revoke_all(tx, user_id).await?;
+                        crate::service::audit::record(
+                            tx,
+                            meta,
+                            crate::service::audit::Entry {
+                                actor: None,
+                                action: crate::service::audit::action::PASSWORD_RESET,
+                                target: Some(("user", user_id)),
+                                details: Some(serde_json::json!({ "via": "cli" })),
+                            },
+                        )
+                        .await
+                    })
                 })
-            })
-            .await
-            .map_err(cli_error)?;
+                .await
+                .map_err(cli_error)?;
             println!("password of {} reset; all sessions ended", user.username);
             if generated {
                 println!("password: {}", pw.expose());

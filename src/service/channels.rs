@@ -86,7 +86,7 @@ pub async fn create(
         )));
     }
     let at = now();
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let channel = channel::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
@@ -271,7 +271,7 @@ pub async fn update(
         active.topic = Set(bounded("topic", change.topic, 250)?);
     }
     active.updated_at = Set(now());
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let channel = active
         .update(&tx)
         .await
@@ -300,7 +300,7 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
     if access.channel.archived_at.is_some() {
         return Ok(());
     }
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let mut active = access.channel.clone().into_active_model();
     active.archived_at = Set(Some(now()));
     active.updated_at = Set(now());
@@ -344,7 +344,7 @@ pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult
                 "you are not a member of this workspace",
             ));
         }
-        let tx = crate::db::begin_write(&state.db).await?;
+        let (tx, _write) = state.begin_write().await?;
         add_member_in(&tx, &access.channel, principal.user_id, "member").await?;
         emit_member(
             &tx,
@@ -377,7 +377,7 @@ async fn remove(
     user_id: Uuid,
     actor: Uuid,
 ) -> AppResult<()> {
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let removed = channel_member::Entity::delete_by_id((channel.id, user_id))
         .exec(&tx)
         .await?;
@@ -483,7 +483,7 @@ pub async fn add_member(
     {
         return Ok(());
     }
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     add_member_in(&tx, &access.channel, user_id, "member").await?;
     emit_member(
         &tx,

@@ -35,36 +35,37 @@ pub async fn create(
     let client_id = format!("colink_{}", &opaque::generate()[..20]);
     let client_secret = opaque::generate();
     let secret_hash = opaque::hash(&client_secret);
-    let (client, bot) = crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let bot = accounts::create(
-                tx,
-                NewAccount {
-                    username,
-                    email,
-                    display_name: Some(display.clone()),
-                    password_hash: None,
-                    role: Role::Bot,
-                    email_verified: true,
-                },
-            )
-            .await?;
-            if let Some(ws) = workspaces::default_workspace(tx).await? {
-                workspaces::add_member(tx, ws.id, bot.id, "member").await?;
-            }
-            let client = api_client::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                client_id: Set(client_id),
-                secret_hash: Set(secret_hash),
-                name: Set(display.into_inner()),
-                bot_user_id: Set(bot.id),
-                created_by: Set(actor),
-                created_at: Set(now()),
-                revoked_at: Set(None),
-            }
-            .insert(tx)
-            .await?;
-            audit::record(
+    let (client, bot) = state
+        .write(|tx| {
+            Box::pin(async move {
+                let bot = accounts::create(
+                    tx,
+                    NewAccount {
+                        username,
+                        email,
+                        display_name: Some(display.clone()),
+                        password_hash: None,
+                        role: Role::Bot,
+                        email_verified: true,
+                    },
+                )
+                .await?;
+                if let Some(ws) = workspaces::default_workspace(tx).await? {
+                    workspaces::add_member(tx, ws.id, bot.id, "member").await?;
+                }
+                let client = api_client::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    client_id: Set(client_id),
+                    secret_hash: Set(secret_hash),
+                    name: Set(display.into_inner()),
+                    bot_user_id: Set(bot.id),
+                    created_by: Set(actor),
+                    created_at: Set(now()),
+                    revoked_at: Set(None),
+                }
+                .insert(tx)
+                .await?;
+                audit::record(
                 tx,
                 meta,
                 audit::Entry {
@@ -77,10 +78,10 @@ pub async fn create(
                 },
             )
             .await?;
-            Ok((client, bot))
+                Ok((client, bot))
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(NewClient {
         client,
         bot,
@@ -102,26 +103,27 @@ pub async fn revoke(state: &AppState, meta: RequestMeta, actor: Uuid, id: Uuid) 
         .await?
         .ok_or_else(|| AppError::not_found("client"))?;
     let bot_id = client.bot_user_id;
-    crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let mut active = client.into_active_model();
-            active.revoked_at = Set(Some(now()));
-            active.update(tx).await?;
-            super::sessions::revoke_all(tx, bot_id).await?;
-            audit::record(
-                tx,
-                meta,
-                audit::Entry {
-                    actor: Some(actor),
-                    action: audit::action::CLIENT_REVOKED,
-                    target: Some(("api_client", id)),
-                    details: None,
-                },
-            )
-            .await
+    state
+        .write(|tx| {
+            Box::pin(async move {
+                let mut active = client.into_active_model();
+                active.revoked_at = Set(Some(now()));
+                active.update(tx).await?;
+                super::sessions::revoke_all(tx, bot_id).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(actor),
+                        action: audit::action::CLIENT_REVOKED,
+                        target: Some(("api_client", id)),
+                        details: None,
+                    },
+                )
+                .await
+            })
         })
-    })
-    .await?;
+        .await?;
     state.token_states.forget(bot_id);
     Ok(())
 }

@@ -59,7 +59,7 @@ pub async fn open(
         return Ok((view(state, principal, existing).await?, false));
     }
     let at = now();
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let inserted = channel::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),

@@ -142,7 +142,7 @@ async fn finish(
     state
         .token_states
         .put(user.id, super::authn::token_state_of(user));
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let pair = sessions::start(state, &tx, user, scope).await?;
     audit::record(
         &tx,

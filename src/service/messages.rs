@@ -11,7 +11,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, channels, events, now,
+    Principal, access, channels, events,
+    message_writer::{NewMessage, Stored},
+    now,
     views::{MentionSet, MessageView, ReactionSummary},
 };
 use crate::{
@@ -74,6 +76,34 @@ pub async fn send(
 ) -> AppResult<Sent> {
     let body = MessageBody::parse(&req.content)?;
     let client_id = check_client_id(req.client_id)?;
+    let parsed = mentions::parse(body.as_str());
+    let Some(root_id) = req.thread_root_id else {
+        // Top-level messages are stored by the group-commit writer.
+        let access = access::readable(&state.db, principal, channel_id).await?;
+        access.require_write()?;
+        let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
+        let stored = state
+            .message_writer
+            .store(NewMessage {
+                workspace_id: access.channel.workspace_id,
+                channel_id,
+                author: principal.user_id,
+                content: body.into_inner(),
+                client_id,
+                mentions: MentionSet {
+                    user_ids: mentioned,
+                    channel: parsed.channel,
+                    here: parsed.here,
+                },
+            })
+            .await?;
+        return match stored {
+            Stored::Created(view) => Ok(Sent::Created(view)),
+            Stored::Duplicate(id) => Ok(Sent::Existing(
+                one(&state.db, principal.user_id, find(&state.db, id).await?).await?,
+            )),
+        };
+    };
     if let Some(cid) = &client_id
         && let Some(original) = by_client_id(&state.db, principal.user_id, cid, channel_id).await?
     {
@@ -83,14 +113,10 @@ pub async fn send(
     }
     let access = access::readable(&state.db, principal, channel_id).await?;
     access.require_write()?;
-    let root = match req.thread_root_id {
-        None => None,
-        Some(id) => Some(thread_root(&state.db, channel_id, id).await?),
-    };
-    let parsed = mentions::parse(body.as_str());
+    let root = Some(thread_root(&state.db, channel_id, root_id).await?);
     let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
 
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     match insert(
         &tx,
         &access.channel,
@@ -462,7 +488,7 @@ pub async fn edit(
     access.require_not_archived()?;
     let parsed = mentions::parse(body.as_str());
     let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let mut active = m.into_active_model();
     active.content = Set(body.into_inner());
     active.edited_at = Set(Some(now()));
@@ -502,7 +528,7 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
     if m.deleted_at.is_some() {
         return Ok(());
     }
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let seq = m.seq;
     let mut active = m.into_active_model();
     active.deleted_at = Set(Some(now()));

@@ -14,6 +14,7 @@ pub mod email_tokens;
 pub mod events;
 pub mod limits;
 pub mod login;
+pub mod message_writer;
 pub mod messages;
 pub mod reactions;
 pub mod read_state;

@@ -27,7 +27,7 @@ pub async fn add(
     if m.deleted_at.is_some() {
         return Err(AppError::conflict("the message was deleted"));
     }
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let added = reaction::ActiveModel {
         id: Set(Uuid::now_v7()),
         message_id: Set(m.id),
@@ -70,7 +70,7 @@ pub async fn remove(state: &AppState, principal: Principal, reaction_id: Uuid) -
         ));
     }
     access.require_not_archived()?;
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let removed = reaction::Entity::delete_by_id(r.id).exec(&tx).await?;
     if removed.rows_affected == 1 {
         let data = serde_json::json!({ "id": r.id, "message_id": m.id, "user_id": r.user_id, "emoji": r.emoji });
@@ -106,7 +106,7 @@ pub async fn set_pinned(
     if is_pinned == pinned {
         return messages::one(&state.db, principal.user_id, m).await;
     }
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     if pinned {
         pin::ActiveModel {
             message_id: Set(m.id),

@@ -134,7 +134,7 @@ pub async fn mark_read(
     let target = std::cmp::min(seq, access.channel.last_seq);
     let mut marker = membership.last_read_seq;
     if target > marker {
-        let tx = crate::db::begin_write(&state.db).await?;
+        let (tx, _write) = state.begin_write().await?;
         let moved = channel_member::Entity::update_many()
             .col_expr(channel_member::Column::LastReadSeq, Expr::value(target))
             .filter(channel_member::Column::ChannelId.eq(channel_id))

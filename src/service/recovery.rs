@@ -70,38 +70,39 @@ pub async fn confirm_password_reset(
             .await
             .map_err(AppError::internal)?
     };
-    let user_id = crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let user_id = email_tokens::consume(tx, &token, Purpose::PasswordReset).await?;
-            let user = accounts::get(tx, user_id).await?;
-            let mut creds = accounts::credentials(tx, user_id)
-                .await?
-                .into_active_model();
-            creds.password_hash = Set(Some(hash));
-            creds.updated_at = Set(now());
-            creds.update(tx).await?;
-            // Following the link proves the address too.
-            if user.email_verified_at.is_none() {
-                let mut u = user.into_active_model();
-                u.email_verified_at = Set(Some(now()));
-                u.update(tx).await?;
-            }
-            sessions::revoke_all(tx, user_id).await?;
-            audit::record(
-                tx,
-                meta,
-                audit::Entry {
-                    actor: Some(user_id),
-                    action: audit::action::PASSWORD_RESET,
-                    target: Some(("user", user_id)),
-                    details: None,
-                },
-            )
-            .await?;
-            Ok(user_id)
+    let user_id = state
+        .write(|tx| {
+            Box::pin(async move {
+                let user_id = email_tokens::consume(tx, &token, Purpose::PasswordReset).await?;
+                let user = accounts::get(tx, user_id).await?;
+                let mut creds = accounts::credentials(tx, user_id)
+                    .await?
+                    .into_active_model();
+                creds.password_hash = Set(Some(hash));
+                creds.updated_at = Set(now());
+                creds.update(tx).await?;
+                // Following the link proves the address too.
+                if user.email_verified_at.is_none() {
+                    let mut u = user.into_active_model();
+                    u.email_verified_at = Set(Some(now()));
+                    u.update(tx).await?;
+                }
+                sessions::revoke_all(tx, user_id).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(user_id),
+                        action: audit::action::PASSWORD_RESET,
+                        target: Some(("user", user_id)),
+                        details: None,
+                    },
+                )
+                .await?;
+                Ok(user_id)
+            })
         })
-    })
-    .await?;
+        .await?;
     state.token_states.forget(user_id);
     Ok(())
 }
@@ -123,16 +124,17 @@ pub async fn send_verification(state: &AppState, user: &user::Model) -> AppResul
 
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
     let token = token.to_string();
-    crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let user_id = email_tokens::consume(tx, &token, Purpose::VerifyEmail).await?;
-            let mut u = accounts::get(tx, user_id).await?.into_active_model();
-            u.email_verified_at = Set(Some(now()));
-            u.updated_at = Set(now());
-            u.update(tx).await?;
-            Ok(())
+    state
+        .write(|tx| {
+            Box::pin(async move {
+                let user_id = email_tokens::consume(tx, &token, Purpose::VerifyEmail).await?;
+                let mut u = accounts::get(tx, user_id).await?.into_active_model();
+                u.email_verified_at = Set(Some(now()));
+                u.updated_at = Set(now());
+                u.update(tx).await?;
+                Ok(())
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(())
 }

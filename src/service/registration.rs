@@ -57,39 +57,40 @@ pub async fn register(
         .await
         .map_err(AppError::internal)?;
 
-    let user = crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let workspace_id = match &invite_token {
-                Some(token) => workspaces::redeem_invite(tx, token).await?.workspace_id,
-                None => {
-                    workspaces::default_workspace(tx)
-                        .await?
-                        .ok_or_else(|| {
-                            AppError::new(
-                                ErrorCode::SetupRequired,
-                                "the server has not been set up yet",
-                            )
-                        })?
-                        .id
-                }
-            };
-            let user = accounts::create(
-                tx,
-                NewAccount {
-                    username,
-                    email,
-                    display_name,
-                    password_hash: Some(hash),
-                    role: Role::Member,
-                    email_verified: false,
-                },
-            )
-            .await?;
-            workspaces::add_member(tx, workspace_id, user.id, "member").await?;
-            Ok(user)
+    let user = state
+        .write(|tx| {
+            Box::pin(async move {
+                let workspace_id = match &invite_token {
+                    Some(token) => workspaces::redeem_invite(tx, token).await?.workspace_id,
+                    None => {
+                        workspaces::default_workspace(tx)
+                            .await?
+                            .ok_or_else(|| {
+                                AppError::new(
+                                    ErrorCode::SetupRequired,
+                                    "the server has not been set up yet",
+                                )
+                            })?
+                            .id
+                    }
+                };
+                let user = accounts::create(
+                    tx,
+                    NewAccount {
+                        username,
+                        email,
+                        display_name,
+                        password_hash: Some(hash),
+                        role: Role::Member,
+                        email_verified: false,
+                    },
+                )
+                .await?;
+                workspaces::add_member(tx, workspace_id, user.id, "member").await?;
+                Ok(user)
+            })
         })
-    })
-    .await?;
+        .await?;
     recovery::send_verification(state, &user).await?;
     Ok(user)
 }

@@ -82,7 +82,7 @@ fn invalid_refresh() -> AppError {
 /// Exchange a refresh token for a new pair.
 pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> AppResult<TokenPair> {
     let hash = opaque::hash(presented);
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let outcome: Result<TokenPair, Uuid> = {
         let tx = &tx;
         async {
@@ -196,23 +196,24 @@ pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<(
 
 /// `POST /auth/logout-all`.
 pub async fn logout_all(state: &AppState, meta: RequestMeta, user_id: Uuid) -> AppResult<()> {
-    crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            revoke_all(tx, user_id).await?;
-            audit::record(
-                tx,
-                meta,
-                audit::Entry {
-                    actor: Some(user_id),
-                    action: audit::action::LOGOUT_ALL,
-                    target: Some(("user", user_id)),
-                    details: None,
-                },
-            )
-            .await
+    state
+        .write(|tx| {
+            Box::pin(async move {
+                revoke_all(tx, user_id).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(user_id),
+                        action: audit::action::LOGOUT_ALL,
+                        target: Some(("user", user_id)),
+                        details: None,
+                    },
+                )
+                .await
+            })
         })
-    })
-    .await?;
+        .await?;
     state.token_states.forget(user_id);
     Ok(())
 }

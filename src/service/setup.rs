@@ -98,7 +98,7 @@ pub async fn complete(
     let hash = password::hash(pw.expose())
         .await
         .map_err(AppError::internal)?;
-    let tx = crate::db::begin_write(&state.db).await?;
+    let (tx, _write) = state.begin_write().await?;
     let result = {
         let tx = &tx;
         async {

@@ -76,30 +76,31 @@ pub async fn confirm(
         .iter()
         .map(|c| opaque::hash(&opaque::normalize_recovery_code(c)))
         .collect();
-    crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let mut active = creds.into_active_model();
-            active.totp_secret = Set(Some(pending));
-            active.totp_pending_secret = Set(None);
-            active.totp_enabled_at = Set(Some(now()));
-            active.totp_last_step = Set(Some(step));
-            active.updated_at = Set(now());
-            active.update(tx).await?;
-            replace_recovery_codes(tx, user_id, hashes).await?;
-            audit::record(
-                tx,
-                meta,
-                audit::Entry {
-                    actor: Some(user_id),
-                    action: audit::action::TOTP_ENABLED,
-                    target: Some(("user", user_id)),
-                    details: None,
-                },
-            )
-            .await
+    state
+        .write(|tx| {
+            Box::pin(async move {
+                let mut active = creds.into_active_model();
+                active.totp_secret = Set(Some(pending));
+                active.totp_pending_secret = Set(None);
+                active.totp_enabled_at = Set(Some(now()));
+                active.totp_last_step = Set(Some(step));
+                active.updated_at = Set(now());
+                active.update(tx).await?;
+                replace_recovery_codes(tx, user_id, hashes).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(user_id),
+                        action: audit::action::TOTP_ENABLED,
+                        target: Some(("user", user_id)),
+                        details: None,
+                    },
+                )
+                .await
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(codes)
 }
 
@@ -128,32 +129,33 @@ pub async fn disable(
             "the code does not match",
         ));
     }
-    crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let mut active = accounts::credentials(tx, user_id)
-                .await?
-                .into_active_model();
-            active.totp_secret = Set(None);
-            active.totp_pending_secret = Set(None);
-            active.totp_enabled_at = Set(None);
-            active.totp_last_step = Set(None);
-            active.updated_at = Set(now());
-            active.update(tx).await?;
-            replace_recovery_codes(tx, user_id, Vec::new()).await?;
-            audit::record(
-                tx,
-                meta,
-                audit::Entry {
-                    actor: Some(user_id),
-                    action: audit::action::TOTP_DISABLED,
-                    target: Some(("user", user_id)),
-                    details: None,
-                },
-            )
-            .await
+    state
+        .write(|tx| {
+            Box::pin(async move {
+                let mut active = accounts::credentials(tx, user_id)
+                    .await?
+                    .into_active_model();
+                active.totp_secret = Set(None);
+                active.totp_pending_secret = Set(None);
+                active.totp_enabled_at = Set(None);
+                active.totp_last_step = Set(None);
+                active.updated_at = Set(now());
+                active.update(tx).await?;
+                replace_recovery_codes(tx, user_id, Vec::new()).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(user_id),
+                        action: audit::action::TOTP_DISABLED,
+                        target: Some(("user", user_id)),
+                        details: None,
+                    },
+                )
+                .await
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(())
 }
 

@@ -189,13 +189,14 @@ pub async fn set_role(
             "role: bot accounts are managed through API clients",
         ));
     }
-    let updated = crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let mut active = user.into_active_model();
-            active.role = Set(new_role.as_str().to_string());
-            active.updated_at = Set(now());
-            let updated = active.update(tx).await?;
-            audit::record(
+    let updated = state
+        .write(|tx| {
+            Box::pin(async move {
+                let mut active = user.into_active_model();
+                active.role = Set(new_role.as_str().to_string());
+                active.updated_at = Set(now());
+                let updated = active.update(tx).await?;
+                audit::record(
                 tx,
                 meta,
                 audit::Entry {
@@ -208,10 +209,10 @@ pub async fn set_role(
                 },
             )
             .await?;
-            Ok(updated)
+                Ok(updated)
+            })
         })
-    })
-    .await?;
+        .await?;
     state.token_states.forget(target);
     Ok(updated)
 }
@@ -238,35 +239,36 @@ pub async fn set_suspended(
         return Err(AppError::validation("reason: at most 500 characters"));
     }
     let suspend = reason.is_some();
-    let updated = crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let mut active = user.into_active_model();
-            active.suspended_at = Set(suspend.then(now));
-            active.suspended_reason = Set(reason.clone());
-            active.updated_at = Set(now());
-            let updated = active.update(tx).await?;
-            if suspend {
-                sessions::revoke_all(tx, target).await?;
-            }
-            audit::record(
-                tx,
-                meta,
-                audit::Entry {
-                    actor: Some(principal.user_id),
-                    action: if suspend {
-                        audit::action::SUSPENDED
-                    } else {
-                        audit::action::UNSUSPENDED
+    let updated = state
+        .write(|tx| {
+            Box::pin(async move {
+                let mut active = user.into_active_model();
+                active.suspended_at = Set(suspend.then(now));
+                active.suspended_reason = Set(reason.clone());
+                active.updated_at = Set(now());
+                let updated = active.update(tx).await?;
+                if suspend {
+                    sessions::revoke_all(tx, target).await?;
+                }
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(principal.user_id),
+                        action: if suspend {
+                            audit::action::SUSPENDED
+                        } else {
+                            audit::action::UNSUSPENDED
+                        },
+                        target: Some(("user", target)),
+                        details: reason.map(|r| serde_json::json!({ "reason": r })),
                     },
-                    target: Some(("user", target)),
-                    details: reason.map(|r| serde_json::json!({ "reason": r })),
-                },
-            )
-            .await?;
-            Ok(updated)
+                )
+                .await?;
+                Ok(updated)
+            })
         })
-    })
-    .await?;
+        .await?;
     state.token_states.forget(target);
     Ok(updated)
 }

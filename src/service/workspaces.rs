@@ -65,10 +65,9 @@ pub async fn create(
     }
     let name = WorkspaceName::parse(name)?;
     let creator = super::accounts::get(&state.db, principal.user_id).await?;
-    crate::db::write(&state.db, |tx| {
-        Box::pin(async move { create_in(tx, meta, &creator, name).await })
-    })
-    .await
+    state
+        .write(|tx| Box::pin(async move { create_in(tx, meta, &creator, name).await }))
+        .await
 }
 
 fn slugify(name: &str) -> String {
@@ -270,28 +269,29 @@ pub async fn accept_invite(
 ) -> AppResult<workspace::Model> {
     let token = token.to_string();
     let user_id = principal.user_id;
-    crate::db::write(&state.db, |tx| {
-        Box::pin(async move {
-            let Some(invite) = invite::Entity::find()
-                .filter(invite::Column::TokenHash.eq(opaque::hash(token.trim())))
-                .one(tx)
-                .await?
-            else {
-                return Err(AppError::not_found("invite"));
-            };
-            // Already a member: nothing to spend.
-            if membership(tx, invite.workspace_id, user_id)
-                .await?
-                .is_none()
-            {
-                redeem_invite(tx, &token).await?;
-                add_member(tx, invite.workspace_id, user_id, "member").await?;
-            }
-            workspace::Entity::find_by_id(invite.workspace_id)
-                .one(tx)
-                .await?
-                .ok_or_else(|| AppError::not_found("workspace"))
+    state
+        .write(|tx| {
+            Box::pin(async move {
+                let Some(invite) = invite::Entity::find()
+                    .filter(invite::Column::TokenHash.eq(opaque::hash(token.trim())))
+                    .one(tx)
+                    .await?
+                else {
+                    return Err(AppError::not_found("invite"));
+                };
+                // Already a member: nothing to spend.
+                if membership(tx, invite.workspace_id, user_id)
+                    .await?
+                    .is_none()
+                {
+                    redeem_invite(tx, &token).await?;
+                    add_member(tx, invite.workspace_id, user_id, "member").await?;
+                }
+                workspace::Entity::find_by_id(invite.workspace_id)
+                    .one(tx)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("workspace"))
+            })
         })
-    })
-    .await
+        .await
 }
