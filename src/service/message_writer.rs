@@ -42,7 +42,7 @@ pub struct NewMessage {
 }
 
 pub enum Stored {
-    Created(MessageView),
+    Created(Box<MessageView>),
     /// The author sent this `client_id` before: the id of that message.
     Duplicate(Uuid),
 }
@@ -338,7 +338,7 @@ async fn store(
             published_at: Set(None),
         });
         rows.push(message::ActiveModel::from(model));
-        results[i] = Some(Ok(Stored::Created(view)));
+        results[i] = Some(Ok(Stored::Created(Box::new(view))));
     }
     // Multi-row inserts, in chunks that stay under every backend's bind-parameter limit.
     for chunk in rows.chunks(256) {

@@ -98,7 +98,7 @@ pub async fn send(
             })
             .await?;
         return match stored {
-            Stored::Created(view) => Ok(Sent::Created(view)),
+            Stored::Created(view) => Ok(Sent::Created(*view)),
             Stored::Duplicate(id) => Ok(Sent::Existing(
                 one(&state.db, principal.user_id, find(&state.db, id).await?).await?,
             )),
