@@ -40,6 +40,8 @@ pub struct AppState {
     pub outbox_wakeup: Arc<Notify>,
     pub write_gate: WriteGate,
     pub message_writer: MessageWriter,
+    /// Cached post permissions for the message hot path (see `service::access`).
+    pub post_access: crate::service::access::PostAccessCache,
     /// The writer task's end, taken when the workers start.
     message_writer_task: std::sync::Mutex<Option<WriterTask>>,
 }
@@ -131,6 +133,7 @@ impl AppState {
                 outbox_wakeup,
                 write_gate,
                 message_writer,
+                post_access: Default::default(),
                 message_writer_task: std::sync::Mutex::new(Some(writer_task)),
             },
             redb,

@@ -313,7 +313,9 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
         serde_json::json!({ "archived_at": channel.archived_at }),
     )
     .await?;
-    events::commit(state, tx).await
+    events::commit(state, tx).await?;
+    state.post_access.forget_channel(id);
+    Ok(())
 }
 
 pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
@@ -384,7 +386,9 @@ async fn remove(
     if removed.rows_affected == 1 {
         emit_member(&tx, channel, kind::MEMBER_LEFT, actor, user_id, "member").await?;
     }
-    events::commit(state, tx).await
+    events::commit(state, tx).await?;
+    state.post_access.forget_member(channel.id, user_id);
+    Ok(())
 }
 
 #[derive(Debug, Clone, serde::Serialize, poem_openapi::Object)]

@@ -79,13 +79,12 @@ pub async fn send(
     let parsed = mentions::parse(body.as_str());
     let Some(root_id) = req.thread_root_id else {
         // Top-level messages are stored by the group-commit writer.
-        let access = access::readable(&state.db, principal, channel_id).await?;
-        access.require_write()?;
+        let workspace_id = access::postable(state, principal, channel_id).await?;
         let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
         let stored = state
             .message_writer
             .store(NewMessage {
-                workspace_id: access.channel.workspace_id,
+                workspace_id,
                 channel_id,
                 author: principal.user_id,
                 content: body.into_inner(),

@@ -78,6 +78,7 @@ async fn public_channel_lifecycle() {
         .await
         .problem(403, "forbidden");
 
+    app.send(&bob, id, "bye").await;
     app.post(
         &format!("/channels/{id}/leave"),
         Some(&bob.access),
@@ -85,6 +86,13 @@ async fn public_channel_lifecycle() {
     )
     .await
     .expect(204);
+    app.post(
+        &format!("/channels/{id}/messages"),
+        Some(&bob.access),
+        json!({"content": "ghost"}),
+    )
+    .await
+    .problem(403, "forbidden");
     assert_eq!(
         app.get(&format!("/channels/{id}"), &bob.access)
             .await
@@ -92,6 +100,7 @@ async fn public_channel_lifecycle() {
         false
     );
 
+    app.send(&alice, id, "before the archive").await;
     app.delete(&format!("/channels/{id}"), &owner.access)
         .await
         .expect(204);
@@ -190,6 +199,7 @@ async fn private_channels_are_joined_by_invitation() {
     app.get(&format!("/channels/{id}/messages"), &owner.access)
         .await
         .expect(200);
+    app.send(&bob, &id, "while a member").await;
     app.delete(
         &format!("/channels/{id}/members/{}", bob.user_id),
         &alice.access,
@@ -199,6 +209,14 @@ async fn private_channels_are_joined_by_invitation() {
     app.get(&format!("/channels/{id}/messages"), &bob.access)
         .await
         .problem(403, "forbidden");
+    // Removal takes effect at once for posting too (no stale permission).
+    app.post(
+        &format!("/channels/{id}/messages"),
+        Some(&bob.access),
+        json!({"content": "still here?"}),
+    )
+    .await
+    .problem(403, "forbidden");
     app.delete(
         &format!("/channels/{id}/members/{}", bob.user_id),
         &alice.access,
