@@ -117,8 +117,9 @@ impl AppState {
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         let outbox_wakeup = Arc::new(Notify::new());
+        let writer_db = db::connect_with(&config, 1).await?;
         let (message_writer, writer_task) =
-            message_writer::channel(db.clone(), write_gate.clone(), outbox_wakeup.clone());
+            message_writer::channel(writer_db, write_gate.clone(), outbox_wakeup.clone());
         Ok((
             Self {
                 config,
@@ -232,7 +233,7 @@ fn start_workers(state: &Arc<AppState>, redb: Option<RedbKv>) -> Workers {
         .unwrap_or_else(|e| e.into_inner())
         .take();
     if let Some(writer) = writer {
-        workers.spawn("message-writer", move |shutdown| writer.run(shutdown));
+        workers.spawn_dedicated("message-writer", move |shutdown| writer.run(shutdown));
     }
     let outbox_relay = relay::Relay {
         db: state.db.clone(),
@@ -241,6 +242,17 @@ fn start_workers(state: &Arc<AppState>, redb: Option<RedbKv>) -> Workers {
         gate: state.write_gate.clone(),
     };
     workers.spawn("outbox-relay", move |shutdown| outbox_relay.run(shutdown));
+    if state.config.is_sqlite() {
+        let db = state.db.clone();
+        workers.spawn_periodic("sqlite-checkpoint", Duration::from_secs(1), move || {
+            let db = db.clone();
+            async move {
+                if let Err(e) = db::checkpoint(&db).await {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                }
+            }
+        });
+    }
     let db = state.db.clone();
     let retention = state.config.bus.outbox_retention.0;
     workers.spawn_periodic("outbox-prune", Duration::from_secs(300), move || {

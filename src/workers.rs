@@ -25,6 +25,30 @@ impl Workers {
         self.running.push((name, stop, handle));
     }
 
+    /// Like [`spawn`](Self::spawn), but on a thread of its own with a single-threaded runtime, so
+    /// the worker never waits in the shared run queue behind request handlers (for the one task
+    /// every write goes through).
+    pub fn spawn_dedicated<F, Fut>(&mut self, name: &'static str, worker: F)
+    where
+        F: FnOnce(Shutdown) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let (stop, stopped) = watch::channel(false);
+        let handle =
+            tokio::task::spawn_blocking(
+                move || match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(worker(stopped)),
+                    Err(e) => {
+                        tracing::error!(worker = name, error = %e, "could not start a runtime")
+                    }
+                },
+            );
+        self.running.push((name, stop, handle));
+    }
+
     /// Run `tick` every `period` until shutdown.
     pub fn spawn_periodic<F, Fut>(&mut self, name: &'static str, period: Duration, tick: F)
     where

@@ -7,8 +7,8 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -19,6 +19,11 @@ use crate::{config::Config, error::AppResult};
 /// Open the configured database. SQLite gets WAL, a busy timeout, foreign keys and
 /// `synchronous=NORMAL` on every pooled connection.
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    connect_with(config, config.database.max_connections).await
+}
+
+/// A pool of exactly `connections` (the message writer owns one connection of its own).
+pub async fn connect_with(config: &Config, connections: u32) -> anyhow::Result<DatabaseConnection> {
     let url = config.database_url();
     if config.is_sqlite() && config.database.url.is_none() {
         crate::identity::keys::create_private_dir(&config.data_dir)
@@ -26,22 +31,37 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     }
     let mut options = ConnectOptions::new(url);
     options
-        .max_connections(config.database.max_connections)
+        .max_connections(connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
+        // A local SQLite file needs no liveness ping before every use of a pooled connection.
+        .test_before_acquire(!config.is_sqlite())
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .synchronous(SqliteSynchronous::Normal)
+                // Checkpoints run in the background (`checkpoint`), not inside a commit.
+                .pragma("wal_autocheckpoint", "0")
                 .create_if_missing(true)
         });
     let db = Database::connect(options)
         .await
         .context("connecting to the database (database.url)")?;
     Ok(db)
+}
+
+/// Copy the SQLite write-ahead log into the database file without blocking writers (a passive
+/// checkpoint). The server runs it every second so that commits never stall on checkpoint I/O;
+/// a no-op on PostgreSQL.
+pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Apply every pending migration.
