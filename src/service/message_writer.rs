@@ -255,23 +255,34 @@ async fn store(
             None => per_channel.push((messages[i].channel_id, vec![i])),
         }
     }
+    // One statement for every channel: last_seq += (that channel's count), RETURNING the new values.
     let mut seqs: HashMap<usize, i64> = HashMap::new();
-    for (channel_id, list) in &per_channel {
-        let n = i64::try_from(list.len()).unwrap_or(i64::MAX);
-        let last = channel::Entity::update_many()
+    if !per_channel.is_empty() {
+        let mut increment = sea_orm::sea_query::CaseStatement::new();
+        for (channel_id, list) in &per_channel {
+            let n = i64::try_from(list.len()).unwrap_or(i64::MAX);
+            increment = increment.case(Expr::col(channel::Column::Id).eq(*channel_id), n);
+        }
+        let increment: Expr = increment.finally(0i64).into();
+        let ids: Vec<Uuid> = per_channel.iter().map(|(c, _)| *c).collect();
+        let updated = channel::Entity::update_many()
             .col_expr(
                 channel::Column::LastSeq,
-                Expr::col(channel::Column::LastSeq).add(n),
+                Expr::col(channel::Column::LastSeq).add(increment),
             )
             .col_expr(channel::Column::LastMessageAt, Expr::value(now))
-            .filter(channel::Column::Id.eq(*channel_id))
+            .filter(channel::Column::Id.is_in(ids))
             .exec_with_returning(tx)
-            .await?
-            .pop()
-            .map(|c| c.last_seq)
-            .ok_or_else(|| sea_orm::DbErr::RecordNotFound("channel".into()))?;
-        for (k, &i) in list.iter().enumerate() {
-            seqs.insert(i, last - n + 1 + i64::try_from(k).unwrap_or(0));
+            .await?;
+        let last: HashMap<Uuid, i64> = updated.into_iter().map(|c| (c.id, c.last_seq)).collect();
+        for (channel_id, list) in &per_channel {
+            let n = i64::try_from(list.len()).unwrap_or(i64::MAX);
+            let last = *last
+                .get(channel_id)
+                .ok_or_else(|| sea_orm::DbErr::RecordNotFound("channel".into()))?;
+            for (k, &i) in list.iter().enumerate() {
+                seqs.insert(i, last - n + 1 + i64::try_from(k).unwrap_or(0));
+            }
         }
     }
 

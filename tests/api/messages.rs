@@ -582,3 +582,63 @@ async fn conversations_are_ordered_by_last_activity() {
         .await
         .problem(400, "validation_failed");
 }
+
+#[tokio::test]
+async fn concurrent_senders_across_channels_get_gapless_seqs_per_channel() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let mut channels = Vec::new();
+    for name in ["c1", "c2", "c3", "c4"] {
+        let ch = app.channel(&alice, name, false).await;
+        app.join(&bob, &ch).await;
+        channels.push(ch);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..48usize {
+        let token = if i % 2 == 0 {
+            alice.access.clone()
+        } else {
+            bob.access.clone()
+        };
+        let (client, base, chans) = (app.client.clone(), app.base.clone(), channels.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for j in 0..5usize {
+                let ch = &chans[(i + j) % chans.len()];
+                let r = client
+                    .post(format!("{base}/api/v1/channels/{ch}/messages"))
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"content": format!("{i}/{j}"), "client_id": format!("x-{i}-{j}")}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 201);
+                let m: serde_json::Value = r.json().await.unwrap();
+                got.push((
+                    m["channel_id"].as_str().unwrap().to_string(),
+                    m["seq"].as_i64().unwrap(),
+                ));
+            }
+            got
+        }));
+    }
+    let mut per_channel: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    for t in tasks {
+        for (ch, seq) in t.await.unwrap() {
+            per_channel.entry(ch).or_default().push(seq);
+        }
+    }
+    assert_eq!(per_channel.len(), 4);
+    for (ch, mut seqs) in per_channel {
+        seqs.sort();
+        let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+        assert_eq!(seqs, expected, "channel {ch}");
+        let view = app
+            .get(&format!("/channels/{ch}"), &alice.access)
+            .await
+            .expect(200);
+        assert_eq!(view["last_seq"], expected.len());
+    }
+}
