@@ -1,8 +1,20 @@
-//! The outbox relay: publishes committed outbox rows to the bus in `position` order and marks
-//! them published; prunes published rows after the retention period. Woken right after commits
-//! on this node, and polls as a fallback (rows written by other nodes or left by a crash).
+//! The outbox relay: publishes committed outbox rows to the bus in `position` order.
+//!
+//! It publishes eagerly and records lazily: new rows are found by an in-memory position cursor
+//! and published at once, while `published_at` is written for them in one UPDATE every
+//! `MARK_INTERVAL` (and at shutdown). Marking after every commit made the relay a second writer
+//! competing for SQLite's single write lock on every message batch. After a crash, rows published
+//! but not yet marked are published again on the next start: delivery is at-least-once and
+//! consumers dedupe by event id.
+//!
+//! On PostgreSQL, concurrent transactions can commit positions out of order, so a row can become
+//! visible behind the cursor; each flush therefore also publishes unmarked rows behind it. Rows of
+//! one channel are always in order (their transactions serialise on the channel row).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -15,6 +27,10 @@ use crate::{db::entity::outbox, domain::events::Event, workers::Shutdown};
 
 const BATCH: u64 = 500;
 const POLL: Duration = Duration::from_millis(500);
+/// How often published rows are recorded as such.
+const MARK_INTERVAL: Duration = Duration::from_millis(250);
+/// Record earlier when this many rows wait to be marked.
+const MARK_MAX: usize = 5000;
 
 pub struct Relay {
     pub db: DatabaseConnection,
@@ -23,73 +39,111 @@ pub struct Relay {
     pub gate: crate::db::WriteGate,
 }
 
+/// What the relay has published but not yet recorded.
+struct Progress {
+    cursor: i64,
+    unmarked: Vec<i64>,
+    last_mark: Instant,
+}
+
 impl Relay {
     pub async fn run(self, mut shutdown: Shutdown) {
+        let mut progress = Progress {
+            cursor: 0,
+            unmarked: Vec::new(),
+            last_mark: Instant::now(),
+        };
         loop {
-            match self.drain().await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox relay: publishing failed; retrying"),
+            if let Err(e) = self.publish_new(&mut progress).await {
+                tracing::warn!(error = %e, "outbox relay: publishing failed; retrying");
             }
+            let due = progress.last_mark + MARK_INTERVAL;
+            let mark_now = progress.unmarked.len() >= MARK_MAX || Instant::now() >= due;
+            if !progress.unmarked.is_empty()
+                && mark_now
+                && let Err(e) = self.mark(&mut progress).await
+            {
+                tracing::warn!(error = %e, "outbox relay: recording published rows failed; retrying");
+            }
+            let wait = if progress.unmarked.is_empty() {
+                POLL
+            } else {
+                due.saturating_duration_since(Instant::now()).min(POLL)
+            };
             tokio::select! {
                 _ = self.wakeup.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {
-                    // Publish what was committed before stopping.
-                    let _ = self.drain().await;
+                    // Publish and record what was committed before stopping.
+                    let _ = self.publish_new(&mut progress).await;
+                    let _ = self.mark(&mut progress).await;
                     return;
                 }
             }
         }
     }
 
-    /// Publish every unpublished row, oldest first. Returns how many were published.
-    pub async fn drain(&self) -> Result<usize, sea_orm::DbErr> {
-        let mut total = 0;
+    /// Publish rows past the cursor, oldest first.
+    async fn publish_new(&self, progress: &mut Progress) -> Result<(), sea_orm::DbErr> {
         loop {
             let rows = outbox::Entity::find()
                 .filter(outbox::Column::PublishedAt.is_null())
+                .filter(outbox::Column::Position.gt(progress.cursor))
                 .order_by_asc(outbox::Column::Position)
                 .limit(BATCH)
                 .all(&self.db)
                 .await?;
-            if rows.is_empty() {
-                return Ok(total);
+            let n = rows.len();
+            for row in rows {
+                self.publish(&row).await;
+                progress.cursor = progress.cursor.max(row.position);
+                progress.unmarked.push(row.position);
             }
-            let mut published = Vec::with_capacity(rows.len());
-            for row in &rows {
-                match serde_json::from_str::<Event>(&row.payload) {
-                    Ok(event) => {
-                        if let Err(e) = self.bus.publish(Arc::new(event)).await {
-                            tracing::warn!(error = %e, "outbox relay: bus unavailable");
-                            break;
-                        }
-                    }
-                    // A row that can never be published must not block the ones behind it.
-                    Err(e) => {
-                        tracing::error!(position = row.position, error = %e, "outbox row is not a valid event; skipping")
-                    }
-                }
-                published.push(row.position);
-            }
-            let n = published.len();
-            if n == 0 {
-                return Ok(total);
-            }
-            let _write = self.gate.enter().await;
-            outbox::Entity::update_many()
-                .col_expr(
-                    outbox::Column::PublishedAt,
-                    Expr::value(time::OffsetDateTime::now_utc()),
-                )
-                .filter(outbox::Column::Position.is_in(published))
-                .exec(&self.db)
-                .await?;
-            drop(_write);
-            total += n;
-            if n < rows.len() {
-                return Ok(total);
+            if (n as u64) < BATCH {
+                return Ok(());
             }
         }
+    }
+
+    async fn publish(&self, row: &outbox::Model) {
+        match serde_json::from_str::<Event>(&row.payload) {
+            Ok(event) => {
+                if let Err(e) = self.bus.publish(Arc::new(event)).await {
+                    tracing::warn!(error = %e, "outbox relay: bus unavailable");
+                }
+            }
+            // A row that can never be published must not block the ones behind it.
+            Err(e) => {
+                tracing::error!(position = row.position, error = %e, "outbox row is not a valid event; skipping")
+            }
+        }
+    }
+
+    /// Record the published rows; then publish rows that committed behind the cursor.
+    async fn mark(&self, progress: &mut Progress) -> Result<(), sea_orm::DbErr> {
+        let now = time::OffsetDateTime::now_utc();
+        for chunk in progress.unmarked.chunks(1000) {
+            let _write = self.gate.enter().await;
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::PublishedAt, Expr::value(now))
+                .filter(outbox::Column::Position.is_in(chunk.to_vec()))
+                .exec(&self.db)
+                .await?;
+        }
+        progress.unmarked.clear();
+        progress.last_mark = Instant::now();
+        let late = outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .filter(outbox::Column::Position.lte(progress.cursor))
+            .order_by_asc(outbox::Column::Position)
+            .limit(BATCH)
+            .all(&self.db)
+            .await?;
+        for row in late {
+            self.publish(&row).await;
+            progress.unmarked.push(row.position);
+        }
+        Ok(())
     }
 }
 

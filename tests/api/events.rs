@@ -213,3 +213,53 @@ async fn unpublished_outbox_rows_are_published_once_after_a_restart() {
     assert_eq!(pruned as usize, rows.len());
     db.close().await.unwrap();
 }
+
+/// On PostgreSQL a transaction can commit an outbox row behind rows already published (positions
+/// are taken at insert, commits happen in any order). The relay must still publish it.
+#[tokio::test]
+async fn a_row_committed_behind_the_cursor_is_still_published() {
+    use colink::db::entity::outbox;
+    use sea_orm::{ActiveModelTrait, QueryOrder, Set};
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    let ch = app.channel(&alice, "late", false).await;
+    for i in 0..3 {
+        app.send(&alice, &ch, &format!("m{i}")).await;
+    }
+    let mut sub = app.state.bus.subscribe();
+    // Wait until the relay has published past every row (its cursor is beyond them).
+    app.send(&alice, &ch, "marker").await;
+    loop {
+        if next(&mut sub).await.data["content"] == "marker" {
+            break;
+        }
+    }
+    // Take an early row out and put it back unpublished, as if it had just committed.
+    let first = outbox::Entity::find()
+        .order_by_asc(outbox::Column::Position)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    outbox::Entity::delete_by_id(first.position)
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let mut late: outbox::ActiveModel = first.clone().into();
+    late.published_at = Set(None);
+    late.position = Set(first.position);
+    late.insert(&app.state.db).await.unwrap();
+    app.state.outbox_wakeup.notify_one();
+
+    let e = next(&mut sub).await;
+    assert_eq!(e.id, first.event_id, "the late row is published");
+    let (config, _dir) = app.stop().await;
+    let db = colink::db::connect(&config).await.unwrap();
+    let unpublished = outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(unpublished, 0);
+    db.close().await.unwrap();
+}
