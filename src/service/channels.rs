@@ -191,13 +191,7 @@ pub async fn list(
     include_archived: bool,
 ) -> AppResult<Vec<ChannelView>> {
     let workspace_id = resolve_workspace(&state.db, principal, workspace_id).await?;
-    let mine: Vec<Uuid> = channel_member::Entity::find()
-        .select_only()
-        .column(channel_member::Column::ChannelId)
-        .filter(channel_member::Column::UserId.eq(principal.user_id))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
+    let mine = read_state::memberships_of(&state.db, principal.user_id).await?;
     let mut query = channel::Entity::find()
         .filter(channel::Column::WorkspaceId.eq(workspace_id))
         .filter(

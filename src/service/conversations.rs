@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::entity::{channel, channel_member, message},
+    db::entity::{channel, message},
     error::{AppError, AppResult},
 };
 
@@ -49,13 +49,7 @@ pub async fn list(
 ) -> AppResult<(Vec<Conversation>, Option<String>)> {
     let limit = limit.clamp(1, 200) as usize;
     let after = cursor.map(parse_cursor).transpose()?;
-    let mine: Vec<Uuid> = channel_member::Entity::find()
-        .filter(channel_member::Column::UserId.eq(principal.user_id))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|m| m.channel_id)
-        .collect();
+    let mine = read_state::memberships_of(&state.db, principal.user_id).await?;
     let mut channels = channel::Entity::find()
         .filter(channel::Column::Id.is_in(mine))
         .filter(channel::Column::ArchivedAt.is_null())

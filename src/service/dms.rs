@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::entity::{channel, channel_member},
+    db::entity::channel,
     domain::events::kind,
     error::{AppError, AppResult},
 };
@@ -122,13 +122,7 @@ async fn view(state: &AppState, principal: Principal, c: channel::Model) -> AppR
 
 /// The caller's DMs, most recent activity first.
 pub async fn list(state: &AppState, principal: Principal) -> AppResult<Vec<ChannelView>> {
-    let mine: Vec<Uuid> = channel_member::Entity::find()
-        .filter(channel_member::Column::UserId.eq(principal.user_id))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|m| m.channel_id)
-        .collect();
+    let mine = read_state::memberships_of(&state.db, principal.user_id).await?;
     let dms = channel::Entity::find()
         .filter(channel::Column::Id.is_in(mine))
         .filter(channel::Column::Kind.is_in(["dm", "group_dm"]))

@@ -498,18 +498,29 @@ pub async fn edit(
         .await?;
     store_mentions(&tx, &updated, &parsed, &mentioned).await?;
     let view = one(&tx, principal.user_id, updated).await?;
-    let mut event_view = view.clone();
-    event_view.reactions.iter_mut().for_each(|r| r.me = false);
-    channels::emit(
-        &tx,
-        &access.channel,
-        kind::MESSAGE_UPDATED,
-        principal.user_id,
-        serde_json::to_value(&event_view).unwrap_or_default(),
-    )
-    .await?;
+    emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
     events::commit(state, tx).await?;
     Ok(view)
+}
+
+/// Emit `message.updated` with `view` as everyone sees it (`me` is per viewer, so it is false in
+/// events; clients use `user_ids`).
+pub async fn emit_updated(
+    db: &impl ConnectionTrait,
+    channel: &channel::Model,
+    actor: Uuid,
+    view: &MessageView,
+) -> AppResult<()> {
+    let mut shared = view.clone();
+    shared.reactions.iter_mut().for_each(|r| r.me = false);
+    channels::emit(
+        db,
+        channel,
+        kind::MESSAGE_UPDATED,
+        actor,
+        serde_json::to_value(&shared).unwrap_or_default(),
+    )
+    .await
 }
 
 /// Soft delete: the author, channel owners/admins, or server admins (not in DMs). The content

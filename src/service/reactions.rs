@@ -120,16 +120,7 @@ pub async fn set_pinned(
         pin::Entity::delete_by_id(m.id).exec(&tx).await?;
     }
     let view = messages::one(&tx, principal.user_id, m).await?;
-    let mut event_view = view.clone();
-    event_view.reactions.iter_mut().for_each(|r| r.me = false);
-    channels::emit(
-        &tx,
-        &access.channel,
-        kind::MESSAGE_UPDATED,
-        principal.user_id,
-        serde_json::to_value(&event_view).unwrap_or_default(),
-    )
-    .await?;
+    messages::emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
     events::commit(state, tx).await?;
     Ok(view)
 }

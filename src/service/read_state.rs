@@ -22,6 +22,17 @@ pub struct Counts {
     pub mentions: u64,
 }
 
+/// Ids of every conversation (channel or DM) `user_id` is a member of.
+pub async fn memberships_of(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(channel_member::Entity::find()
+        .select_only()
+        .column(channel_member::Column::ChannelId)
+        .filter(channel_member::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Unread (top-level messages by others, not deleted) and mention counts after each read marker.
 pub async fn counts(
     db: &impl ConnectionTrait,
