@@ -18,8 +18,21 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// Hashing is CPU-bound and takes 19 MiB: run at most one per core at a time (a process-wide
+/// limit, like the cores themselves); further requests wait their turn.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
 pub async fn hash(password: &str) -> anyhow::Result<String> {
     let password = password.to_owned();
+    let _slot = hashing_slots().acquire().await?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -35,6 +48,9 @@ pub async fn verify(password: &str, stored: Option<&str>) -> bool {
     let password = password.to_owned();
     let exists = stored.is_some();
     let stored = stored.map(str::to_owned);
+    let Ok(_slot) = hashing_slots().acquire().await else {
+        return false;
+    };
     let matched = tokio::task::spawn_blocking(move || {
         let stored = stored.as_deref().unwrap_or_else(|| dummy_hash());
         let Ok(parsed) = PasswordHash::new(stored) else {
