@@ -26,7 +26,6 @@ use super::EventBus;
 use crate::{db::entity::outbox, domain::events::Event, workers::Shutdown};
 
 const BATCH: u64 = 500;
-const POLL: Duration = Duration::from_millis(500);
 /// How often published rows are recorded as such.
 const MARK_INTERVAL: Duration = Duration::from_millis(250);
 /// Record earlier when this many rows wait to be marked.
@@ -57,19 +56,16 @@ impl Relay {
             if let Err(e) = self.publish_new(&mut progress).await {
                 tracing::warn!(error = %e, "outbox relay: publishing failed; retrying");
             }
+            // Record and catch up every interval even when nothing new was published: a row can
+            // become visible behind the cursor at any time (a late PostgreSQL commit).
             let due = progress.last_mark + MARK_INTERVAL;
-            let mark_now = progress.unmarked.len() >= MARK_MAX || Instant::now() >= due;
-            if !progress.unmarked.is_empty()
-                && mark_now
+            if (Instant::now() >= due || progress.unmarked.len() >= MARK_MAX)
                 && let Err(e) = self.mark(&mut progress).await
             {
                 tracing::warn!(error = %e, "outbox relay: recording published rows failed; retrying");
             }
-            let wait = if progress.unmarked.is_empty() {
-                POLL
-            } else {
-                due.saturating_duration_since(Instant::now()).min(POLL)
-            };
+            let wait =
+                (progress.last_mark + MARK_INTERVAL).saturating_duration_since(Instant::now());
             tokio::select! {
                 _ = self.wakeup.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -122,6 +118,7 @@ impl Relay {
     /// Record the published rows; then publish rows that committed behind the cursor.
     async fn mark(&self, progress: &mut Progress) -> Result<(), sea_orm::DbErr> {
         let now = time::OffsetDateTime::now_utc();
+        progress.last_mark = Instant::now();
         for chunk in progress.unmarked.chunks(1000) {
             let _write = self.gate.enter().await;
             outbox::Entity::update_many()
@@ -131,7 +128,6 @@ impl Relay {
                 .await?;
         }
         progress.unmarked.clear();
-        progress.last_mark = Instant::now();
         let late = outbox::Entity::find()
             .filter(outbox::Column::PublishedAt.is_null())
             .filter(outbox::Column::Position.lte(progress.cursor))
