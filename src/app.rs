@@ -9,7 +9,6 @@ use poem::{
     listener::{Acceptor, Listener, TcpListener},
 };
 use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
 
 use crate::{
     bus::{EventBus, MemoryBus, relay},
@@ -36,14 +35,19 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     pub setup: SetupGate,
     pub bus: Arc<dyn EventBus>,
-    /// Signalled after a commit that wrote outbox rows, so the relay publishes at once.
-    pub outbox_wakeup: Arc<Notify>,
+    /// Tells the relay about commits that wrote outbox rows, so it publishes at once.
+    pub outbox: relay::OutboxFeed,
     pub write_gate: WriteGate,
     pub message_writer: MessageWriter,
     /// Cached post permissions for the message hot path (see `service::access`).
     pub post_access: crate::service::access::PostAccessCache,
-    /// The writer task's end, taken when the workers start.
-    message_writer_task: std::sync::Mutex<Option<WriterTask>>,
+    /// The receiving ends of the message writer and the relay, taken when the workers start.
+    worker_ends: std::sync::Mutex<Option<WorkerEnds>>,
+}
+
+struct WorkerEnds {
+    message_writer: WriterTask,
+    outbox_feed: relay::FeedReceiver,
 }
 
 /// Where ephemeral state lives.
@@ -116,10 +120,10 @@ impl AppState {
         let mailer = Arc::new(Mailer::from_config(&config)?);
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
-        let outbox_wakeup = Arc::new(Notify::new());
+        let (outbox, outbox_feed) = relay::feed();
         let writer_db = db::connect_with(&config, 1).await?;
         let (message_writer, writer_task) =
-            message_writer::channel(writer_db, write_gate.clone(), outbox_wakeup.clone());
+            message_writer::channel(writer_db, write_gate.clone(), outbox.clone());
         Ok((
             Self {
                 config,
@@ -131,11 +135,14 @@ impl AppState {
                 mailer,
                 setup,
                 bus,
-                outbox_wakeup,
+                outbox,
                 write_gate,
                 message_writer,
                 post_access: Default::default(),
-                message_writer_task: std::sync::Mutex::new(Some(writer_task)),
+                worker_ends: std::sync::Mutex::new(Some(WorkerEnds {
+                    message_writer: writer_task,
+                    outbox_feed,
+                })),
             },
             redb,
         ))
@@ -227,21 +234,27 @@ fn start_workers(state: &Arc<AppState>, redb: Option<RedbKv>) -> Workers {
             }
         });
     }
-    let writer = state
-        .message_writer_task
+    let ends = state
+        .worker_ends
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
-    if let Some(writer) = writer {
-        workers.spawn_dedicated("message-writer", move |shutdown| writer.run(shutdown));
+    if let Some(WorkerEnds {
+        message_writer,
+        outbox_feed,
+    }) = ends
+    {
+        workers.spawn_dedicated("message-writer", move |shutdown| {
+            message_writer.run(shutdown)
+        });
+        let outbox_relay = relay::Relay {
+            db: state.db.clone(),
+            bus: state.bus.clone(),
+            feed: outbox_feed,
+            gate: state.write_gate.clone(),
+        };
+        workers.spawn("outbox-relay", move |shutdown| outbox_relay.run(shutdown));
     }
-    let outbox_relay = relay::Relay {
-        db: state.db.clone(),
-        bus: state.bus.clone(),
-        wakeup: state.outbox_wakeup.clone(),
-        gate: state.write_gate.clone(),
-    };
-    workers.spawn("outbox-relay", move |shutdown| outbox_relay.run(shutdown));
     if state.config.is_sqlite() {
         let db = state.db.clone();
         workers.spawn_periodic("sqlite-checkpoint", Duration::from_secs(1), move || {

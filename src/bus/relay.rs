@@ -1,17 +1,28 @@
 //! The outbox relay: publishes committed outbox rows to the bus in `position` order.
 //!
-//! It publishes eagerly and records lazily: new rows are found by an in-memory position cursor
-//! and published at once, while `published_at` is written for them in one UPDATE every
-//! `MARK_INTERVAL` (and at shutdown). Marking after every commit made the relay a second writer
-//! competing for SQLite's single write lock on every message batch. After a crash, rows published
-//! but not yet marked are published again on the next start: delivery is at-least-once and
-//! consumers dedupe by event id.
+//! The outbox table is the truth; the relay keeps an in-memory cursor (the highest position
+//! published) and two fast paths around it:
+//!
+//! - **Hand-over.** The message writer, the one hot writer, hands its committed events (with
+//!   their positions) to the relay through the [`OutboxFeed`], so they are published without
+//!   being read back from the table. A hand-over that would not fit is dropped: the relay then
+//!   finds those rows in the table, like every other committer's rows.
+//! - **Lazy recording.** `published_at` is written for published rows in one UPDATE every
+//!   `MARK_INTERVAL` (and at shutdown) instead of after every commit, which made the relay a second
+//!   writer competing for SQLite's single write lock on every message batch. After a crash, rows
+//!   published but not yet recorded are published again: delivery is at-least-once and consumers
+//!   dedupe by event id.
+//!
+//! Other committers only wake the relay ([`OutboxFeed::committed`]); it then reads the rows past
+//! its cursor. Before publishing a hand-over that does not continue the cursor, it reads the gap
+//! from the table, so events keep their position order.
 //!
 //! On PostgreSQL, concurrent transactions can commit positions out of order, so a row can become
-//! visible behind the cursor; each flush therefore also publishes unmarked rows behind it. Rows of
-//! one channel are always in order (their transactions serialise on the channel row).
+//! visible behind the cursor; each recording pass therefore also publishes unrecorded rows behind
+//! it. Rows of one channel are always in order (their transactions serialise on the channel row).
 
 use std::{
+    collections::{BTreeMap, BTreeSet},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -20,7 +31,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 
 use super::EventBus;
 use crate::{db::entity::outbox, domain::events::Event, workers::Shutdown};
@@ -28,49 +39,131 @@ use crate::{db::entity::outbox, domain::events::Event, workers::Shutdown};
 const BATCH: u64 = 500;
 /// How often published rows are recorded as such.
 const MARK_INTERVAL: Duration = Duration::from_millis(250);
-/// Record earlier when this many rows wait to be marked.
+/// Record earlier when this many rows wait to be recorded.
 const MARK_MAX: usize = 5000;
+/// Hand-overs waiting for the relay; past this, committers fall back to waking it.
+const HANDOVER_QUEUE: usize = 1024;
+
+/// Committed events with their outbox positions.
+pub type Committed = Vec<(i64, Arc<Event>)>;
+
+/// The committers' side of the relay: cheap to clone, kept in the app state.
+#[derive(Clone)]
+pub struct OutboxFeed {
+    wakeup: Arc<Notify>,
+    handovers: mpsc::Sender<Committed>,
+}
+
+/// The relay's side of the feed.
+pub struct FeedReceiver {
+    wakeup: Arc<Notify>,
+    handovers: mpsc::Receiver<Committed>,
+}
+
+pub fn feed() -> (OutboxFeed, FeedReceiver) {
+    let wakeup = Arc::new(Notify::new());
+    let (tx, rx) = mpsc::channel(HANDOVER_QUEUE);
+    (
+        OutboxFeed {
+            wakeup: wakeup.clone(),
+            handovers: tx,
+        },
+        FeedReceiver {
+            wakeup,
+            handovers: rx,
+        },
+    )
+}
+
+impl OutboxFeed {
+    /// A transaction that wrote outbox rows has committed: the relay reads them from the table.
+    pub fn committed(&self) {
+        self.wakeup.notify_one();
+    }
+
+    /// A transaction that wrote these outbox rows has committed: publish them without reading
+    /// them back. Never blocks; when the relay is far behind, it reads them from the table.
+    pub fn hand_over(&self, committed: Committed) {
+        if committed.is_empty() {
+            return;
+        }
+        if self.handovers.try_send(committed).is_err() {
+            self.committed();
+        }
+    }
+}
 
 pub struct Relay {
     pub db: DatabaseConnection,
     pub bus: Arc<dyn EventBus>,
-    pub wakeup: Arc<Notify>,
+    pub feed: FeedReceiver,
     pub gate: crate::db::WriteGate,
 }
 
-/// What the relay has published but not yet recorded.
+/// What the relay knows beyond the table.
+#[derive(Default)]
 struct Progress {
+    /// Highest position published.
     cursor: i64,
-    unmarked: Vec<i64>,
-    last_mark: Instant,
+    /// The cursor when published rows were last recorded: every row published before then is
+    /// at or below it.
+    recorded_through: i64,
+    /// Published since the last recording.
+    unrecorded: BTreeSet<i64>,
+    /// Handed-over events not yet published, by position.
+    handed: BTreeMap<i64, Arc<Event>>,
+    /// Rows may have been committed past the cursor without a hand-over: read the table.
+    stale: bool,
+}
+
+impl Progress {
+    /// Whether the row at `position` was published and not yet known to be recorded — or
+    /// recorded, for anything at or below `recorded_through` (the catch-up finds exceptions).
+    fn seen(&self, position: i64) -> bool {
+        position <= self.recorded_through || self.unrecorded.contains(&position)
+    }
+
+    fn published(&mut self, position: i64) {
+        self.cursor = self.cursor.max(position);
+        self.unrecorded.insert(position);
+    }
 }
 
 impl Relay {
-    pub async fn run(self, mut shutdown: Shutdown) {
+    pub async fn run(mut self, mut shutdown: Shutdown) {
         let mut progress = Progress {
-            cursor: 0,
-            unmarked: Vec::new(),
-            last_mark: Instant::now(),
+            stale: true,
+            ..Progress::default()
         };
+        let mut last_mark = Instant::now();
         loop {
+            while let Ok(committed) = self.feed.handovers.try_recv() {
+                progress.handed.extend(committed);
+            }
             if let Err(e) = self.publish_new(&mut progress).await {
                 tracing::warn!(error = %e, "outbox relay: publishing failed; retrying");
+                progress.stale = true;
             }
             // Record and catch up every interval even when nothing new was published: a row can
             // become visible behind the cursor at any time (a late PostgreSQL commit).
-            let due = progress.last_mark + MARK_INTERVAL;
-            if (Instant::now() >= due || progress.unmarked.len() >= MARK_MAX)
-                && let Err(e) = self.mark(&mut progress).await
+            if Instant::now() >= last_mark + MARK_INTERVAL || progress.unrecorded.len() >= MARK_MAX
             {
-                tracing::warn!(error = %e, "outbox relay: recording published rows failed; retrying");
+                last_mark = Instant::now();
+                if let Err(e) = self.mark(&mut progress).await {
+                    tracing::warn!(error = %e, "outbox relay: recording published rows failed; retrying");
+                }
             }
-            let wait =
-                (progress.last_mark + MARK_INTERVAL).saturating_duration_since(Instant::now());
+            let wait = (last_mark + MARK_INTERVAL).saturating_duration_since(Instant::now());
             tokio::select! {
-                _ = self.wakeup.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = self.feed.wakeup.notified() => progress.stale = true,
+                Some(committed) = self.feed.handovers.recv() => progress.handed.extend(committed),
+                _ = tokio::time::sleep(wait) => progress.stale = true,
                 _ = shutdown.changed() => {
                     // Publish and record what was committed before stopping.
+                    while let Ok(committed) = self.feed.handovers.try_recv() {
+                        progress.handed.extend(committed);
+                    }
+                    progress.stale = true;
                     let _ = self.publish_new(&mut progress).await;
                     let _ = self.mark(&mut progress).await;
                     return;
@@ -79,55 +172,113 @@ impl Relay {
         }
     }
 
-    /// Publish rows past the cursor, oldest first.
+    /// Publish everything past the cursor, oldest first: handed-over events as they continue the
+    /// cursor, the table for gaps before them and, when stale, for rows past them.
     async fn publish_new(&self, progress: &mut Progress) -> Result<(), sea_orm::DbErr> {
         loop {
-            let rows = outbox::Entity::find()
-                .filter(outbox::Column::PublishedAt.is_null())
-                .filter(outbox::Column::Position.gt(progress.cursor))
-                .order_by_asc(outbox::Column::Position)
-                .limit(BATCH)
-                .all(&self.db)
-                .await?;
-            let n = rows.len();
-            for row in rows {
-                self.publish(&row).await;
-                progress.cursor = progress.cursor.max(row.position);
-                progress.unmarked.push(row.position);
+            // Hand-overs at or behind the cursor were read from the table already, unless a late
+            // commit put them behind it unseen.
+            while let Some(entry) = progress.handed.first_entry() {
+                let position = *entry.key();
+                if position > progress.cursor {
+                    break;
+                }
+                let event = entry.remove();
+                if !progress.seen(position) {
+                    self.publish(event).await;
+                    progress.unrecorded.insert(position);
+                }
             }
-            if (n as u64) < BATCH {
-                return Ok(());
+            let next_handed = progress.handed.first_key_value().map(|(p, _)| *p);
+            match next_handed {
+                Some(position) if position == progress.cursor + 1 => {
+                    if let Some(event) = progress.handed.remove(&position) {
+                        self.publish(event).await;
+                        progress.published(position);
+                    }
+                }
+                // A gap before the next hand-over: rows of other committers (or a hand-over that
+                // did not fit). What the table does not have yet is a late commit, for `mark`.
+                Some(position) => {
+                    if self.read_past_cursor(progress, Some(position)).await? < BATCH as usize {
+                        progress.cursor = progress.cursor.max(position - 1);
+                    }
+                }
+                None if progress.stale => {
+                    if self.read_past_cursor(progress, None).await? < BATCH as usize {
+                        progress.stale = false;
+                        return Ok(());
+                    }
+                }
+                None => return Ok(()),
             }
         }
     }
 
-    async fn publish(&self, row: &outbox::Model) {
-        match serde_json::from_str::<Event>(&row.payload) {
-            Ok(event) => {
-                if let Err(e) = self.bus.publish(Arc::new(event)).await {
-                    tracing::warn!(error = %e, "outbox relay: bus unavailable");
-                }
-            }
-            // A row that can never be published must not block the ones behind it.
-            Err(e) => {
-                tracing::error!(position = row.position, error = %e, "outbox row is not a valid event; skipping")
-            }
+    /// Publish up to `BATCH` unpublished rows past the cursor (and before `before`); how many.
+    async fn read_past_cursor(
+        &self,
+        progress: &mut Progress,
+        before: Option<i64>,
+    ) -> Result<usize, sea_orm::DbErr> {
+        let mut query = outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .filter(outbox::Column::Position.gt(progress.cursor));
+        if let Some(before) = before {
+            query = query.filter(outbox::Column::Position.lt(before));
         }
+        let rows = query
+            .order_by_asc(outbox::Column::Position)
+            .limit(BATCH)
+            .all(&self.db)
+            .await?;
+        let n = rows.len();
+        for row in rows {
+            let event = progress.handed.remove(&row.position);
+            self.publish_row(&row, event).await;
+            progress.published(row.position);
+        }
+        Ok(n)
+    }
+
+    async fn publish(&self, event: Arc<Event>) {
+        if let Err(e) = self.bus.publish(event).await {
+            tracing::warn!(error = %e, "outbox relay: bus unavailable");
+        }
+    }
+
+    /// Publish a row read from the table (`handed`: the same event, already parsed).
+    async fn publish_row(&self, row: &outbox::Model, handed: Option<Arc<Event>>) {
+        let event = match handed {
+            Some(event) => event,
+            None => match serde_json::from_str::<Event>(&row.payload) {
+                Ok(event) => Arc::new(event),
+                // A row that can never be published must not block the ones behind it.
+                Err(e) => {
+                    tracing::error!(position = row.position, error = %e, "outbox row is not a valid event; skipping");
+                    return;
+                }
+            },
+        };
+        self.publish(event).await;
     }
 
     /// Record the published rows; then publish rows that committed behind the cursor.
     async fn mark(&self, progress: &mut Progress) -> Result<(), sea_orm::DbErr> {
         let now = time::OffsetDateTime::now_utc();
-        progress.last_mark = Instant::now();
-        for chunk in progress.unmarked.chunks(1000) {
+        let unrecorded: Vec<i64> = progress.unrecorded.iter().copied().collect();
+        for chunk in unrecorded.chunks(1000) {
             let _write = self.gate.enter().await;
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::PublishedAt, Expr::value(now))
                 .filter(outbox::Column::Position.is_in(chunk.to_vec()))
                 .exec(&self.db)
                 .await?;
+            for position in chunk {
+                progress.unrecorded.remove(position);
+            }
         }
-        progress.unmarked.clear();
+        progress.recorded_through = progress.cursor;
         let late = outbox::Entity::find()
             .filter(outbox::Column::PublishedAt.is_null())
             .filter(outbox::Column::Position.lte(progress.cursor))
@@ -136,8 +287,12 @@ impl Relay {
             .all(&self.db)
             .await?;
         for row in late {
-            self.publish(&row).await;
-            progress.unmarked.push(row.position);
+            if progress.unrecorded.contains(&row.position) {
+                continue;
+            }
+            let event = progress.handed.remove(&row.position);
+            self.publish_row(&row, event).await;
+            progress.unrecorded.insert(row.position);
         }
         Ok(())
     }

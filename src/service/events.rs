@@ -26,6 +26,6 @@ pub async fn emit(db: &impl ConnectionTrait, event: &Event) -> AppResult<()> {
 /// Commit a transaction that emitted events, then wake the relay.
 pub async fn commit(state: &AppState, tx: DatabaseTransaction) -> AppResult<()> {
     tx.commit().await?;
-    state.outbox_wakeup.notify_one();
+    state.outbox.committed();
     Ok(())
 }

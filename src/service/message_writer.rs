@@ -9,16 +9,19 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, NotSet,
-    QueryFilter, Set, SqlErr,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    NotSet, QueryFilter, QueryTrait, Set, SqlErr,
     sea_query::{Expr, ExprTrait},
 };
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::views::{MentionSet, MessageView};
 use crate::{
+    bus::relay::{Committed, OutboxFeed},
     db::{
         WriteGate,
         entity::{channel, mention, message, outbox},
@@ -63,13 +66,13 @@ pub struct WriterTask {
     jobs: mpsc::Receiver<Job>,
     db: DatabaseConnection,
     gate: WriteGate,
-    wakeup: std::sync::Arc<Notify>,
+    outbox: OutboxFeed,
 }
 
 pub fn channel(
     db: DatabaseConnection,
     gate: WriteGate,
-    wakeup: std::sync::Arc<Notify>,
+    outbox: OutboxFeed,
 ) -> (MessageWriter, WriterTask) {
     let (tx, rx) = mpsc::channel(8192);
     (
@@ -78,7 +81,7 @@ pub fn channel(
             jobs: rx,
             db,
             gate,
-            wakeup,
+            outbox,
         },
     )
 }
@@ -136,7 +139,6 @@ impl WriterTask {
             batch.into_iter().map(|j| (j.message, j.reply)).unzip();
         match self.commit(&messages).await {
             Ok(results) => {
-                self.wakeup.notify_one();
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
@@ -151,7 +153,6 @@ impl WriterTask {
                             .unwrap_or_else(|| Err(AppError::internal("empty batch result"))),
                         Err(e) => self.explain(&single[0], e).await,
                     };
-                    self.wakeup.notify_one();
                     let _ = reply.send(result);
                 }
             }
@@ -179,14 +180,16 @@ impl WriterTask {
         Err(e.into())
     }
 
-    /// Store `messages` in one transaction; one result per message, in order.
+    /// Store `messages` in one transaction; one result per message, in order. Their events go
+    /// to the relay after the commit.
     async fn commit(
         &self,
         messages: &[NewMessage],
     ) -> Result<Vec<AppResult<Stored>>, sea_orm::DbErr> {
         let (tx, _write) = crate::db::begin_write(&self.db, &self.gate).await?;
-        let results = store(&tx, messages).await?;
+        let (results, committed) = store(&tx, messages).await?;
         tx.commit().await?;
+        self.outbox.hand_over(committed);
         Ok(results)
     }
 }
@@ -194,7 +197,7 @@ impl WriterTask {
 async fn store(
     tx: &DatabaseTransaction,
     messages: &[NewMessage],
-) -> Result<Vec<AppResult<Stored>>, sea_orm::DbErr> {
+) -> Result<(Vec<AppResult<Stored>>, Committed), sea_orm::DbErr> {
     let mut results: Vec<Option<AppResult<Stored>>> = messages.iter().map(|_| None).collect();
 
     // Idempotency: client ids seen before, and repeats within this batch.
@@ -289,6 +292,7 @@ async fn store(
     let mut rows = Vec::with_capacity(fresh.len());
     let mut mention_rows = Vec::new();
     let mut events = Vec::with_capacity(fresh.len());
+    let mut published: HashMap<Uuid, Arc<Event>> = HashMap::with_capacity(fresh.len());
     for &i in &fresh {
         let m = &messages[i];
         let seq = seqs[&i];
@@ -348,6 +352,7 @@ async fn store(
             created_at: Set(event.occurred_at),
             published_at: Set(None),
         });
+        published.insert(event.id, Arc::new(event));
         rows.push(message::ActiveModel::from(model));
         results[i] = Some(Ok(Stored::Created(Box::new(view))));
     }
@@ -362,13 +367,24 @@ async fn store(
             .exec_without_returning(tx)
             .await?;
     }
+    let mut committed = Vec::with_capacity(events.len());
     for chunk in events.chunks(512) {
-        outbox::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(tx)
-            .await?;
+        let mut insert = outbox::Entity::insert_many(chunk.to_vec()).into_query();
+        insert.returning(
+            sea_orm::sea_query::Query::returning()
+                .columns([outbox::Column::Position, outbox::Column::EventId]),
+        );
+        for row in tx.query_all(&insert).await? {
+            let position: i64 = row.try_get("", "position")?;
+            let event_id: Uuid = row.try_get("", "event_id")?;
+            if let Some(event) = published.remove(&event_id) {
+                committed.push((position, event));
+            }
+        }
     }
-    Ok(results
+    let results = results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(AppError::internal("message left without a result"))))
-        .collect())
+        .collect();
+    Ok((results, committed))
 }

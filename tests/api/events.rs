@@ -262,7 +262,7 @@ async fn a_row_committed_behind_the_cursor_is_still_published() {
     late.published_at = Set(None);
     late.position = Set(first.position);
     late.insert(&app.state.db).await.unwrap();
-    app.state.outbox_wakeup.notify_one();
+    app.state.outbox.committed();
 
     let e = next(&mut sub).await;
     assert_eq!(e.id, first.event_id, "the late row is published");
