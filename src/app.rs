@@ -266,12 +266,12 @@ fn start_workers(state: &Arc<AppState>, redb: Option<RedbKv>) -> Workers {
             }
         });
     }
-    let db = state.db.clone();
+    let (db, gate) = (state.db.clone(), state.write_gate.clone());
     let retention = state.config.bus.outbox_retention.0;
     workers.spawn_periodic("outbox-prune", Duration::from_secs(300), move || {
-        let db = db.clone();
+        let (db, gate) = (db.clone(), gate.clone());
         async move {
-            match relay::prune(&db, retention).await {
+            match relay::prune(&db, &gate, retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(rows = n, "pruned published outbox rows"),
                 Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),

@@ -30,10 +30,10 @@ impl EventBus for MemoryBus {
         Ok(())
     }
 
-    fn subscribe(&self) -> Box<dyn Subscription> {
-        Box::new(MemorySubscription {
+    async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError> {
+        Ok(Box::new(MemorySubscription {
             receiver: self.sender.subscribe(),
-        })
+        }))
     }
 }
 
@@ -72,8 +72,8 @@ mod tests {
     #[tokio::test]
     async fn delivers_in_order_to_every_subscriber() {
         let bus = MemoryBus::new(16);
-        let mut a = bus.subscribe();
-        let mut b = bus.subscribe();
+        let mut a = bus.subscribe().await.unwrap();
+        let mut b = bus.subscribe().await.unwrap();
         for n in 1..=3 {
             bus.publish(event(n)).await.unwrap();
         }
@@ -87,8 +87,8 @@ mod tests {
     #[tokio::test]
     async fn a_lagging_subscriber_is_told_and_others_are_unaffected() {
         let bus = MemoryBus::new(16);
-        let mut slow = bus.subscribe();
-        let mut fast = bus.subscribe();
+        let mut slow = bus.subscribe().await.unwrap();
+        let mut fast = bus.subscribe().await.unwrap();
         for n in 1..=40 {
             bus.publish(event(n)).await.unwrap();
             assert_eq!(fast.recv().await.unwrap().seq, Some(n));

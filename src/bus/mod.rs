@@ -2,8 +2,11 @@
 //! transaction that makes the change, and the relay (`relay.rs`) publishes committed events here,
 //! in order. Delivery is at-least-once; consumers dedupe by event id ([`Dedup`]).
 //!
-//! Backends: in-process (`memory.rs`) now; Redis pub/sub and Kafka fit the same trait (the
-//! partition key is the event's channel id, so per-channel order is kept).
+//! Backends: in-process (`memory.rs`) now; Redis pub/sub and Kafka fit the same trait: publishing
+//! and subscribing are asynchronous and can fail (a broker is a network peer), the partition key
+//! is the event's `channel_id` (so per-channel order is kept), and a subscriber that fell behind is
+//! told so ([`RecvError::Lagged`]) and resyncs from the database. A failed publish is retried by
+//! the relay, in order, so a broker outage delays events but never loses or reorders them.
 
 mod dedup;
 mod memory;
@@ -37,10 +40,11 @@ pub enum RecvError {
 
 #[async_trait]
 pub trait EventBus: Send + Sync {
-    /// Publish one committed event (keyed by its channel id).
+    /// Publish one committed event, keyed by its `channel_id`. An error means it was not
+    /// published: the caller retries.
     async fn publish(&self, event: Arc<Event>) -> Result<(), BusError>;
     /// A new subscription receiving every event published from now on.
-    fn subscribe(&self) -> Box<dyn Subscription>;
+    async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError>;
 }
 
 #[async_trait]

@@ -33,8 +33,20 @@ use sea_orm::{
 };
 use tokio::sync::{Notify, mpsc};
 
-use super::EventBus;
+use super::{BusError, EventBus};
 use crate::{db::entity::outbox, domain::events::Event, workers::Shutdown};
+
+/// Why a relay pass stopped early; the next pass retries from the cursor, after a back-off.
+#[derive(Debug, thiserror::Error)]
+enum PassError {
+    #[error("reading or recording the outbox failed: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Longest wait between retries while the database or the bus fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 const BATCH: u64 = 500;
 /// How often published rows are recorded as such.
@@ -136,24 +148,31 @@ impl Relay {
             ..Progress::default()
         };
         let mut last_mark = Instant::now();
+        let mut backoff = Duration::ZERO;
         loop {
             while let Ok(committed) = self.feed.handovers.try_recv() {
                 progress.handed.extend(committed);
             }
-            if let Err(e) = self.publish_new(&mut progress).await {
-                tracing::warn!(error = %e, "outbox relay: publishing failed; retrying");
-                progress.stale = true;
-            }
+            let mut outcome = self.publish_new(&mut progress).await;
             // Record and catch up every interval even when nothing new was published: a row can
             // become visible behind the cursor at any time (a late PostgreSQL commit).
-            if Instant::now() >= last_mark + MARK_INTERVAL || progress.unrecorded.len() >= MARK_MAX
+            if outcome.is_ok()
+                && (Instant::now() >= last_mark + MARK_INTERVAL
+                    || progress.unrecorded.len() >= MARK_MAX)
             {
                 last_mark = Instant::now();
-                if let Err(e) = self.mark(&mut progress).await {
-                    tracing::warn!(error = %e, "outbox relay: recording published rows failed; retrying");
+                outcome = self.mark(&mut progress).await;
+            }
+            let mut wait = (last_mark + MARK_INTERVAL).saturating_duration_since(Instant::now());
+            match outcome {
+                Ok(()) => backoff = Duration::ZERO,
+                Err(e) => {
+                    backoff = (backoff * 2).clamp(Duration::from_millis(100), MAX_BACKOFF);
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay: pass failed; retrying");
+                    progress.stale = true;
+                    wait = backoff;
                 }
             }
-            let wait = (last_mark + MARK_INTERVAL).saturating_duration_since(Instant::now());
             tokio::select! {
                 _ = self.feed.wakeup.notified() => progress.stale = true,
                 Some(committed) = self.feed.handovers.recv() => progress.handed.extend(committed),
@@ -174,7 +193,7 @@ impl Relay {
 
     /// Publish everything past the cursor, oldest first: handed-over events as they continue the
     /// cursor, the table for gaps before them and, when stale, for rows past them.
-    async fn publish_new(&self, progress: &mut Progress) -> Result<(), sea_orm::DbErr> {
+    async fn publish_new(&self, progress: &mut Progress) -> Result<(), PassError> {
         loop {
             // Hand-overs at or behind the cursor were read from the table already, unless a late
             // commit put them behind it unseen.
@@ -185,7 +204,8 @@ impl Relay {
                 }
                 let event = entry.remove();
                 if !progress.seen(position) {
-                    self.publish(event).await;
+                    // On failure the row stays unpublished in the table, for the catch-up.
+                    self.bus.publish(event).await?;
                     progress.unrecorded.insert(position);
                 }
             }
@@ -193,7 +213,10 @@ impl Relay {
             match next_handed {
                 Some(position) if position == progress.cursor + 1 => {
                     if let Some(event) = progress.handed.remove(&position) {
-                        self.publish(event).await;
+                        if let Err(e) = self.bus.publish(event.clone()).await {
+                            progress.handed.insert(position, event);
+                            return Err(e.into());
+                        }
                         progress.published(position);
                     }
                 }
@@ -220,7 +243,7 @@ impl Relay {
         &self,
         progress: &mut Progress,
         before: Option<i64>,
-    ) -> Result<usize, sea_orm::DbErr> {
+    ) -> Result<usize, PassError> {
         let mut query = outbox::Entity::find()
             .filter(outbox::Column::PublishedAt.is_null())
             .filter(outbox::Column::Position.gt(progress.cursor));
@@ -234,37 +257,34 @@ impl Relay {
             .await?;
         let n = rows.len();
         for row in rows {
-            let event = progress.handed.remove(&row.position);
-            self.publish_row(&row, event).await;
+            self.publish_row(&row, progress).await?;
             progress.published(row.position);
         }
         Ok(n)
     }
 
-    async fn publish(&self, event: Arc<Event>) {
-        if let Err(e) = self.bus.publish(event).await {
-            tracing::warn!(error = %e, "outbox relay: bus unavailable");
-        }
-    }
-
-    /// Publish a row read from the table (`handed`: the same event, already parsed).
-    async fn publish_row(&self, row: &outbox::Model, handed: Option<Arc<Event>>) {
-        let event = match handed {
+    /// Publish a row read from the table, using the handed-over event when there is one.
+    async fn publish_row(
+        &self,
+        row: &outbox::Model,
+        progress: &mut Progress,
+    ) -> Result<(), BusError> {
+        let event = match progress.handed.remove(&row.position) {
             Some(event) => event,
             None => match serde_json::from_str::<Event>(&row.payload) {
                 Ok(event) => Arc::new(event),
                 // A row that can never be published must not block the ones behind it.
                 Err(e) => {
                     tracing::error!(position = row.position, error = %e, "outbox row is not a valid event; skipping");
-                    return;
+                    return Ok(());
                 }
             },
         };
-        self.publish(event).await;
+        self.bus.publish(event).await
     }
 
     /// Record the published rows; then publish rows that committed behind the cursor.
-    async fn mark(&self, progress: &mut Progress) -> Result<(), sea_orm::DbErr> {
+    async fn mark(&self, progress: &mut Progress) -> Result<(), PassError> {
         let now = time::OffsetDateTime::now_utc();
         let unrecorded: Vec<i64> = progress.unrecorded.iter().copied().collect();
         for chunk in unrecorded.chunks(1000) {
@@ -290,21 +310,198 @@ impl Relay {
             if progress.unrecorded.contains(&row.position) {
                 continue;
             }
-            let event = progress.handed.remove(&row.position);
-            self.publish_row(&row, event).await;
+            self.publish_row(&row, progress).await?;
             progress.unrecorded.insert(row.position);
         }
         Ok(())
     }
 }
 
-/// Delete published rows older than `retention`.
-pub async fn prune(db: &DatabaseConnection, retention: Duration) -> Result<u64, sea_orm::DbErr> {
+/// Rows deleted per pruning transaction, so pruning never holds the write lock for long.
+const PRUNE_BATCH: u64 = 1000;
+
+/// Delete published rows older than `retention`, in short write transactions; how many.
+pub async fn prune(
+    db: &DatabaseConnection,
+    gate: &crate::db::WriteGate,
+    retention: Duration,
+) -> Result<u64, sea_orm::DbErr> {
     let cutoff = time::OffsetDateTime::now_utc() - retention;
-    let result = outbox::Entity::delete_many()
-        .filter(outbox::Column::PublishedAt.is_not_null())
-        .filter(outbox::Column::PublishedAt.lt(cutoff))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    let mut pruned = 0;
+    loop {
+        let positions: Vec<i64> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Position)
+            .filter(outbox::Column::PublishedAt.is_not_null())
+            .filter(outbox::Column::PublishedAt.lt(cutoff))
+            .order_by_asc(outbox::Column::Position)
+            .limit(PRUNE_BATCH)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if positions.is_empty() {
+            return Ok(pruned);
+        }
+        let full = positions.len() as u64 == PRUNE_BATCH;
+        let _write = gate.enter().await;
+        pruned += outbox::Entity::delete_many()
+            .filter(outbox::Column::Position.is_in(positions))
+            .exec(db)
+            .await?
+            .rows_affected;
+        if !full {
+            return Ok(pruned);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use sea_orm::{ConnectOptions, Database};
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::bus::{MemoryBus, Subscription};
+
+    /// An in-memory bus whose first `failures` publishes fail, like a broker that is down.
+    struct FlakyBus {
+        inner: MemoryBus,
+        failures: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl EventBus for FlakyBus {
+        async fn publish(&self, event: Arc<Event>) -> Result<(), BusError> {
+            let left = self.failures.load(Ordering::SeqCst);
+            if left > 0 {
+                self.failures.store(left - 1, Ordering::SeqCst);
+                return Err(BusError::Unavailable("broker down".into()));
+            }
+            self.inner.publish(event).await
+        }
+        async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError> {
+            self.inner.subscribe().await
+        }
+    }
+
+    async fn database() -> DatabaseConnection {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        crate::db::migrate_up(&db).await.unwrap();
+        db
+    }
+
+    /// Store `n` events in the outbox; their positions and events, in order.
+    async fn store_events(db: &DatabaseConnection, n: usize) -> Committed {
+        let channel = uuid::Uuid::now_v7();
+        let mut out = Vec::new();
+        for seq in 1..=n as i64 {
+            let event = Event::new(
+                "message.created",
+                uuid::Uuid::now_v7(),
+                Some(channel),
+                None,
+                serde_json::json!({}),
+            )
+            .with_seq(seq);
+            crate::service::events::emit(db, &event).await.unwrap();
+            let row = outbox::Entity::find()
+                .filter(outbox::Column::EventId.eq(event.id))
+                .one(db)
+                .await
+                .unwrap()
+                .unwrap();
+            out.push((row.position, Arc::new(event)));
+        }
+        out
+    }
+
+    async fn receive(sub: &mut Box<dyn Subscription>, n: usize) -> Vec<i64> {
+        let mut seqs = Vec::new();
+        for _ in 0..n {
+            let event = tokio::time::timeout(Duration::from_secs(10), sub.recv())
+                .await
+                .expect("an event within 10 s")
+                .unwrap();
+            seqs.push(event.seq.unwrap());
+        }
+        seqs
+    }
+
+    async fn start(
+        db: &DatabaseConnection,
+        bus: Arc<dyn EventBus>,
+    ) -> (OutboxFeed, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (feed, receiver) = feed();
+        let relay = Relay {
+            db: db.clone(),
+            bus,
+            feed: receiver,
+            gate: crate::db::WriteGate::for_connection(db),
+        };
+        let (stop, stopped) = watch::channel(false);
+        (feed, stop, tokio::spawn(relay.run(stopped)))
+    }
+
+    async fn unpublished(db: &DatabaseConnection) -> u64 {
+        use sea_orm::PaginatorTrait;
+        outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .count(db)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn hand_overs_and_table_rows_go_out_once_in_position_order() {
+        let db = database().await;
+        let bus = Arc::new(MemoryBus::new(64));
+        let mut sub = bus.subscribe().await.unwrap();
+        let (feed, stop, relay) = start(&db, bus).await;
+        let mut events = store_events(&db, 9).await;
+        // Rows 7..9 are handed over first; 1..6 only wake the relay (other committers), except
+        // that 4..6 are handed over late, after the relay read them from the table.
+        let late = events.split_off(3);
+        let (late, last) = (late[..3].to_vec(), late[3..].to_vec());
+        feed.hand_over(last);
+        feed.committed();
+        assert_eq!(receive(&mut sub, 9).await, (1..=9).collect::<Vec<_>>());
+        // The late hand-over is processed by the final pass at shutdown: it must not publish again.
+        feed.hand_over(late);
+        let _ = stop.send(true);
+        relay.await.unwrap();
+        let further = tokio::time::timeout(Duration::ZERO, sub.recv()).await;
+        assert!(
+            !matches!(further, Ok(Ok(_))),
+            "no event published twice: {further:?}"
+        );
+        assert_eq!(unpublished(&db).await, 0, "every row recorded as published");
+    }
+
+    #[tokio::test]
+    async fn a_failing_bus_delays_events_but_never_drops_or_reorders_them() {
+        let db = database().await;
+        let bus = Arc::new(FlakyBus {
+            inner: MemoryBus::new(64),
+            failures: AtomicUsize::new(3),
+        });
+        let mut sub = bus.subscribe().await.unwrap();
+        let (feed, stop, relay) = start(&db, bus.clone()).await;
+        let events = store_events(&db, 6).await;
+        feed.hand_over(events[3..].to_vec());
+        feed.committed();
+        assert_eq!(receive(&mut sub, 6).await, (1..=6).collect::<Vec<_>>());
+        assert_eq!(
+            bus.failures.load(Ordering::SeqCst),
+            0,
+            "the failures happened"
+        );
+        let _ = stop.send(true);
+        relay.await.unwrap();
+        assert_eq!(unpublished(&db).await, 0);
+    }
 }

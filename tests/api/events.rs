@@ -35,7 +35,7 @@ async fn collect_until(sub: &mut Box<dyn Subscription>, last: &str) -> Vec<std::
 async fn every_change_publishes_its_event_in_order() {
     let app = spawn_app().await;
     let (_, ws, alice, bob) = app.team().await;
-    let mut sub = app.state.bus.subscribe();
+    let mut sub = app.state.bus.subscribe().await.expect("subscribe");
 
     let ch = app.channel(&alice, "events", false).await;
     app.join(&bob, &ch).await;
@@ -207,7 +207,15 @@ async fn unpublished_outbox_rows_are_published_once_after_a_restart() {
         .unwrap();
     assert_eq!(unpublished, 0, "the outbox drained");
     // Published rows are pruned after the retention period.
-    let pruned = colink::bus::relay::prune(&db, Duration::ZERO)
+    let gate = colink::db::WriteGate::for_connection(&db);
+    let kept = colink::bus::relay::prune(&db, &gate, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        kept, 0,
+        "rows published within the retention period are kept"
+    );
+    let pruned = colink::bus::relay::prune(&db, &gate, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(pruned as usize, rows.len());
@@ -226,7 +234,7 @@ async fn a_row_committed_behind_the_cursor_is_still_published() {
     for i in 0..3 {
         app.send(&alice, &ch, &format!("m{i}")).await;
     }
-    let mut sub = app.state.bus.subscribe();
+    let mut sub = app.state.bus.subscribe().await.expect("subscribe");
     // Wait until the relay has published past every row (its cursor is beyond them).
     app.send(&alice, &ch, "marker").await;
     loop {

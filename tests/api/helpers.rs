@@ -140,7 +140,7 @@ pub async fn start_subscribed(
 ) -> (TestApp, Box<dyn colink::bus::Subscription>) {
     init_logging();
     let app = App::build(config.clone()).await.expect("App::build");
-    let subscription = app.state().bus.subscribe();
+    let subscription = app.state().bus.subscribe().await.expect("subscribe");
     let base = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let (stop, stopped) = oneshot::channel::<()>();
