@@ -51,6 +51,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const BATCH: u64 = 500;
 /// How often published rows are recorded as such.
 const MARK_INTERVAL: Duration = Duration::from_millis(250);
+/// Most rows recorded by one UPDATE (the write lock is held meanwhile).
+const MARK_RUN: i64 = 2000;
 /// Record earlier when this many rows wait to be recorded.
 const MARK_MAX: usize = 5000;
 /// Hand-overs waiting for the relay; past this, committers fall back to waking it.
@@ -286,16 +288,16 @@ impl Relay {
     /// Record the published rows; then publish rows that committed behind the cursor.
     async fn mark(&self, progress: &mut Progress) -> Result<(), PassError> {
         let now = time::OffsetDateTime::now_utc();
-        let unrecorded: Vec<i64> = progress.unrecorded.iter().copied().collect();
-        for chunk in unrecorded.chunks(1000) {
+        for (first, last) in runs(&progress.unrecorded, MARK_RUN) {
             let _write = self.gate.enter().await;
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::PublishedAt, Expr::value(now))
-                .filter(outbox::Column::Position.is_in(chunk.to_vec()))
+                .filter(outbox::Column::Position.between(first, last))
                 .exec(&self.db)
                 .await?;
-            for position in chunk {
-                progress.unrecorded.remove(position);
+            let recorded: Vec<i64> = progress.unrecorded.range(first..=last).copied().collect();
+            for position in recorded {
+                progress.unrecorded.remove(&position);
             }
         }
         progress.recorded_through = progress.cursor;
@@ -319,6 +321,19 @@ impl Relay {
 
 /// Rows deleted per pruning transaction, so pruning never holds the write lock for long.
 const PRUNE_BATCH: u64 = 1000;
+
+/// Consecutive positions as inclusive ranges of at most `max` positions each: one short UPDATE
+/// per range instead of a statement binding every position.
+fn runs(positions: &BTreeSet<i64>, max: i64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &p in positions {
+        match out.last_mut() {
+            Some((first, last)) if p == *last + 1 && p - *first < max => *last = p,
+            _ => out.push((p, p)),
+        }
+    }
+    out
+}
 
 /// Delete published rows older than `retention`, in short write transactions; how many.
 pub async fn prune(
@@ -454,6 +469,13 @@ mod tests {
             .count(db)
             .await
             .unwrap()
+    }
+
+    #[test]
+    fn runs_split_at_gaps_and_at_the_size_limit() {
+        let set: BTreeSet<i64> = [1, 2, 3, 5, 6, 7, 8, 9, 12].into_iter().collect();
+        assert_eq!(runs(&set, 3), vec![(1, 3), (5, 7), (8, 9), (12, 12)]);
+        assert_eq!(runs(&BTreeSet::new(), 3), vec![]);
     }
 
     #[tokio::test]
