@@ -220,7 +220,7 @@ async fn admin_commands_work_beside_a_running_server() {
 }
 
 /// `colink serve` with JSON logs: one access line per request, and no password or token ever
-/// appears in the log (not even one passed in a query string).
+/// appears in the log: not in a query string, and not in a path (`/invites/{token}/accept`).
 #[test]
 fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
     use std::io::{BufRead, BufReader};
@@ -250,7 +250,7 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let http = reqwest::Client::new();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let access = rt.block_on(async {
+    let secrets = rt.block_on(async {
         let done: serde_json::Value = http
             .post(format!("{base}/setup"))
             .json(&json!({"setup_token": setup_token.trim(), "email": "o@example.com", "username": "owner",
@@ -262,10 +262,25 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
             .send().await.unwrap().json().await.unwrap();
         let access = login["access_token"].as_str().unwrap().to_string();
         http.get(format!("{base}/users/me")).bearer_auth(&access).send().await.unwrap();
-        http.get(format!("{base}/users/me?token={access}")).send().await.unwrap();
+        http.get(format!(
+            "{base}/users/me?token={access}&ticket=TICKET-SECRET&code=CODE-SECRET&access_token={access}&limit=5"
+        )).send().await.unwrap();
         assert!(done["tokens"]["refresh_token"].is_string());
-        access
+        let ws = done["workspace"]["id"].as_str().unwrap();
+        let invite: serde_json::Value = http
+            .post(format!("{base}/workspaces/{ws}/invites"))
+            .bearer_auth(&access)
+            .json(&json!({}))
+            .send().await.unwrap().json().await.unwrap();
+        let invite = invite["token"].as_str().unwrap().to_string();
+        let accepted = http
+            .post(format!("{base}/invites/{invite}/accept"))
+            .bearer_auth(&access)
+            .send().await.unwrap();
+        assert_eq!(accepted.status().as_u16(), 200);
+        (access, invite)
     });
+    let (access, invite) = secrets;
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -281,11 +296,16 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
         .join("\n");
     assert!(!text.contains(PASSWORD), "password in the log");
     assert!(!text.contains(&access), "access token in the log");
+    assert!(!text.contains(&invite), "invite token in the log");
+    assert!(
+        !text.contains("TICKET-SECRET") && !text.contains("CODE-SECRET"),
+        "query secrets in the log"
+    );
     let requests: Vec<_> = log
         .iter()
         .filter(|e| e["target"] == "colink::access")
         .collect();
-    assert_eq!(requests.len(), 4, "one line per request:\n{text}");
+    assert_eq!(requests.len(), 6, "one line per request:\n{text}");
     for r in &requests {
         assert!(
             r["request_id"].is_string() && r["method"].is_string() && r["status"].is_u64(),
@@ -296,10 +316,14 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
             "{r}"
         );
     }
+    assert_eq!(requests[3]["path"], "/api/v1/users/me", "the path alone");
     assert_eq!(
-        requests[3]["path"], "/api/v1/users/me",
-        "the query string is never logged"
+        requests[3]["query"],
+        "token=[redacted]&ticket=[redacted]&code=[redacted]&access_token=[redacted]&limit=5",
+        "secret query values are masked"
     );
+    assert!(requests[2].get("query").is_none(), "{}", requests[2]);
+    assert_eq!(requests[5]["path"], "/api/v1/invites/[redacted]/accept");
     assert!(
         log.iter().any(|e| e["message"] == "CoLink stopped"),
         "graceful shutdown on SIGTERM"
