@@ -132,7 +132,14 @@ pub async fn complete(
                 },
             )
             .await?;
-            let tokens = sessions::start(state, tx, &user, Scope::Full).await?;
+            // The owner has no second factor yet: when the server requires one, these tokens
+            // only allow enrolling (as after a password login).
+            let scope = if state.config.auth.require_totp {
+                Scope::Enroll
+            } else {
+                Scope::Full
+            };
+            let tokens = sessions::start(state, tx, &user, scope).await?;
             Ok::<_, AppError>(SetupResult {
                 user,
                 workspace,
