@@ -3,6 +3,7 @@
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, Func},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -107,9 +108,12 @@ pub async fn search(
             return Err(AppError::validation("query: at most 100 characters"));
         }
         let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        // Usernames and emails are stored lowercase; display names keep their case, and LIKE
+        // is case-sensitive on PostgreSQL: compare LOWER(display_name).
+        let display_name = Expr::from(Func::lower(Expr::col(user::Column::DisplayName)));
         let mut any = Condition::any()
             .add(user::Column::Username.like(pattern.clone()))
-            .add(user::Column::DisplayName.like(pattern.clone()));
+            .add(display_name.like(pattern.clone()));
         if principal.is_admin() {
             any = any.add(user::Column::Email.like(pattern));
         }

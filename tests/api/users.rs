@@ -124,3 +124,36 @@ async fn users_in_other_workspaces_are_invisible() {
     let found = app.get("/users?query=zed", &alice.access).await.expect(200);
     assert!(found["items"].as_array().unwrap().is_empty());
 }
+
+/// Search matches display names case-insensitively on every database (PostgreSQL's LIKE is
+/// case-sensitive, so both sides are lowercased).
+#[tokio::test]
+async fn search_matches_display_names_regardless_of_case() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let bob = app.member(&owner, &ws, "bob").await;
+    app.put(
+        "/users/me",
+        &alice.access,
+        json!({"display_name": "Wilhelmina Quartz"}),
+    )
+    .await
+    .expect(200);
+    for query in ["wilhelmina", "QUARTZ", "mina qu"] {
+        let found = app
+            .get(
+                &format!("/users?query={}", query.replace(' ', "%20")),
+                &bob.access,
+            )
+            .await
+            .expect(200);
+        let names: Vec<&str> = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["alice"], "query {query:?}");
+    }
+}
