@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod channels;
 mod cli;
+mod database;
 mod dms;
 mod edge;
 mod events;
