@@ -377,6 +377,22 @@ async fn migrations_go_up_down_and_up_again() {
     assert_eq!(after_down.matches("pending").count(), 1, "{after_down}");
     run(&["migrate", "up"], "migrations applied");
     assert_eq!(status(&env), applied);
+
+    // All the way down (every migration's `down` runs, newest first) and back up.
+    let migrations = applied.lines().count();
+    assert!(migrations >= 2, "{applied}");
+    for _ in 0..migrations {
+        run(&["migrate", "down"], "rolled back");
+    }
+    let bottom = status(&env);
+    assert_eq!(
+        bottom.matches("pending").count(),
+        migrations,
+        "everything rolled back:\n{bottom}"
+    );
+    assert!(!bottom.contains("applied"), "{bottom}");
+    run(&["migrate", "up"], "migrations applied");
+    assert_eq!(status(&env), applied);
 }
 
 /// Start `colink serve` on `env`; returns the child and its port (read from the JSON log).
