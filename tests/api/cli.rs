@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, spawn_app};
 
-fn colink(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
+/// Run the real `colink` binary to completion.
+pub(crate) fn colink(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_colink"));
     cmd.args(args)
         .env_remove("COLINK_DATABASE__URL")
@@ -31,7 +32,7 @@ fn colink(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
     cmd.output().unwrap()
 }
 
-fn text(out: &[u8]) -> String {
+pub(crate) fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
 
@@ -397,9 +398,24 @@ async fn migrations_go_up_down_and_up_again() {
 
 /// Start `colink serve` on `env`; returns the child and its port (read from the JSON log).
 fn serve(env: &[(&str, &str)]) -> (std::process::Child, u16) {
+    spawn_server(&["serve"], env, None)
+}
+
+/// Start `colink ARGS` (a server: `serve`, or nothing) on a free port with JSON logs, in `cwd`
+/// when given; returns the child and its port (read from the log).
+pub(crate) fn spawn_server(
+    args: &[&str],
+    env: &[(&str, &str)],
+    cwd: Option<&std::path::Path>,
+) -> (std::process::Child, u16) {
     use std::io::{BufRead, BufReader};
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_colink"));
-    cmd.arg("serve")
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.args(args)
+        .env_remove("COLINK_DATA_DIR")
+        .env_remove("COLINK_CONFIG")
         .env_remove("COLINK_DATABASE__URL")
         .env("COLINK_SERVER__BIND", "127.0.0.1:0")
         .env("COLINK_TELEMETRY__LOG_FORMAT", "json")

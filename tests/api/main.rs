@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod channels;
 mod cli;
+mod cli_usage;
 mod database;
 mod dms;
 mod edge;
