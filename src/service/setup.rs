@@ -24,7 +24,7 @@ pub struct SetupGate {
 
 impl SetupGate {
     /// Open the gate if the database has no user yet (reusing a token file left by an earlier
-    /// start, so a printed URL stays valid across restarts).
+    /// start, so a printed token stays valid across restarts).
     pub async fn init(
         db: &sea_orm::DatabaseConnection,
         data_dir: &std::path::Path,

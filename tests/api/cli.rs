@@ -249,11 +249,26 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
     };
     let setup_token = std::fs::read_to_string(dir.path().join("setup-token")).unwrap();
     let base = format!("http://127.0.0.1:{port}/api/v1");
+    // The start-up line names the token and the API route to use it with (SPEC §5).
+    let announced = log
+        .iter()
+        .find(|e| e["setup_token"].is_string())
+        .expect("a setup line while no account exists");
+    assert_eq!(announced["setup_token"], setup_token.trim());
+    assert_eq!(announced["setup_url"], format!("{base}/setup"));
+    assert!(
+        announced["message"]
+            .as_str()
+            .unwrap()
+            .contains("POST /api/v1/setup"),
+        "{announced}"
+    );
+    let setup_url = announced["setup_url"].as_str().unwrap().to_string();
     let http = reqwest::Client::new();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let secrets = rt.block_on(async {
         let done: serde_json::Value = http
-            .post(format!("{base}/setup"))
+            .post(&setup_url)
             .json(&json!({"setup_token": setup_token.trim(), "email": "o@example.com", "username": "owner",
                           "password": PASSWORD, "workspace_name": "Logs"}))
             .send().await.unwrap().json().await.unwrap();
