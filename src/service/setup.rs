@@ -76,6 +76,7 @@ pub struct SetupResult {
     pub tokens: TokenPair,
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn complete(
     state: &AppState,
     meta: RequestMeta,
@@ -149,6 +150,7 @@ pub async fn complete(
         .await?
     };
     tx.commit().await?;
+    tracing::Span::current().record("user_id", tracing::field::display(result.user.id));
     *gate = None;
     let _ = std::fs::remove_file(&state.setup.file);
     tracing::info!(user = %result.user.username, "setup completed; the setup token is no longer valid");

@@ -38,6 +38,7 @@ async fn visible(state: &AppState, principal: Principal, target: Uuid) -> AppRes
         .is_some())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, target = %id))]
 pub async fn get_visible(
     state: &AppState,
     principal: Principal,
@@ -50,6 +51,7 @@ pub async fn get_visible(
     Ok(user)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn update_profile(
     state: &AppState,
     principal: Principal,
@@ -64,6 +66,7 @@ pub async fn update_profile(
     Ok(active.update(&state.db).await?)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn set_status(
     state: &AppState,
     principal: Principal,
@@ -93,6 +96,7 @@ pub struct Page {
 
 /// Search by username / display name / (admins) email, ordered by username; the cursor is the
 /// last username of the previous page.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, limit))]
 pub async fn search(
     state: &AppState,
     principal: Principal,
@@ -169,6 +173,7 @@ pub async fn search(
 
 /// Change a user's role. Only owners grant or take away ownership; nobody changes their own
 /// role; the last owner stays an owner.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, target = %target, role))]
 pub async fn set_role(
     state: &AppState,
     meta: RequestMeta,
@@ -222,6 +227,7 @@ pub async fn set_role(
 }
 
 /// Suspend (`Some(reason)`) or unsuspend (`None`). Suspension ends every session at once.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, target = %target, suspend = reason.is_some()))]
 pub async fn set_suspended(
     state: &AppState,
     meta: RequestMeta,

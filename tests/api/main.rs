@@ -12,6 +12,7 @@ mod dms;
 mod edge;
 mod events;
 mod helpers;
+mod instrumentation;
 mod messages;
 mod permissions;
 mod setup;
