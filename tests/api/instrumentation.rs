@@ -88,6 +88,10 @@ impl Capture {
 /// subscriber.)
 #[tokio::test]
 async fn service_spans_carry_user_ids_and_no_secrets() {
+    // Keep a second dispatcher alive: while exactly one is registered, tracing takes a new
+    // callsite's interest from the default dispatcher of whichever thread hits it first (here
+    // often another test's thread, which has none) and caches "never" for every thread.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
     let capture = Capture::default();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
