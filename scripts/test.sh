@@ -3,17 +3,16 @@
 #   scripts/test.sh              SQLite (the embedded default)
 #   scripts/test.sh --postgres   the same suite against PostgreSQL (started if needed)
 # Extra arguments go to `cargo test` (e.g. a test-name filter).
-# The suite includes a real SMTP server (aiosmtpd from PyPI), installed here when missing.
+# The suite includes a real SMTP server (aiosmtpd), installed here when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 database=sqlite
 if [ "${1:-}" = "--postgres" ]; then database=postgres; shift; fi
 
-if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
-  echo "test.sh: installing aiosmtpd (SMTP sink for the mail tests)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd >&2
-fi
+# Install the SMTP sink now (pip, apt or a venv: see scripts/backends/aiosmtpd.sh), so the
+# SMTP test finds it and may insist on it.
+scripts/backends/aiosmtpd.sh >/dev/null
 export COLINK_REQUIRE_SMTP=1
 
 if [ "$database" = postgres ]; then

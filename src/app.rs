@@ -178,12 +178,14 @@ impl App {
         let state = Arc::new(state);
 
         if let Some(token) = state.setup.pending_token().await {
-            let url = format!("{}/setup?token={token}", state.config.public_url());
+            // No web app serves a setup page yet: point at the API route (see the README).
+            let url = format!("{}/api/v1/setup", state.config.public_url());
             tracing::warn!(
                 setup_token = %token,
                 setup_url = %url,
                 file = %state.config.data_dir.join("setup-token").display(),
-                "no account exists yet: open the setup URL to create the owner account"
+                "no account exists yet: create the owner account with POST /api/v1/setup and this \
+                 setup_token (see README, Quick start)"
             );
         }
         Ok(Self {

@@ -59,8 +59,15 @@ impl Mailer {
             }
             Self::Directory { dir, .. } => {
                 tokio::fs::create_dir_all(dir).await?;
-                let path = dir.join(format!("{}.eml", uuid::Uuid::now_v7()));
-                crate::identity::keys::write_private_file(&path, &message.formatted())?;
+                // Written aside and renamed, so whoever watches the directory never reads a
+                // half-written mail.
+                let name = format!("{}.eml", uuid::Uuid::now_v7());
+                let partial = dir.join(format!(".{name}.partial"));
+                let path = dir.join(name);
+                crate::identity::keys::write_private_file(&partial, &message.formatted())?;
+                tokio::fs::rename(&partial, &path)
+                    .await
+                    .with_context(|| format!("moving the mail to {}", path.display()))?;
                 tracing::info!(to, subject, path = %path.display(), "mail written to mailbox (no email.smtp_url configured)");
             }
         }

@@ -8,7 +8,7 @@ use poem::{
     http::{HeaderValue, Method, header},
 };
 
-use super::problem;
+use super::{access_log, problem};
 use crate::{config::Config, error::ErrorCode};
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -46,8 +46,11 @@ pub async fn handle<E: Endpoint>(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let method = req.method().clone();
-    // The path only: query strings may carry tokens (e.g. `/ws?token=`) and are never logged.
     let path = req.uri().path().to_owned();
+    // Paths and query strings may carry secrets (`/invites/{token}/accept`, `/ws?token=`): the
+    // log shows them masked.
+    let logged_path = access_log::path(&path);
+    let logged_query = req.uri().query().map(access_log::query);
 
     let mut resp = match limit_body(&mut req, policy.max_body_bytes).await {
         Err(resp) => resp,
@@ -92,7 +95,8 @@ pub async fn handle<E: Endpoint>(
         target: "colink::access",
         request_id = %request_id,
         method = %method,
-        path = %path,
+        path = %logged_path,
+        query = logged_query.as_deref(),
         status,
         latency_ms = format_args!("{latency_ms:.2}"),
         "request"

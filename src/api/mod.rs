@@ -1,6 +1,7 @@
 //! The HTTP API: one file per resource, assembled here into `/api/v1`, the OpenAPI document at
 //! `/api/openapi.json`, Swagger UI at `/docs`, and the operations endpoints.
 
+mod access_log;
 mod account;
 mod admin;
 mod auth;

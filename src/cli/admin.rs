@@ -21,10 +21,14 @@ pub enum AdminAction {
     /// Create a user (added to the default workspace). Without --password-stdin a strong
     /// password is generated and printed once.
     CreateUser {
+        /// Login name: 2–32 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or
+        /// digit.
         #[arg(long)]
         username: String,
+        /// Email address (unique; counted as verified).
         #[arg(long)]
         email: String,
+        /// Name shown to others (default: the username).
         #[arg(long)]
         display_name: Option<String>,
         /// owner, admin, member or guest.
@@ -34,23 +38,35 @@ pub enum AdminAction {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Set a new password and end every session of the user.
+    /// Set a new password and end every session of the user. Without --password-stdin a strong
+    /// password is generated and printed once.
     ResetPassword {
-        /// Username or email.
+        /// The user's username or email address.
         user: String,
+        /// Read the new password from standard input.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Change a user's role (owner, admin, member, guest).
-    SetRole { user: String, role: String },
+    SetRole {
+        /// The user's username or email address.
+        user: String,
+        /// The new role: owner, admin, member or guest.
+        role: String,
+    },
     /// Suspend a user; their sessions end.
     Suspend {
+        /// The user's username or email address.
         user: String,
+        /// Why (recorded with the suspension and in the audit log).
         #[arg(long, default_value = "suspended from the command line")]
         reason: String,
     },
     /// Lift a suspension.
-    Unsuspend { user: String },
+    Unsuspend {
+        /// The user's username or email address.
+        user: String,
+    },
     /// Create an OAuth2 client-credentials client for a bot; prints its id and secret once.
     CreateClient {
         /// The bot's display name.

@@ -23,6 +23,7 @@ pub struct NewAccount {
 }
 
 /// Insert a user and their credentials. Duplicate username or email → 409.
+#[tracing::instrument(skip_all, fields(role = new.role.as_str()))]
 pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> AppResult<user::Model> {
     ensure_available(db, &new.username, &new.email).await?;
     let at = now();

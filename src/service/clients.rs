@@ -22,6 +22,7 @@ pub struct NewClient {
 }
 
 /// Create a client and its bot user (`username` must be free). `actor` is `None` from the CLI.
+#[tracing::instrument(skip_all, fields(actor = ?actor, username = %username))]
 pub async fn create(
     state: &AppState,
     meta: RequestMeta,
@@ -89,6 +90,7 @@ pub async fn create(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list(state: &AppState) -> AppResult<Vec<api_client::Model>> {
     Ok(api_client::Entity::find()
         .order_by_asc(api_client::Column::CreatedAt)
@@ -97,6 +99,7 @@ pub async fn list(state: &AppState) -> AppResult<Vec<api_client::Model>> {
 }
 
 /// Revoke a client: its secret stops working and its bot's tokens are invalidated.
+#[tracing::instrument(skip_all, fields(actor = %actor, client = %id))]
 pub async fn revoke(state: &AppState, meta: RequestMeta, actor: Uuid, id: Uuid) -> AppResult<()> {
     let client = api_client::Entity::find_by_id(id)
         .one(&state.db)
@@ -129,6 +132,7 @@ pub async fn revoke(state: &AppState, meta: RequestMeta, actor: Uuid, id: Uuid) 
 }
 
 /// The client-credentials grant: an access token for the client's bot user.
+#[tracing::instrument(skip_all)]
 pub async fn token(
     state: &AppState,
     client_id: &str,

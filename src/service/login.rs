@@ -26,6 +26,7 @@ fn invalid_credentials() -> AppError {
     AppError::new(ErrorCode::InvalidCredentials, "invalid login or password")
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn login(
     state: &AppState,
     meta: RequestMeta,
@@ -44,6 +45,9 @@ pub async fn login(
     .await?;
 
     let user = accounts::find_by_login(&state.db, &login_key).await?;
+    if let Some(u) = &user {
+        tracing::Span::current().record("user_id", tracing::field::display(u.id));
+    }
     let creds = match &user {
         Some(u) => Some(accounts::credentials(&state.db, u.id).await?),
         None => None,
@@ -92,6 +96,7 @@ fn mfa_key(token: &str) -> String {
 }
 
 /// Second step: a TOTP code or a recovery code for the user behind `mfa_token`.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn login_totp(
     state: &AppState,
     meta: RequestMeta,
@@ -103,6 +108,7 @@ pub async fn login_totp(
         || AppError::unauthorized("the MFA token is invalid or expired; log in again");
     let raw = state.kv.get(&key).await?.ok_or_else(invalid_token)?;
     let user_id = Uuid::from_slice(&raw).map_err(|_| invalid_token())?;
+    tracing::Span::current().record("user_id", tracing::field::display(user_id));
     let user = accounts::get(&state.db, user_id).await?;
     if super::authn::token_state_of(&user).active
         && totp::verify_second_factor(state, &state.db, user_id, code).await?

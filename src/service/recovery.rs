@@ -14,6 +14,7 @@ use crate::{
 };
 
 /// Always succeeds (202) whether or not the address has an account: nothing is revealed.
+#[tracing::instrument(skip_all)]
 pub async fn request_password_reset(
     state: &AppState,
     meta: RequestMeta,
@@ -47,6 +48,7 @@ pub async fn request_password_reset(
 }
 
 /// Set a new password with a reset token; every session of the user ends.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn confirm_password_reset(
     state: &AppState,
     meta: RequestMeta,
@@ -103,10 +105,12 @@ pub async fn confirm_password_reset(
             })
         })
         .await?;
+    tracing::Span::current().record("user_id", tracing::field::display(user_id));
     state.token_states.forget(user_id);
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn send_verification(state: &AppState, user: &user::Model) -> AppResult<()> {
     let token = email_tokens::create(&state.db, user.id, Purpose::VerifyEmail).await?;
     let link = format!("{}/verify-email?token={token}", state.config.public_url());
@@ -122,6 +126,7 @@ pub async fn send_verification(state: &AppState, user: &user::Model) -> AppResul
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
     let token = token.to_string();
     state

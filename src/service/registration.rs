@@ -18,6 +18,7 @@ pub struct RegisterRequest {
     pub invite_token: Option<String>,
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty, invited = req.invite_token.is_some()))]
 pub async fn register(
     state: &AppState,
     meta: RequestMeta,
@@ -91,6 +92,7 @@ pub async fn register(
             })
         })
         .await?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
     recovery::send_verification(state, &user).await?;
     Ok(user)
 }

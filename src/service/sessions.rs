@@ -25,6 +25,7 @@ pub struct TokenPair {
 }
 
 /// Start a new session (a new refresh-token family) for `user`.
+#[tracing::instrument(skip_all, fields(user_id = %user.id, scope = ?scope))]
 pub async fn start(
     state: &AppState,
     db: &impl ConnectionTrait,
@@ -80,6 +81,7 @@ fn invalid_refresh() -> AppError {
 }
 
 /// Exchange a refresh token for a new pair.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> AppResult<TokenPair> {
     let hash = opaque::hash(presented);
     let (tx, _write) = state.begin_write().await?;
@@ -108,6 +110,7 @@ pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> Ap
                 return Ok(Err(token.user_id));
             }
             let user = accounts::get(tx, token.user_id).await?;
+            tracing::Span::current().record("user_id", tracing::field::display(user.id));
             let current = authn::token_state_of(&user);
             if !current.active {
                 return Err(invalid_refresh());
@@ -160,6 +163,7 @@ async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> AppResult<
 }
 
 /// End the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
+#[tracing::instrument(skip_all)]
 pub async fn revoke(state: &AppState, presented: &str) -> AppResult<()> {
     if let Some(token) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(opaque::hash(presented)))
@@ -195,6 +199,7 @@ pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<(
 }
 
 /// `POST /auth/logout-all`.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub async fn logout_all(state: &AppState, meta: RequestMeta, user_id: Uuid) -> AppResult<()> {
     state
         .write(|tx| {

@@ -24,7 +24,7 @@ pub struct SetupGate {
 
 impl SetupGate {
     /// Open the gate if the database has no user yet (reusing a token file left by an earlier
-    /// start, so a printed URL stays valid across restarts).
+    /// start, so a printed token stays valid across restarts).
     pub async fn init(
         db: &sea_orm::DatabaseConnection,
         data_dir: &std::path::Path,
@@ -76,6 +76,7 @@ pub struct SetupResult {
     pub tokens: TokenPair,
 }
 
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn complete(
     state: &AppState,
     meta: RequestMeta,
@@ -132,7 +133,14 @@ pub async fn complete(
                 },
             )
             .await?;
-            let tokens = sessions::start(state, tx, &user, Scope::Full).await?;
+            // The owner has no second factor yet: when the server requires one, these tokens
+            // only allow enrolling (as after a password login).
+            let scope = if state.config.auth.require_totp {
+                Scope::Enroll
+            } else {
+                Scope::Full
+            };
+            let tokens = sessions::start(state, tx, &user, scope).await?;
             Ok::<_, AppError>(SetupResult {
                 user,
                 workspace,
@@ -142,6 +150,7 @@ pub async fn complete(
         .await?
     };
     tx.commit().await?;
+    tracing::Span::current().record("user_id", tracing::field::display(result.user.id));
     *gate = None;
     let _ = std::fs::remove_file(&state.setup.file);
     tracing::info!(user = %result.user.username, "setup completed; the setup token is no longer valid");

@@ -22,6 +22,7 @@ pub struct Enrollment {
 }
 
 /// Start enrollment: a new secret, stored (encrypted) as pending until confirmed with a code.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn setup(state: &AppState, principal: Principal) -> AppResult<Enrollment> {
     let user = accounts::get(&state.db, principal.user_id).await?;
     let creds = accounts::credentials(&state.db, user.id).await?;
@@ -43,6 +44,7 @@ pub async fn setup(state: &AppState, principal: Principal) -> AppResult<Enrollme
 }
 
 /// Finish enrollment with a code from the authenticator; returns the recovery codes (shown once).
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn confirm(
     state: &AppState,
     meta: RequestMeta,
@@ -105,6 +107,7 @@ pub async fn confirm(
 }
 
 /// Turn 2FA off; needs a current code (or a recovery code).
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn disable(
     state: &AppState,
     meta: RequestMeta,
@@ -184,6 +187,7 @@ async fn replace_recovery_codes(
 
 /// True when `code` is a current TOTP code not used before, or an unused recovery code (which
 /// is then spent). Both checks are atomic, so a code works once even under concurrent requests.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub async fn verify_second_factor(
     state: &AppState,
     db: &impl ConnectionTrait,

@@ -3,6 +3,7 @@
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, Func},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -37,6 +38,7 @@ async fn visible(state: &AppState, principal: Principal, target: Uuid) -> AppRes
         .is_some())
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, target = %id))]
 pub async fn get_visible(
     state: &AppState,
     principal: Principal,
@@ -49,6 +51,7 @@ pub async fn get_visible(
     Ok(user)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn update_profile(
     state: &AppState,
     principal: Principal,
@@ -63,6 +66,7 @@ pub async fn update_profile(
     Ok(active.update(&state.db).await?)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn set_status(
     state: &AppState,
     principal: Principal,
@@ -92,6 +96,7 @@ pub struct Page {
 
 /// Search by username / display name / (admins) email, ordered by username; the cursor is the
 /// last username of the previous page.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, limit))]
 pub async fn search(
     state: &AppState,
     principal: Principal,
@@ -107,9 +112,12 @@ pub async fn search(
             return Err(AppError::validation("query: at most 100 characters"));
         }
         let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        // Usernames and emails are stored lowercase; display names keep their case, and LIKE
+        // is case-sensitive on PostgreSQL: compare LOWER(display_name).
+        let display_name = Expr::from(Func::lower(Expr::col(user::Column::DisplayName)));
         let mut any = Condition::any()
             .add(user::Column::Username.like(pattern.clone()))
-            .add(user::Column::DisplayName.like(pattern.clone()));
+            .add(display_name.like(pattern.clone()));
         if principal.is_admin() {
             any = any.add(user::Column::Email.like(pattern));
         }
@@ -165,6 +173,7 @@ pub async fn search(
 
 /// Change a user's role. Only owners grant or take away ownership; nobody changes their own
 /// role; the last owner stays an owner.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, target = %target, role))]
 pub async fn set_role(
     state: &AppState,
     meta: RequestMeta,
@@ -218,6 +227,7 @@ pub async fn set_role(
 }
 
 /// Suspend (`Some(reason)`) or unsuspend (`None`). Suspension ends every session at once.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, target = %target, suspend = reason.is_some()))]
 pub async fn set_suspended(
     state: &AppState,
     meta: RequestMeta,

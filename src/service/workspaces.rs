@@ -54,6 +54,7 @@ pub async fn create_in(
 }
 
 /// `POST /workspaces` (server admins only).
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn create(
     state: &AppState,
     meta: RequestMeta,
@@ -142,6 +143,7 @@ pub async fn default_workspace(db: &impl ConnectionTrait) -> AppResult<Option<wo
         .await?)
 }
 
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn list_for(state: &AppState, principal: Principal) -> AppResult<Vec<workspace::Model>> {
     let ids: Vec<Uuid> = workspace_member::Entity::find()
         .select_only()
@@ -158,6 +160,7 @@ pub async fn list_for(state: &AppState, principal: Principal) -> AppResult<Vec<w
 }
 
 /// A workspace the caller may see: members, and server admins.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, workspace_id = %id))]
 pub async fn get(state: &AppState, principal: Principal, id: Uuid) -> AppResult<workspace::Model> {
     let ws = workspace::Entity::find_by_id(id)
         .one(&state.db)
@@ -182,6 +185,7 @@ pub struct NewInvite {
 
 /// Create an invite link. Server admins and workspace owners/admins may; members too when the
 /// workspace allows it.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, workspace_id = %workspace_id))]
 pub async fn create_invite(
     state: &AppState,
     principal: Principal,
@@ -262,6 +266,7 @@ pub async fn redeem_invite(db: &impl ConnectionTrait, token: &str) -> AppResult<
 }
 
 /// `POST /invites/{token}/accept`: an existing user joins the invite's workspace.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn accept_invite(
     state: &AppState,
     principal: Principal,

@@ -40,13 +40,22 @@ async fn next_mail(dir: &Path, already: usize) -> String {
     panic!("no mail arrived in {}", dir.display());
 }
 
+/// Every delivered mail under `dir`: files whose writing is finished, i.e. not in a Maildir's
+/// `tmp/` (aiosmtpd moves them to `new/` when complete) and not hidden (the mailbox directory
+/// writes `.<name>.partial` and renames it).
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
             if p.is_dir() {
-                out.extend(walk(&p));
+                if name != "tmp" {
+                    out.extend(walk(&p));
+                }
             } else {
                 out.push(p);
             }
@@ -135,7 +144,8 @@ async fn password_reset_through_the_mailbox_directory() {
     reset_flow(&app, &dir).await;
 }
 
-/// A real SMTP server: aiosmtpd, started by `scripts/backends/smtp-sink.sh` on a free port.
+/// A real SMTP server: aiosmtpd, started by `scripts/backends/smtp-sink.sh` on a free port
+/// (which installs aiosmtpd first when it is missing).
 struct SmtpSink {
     child: std::process::Child,
     port: u16,
@@ -165,17 +175,22 @@ async fn start_smtp_sink() -> Option<SmtpSink> {
         .stderr(Stdio::inherit())
         .spawn()
         .ok()?;
-    let sink = SmtpSink {
+    let mut sink = SmtpSink {
         child,
         port,
         maildir,
     };
-    for _ in 0..500 {
+    // Poll until it listens, or until the script gives up (it may first install aiosmtpd, which
+    // takes as long as it takes; the bound only stops a wedged install from hanging the suite).
+    for _ in 0..15_000 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
             return Some(sink);
+        }
+        if !matches!(sink.child.try_wait(), Ok(None)) {
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -188,7 +203,7 @@ async fn password_reset_mail_arrives_through_a_real_smtp_server() {
         if std::env::var("COLINK_REQUIRE_SMTP").is_ok() {
             panic!("the SMTP sink (aiosmtpd) could not be started");
         }
-        eprintln!("skipping: aiosmtpd not available (run scripts/test.sh, which installs it)");
+        eprintln!("skipping: the SMTP sink (aiosmtpd) could not be started or installed");
         return;
     };
     let port = sink.port;
@@ -255,4 +270,150 @@ async fn password_reset_request_is_rate_limited() {
     )
     .await
     .problem(429, "rate_limited");
+}
+
+/// The mailed token for `path` (`/verify-email`, `/reset-password`) once `count` mails are in
+/// `dir`; the newest such mail wins.
+async fn mailed_token(dir: &Path, count: usize, path: &str) -> String {
+    next_mail(dir, count - 1).await;
+    let mut files = walk(dir);
+    files.sort();
+    files
+        .iter()
+        .rev()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .find(|mail| mail.contains(&format!("{path}?token=")))
+        .map(|mail| token_in(&mail, path))
+        .unwrap_or_else(|| panic!("no {path} mail in {}", dir.display()))
+}
+
+/// The stored row of a mailed token (tokens are stored hashed).
+async fn stored_token(app: &TestApp, token: &str) -> colink::db::entity::email_token::Model {
+    use colink::db::entity::email_token;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(colink::identity::opaque::hash(token)))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("the token is stored (hashed)")
+}
+
+/// Move a mailed token's expiry into the past, as if its lifetime had run out.
+async fn expire_token(app: &TestApp, token: &str) {
+    use colink::db::entity::email_token;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let past = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    let updated = email_token::Entity::update_many()
+        .col_expr(email_token::Column::ExpiresAt, Expr::value(past))
+        .filter(email_token::Column::TokenHash.eq(colink::identity::opaque::hash(token)))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected, 1);
+}
+
+/// Reset links live 1 hour and verification links 24 hours; past that they are refused.
+#[tokio::test]
+async fn mailed_tokens_expire_reset_after_an_hour_verification_after_a_day() {
+    let app = spawn_with(|c| c.auth.registration = colink::config::Registration::Open).await;
+    app.setup_owner().await;
+    let mailbox = app.config.data_dir.join("mailbox");
+    app.post(
+        "/auth/register",
+        None,
+        json!({"email": "v@example.com", "username": "vera", "password": PASSWORD}),
+    )
+    .await
+    .expect(201);
+    let verify = mailed_token(&mailbox, 1, "/verify-email").await;
+    app.post(
+        "/auth/password-reset/request",
+        None,
+        json!({"email": "v@example.com"}),
+    )
+    .await
+    .expect(202);
+    let reset = mailed_token(&mailbox, 2, "/reset-password").await;
+
+    let row = stored_token(&app, &verify).await;
+    assert_eq!(row.purpose, "verify_email");
+    assert_eq!(row.expires_at - row.created_at, time::Duration::hours(24));
+    let row = stored_token(&app, &reset).await;
+    assert_eq!(row.purpose, "password_reset");
+    assert_eq!(row.expires_at - row.created_at, time::Duration::hours(1));
+
+    expire_token(&app, &verify).await;
+    expire_token(&app, &reset).await;
+    app.post("/auth/email/verify", None, json!({"token": verify}))
+        .await
+        .problem(400, "invalid_token");
+    app.post(
+        "/auth/password-reset/confirm",
+        None,
+        json!({"token": reset, "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .problem(400, "invalid_token");
+    // Nothing changed: the old password still works and the address is still unverified.
+    let vera = app.login("vera", PASSWORD).await;
+    assert_eq!(
+        app.get("/users/me", &vera.access).await.expect(200)["email_verified"],
+        false
+    );
+}
+
+/// `POST /auth/email/verify/resend` mails a fresh link to an unverified caller, and nothing
+/// once the address is verified.
+#[tokio::test]
+async fn verification_mail_can_be_resent_until_verified() {
+    use colink::db::entity::email_token;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = spawn_with(|c| c.auth.registration = colink::config::Registration::Open).await;
+    app.setup_owner().await;
+    let mailbox = app.config.data_dir.join("mailbox");
+    app.post(
+        "/auth/register",
+        None,
+        json!({"email": "v@example.com", "username": "vera", "password": PASSWORD}),
+    )
+    .await
+    .expect(201);
+    let first = mailed_token(&mailbox, 1, "/verify-email").await;
+    let vera = app.login("vera", PASSWORD).await;
+    let tokens_of_vera = || async {
+        email_token::Entity::find()
+            .filter(email_token::Column::UserId.eq(uuid::Uuid::parse_str(&vera.user_id).unwrap()))
+            .filter(email_token::Column::Purpose.eq("verify_email"))
+            .count(&app.state.db)
+            .await
+            .unwrap()
+    };
+
+    app.call(
+        reqwest::Method::POST,
+        "/auth/email/verify/resend",
+        None,
+        None,
+    )
+    .await
+    .problem(401, "unauthorized");
+    app.post("/auth/email/verify/resend", Some(&vera.access), json!({}))
+        .await
+        .expect(202);
+    let second = mailed_token(&mailbox, 2, "/verify-email").await;
+    assert_ne!(first, second, "a fresh link");
+    assert_eq!(tokens_of_vera().await, 2);
+    app.post("/auth/email/verify", None, json!({"token": second}))
+        .await
+        .expect(204);
+    assert_eq!(
+        app.get("/users/me", &vera.access).await.expect(200)["email_verified"],
+        true
+    );
+    // Verified: the request is still accepted, but no new link is made (and so no mail).
+    app.post("/auth/email/verify/resend", Some(&vera.access), json!({}))
+        .await
+        .expect(202);
+    assert_eq!(tokens_of_vera().await, 2);
 }

@@ -343,3 +343,115 @@ async fn register_rate_limit() {
         .await
         .problem(429, "rate_limited");
 }
+
+/// The claims of an access token, checked with the server's key.
+fn claims_of(app: &crate::helpers::TestApp, token: &str) -> serde_json::Value {
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+    validation.set_audience(&["colink-api"]);
+    jsonwebtoken::decode::<serde_json::Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(&app.state.keys.jwt),
+        &validation,
+    )
+    .unwrap()
+    .claims
+}
+
+/// The stored refresh token (hashed at rest) for `presented`.
+async fn refresh_row(
+    app: &crate::helpers::TestApp,
+    presented: &str,
+) -> colink::db::entity::refresh_token::Model {
+    use colink::db::entity::refresh_token;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(colink::identity::opaque::hash(presented)))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("the refresh token is stored (hashed)")
+}
+
+/// By default access tokens live 15 minutes (the response and the JWT agree) and refresh
+/// tokens 30 days; a refresh token past its expiry is refused.
+#[tokio::test]
+async fn token_lifetimes_default_to_15_minutes_and_30_days() {
+    use colink::db::entity::refresh_token;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = spawn_app().await;
+    app.setup_owner().await;
+    let login = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"login": "owner", "password": PASSWORD}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(login["token_type"], "Bearer");
+    assert_eq!(login["expires_in"], 900);
+    let claims = claims_of(&app, login["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900,
+        "{claims}"
+    );
+    let row = refresh_row(&app, login["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(row.expires_at - row.created_at, time::Duration::days(30));
+
+    // A rotated pair has the same lifetimes.
+    let rotated = app
+        .post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": login["refresh_token"]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rotated["expires_in"], 900);
+    let claims = claims_of(&app, rotated["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+    let refresh = rotated["refresh_token"].as_str().unwrap();
+    let row = refresh_row(&app, refresh).await;
+    assert_eq!(row.expires_at - row.created_at, time::Duration::days(30));
+
+    // Thirty days pass.
+    let past = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::ExpiresAt, Expr::value(past))
+        .filter(refresh_token::Column::Id.eq(row.id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    app.post("/auth/refresh", None, json!({"refresh_token": refresh}))
+        .await
+        .problem(401, "token_revoked");
+}
+
+/// `GET /auth/providers` (no authentication) tells a sign-in page what is available.
+#[tokio::test]
+async fn providers_reflect_the_configuration() {
+    let app = spawn_app().await;
+    let body = app
+        .call(reqwest::Method::GET, "/auth/providers", None, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        body,
+        json!({"password": true, "registration": "invite", "require_totp": false, "oidc": []})
+    );
+    let app = spawn_with(|c| {
+        c.auth.registration = colink::config::Registration::Closed;
+        c.auth.require_totp = true;
+    })
+    .await;
+    let body = app
+        .call(reqwest::Method::GET, "/auth/providers", None, None)
+        .await
+        .expect(200);
+    assert_eq!(body["registration"], "closed");
+    assert_eq!(body["require_totp"], true);
+}

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, spawn_app};
 
-fn colink(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
+/// Run the real `colink` binary to completion.
+pub(crate) fn colink(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_colink"));
     cmd.args(args)
         .env_remove("COLINK_DATABASE__URL")
@@ -31,7 +32,7 @@ fn colink(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
     cmd.output().unwrap()
 }
 
-fn text(out: &[u8]) -> String {
+pub(crate) fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
 
@@ -220,7 +221,7 @@ async fn admin_commands_work_beside_a_running_server() {
 }
 
 /// `colink serve` with JSON logs: one access line per request, and no password or token ever
-/// appears in the log (not even one passed in a query string).
+/// appears in the log: not in a query string, and not in a path (`/invites/{token}/accept`).
 #[test]
 fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
     use std::io::{BufRead, BufReader};
@@ -248,11 +249,26 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
     };
     let setup_token = std::fs::read_to_string(dir.path().join("setup-token")).unwrap();
     let base = format!("http://127.0.0.1:{port}/api/v1");
+    // The start-up line names the token and the API route to use it with (SPEC §5).
+    let announced = log
+        .iter()
+        .find(|e| e["setup_token"].is_string())
+        .expect("a setup line while no account exists");
+    assert_eq!(announced["setup_token"], setup_token.trim());
+    assert_eq!(announced["setup_url"], format!("{base}/setup"));
+    assert!(
+        announced["message"]
+            .as_str()
+            .unwrap()
+            .contains("POST /api/v1/setup"),
+        "{announced}"
+    );
+    let setup_url = announced["setup_url"].as_str().unwrap().to_string();
     let http = reqwest::Client::new();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let access = rt.block_on(async {
+    let secrets = rt.block_on(async {
         let done: serde_json::Value = http
-            .post(format!("{base}/setup"))
+            .post(&setup_url)
             .json(&json!({"setup_token": setup_token.trim(), "email": "o@example.com", "username": "owner",
                           "password": PASSWORD, "workspace_name": "Logs"}))
             .send().await.unwrap().json().await.unwrap();
@@ -262,10 +278,25 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
             .send().await.unwrap().json().await.unwrap();
         let access = login["access_token"].as_str().unwrap().to_string();
         http.get(format!("{base}/users/me")).bearer_auth(&access).send().await.unwrap();
-        http.get(format!("{base}/users/me?token={access}")).send().await.unwrap();
+        http.get(format!(
+            "{base}/users/me?token={access}&ticket=TICKET-SECRET&code=CODE-SECRET&access_token={access}&limit=5"
+        )).send().await.unwrap();
         assert!(done["tokens"]["refresh_token"].is_string());
-        access
+        let ws = done["workspace"]["id"].as_str().unwrap();
+        let invite: serde_json::Value = http
+            .post(format!("{base}/workspaces/{ws}/invites"))
+            .bearer_auth(&access)
+            .json(&json!({}))
+            .send().await.unwrap().json().await.unwrap();
+        let invite = invite["token"].as_str().unwrap().to_string();
+        let accepted = http
+            .post(format!("{base}/invites/{invite}/accept"))
+            .bearer_auth(&access)
+            .send().await.unwrap();
+        assert_eq!(accepted.status().as_u16(), 200);
+        (access, invite)
     });
+    let (access, invite) = secrets;
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -281,11 +312,16 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
         .join("\n");
     assert!(!text.contains(PASSWORD), "password in the log");
     assert!(!text.contains(&access), "access token in the log");
+    assert!(!text.contains(&invite), "invite token in the log");
+    assert!(
+        !text.contains("TICKET-SECRET") && !text.contains("CODE-SECRET"),
+        "query secrets in the log"
+    );
     let requests: Vec<_> = log
         .iter()
         .filter(|e| e["target"] == "colink::access")
         .collect();
-    assert_eq!(requests.len(), 4, "one line per request:\n{text}");
+    assert_eq!(requests.len(), 6, "one line per request:\n{text}");
     for r in &requests {
         assert!(
             r["request_id"].is_string() && r["method"].is_string() && r["status"].is_u64(),
@@ -296,10 +332,14 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
             "{r}"
         );
     }
+    assert_eq!(requests[3]["path"], "/api/v1/users/me", "the path alone");
     assert_eq!(
-        requests[3]["path"], "/api/v1/users/me",
-        "the query string is never logged"
+        requests[3]["query"],
+        "token=[redacted]&ticket=[redacted]&code=[redacted]&access_token=[redacted]&limit=5",
+        "secret query values are masked"
     );
+    assert!(requests[2].get("query").is_none(), "{}", requests[2]);
+    assert_eq!(requests[5]["path"], "/api/v1/invites/[redacted]/accept");
     assert!(
         log.iter().any(|e| e["message"] == "CoLink stopped"),
         "graceful shutdown on SIGTERM"
@@ -353,13 +393,44 @@ async fn migrations_go_up_down_and_up_again() {
     assert_eq!(after_down.matches("pending").count(), 1, "{after_down}");
     run(&["migrate", "up"], "migrations applied");
     assert_eq!(status(&env), applied);
+
+    // All the way down (every migration's `down` runs, newest first) and back up.
+    let migrations = applied.lines().count();
+    assert!(migrations >= 2, "{applied}");
+    for _ in 0..migrations {
+        run(&["migrate", "down"], "rolled back");
+    }
+    let bottom = status(&env);
+    assert_eq!(
+        bottom.matches("pending").count(),
+        migrations,
+        "everything rolled back:\n{bottom}"
+    );
+    assert!(!bottom.contains("applied"), "{bottom}");
+    run(&["migrate", "up"], "migrations applied");
+    assert_eq!(status(&env), applied);
 }
 
 /// Start `colink serve` on `env`; returns the child and its port (read from the JSON log).
 fn serve(env: &[(&str, &str)]) -> (std::process::Child, u16) {
+    spawn_server(&["serve"], env, None)
+}
+
+/// Start `colink ARGS` (a server: `serve`, or nothing) on a free port with JSON logs, in `cwd`
+/// when given; returns the child and its port (read from the log).
+pub(crate) fn spawn_server(
+    args: &[&str],
+    env: &[(&str, &str)],
+    cwd: Option<&std::path::Path>,
+) -> (std::process::Child, u16) {
     use std::io::{BufRead, BufReader};
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_colink"));
-    cmd.arg("serve")
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.args(args)
+        .env_remove("COLINK_DATA_DIR")
+        .env_remove("COLINK_CONFIG")
         .env_remove("COLINK_DATABASE__URL")
         .env("COLINK_SERVER__BIND", "127.0.0.1:0")
         .env("COLINK_TELEMETRY__LOG_FORMAT", "json")

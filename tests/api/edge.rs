@@ -197,3 +197,29 @@ async fn openapi_document_swagger_ui_health_and_ready() {
     assert_eq!(ready["checks"]["database"]["status"], "ok");
     assert_eq!(ready["checks"]["kv"]["status"], "ok");
 }
+
+/// `/ready` answers 503 with the failing check when the database cannot be reached; `/health`
+/// (liveness) still answers 200.
+#[tokio::test]
+async fn ready_answers_503_with_details_when_the_database_is_unreachable() {
+    let app = spawn_app().await;
+    // Closing the server's pool (a clone shares it) makes every database call fail, as an
+    // unreachable database would.
+    app.state.db.clone().close().await.unwrap();
+    let ready = app
+        .call(reqwest::Method::GET, "/ready", None, None)
+        .await
+        .expect(503);
+    assert_eq!(ready["status"], "unavailable", "{ready}");
+    assert_eq!(ready["checks"]["database"]["status"], "error", "{ready}");
+    assert!(
+        !ready["checks"]["database"]["error"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(ready["checks"]["kv"]["status"], "ok", "{ready}");
+    app.call(reqwest::Method::GET, "/health", None, None)
+        .await
+        .expect(200);
+}

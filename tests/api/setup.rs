@@ -80,3 +80,42 @@ async fn setup_token_survives_a_restart_until_used() {
     let app = crate::helpers::start(config, dir).await;
     assert_eq!(app.setup_token().await, token);
 }
+
+/// With `auth.require_totp`, the owner created by setup must enroll before anything else, just
+/// as after a password login: setup's tokens carry the enrollment-only scope.
+#[tokio::test]
+async fn setup_issues_enrollment_only_tokens_when_totp_is_required() {
+    let app = crate::helpers::spawn_with(|c| c.auth.require_totp = true).await;
+    let token = app.setup_token().await;
+    let done = app
+        .post(
+            "/setup",
+            None,
+            json!({"setup_token": token, "email": "owner@example.com", "username": "owner",
+                   "password": PASSWORD, "workspace_name": "Acme"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(done["tokens"]["totp_enrollment_required"], true, "{done}");
+    let access = done["tokens"]["access_token"].as_str().unwrap();
+    app.get("/workspaces", access)
+        .await
+        .problem(403, "totp_enrollment_required");
+    app.get("/users/me", access).await.expect(200);
+    app.post("/auth/totp/setup", Some(access), json!({}))
+        .await
+        .expect(200);
+    // The refresh token does not escape the restriction either.
+    let refreshed = app
+        .post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": done["tokens"]["refresh_token"]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(refreshed["totp_enrollment_required"], true);
+    app.get("/workspaces", refreshed["access_token"].as_str().unwrap())
+        .await
+        .problem(403, "totp_enrollment_required");
+}

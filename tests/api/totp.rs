@@ -19,8 +19,15 @@ fn code(secret_b32: &str, offset_steps: i64) -> String {
     totp.generate(now as u64).to_string()
 }
 
-/// Enroll `session`'s user; returns (secret, recovery codes).
-async fn enroll(app: &TestApp, session: &Session) -> (String, Vec<String>) {
+/// What enrolling returned: the secret, the recovery codes, and the code that confirmed it.
+struct Enrolled {
+    secret: String,
+    recovery_codes: Vec<String>,
+    confirm_code: String,
+}
+
+/// Enroll `session`'s user.
+async fn enroll(app: &TestApp, session: &Session) -> Enrolled {
     let setup = app
         .post("/auth/totp/setup", Some(&session.access), json!({}))
         .await
@@ -39,11 +46,12 @@ async fn enroll(app: &TestApp, session: &Session) -> (String, Vec<String>) {
     )
     .await
     .problem(400, "invalid_code");
+    let confirm_code = code(&secret, 0);
     let confirmed = app
         .post(
             "/auth/totp/confirm",
             Some(&session.access),
-            json!({"code": code(&secret, 0)}),
+            json!({"code": confirm_code}),
         )
         .await
         .expect(200);
@@ -54,7 +62,11 @@ async fn enroll(app: &TestApp, session: &Session) -> (String, Vec<String>) {
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
     assert_eq!(codes.len(), 10);
-    (secret, codes)
+    Enrolled {
+        secret,
+        recovery_codes: codes,
+        confirm_code,
+    }
 }
 
 async fn mfa_challenge(app: &TestApp) -> String {
@@ -75,17 +87,22 @@ async fn mfa_challenge(app: &TestApp) -> String {
 async fn totp_login_flow_and_single_use_codes() {
     let app = spawn_app().await;
     let (owner, _) = app.setup_owner().await;
-    let (secret, _) = enroll(&app, &owner).await;
+    let Enrolled {
+        secret,
+        confirm_code,
+        ..
+    } = enroll(&app, &owner).await;
     app.post("/auth/totp/setup", Some(&owner.access), json!({}))
         .await
         .problem(409, "conflict");
 
     let mfa = mfa_challenge(&app).await;
-    // The code used to confirm enrollment cannot be replayed.
+    // The code used to confirm enrollment cannot be replayed (the very string sent then: one
+    // recomputed now would be the next step's code once a 30 s boundary has passed).
     app.post(
         "/auth/login/totp",
         None,
-        json!({"mfa_token": mfa, "code": code(&secret, 0)}),
+        json!({"mfa_token": mfa, "code": confirm_code}),
     )
     .await
     .problem(401, "invalid_credentials");
@@ -137,7 +154,7 @@ fn owner_session(_app: &TestApp, tokens: &Value) -> Session {
 async fn recovery_code_works_once_and_disabling_needs_a_code() {
     let app = spawn_app().await;
     let (owner, _) = app.setup_owner().await;
-    let (_, codes) = enroll(&app, &owner).await;
+    let codes = enroll(&app, &owner).await.recovery_codes;
 
     let mfa = mfa_challenge(&app).await;
     let tokens = app
@@ -183,7 +200,7 @@ async fn recovery_code_works_once_and_disabling_needs_a_code() {
 async fn mfa_token_is_burned_after_repeated_wrong_codes() {
     let app = spawn_app().await;
     let (owner, _) = app.setup_owner().await;
-    let (secret, _) = enroll(&app, &owner).await;
+    let secret = enroll(&app, &owner).await.secret;
     let mfa = mfa_challenge(&app).await;
     for _ in 0..5 {
         app.post(
@@ -225,7 +242,7 @@ async fn require_totp_forces_enrollment_before_anything_else() {
         .await
         .problem(403, "totp_enrollment_required");
     app.get("/users/me", &restricted.access).await.expect(200);
-    let (secret, codes) = enroll(&app, &restricted).await;
+    let codes = enroll(&app, &restricted).await.recovery_codes;
     // After enrollment a refresh yields a full token.
     let refreshed = app
         .post(
@@ -247,5 +264,4 @@ async fn require_totp_forces_enrollment_before_anything_else() {
     )
     .await
     .problem(403, "forbidden");
-    let _ = secret;
 }

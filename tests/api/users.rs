@@ -28,7 +28,7 @@ async fn profile_status_search_and_visibility() {
     .await
     .problem(400, "validation_failed");
 
-    // Status with expiry; an expired status is not shown.
+    // Status with expiry (that an expired one is hidden: `an_expired_status_is_hidden`).
     let later = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -123,4 +123,83 @@ async fn users_in_other_workspaces_are_invisible() {
         .problem(404, "not_found");
     let found = app.get("/users?query=zed", &alice.access).await.expect(200);
     assert!(found["items"].as_array().unwrap().is_empty());
+}
+
+/// Search matches display names case-insensitively on every database (PostgreSQL's LIKE is
+/// case-sensitive, so both sides are lowercased).
+#[tokio::test]
+async fn search_matches_display_names_regardless_of_case() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let bob = app.member(&owner, &ws, "bob").await;
+    app.put(
+        "/users/me",
+        &alice.access,
+        json!({"display_name": "Wilhelmina Quartz"}),
+    )
+    .await
+    .expect(200);
+    for query in ["wilhelmina", "QUARTZ", "mina qu"] {
+        let found = app
+            .get(
+                &format!("/users?query={}", query.replace(' ', "%20")),
+                &bob.access,
+            )
+            .await
+            .expect(200);
+        let names: Vec<&str> = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["alice"], "query {query:?}");
+    }
+}
+
+/// A status past its `expires_at` is no longer shown, to anyone, on any route.
+#[tokio::test]
+async fn an_expired_status_is_hidden() {
+    use colink::db::entity::user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let bob = app.member(&owner, &ws, "bob").await;
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    app.post(
+        "/users/me/status",
+        Some(&alice.access),
+        json!({"status_text": "Lunch", "status_emoji": ":taco:", "expires_at": later}),
+    )
+    .await
+    .expect(200);
+    let alice_url = format!("/users/{}", alice.user_id);
+    assert_eq!(
+        app.get(&alice_url, &bob.access).await.expect(200)["status"]["text"],
+        "Lunch"
+    );
+
+    // The hour passes.
+    let past = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    user::Entity::update_many()
+        .col_expr(user::Column::StatusExpiresAt, Expr::value(past))
+        .filter(user::Column::Id.eq(uuid::Uuid::parse_str(&alice.user_id).unwrap()))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let seen = app.get(&alice_url, &bob.access).await.expect(200);
+    assert!(seen["status"].is_null(), "{seen}");
+    let me = app.get("/users/me", &alice.access).await.expect(200);
+    assert!(me["status"].is_null(), "{me}");
+    let found = app.get("/users?query=alice", &bob.access).await.expect(200);
+    assert!(found["items"][0]["status"].is_null(), "{found}");
+    let listed = app
+        .get("/admin/users?query=alice", &owner.access)
+        .await
+        .expect(200);
+    assert!(listed["items"][0]["status"].is_null(), "{listed}");
 }

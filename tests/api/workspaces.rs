@@ -187,3 +187,72 @@ async fn concurrent_registrations_cannot_overspend_an_invite() {
         "{statuses:?}"
     );
 }
+
+/// An invite past its `expires_at` is refused, for joining and for registering.
+#[tokio::test]
+async fn invites_expire_by_time() {
+    use colink::db::entity::invite;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let second = app
+        .post(
+            "/workspaces",
+            Some(&owner.access),
+            json!({"name": "Second"}),
+        )
+        .await
+        .expect(201);
+    let second_id = second["id"].as_str().unwrap();
+    let created = app
+        .post(
+            &format!("/workspaces/{second_id}/invites"),
+            Some(&owner.access),
+            json!({"expires_in_hours": 3}),
+        )
+        .await
+        .expect(201);
+    let token = created["token"].as_str().unwrap();
+    let by_token = invite::Column::TokenHash.eq(colink::identity::opaque::hash(token));
+    let row = invite::Entity::find()
+        .filter(by_token.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("the invite is stored (hashed)");
+    assert_eq!(row.expires_at - row.created_at, time::Duration::hours(3));
+
+    // Three hours pass.
+    let past = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    invite::Entity::update_many()
+        .col_expr(invite::Column::ExpiresAt, Expr::value(past))
+        .filter(by_token)
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    app.post(
+        &format!("/invites/{token}/accept"),
+        Some(&alice.access),
+        json!({}),
+    )
+    .await
+    .problem(410, "invite_expired");
+    app.post(
+        "/auth/register",
+        None,
+        json!({"email": "c@example.com", "username": "carol", "password": PASSWORD,
+               "invite_token": token}),
+    )
+    .await
+    .problem(410, "invite_expired");
+    let mine = app.get("/workspaces", &alice.access).await.expect(200);
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
+    app.post(
+        "/auth/login",
+        None,
+        json!({"login": "carol", "password": PASSWORD}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+}
