@@ -17,10 +17,18 @@ export COLINK_REQUIRE_SMTP=1
 
 if [ "$database" = postgres ]; then
   url=$(scripts/backends/postgres.sh)
-  # Each test creates its own database named colink_test_*: drop the ones earlier runs left.
+  # Each test creates its own database colink_test_<UUIDv7>: drop the ones earlier runs left,
+  # if they are over an hour old (the UUID starts with its creation time in ms), so that a run
+  # going on beside this one keeps its databases. A database still in use is left alone.
   host_url=${url%/*}
+  cutoff_ms=$(( ($(date +%s) - 3600) * 1000 ))
   psql "$url" -Atc "select datname from pg_database where datname like 'colink_test_%'" |
-    while read -r db; do psql "$url" -qc "drop database if exists \"$db\"" >/dev/null; done
+    while read -r db; do
+      created_ms=$(( 16#${db:12:12} )) 2>/dev/null || continue
+      if [ "$created_ms" -lt "$cutoff_ms" ]; then
+        psql "$url" -qc "drop database if exists \"$db\"" >/dev/null 2>&1 || true
+      fi
+    done
   export COLINK_TEST_DATABASE_URL="$url"
   echo "test.sh: running against PostgreSQL at ${host_url}" >&2
 else
