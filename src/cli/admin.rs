@@ -11,8 +11,7 @@ use crate::{
     error::AppError,
     identity::{opaque, password},
     service::{
-        Principal, RequestMeta, accounts, accounts::NewAccount, clients, sessions, setup, users,
-        workspaces,
+        Principal, RequestMeta, accounts, accounts::NewAccount, clients, setup, users, workspaces,
     },
 };
 
@@ -189,13 +188,7 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             state
                 .write(|tx| {
                     Box::pin(async move {
-                        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
-                        let mut creds = accounts::credentials(tx, user_id)
-                            .await?
-                            .into_active_model();
-                        creds.password_hash = Set(Some(hash));
-                        creds.update(tx).await?;
-                        sessions::revoke_all(tx, user_id).await?;
+                        accounts::set_password(tx, user_id, hash).await?;
                         crate::service::audit::record(
                             tx,
                             meta,

@@ -130,6 +130,20 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Model> 
         .ok_or_else(|| AppError::not_found("user"))
 }
 
+/// Replace a user's password and end every session they have (refresh tokens revoked, access
+/// tokens invalidated through the token version).
+pub async fn set_password(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    password_hash: String,
+) -> AppResult<()> {
+    let mut creds: credential::ActiveModel = credentials(db, user_id).await?.into();
+    creds.password_hash = Set(Some(password_hash));
+    creds.updated_at = Set(now());
+    creds.update(db).await?;
+    super::sessions::revoke_all(db, user_id).await
+}
+
 pub async fn credentials(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<credential::Model> {
     credential::Entity::find_by_id(user_id)
         .one(db)

@@ -2,9 +2,7 @@
 
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
-use super::{
-    RequestMeta, accounts, audit, email_tokens, email_tokens::Purpose, limits, now, sessions,
-};
+use super::{RequestMeta, accounts, audit, email_tokens, email_tokens::Purpose, limits, now};
 use crate::{
     app::AppState,
     db::entity::user,
@@ -77,19 +75,13 @@ pub async fn confirm_password_reset(
             Box::pin(async move {
                 let user_id = email_tokens::consume(tx, &token, Purpose::PasswordReset).await?;
                 let user = accounts::get(tx, user_id).await?;
-                let mut creds = accounts::credentials(tx, user_id)
-                    .await?
-                    .into_active_model();
-                creds.password_hash = Set(Some(hash));
-                creds.updated_at = Set(now());
-                creds.update(tx).await?;
+                accounts::set_password(tx, user_id, hash).await?;
                 // Following the link proves the address too.
                 if user.email_verified_at.is_none() {
                     let mut u = user.into_active_model();
                     u.email_verified_at = Set(Some(now()));
                     u.update(tx).await?;
                 }
-                sessions::revoke_all(tx, user_id).await?;
                 audit::record(
                     tx,
                     meta,
