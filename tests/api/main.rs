@@ -12,6 +12,7 @@ mod events;
 mod helpers;
 mod messages;
 mod permissions;
+mod realtime;
 mod setup;
 mod totp;
 mod users;
