@@ -503,6 +503,23 @@ mod tests {
         assert!(!hub.is_subscribed(conn.id, channel));
     }
 
+    #[tokio::test]
+    async fn a_lag_tells_every_connection_to_resync() {
+        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
+        let mut a = hub.register(Uuid::now_v7()).unwrap();
+        let mut b = hub.register(Uuid::now_v7()).unwrap();
+        hub.resync_all();
+        for conn in [&mut a, &mut b] {
+            let frame: serde_json::Value =
+                serde_json::from_str(&conn.queue.recv().await.unwrap().text).unwrap();
+            assert_eq!(
+                (frame["type"].as_str(), frame["code"].as_str()),
+                (Some("error"), Some("resync"))
+            );
+        }
+        assert_eq!(hub.metrics.lag_resyncs.load(Ordering::Relaxed), 1);
+    }
+
     #[test]
     fn at_most_the_configured_connections_per_user() {
         let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 2));

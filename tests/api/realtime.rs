@@ -515,3 +515,41 @@ async fn frame_rate_and_connection_limits() {
     );
     assert_eq!(third.closed().await, WsEnd::Code(4029));
 }
+
+#[tokio::test]
+async fn user_scoped_events_reach_the_user_without_a_subscription() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let public = app.channel(&alice, "town-square", false).await;
+    let private = app.channel(&alice, "inner-circle", true).await;
+    let mut o = app.ws(&owner.access).await;
+    let mut b = app.ws(&bob.access).await;
+
+    // A mention in a channel the user can read but has not subscribed to.
+    app.send(&alice, &public, "ping @owner").await;
+    let mention = o.event("message.created").await;
+    assert_eq!(mention["data"]["content"], "ping @owner");
+    // A mention where the mentioned user cannot read: nothing.
+    app.send(&alice, &private, "about @bob").await;
+
+    // A new DM: the participant hears of it and is subscribed to it at once.
+    let dm = app
+        .post(
+            "/dms",
+            Some(&alice.access),
+            json!({"participant_ids": [bob.user_id]}),
+        )
+        .await
+        .expect(201);
+    let dm_id = dm["id"].as_str().unwrap();
+    let created = b.event("channel.created").await;
+    assert_eq!(created["channel_id"], dm_id);
+    b.expect(|f| f["type"] == "subscribed" && f["channel_id"] == dm_id)
+        .await;
+    app.send(&alice, dm_id, "hi bob").await;
+    let first = b.event("message.created").await;
+    assert_eq!(
+        first["data"]["content"], "hi bob",
+        "not the private mention"
+    );
+}
