@@ -166,8 +166,14 @@ impl Conn {
             }));
         }
         let user = self.who.principal.user_id;
-        let current = authn::token_state(&self.state, user).await.ok().flatten();
-        if !current.is_some_and(|s| s.active && s.version == self.who.token_version) {
+        // A failed lookup (database hiccup) is not a revocation: check again next time.
+        let revoked = match authn::token_state(&self.state, user).await {
+            Ok(current) => {
+                !current.is_some_and(|s| s.active && s.version == self.who.token_version)
+            }
+            Err(_) => false,
+        };
+        if revoked {
             return Err(Ended::Close(CloseReason {
                 code: close::UNAUTHORIZED,
                 reason: "the session was revoked",

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::{
     app::AppState,
+    error::{AppError, ErrorCode},
     identity::jwt::Scope,
     service::{accounts, authn},
 };
@@ -47,25 +48,45 @@ fn credential(query: Option<&str>) -> Credential {
     found
 }
 
-async fn authenticate(state: &AppState, credential: Credential) -> Option<Identity> {
+/// Why a connection is refused.
+enum Refusal {
+    /// Missing, invalid, expired or revoked credential.
+    Credential,
+    /// The check itself failed (database or kv trouble): try again.
+    Unavailable,
+}
+
+fn refusal(e: &AppError) -> Refusal {
+    match e.code {
+        ErrorCode::Internal | ErrorCode::Unavailable => Refusal::Unavailable,
+        _ => Refusal::Credential,
+    }
+}
+
+async fn authenticate(state: &AppState, credential: Credential) -> Result<Identity, Refusal> {
     let principal = match credential {
-        Credential::Token(token) => authn::authenticate(state, &token).await.ok()?,
-        Credential::Ticket(t) => ticket::redeem(state, &t).await.ok().flatten()?,
-        Credential::Missing => return None,
+        Credential::Token(token) => authn::authenticate(state, &token)
+            .await
+            .map_err(|e| refusal(&e))?,
+        Credential::Ticket(t) => ticket::redeem(state, &t)
+            .await
+            .map_err(|e| refusal(&e))?
+            .ok_or(Refusal::Credential)?,
+        Credential::Missing => return Err(Refusal::Credential),
     };
     if principal.scope != Scope::Full {
-        return None;
+        return Err(Refusal::Credential);
     }
     let token_version = authn::token_state(state, principal.user_id)
         .await
-        .ok()
-        .flatten()?
+        .map_err(|e| refusal(&e))?
+        .ok_or(Refusal::Credential)?
         .version;
     let username = accounts::get(&state.db, principal.user_id)
         .await
-        .ok()?
+        .map_err(|e| refusal(&e))?
         .username;
-    Some(Identity {
+    Ok(Identity {
         principal,
         token_version,
         username,
@@ -82,19 +103,22 @@ pub async fn ws(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Re
             .max_frame_size(Some(limits.max_frame_bytes)),
     );
     let rt = &state.realtime;
-    let Some(who) = authenticate(&state, credential(req.uri().query())).await else {
-        super::metrics::Metrics::add(&rt.metrics.rejected_connections, 1);
-        tracing::debug!("WebSocket refused: missing, invalid or revoked credential");
-        return ws
-            .on_upgrade(|socket| {
-                refuse(
-                    socket,
-                    None,
+    let who = match authenticate(&state, credential(req.uri().query())).await {
+        Ok(who) => who,
+        Err(refused) => {
+            super::metrics::Metrics::add(&rt.metrics.rejected_connections, 1);
+            let (code, reason) = match refused {
+                Refusal::Credential => (
                     close::UNAUTHORIZED,
                     "invalid, expired or revoked credential",
-                )
-            })
-            .into_response();
+                ),
+                Refusal::Unavailable => (close::UNAVAILABLE, "try again later"),
+            };
+            tracing::debug!(code, "WebSocket refused");
+            return ws
+                .on_upgrade(move |socket| refuse(socket, None, code, reason))
+                .into_response();
+        }
     };
     let Some(registration) = rt.hub.register(who.principal.user_id) else {
         super::metrics::Metrics::add(&rt.metrics.rejected_connections, 1);

@@ -20,6 +20,8 @@ pub mod close {
     pub const LIMIT: u16 = 4029;
     /// The server is shutting down. Reconnect and `resume`.
     pub const GOING_AWAY: u16 = 1001;
+    /// The server could not check the credential (database trouble). Reconnect later.
+    pub const UNAVAILABLE: u16 = 1011;
 }
 
 /// What a client may send.
