@@ -41,6 +41,8 @@ pub struct AppState {
     pub message_writer: MessageWriter,
     /// Cached post permissions for the message hot path (see `service::access`).
     pub post_access: crate::service::access::PostAccessCache,
+    /// WebSocket connections, presence and typing (see `realtime`).
+    pub realtime: crate::realtime::Realtime,
     /// The receiving ends of the message writer and the relay, taken when the workers start.
     worker_ends: std::sync::Mutex<Option<WorkerEnds>>,
 }
@@ -121,6 +123,7 @@ impl AppState {
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         let (outbox, outbox_feed) = relay::feed();
+        let realtime = crate::realtime::Realtime::new(&config.realtime);
         let writer_db = db::connect_with(&config, 1).await?;
         let (message_writer, writer_task) =
             message_writer::channel(writer_db, write_gate.clone(), outbox.clone());
@@ -139,6 +142,7 @@ impl AppState {
                 write_gate,
                 message_writer,
                 post_access: Default::default(),
+                realtime,
                 worker_ends: std::sync::Mutex::new(Some(WorkerEnds {
                     message_writer: writer_task,
                     outbox_feed,
@@ -213,6 +217,12 @@ impl App {
         let workers = start_workers(&self.state, self.redb.clone());
         let routes = crate::api::routes(self.state.clone(), self.port);
         tracing::info!(port = self.port, "CoLink listening");
+        // WebSocket connections would hold the graceful shutdown open: close them first.
+        let state = self.state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            state.realtime.close_all();
+        };
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, shutdown, Some(Duration::from_secs(10)))
             .await
@@ -257,6 +267,7 @@ fn start_workers(state: &Arc<AppState>, redb: Option<RedbKv>) -> Workers {
         };
         workers.spawn("outbox-relay", move |shutdown| outbox_relay.run(shutdown));
     }
+    crate::realtime::Realtime::start(state, &mut workers);
     if state.config.is_sqlite() {
         let db = state.db.clone();
         workers.spawn_periodic("sqlite-checkpoint", Duration::from_secs(1), move || {

@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod identity;
 pub mod kv;
+pub mod realtime;
 pub mod service;
 pub mod telemetry;
 pub mod workers;

@@ -30,6 +30,8 @@ pub struct User {
     /// owner, admin, member, guest or bot.
     pub role: String,
     pub status: Option<UserStatus>,
+    /// online, away, dnd or offline (see the WebSocket protocol).
+    pub presence: String,
     pub suspended: bool,
     pub created_at: OffsetDateTime,
 }
@@ -57,9 +59,21 @@ impl User {
             avatar_url: None,
             role: u.role,
             status,
+            presence: "offline".into(),
             suspended: u.suspended_at.is_some(),
             created_at: u.created_at,
         }
+    }
+}
+
+impl User {
+    /// With the user's current presence.
+    pub async fn with_presence(mut self, state: &crate::app::AppState) -> Self {
+        let statuses = state.realtime.presence.statuses(&[self.id]).await;
+        if let Some(status) = statuses.first() {
+            self.presence = status.as_str().into();
+        }
+        self
     }
 }
 

@@ -12,6 +12,7 @@ mod edge;
 mod messages;
 mod ops;
 pub mod problem;
+mod realtime;
 pub mod security;
 mod setup;
 mod users;
@@ -42,6 +43,8 @@ pub enum ApiTags {
     Conversations,
     /// Administration.
     Admin,
+    /// Realtime (WebSocket) access.
+    Realtime,
 }
 
 type Apis = (
@@ -54,6 +57,7 @@ type Apis = (
     messages::MessagesApi,
     dms::DmsApi,
     admin::AdminApi,
+    realtime::RealtimeApi,
 );
 
 fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
@@ -85,6 +89,9 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
         admin::AdminApi {
             state: state.clone(),
         },
+        realtime::RealtimeApi {
+            state: state.clone(),
+        },
     );
     OpenApiService::new(apis, "CoLink API", env!("CARGO_PKG_VERSION"))
         .description(
@@ -111,6 +118,7 @@ pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
         .nest("/docs", docs)
         .at("/health", get(ops::health))
         .at("/ready", get(ops::ready))
+        .at("/ws", get(crate::realtime::gateway::ws))
         .data(state);
 
     // An empty allowlist means no cross-origin access at all (poem's Cors would allow any).

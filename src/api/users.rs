@@ -43,7 +43,11 @@ impl UsersApi {
     #[oai(path = "/me", method = "get")]
     async fn me(&self, auth: EnrollmentAuth) -> poem::Result<Json<User>> {
         let user = accounts::get(&self.state.db, auth.0.user_id).await?;
-        Ok(Json(User::view(user, Some(&auth.0))))
+        Ok(Json(
+            User::view(user, Some(&auth.0))
+                .with_presence(&self.state)
+                .await,
+        ))
     }
 
     /// Update the caller's profile.
@@ -108,7 +112,11 @@ impl UsersApi {
     #[oai(path = "/:id", method = "get")]
     async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<User>> {
         let user = users::get_visible(&self.state, auth.0, id.0).await?;
-        Ok(Json(User::view(user, Some(&auth.0))))
+        Ok(Json(
+            User::view(user, Some(&auth.0))
+                .with_presence(&self.state)
+                .await,
+        ))
     }
 }
 

@@ -11,7 +11,9 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+mod realtime;
 mod values;
+pub use realtime::RealtimeConfig;
 pub use values::{HumanDuration, Secret};
 
 /// Top-level sections: the env provider ignores `COLINK_*` variables outside these, so unrelated
@@ -26,6 +28,7 @@ const SECTIONS: &[&str] = &[
     "email",
     "limits",
     "telemetry",
+    "realtime",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +44,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub limits: LimitsConfig,
     pub telemetry: TelemetryConfig,
+    pub realtime: RealtimeConfig,
 }
 
 impl Default for Config {
@@ -55,6 +59,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             limits: LimitsConfig::default(),
             telemetry: TelemetryConfig::default(),
+            realtime: RealtimeConfig::default(),
         }
     }
 }
@@ -376,6 +381,7 @@ impl Config {
                 "is not a valid log filter (e.g. \"info\")",
             );
         }
+        self.realtime.validate()?;
         for origin in &self.server.cors_origins {
             if url::Url::parse(origin).is_err() {
                 return invalid("server.cors_origins", "each entry must be an origin URL");

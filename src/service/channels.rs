@@ -394,6 +394,8 @@ pub struct Member {
     pub role: String,
     #[serde(with = "time::serde::rfc3339")]
     pub joined_at: time::OffsetDateTime,
+    /// online, away, dnd or offline.
+    pub presence: String,
 }
 
 /// Members ordered by username; cursor = last username of the previous page.
@@ -426,9 +428,12 @@ pub async fn members(
     };
     let roles: std::collections::HashMap<Uuid, channel_member::Model> =
         rows.into_iter().map(|m| (m.user_id, m)).collect();
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let presence = state.realtime.presence.statuses(&ids).await;
     let members = users
         .into_iter()
-        .filter_map(|u| {
+        .zip(presence)
+        .filter_map(|(u, presence)| {
             let m = roles.get(&u.id)?;
             Some(Member {
                 user_id: u.id,
@@ -436,6 +441,7 @@ pub async fn members(
                 display_name: u.display_name,
                 role: m.role.clone(),
                 joined_at: m.joined_at,
+                presence: presence.as_str().into(),
             })
         })
         .collect();

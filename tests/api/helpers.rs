@@ -371,3 +371,135 @@ impl TestApp {
         (owner, ws, alice, bob)
     }
 }
+
+// ---- WebSocket clients (realtime tests) ----
+
+pub type WsStream = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// How long a test waits for an expected frame before failing.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct WsClient {
+    pub ws: WsStream,
+}
+
+/// How a WebSocket ended, as the client saw it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsEnd {
+    /// A close frame with this code.
+    Code(u16),
+    /// The connection dropped without a close frame.
+    Dropped,
+}
+
+impl TestApp {
+    /// Open `/ws?{query}`; `recv_buffer` shrinks the client's socket receive buffer.
+    pub async fn ws_raw(&self, query: &str, recv_buffer: Option<u32>) -> WsStream {
+        let addr: std::net::SocketAddr = self.base.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let stream = socket.connect(addr).await.expect("tcp connect");
+        let url = format!("ws://{addr}/ws?{query}");
+        let (ws, _) = tokio_tungstenite::client_async(url, stream)
+            .await
+            .expect("websocket handshake");
+        ws
+    }
+
+    /// A connection authenticated with `token`, proven live by a ping/pong round trip.
+    pub async fn ws(&self, token: &str) -> WsClient {
+        let mut client = WsClient {
+            ws: self.ws_raw(&format!("token={token}"), None).await,
+        };
+        client.send(json!({"type": "ping"})).await;
+        client.expect(|f| f["type"] == "pong").await;
+        client
+    }
+}
+
+impl WsClient {
+    pub async fn send(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                frame.to_string().into(),
+            ))
+            .await
+            .expect("send frame");
+    }
+
+    /// The next JSON frame (control frames are skipped); `None` when the connection ended.
+    pub async fn next(&mut self) -> Option<Result<Value, WsEnd>> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let msg = tokio::time::timeout(FRAME_TIMEOUT, self.ws.next())
+                .await
+                .expect("timed out waiting for a frame");
+            match msg {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(Ok(serde_json::from_str(&text).expect("JSON frame")));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Some(Err(
+                        frame.map_or(WsEnd::Dropped, |f| WsEnd::Code(f.code.into()))
+                    ));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) => return Some(Err(WsEnd::Dropped)),
+                None => return None,
+            }
+        }
+    }
+
+    /// Skip frames until one matches (panics if the connection ends or nothing comes in time).
+    pub async fn expect(&mut self, matches: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            match self.next().await {
+                Some(Ok(frame)) if matches(&frame) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended while waiting for a frame: {other:?}"),
+            }
+        }
+    }
+
+    /// The next `event` frame of this type.
+    pub async fn event(&mut self, kind: &str) -> Value {
+        self.expect(|f| f["type"] == "event" && f["event"]["type"] == kind)
+            .await["event"]
+            .clone()
+    }
+
+    pub async fn subscribe(&mut self, channel: &str) {
+        self.send(json!({"type": "subscribe", "channel_id": channel}))
+            .await;
+        self.expect(|f| f["type"] == "subscribed" && f["channel_id"] == channel)
+            .await;
+    }
+
+    /// Every frame up to the answer to a ping (what the server had queued before it).
+    pub async fn drain(&mut self) -> Vec<Value> {
+        self.send(json!({"type": "ping"})).await;
+        let mut frames = Vec::new();
+        loop {
+            match self.next().await {
+                Some(Ok(f)) if f["type"] == "pong" => return frames,
+                Some(Ok(f)) => frames.push(f),
+                other => panic!("connection ended while draining: {other:?}"),
+            }
+        }
+    }
+
+    /// Read until the connection ends; how it ended.
+    pub async fn closed(&mut self) -> WsEnd {
+        loop {
+            match self.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(end)) => return end,
+                None => return WsEnd::Dropped,
+            }
+        }
+    }
+}

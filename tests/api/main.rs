@@ -15,6 +15,7 @@ mod helpers;
 mod instrumentation;
 mod messages;
 mod permissions;
+mod realtime;
 mod setup;
 mod totp;
 mod users;

@@ -1,0 +1,533 @@
+//! The hub: which connection listens to what, and delivery to them.
+//!
+//! Connections register here and subscribe to channels; the hub worker feeds every bus event
+//! through [`Hub::deliver`], which serialises it once and queues the shared text on each
+//! recipient's bounded queue with `try_send` — it never waits for a connection. A connection
+//! whose queue is full is evicted (closed with 4008) instead of slowing anyone else down.
+//!
+//! Who receives an event:
+//! - connections subscribed to its `channel_id` (a subscription was checked against the
+//!   database when made);
+//! - user-scoped, whatever they subscribed to: the user named by `member.joined` /
+//!   `member.left` (`data.user_id`), the participants of a new DM (`channel.created` with
+//!   `data.participant_ids`), and users mentioned in `message.created` (`data.mentions.user_ids`;
+//!   checked against the database first, by the audience worker, since anyone can be mentioned).
+//!
+//! Membership changes take effect at once: `member.joined` subscribes the new member's
+//! connections to the channel, a new DM subscribes its participants', and `member.left` of a
+//! non-public conversation drops the departed user's subscriptions (after delivering that event
+//! to them) — so nothing more from it reaches them.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use super::{
+    metrics::Metrics,
+    protocol::{Outbound, ServerFrame, close},
+};
+use crate::domain::events::{Event, kind};
+
+pub type ConnId = u64;
+
+/// Why the hub ended a connection: the close code and reason to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+/// A connection's ends of the hub; dropping it unregisters the connection (also when an upgrade
+/// never completes).
+pub struct Registration {
+    pub id: ConnId,
+    pub queue: mpsc::Receiver<Outbound>,
+    pub closed: watch::Receiver<Option<CloseReason>>,
+    hub: Arc<Hub>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.unregister(self.id);
+    }
+}
+
+struct Conn {
+    user_id: Uuid,
+    queue: mpsc::Sender<Outbound>,
+    close: watch::Sender<Option<CloseReason>>,
+    channels: HashSet<Uuid>,
+}
+
+#[derive(Default)]
+struct Registry {
+    conns: HashMap<ConnId, Conn>,
+    by_channel: HashMap<Uuid, HashSet<ConnId>>,
+    by_user: HashMap<Uuid, HashSet<ConnId>>,
+}
+
+impl Registry {
+    fn subscribe(&mut self, id: ConnId, channel: Uuid) -> bool {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return false;
+        };
+        if !conn.channels.insert(channel) {
+            return false;
+        }
+        self.by_channel.entry(channel).or_default().insert(id);
+        true
+    }
+
+    fn unsubscribe(&mut self, id: ConnId, channel: Uuid) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.channels.remove(&channel);
+        }
+        if let Some(set) = self.by_channel.get_mut(&channel) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_channel.remove(&channel);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        let conn = self.conns.remove(&id)?;
+        for channel in &conn.channels {
+            if let Some(set) = self.by_channel.get_mut(channel) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.by_channel.remove(channel);
+                }
+            }
+        }
+        if let Some(set) = self.by_user.get_mut(&conn.user_id) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_user.remove(&conn.user_id);
+            }
+        }
+        Some(conn)
+    }
+
+    fn conns_of(&self, user: Uuid) -> impl Iterator<Item = ConnId> + '_ {
+        self.by_user.get(&user).into_iter().flatten().copied()
+    }
+}
+
+pub struct Hub {
+    registry: RwLock<Registry>,
+    next_id: AtomicU64,
+    metrics: Arc<Metrics>,
+    queue_len: usize,
+    max_per_user: usize,
+}
+
+/// Users mentioned in an event who have connections not subscribed to its channel: they get it
+/// once the audience worker has checked they may read the channel.
+pub struct MentionJob {
+    pub channel_id: Uuid,
+    pub users: Vec<Uuid>,
+    pub frame: Outbound,
+}
+
+impl Hub {
+    pub fn new(metrics: Arc<Metrics>, queue_len: usize, max_per_user: usize) -> Self {
+        Self {
+            registry: RwLock::new(Registry::default()),
+            next_id: AtomicU64::new(1),
+            metrics,
+            queue_len: queue_len.max(1),
+            max_per_user: max_per_user.max(1),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.registry.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new connection for `user`, or `None` when the user has the most allowed.
+    pub fn register(self: &Arc<Self>, user: Uuid) -> Option<Registration> {
+        let mut reg = self.write();
+        if reg.by_user.get(&user).map_or(0, HashSet::len) >= self.max_per_user {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (queue_tx, queue_rx) = mpsc::channel(self.queue_len);
+        let (close_tx, close_rx) = watch::channel(None);
+        reg.conns.insert(
+            id,
+            Conn {
+                user_id: user,
+                queue: queue_tx,
+                close: close_tx,
+                channels: HashSet::new(),
+            },
+        );
+        reg.by_user.entry(user).or_default().insert(id);
+        Some(Registration {
+            id,
+            queue: queue_rx,
+            closed: close_rx,
+            hub: self.clone(),
+        })
+    }
+
+    pub fn unregister(&self, id: ConnId) {
+        self.write().remove(id);
+    }
+
+    /// True when newly subscribed.
+    pub fn subscribe(&self, id: ConnId, channel: Uuid) -> bool {
+        self.write().subscribe(id, channel)
+    }
+
+    pub fn unsubscribe(&self, id: ConnId, channel: Uuid) {
+        self.write().unsubscribe(id, channel);
+    }
+
+    pub fn is_subscribed(&self, id: ConnId, channel: Uuid) -> bool {
+        self.read()
+            .conns
+            .get(&id)
+            .is_some_and(|c| c.channels.contains(&channel))
+    }
+
+    /// Queue `frame` for `ids`; returns the connections that were full.
+    fn send(
+        &self,
+        reg: &Registry,
+        ids: impl IntoIterator<Item = ConnId>,
+        frame: &Outbound,
+    ) -> Vec<ConnId> {
+        let mut full = Vec::new();
+        let (mut sent, mut dropped) = (0, 0);
+        for id in ids {
+            let Some(conn) = reg.conns.get(&id) else {
+                continue;
+            };
+            match conn.queue.try_send(frame.clone()) {
+                Ok(()) => sent += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += 1;
+                    full.push(id);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => dropped += 1,
+            }
+        }
+        Metrics::add(&self.metrics.frames_delivered, sent);
+        Metrics::add(&self.metrics.frames_dropped, dropped);
+        full
+    }
+
+    /// Close and forget connections that fell behind.
+    fn evict(&self, slow: Vec<ConnId>) {
+        if slow.is_empty() {
+            return;
+        }
+        let mut reg = self.write();
+        for id in slow {
+            if let Some(conn) = reg.remove(id) {
+                Metrics::add(&self.metrics.slow_disconnects, 1);
+                let _ = conn.close.send(Some(CloseReason {
+                    code: close::TOO_SLOW,
+                    reason: "too slow: the send queue is full; reconnect and resume",
+                }));
+            }
+        }
+    }
+
+    /// Deliver one bus event (see the module docs for who receives it).
+    pub fn deliver(&self, event: &Event) -> Option<MentionJob> {
+        let frame = Outbound::event(event);
+        let channel = event.channel_id;
+        let named = named_users(event);
+        let mut mention_job = None;
+        let slow = {
+            let reg = self.read();
+            let subscribed: HashSet<ConnId> = channel
+                .and_then(|c| reg.by_channel.get(&c))
+                .cloned()
+                .unwrap_or_default();
+            let mut slow = self.send(&reg, subscribed.iter().copied(), &frame);
+            let extra: Vec<ConnId> = named
+                .iter()
+                .flat_map(|u| reg.conns_of(*u))
+                .filter(|id| !subscribed.contains(id))
+                .collect();
+            slow.extend(self.send(&reg, extra, &frame));
+            if let (Some(channel_id), true) = (channel, event.kind == kind::MESSAGE_CREATED) {
+                let users: Vec<Uuid> = mentioned_users(event)
+                    .into_iter()
+                    .filter(|u| reg.conns_of(*u).any(|id| !subscribed.contains(&id)))
+                    .collect();
+                if !users.is_empty() {
+                    mention_job = Some(MentionJob {
+                        channel_id,
+                        users,
+                        frame: frame.clone(),
+                    });
+                }
+            }
+            slow
+        };
+        self.evict(slow);
+        if let Some(channel) = channel {
+            self.apply_membership(event, channel, &named);
+        }
+        mention_job
+    }
+
+    /// Subscriptions follow membership changes (see the module docs).
+    fn apply_membership(&self, event: &Event, channel: Uuid, named: &[Uuid]) {
+        let joined = event.kind == kind::MEMBER_JOINED
+            || (event.kind == kind::CHANNEL_CREATED && !named.is_empty());
+        let left = event.kind == kind::MEMBER_LEFT
+            && event.data.get("channel_kind").and_then(|k| k.as_str()) != Some("public");
+        if !joined && !left {
+            return;
+        }
+        let mut newly = Vec::new();
+        {
+            let mut reg = self.write();
+            for user in named {
+                let ids: Vec<ConnId> = reg.conns_of(*user).collect();
+                for id in ids {
+                    if joined {
+                        if reg.subscribe(id, channel) {
+                            newly.push(id);
+                        }
+                    } else {
+                        reg.unsubscribe(id, channel);
+                    }
+                }
+            }
+        }
+        if !newly.is_empty() {
+            let frame = Outbound::plain(
+                ServerFrame::Subscribed {
+                    channel_id: channel,
+                }
+                .text(),
+            );
+            let slow = self.send(&self.read(), newly, &frame);
+            self.evict(slow);
+        }
+    }
+
+    /// A mentioned user's connections not subscribed to `channel` (after the access check).
+    pub fn deliver_mention(&self, user: Uuid, channel: Uuid, frame: &Outbound) {
+        let slow = {
+            let reg = self.read();
+            let ids: Vec<ConnId> = reg
+                .conns_of(user)
+                .filter(|id| {
+                    reg.conns
+                        .get(id)
+                        .is_some_and(|c| !c.channels.contains(&channel))
+                })
+                .collect();
+            self.send(&reg, ids, frame)
+        };
+        self.evict(slow);
+    }
+
+    /// Every connection subscribed to `channel` except those of `except_user` (typing).
+    pub fn to_channel_except(&self, channel: Uuid, except_user: Uuid, frame: &Outbound) {
+        let slow = {
+            let reg = self.read();
+            let ids: Vec<ConnId> = reg
+                .by_channel
+                .get(&channel)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|id| reg.conns.get(id).is_some_and(|c| c.user_id != except_user))
+                .collect();
+            self.send(&reg, ids, frame)
+        };
+        self.evict(slow);
+    }
+
+    /// Every connection of these users (presence).
+    pub fn to_users(&self, users: &[Uuid], frame: &Outbound) {
+        let slow = {
+            let reg = self.read();
+            let ids: Vec<ConnId> = users.iter().flat_map(|u| reg.conns_of(*u)).collect();
+            self.send(&reg, ids, frame)
+        };
+        self.evict(slow);
+    }
+
+    /// Users with at least one connection here, among `users`.
+    pub fn connected_among(&self, users: &[Uuid]) -> Vec<Uuid> {
+        let reg = self.read();
+        users
+            .iter()
+            .copied()
+            .filter(|u| reg.by_user.contains_key(u))
+            .collect()
+    }
+
+    /// The hub missed events: every connection must resume from its last seqs.
+    pub fn resync_all(&self) {
+        Metrics::add(&self.metrics.lag_resyncs, 1);
+        let frame = Outbound::plain(
+            ServerFrame::Error {
+                code: super::protocol::code::RESYNC,
+                message: "events were missed: resume each channel from the last seq you have",
+                channel_id: None,
+            }
+            .text(),
+        );
+        let slow = {
+            let reg = self.read();
+            let ids: Vec<ConnId> = reg.conns.keys().copied().collect();
+            self.send(&reg, ids, &frame)
+        };
+        self.evict(slow);
+    }
+
+    /// Close every connection (shutdown).
+    pub fn close_all(&self, reason: CloseReason) {
+        let reg = self.read();
+        for conn in reg.conns.values() {
+            let _ = conn.close.send(Some(reason));
+        }
+    }
+
+    /// Close every connection of `user` (e.g. their access was revoked).
+    pub fn close_user(&self, user: Uuid, reason: CloseReason) {
+        let reg = self.read();
+        for id in reg.conns_of(user) {
+            if let Some(conn) = reg.conns.get(&id) {
+                let _ = conn.close.send(Some(reason));
+            }
+        }
+    }
+}
+
+fn uuids(value: Option<&serde_json::Value>) -> Vec<Uuid> {
+    value
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+/// Users an event is about, who may see it whatever they subscribed to.
+fn named_users(event: &Event) -> Vec<Uuid> {
+    match event.kind.as_str() {
+        kind::MEMBER_JOINED | kind::MEMBER_LEFT => event
+            .data
+            .get("user_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok())
+            .into_iter()
+            .collect(),
+        kind::CHANNEL_CREATED => uuids(event.data.get("participant_ids")),
+        _ => Vec::new(),
+    }
+}
+
+fn mentioned_users(event: &Event) -> Vec<Uuid> {
+    uuids(event.data.get("mentions").and_then(|m| m.get("user_ids")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, channel: Uuid, data: serde_json::Value) -> Event {
+        Event::new(kind, Uuid::now_v7(), Some(channel), None, data)
+    }
+
+    #[tokio::test]
+    async fn delivers_to_subscribers_and_evicts_full_queues() {
+        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 2, 10));
+        let (u1, u2, channel) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mut fast = hub.register(u1).unwrap();
+        let slow = hub.register(u2).unwrap();
+        hub.subscribe(fast.id, channel);
+        hub.subscribe(slow.id, channel);
+        for _ in 0..3 {
+            hub.deliver(&event(
+                kind::MESSAGE_UPDATED,
+                channel,
+                serde_json::json!({}),
+            ));
+            assert!(fast.queue.recv().await.is_some());
+        }
+        assert_eq!(slow.closed.borrow().map(|r| r.code), Some(close::TOO_SLOW));
+        assert!(!hub.is_subscribed(slow.id, channel));
+        assert_eq!(hub.metrics.slow_disconnects.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn membership_events_subscribe_and_unsubscribe_the_named_user() {
+        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 16, 10));
+        let (user, channel) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut conn = hub.register(user).unwrap();
+        let data = serde_json::json!({"user_id": user, "channel_kind": "private"});
+        hub.deliver(&event(kind::MEMBER_JOINED, channel, data.clone()));
+        assert!(hub.is_subscribed(conn.id, channel));
+        assert!(
+            conn.queue
+                .recv()
+                .await
+                .unwrap()
+                .text
+                .contains("member.joined")
+        );
+        assert!(conn.queue.recv().await.unwrap().text.contains("subscribed"));
+        hub.deliver(&event(kind::MEMBER_LEFT, channel, data));
+        assert!(
+            conn.queue
+                .recv()
+                .await
+                .unwrap()
+                .text
+                .contains("member.left")
+        );
+        assert!(!hub.is_subscribed(conn.id, channel));
+    }
+
+    #[tokio::test]
+    async fn a_lag_tells_every_connection_to_resync() {
+        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
+        let mut a = hub.register(Uuid::now_v7()).unwrap();
+        let mut b = hub.register(Uuid::now_v7()).unwrap();
+        hub.resync_all();
+        for conn in [&mut a, &mut b] {
+            let frame: serde_json::Value =
+                serde_json::from_str(&conn.queue.recv().await.unwrap().text).unwrap();
+            assert_eq!(
+                (frame["type"].as_str(), frame["code"].as_str()),
+                (Some("error"), Some("resync"))
+            );
+        }
+        assert_eq!(hub.metrics.lag_resyncs.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn at_most_the_configured_connections_per_user() {
+        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 2));
+        let user = Uuid::now_v7();
+        let a = hub.register(user).unwrap();
+        let _b = hub.register(user).unwrap();
+        assert!(hub.register(user).is_none());
+        drop(a);
+        assert!(hub.register(user).is_some());
+    }
+}

@@ -1,0 +1,226 @@
+//! Realtime: the `/ws` gateway, the connection hub and fan-out, presence and typing. Transport
+//! only: it reads the database to authorise and replay, and consumes the event bus; it never
+//! changes data.
+//!
+//! - `gateway.rs`: `GET /ws`, authentication (token or single-use ticket), connection limit.
+//! - `connection.rs`: one task per connection: client frames, forwarding, heartbeats, resume.
+//! - `hub.rs`: who listens to what; delivery of bus events (serialised once) to bounded queues.
+//! - `presence.rs`, `typing.rs`: the ports and their in-memory implementations.
+//! - `protocol.rs`: the frames and close codes; `limits.rs`: the frame-rate limit;
+//!   `metrics.rs`: counters; `ticket.rs`: tickets in the kv store; `queries.rs`: database reads.
+//!
+//! Two workers run here: the hub worker (bus → hub; on `Lagged` every connection is told to
+//! `resync`), and the audience worker, which does the deliveries that need the database first —
+//! presence changes (to users sharing a channel) and mentions of users not subscribed to the
+//! channel (after checking they may read it) — and applies the presence timers.
+
+mod connection;
+pub mod gateway;
+pub mod hub;
+pub mod limits;
+pub mod metrics;
+pub mod presence;
+pub mod protocol;
+mod queries;
+pub mod ticket;
+pub mod typing;
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::mpsc;
+
+use self::{
+    hub::{CloseReason, Hub, MentionJob},
+    metrics::Metrics,
+    presence::{Change, MemoryPresence, PresenceStore},
+    protocol::{Outbound, ServerFrame, close},
+    typing::{MemoryTyping, TypingStore},
+};
+use crate::{
+    app::AppState,
+    bus::{Dedup, RecvError},
+    config::RealtimeConfig,
+    workers::{Shutdown, Workers},
+};
+
+/// Work for the audience worker.
+pub enum Job {
+    Presence(Change),
+    Mention(MentionJob),
+}
+
+/// Jobs waiting for the audience worker; past this they are dropped (and counted).
+const JOB_QUEUE: usize = 4096;
+
+pub struct Realtime {
+    pub hub: Arc<Hub>,
+    pub presence: Arc<dyn PresenceStore>,
+    pub typing: Arc<dyn TypingStore>,
+    pub metrics: Arc<Metrics>,
+    jobs: mpsc::Sender<Job>,
+    jobs_rx: std::sync::Mutex<Option<mpsc::Receiver<Job>>>,
+}
+
+impl Realtime {
+    pub fn new(config: &RealtimeConfig) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let (jobs, jobs_rx) = mpsc::channel(JOB_QUEUE);
+        Self {
+            hub: Arc::new(Hub::new(
+                metrics.clone(),
+                config.send_queue,
+                config.max_connections_per_user as usize,
+            )),
+            presence: Arc::new(MemoryPresence::new(
+                config.away_after.0,
+                config.offline_grace.0,
+            )),
+            typing: Arc::new(MemoryTyping::new(config.typing_ttl.0)),
+            metrics,
+            jobs,
+            jobs_rx: std::sync::Mutex::new(Some(jobs_rx)),
+        }
+    }
+
+    /// Hand work to the audience worker without waiting.
+    pub fn submit(&self, job: Job) {
+        if self.jobs.try_send(job).is_err() {
+            Metrics::add(&self.metrics.frames_dropped, 1);
+            tracing::warn!(
+                "realtime audience queue full: a presence or mention update was dropped"
+            );
+        }
+    }
+
+    /// Close every connection (the server is stopping).
+    pub fn close_all(&self) {
+        self.hub.close_all(CloseReason {
+            code: close::GOING_AWAY,
+            reason: "server shutting down",
+        });
+    }
+
+    /// Start the hub and audience workers.
+    pub fn start(state: &Arc<AppState>, workers: &mut Workers) {
+        let hub_state = state.clone();
+        workers.spawn("realtime-hub", move |shutdown| run_hub(hub_state, shutdown));
+        let rx = state
+            .realtime
+            .jobs_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(rx) = rx {
+            let state = state.clone();
+            workers.spawn("realtime-audience", move |shutdown| {
+                run_audience(state, rx, shutdown)
+            });
+        }
+    }
+}
+
+async fn run_hub(state: Arc<AppState>, mut shutdown: Shutdown) {
+    let rt = &state.realtime;
+    let mut subscription = loop {
+        match state.bus.subscribe().await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, "realtime: subscribing to the event bus failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    };
+    let mut seen = Dedup::new(4096);
+    loop {
+        tokio::select! {
+            received = subscription.recv() => match received {
+                Ok(event) => {
+                    if !seen.first_time(event.id) {
+                        continue;
+                    }
+                    if let Some(job) = rt.hub.deliver(&event) {
+                        rt.submit(Job::Mention(job));
+                    }
+                }
+                Err(RecvError::Lagged { skipped }) => {
+                    tracing::warn!(skipped, "realtime hub fell behind the bus: clients resync");
+                    rt.hub.resync_all();
+                }
+                Err(RecvError::Closed) => break,
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    rt.close_all();
+}
+
+/// How often presence timers are checked: often enough for the shortest of them.
+fn sweep_period(config: &RealtimeConfig) -> Duration {
+    let shortest = config.away_after.0.min(config.offline_grace.0);
+    (shortest / 4).clamp(Duration::from_millis(20), Duration::from_secs(1))
+}
+
+async fn run_audience(state: Arc<AppState>, mut jobs: mpsc::Receiver<Job>, mut shutdown: Shutdown) {
+    let mut sweep = tokio::time::interval(sweep_period(&state.config.realtime));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            job = jobs.recv() => match job {
+                Some(Job::Presence(change)) => presence_changed(&state, change).await,
+                Some(Job::Mention(job)) => mention(&state, job).await,
+                None => break,
+            },
+            _ = sweep.tick() => {
+                for change in state.realtime.presence.expire().await {
+                    presence_changed(&state, change).await;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+/// Tell the connected users who share a channel with `user` (and `user`'s other connections).
+async fn presence_changed(state: &AppState, (user, status): Change) {
+    let audience = match queries::co_members(state, user).await {
+        Ok(mut users) => {
+            users.push(user);
+            users.sort_unstable();
+            users.dedup();
+            users
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "realtime: presence audience lookup failed");
+            return;
+        }
+    };
+    let hub = &state.realtime.hub;
+    let online = hub.connected_among(&audience);
+    if online.is_empty() {
+        return;
+    }
+    let frame = Outbound::plain(
+        ServerFrame::Presence {
+            user_id: user,
+            status,
+        }
+        .text(),
+    );
+    hub.to_users(&online, &frame);
+}
+
+async fn mention(state: &AppState, job: MentionJob) {
+    for user in job.users {
+        match queries::can_read(state, user, job.channel_id).await {
+            Ok(true) => state
+                .realtime
+                .hub
+                .deliver_mention(user, job.channel_id, &job.frame),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "realtime: mention access check failed"),
+        }
+    }
+}
