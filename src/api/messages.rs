@@ -20,7 +20,7 @@ use crate::{
     app::AppState,
     service::{
         messages::{self, SendRequest, Sent},
-        reactions,
+        reactions, threads,
         views::MessageView,
     },
 };
@@ -180,7 +180,7 @@ impl MessagesApi {
     #[oai(path = "/messages/:id/thread", method = "get")]
     async fn thread(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<Thread>> {
         Ok(Json(Thread {
-            items: messages::thread(&self.state, auth.0, id.0).await?,
+            items: threads::thread(&self.state, auth.0, id.0).await?,
         }))
     }
 

@@ -22,6 +22,7 @@ pub mod recovery;
 pub mod registration;
 pub mod sessions;
 pub mod setup;
+pub mod threads;
 pub mod totp;
 pub mod users;
 pub mod views;

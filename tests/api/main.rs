@@ -13,6 +13,7 @@ mod helpers;
 mod messages;
 mod permissions;
 mod setup;
+mod threads;
 mod totp;
 mod users;
 mod workspaces;

@@ -1,0 +1,87 @@
+//! Threads: reply counters under concurrency, idempotent replies, paging, mentions in replies.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use colink::bus::Subscription;
+use serde_json::{Value, json};
+
+use crate::helpers::{Session, TestApp, concurrently, spawn_app};
+
+async fn root_updates(sub: &mut Box<dyn Subscription>, root: &str, n: usize) -> Vec<i64> {
+    let mut counts = Vec::new();
+    while counts.len() < n {
+        let e = tokio::time::timeout(Duration::from_secs(10), sub.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("bus open");
+        if e.kind == "message.updated" && e.data["id"] == root {
+            counts.push(e.data["reply_count"].as_i64().unwrap());
+        }
+    }
+    counts
+}
+
+fn reply_url(app: &TestApp, message: &str) -> String {
+    format!("{}/api/v1/messages/{message}/threads", app.base)
+}
+
+async fn thread(app: &TestApp, s: &Session, root: &str) -> Value {
+    app.get(&format!("/messages/{root}/thread?limit=200"), &s.access)
+        .await
+        .expect(200)
+}
+
+#[tokio::test]
+async fn concurrent_replies_and_deletes_keep_reply_count_exact() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &ch).await;
+    let root = app.send(&alice, &ch, "root").await;
+    let root = root["id"].as_str().unwrap().to_string();
+    let mut sub = app.state.bus.subscribe();
+
+    let url = reply_url(&app, &root);
+    let results = concurrently(20, |i| {
+        let who = if i % 2 == 0 { &alice } else { &bob };
+        app.client
+            .post(&url)
+            .bearer_auth(&who.access)
+            .json(&json!({"content": format!("reply {i}")}))
+    })
+    .await;
+    assert!(results.iter().all(|(s, _)| *s == 201), "{results:?}");
+    let t = thread(&app, &alice, &root).await;
+    assert_eq!(t["items"][0]["reply_count"], 20);
+    assert_eq!(t["items"].as_array().unwrap().len(), 21);
+    // Each root update carries the count its transaction committed: 1..=20, each once.
+    let mut counts = root_updates(&mut sub, &root, 20).await;
+    counts.sort();
+    assert_eq!(counts, (1..=20).collect::<Vec<i64>>());
+
+    // Deleting replies takes them off the count — once, even when the same reply is deleted
+    // by several requests at the same time.
+    let first = results[0].1["id"].as_str().unwrap().to_string();
+    let second = results[2].1["id"].as_str().unwrap().to_string();
+    let deletes = concurrently(6, |i| {
+        let id = if i < 5 { &first } else { &second };
+        app.client
+            .delete(format!("{}/api/v1/messages/{id}", app.base))
+            .bearer_auth(&alice.access)
+    })
+    .await;
+    assert!(deletes.iter().all(|(s, _)| *s == 204), "{deletes:?}");
+    let t = thread(&app, &alice, &root).await;
+    assert_eq!(t["items"][0]["reply_count"], 18);
+    let mut counts = root_updates(&mut sub, &root, 2).await;
+    counts.sort();
+    assert_eq!(counts, [18, 19]);
+    let deleted: BTreeSet<&str> = t["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["deleted"] == true)
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(deleted, BTreeSet::from([first.as_str(), second.as_str()]));
+}
