@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -163,13 +163,15 @@ async fn emit_member(
     .await
 }
 
+/// Add `user_id` to `channel` unless they are a member already (`INSERT … ON CONFLICT DO
+/// NOTHING`, so concurrent identical requests cannot collide); `true` when this call added them.
 pub async fn add_member_in(
     db: &DatabaseTransaction,
     channel: &channel::Model,
     user_id: Uuid,
     role: &str,
-) -> AppResult<()> {
-    channel_member::ActiveModel {
+) -> AppResult<bool> {
+    let inserted = channel_member::Entity::insert(channel_member::ActiveModel {
         channel_id: Set(channel.id),
         user_id: Set(user_id),
         role: Set(role.to_string()),
@@ -177,10 +179,11 @@ pub async fn add_member_in(
         last_read_seq: Set(channel.last_seq),
         muted: Set(false),
         joined_at: Set(now()),
-    }
-    .insert(db)
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(db)
     .await?;
-    Ok(())
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }
 
 /// Public channels of the workspace plus private ones the caller is in (no DMs).
@@ -341,16 +344,18 @@ pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult
             ));
         }
         let (tx, _write) = state.begin_write().await?;
-        add_member_in(&tx, &access.channel, principal.user_id, "member").await?;
-        emit_member(
-            &tx,
-            &access.channel,
-            kind::MEMBER_JOINED,
-            principal.user_id,
-            principal.user_id,
-            "member",
-        )
-        .await?;
+        // A concurrent join may have added them meanwhile: then there is nothing to announce.
+        if add_member_in(&tx, &access.channel, principal.user_id, "member").await? {
+            emit_member(
+                &tx,
+                &access.channel,
+                kind::MEMBER_JOINED,
+                principal.user_id,
+                principal.user_id,
+                "member",
+            )
+            .await?;
+        }
         events::commit(state, tx).await?;
     }
     get(state, principal, id).await
@@ -482,16 +487,18 @@ pub async fn add_member(
         return Ok(());
     }
     let (tx, _write) = state.begin_write().await?;
-    add_member_in(&tx, &access.channel, user_id, "member").await?;
-    emit_member(
-        &tx,
-        &access.channel,
-        kind::MEMBER_JOINED,
-        principal.user_id,
-        user_id,
-        "member",
-    )
-    .await?;
+    // Added by a concurrent request meanwhile: the same answer, announced once.
+    if add_member_in(&tx, &access.channel, user_id, "member").await? {
+        emit_member(
+            &tx,
+            &access.channel,
+            kind::MEMBER_JOINED,
+            principal.user_id,
+            user_id,
+            "member",
+        )
+        .await?;
+    }
     events::commit(state, tx).await
 }
 

@@ -2,6 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -99,28 +100,31 @@ pub async fn set_pinned(
     if m.deleted_at.is_some() {
         return Err(AppError::conflict("the message was deleted"));
     }
-    let is_pinned = pin::Entity::find_by_id(m.id)
-        .one(&state.db)
-        .await?
-        .is_some();
-    if is_pinned == pinned {
-        return messages::one(&state.db, principal.user_id, m).await;
-    }
     let (tx, _write) = state.begin_write().await?;
-    if pinned {
-        pin::ActiveModel {
+    // Insert-or-nothing / delete: only the request that changed the pin state announces it, so
+    // concurrent identical requests all succeed and emit one event.
+    let changed = if pinned {
+        let inserted = pin::Entity::insert(pin::ActiveModel {
             message_id: Set(m.id),
             channel_id: Set(m.channel_id),
             pinned_by: Set(principal.user_id),
             pinned_at: Set(now()),
-        }
-        .insert(&tx)
+        })
+        .on_conflict_do_nothing()
+        .exec_without_returning(&tx)
         .await?;
+        matches!(inserted, TryInsertResult::Inserted(n) if n > 0)
     } else {
-        pin::Entity::delete_by_id(m.id).exec(&tx).await?;
-    }
+        pin::Entity::delete_by_id(m.id)
+            .exec(&tx)
+            .await?
+            .rows_affected
+            > 0
+    };
     let view = messages::one(&tx, principal.user_id, m).await?;
-    messages::emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
+    if changed {
+        messages::emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
+    }
     events::commit(state, tx).await?;
     Ok(view)
 }

@@ -12,6 +12,7 @@ mod events;
 mod helpers;
 mod messages;
 mod permissions;
+mod races;
 mod setup;
 mod threads;
 mod totp;
