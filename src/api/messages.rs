@@ -74,8 +74,10 @@ struct MessagePage {
 
 #[derive(Object)]
 struct Thread {
-    /// The root first, then the replies, oldest first.
+    /// Oldest first: the root (on the first page), then the replies.
     items: Vec<MessageView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -178,10 +180,20 @@ impl MessagesApi {
 
     /// The thread: root and replies.
     #[oai(path = "/messages/:id/thread", method = "get")]
-    async fn thread(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<Thread>> {
-        Ok(Json(Thread {
-            items: threads::thread(&self.state, auth.0, id.0).await?,
-        }))
+    async fn thread(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<Thread>> {
+        let (items, next_cursor) =
+            threads::thread(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
+        Ok(Json(Thread { items, next_cursor }))
     }
 
     /// React (409 if you already reacted with this emoji).

@@ -2,11 +2,13 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 use uuid::Uuid;
 
-use super::{Principal, access, accounts, events, now, read_state, views::ChannelView, workspaces};
+use super::{
+    Principal, access, accounts, events, now, page, read_state, views::ChannelView, workspaces,
+};
 use crate::{
     app::AppState,
     db::entity::{channel, channel_member, user, workspace_member},
@@ -186,15 +188,22 @@ pub async fn add_member_in(
     Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }
 
-/// Public channels of the workspace plus private ones the caller is in (no DMs).
+pub struct ListFilter {
+    pub workspace_id: Option<Uuid>,
+    pub include_archived: bool,
+}
+
+/// Public channels of the workspace plus private ones the caller is in (no DMs), by name;
+/// the cursor is the last name of the previous page.
 pub async fn list(
     state: &AppState,
     principal: Principal,
-    workspace_id: Option<Uuid>,
-    include_archived: bool,
-) -> AppResult<Vec<ChannelView>> {
-    let workspace_id = resolve_workspace(&state.db, principal, workspace_id).await?;
-    let mine = read_state::memberships_of(&state.db, principal.user_id).await?;
+    filter: ListFilter,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<ChannelView>, Option<String>)> {
+    let workspace_id = resolve_workspace(&state.db, principal, filter.workspace_id).await?;
+    let limit = page::limit(limit);
     let mut query = channel::Entity::find()
         .filter(channel::Column::WorkspaceId.eq(workspace_id))
         .filter(
@@ -203,17 +212,24 @@ pub async fn list(
                 .add(
                     Condition::all()
                         .add(channel::Column::Kind.eq("private"))
-                        .add(channel::Column::Id.is_in(mine)),
+                        .add(
+                            channel::Column::Id
+                                .in_subquery(read_state::memberships_of(principal.user_id)),
+                        ),
                 ),
         )
         .order_by_asc(channel::Column::Name);
-    if !include_archived {
+    if !filter.include_archived {
         query = query.filter(channel::Column::ArchivedAt.is_null());
     }
-    let channels = query.all(&state.db).await?;
+    if let Some(after) = cursor {
+        query = query.filter(channel::Column::Name.gt(after));
+    }
+    let rows = query.limit(limit + 1).all(&state.db).await?;
+    let (channels, next) = page::split(rows, limit, |c| c.name.clone().unwrap_or_default());
     let mut views = read_state::views(&state.db, channels).await?;
     read_state::personalise(&state.db, principal.user_id, &mut views).await?;
-    Ok(views)
+    Ok((views, next))
 }
 
 pub async fn get(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
@@ -401,7 +417,8 @@ pub struct Member {
     pub joined_at: time::OffsetDateTime,
 }
 
-/// Members ordered by username; cursor = last username of the previous page.
+/// Members ordered by username; cursor = last username of the previous page. One query joins
+/// the memberships with the users and stops at the page.
 pub async fn members(
     state: &AppState,
     principal: Principal,
@@ -410,41 +427,41 @@ pub async fn members(
     limit: u64,
 ) -> AppResult<(Vec<Member>, Option<String>)> {
     access::readable(&state.db, principal, id).await?;
-    let rows = channel_member::Entity::find()
+    let limit = page::limit(limit);
+    let mut query = channel_member::Entity::find()
+        .select_only()
+        .column(channel_member::Column::UserId)
+        .column(user::Column::Username)
+        .column(user::Column::DisplayName)
+        .column(channel_member::Column::Role)
+        .column(channel_member::Column::JoinedAt)
+        .join(
+            JoinType::InnerJoin,
+            channel_member::Entity::belongs_to(user::Entity)
+                .from(channel_member::Column::UserId)
+                .to(user::Column::Id)
+                .into(),
+        )
         .filter(channel_member::Column::ChannelId.eq(id))
-        .all(&state.db)
-        .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|m| m.user_id).collect();
-    let mut users_q = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
         .order_by_asc(user::Column::Username);
     if let Some(after) = cursor {
-        users_q = users_q.filter(user::Column::Username.gt(after));
+        query = query.filter(user::Column::Username.gt(after));
     }
-    let limit = limit.clamp(1, 200);
-    let mut users = users_q.limit(limit + 1).all(&state.db).await?;
-    let next = if users.len() as u64 > limit {
-        users.truncate(limit as usize);
-        users.last().map(|u| u.username.clone())
-    } else {
-        None
-    };
-    let roles: std::collections::HashMap<Uuid, channel_member::Model> =
-        rows.into_iter().map(|m| (m.user_id, m)).collect();
-    let members = users
+    let rows: Vec<(Uuid, String, String, String, time::OffsetDateTime)> =
+        query.limit(limit + 1).into_tuple().all(&state.db).await?;
+    let members = rows
         .into_iter()
-        .filter_map(|u| {
-            let m = roles.get(&u.id)?;
-            Some(Member {
-                user_id: u.id,
-                username: u.username,
-                display_name: u.display_name,
-                role: m.role.clone(),
-                joined_at: m.joined_at,
-            })
-        })
+        .map(
+            |(user_id, username, display_name, role, joined_at)| Member {
+                user_id,
+                username,
+                display_name,
+                role,
+                joined_at,
+            },
+        )
         .collect();
-    Ok((members, next))
+    Ok(page::split(members, limit, |m| m.username.clone()))
 }
 
 /// Add someone: channel owners/admins (and server admins); any member for public channels.

@@ -7,13 +7,15 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{
-    Principal, messages, read_state,
+    Principal, messages,
+    page::{self, ActivityKey},
+    read_state,
     views::{ChannelView, MessageView},
 };
 use crate::{
     app::AppState,
     db::entity::{channel, message},
-    error::{AppError, AppResult},
+    error::AppResult,
 };
 
 pub struct Conversation {
@@ -21,24 +23,9 @@ pub struct Conversation {
     pub last_message: Option<MessageView>,
 }
 
-/// Sort key: last activity (nanoseconds) then id, both descending. The cursor is the key of the
-/// last item of the previous page.
-fn key(c: &channel::Model) -> (i128, Uuid) {
-    (
-        c.last_message_at
-            .unwrap_or(c.created_at)
-            .unix_timestamp_nanos(),
-        c.id,
-    )
-}
-
-fn parse_cursor(cursor: &str) -> AppResult<(i128, Uuid)> {
-    let bad = || AppError::validation("cursor: not a valid cursor");
-    let (ts, id) = cursor.split_once('_').ok_or_else(bad)?;
-    Ok((
-        ts.parse().map_err(|_| bad())?,
-        id.parse().map_err(|_| bad())?,
-    ))
+/// Sort key: last activity (a message or reply; creation before the first), then id.
+pub(super) fn activity(c: &channel::Model) -> ActivityKey {
+    ActivityKey::new(c.last_message_at.unwrap_or(c.created_at), c.id)
 }
 
 pub async fn list(
@@ -47,30 +34,13 @@ pub async fn list(
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<Conversation>, Option<String>)> {
-    let limit = limit.clamp(1, 200) as usize;
-    let after = cursor.map(parse_cursor).transpose()?;
-    let mine = read_state::memberships_of(&state.db, principal.user_id).await?;
-    let mut channels = channel::Entity::find()
-        .filter(channel::Column::Id.is_in(mine))
+    // Every conversation row of the caller, ordered here (see `page::ActivityKey`).
+    let channels = channel::Entity::find()
+        .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
         .filter(channel::Column::ArchivedAt.is_null())
         .all(&state.db)
         .await?;
-    channels.sort_by_key(|c| std::cmp::Reverse(key(c)));
-    let mut page: Vec<channel::Model> = channels
-        .into_iter()
-        .filter(|c| after.is_none_or(|a| key(c) < a))
-        .take(limit + 1)
-        .collect();
-    let more = page.len() > limit;
-    page.truncate(limit);
-    let next = more
-        .then(|| {
-            page.last().map(|c| {
-                let (ts, id) = key(c);
-                format!("{ts}_{id}")
-            })
-        })
-        .flatten();
+    let (page, next) = page::by_activity(channels, activity, cursor, limit)?;
 
     let mut last_of = Condition::any();
     for c in page.iter().filter(|c| c.last_seq > 0) {

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod login;
 pub mod message_writer;
 pub mod messages;
+pub mod page;
 pub mod reactions;
 pub mod read_state;
 pub mod recovery;

@@ -1,12 +1,17 @@
 //! Reactions and pins on messages.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr,
     TryInsertResult,
 };
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Principal, access, channels, events, messages, now, views::MessageView};
+use super::{
+    Principal, access, channels, events, messages, now,
+    page::{self, ActivityKey},
+    views::MessageView,
+};
 use crate::{
     app::AppState,
     db::entity::{message, pin, reaction},
@@ -129,26 +134,34 @@ pub async fn set_pinned(
     Ok(view)
 }
 
-/// Pinned messages of a conversation, most recently pinned first.
+/// Pinned messages of a conversation, most recently pinned first (paged like the
+/// conversations list, by pin time and message id).
 pub async fn pins(
     state: &AppState,
     principal: Principal,
     channel_id: Uuid,
-) -> AppResult<Vec<MessageView>> {
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<MessageView>, Option<String>)> {
     access::readable(&state.db, principal, channel_id).await?;
-    let ids: Vec<Uuid> = pin::Entity::find()
+    let pinned: Vec<(Uuid, OffsetDateTime)> = pin::Entity::find()
         .select_only()
         .column(pin::Column::MessageId)
+        .column(pin::Column::PinnedAt)
         .filter(pin::Column::ChannelId.eq(channel_id))
-        .order_by_desc(pin::Column::PinnedAt)
-        .limit(200)
         .into_tuple()
         .all(&state.db)
         .await?;
+    let (pinned, next) =
+        page::by_activity(pinned, |(id, at)| ActivityKey::new(*at, *id), cursor, limit)?;
+    let ids: Vec<Uuid> = pinned.iter().map(|(id, _)| *id).collect();
     let mut msgs = message::Entity::find()
         .filter(message::Column::Id.is_in(ids.clone()))
         .all(&state.db)
         .await?;
     msgs.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
-    messages::decorate(&state.db, Some(principal.user_id), msgs).await
+    Ok((
+        messages::decorate(&state.db, Some(principal.user_id), msgs).await?,
+        next,
+    ))
 }

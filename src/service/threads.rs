@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{
     Principal, access, events,
     messages::{self, Sent},
-    now,
+    now, page,
     views::{MentionSet, MessageView},
 };
 use crate::{
@@ -240,26 +240,44 @@ async fn thread_root(
     Ok(root)
 }
 
-/// A thread: the root followed by its replies, oldest first.
+/// A thread, oldest first: the root, then its replies. Paged by sequence number: the first page
+/// starts with the root; the cursor is the `seq` of the last item of the previous page.
 pub async fn thread(
     state: &AppState,
     principal: Principal,
     message_id: Uuid,
-) -> AppResult<Vec<MessageView>> {
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<MessageView>, Option<String>)> {
+    let after = cursor.map(page::parse_seq).transpose()?;
     let m = messages::find(&state.db, message_id).await?;
     access::readable(&state.db, principal, m.channel_id).await?;
     let root = match m.thread_root_id {
         None => m,
         Some(r) => messages::find(&state.db, r).await?,
     };
-    let mut all = vec![root.clone()];
-    all.extend(
-        message::Entity::find()
-            .filter(message::Column::ThreadRootId.eq(root.id))
+    let limit = page::limit(limit);
+    let root_id = root.id;
+    let mut items = Vec::new();
+    if after.is_none() {
+        items.push(root);
+    }
+    // One more than fits, to know whether another page follows.
+    let wanted = limit + 1 - items.len() as u64;
+    let mut replies = message::Entity::find().filter(message::Column::ThreadRootId.eq(root_id));
+    if let Some(after) = after {
+        replies = replies.filter(message::Column::Seq.gt(after));
+    }
+    items.extend(
+        replies
             .order_by_asc(message::Column::Seq)
-            .limit(1000)
+            .limit(wanted)
             .all(&state.db)
             .await?,
     );
-    messages::decorate(&state.db, Some(principal.user_id), all).await
+    let (items, next) = page::split(items, limit, |m| m.seq.to_string());
+    Ok((
+        messages::decorate(&state.db, Some(principal.user_id), items).await?,
+        next,
+    ))
 }

@@ -11,6 +11,7 @@ mod edge;
 mod events;
 mod helpers;
 mod messages;
+mod pagination;
 mod permissions;
 mod races;
 mod setup;
