@@ -5,7 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set, sea_query::Expr,
+    QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, Query},
 };
 use uuid::Uuid;
 
@@ -17,7 +18,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::entity::{channel, mention, message, pin, reaction, user},
+    db::entity::{channel, mention, message, pin, reaction, user, workspace_member},
     domain::{MessageBody, events::kind, mentions},
     error::{AppError, AppResult},
 };
@@ -60,7 +61,7 @@ pub async fn send(
     let Some(root_id) = req.thread_root_id else {
         // Top-level messages are stored by the group-commit writer.
         let workspace_id = access::postable(state, principal, channel_id).await?;
-        let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
+        let mentioned = resolve_usernames(&state.db, workspace_id, &parsed.usernames).await?;
         let stored = state
             .message_writer
             .store(NewMessage {
@@ -97,19 +98,28 @@ pub async fn send(
     .await
 }
 
+/// The active users of `workspace_id` with these usernames (names of people elsewhere — or of
+/// nobody — are not mentions).
 pub(super) async fn resolve_usernames(
     db: &impl ConnectionTrait,
+    workspace_id: Uuid,
     names: &BTreeSet<String>,
 ) -> AppResult<Vec<Uuid>> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
     let names: Vec<&String> = names.iter().take(50).collect();
+    let members = Query::select()
+        .column(workspace_member::Column::UserId)
+        .from(workspace_member::Entity)
+        .and_where(workspace_member::Column::WorkspaceId.eq(workspace_id))
+        .to_owned();
     Ok(user::Entity::find()
         .select_only()
         .column(user::Column::Id)
         .filter(user::Column::Username.is_in(names))
         .filter(user::Column::DeactivatedAt.is_null())
+        .filter(user::Column::Id.in_subquery(members))
         .into_tuple()
         .all(db)
         .await?)
@@ -297,7 +307,8 @@ pub async fn edit(
     }
     access.require_not_archived()?;
     let parsed = mentions::parse(body.as_str());
-    let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
+    let mentioned =
+        resolve_usernames(&state.db, access.channel.workspace_id, &parsed.usernames).await?;
     let (tx, _write) = state.begin_write().await?;
     let mut active = m.into_active_model();
     active.content = Set(body.into_inner());

@@ -54,7 +54,12 @@ pub async fn reply(
     let access = access::readable(&state.db, principal, channel_id).await?;
     access.require_write()?;
     let root = thread_root(&state.db, channel_id, root_id).await?;
-    let mentioned = messages::resolve_usernames(&state.db, &new.parsed.usernames).await?;
+    let mentioned = messages::resolve_usernames(
+        &state.db,
+        access.channel.workspace_id,
+        &new.parsed.usernames,
+    )
+    .await?;
 
     let (tx, _write) = state.begin_write().await?;
     let view = match insert(

@@ -10,6 +10,7 @@ mod dms;
 mod edge;
 mod events;
 mod helpers;
+mod mentions;
 mod messages;
 mod pagination;
 mod permissions;
