@@ -358,6 +358,7 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
             "only the author or a channel admin can delete this message",
         ));
     }
+    access.require_not_archived()?;
     if m.deleted_at.is_some() {
         return Ok(());
     }

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod archived;
 mod auth;
 mod channels;
 mod cli;
