@@ -42,6 +42,7 @@ struct SendBody {
 #[derive(Object)]
 struct ReplyBody {
     content: String,
+    /// Your id for this reply: sending it again returns the original (200) instead of a copy.
     client_id: Option<String>,
 }
 
@@ -158,19 +159,21 @@ impl MessagesApi {
         Ok(NoContent::NoContent)
     }
 
-    /// Reply in the message's thread.
+    /// Reply in the message's thread (idempotent with `client_id` or an `Idempotency-Key`
+    /// header, like posting a message).
     #[oai(path = "/messages/:id/threads", method = "post")]
     async fn reply(
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<ReplyBody>,
     ) -> poem::Result<SendResponse> {
         let root = messages::find(&self.state.db, id.0).await?;
         let b = body.0;
         let req = SendRequest {
             content: b.content,
-            client_id: b.client_id,
+            client_id: b.client_id.or(idempotency_key.0),
             thread_root_id: Some(id.0),
         };
         Ok(messages::send(&self.state, auth.0, root.channel_id, req)

@@ -85,3 +85,86 @@ async fn concurrent_replies_and_deletes_keep_reply_count_exact() {
         .collect();
     assert_eq!(deleted, BTreeSet::from([first.as_str(), second.as_str()]));
 }
+
+#[tokio::test]
+async fn replies_are_idempotent_by_key_also_under_concurrent_retries() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &ch).await;
+    let root = app.send(&alice, &ch, "root").await;
+    let root = root["id"].as_str().unwrap().to_string();
+    let url = reply_url(&app, &root);
+
+    let results = concurrently(20, |_| {
+        app.client
+            .post(&url)
+            .bearer_auth(&bob.access)
+            .header("Idempotency-Key", "reply-1")
+            .json(&json!({"content": "only once"}))
+    })
+    .await;
+    let statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 200),
+        "{statuses:?}"
+    );
+    let ids: BTreeSet<&str> = results
+        .iter()
+        .map(|(_, b)| b["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let t = thread(&app, &alice, &root).await;
+    assert_eq!(t["items"].as_array().unwrap().len(), 2);
+    assert_eq!(t["items"][0]["reply_count"], 1);
+
+    // A later retry (header or body client_id) answers with the original and writes nothing.
+    let again = app
+        .client
+        .post(&url)
+        .bearer_auth(&bob.access)
+        .header("Idempotency-Key", "reply-1")
+        .json(&json!({"content": "only once"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    let body = app
+        .post(
+            &format!("/messages/{root}/threads"),
+            Some(&bob.access),
+            json!({"content": "only once", "client_id": "reply-1"}),
+        )
+        .await
+        .expect(200);
+    assert!(ids.contains(body["id"].as_str().unwrap()));
+    // The same key from someone else is their own reply.
+    app.client
+        .post(&url)
+        .bearer_auth(&alice.access)
+        .header("Idempotency-Key", "reply-1")
+        .json(&json!({"content": "mine"}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let t = thread(&app, &alice, &root).await;
+    assert_eq!(t["items"][0]["reply_count"], 2);
+    // An invalid key is a validation error, not a 500.
+    let bad = app
+        .client
+        .post(&url)
+        .bearer_auth(&bob.access)
+        .header("Idempotency-Key", "has space")
+        .json(&json!({"content": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+}
