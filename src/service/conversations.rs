@@ -1,9 +1,12 @@
 //! `GET /conversations`: every channel and DM the caller is in, most recent activity first, each
-//! with its last message and unread / mention counts.
+//! with its last top-level message and unread / mention counts.
+//!
+//! Activity includes thread replies (a reply moves its conversation up, like a message); the
+//! last message is the last top-level one; for the counts see `read_state::counts`.
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::{
@@ -42,28 +45,15 @@ pub async fn list(
         .await?;
     let (page, next) = page::by_activity(channels, activity, cursor, limit)?;
 
-    let mut last_of = Condition::any();
-    for c in page.iter().filter(|c| c.last_seq > 0) {
-        last_of = last_of.add(
-            Condition::all()
-                .add(message::Column::ChannelId.eq(c.id))
-                .add(message::Column::Seq.eq(c.last_seq)),
-        );
-    }
-    let last_rows = if page.iter().any(|c| c.last_seq > 0) {
-        message::Entity::find()
-            .filter(last_of)
-            .all(&state.db)
-            .await?
-    } else {
-        Vec::new()
-    };
-    let mut last: HashMap<Uuid, MessageView> =
-        messages::decorate(&state.db, Some(principal.user_id), last_rows)
-            .await?
-            .into_iter()
-            .map(|m| (m.channel_id, m))
-            .collect();
+    let mut last: HashMap<Uuid, MessageView> = messages::decorate(
+        &state.db,
+        Some(principal.user_id),
+        last_top_level(&state.db, &page).await?,
+    )
+    .await?
+    .into_iter()
+    .map(|m| (m.channel_id, m))
+    .collect();
     let mut views = read_state::views(&state.db, page).await?;
     read_state::personalise(&state.db, principal.user_id, &mut views).await?;
     let items = views
@@ -74,4 +64,44 @@ pub async fn list(
         })
         .collect();
     Ok((items, next))
+}
+
+/// The last top-level message of each channel (replies live in their threads, so a reply never
+/// stands for the conversation). Usually the channel's last message is top-level: one query
+/// fetches those; a channel whose last message is a reply gets one indexed look-up backwards.
+async fn last_top_level(
+    db: &impl ConnectionTrait,
+    channels: &[channel::Model],
+) -> AppResult<Vec<message::Model>> {
+    let with_messages: Vec<&channel::Model> = channels.iter().filter(|c| c.last_seq > 0).collect();
+    if with_messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut last_of = Condition::any();
+    for c in &with_messages {
+        last_of = last_of.add(
+            Condition::all()
+                .add(message::Column::ChannelId.eq(c.id))
+                .add(message::Column::Seq.eq(c.last_seq)),
+        );
+    }
+    let (mut found, replies): (Vec<message::Model>, Vec<message::Model>) = message::Entity::find()
+        .filter(last_of)
+        .all(db)
+        .await?
+        .into_iter()
+        .partition(|m| m.thread_root_id.is_none());
+    for reply in replies {
+        if let Some(m) = message::Entity::find()
+            .filter(message::Column::ChannelId.eq(reply.channel_id))
+            .filter(message::Column::ThreadRootId.is_null())
+            .filter(message::Column::Seq.lt(reply.seq))
+            .order_by_desc(message::Column::Seq)
+            .one(db)
+            .await?
+        {
+            found.push(m);
+        }
+    }
+    Ok(found)
 }

@@ -32,7 +32,16 @@ pub fn memberships_of(user_id: Uuid) -> SelectStatement {
         .to_owned()
 }
 
-/// Unread (top-level messages by others, not deleted) and mention counts after each read marker.
+/// Unread and mention counts after each read marker. The rule, as in Slack:
+///
+/// - `unread`: top-level messages by others, not deleted, after the marker. Thread replies are
+///   read in their thread and do not make the conversation unread.
+/// - `mentions`: messages by others after the marker that mention the user, `@channel` or
+///   `@here` — top-level messages and thread replies alike, because a mention is addressed to
+///   the person wherever it is written. (Deleted messages lose their mentions.)
+///
+/// Both are measured against the one per-conversation marker: replies take channel sequence
+/// numbers too, so moving the marker past a reply clears its mention.
 pub async fn counts(
     db: &impl ConnectionTrait,
     user_id: Uuid,
