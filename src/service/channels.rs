@@ -395,11 +395,12 @@ async fn remove(
     actor: Uuid,
 ) -> AppResult<()> {
     let (tx, _write) = state.begin_write().await?;
-    let removed = channel_member::Entity::delete_by_id((channel.id, user_id))
-        .exec(&tx)
-        .await?;
-    if removed.rows_affected == 1 {
-        emit_member(&tx, channel, kind::MEMBER_LEFT, actor, user_id, "member").await?;
+    // The row as deleted: the event tells the role the person had.
+    if let Some(gone) = channel_member::Entity::delete_by_id((channel.id, user_id))
+        .exec_with_returning(&tx)
+        .await?
+    {
+        emit_member(&tx, channel, kind::MEMBER_LEFT, actor, user_id, &gone.role).await?;
     }
     events::commit(state, tx).await?;
     state.post_access.forget_member(channel.id, user_id);
