@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod archived;
 mod auth;
+mod bad_input;
 mod channels;
 mod cli;
 mod dms;
