@@ -18,7 +18,7 @@ use super::{
 use crate::{
     app::AppState,
     service::{
-        channels::{self, ChannelUpdate, Member, NewChannel},
+        channels::{self, ChannelUpdate, ListFilter, Member, NewChannel},
         reactions, read_state,
         views::{ChannelView, MessageView},
     },
@@ -47,8 +47,10 @@ struct UpdateChannelBody {
 }
 
 #[derive(Object)]
-struct ChannelList {
+struct ChannelPage {
     items: Vec<ChannelView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 #[derive(Object)]
@@ -76,8 +78,10 @@ struct ReadState {
 }
 
 #[derive(Object)]
-struct MessageList {
+struct PinPage {
     items: Vec<MessageView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 #[OpenApi(prefix_path = "/channels", tag = "ApiTags::Channels")]
@@ -104,17 +108,28 @@ impl ChannelsApi {
         Ok(Created::Created(Json(view)))
     }
 
-    /// Public channels of the workspace and the private ones the caller is in, with unread and
-    /// mention counts.
+    /// Public channels of the workspace and the private ones the caller is in, by name, with
+    /// unread and mention counts.
     #[oai(path = "/", method = "get")]
     async fn list(
         &self,
         auth: BearerAuth,
         workspace_id: Query<Option<Uuid>>,
         #[oai(default)] include_archived: Query<bool>,
-    ) -> poem::Result<Json<ChannelList>> {
-        let items = channels::list(&self.state, auth.0, workspace_id.0, include_archived.0).await?;
-        Ok(Json(ChannelList { items }))
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<ChannelPage>> {
+        let filter = ListFilter {
+            workspace_id: workspace_id.0,
+            include_archived: include_archived.0,
+        };
+        let (items, next_cursor) =
+            channels::list(&self.state, auth.0, filter, cursor.as_deref(), limit.0).await?;
+        Ok(Json(ChannelPage { items, next_cursor }))
     }
 
     /// One channel (private channels: members and admins only).
@@ -223,9 +238,19 @@ impl ChannelsApi {
 
     /// Pinned messages, most recently pinned first.
     #[oai(path = "/:id/pins", method = "get")]
-    async fn pins(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<MessageList>> {
-        Ok(Json(MessageList {
-            items: reactions::pins(&self.state, auth.0, id.0).await?,
-        }))
+    async fn pins(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<PinPage>> {
+        let (items, next_cursor) =
+            reactions::pins(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
+        Ok(Json(PinPage { items, next_cursor }))
     }
 }

@@ -36,8 +36,10 @@ enum OpenDmResponse {
 }
 
 #[derive(Object)]
-struct DmList {
+struct DmPage {
     items: Vec<ChannelView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 #[derive(Object)]
@@ -73,10 +75,19 @@ impl DmsApi {
 
     /// Your DMs, most recent first.
     #[oai(path = "/dms", method = "get")]
-    async fn list(&self, auth: BearerAuth) -> poem::Result<Json<DmList>> {
-        Ok(Json(DmList {
-            items: dms::list(&self.state, auth.0).await?,
-        }))
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<DmPage>> {
+        let (items, next_cursor) =
+            dms::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
+        Ok(Json(DmPage { items, next_cursor }))
     }
 
     /// Every channel and DM you are in, most recent activity first, with the last message and

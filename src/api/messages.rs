@@ -20,7 +20,7 @@ use crate::{
     app::AppState,
     service::{
         messages::{self, SendRequest, Sent},
-        reactions,
+        reactions, threads,
         views::MessageView,
     },
 };
@@ -42,6 +42,7 @@ struct SendBody {
 #[derive(Object)]
 struct ReplyBody {
     content: String,
+    /// Your id for this reply: sending it again returns the original (200) instead of a copy.
     client_id: Option<String>,
 }
 
@@ -74,8 +75,10 @@ struct MessagePage {
 
 #[derive(Object)]
 struct Thread {
-    /// The root first, then the replies, oldest first.
+    /// Oldest first: the root (on the first page), then the replies.
     items: Vec<MessageView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -156,19 +159,21 @@ impl MessagesApi {
         Ok(NoContent::NoContent)
     }
 
-    /// Reply in the message's thread.
+    /// Reply in the message's thread (idempotent with `client_id` or an `Idempotency-Key`
+    /// header, like posting a message).
     #[oai(path = "/messages/:id/threads", method = "post")]
     async fn reply(
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<ReplyBody>,
     ) -> poem::Result<SendResponse> {
         let root = messages::find(&self.state.db, id.0).await?;
         let b = body.0;
         let req = SendRequest {
             content: b.content,
-            client_id: b.client_id,
+            client_id: b.client_id.or(idempotency_key.0),
             thread_root_id: Some(id.0),
         };
         Ok(messages::send(&self.state, auth.0, root.channel_id, req)
@@ -178,10 +183,20 @@ impl MessagesApi {
 
     /// The thread: root and replies.
     #[oai(path = "/messages/:id/thread", method = "get")]
-    async fn thread(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<Thread>> {
-        Ok(Json(Thread {
-            items: messages::thread(&self.state, auth.0, id.0).await?,
-        }))
+    async fn thread(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        cursor: Query<Option<String>>,
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> poem::Result<Json<Thread>> {
+        let (items, next_cursor) =
+            threads::thread(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
+        Ok(Json(Thread { items, next_cursor }))
     }
 
     /// React (409 if you already reacted with this emoji).

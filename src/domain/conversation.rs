@@ -68,38 +68,94 @@ impl MessageBody {
     }
 }
 
-/// A reaction emoji: a shortcode (`thumbsup`, `:+1:`, `skin-tone-2`) stored without colons, or
-/// one emoji character sequence (`👍`, `👍🏽`, `🇫🇷`).
+/// A reaction emoji: a shortcode (`thumbsup`, `:+1:`, `skin-tone-2`: `[a-z0-9_+-]{1,64}`, stored
+/// without colons), or one emoji (`👍`, `👍🏽`, `🇫🇷`, `👨‍👩‍👧`, `❤️`, `1️⃣`): pictographs with their
+/// modifiers (variation selectors, zero-width joiners, skin tones, tags) — never letters, of any
+/// script ("é", "日本" are not emoji).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emoji(String);
+
+/// Most characters in one emoji (a ZWJ family with skin tones is about 11).
+const MAX_EMOJI_CHARS: usize = 16;
 
 impl Emoji {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let value = raw.trim();
-        let bad = || Invalid::new("emoji", "must be a shortcode like :thumbsup: or an emoji");
         let shortcode = value.trim_matches(':');
-        if !shortcode.is_empty()
-            && shortcode.len() <= 64
+        if (1..=64).contains(&shortcode.len())
             && shortcode.chars().all(|c| {
                 c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '+')
             })
         {
             return Ok(Self(shortcode.to_string()));
         }
-        // An emoji: no ASCII, whitespace or control characters, short.
-        let chars = value.chars().count();
-        if (1..=16).contains(&chars)
-            && value
-                .chars()
-                .all(|c| !c.is_ascii() && !c.is_whitespace() && !c.is_control())
-        {
+        if is_emoji(value) {
             return Ok(Self(value.to_string()));
         }
-        Err(bad())
+        Err(Invalid::new(
+            "emoji",
+            "must be a shortcode like :thumbsup: or an emoji",
+        ))
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// One emoji sequence: a pictograph first, then pictographs or modifiers only; or a keycap.
+fn is_emoji(value: &str) -> bool {
+    let chars: Vec<char> = value.chars().collect();
+    match chars.as_slice() {
+        [] => false,
+        // Keycaps: 0-9, # or *, an optional VS16, then the combining enclosing keycap.
+        ['0'..='9' | '#' | '*', rest @ ..] => {
+            matches!(rest, ['\u{FE0F}', '\u{20E3}'] | ['\u{20E3}'])
+        }
+        [first, rest @ ..] => {
+            chars.len() <= MAX_EMOJI_CHARS
+                && is_pictograph(*first)
+                && rest.iter().all(|c| is_pictograph(*c) || is_modifier(*c))
+        }
+    }
+}
+
+/// Characters that are emoji (or emoji parts such as regional indicators) on their own: the
+/// pictographic blocks and the handful of older symbols with emoji presentation.
+fn is_pictograph(c: char) -> bool {
+    matches!(u32::from(c),
+        // Mahjong, dominoes, cards, enclosed alphanumerics (🅰 🆗, regional indicators 🇦–🇿),
+        // enclosed ideographs, pictographs, emoticons, transport, skin tones, supplemental
+        // symbols and pictographs, chess, symbols and pictographs extended-A.
+        0x1F000..=0x1FAFF
+        // Miscellaneous symbols (☀ ☕ ♥) and dingbats (✂ ✅ ❤).
+        | 0x2600..=0x27BF
+        // Miscellaneous technical (⌚ ⌛ ⏩ ⏰).
+        | 0x2300..=0x23FF
+        // Arrows (↔ ↩), supplemental arrows-B (⤴ ⤵), geometric shapes (▪ ▶ ◀ ◻).
+        | 0x2190..=0x21FF
+        | 0x2900..=0x297F
+        | 0x25A0..=0x25FF
+        // Miscellaneous symbols and arrows (⬅ ⬛ ⭐ ⭕).
+        | 0x2B00..=0x2BFF
+        // © ® ‼ ⁉ ™ ℹ Ⓜ 〰 〽 ㊗ ㊙
+        | 0x00A9 | 0x00AE | 0x203C | 0x2049 | 0x2122 | 0x2139 | 0x24C2
+        | 0x3030 | 0x303D | 0x3297 | 0x3299
+    )
+}
+
+/// Characters that only modify or join pictographs.
+fn is_modifier(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        // Variation selectors (text / emoji presentation).
+        0xFE0E | 0xFE0F
+        // Zero-width joiner (👨‍👩‍👧).
+        | 0x200D
+        // Combining enclosing keycap.
+        | 0x20E3
+        // Tags (subdivision flags 🏴󠁧󠁢󠁳󠁣󠁴󠁿).
+        | 0xE0020..=0xE007F
+    )
 }
 
 #[cfg(test)]
@@ -128,20 +184,76 @@ mod tests {
     }
 
     #[test]
-    fn emoji() {
+    fn emoji_shortcodes() {
         assert_eq!(Emoji::parse(":thumbsup:").unwrap().as_str(), "thumbsup");
         assert_eq!(Emoji::parse("+1").unwrap().as_str(), "+1");
-        assert_eq!(Emoji::parse("👍🏽").unwrap().as_str(), "👍🏽");
+        assert_eq!(
+            Emoji::parse(" :skin-tone-2: ").unwrap().as_str(),
+            "skin-tone-2"
+        );
+        assert_eq!(Emoji::parse("100").unwrap().as_str(), "100");
+        assert!(Emoji::parse(&"x".repeat(64)).is_ok());
         for bad in [
             "",
             "::",
             "thumbs up",
             "<script>",
             ":Thumbsup:",
-            "a👍",
+            "thumbs.up",
             &"x".repeat(65),
         ] {
             assert!(Emoji::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emoji_characters() {
+        for good in [
+            "👍",
+            "👍🏽",
+            "🇫🇷",
+            "🎉",
+            "👨\u{200D}👩\u{200D}👧\u{200D}👦",
+            "👩🏽\u{200D}💻",
+            "❤\u{FE0F}",
+            "☕",
+            "⭐",
+            "✅",
+            "©\u{FE0F}",
+            "1\u{FE0F}\u{20E3}",
+            "#\u{20E3}",
+            "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+            "🅰\u{FE0F}",
+        ] {
+            assert_eq!(Emoji::parse(good).unwrap().as_str(), good, "{good}");
+        }
+    }
+
+    #[test]
+    fn letters_of_any_script_are_not_emoji() {
+        for bad in [
+            "é",
+            "日本",
+            "Ω",
+            "ß",
+            "Привет",
+            "مرحبا",
+            "٣",
+            "한",
+            "a👍",
+            "👍a",
+            "👍é",
+            "😀 😀",
+            "👍\u{200B}",
+            "\u{FE0F}",
+            "\u{200D}👍",
+            "\u{20E3}",
+            "1\u{FE0F}",
+            "11\u{20E3}",
+            "👍\u{7}",
+            &"👍".repeat(17),
+        ] {
+            assert!(Emoji::parse(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -2,11 +2,13 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 use uuid::Uuid;
 
-use super::{Principal, access, accounts, events, now, read_state, views::ChannelView, workspaces};
+use super::{
+    Principal, access, accounts, events, now, page, read_state, views::ChannelView, workspaces,
+};
 use crate::{
     app::AppState,
     db::entity::{channel, channel_member, user, workspace_member},
@@ -163,13 +165,15 @@ async fn emit_member(
     .await
 }
 
+/// Add `user_id` to `channel` unless they are a member already (`INSERT … ON CONFLICT DO
+/// NOTHING`, so concurrent identical requests cannot collide); `true` when this call added them.
 pub async fn add_member_in(
     db: &DatabaseTransaction,
     channel: &channel::Model,
     user_id: Uuid,
     role: &str,
-) -> AppResult<()> {
-    channel_member::ActiveModel {
+) -> AppResult<bool> {
+    let inserted = channel_member::Entity::insert(channel_member::ActiveModel {
         channel_id: Set(channel.id),
         user_id: Set(user_id),
         role: Set(role.to_string()),
@@ -177,21 +181,29 @@ pub async fn add_member_in(
         last_read_seq: Set(channel.last_seq),
         muted: Set(false),
         joined_at: Set(now()),
-    }
-    .insert(db)
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(db)
     .await?;
-    Ok(())
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
 }
 
-/// Public channels of the workspace plus private ones the caller is in (no DMs).
+pub struct ListFilter {
+    pub workspace_id: Option<Uuid>,
+    pub include_archived: bool,
+}
+
+/// Public channels of the workspace plus private ones the caller is in (no DMs), by name;
+/// the cursor is the last name of the previous page.
 pub async fn list(
     state: &AppState,
     principal: Principal,
-    workspace_id: Option<Uuid>,
-    include_archived: bool,
-) -> AppResult<Vec<ChannelView>> {
-    let workspace_id = resolve_workspace(&state.db, principal, workspace_id).await?;
-    let mine = read_state::memberships_of(&state.db, principal.user_id).await?;
+    filter: ListFilter,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<ChannelView>, Option<String>)> {
+    let workspace_id = resolve_workspace(&state.db, principal, filter.workspace_id).await?;
+    let limit = page::limit(limit);
     let mut query = channel::Entity::find()
         .filter(channel::Column::WorkspaceId.eq(workspace_id))
         .filter(
@@ -200,17 +212,24 @@ pub async fn list(
                 .add(
                     Condition::all()
                         .add(channel::Column::Kind.eq("private"))
-                        .add(channel::Column::Id.is_in(mine)),
+                        .add(
+                            channel::Column::Id
+                                .in_subquery(read_state::memberships_of(principal.user_id)),
+                        ),
                 ),
         )
         .order_by_asc(channel::Column::Name);
-    if !include_archived {
+    if !filter.include_archived {
         query = query.filter(channel::Column::ArchivedAt.is_null());
     }
-    let channels = query.all(&state.db).await?;
+    if let Some(after) = cursor {
+        query = query.filter(channel::Column::Name.gt(after));
+    }
+    let rows = query.limit(limit + 1).all(&state.db).await?;
+    let (channels, next) = page::split(rows, limit, |c| c.name.clone().unwrap_or_default());
     let mut views = read_state::views(&state.db, channels).await?;
     read_state::personalise(&state.db, principal.user_id, &mut views).await?;
-    Ok(views)
+    Ok((views, next))
 }
 
 pub async fn get(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
@@ -341,16 +360,18 @@ pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult
             ));
         }
         let (tx, _write) = state.begin_write().await?;
-        add_member_in(&tx, &access.channel, principal.user_id, "member").await?;
-        emit_member(
-            &tx,
-            &access.channel,
-            kind::MEMBER_JOINED,
-            principal.user_id,
-            principal.user_id,
-            "member",
-        )
-        .await?;
+        // A concurrent join may have added them meanwhile: then there is nothing to announce.
+        if add_member_in(&tx, &access.channel, principal.user_id, "member").await? {
+            emit_member(
+                &tx,
+                &access.channel,
+                kind::MEMBER_JOINED,
+                principal.user_id,
+                principal.user_id,
+                "member",
+            )
+            .await?;
+        }
         events::commit(state, tx).await?;
     }
     get(state, principal, id).await
@@ -374,11 +395,12 @@ async fn remove(
     actor: Uuid,
 ) -> AppResult<()> {
     let (tx, _write) = state.begin_write().await?;
-    let removed = channel_member::Entity::delete_by_id((channel.id, user_id))
-        .exec(&tx)
-        .await?;
-    if removed.rows_affected == 1 {
-        emit_member(&tx, channel, kind::MEMBER_LEFT, actor, user_id, "member").await?;
+    // The row as deleted: the event tells the role the person had.
+    if let Some(gone) = channel_member::Entity::delete_by_id((channel.id, user_id))
+        .exec_with_returning(&tx)
+        .await?
+    {
+        emit_member(&tx, channel, kind::MEMBER_LEFT, actor, user_id, &gone.role).await?;
     }
     events::commit(state, tx).await?;
     state.post_access.forget_member(channel.id, user_id);
@@ -398,7 +420,8 @@ pub struct Member {
     pub presence: String,
 }
 
-/// Members ordered by username; cursor = last username of the previous page.
+/// Members ordered by username; cursor = last username of the previous page. One query joins
+/// the memberships with the users and stops at the page.
 pub async fn members(
     state: &AppState,
     principal: Principal,
@@ -407,45 +430,45 @@ pub async fn members(
     limit: u64,
 ) -> AppResult<(Vec<Member>, Option<String>)> {
     access::readable(&state.db, principal, id).await?;
-    let rows = channel_member::Entity::find()
+    let limit = page::limit(limit);
+    let mut query = channel_member::Entity::find()
+        .select_only()
+        .column(channel_member::Column::UserId)
+        .column(user::Column::Username)
+        .column(user::Column::DisplayName)
+        .column(channel_member::Column::Role)
+        .column(channel_member::Column::JoinedAt)
+        .join(
+            JoinType::InnerJoin,
+            channel_member::Entity::belongs_to(user::Entity)
+                .from(channel_member::Column::UserId)
+                .to(user::Column::Id)
+                .into(),
+        )
         .filter(channel_member::Column::ChannelId.eq(id))
-        .all(&state.db)
-        .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|m| m.user_id).collect();
-    let mut users_q = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
         .order_by_asc(user::Column::Username);
     if let Some(after) = cursor {
-        users_q = users_q.filter(user::Column::Username.gt(after));
+        query = query.filter(user::Column::Username.gt(after));
     }
-    let limit = limit.clamp(1, 200);
-    let mut users = users_q.limit(limit + 1).all(&state.db).await?;
-    let next = if users.len() as u64 > limit {
-        users.truncate(limit as usize);
-        users.last().map(|u| u.username.clone())
-    } else {
-        None
-    };
-    let roles: std::collections::HashMap<Uuid, channel_member::Model> =
-        rows.into_iter().map(|m| (m.user_id, m)).collect();
-    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let rows: Vec<(Uuid, String, String, String, time::OffsetDateTime)> =
+        query.limit(limit + 1).into_tuple().all(&state.db).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let presence = state.realtime.presence.statuses(&ids).await;
-    let members = users
+    let members = rows
         .into_iter()
         .zip(presence)
-        .filter_map(|(u, presence)| {
-            let m = roles.get(&u.id)?;
-            Some(Member {
-                user_id: u.id,
-                username: u.username,
-                display_name: u.display_name,
-                role: m.role.clone(),
-                joined_at: m.joined_at,
+        .map(
+            |((user_id, username, display_name, role, joined_at), presence)| Member {
+                user_id,
+                username,
+                display_name,
+                role,
+                joined_at,
                 presence: presence.as_str().into(),
-            })
-        })
+            },
+        )
         .collect();
-    Ok((members, next))
+    Ok(page::split(members, limit, |m| m.username.clone()))
 }
 
 /// Add someone: channel owners/admins (and server admins); any member for public channels.
@@ -488,16 +511,18 @@ pub async fn add_member(
         return Ok(());
     }
     let (tx, _write) = state.begin_write().await?;
-    add_member_in(&tx, &access.channel, user_id, "member").await?;
-    emit_member(
-        &tx,
-        &access.channel,
-        kind::MEMBER_JOINED,
-        principal.user_id,
-        user_id,
-        "member",
-    )
-    .await?;
+    // Added by a concurrent request meanwhile: the same answer, announced once.
+    if add_member_in(&tx, &access.channel, user_id, "member").await? {
+        emit_member(
+            &tx,
+            &access.channel,
+            kind::MEMBER_JOINED,
+            principal.user_id,
+            user_id,
+            "member",
+        )
+        .await?;
+    }
     events::commit(state, tx).await
 }
 

@@ -1,19 +1,24 @@
 //! `GET /conversations`: every channel and DM the caller is in, most recent activity first, each
-//! with its last message and unread / mention counts.
+//! with its last top-level message and unread / mention counts.
+//!
+//! Activity includes thread replies (a reply moves its conversation up, like a message); the
+//! last message is the last top-level one; for the counts see `read_state::counts`.
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::{
-    Principal, messages, read_state,
+    Principal, messages,
+    page::{self, ActivityKey},
+    read_state,
     views::{ChannelView, MessageView},
 };
 use crate::{
     app::AppState,
     db::entity::{channel, message},
-    error::{AppError, AppResult},
+    error::AppResult,
 };
 
 pub struct Conversation {
@@ -21,24 +26,9 @@ pub struct Conversation {
     pub last_message: Option<MessageView>,
 }
 
-/// Sort key: last activity (nanoseconds) then id, both descending. The cursor is the key of the
-/// last item of the previous page.
-fn key(c: &channel::Model) -> (i128, Uuid) {
-    (
-        c.last_message_at
-            .unwrap_or(c.created_at)
-            .unix_timestamp_nanos(),
-        c.id,
-    )
-}
-
-fn parse_cursor(cursor: &str) -> AppResult<(i128, Uuid)> {
-    let bad = || AppError::validation("cursor: not a valid cursor");
-    let (ts, id) = cursor.split_once('_').ok_or_else(bad)?;
-    Ok((
-        ts.parse().map_err(|_| bad())?,
-        id.parse().map_err(|_| bad())?,
-    ))
+/// Sort key: last activity (a message or reply; creation before the first), then id.
+pub(super) fn activity(c: &channel::Model) -> ActivityKey {
+    ActivityKey::new(c.last_message_at.unwrap_or(c.created_at), c.id)
 }
 
 pub async fn list(
@@ -47,53 +37,23 @@ pub async fn list(
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<Conversation>, Option<String>)> {
-    let limit = limit.clamp(1, 200) as usize;
-    let after = cursor.map(parse_cursor).transpose()?;
-    let mine = read_state::memberships_of(&state.db, principal.user_id).await?;
-    let mut channels = channel::Entity::find()
-        .filter(channel::Column::Id.is_in(mine))
+    // Every conversation row of the caller, ordered here (see `page::ActivityKey`).
+    let channels = channel::Entity::find()
+        .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
         .filter(channel::Column::ArchivedAt.is_null())
         .all(&state.db)
         .await?;
-    channels.sort_by_key(|c| std::cmp::Reverse(key(c)));
-    let mut page: Vec<channel::Model> = channels
-        .into_iter()
-        .filter(|c| after.is_none_or(|a| key(c) < a))
-        .take(limit + 1)
-        .collect();
-    let more = page.len() > limit;
-    page.truncate(limit);
-    let next = more
-        .then(|| {
-            page.last().map(|c| {
-                let (ts, id) = key(c);
-                format!("{ts}_{id}")
-            })
-        })
-        .flatten();
+    let (page, next) = page::by_activity(channels, activity, cursor, limit)?;
 
-    let mut last_of = Condition::any();
-    for c in page.iter().filter(|c| c.last_seq > 0) {
-        last_of = last_of.add(
-            Condition::all()
-                .add(message::Column::ChannelId.eq(c.id))
-                .add(message::Column::Seq.eq(c.last_seq)),
-        );
-    }
-    let last_rows = if page.iter().any(|c| c.last_seq > 0) {
-        message::Entity::find()
-            .filter(last_of)
-            .all(&state.db)
-            .await?
-    } else {
-        Vec::new()
-    };
-    let mut last: HashMap<Uuid, MessageView> =
-        messages::decorate(&state.db, Some(principal.user_id), last_rows)
-            .await?
-            .into_iter()
-            .map(|m| (m.channel_id, m))
-            .collect();
+    let mut last: HashMap<Uuid, MessageView> = messages::decorate(
+        &state.db,
+        Some(principal.user_id),
+        last_top_level(&state.db, &page).await?,
+    )
+    .await?
+    .into_iter()
+    .map(|m| (m.channel_id, m))
+    .collect();
     let mut views = read_state::views(&state.db, page).await?;
     read_state::personalise(&state.db, principal.user_id, &mut views).await?;
     let items = views
@@ -104,4 +64,44 @@ pub async fn list(
         })
         .collect();
     Ok((items, next))
+}
+
+/// The last top-level message of each channel (replies live in their threads, so a reply never
+/// stands for the conversation). Usually the channel's last message is top-level: one query
+/// fetches those; a channel whose last message is a reply gets one indexed look-up backwards.
+async fn last_top_level(
+    db: &impl ConnectionTrait,
+    channels: &[channel::Model],
+) -> AppResult<Vec<message::Model>> {
+    let with_messages: Vec<&channel::Model> = channels.iter().filter(|c| c.last_seq > 0).collect();
+    if with_messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut last_of = Condition::any();
+    for c in &with_messages {
+        last_of = last_of.add(
+            Condition::all()
+                .add(message::Column::ChannelId.eq(c.id))
+                .add(message::Column::Seq.eq(c.last_seq)),
+        );
+    }
+    let (mut found, replies): (Vec<message::Model>, Vec<message::Model>) = message::Entity::find()
+        .filter(last_of)
+        .all(db)
+        .await?
+        .into_iter()
+        .partition(|m| m.thread_root_id.is_none());
+    for reply in replies {
+        if let Some(m) = message::Entity::find()
+            .filter(message::Column::ChannelId.eq(reply.channel_id))
+            .filter(message::Column::ThreadRootId.is_null())
+            .filter(message::Column::Seq.lt(reply.seq))
+            .order_by_desc(message::Column::Seq)
+            .one(db)
+            .await?
+        {
+            found.push(m);
+        }
+    }
+    Ok(found)
 }

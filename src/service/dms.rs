@@ -1,11 +1,12 @@
 //! Direct messages: a conversation of kind `dm` (two people, or a note to self) or `group_dm`
 //! (up to 8 people). One conversation per participant set, enforced by a unique key.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, SqlErr};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr};
 use uuid::Uuid;
 
 use super::{
-    Principal, accounts, channels, events, now, read_state, views::ChannelView, workspaces,
+    Principal, accounts, channels, conversations, events, now, page, read_state,
+    views::ChannelView, workspaces,
 };
 use crate::{
     app::AppState,
@@ -120,17 +121,21 @@ async fn view(state: &AppState, principal: Principal, c: channel::Model) -> AppR
         .ok_or_else(|| AppError::not_found("conversation"))
 }
 
-/// The caller's DMs, most recent activity first.
-pub async fn list(state: &AppState, principal: Principal) -> AppResult<Vec<ChannelView>> {
-    let mine = read_state::memberships_of(&state.db, principal.user_id).await?;
+/// The caller's DMs, most recent activity first — ordered and paged exactly like the
+/// conversations list (a DM without messages counts from its creation).
+pub async fn list(
+    state: &AppState,
+    principal: Principal,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<ChannelView>, Option<String>)> {
     let dms = channel::Entity::find()
-        .filter(channel::Column::Id.is_in(mine))
+        .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
         .filter(channel::Column::Kind.is_in(["dm", "group_dm"]))
-        .order_by_desc(channel::Column::LastMessageAt)
-        .order_by_desc(channel::Column::CreatedAt)
         .all(&state.db)
         .await?;
+    let (dms, next) = page::by_activity(dms, conversations::activity, cursor, limit)?;
     let mut views = read_state::views(&state.db, dms).await?;
     read_state::personalise(&state.db, principal.user_id, &mut views).await?;
-    Ok(views)
+    Ok((views, next))
 }

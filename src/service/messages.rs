@@ -1,24 +1,24 @@
 //! Messages: send (idempotent; gapless per-channel sequence assigned in the committing
-//! transaction), list, threads, edit, soft delete.
+//! transaction), list, edit, soft delete. Replies: see `threads`.
 
 use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
-    sea_query::{Expr, ExprTrait},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, Query},
 };
 use uuid::Uuid;
 
 use super::{
     Principal, access, channels, events,
     message_writer::{NewMessage, Stored},
-    now,
+    now, threads,
     views::{MentionSet, MessageView, ReactionSummary},
 };
 use crate::{
     app::AppState,
-    db::entity::{channel, mention, message, pin, reaction, user},
+    db::entity::{channel, mention, message, pin, reaction, user, workspace_member},
     domain::{MessageBody, events::kind, mentions},
     error::{AppError, AppResult},
 };
@@ -49,25 +49,6 @@ fn check_client_id(client_id: Option<String>) -> AppResult<Option<String>> {
     }
 }
 
-async fn by_client_id(
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    client_id: &str,
-    channel_id: Uuid,
-) -> AppResult<Option<message::Model>> {
-    let found = message::Entity::find()
-        .filter(message::Column::UserId.eq(user_id))
-        .filter(message::Column::ClientId.eq(client_id))
-        .one(db)
-        .await?;
-    match found {
-        Some(m) if m.channel_id != channel_id => Err(AppError::conflict(
-            "client_id was already used for a message in another conversation",
-        )),
-        other => Ok(other),
-    }
-}
-
 pub async fn send(
     state: &AppState,
     principal: Principal,
@@ -80,7 +61,7 @@ pub async fn send(
     let Some(root_id) = req.thread_root_id else {
         // Top-level messages are stored by the group-commit writer.
         let workspace_id = access::postable(state, principal, channel_id).await?;
-        let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
+        let mentioned = resolve_usernames(&state.db, workspace_id, &parsed.usernames).await?;
         let stored = state
             .message_writer
             .store(NewMessage {
@@ -103,184 +84,48 @@ pub async fn send(
             )),
         };
     };
-    if let Some(cid) = &client_id
-        && let Some(original) = by_client_id(&state.db, principal.user_id, cid, channel_id).await?
-    {
-        return Ok(Sent::Existing(
-            one(&state.db, principal.user_id, original).await?,
-        ));
-    }
-    let access = access::readable(&state.db, principal, channel_id).await?;
-    access.require_write()?;
-    let root = Some(thread_root(&state.db, channel_id, root_id).await?);
-    let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
-
-    let (tx, _write) = state.begin_write().await?;
-    match insert(
-        &tx,
-        &access.channel,
-        principal.user_id,
-        body,
-        client_id.clone(),
-        root.as_ref(),
-        &parsed,
-        &mentioned,
+    threads::reply(
+        state,
+        principal,
+        channel_id,
+        root_id,
+        threads::NewReply {
+            body,
+            client_id,
+            parsed,
+        },
     )
     .await
-    {
-        Ok(view) => {
-            events::commit(state, tx).await?;
-            Ok(Sent::Created(view))
-        }
-        // A concurrent retry with the same client_id won the race: answer with its message.
-        Err(e) if is_unique_violation(&e) && client_id.is_some() => {
-            drop(tx);
-            let cid = client_id.unwrap_or_default();
-            let original = by_client_id(&state.db, principal.user_id, &cid, channel_id)
-                .await?
-                .ok_or_else(|| AppError::internal("client_id conflict without an original"))?;
-            Ok(Sent::Existing(
-                one(&state.db, principal.user_id, original).await?,
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
-fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-/// The root of the thread `id` belongs to (replies to a reply go to its root).
-async fn thread_root(
+/// The active users of `workspace_id` with these usernames (names of people elsewhere — or of
+/// nobody — are not mentions).
+pub(super) async fn resolve_usernames(
     db: &impl ConnectionTrait,
-    channel_id: Uuid,
-    id: Uuid,
-) -> AppResult<message::Model> {
-    let m = message::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .filter(|m| m.channel_id == channel_id)
-        .ok_or_else(|| {
-            AppError::validation("thread_root_id: no such message in this conversation")
-        })?;
-    let root = match m.thread_root_id {
-        None => m,
-        Some(root_id) => message::Entity::find_by_id(root_id)
-            .one(db)
-            .await?
-            .ok_or_else(|| AppError::not_found("thread"))?,
-    };
-    if root.deleted_at.is_some() {
-        return Err(AppError::conflict("the thread's first message was deleted"));
-    }
-    Ok(root)
-}
-
-async fn resolve_usernames(
-    db: &impl ConnectionTrait,
+    workspace_id: Uuid,
     names: &BTreeSet<String>,
 ) -> AppResult<Vec<Uuid>> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
     let names: Vec<&String> = names.iter().take(50).collect();
+    let members = Query::select()
+        .column(workspace_member::Column::UserId)
+        .from(workspace_member::Entity)
+        .and_where(workspace_member::Column::WorkspaceId.eq(workspace_id))
+        .to_owned();
     Ok(user::Entity::find()
         .select_only()
         .column(user::Column::Id)
         .filter(user::Column::Username.is_in(names))
         .filter(user::Column::DeactivatedAt.is_null())
+        .filter(user::Column::Id.in_subquery(members))
         .into_tuple()
         .all(db)
         .await?)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert(
-    tx: &DatabaseTransaction,
-    channel: &channel::Model,
-    author: Uuid,
-    body: MessageBody,
-    client_id: Option<String>,
-    root: Option<&message::Model>,
-    parsed: &mentions::Mentions,
-    mentioned: &[Uuid],
-) -> Result<MessageView, sea_orm::DbErr> {
-    let at = now();
-    // The next sequence number, taken under the channel row's write lock: it commits or rolls
-    // back together with the message, so sequences have no gaps.
-    let seq = channel::Entity::update_many()
-        .col_expr(
-            channel::Column::LastSeq,
-            Expr::col(channel::Column::LastSeq).add(1),
-        )
-        .col_expr(channel::Column::LastMessageAt, Expr::value(at))
-        .filter(channel::Column::Id.eq(channel.id))
-        .exec_with_returning(tx)
-        .await?
-        .pop()
-        .map(|c| c.last_seq)
-        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("channel".into()))?;
-    let msg = message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        channel_id: Set(channel.id),
-        seq: Set(seq),
-        user_id: Set(author),
-        content: Set(body.into_inner()),
-        thread_root_id: Set(root.map(|r| r.id)),
-        reply_count: Set(0),
-        last_reply_at: Set(None),
-        client_id: Set(client_id),
-        edited_at: Set(None),
-        deleted_at: Set(None),
-        deleted_by: Set(None),
-        created_at: Set(at),
-    }
-    .insert(tx)
-    .await?;
-    store_mentions(tx, &msg, parsed, mentioned).await?;
-    let mut view = MessageView::bare(msg.clone());
-    view.mentions = MentionSet {
-        user_ids: mentioned.to_vec(),
-        channel: parsed.channel,
-        here: parsed.here,
-    };
-    let event = crate::domain::events::Event::new(
-        kind::MESSAGE_CREATED,
-        channel.workspace_id,
-        Some(channel.id),
-        Some(author),
-        serde_json::to_value(&view).unwrap_or_default(),
-    )
-    .with_seq(seq);
-    events::emit(tx, &event)
-        .await
-        .map_err(|e| sea_orm::DbErr::Custom(e.detail))?;
-    if let Some(root) = root {
-        let mut r = root.clone().into_active_model();
-        r.reply_count = Set(root.reply_count + 1);
-        r.last_reply_at = Set(Some(at));
-        let root = r.update(tx).await?;
-        let root_view = decorate(tx, None, vec![root])
-            .await
-            .map_err(|e| sea_orm::DbErr::Custom(e.detail))?;
-        if let Some(rv) = root_view.into_iter().next() {
-            let event = crate::domain::events::Event::new(
-                kind::MESSAGE_UPDATED,
-                channel.workspace_id,
-                Some(channel.id),
-                Some(author),
-                serde_json::to_value(&rv).unwrap_or_default(),
-            );
-            events::emit(tx, &event)
-                .await
-                .map_err(|e| sea_orm::DbErr::Custom(e.detail))?;
-        }
-    }
-    Ok(view)
-}
-
-async fn store_mentions(
+pub(super) async fn store_mentions(
     db: &impl ConnectionTrait,
     msg: &message::Model,
     parsed: &mentions::Mentions,
@@ -437,30 +282,6 @@ pub async fn list(
     ))
 }
 
-/// A thread: the root followed by its replies, oldest first.
-pub async fn thread(
-    state: &AppState,
-    principal: Principal,
-    message_id: Uuid,
-) -> AppResult<Vec<MessageView>> {
-    let m = find(&state.db, message_id).await?;
-    access::readable(&state.db, principal, m.channel_id).await?;
-    let root = match m.thread_root_id {
-        None => m,
-        Some(r) => find(&state.db, r).await?,
-    };
-    let mut all = vec![root.clone()];
-    all.extend(
-        message::Entity::find()
-            .filter(message::Column::ThreadRootId.eq(root.id))
-            .order_by_asc(message::Column::Seq)
-            .limit(1000)
-            .all(&state.db)
-            .await?,
-    );
-    decorate(&state.db, Some(principal.user_id), all).await
-}
-
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<message::Model> {
     message::Entity::find_by_id(id)
         .one(db)
@@ -486,7 +307,8 @@ pub async fn edit(
     }
     access.require_not_archived()?;
     let parsed = mentions::parse(body.as_str());
-    let mentioned = resolve_usernames(&state.db, &parsed.usernames).await?;
+    let mentioned =
+        resolve_usernames(&state.db, access.channel.workspace_id, &parsed.usernames).await?;
     let (tx, _write) = state.begin_write().await?;
     let mut active = m.into_active_model();
     active.content = Set(body.into_inner());
@@ -524,7 +346,8 @@ pub async fn emit_updated(
 }
 
 /// Soft delete: the author, channel owners/admins, or server admins (not in DMs). The content
-/// stays in the database; the API shows `deleted: true` and empty content.
+/// stays in the database; the API shows `deleted: true` and empty content. Deleting a reply takes
+/// it off its root's `reply_count` (atomically, once even under concurrent deletes).
 pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) -> AppResult<()> {
     let m = find(&state.db, message_id).await?;
     let access = access::readable(&state.db, principal, m.channel_id).await?;
@@ -535,21 +358,32 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
             "only the author or a channel admin can delete this message",
         ));
     }
+    access.require_not_archived()?;
     if m.deleted_at.is_some() {
         return Ok(());
     }
     let (tx, _write) = state.begin_write().await?;
-    let seq = m.seq;
-    let mut active = m.into_active_model();
-    active.deleted_at = Set(Some(now()));
-    active.deleted_by = Set(Some(principal.user_id));
-    let deleted = active.update(&tx).await?;
+    // Only the first of concurrent deletes changes anything (and emits).
+    let Some(deleted) = message::Entity::update_many()
+        .col_expr(message::Column::DeletedAt, Expr::value(Some(now())))
+        .col_expr(
+            message::Column::DeletedBy,
+            Expr::value(Some(principal.user_id)),
+        )
+        .filter(message::Column::Id.eq(m.id))
+        .filter(message::Column::DeletedAt.is_null())
+        .exec_with_returning(&tx)
+        .await?
+        .pop()
+    else {
+        return Ok(());
+    };
     mention::Entity::delete_many()
         .filter(mention::Column::MessageId.eq(deleted.id))
         .exec(&tx)
         .await?;
     pin::Entity::delete_by_id(deleted.id).exec(&tx).await?;
-    let data = serde_json::json!({ "id": deleted.id, "seq": seq, "thread_root_id": deleted.thread_root_id, "deleted_by": principal.user_id });
+    let data = serde_json::json!({ "id": deleted.id, "seq": deleted.seq, "thread_root_id": deleted.thread_root_id, "deleted_by": principal.user_id });
     channels::emit(
         &tx,
         &access.channel,
@@ -558,5 +392,11 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
         data,
     )
     .await?;
+    if let Some(root_id) = deleted.thread_root_id
+        && let Some(root) = threads::bump_root(&tx, root_id, -1, None).await?
+    {
+        let view = one(&tx, principal.user_id, root).await?;
+        emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
+    }
     events::commit(state, tx).await
 }

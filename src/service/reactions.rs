@@ -1,11 +1,17 @@
 //! Reactions and pins on messages.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr,
+    TryInsertResult,
 };
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Principal, access, channels, events, messages, now, views::MessageView};
+use super::{
+    Principal, access, channels, events, messages, now,
+    page::{self, ActivityKey},
+    views::MessageView,
+};
 use crate::{
     app::AppState,
     db::entity::{message, pin, reaction},
@@ -99,52 +105,63 @@ pub async fn set_pinned(
     if m.deleted_at.is_some() {
         return Err(AppError::conflict("the message was deleted"));
     }
-    let is_pinned = pin::Entity::find_by_id(m.id)
-        .one(&state.db)
-        .await?
-        .is_some();
-    if is_pinned == pinned {
-        return messages::one(&state.db, principal.user_id, m).await;
-    }
     let (tx, _write) = state.begin_write().await?;
-    if pinned {
-        pin::ActiveModel {
+    // Insert-or-nothing / delete: only the request that changed the pin state announces it, so
+    // concurrent identical requests all succeed and emit one event.
+    let changed = if pinned {
+        let inserted = pin::Entity::insert(pin::ActiveModel {
             message_id: Set(m.id),
             channel_id: Set(m.channel_id),
             pinned_by: Set(principal.user_id),
             pinned_at: Set(now()),
-        }
-        .insert(&tx)
+        })
+        .on_conflict_do_nothing()
+        .exec_without_returning(&tx)
         .await?;
+        matches!(inserted, TryInsertResult::Inserted(n) if n > 0)
     } else {
-        pin::Entity::delete_by_id(m.id).exec(&tx).await?;
-    }
+        pin::Entity::delete_by_id(m.id)
+            .exec(&tx)
+            .await?
+            .rows_affected
+            > 0
+    };
     let view = messages::one(&tx, principal.user_id, m).await?;
-    messages::emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
+    if changed {
+        messages::emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
+    }
     events::commit(state, tx).await?;
     Ok(view)
 }
 
-/// Pinned messages of a conversation, most recently pinned first.
+/// Pinned messages of a conversation, most recently pinned first (paged like the
+/// conversations list, by pin time and message id).
 pub async fn pins(
     state: &AppState,
     principal: Principal,
     channel_id: Uuid,
-) -> AppResult<Vec<MessageView>> {
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<MessageView>, Option<String>)> {
     access::readable(&state.db, principal, channel_id).await?;
-    let ids: Vec<Uuid> = pin::Entity::find()
+    let pinned: Vec<(Uuid, OffsetDateTime)> = pin::Entity::find()
         .select_only()
         .column(pin::Column::MessageId)
+        .column(pin::Column::PinnedAt)
         .filter(pin::Column::ChannelId.eq(channel_id))
-        .order_by_desc(pin::Column::PinnedAt)
-        .limit(200)
         .into_tuple()
         .all(&state.db)
         .await?;
+    let (pinned, next) =
+        page::by_activity(pinned, |(id, at)| ActivityKey::new(*at, *id), cursor, limit)?;
+    let ids: Vec<Uuid> = pinned.iter().map(|(id, _)| *id).collect();
     let mut msgs = message::Entity::find()
         .filter(message::Column::Id.is_in(ids.clone()))
         .all(&state.db)
         .await?;
     msgs.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
-    messages::decorate(&state.db, Some(principal.user_id), msgs).await
+    Ok((
+        messages::decorate(&state.db, Some(principal.user_id), msgs).await?,
+        next,
+    ))
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -22,18 +22,26 @@ pub struct Counts {
     pub mentions: u64,
 }
 
-/// Ids of every conversation (channel or DM) `user_id` is a member of.
-pub async fn memberships_of(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<Vec<Uuid>> {
-    Ok(channel_member::Entity::find()
-        .select_only()
+/// `SELECT channel_id FROM channel_members WHERE user_id = …`: every conversation (channel or
+/// DM) `user_id` is in, as a subquery (`channel::Column::Id.in_subquery(…)`).
+pub fn memberships_of(user_id: Uuid) -> SelectStatement {
+    Query::select()
         .column(channel_member::Column::ChannelId)
-        .filter(channel_member::Column::UserId.eq(user_id))
-        .into_tuple()
-        .all(db)
-        .await?)
+        .from(channel_member::Entity)
+        .and_where(channel_member::Column::UserId.eq(user_id))
+        .to_owned()
 }
 
-/// Unread (top-level messages by others, not deleted) and mention counts after each read marker.
+/// Unread and mention counts after each read marker. The rule, as in Slack:
+///
+/// - `unread`: top-level messages by others, not deleted, after the marker. Thread replies are
+///   read in their thread and do not make the conversation unread.
+/// - `mentions`: messages by others after the marker that mention the user, `@channel` or
+///   `@here` — top-level messages and thread replies alike, because a mention is addressed to
+///   the person wherever it is written. (Deleted messages lose their mentions.)
+///
+/// Both are measured against the one per-conversation marker: replies take channel sequence
+/// numbers too, so moving the marker past a reply clears its mention.
 pub async fn counts(
     db: &impl ConnectionTrait,
     user_id: Uuid,
@@ -179,37 +187,55 @@ pub async fn mark_read(
     Ok((marker, counts.get(&channel_id).copied().unwrap_or_default()))
 }
 
-/// A `ChannelView` per id, in the given order (member counts and DM participants included).
+/// A `ChannelView` per channel, in the given order: member counts by one `COUNT … GROUP BY`,
+/// participants loaded for DMs only (at most 8 each).
 pub async fn views(
     db: &impl ConnectionTrait,
     channels: Vec<channel::Model>,
 ) -> AppResult<Vec<ChannelView>> {
+    if channels.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<Uuid> = channels.iter().map(|c| c.id).collect();
-    let members: Vec<(Uuid, Uuid)> = channel_member::Entity::find()
+    let counts: HashMap<Uuid, i64> = channel_member::Entity::find()
         .select_only()
         .column(channel_member::Column::ChannelId)
-        .column(channel_member::Column::UserId)
+        .column_as(Expr::col(channel_member::Column::UserId).count(), "n")
         .filter(channel_member::Column::ChannelId.is_in(ids))
-        .into_tuple()
+        .group_by(channel_member::Column::ChannelId)
+        .into_tuple::<(Uuid, i64)>()
         .all(db)
-        .await?;
-    let mut by_channel: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (c, u) in members {
-        by_channel.entry(c).or_default().push(u);
+        .await?
+        .into_iter()
+        .collect();
+    let dm_ids: Vec<Uuid> = channels.iter().filter(|c| is_dm(c)).map(|c| c.id).collect();
+    let mut participants: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    if !dm_ids.is_empty() {
+        let rows: Vec<(Uuid, Uuid)> = channel_member::Entity::find()
+            .select_only()
+            .column(channel_member::Column::ChannelId)
+            .column(channel_member::Column::UserId)
+            .filter(channel_member::Column::ChannelId.is_in(dm_ids))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (c, u) in rows {
+            participants.entry(c).or_default().push(u);
+        }
     }
     Ok(channels
         .into_iter()
         .map(|c| {
-            let members = by_channel.remove(&c.id).unwrap_or_default();
-            let count = members.len() as u64;
-            let participants = if matches!(c.kind.as_str(), "dm" | "group_dm") {
-                let mut p = members;
-                p.sort();
-                p
-            } else {
-                Vec::new()
-            };
-            ChannelView::of(c, participants, count)
+            let count = counts
+                .get(&c.id)
+                .map_or(0, |n| u64::try_from(*n).unwrap_or(0));
+            let mut people = participants.remove(&c.id).unwrap_or_default();
+            people.sort();
+            ChannelView::of(c, people, count)
         })
         .collect())
+}
+
+fn is_dm(c: &channel::Model) -> bool {
+    matches!(c.kind.as_str(), "dm" | "group_dm")
 }

@@ -231,3 +231,102 @@ async fn private_channels_are_joined_by_invitation() {
     .await
     .problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn members_may_invite_to_public_channels_only() {
+    let app = spawn_app().await;
+    let (owner, ws, alice, bob) = app.team().await;
+    let carol = app.member(&owner, &ws, "carol").await;
+    let dave = app.member(&owner, &ws, "dave").await;
+    let public = app.channel(&alice, "open", false).await;
+    app.join(&bob, &public).await;
+    // bob, a plain member, adds carol.
+    app.post(
+        &format!("/channels/{public}/members"),
+        Some(&bob.access),
+        json!({"user_id": carol.user_id}),
+    )
+    .await
+    .expect(204);
+    let members = app
+        .get(&format!("/channels/{public}/members"), &carol.access)
+        .await
+        .expect(200);
+    let names: Vec<&str> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+    // Someone who is not in the channel cannot add others to it.
+    app.post(
+        &format!("/channels/{public}/members"),
+        Some(&dave.access),
+        json!({"user_id": owner.user_id}),
+    )
+    .await
+    .problem(403, "forbidden");
+    // Nor can a plain member of a private channel (see private_channels_are_joined_by_invitation).
+    let private = app.channel(&alice, "closed", true).await;
+    app.post(
+        &format!("/channels/{private}/members"),
+        Some(&alice.access),
+        json!({"user_id": bob.user_id}),
+    )
+    .await
+    .expect(204);
+    app.post(
+        &format!("/channels/{private}/members"),
+        Some(&bob.access),
+        json!({"user_id": carol.user_id}),
+    )
+    .await
+    .problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn descriptions_and_topics_are_bounded() {
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    app.post(
+        "/channels",
+        Some(&alice.access),
+        json!({"name": "long", "description": "d".repeat(251)}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    let ok = app
+        .post(
+            "/channels",
+            Some(&alice.access),
+            json!({"name": "long", "description": "d".repeat(250)}),
+        )
+        .await
+        .expect(201);
+    let id = ok["id"].as_str().unwrap();
+    for body in [
+        json!({"topic": "t".repeat(251)}),
+        json!({"description": "d".repeat(251)}),
+        json!({"name": "Not Valid"}),
+        json!({"topic": ["x"]}),
+        json!({"name": {"n": 1}}),
+    ] {
+        app.put(&format!("/channels/{id}"), &alice.access, body)
+            .await
+            .problem(400, "validation_failed");
+    }
+    let unchanged = app
+        .get(&format!("/channels/{id}"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(unchanged["description"], "d".repeat(250));
+    assert!(unchanged["topic"].is_null());
+    app.put(
+        &format!("/channels/{}", uuid::Uuid::now_v7()),
+        &alice.access,
+        json!({"topic": "x"}),
+    )
+    .await
+    .problem(404, "not_found");
+}

@@ -133,3 +133,49 @@ async fn racing_dm_creation_yields_one_conversation() {
         "{results:?}"
     );
 }
+
+#[tokio::test]
+async fn a_group_dm_has_at_most_eight_people() {
+    let app = spawn_app().await;
+    let (owner, ws, alice, bob) = app.team().await;
+    let mut others = vec![bob.user_id.clone(), owner.user_id.clone()];
+    for name in ["carol", "dave", "erin", "frank", "grace", "heidi"] {
+        others.push(app.member(&owner, &ws, name).await.user_id);
+    }
+    assert_eq!(others.len(), 8);
+    // Alice and seven others: eight people.
+    let eight = app
+        .post(
+            "/dms",
+            Some(&alice.access),
+            json!({"participant_ids": others[..7]}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(eight["kind"], "group_dm");
+    assert_eq!(eight["participant_ids"].as_array().unwrap().len(), 8);
+    assert_eq!(eight["member_count"], 8);
+    // Naming oneself and repeating people changes nothing: still the same eight.
+    let mut repeated: Vec<String> = others[..7].to_vec();
+    repeated.push(alice.user_id.clone());
+    repeated.push(others[0].clone());
+    let same = app
+        .post(
+            "/dms",
+            Some(&alice.access),
+            json!({"participant_ids": repeated}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(same["id"], eight["id"]);
+    // Nine real people are refused.
+    app.post(
+        "/dms",
+        Some(&alice.access),
+        json!({"participant_ids": others}),
+    )
+    .await
+    .problem(400, "validation_failed");
+    let listed = app.get("/dms", &alice.access).await.expect(200);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}

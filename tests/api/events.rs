@@ -284,3 +284,122 @@ async fn a_row_committed_behind_the_cursor_is_still_published() {
     assert_eq!(unpublished, 0);
     db.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn membership_changes_unpins_and_dm_creation_publish_events() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let mut sub = app.state.bus.subscribe().await.expect("subscribe");
+    let ch = app.channel(&alice, "team", true).await;
+    app.post(
+        &format!("/channels/{ch}/members"),
+        Some(&alice.access),
+        json!({"user_id": bob.user_id}),
+    )
+    .await
+    .expect(204);
+    let m = app.send(&alice, &ch, "pin me").await;
+    let m = m["id"].as_str().unwrap();
+    app.post(
+        &format!("/messages/{m}/pin"),
+        Some(&alice.access),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    app.delete(&format!("/messages/{m}/pin"), &alice.access)
+        .await
+        .expect(200);
+    app.delete(
+        &format!("/channels/{ch}/members/{}", bob.user_id),
+        &alice.access,
+    )
+    .await
+    .expect(204);
+    // A server admin removes the channel's owner: the event says who left with which role.
+    app.delete(
+        &format!("/channels/{ch}/members/{}", alice.user_id),
+        &owner.access,
+    )
+    .await
+    .expect(204);
+    let dm = app
+        .post(
+            "/dms",
+            Some(&alice.access),
+            json!({"participant_ids": [bob.user_id]}),
+        )
+        .await
+        .expect(201);
+    let dm = dm["id"].as_str().unwrap().to_string();
+    app.delete(&format!("/channels/{ch}"), &owner.access)
+        .await
+        .expect(204);
+
+    let mut events = Vec::new();
+    let (mut archived, mut dm_created) = (false, false);
+    while !(archived && dm_created) {
+        let e = next(&mut sub).await;
+        archived |= e.kind == "channel.archived";
+        dm_created |= e.kind == "channel.created" && e.data["id"] == dm.as_str();
+        events.push(e);
+    }
+    let channel: uuid::Uuid = ch.parse().unwrap();
+    let in_channel: Vec<(&str, serde_json::Value)> = events
+        .iter()
+        .filter(|e| e.channel_id == Some(channel))
+        .map(|e| (e.kind.as_str(), e.data.clone()))
+        .collect();
+    let kinds: Vec<&str> = in_channel.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds,
+        [
+            "channel.created",
+            "member.joined",
+            "member.joined",
+            "message.created",
+            "message.updated",
+            "message.updated",
+            "member.left",
+            "member.left",
+            "channel.archived",
+        ]
+    );
+    let member = |i: usize| {
+        (
+            in_channel[i].1["user_id"].as_str().unwrap().to_string(),
+            in_channel[i].1["role"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(member(1), (alice.user_id.clone(), "owner".to_string()));
+    assert_eq!(member(2), (bob.user_id.clone(), "member".to_string()));
+    assert_eq!(in_channel[4].1["pinned"], true);
+    assert_eq!(in_channel[5].1["pinned"], false);
+    assert_eq!(member(6), (bob.user_id.clone(), "member".to_string()));
+    assert_eq!(member(7), (alice.user_id.clone(), "owner".to_string()));
+    let actors: Vec<Option<uuid::Uuid>> = events
+        .iter()
+        .filter(|e| e.channel_id == Some(channel) && e.kind.starts_with("member."))
+        .map(|e| e.actor_id)
+        .collect();
+    let id = |s: &str| Some(s.parse::<uuid::Uuid>().unwrap());
+    assert_eq!(
+        actors,
+        [
+            id(&alice.user_id),
+            id(&alice.user_id),
+            id(&alice.user_id),
+            id(&owner.user_id)
+        ]
+    );
+    // The DM's creation, with its participants.
+    let created = events
+        .iter()
+        .find(|e| e.kind == "channel.created" && e.data["id"] == dm.as_str())
+        .unwrap();
+    assert_eq!(created.data["kind"], "dm");
+    assert_eq!(created.channel_id, dm.parse().ok());
+    let mut people = vec![alice.user_id.clone(), bob.user_id.clone()];
+    people.sort();
+    assert_eq!(created.data["participant_ids"], json!(people));
+}

@@ -503,3 +503,27 @@ impl WsClient {
         }
     }
 }
+
+/// Send `n` requests at the same time; the status and JSON body (Null when none) of each, in
+/// request order.
+pub async fn concurrently(
+    n: usize,
+    request: impl Fn(usize) -> reqwest::RequestBuilder,
+) -> Vec<(u16, Value)> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let req = request(i);
+            tokio::spawn(async move {
+                let r = req.send().await.expect("request");
+                let status = r.status().as_u16();
+                let text = r.text().await.unwrap_or_default();
+                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.expect("request task"));
+    }
+    out
+}

@@ -3,7 +3,9 @@
 
 mod account;
 mod admin;
+mod archived;
 mod auth;
+mod bad_input;
 mod channels;
 mod cli;
 mod cli_usage;
@@ -13,10 +15,14 @@ mod edge;
 mod events;
 mod helpers;
 mod instrumentation;
+mod mentions;
 mod messages;
+mod pagination;
 mod permissions;
+mod races;
 mod realtime;
 mod setup;
+mod threads;
 mod totp;
 mod users;
 mod workspaces;

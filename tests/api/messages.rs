@@ -299,151 +299,6 @@ async fn concurrent_senders_get_gapless_strictly_increasing_seqs() {
 }
 
 #[tokio::test]
-async fn threads_reactions_and_pins() {
-    let app = spawn_app().await;
-    let (_, _, alice, bob) = app.team().await;
-    let ch = app.channel(&alice, "dev", false).await;
-    app.join(&bob, &ch).await;
-    let root = app.send(&alice, &ch, "root").await;
-    let root_id = root["id"].as_str().unwrap();
-
-    let r1 = app
-        .post(
-            &format!("/messages/{root_id}/threads"),
-            Some(&bob.access),
-            json!({"content": "reply 1"}),
-        )
-        .await
-        .expect(201);
-    assert_eq!(r1["thread_root_id"], root_id);
-    // Replying to a reply lands in the same thread.
-    let r1_id = r1["id"].as_str().unwrap();
-    let r2 = app
-        .post(
-            &format!("/messages/{r1_id}/threads"),
-            Some(&alice.access),
-            json!({"content": "reply 2"}),
-        )
-        .await
-        .expect(201);
-    assert_eq!(r2["thread_root_id"], root_id);
-    let thread = app
-        .get(&format!("/messages/{root_id}/thread"), &bob.access)
-        .await
-        .expect(200);
-    let contents: Vec<&str> = thread["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
-    assert_eq!(contents, ["root", "reply 1", "reply 2"]);
-    assert_eq!(thread["items"][0]["reply_count"], 2);
-    assert!(thread["items"][0]["last_reply_at"].is_string());
-    // Replies stay out of the channel's top level.
-    let top = app
-        .get(&format!("/channels/{ch}/messages"), &bob.access)
-        .await
-        .expect(200);
-    assert_eq!(top["items"].as_array().unwrap().len(), 1);
-
-    // Reactions.
-    let thumbs = app
-        .post(
-            &format!("/messages/{root_id}/reactions"),
-            Some(&bob.access),
-            json!({"emoji": ":thumbsup:"}),
-        )
-        .await
-        .expect(201);
-    app.post(
-        &format!("/messages/{root_id}/reactions"),
-        Some(&bob.access),
-        json!({"emoji": "thumbsup"}),
-    )
-    .await
-    .problem(409, "conflict");
-    app.post(
-        &format!("/messages/{root_id}/reactions"),
-        Some(&alice.access),
-        json!({"emoji": "thumbsup"}),
-    )
-    .await
-    .expect(201);
-    app.post(
-        &format!("/messages/{root_id}/reactions"),
-        Some(&alice.access),
-        json!({"emoji": "🎉"}),
-    )
-    .await
-    .expect(201);
-    for bad in ["", "not an emoji", "<b>", ":UPPER:"] {
-        app.post(
-            &format!("/messages/{root_id}/reactions"),
-            Some(&alice.access),
-            json!({"emoji": bad}),
-        )
-        .await
-        .problem(400, "validation_failed");
-    }
-    let top = app
-        .get(&format!("/channels/{ch}/messages"), &bob.access)
-        .await
-        .expect(200);
-    let reactions = &top["items"][0]["reactions"];
-    assert_eq!(reactions[0]["emoji"], "thumbsup");
-    assert_eq!(reactions[0]["count"], 2);
-    assert_eq!(reactions[0]["me"], true);
-    assert_eq!(
-        reactions[0]["user_ids"],
-        json!([bob.user_id, alice.user_id])
-    );
-    assert_eq!(
-        reactions[1],
-        json!({"emoji": "🎉", "count": 1, "user_ids": [alice.user_id], "me": false})
-    );
-    let thumbs_id = thumbs["id"].as_str().unwrap();
-    app.delete(&format!("/reactions/{thumbs_id}"), &alice.access)
-        .await
-        .problem(403, "forbidden");
-    app.delete(&format!("/reactions/{thumbs_id}"), &bob.access)
-        .await
-        .expect(204);
-    app.delete(&format!("/reactions/{thumbs_id}"), &bob.access)
-        .await
-        .problem(404, "not_found");
-
-    // Pins.
-    let pinned = app
-        .post(
-            &format!("/messages/{root_id}/pin"),
-            Some(&bob.access),
-            json!({}),
-        )
-        .await
-        .expect(200);
-    assert_eq!(pinned["pinned"], true);
-    let pins = app
-        .get(&format!("/channels/{ch}/pins"), &alice.access)
-        .await
-        .expect(200);
-    assert_eq!(pins["items"][0]["id"], root_id);
-    let unpinned = app
-        .delete(&format!("/messages/{root_id}/pin"), &alice.access)
-        .await
-        .expect(200);
-    assert_eq!(unpinned["pinned"], false);
-    assert!(
-        app.get(&format!("/channels/{ch}/pins"), &alice.access)
-            .await
-            .expect(200)["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-}
-
-#[tokio::test]
 async fn unread_and_mention_counts_follow_read_markers() {
     let app = spawn_app().await;
     let (_, _, alice, bob) = app.team().await;
@@ -641,4 +496,46 @@ async fn concurrent_senders_across_channels_get_gapless_seqs_per_channel() {
             .expect(200);
         assert_eq!(view["last_seq"], expected.len());
     }
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_idempotency_key_write_one_message() {
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    let url = format!("{}/api/v1/channels/{ch}/messages", app.base);
+    let results = crate::helpers::concurrently(20, |_| {
+        app.client
+            .post(&url)
+            .bearer_auth(&alice.access)
+            .header("Idempotency-Key", "retry-me")
+            .json(&json!({"content": "once"}))
+    })
+    .await;
+    let statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 200),
+        "{statuses:?}"
+    );
+    let ids: HashSet<&str> = results
+        .iter()
+        .map(|(_, b)| b["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let all = app
+        .get(&format!("/channels/{ch}/messages"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    assert_eq!(all["items"][0]["client_id"], "retry-me");
+    let channel = app
+        .get(&format!("/channels/{ch}"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(channel["last_seq"], 1, "no sequence number was spent");
 }

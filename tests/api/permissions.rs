@@ -72,6 +72,11 @@ fn routes(f: &Fixture) -> Vec<(Method, String, Option<Value>)> {
         (Method::POST, format!("/channels/{c}/join"), Some(json!({}))),
         (
             Method::POST,
+            format!("/channels/{c}/leave"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
             format!("/channels/{c}/read"),
             Some(json!({"seq": 1})),
         ),
@@ -236,6 +241,12 @@ async fn server_admins_moderate_channels_without_membership_but_not_dms() {
             None,
             204,
         ),
+        (
+            Method::PUT,
+            format!("/channels/{c}"),
+            Some(json!({"topic": "moderated"})),
+            200,
+        ),
         (Method::DELETE, format!("/channels/{c}"), None, 204),
     ] {
         let reply = app
@@ -270,4 +281,155 @@ async fn server_admins_moderate_channels_without_membership_but_not_dms() {
     app.get(&format!("/channels/{dm}/messages"), &owner.access)
         .await
         .problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn nobody_outside_a_dm_reaches_any_of_its_routes_not_even_an_admin() {
+    let app = spawn_app().await;
+    let (owner, ws, alice, bob) = app.team().await;
+    let eve = app.member(&owner, &ws, "eve").await;
+    let dm = app
+        .post(
+            "/dms",
+            Some(&alice.access),
+            json!({"participant_ids": [bob.user_id]}),
+        )
+        .await
+        .expect(201);
+    let channel = dm["id"].as_str().unwrap().to_string();
+    let message = app.send(&alice, &channel, "between us").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reaction = app
+        .post(
+            &format!("/messages/{message}/reactions"),
+            Some(&bob.access),
+            json!({"emoji": "eyes"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let f = Fixture {
+        channel,
+        message,
+        reaction,
+        member: bob.user_id.clone(),
+    };
+    for outsider in [&eve, &owner] {
+        for (method, path, body) in routes(&f) {
+            let reply = app
+                .call(method.clone(), &path, Some(&outsider.access), body)
+                .await;
+            assert_eq!(
+                reply.status.as_u16(),
+                403,
+                "{method} {path}: {}",
+                reply.body
+            );
+            assert_eq!(reply.body["code"], "forbidden", "{method} {path}");
+        }
+    }
+    // Still intact for the participants.
+    let listed = app
+        .get(&format!("/channels/{}/messages", f.channel), &bob.access)
+        .await
+        .expect(200);
+    assert_eq!(listed["items"][0]["content"], "between us");
+    assert_eq!(listed["items"][0]["reactions"][0]["count"], 1);
+}
+
+#[tokio::test]
+async fn a_workspace_member_reads_a_public_channel_but_joins_before_writing() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let c = app.channel(&alice, "open-room", false).await;
+    let m = app.send(&alice, &c, "hello").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // bob is in the workspace but not in the channel.
+    let rows: Vec<(Method, String, Option<Value>, u16)> = vec![
+        (Method::GET, format!("/channels/{c}"), None, 200),
+        (Method::GET, format!("/channels/{c}/messages"), None, 200),
+        (Method::GET, format!("/channels/{c}/members"), None, 200),
+        (Method::GET, format!("/channels/{c}/pins"), None, 200),
+        (Method::GET, format!("/messages/{m}/thread"), None, 200),
+        (
+            Method::POST,
+            format!("/channels/{c}/messages"),
+            Some(json!({"content": "x"})),
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/messages/{m}/reactions"),
+            Some(json!({"emoji": "wave"})),
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/messages/{m}/pin"),
+            Some(json!({})),
+            403,
+        ),
+        (Method::DELETE, format!("/messages/{m}/pin"), None, 403),
+        (
+            Method::POST,
+            format!("/messages/{m}/threads"),
+            Some(json!({"content": "x"})),
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/channels/{c}/read"),
+            Some(json!({"seq": 1})),
+            403,
+        ),
+        (
+            Method::PUT,
+            format!("/messages/{m}"),
+            Some(json!({"content": "x"})),
+            403,
+        ),
+        (Method::DELETE, format!("/messages/{m}"), None, 403),
+        (
+            Method::PUT,
+            format!("/channels/{c}"),
+            Some(json!({"topic": "x"})),
+            403,
+        ),
+        (Method::DELETE, format!("/channels/{c}"), None, 403),
+        // Leaving a channel one is not in changes nothing.
+        (
+            Method::POST,
+            format!("/channels/{c}/leave"),
+            Some(json!({})),
+            204,
+        ),
+    ];
+    for (method, path, body, status) in rows {
+        let reply = app
+            .call(method.clone(), &path, Some(&bob.access), body)
+            .await;
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{method} {path}: {}",
+            reply.body
+        );
+        if status == 403 {
+            assert_eq!(reply.body["code"], "forbidden", "{method} {path}");
+        }
+    }
+    let msg = app
+        .get(&format!("/channels/{c}/messages"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(msg["items"].as_array().unwrap().len(), 1);
+    assert_eq!(msg["items"][0]["reactions"], json!([]));
+    assert_eq!(msg["items"][0]["pinned"], false);
+    assert_eq!(msg["items"][0]["reply_count"], 0);
 }

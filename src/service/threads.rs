@@ -1,0 +1,288 @@
+//! Threads: replies and reading a thread.
+//!
+//! A reply takes the channel's next sequence number like any message, but stays out of the
+//! channel's top-level list. The root's `reply_count` and `last_reply_at` change with one atomic
+//! `UPDATE … SET reply_count = reply_count ± 1` inside the reply's (or the deletion's)
+//! transaction, so concurrent replies never lose a count; the root's `message.updated` event
+//! carries the values that statement returned.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+use super::{
+    Principal, access, events,
+    messages::{self, Sent},
+    now, page,
+    views::{MentionSet, MessageView},
+};
+use crate::{
+    app::AppState,
+    db::entity::{channel, message},
+    domain::{MessageBody, events::kind, mentions},
+    error::{AppError, AppResult},
+};
+
+/// A validated reply on its way to the database.
+pub struct NewReply {
+    pub body: MessageBody,
+    pub client_id: Option<String>,
+    pub parsed: mentions::Mentions,
+}
+
+/// Reply in the thread of `root_id` (a reply to a reply goes to its root). Idempotent by
+/// `client_id` exactly like a top-level send: a repeat — also a concurrent one — answers with
+/// the original and writes nothing.
+pub async fn reply(
+    state: &AppState,
+    principal: Principal,
+    channel_id: Uuid,
+    root_id: Uuid,
+    new: NewReply,
+) -> AppResult<Sent> {
+    let client_id = new.client_id.clone();
+    if let Some(cid) = &client_id
+        && let Some(original) = by_client_id(&state.db, principal.user_id, cid, channel_id).await?
+    {
+        return Ok(Sent::Existing(
+            messages::one(&state.db, principal.user_id, original).await?,
+        ));
+    }
+    let access = access::readable(&state.db, principal, channel_id).await?;
+    access.require_write()?;
+    let root = thread_root(&state.db, channel_id, root_id).await?;
+    let mentioned = messages::resolve_usernames(
+        &state.db,
+        access.channel.workspace_id,
+        &new.parsed.usernames,
+    )
+    .await?;
+
+    let (tx, _write) = state.begin_write().await?;
+    let view = match insert(
+        &tx,
+        &access.channel,
+        principal.user_id,
+        &root,
+        new,
+        &mentioned,
+    )
+    .await
+    {
+        Ok(view) => view,
+        // A concurrent retry with the same client_id won the race: answer with its message.
+        Err(Failed::Duplicate) => {
+            drop(tx);
+            let cid = client_id.unwrap_or_default();
+            let original = by_client_id(&state.db, principal.user_id, &cid, channel_id)
+                .await?
+                .ok_or_else(|| AppError::internal("client_id conflict without an original"))?;
+            return Ok(Sent::Existing(
+                messages::one(&state.db, principal.user_id, original).await?,
+            ));
+        }
+        Err(Failed::App(e)) => return Err(e),
+    };
+    let updated = bump_root(&tx, root.id, 1, Some(view.created_at))
+        .await?
+        .ok_or_else(|| AppError::conflict("the thread's first message was deleted"))?;
+    let root_view = messages::one(&tx, principal.user_id, updated).await?;
+    messages::emit_updated(&tx, &access.channel, principal.user_id, &root_view).await?;
+    events::commit(state, tx).await?;
+    Ok(Sent::Created(view))
+}
+
+enum Failed {
+    /// The `(user, client_id)` pair exists already.
+    Duplicate,
+    App(AppError),
+}
+
+impl From<sea_orm::DbErr> for Failed {
+    fn from(e: sea_orm::DbErr) -> Self {
+        if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+            Failed::Duplicate
+        } else {
+            Failed::App(e.into())
+        }
+    }
+}
+
+impl From<AppError> for Failed {
+    fn from(e: AppError) -> Self {
+        Failed::App(e)
+    }
+}
+
+/// Store the reply and its `message.created` event (not yet the root's counters).
+async fn insert(
+    tx: &DatabaseTransaction,
+    channel: &channel::Model,
+    author: Uuid,
+    root: &message::Model,
+    new: NewReply,
+    mentioned: &[Uuid],
+) -> Result<MessageView, Failed> {
+    let at = now();
+    // The next sequence number, taken under the channel row's write lock: it commits or rolls
+    // back together with the message, so sequences have no gaps.
+    let seq = channel::Entity::update_many()
+        .col_expr(
+            channel::Column::LastSeq,
+            Expr::col(channel::Column::LastSeq).add(1),
+        )
+        .col_expr(channel::Column::LastMessageAt, Expr::value(at))
+        .filter(channel::Column::Id.eq(channel.id))
+        .exec_with_returning(tx)
+        .await
+        .map_err(Failed::from)?
+        .pop()
+        .map(|c| c.last_seq)
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    let msg = message::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        channel_id: Set(channel.id),
+        seq: Set(seq),
+        user_id: Set(author),
+        content: Set(new.body.into_inner()),
+        thread_root_id: Set(Some(root.id)),
+        reply_count: Set(0),
+        last_reply_at: Set(None),
+        client_id: Set(new.client_id),
+        edited_at: Set(None),
+        deleted_at: Set(None),
+        deleted_by: Set(None),
+        created_at: Set(at),
+    }
+    .insert(tx)
+    .await?;
+    messages::store_mentions(tx, &msg, &new.parsed, mentioned).await?;
+    let mut view = MessageView::bare(msg);
+    view.mentions = MentionSet {
+        user_ids: mentioned.to_vec(),
+        channel: new.parsed.channel,
+        here: new.parsed.here,
+    };
+    let event = crate::domain::events::Event::new(
+        kind::MESSAGE_CREATED,
+        channel.workspace_id,
+        Some(channel.id),
+        Some(author),
+        serde_json::to_value(&view).unwrap_or_default(),
+    )
+    .with_seq(seq);
+    events::emit(tx, &event).await?;
+    Ok(view)
+}
+
+/// Add `delta` to the root's `reply_count` in one statement (never below zero), setting
+/// `last_reply_at` when given. `None` when the root is gone or (for a new reply) deleted.
+pub async fn bump_root(
+    tx: &DatabaseTransaction,
+    root_id: Uuid,
+    delta: i32,
+    last_reply_at: Option<time::OffsetDateTime>,
+) -> AppResult<Option<message::Model>> {
+    let mut update = message::Entity::update_many()
+        .col_expr(
+            message::Column::ReplyCount,
+            Expr::col(message::Column::ReplyCount).add(delta),
+        )
+        .filter(message::Column::Id.eq(root_id));
+    if let Some(at) = last_reply_at {
+        update = update
+            .col_expr(message::Column::LastReplyAt, Expr::value(at))
+            .filter(message::Column::DeletedAt.is_null());
+    }
+    if delta < 0 {
+        update = update.filter(message::Column::ReplyCount.gte(-delta));
+    }
+    Ok(update.exec_with_returning(tx).await?.pop())
+}
+
+async fn by_client_id(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    client_id: &str,
+    channel_id: Uuid,
+) -> AppResult<Option<message::Model>> {
+    let found = message::Entity::find()
+        .filter(message::Column::UserId.eq(user_id))
+        .filter(message::Column::ClientId.eq(client_id))
+        .one(db)
+        .await?;
+    match found {
+        Some(m) if m.channel_id != channel_id => Err(AppError::conflict(
+            "client_id was already used for a message in another conversation",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The root of the thread `id` belongs to (replies to a reply go to its root).
+async fn thread_root(
+    db: &impl ConnectionTrait,
+    channel_id: Uuid,
+    id: Uuid,
+) -> AppResult<message::Model> {
+    let m = message::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|m| m.channel_id == channel_id)
+        .ok_or_else(|| {
+            AppError::validation("thread_root_id: no such message in this conversation")
+        })?;
+    let root = match m.thread_root_id {
+        None => m,
+        Some(root_id) => messages::find(db, root_id).await?,
+    };
+    if root.deleted_at.is_some() {
+        return Err(AppError::conflict("the thread's first message was deleted"));
+    }
+    Ok(root)
+}
+
+/// A thread, oldest first: the root, then its replies. Paged by sequence number: the first page
+/// starts with the root; the cursor is the `seq` of the last item of the previous page.
+pub async fn thread(
+    state: &AppState,
+    principal: Principal,
+    message_id: Uuid,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<MessageView>, Option<String>)> {
+    let after = cursor.map(page::parse_seq).transpose()?;
+    let m = messages::find(&state.db, message_id).await?;
+    access::readable(&state.db, principal, m.channel_id).await?;
+    let root = match m.thread_root_id {
+        None => m,
+        Some(r) => messages::find(&state.db, r).await?,
+    };
+    let limit = page::limit(limit);
+    let root_id = root.id;
+    let mut items = Vec::new();
+    if after.is_none() {
+        items.push(root);
+    }
+    // One more than fits, to know whether another page follows.
+    let wanted = limit + 1 - items.len() as u64;
+    let mut replies = message::Entity::find().filter(message::Column::ThreadRootId.eq(root_id));
+    if let Some(after) = after {
+        replies = replies.filter(message::Column::Seq.gt(after));
+    }
+    items.extend(
+        replies
+            .order_by_asc(message::Column::Seq)
+            .limit(wanted)
+            .all(&state.db)
+            .await?,
+    );
+    let (items, next) = page::split(items, limit, |m| m.seq.to_string());
+    Ok((
+        messages::decorate(&state.db, Some(principal.user_id), items).await?,
+        next,
+    ))
+}

@@ -1,0 +1,128 @@
+//! Identical requests racing each other: every one succeeds, one row is written, one event is
+//! emitted (the database decides, not a check before the insert).
+
+use colink::db::entity::{channel_member, outbox, pin};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, concurrently, spawn_app};
+
+/// Payloads of the outbox events of `kind` for `channel`, oldest first.
+pub async fn outbox_events(app: &TestApp, kind: &str, channel: &str) -> Vec<Value> {
+    let channel: uuid::Uuid = channel.parse().unwrap();
+    outbox::Entity::find()
+        .filter(outbox::Column::EventType.eq(kind))
+        .filter(outbox::Column::ChannelId.eq(channel))
+        .order_by_asc(outbox::Column::Position)
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| serde_json::from_str::<Value>(&row.payload).unwrap()["data"].clone())
+        .collect()
+}
+
+async fn member_rows(app: &TestApp, channel: &str, user: &str) -> u64 {
+    channel_member::Entity::find()
+        .filter(channel_member::Column::ChannelId.eq(channel.parse::<uuid::Uuid>().unwrap()))
+        .filter(channel_member::Column::UserId.eq(user.parse::<uuid::Uuid>().unwrap()))
+        .count(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_joins_add_one_member_and_one_event() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "lobby", false).await;
+    let url = format!("{}/api/v1/channels/{ch}/join", app.base);
+    let results = concurrently(10, |_| {
+        app.client
+            .post(&url)
+            .bearer_auth(&bob.access)
+            .json(&json!({}))
+    })
+    .await;
+    assert!(
+        results
+            .iter()
+            .all(|(s, b)| *s == 200 && b["is_member"] == true),
+        "{results:?}"
+    );
+    assert_eq!(member_rows(&app, &ch, &bob.user_id).await, 1);
+    let joined: Vec<Value> = outbox_events(&app, "member.joined", &ch)
+        .await
+        .into_iter()
+        .filter(|d| d["user_id"] == bob.user_id.as_str())
+        .collect();
+    assert_eq!(joined.len(), 1, "{joined:?}");
+}
+
+#[tokio::test]
+async fn concurrent_identical_member_adds_add_one_member_and_one_event() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "secret", true).await;
+    let url = format!("{}/api/v1/channels/{ch}/members", app.base);
+    let results = concurrently(10, |_| {
+        app.client
+            .post(&url)
+            .bearer_auth(&alice.access)
+            .json(&json!({"user_id": bob.user_id}))
+    })
+    .await;
+    assert!(results.iter().all(|(s, _)| *s == 204), "{results:?}");
+    assert_eq!(member_rows(&app, &ch, &bob.user_id).await, 1);
+    let joined: Vec<Value> = outbox_events(&app, "member.joined", &ch)
+        .await
+        .into_iter()
+        .filter(|d| d["user_id"] == bob.user_id.as_str())
+        .collect();
+    assert_eq!(joined.len(), 1, "{joined:?}");
+}
+
+#[tokio::test]
+async fn concurrent_pins_and_unpins_change_state_once() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &ch).await;
+    let m = app.send(&alice, &ch, "pin me").await;
+    let id = m["id"].as_str().unwrap().to_string();
+    let url = format!("{}/api/v1/messages/{id}/pin", app.base);
+    let results = concurrently(10, |i| {
+        let who = if i % 2 == 0 { &alice } else { &bob };
+        app.client
+            .post(&url)
+            .bearer_auth(&who.access)
+            .json(&json!({}))
+    })
+    .await;
+    assert!(
+        results
+            .iter()
+            .all(|(s, b)| *s == 200 && b["pinned"] == true),
+        "{results:?}"
+    );
+    let pins = pin::Entity::find()
+        .filter(pin::Column::MessageId.eq(id.parse::<uuid::Uuid>().unwrap()))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(pins, 1);
+    let updates = outbox_events(&app, "message.updated", &ch).await;
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0]["pinned"], true);
+
+    let results = concurrently(10, |_| app.client.delete(&url).bearer_auth(&alice.access)).await;
+    assert!(
+        results
+            .iter()
+            .all(|(s, b)| *s == 200 && b["pinned"] == false),
+        "{results:?}"
+    );
+    let updates = outbox_events(&app, "message.updated", &ch).await;
+    assert_eq!(updates.len(), 2, "one pin and one unpin: {updates:?}");
+    assert_eq!(updates[1]["pinned"], false);
+}
