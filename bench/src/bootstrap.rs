@@ -103,7 +103,7 @@ pub struct Fixture {
 
 /// Run `f(0..n)` with at most `limit` at a time; results in index order. The first error
 /// wins and aborts the rest.
-async fn run_limited<T, F, Fut>(n: usize, limit: usize, f: F) -> Result<Vec<T>>
+pub async fn run_limited<T, F, Fut>(n: usize, limit: usize, f: F) -> Result<Vec<T>>
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<T>> + Send + 'static,
@@ -138,16 +138,20 @@ pub fn run_tag() -> String {
     random_hex()[..12].to_owned()
 }
 
-pub async fn create(
-    api: &Api,
-    setup_token: &str,
-    users: usize,
-    channels: usize,
-) -> Result<Fixture> {
-    let started = Instant::now();
+/// The owner account and workspace made by `/setup`.
+pub struct Owner {
+    pub access_token: String,
+    pub workspace_id: String,
+    /// Access token lifetime in seconds, as the server announced it.
+    pub access_ttl: u64,
+    /// The password every bench account uses (strong enough for the server's check).
+    pub password: String,
+}
+
+/// `POST /setup`: the owner account and the workspace.
+pub async fn setup(api: &Api, setup_token: &str) -> Result<Owner> {
     // Strong enough for the server's zxcvbn check, and different on every run.
     let password = format!("bench-Velvet-41-orbit-{}", random_hex());
-
     let done: SetupDone = api
         .post(
             "setup (owner account and workspace)",
@@ -162,13 +166,47 @@ pub async fn create(
             })),
         )
         .await?;
-    let owner = done.tokens.access_token.clone();
-    let access_ttl = done.tokens.expires_in;
+    Ok(Owner {
+        access_token: done.tokens.access_token,
+        workspace_id: done.workspace.id,
+        access_ttl: done.tokens.expires_in,
+        password,
+    })
+}
+
+/// Public channels `bench-1…bench-N`, created by the owner; their ids.
+pub async fn create_channels(api: &Api, owner: &Owner, channels: usize) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(channels);
+    for i in 1..=channels {
+        let ch: Id = api
+            .post(
+                &format!("create channel bench-{i}"),
+                "/channels",
+                Some(&owner.access_token),
+                Some(&json!({ "name": format!("bench-{i}"), "is_private": false })),
+            )
+            .await?;
+        ids.push(ch.id);
+    }
+    Ok(ids)
+}
+
+pub async fn create(
+    api: &Api,
+    setup_token: &str,
+    users: usize,
+    channels: usize,
+) -> Result<Fixture> {
+    let started = Instant::now();
+    let owner_account = setup(api, setup_token).await?;
+    let owner = owner_account.access_token.clone();
+    let access_ttl = owner_account.access_ttl;
+    let password = owner_account.password.clone();
 
     let invite: Invite = api
         .post(
             "create invite",
-            &format!("/workspaces/{}/invites", done.workspace.id),
+            &format!("/workspaces/{}/invites", owner_account.workspace_id),
             Some(&owner),
             Some(&json!({ "max_uses": users })),
         )
@@ -208,18 +246,7 @@ pub async fn create(
     .await?;
 
     eprintln!("creating {channels} channels; every user joins every channel…");
-    let mut channel_ids = Vec::with_capacity(channels);
-    for i in 1..=channels {
-        let ch: Id = api
-            .post(
-                &format!("create channel bench-{i}"),
-                "/channels",
-                Some(&owner),
-                Some(&json!({ "name": format!("bench-{i}"), "is_private": false })),
-            )
-            .await?;
-        channel_ids.push(ch.id);
-    }
+    let channel_ids = create_channels(api, &owner_account, channels).await?;
     let channel_ids = Arc::new(channel_ids);
     let users_arc = Arc::new(bench_users);
     run_limited(users * channels, JOIN_CONCURRENCY, |k| {

@@ -6,11 +6,11 @@
 //! - [`bootstrap`]: owner setup, invite, users (register + login), channels, memberships;
 //! - [`report`]: latency statistics, machine description, table or JSON output.
 //!
-//! Scenarios today: `send` (durable message sends over HTTP). A `fanout` scenario (WebSocket
-//! delivery latency) is meant to be added as another module and `Command` variant.
+//! Scenarios: `send` (durable message sends over HTTP) and `fanout` (WebSocket delivery latency).
 
 mod api;
 mod bootstrap;
+mod fanout;
 mod report;
 mod send;
 mod server;
@@ -34,6 +34,9 @@ struct Cli {
 enum Command {
     /// Durable message sends: C concurrent senders POST /api/v1/channels/{id}/messages.
     Send(send::SendArgs),
+    /// WebSocket fan-out: N clients in channels of M members receive messages posted over HTTP
+    /// at a fixed rate; delivery latency per recipient, losses, server RSS and CPU.
+    Fanout(fanout::FanoutArgs),
 }
 
 // One thread: on the 2-core target machine the load generator must leave the server as much CPU
@@ -45,6 +48,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Send(args) => send::run(args).await,
+        Command::Fanout(args) => fanout::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
