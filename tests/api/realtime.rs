@@ -478,7 +478,7 @@ async fn frame_rate_and_connection_limits() {
         c.realtime.max_connections_per_user = 2;
     })
     .await;
-    let (_, _, alice, _) = app.team().await;
+    let (_, _, alice, bob) = app.team().await;
     let mut ws = WsClient {
         ws: app.ws_raw(&format!("token={}", alice.access), None).await,
     };
@@ -514,6 +514,13 @@ async fn frame_rate_and_connection_limits() {
         "rate_limited"
     );
     assert_eq!(third.closed().await, WsEnd::Code(4029));
+
+    // Sustained abuse: ten times the limit within one window closes the connection.
+    let mut flood = app.ws(&bob.access).await;
+    for _ in 0..60 {
+        flood.send(json!({"type": "ping"})).await;
+    }
+    assert_eq!(flood.closed().await, WsEnd::Code(4029));
 }
 
 #[tokio::test]
