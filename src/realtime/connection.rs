@@ -31,6 +31,8 @@ pub struct Identity {
     /// The user's token version when authenticated: a newer one means revoked.
     pub token_version: i32,
     pub username: String,
+    /// Workspaces the user belonged to when connecting (for workspace-wide events).
+    pub workspaces: Vec<uuid::Uuid>,
 }
 
 /// How long a closing handshake may take before the socket is simply dropped.

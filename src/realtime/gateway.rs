@@ -86,10 +86,14 @@ async fn authenticate(state: &AppState, credential: Credential) -> Result<Identi
         .await
         .map_err(|e| refusal(&e))?
         .username;
+    let workspaces = super::queries::workspaces_of(state, principal.user_id)
+        .await
+        .map_err(|e| refusal(&e))?;
     Ok(Identity {
         principal,
         token_version,
         username,
+        workspaces,
     })
 }
 
@@ -131,7 +135,7 @@ pub async fn ws(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Re
                 .into_response();
         }
     };
-    let Some(registration) = rt.hub.register(who.principal.user_id) else {
+    let Some(registration) = rt.hub.register(who.principal.user_id, &who.workspaces) else {
         super::metrics::Metrics::add(&rt.metrics.rejected_connections, 1);
         return ws
             .on_upgrade(|socket| {

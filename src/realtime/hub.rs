@@ -13,6 +13,11 @@
 //!   `data.participant_ids`), and users mentioned in `message.created` (`data.mentions.user_ids`;
 //!   checked against the database first, by the audience worker, since anyone can be mentioned).
 //!
+//! - every connection of the workspace, for the lifecycle of its public channels
+//!   (`channel.created` / `channel.updated` / `channel.archived` of a channel of kind `public`):
+//!   any member may read and join them, so channel lists stay current without a subscription.
+//!   The workspaces are those the user belonged to when connecting.
+//!
 //! Membership changes take effect at once: `member.joined` subscribes the new member's
 //! connections to the channel, a new DM subscribes its participants', and `member.left` of a
 //! non-public conversation drops the departed user's subscriptions (after delivering that event
@@ -64,6 +69,7 @@ struct Conn {
     queue: mpsc::Sender<Outbound>,
     close: watch::Sender<Option<CloseReason>>,
     channels: HashSet<Uuid>,
+    workspaces: Vec<Uuid>,
 }
 
 #[derive(Default)]
@@ -71,6 +77,21 @@ struct Registry {
     conns: HashMap<ConnId, Conn>,
     by_channel: HashMap<Uuid, HashSet<ConnId>>,
     by_user: HashMap<Uuid, HashSet<ConnId>>,
+    by_workspace: HashMap<Uuid, HashSet<ConnId>>,
+}
+
+/// Remove `id` from the set under `key`, dropping the set when it empties.
+fn forget<K: std::hash::Hash + Eq + Copy>(
+    index: &mut HashMap<K, HashSet<ConnId>>,
+    key: K,
+    id: ConnId,
+) {
+    if let Some(set) = index.get_mut(&key) {
+        set.remove(&id);
+        if set.is_empty() {
+            index.remove(&key);
+        }
+    }
 }
 
 impl Registry {
@@ -89,30 +110,18 @@ impl Registry {
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.channels.remove(&channel);
         }
-        if let Some(set) = self.by_channel.get_mut(&channel) {
-            set.remove(&id);
-            if set.is_empty() {
-                self.by_channel.remove(&channel);
-            }
-        }
+        forget(&mut self.by_channel, channel, id);
     }
 
     fn remove(&mut self, id: ConnId) -> Option<Conn> {
         let conn = self.conns.remove(&id)?;
         for channel in &conn.channels {
-            if let Some(set) = self.by_channel.get_mut(channel) {
-                set.remove(&id);
-                if set.is_empty() {
-                    self.by_channel.remove(channel);
-                }
-            }
+            forget(&mut self.by_channel, *channel, id);
         }
-        if let Some(set) = self.by_user.get_mut(&conn.user_id) {
-            set.remove(&id);
-            if set.is_empty() {
-                self.by_user.remove(&conn.user_id);
-            }
+        for workspace in &conn.workspaces {
+            forget(&mut self.by_workspace, *workspace, id);
         }
+        forget(&mut self.by_user, conn.user_id, id);
         Some(conn)
     }
 
@@ -157,7 +166,7 @@ impl Hub {
     }
 
     /// A new connection for `user`, or `None` when the user has the most allowed.
-    pub fn register(self: &Arc<Self>, user: Uuid) -> Option<Registration> {
+    pub fn register(self: &Arc<Self>, user: Uuid, workspaces: &[Uuid]) -> Option<Registration> {
         let mut reg = self.write();
         if reg.by_user.get(&user).map_or(0, HashSet::len) >= self.max_per_user {
             return None;
@@ -172,9 +181,13 @@ impl Hub {
                 queue: queue_tx,
                 close: close_tx,
                 channels: HashSet::new(),
+                workspaces: workspaces.to_vec(),
             },
         );
         reg.by_user.entry(user).or_default().insert(id);
+        for workspace in workspaces {
+            reg.by_workspace.entry(*workspace).or_default().insert(id);
+        }
         Some(Registration {
             id,
             queue: queue_rx,
@@ -260,9 +273,14 @@ impl Hub {
                 .cloned()
                 .unwrap_or_default();
             let mut slow = self.send(&reg, subscribed.iter().copied(), &frame);
-            let extra: Vec<ConnId> = named
+            let workspace_wide = public_channel_lifecycle(event)
+                .then_some(event.workspace_id)
+                .flatten()
+                .and_then(|w| reg.by_workspace.get(&w));
+            let extra: HashSet<ConnId> = named
                 .iter()
                 .flat_map(|u| reg.conns_of(*u))
+                .chain(workspace_wide.into_iter().flatten().copied())
                 .filter(|id| !subscribed.contains(id))
                 .collect();
             slow.extend(self.send(&reg, extra, &frame));
@@ -426,6 +444,14 @@ fn uuids(value: Option<&serde_json::Value>) -> Vec<Uuid> {
         .collect()
 }
 
+/// `channel.created` / `updated` / `archived` of a public channel: news for the whole workspace.
+fn public_channel_lifecycle(event: &Event) -> bool {
+    matches!(
+        event.kind.as_str(),
+        kind::CHANNEL_CREATED | kind::CHANNEL_UPDATED | kind::CHANNEL_ARCHIVED
+    ) && event.data.get("kind").and_then(|k| k.as_str()) == Some("public")
+}
+
 /// Users an event is about, who may see it whatever they subscribed to.
 fn named_users(event: &Event) -> Vec<Uuid> {
     match event.kind.as_str() {
@@ -457,8 +483,8 @@ mod tests {
     async fn delivers_to_subscribers_and_evicts_full_queues() {
         let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 2, 10));
         let (u1, u2, channel) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let mut fast = hub.register(u1).unwrap();
-        let slow = hub.register(u2).unwrap();
+        let mut fast = hub.register(u1, &[]).unwrap();
+        let slow = hub.register(u2, &[]).unwrap();
         hub.subscribe(fast.id, channel);
         hub.subscribe(slow.id, channel);
         for _ in 0..3 {
@@ -478,7 +504,7 @@ mod tests {
     async fn membership_events_subscribe_and_unsubscribe_the_named_user() {
         let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 16, 10));
         let (user, channel) = (Uuid::now_v7(), Uuid::now_v7());
-        let mut conn = hub.register(user).unwrap();
+        let mut conn = hub.register(user, &[]).unwrap();
         let data = serde_json::json!({"user_id": user, "channel_kind": "private"});
         hub.deliver(&event(kind::MEMBER_JOINED, channel, data.clone()));
         assert!(hub.is_subscribed(conn.id, channel));
@@ -506,8 +532,8 @@ mod tests {
     #[tokio::test]
     async fn a_lag_tells_every_connection_to_resync() {
         let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
-        let mut a = hub.register(Uuid::now_v7()).unwrap();
-        let mut b = hub.register(Uuid::now_v7()).unwrap();
+        let mut a = hub.register(Uuid::now_v7(), &[]).unwrap();
+        let mut b = hub.register(Uuid::now_v7(), &[]).unwrap();
         hub.resync_all();
         for conn in [&mut a, &mut b] {
             let frame: serde_json::Value =
@@ -524,10 +550,10 @@ mod tests {
     fn at_most_the_configured_connections_per_user() {
         let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 2));
         let user = Uuid::now_v7();
-        let a = hub.register(user).unwrap();
-        let _b = hub.register(user).unwrap();
-        assert!(hub.register(user).is_none());
+        let a = hub.register(user, &[]).unwrap();
+        let _b = hub.register(user, &[]).unwrap();
+        assert!(hub.register(user, &[]).is_none());
         drop(a);
-        assert!(hub.register(user).is_some());
+        assert!(hub.register(user, &[]).is_some());
     }
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    db::entity::{channel, channel_member, message},
+    db::entity::{channel, channel_member, message, workspace_member},
     domain::events::{Event, kind},
     error::AppResult,
     identity::jwt::Scope,
@@ -83,4 +83,15 @@ pub async fn can_read(state: &AppState, user: Uuid, channel: Uuid) -> AppResult<
     Ok(access::readable(&state.db, principal, channel)
         .await
         .is_ok())
+}
+
+/// The workspaces `user` belongs to.
+pub async fn workspaces_of(state: &AppState, user: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(workspace_member::Entity::find()
+        .select_only()
+        .column(workspace_member::Column::WorkspaceId)
+        .filter(workspace_member::Column::UserId.eq(user))
+        .into_tuple()
+        .all(&state.db)
+        .await?)
 }

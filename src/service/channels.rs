@@ -323,7 +323,7 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
         &channel,
         kind::CHANNEL_ARCHIVED,
         principal.user_id,
-        serde_json::json!({ "archived_at": channel.archived_at }),
+        serde_json::json!({ "archived_at": channel.archived_at, "kind": channel.kind }),
     )
     .await?;
     events::commit(state, tx).await?;

@@ -22,6 +22,7 @@ mod pagination;
 mod permissions;
 mod races;
 mod realtime;
+mod realtime_channels;
 mod setup;
 mod threads;
 mod totp;

@@ -1,0 +1,57 @@
+//! Public channel lifecycle events reach every connected member of the workspace, subscribed or
+//! not, so channel lists stay current; private channels stay invisible to outsiders.
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn public_channel_lifecycle_reaches_the_whole_workspace_private_does_not() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let mut ws = app.ws(&alice.access).await;
+
+    let secret = app.channel(&bob, "secret-plans", true).await;
+    let launch = app.channel(&bob, "launch", false).await;
+    app.put(
+        &format!("/channels/{launch}"),
+        &bob.access,
+        json!({"topic": "Friday"}),
+    )
+    .await
+    .expect(200);
+    app.delete(&format!("/channels/{launch}"), &bob.access)
+        .await
+        .expect(204);
+
+    // Events arrive in order: everything before the archive of `launch` is what alice saw.
+    let mut seen: Vec<Value> = Vec::new();
+    loop {
+        let frame = ws.expect(|f| f["type"] == "event").await;
+        let done = frame["event"]["type"] == "channel.archived";
+        seen.push(frame["event"].clone());
+        if done {
+            break;
+        }
+    }
+    let kinds: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or(""),
+                e["channel_id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("channel.created", launch.as_str()),
+            ("channel.updated", launch.as_str()),
+            ("channel.archived", launch.as_str()),
+        ],
+        "alice, not a member of either channel, sees the public one's lifecycle only"
+    );
+    assert!(!seen.iter().any(|e| e["channel_id"] == secret.as_str()));
+    assert_eq!(seen[0]["data"]["name"], "launch");
+}
