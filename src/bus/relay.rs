@@ -287,7 +287,7 @@ impl Relay {
 
     /// Record the published rows; then publish rows that committed behind the cursor.
     async fn mark(&self, progress: &mut Progress) -> Result<(), PassError> {
-        let now = time::OffsetDateTime::now_utc();
+        let now = crate::domain::clock::now();
         for (first, last) in runs(&progress.unrecorded, MARK_RUN) {
             let _write = self.gate.enter().await;
             outbox::Entity::update_many()
@@ -341,7 +341,7 @@ pub async fn prune(
     gate: &crate::db::WriteGate,
     retention: Duration,
 ) -> Result<u64, sea_orm::DbErr> {
-    let cutoff = time::OffsetDateTime::now_utc() - retention;
+    let cutoff = crate::domain::clock::now() - retention;
     let mut pruned = 0;
     loop {
         let positions: Vec<i64> = outbox::Entity::find()

@@ -47,7 +47,7 @@ impl Event {
         Self {
             id: Uuid::now_v7(),
             kind: kind.to_string(),
-            occurred_at: OffsetDateTime::now_utc(),
+            occurred_at: crate::domain::clock::now(),
             workspace_id: Some(workspace_id),
             channel_id,
             actor_id,

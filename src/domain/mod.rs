@@ -1,5 +1,6 @@
 //! Domain types that validate at construction. No IO here.
 
+pub mod clock;
 mod conversation;
 mod email;
 pub mod events;

@@ -247,7 +247,7 @@ async fn store(
     }
 
     // Sequence numbers: one increment per channel, under the channel row's write lock.
-    let now = time::OffsetDateTime::now_utc();
+    let now = crate::domain::clock::now();
     let mut per_channel: Vec<(Uuid, Vec<usize>)> = Vec::new();
     for &i in &fresh {
         match per_channel

@@ -62,6 +62,7 @@ impl RequestMeta {
     }
 }
 
+/// The current time, for storing (see [`crate::domain::clock::now`]).
 pub fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
+    crate::domain::clock::now()
 }
