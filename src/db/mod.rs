@@ -1,6 +1,7 @@
 //! Database connection (SQLite or PostgreSQL through sea-orm) and entities.
 
 pub mod entity;
+mod nodelay;
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -47,10 +48,39 @@ pub async fn connect_with(config: &Config, connections: u32) -> anyhow::Result<D
                 .pragma("wal_autocheckpoint", "0")
                 .create_if_missing(true)
         });
+    if let Some(port) = postgres_tcp_port(options.get_url()) {
+        options.map_sqlx_postgres_pool_opts(move |pool| {
+            pool.after_connect(move |_connection, _meta| {
+                Box::pin(async move {
+                    nodelay::set_on_connections_to(port);
+                    Ok(())
+                })
+            })
+        });
+    }
     let db = Database::connect(options)
         .await
         .context("connecting to the database (database.url)")?;
     Ok(db)
+}
+
+/// The server port of a PostgreSQL URL that connects over TCP (not a Unix socket).
+fn postgres_tcp_port(url: &str) -> Option<u16> {
+    let url = url::Url::parse(url).ok()?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return None;
+    }
+    let unix_socket = url
+        .query_pairs()
+        .any(|(k, v)| k == "host" && v.starts_with('/'));
+    if unix_socket
+        || url
+            .host_str()
+            .is_none_or(|h| h.is_empty() || h.starts_with('%'))
+    {
+        return None;
+    }
+    Some(url.port().unwrap_or(5432))
 }
 
 /// Copy the SQLite write-ahead log into the database file without blocking writers (a passive
@@ -122,4 +152,26 @@ where
     let out = work(&tx).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_tcp_port;
+
+    #[test]
+    fn tcp_port_of_postgres_urls() {
+        assert_eq!(
+            postgres_tcp_port("postgres://u@127.0.0.1:5433/db"),
+            Some(5433)
+        );
+        assert_eq!(
+            postgres_tcp_port("postgresql://u@db.example.com/db"),
+            Some(5432)
+        );
+        assert_eq!(
+            postgres_tcp_port("postgres://u@localhost/db?host=/var/run/postgresql"),
+            None
+        );
+        assert_eq!(postgres_tcp_port("sqlite://colink.db?mode=rwc"), None);
+    }
 }
