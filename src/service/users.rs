@@ -3,7 +3,7 @@
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait, Func},
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -111,7 +111,13 @@ pub async fn search(
         if q.chars().count() > 100 {
             return Err(AppError::validation("query: at most 100 characters"));
         }
-        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        // `%`, `_` and the escape character itself match literally (usernames contain `_`).
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
         // Usernames and emails are stored lowercase; display names keep their case, and LIKE
         // is case-sensitive on PostgreSQL: compare LOWER(display_name).
         let display_name = Expr::from(Func::lower(Expr::col(user::Column::DisplayName)));

@@ -158,6 +158,38 @@ async fn search_matches_display_names_regardless_of_case() {
     }
 }
 
+/// `_` and `%` in a search match themselves, not any character (usernames contain `_`).
+#[tokio::test]
+async fn search_treats_like_wildcards_literally() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let viewer = app.member(&owner, &ws, "viewer").await;
+    app.member(&owner, &ws, "john_doe").await;
+    app.member(&owner, &ws, "johnxdoe").await;
+    app.member(&owner, &ws, "johndoe").await;
+    let search = |q: &'static str| {
+        let (app, token) = (&app, viewer.access.clone());
+        async move {
+            let found = app
+                .get(&format!("/users?query={q}"), &token)
+                .await
+                .expect(200);
+            found["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["username"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("n_d").await, ["john_doe"]);
+    assert_eq!(search("john_").await, ["john_doe"]);
+    assert!(
+        search("%25").await.is_empty(),
+        "a literal % matches no username"
+    );
+}
+
 /// A status past its `expires_at` is no longer shown, to anyone, on any route.
 #[tokio::test]
 async fn an_expired_status_is_hidden() {
