@@ -58,16 +58,45 @@ struct Conn {
     missed_pongs: u32,
 }
 
+/// Counts the connection in the gauge and in presence while it lives; dropping it (also when the
+/// connection task panics or is cancelled) takes it out of both.
+struct Live {
+    state: Arc<AppState>,
+    user: Uuid,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let rt = &self.state.realtime;
+        rt.metrics
+            .connections
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        let (state, user) = (self.state.clone(), self.user);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let rt = &state.realtime;
+                if let Some(change) = rt.presence.disconnected(user).await {
+                    rt.submit(Job::Presence(change));
+                }
+            });
+        }
+    }
+}
+
 /// Serve one authenticated connection until it ends.
 pub async fn run(socket: WebSocketStream, state: Arc<AppState>, who: Identity, reg: Registration) {
     let rt = &state.realtime;
     rt.metrics
         .connections
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if let Some(change) = rt.presence.connected(who.principal.user_id).await {
+    let user = who.principal.user_id;
+    let _live = Live {
+        state: state.clone(),
+        user,
+    };
+    if let Some(change) = rt.presence.connected(user).await {
         rt.submit(Job::Presence(change));
     }
-    let user = who.principal.user_id;
     let (sink, stream) = socket.split();
     let mut conn = Conn {
         limiter: FrameLimiter::new(state.config.realtime.max_frames_per_second),
@@ -84,13 +113,6 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, who: Identity, r
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.sink.send(frame)).await;
     }
     drop(conn);
-    let rt = &state.realtime;
-    if let Some(change) = rt.presence.disconnected(user).await {
-        rt.submit(Job::Presence(change));
-    }
-    rt.metrics
-        .connections
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl Conn {
@@ -99,18 +121,21 @@ impl Conn {
         let mut ping = tokio::time::interval_at(Instant::now() + every, every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            // Biased, so that a busy send queue never starves the heartbeat or the client's
+            // frames (pongs included); client frames are rate-limited, so they cannot starve
+            // the queue in turn.
             let step = tokio::select! {
                 biased;
                 _ = self.reg.closed.changed() => Err(self.close_reason()),
-                out = self.reg.queue.recv() => match out {
-                    Some(out) => self.forward(out).await,
-                    None => Err(self.close_reason()),
-                },
+                _ = ping.tick() => self.heartbeat().await,
                 msg = stream.next() => match msg {
                     Some(Ok(msg)) => self.inbound(msg).await,
                     Some(Err(_)) | None => Err(Ended::Gone),
                 },
-                _ = ping.tick() => self.heartbeat().await,
+                out = self.reg.queue.recv() => match out {
+                    Some(out) => self.forward(out).await,
+                    None => Err(self.close_reason()),
+                },
             };
             if let Err(ended) = step {
                 return ended;
@@ -169,17 +194,23 @@ impl Conn {
         }
         let user = self.who.principal.user_id;
         // A failed lookup (database hiccup) is not a revocation: check again next time.
-        let revoked = match authn::token_state(&self.state, user).await {
-            Ok(current) => {
-                !current.is_some_and(|s| s.active && s.version == self.who.token_version)
+        if let Ok(current) = authn::token_state(&self.state, user).await {
+            match current {
+                Some(s) if s.active && s.version == self.who.token_version => {
+                    if s.role != self.who.principal.role {
+                        return Err(Ended::Close(CloseReason {
+                            code: close::PERMISSIONS_CHANGED,
+                            reason: "your role changed: reconnect",
+                        }));
+                    }
+                }
+                _ => {
+                    return Err(Ended::Close(CloseReason {
+                        code: close::UNAUTHORIZED,
+                        reason: "the session was revoked",
+                    }));
+                }
             }
-            Err(_) => false,
-        };
-        if revoked {
-            return Err(Ended::Close(CloseReason {
-                code: close::UNAUTHORIZED,
-                reason: "the session was revoked",
-            }));
         }
         self.missed_pongs += 1;
         let ping = self.sink.send(Message::Ping(Vec::new()));
@@ -193,14 +224,10 @@ impl Conn {
         // Any sign of life resets the heartbeat.
         self.missed_pongs = 0;
         let text = match msg {
-            Message::Text(text) => text,
-            Message::Binary(_) => {
-                return self
-                    .error(code::BAD_REQUEST, "frames are JSON text", None)
-                    .await;
-            }
             Message::Close(_) => return Err(Ended::Gone),
             Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            Message::Text(text) => Some(text),
+            Message::Binary(_) => None,
         };
         match self.limiter.check(std::time::Instant::now()) {
             Verdict::Allow => {}
@@ -218,6 +245,11 @@ impl Conn {
                 }));
             }
         }
+        let Some(text) = text else {
+            return self
+                .error(code::BAD_REQUEST, "frames are JSON text", None)
+                .await;
+        };
         let frame = match serde_json::from_str::<ClientFrame>(&text) {
             Ok(frame) => frame,
             Err(_) => {
@@ -239,8 +271,9 @@ impl Conn {
         match frame {
             ClientFrame::Ping => self.write_frame(ServerFrame::Pong).await,
             ClientFrame::Subscribe { channel_id } => {
-                if self.authorise(channel_id).await?.is_some() {
-                    self.state.realtime.hub.subscribe(self.reg.id, channel_id);
+                if self.authorise(channel_id).await?.is_some()
+                    && self.subscribe_checked(channel_id).await?
+                {
                     self.write_frame(ServerFrame::Subscribed { channel_id })
                         .await?;
                 }
@@ -266,12 +299,43 @@ impl Conn {
         }
     }
 
+    /// The user as of now: the role may have changed since the connection opened (the heartbeat
+    /// closes the connection then; until it runs, checks use the current role).
+    async fn principal(&self) -> Result<crate::service::Principal, Ended> {
+        match authn::token_state(&self.state, self.who.principal.user_id).await {
+            Ok(Some(current)) if current.active && current.version == self.who.token_version => {
+                Ok(crate::service::Principal {
+                    role: current.role,
+                    ..self.who.principal
+                })
+            }
+            Ok(_) => Err(Ended::Close(CloseReason {
+                code: close::UNAUTHORIZED,
+                reason: "the session was revoked",
+            })),
+            Err(_) => Ok(self.who.principal),
+        }
+    }
+
+    /// Subscribe, then check access once more: a removal that committed after the first check
+    /// may have been delivered (and found nothing to unsubscribe) before this subscription
+    /// existed. False, with the subscription dropped and an error frame sent, if access is gone.
+    async fn subscribe_checked(&mut self, channel_id: Uuid) -> Result<bool, Ended> {
+        self.state.realtime.hub.subscribe(self.reg.id, channel_id);
+        if self.authorise(channel_id).await?.is_some() {
+            return Ok(true);
+        }
+        self.state.realtime.hub.unsubscribe(self.reg.id, channel_id);
+        Ok(false)
+    }
+
     /// The channel if the user may read it; otherwise an error frame was sent.
     async fn authorise(
         &mut self,
         channel_id: Uuid,
     ) -> Result<Option<crate::db::entity::channel::Model>, Ended> {
-        match access::readable(&self.state.db, self.who.principal, channel_id).await {
+        let principal = self.principal().await?;
+        match access::readable(&self.state.db, principal, channel_id).await {
             Ok(access) => Ok(Some(access.channel)),
             Err(e) => {
                 let (code, message) = match e.code {
@@ -300,7 +364,9 @@ impl Conn {
         let Some(channel) = self.authorise(channel_id).await? else {
             return Ok(());
         };
-        self.state.realtime.hub.subscribe(self.reg.id, channel_id);
+        if !self.subscribe_checked(channel_id).await? {
+            return Ok(());
+        }
         let max = self.state.config.realtime.resume_max_messages;
         let replay = queries::replay(&self.state, &channel, after_seq, max).await;
         self.write_frame(ServerFrame::Subscribed { channel_id })
@@ -337,7 +403,7 @@ impl Conn {
     }
 
     async fn typing(&mut self, channel_id: Uuid) -> Flow {
-        let principal = self.who.principal;
+        let principal = self.principal().await?;
         if access::postable(&self.state, principal, channel_id)
             .await
             .is_err()

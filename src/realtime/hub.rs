@@ -18,6 +18,9 @@
 //!   any member may read and join them, so channel lists stay current without a subscription.
 //!   The workspaces are those the user belonged to when connecting.
 //!
+//! `conversation.read` is the exception: a read marker is private and goes only to the reader's
+//! own connections.
+//!
 //! Membership changes take effect at once: `member.joined` subscribes the new member's
 //! connections to the channel, a new DM subscribes its participants', and `member.left` of a
 //! non-public conversation drops the departed user's subscriptions (after delivering that event
@@ -268,10 +271,18 @@ impl Hub {
         let mut mention_job = None;
         let slow = {
             let reg = self.read();
-            let subscribed: HashSet<ConnId> = channel
-                .and_then(|c| reg.by_channel.get(&c))
-                .cloned()
-                .unwrap_or_default();
+            // A read marker is private: only the reader's own connections (other devices).
+            let subscribed: HashSet<ConnId> = if event.kind == kind::CONVERSATION_READ {
+                event
+                    .actor_id
+                    .map(|u| reg.conns_of(u).collect())
+                    .unwrap_or_default()
+            } else {
+                channel
+                    .and_then(|c| reg.by_channel.get(&c))
+                    .cloned()
+                    .unwrap_or_default()
+            };
             let mut slow = self.send(&reg, subscribed.iter().copied(), &frame);
             let workspace_wide = public_channel_lifecycle(event)
                 .then_some(event.workspace_id)
@@ -398,22 +409,15 @@ impl Hub {
     }
 
     /// The hub missed events: every connection must resume from its last seqs.
+    /// The hub missed bus events: among them could be a `member.left` that should have ended a
+    /// subscription, so every connection is closed (code 4009); clients reconnect, subscribing
+    /// again with fresh access checks, and `resume` what they missed.
     pub fn resync_all(&self) {
         Metrics::add(&self.metrics.lag_resyncs, 1);
-        let frame = Outbound::plain(
-            ServerFrame::Error {
-                code: super::protocol::code::RESYNC,
-                message: "events were missed: resume each channel from the last seq you have",
-                channel_id: None,
-            }
-            .text(),
-        );
-        let slow = {
-            let reg = self.read();
-            let ids: Vec<ConnId> = reg.conns.keys().copied().collect();
-            self.send(&reg, ids, &frame)
-        };
-        self.evict(slow);
+        self.close_all(CloseReason {
+            code: close::MISSED_EVENTS,
+            reason: "events were missed: reconnect and resume",
+        });
     }
 
     /// Close every connection (shutdown).
@@ -529,18 +533,18 @@ mod tests {
         assert!(!hub.is_subscribed(conn.id, channel));
     }
 
+    /// Missed events may include a `member.left`: every connection is closed, to reconnect
+    /// with fresh access checks and resume.
     #[tokio::test]
-    async fn a_lag_tells_every_connection_to_resync() {
+    async fn a_lag_closes_every_connection_to_reconnect_and_resume() {
         let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
-        let mut a = hub.register(Uuid::now_v7(), &[]).unwrap();
-        let mut b = hub.register(Uuid::now_v7(), &[]).unwrap();
+        let a = hub.register(Uuid::now_v7(), &[]).unwrap();
+        let b = hub.register(Uuid::now_v7(), &[]).unwrap();
         hub.resync_all();
-        for conn in [&mut a, &mut b] {
-            let frame: serde_json::Value =
-                serde_json::from_str(&conn.queue.recv().await.unwrap().text).unwrap();
+        for conn in [&a, &b] {
             assert_eq!(
-                (frame["type"].as_str(), frame["code"].as_str()),
-                (Some("error"), Some("resync"))
+                conn.closed.borrow().map(|r| r.code),
+                Some(close::MISSED_EVENTS)
             );
         }
         assert_eq!(hub.metrics.lag_resyncs.load(Ordering::Relaxed), 1);

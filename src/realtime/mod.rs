@@ -9,8 +9,8 @@
 //! - `protocol.rs`: the frames and close codes; `limits.rs`: the frame-rate limit;
 //!   `metrics.rs`: counters; `ticket.rs`: tickets in the kv store; `queries.rs`: database reads.
 //!
-//! Two workers run here: the hub worker (bus → hub; on `Lagged` every connection is told to
-//! `resync`), and the audience worker, which does the deliveries that need the database first —
+//! Two workers run here: the hub worker (bus → hub; on `Lagged` every connection is closed with
+//! 4009, to reconnect and resume), and the audience worker, which does the deliveries that need the database first —
 //! presence changes (to users sharing a channel) and mentions of users not subscribed to the
 //! channel (after checking they may read it) — and applies the presence timers.
 
@@ -25,9 +25,10 @@ mod queries;
 pub mod ticket;
 pub mod typing;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use self::{
     hub::{CloseReason, Hub, MentionJob},
@@ -45,11 +46,14 @@ use crate::{
 
 /// Work for the audience worker.
 pub enum Job {
+    /// A user's presence changed. Coalesced per user: the audience is told the status current
+    /// when it is sent, so a burst (a reconnect storm) is never dropped or told out of order.
     Presence(Change),
     Mention(MentionJob),
 }
 
-/// Jobs waiting for the audience worker; past this they are dropped (and counted).
+/// Mention jobs waiting for the audience worker; past this they are dropped (and counted). The
+/// mention itself is stored and counted either way; only its live delivery is lost.
 const JOB_QUEUE: usize = 4096;
 
 pub struct Realtime {
@@ -57,8 +61,11 @@ pub struct Realtime {
     pub presence: Arc<dyn PresenceStore>,
     pub typing: Arc<dyn TypingStore>,
     pub metrics: Arc<Metrics>,
-    jobs: mpsc::Sender<Job>,
-    jobs_rx: std::sync::Mutex<Option<mpsc::Receiver<Job>>>,
+    jobs: mpsc::Sender<MentionJob>,
+    jobs_rx: std::sync::Mutex<Option<mpsc::Receiver<MentionJob>>>,
+    /// Users whose presence changed and whose audience has not been told yet.
+    presence_changed: std::sync::Mutex<HashSet<Uuid>>,
+    presence_wakeup: tokio::sync::Notify,
 }
 
 impl Realtime {
@@ -79,17 +86,37 @@ impl Realtime {
             metrics,
             jobs,
             jobs_rx: std::sync::Mutex::new(Some(jobs_rx)),
+            presence_changed: std::sync::Mutex::new(HashSet::new()),
+            presence_wakeup: tokio::sync::Notify::new(),
         }
     }
 
     /// Hand work to the audience worker without waiting.
     pub fn submit(&self, job: Job) {
-        if self.jobs.try_send(job).is_err() {
-            Metrics::add(&self.metrics.frames_dropped, 1);
-            tracing::warn!(
-                "realtime audience queue full: a presence or mention update was dropped"
-            );
+        match job {
+            Job::Presence((user, _)) => {
+                self.presence_changed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(user);
+                self.presence_wakeup.notify_one();
+            }
+            Job::Mention(job) => {
+                if self.jobs.try_send(job).is_err() {
+                    Metrics::add(&self.metrics.frames_dropped, 1);
+                    tracing::warn!("realtime audience queue full: a mention delivery was dropped");
+                }
+            }
         }
+    }
+
+    /// The users whose presence changed since the last call.
+    fn take_presence_changes(&self) -> Vec<Uuid> {
+        let mut changed = self
+            .presence_changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        changed.drain().collect()
     }
 
     /// Close every connection (the server is stopping).
@@ -146,7 +173,7 @@ async fn run_hub(state: Arc<AppState>, mut shutdown: Shutdown) {
                     }
                 }
                 Err(RecvError::Lagged { skipped }) => {
-                    tracing::warn!(skipped, "realtime hub fell behind the bus: clients resync");
+                    tracing::warn!(skipped, "realtime hub fell behind the bus: clients reconnect and resume");
                     rt.hub.resync_all();
                 }
                 Err(RecvError::Closed) => break,
@@ -163,22 +190,34 @@ fn sweep_period(config: &RealtimeConfig) -> Duration {
     (shortest / 4).clamp(Duration::from_millis(20), Duration::from_secs(1))
 }
 
-async fn run_audience(state: Arc<AppState>, mut jobs: mpsc::Receiver<Job>, mut shutdown: Shutdown) {
+async fn run_audience(
+    state: Arc<AppState>,
+    mut jobs: mpsc::Receiver<MentionJob>,
+    mut shutdown: Shutdown,
+) {
+    let rt = &state.realtime;
     let mut sweep = tokio::time::interval(sweep_period(&state.config.realtime));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             job = jobs.recv() => match job {
-                Some(Job::Presence(change)) => presence_changed(&state, change).await,
-                Some(Job::Mention(job)) => mention(&state, job).await,
+                Some(job) => mention(&state, job).await,
                 None => break,
             },
+            _ = rt.presence_wakeup.notified() => {}
             _ = sweep.tick() => {
-                for change in state.realtime.presence.expire().await {
-                    presence_changed(&state, change).await;
+                for change in rt.presence.expire().await {
+                    rt.submit(Job::Presence(change));
                 }
             }
             _ = shutdown.changed() => break,
+        }
+        let users = rt.take_presence_changes();
+        if !users.is_empty() {
+            let statuses = rt.presence.statuses(&users).await;
+            for change in users.into_iter().zip(statuses) {
+                presence_changed(&state, change).await;
+            }
         }
     }
 }

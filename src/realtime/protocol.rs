@@ -14,8 +14,13 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4001;
     /// No pong for `realtime.missed_pongs` pings in a row.
     pub const HEARTBEAT_TIMEOUT: u16 = 4002;
+    /// The user's role changed (e.g. an admin was demoted): reconnect, so that subscriptions
+    /// are checked again.
+    pub const PERMISSIONS_CHANGED: u16 = 4003;
     /// The client did not read fast enough: its send queue filled up. Reconnect and `resume`.
     pub const TOO_SLOW: u16 = 4008;
+    /// The server fell behind the event bus and missed events. Reconnect and `resume`.
+    pub const MISSED_EVENTS: u16 = 4009;
     /// Too many connections for this user, or sustained frame-rate abuse.
     pub const LIMIT: u16 = 4029;
     /// The server is shutting down. Reconnect and `resume`.

@@ -33,6 +33,7 @@ async fn realtime_changes_arrive_as_the_exact_event_envelope() {
     let (_, alice, bob, channel) = team_in_channel(&app).await;
     let mut ws = app.ws(&bob.access).await;
     ws.subscribe(&channel).await;
+    let mut alice_ws = app.ws(&alice.access).await;
 
     let sent = app.send(&alice, &channel, "hello @bob").await;
     let event = ws.event("message.created").await;
@@ -119,14 +120,20 @@ async fn realtime_changes_arrive_as_the_exact_event_envelope() {
     )
     .await
     .expect(200);
-    let read = ws.event("conversation.read").await;
+    // A read marker is private: it reaches the reader's own connections (other devices), not
+    // the other members.
+    let read = alice_ws.event("conversation.read").await;
     assert_eq!(read["data"]["user_id"], alice.user_id);
 
     app.delete(&format!("/messages/{id}"), &alice.access)
         .await
         .expect(204);
-    let deleted = ws.event("message.deleted").await;
-    assert_eq!(deleted["data"]["id"], id);
+    let next = ws.expect(|f| f["type"] == "event").await;
+    assert_eq!(
+        next["event"]["type"], "message.deleted",
+        "bob saw no read marker"
+    );
+    assert_eq!(next["event"]["data"]["id"], id);
 }
 
 #[tokio::test]

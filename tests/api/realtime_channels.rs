@@ -55,3 +55,30 @@ async fn public_channel_lifecycle_reaches_the_whole_workspace_private_does_not()
     assert!(!seen.iter().any(|e| e["channel_id"] == secret.as_str()));
     assert_eq!(seen[0]["data"]["name"], "launch");
 }
+
+/// A server admin may watch a private channel without being a member; once demoted, the
+/// connection is closed (4003) and a new one may no longer subscribe.
+#[tokio::test]
+async fn a_demoted_admin_loses_private_channels_they_watched() {
+    let app = crate::helpers::spawn_with(|c| {
+        c.realtime.ping_interval.0 = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let (owner, _, alice, bob) = app.team().await;
+    let private = app.channel(&bob, "board", true).await;
+    let role_path = format!("/admin/users/{}/role", alice.user_id);
+    let set_role =
+        |role: &'static str| app.post(&role_path, Some(&owner.access), json!({ "role": role }));
+    set_role("admin").await.expect(200);
+    let mut ws = app.ws(&alice.access).await;
+    ws.subscribe(&private).await;
+
+    set_role("member").await.expect(200);
+    assert_eq!(ws.closed().await, crate::helpers::WsEnd::Code(4003));
+    let mut again = app.ws(&alice.access).await;
+    again
+        .send(json!({"type": "subscribe", "channel_id": private}))
+        .await;
+    let refused = again.expect(|f| f["type"] == "error").await;
+    assert_eq!(refused["code"], "forbidden");
+}
