@@ -314,10 +314,24 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
         return Ok(());
     }
     let (tx, _write) = state.begin_write().await?;
-    let mut active = access.channel.clone().into_active_model();
-    active.archived_at = Set(Some(now()));
-    active.updated_at = Set(now());
-    let channel = active.update(&tx).await?;
+    // Conditional, so that of two concurrent archives only one changes the row and announces it.
+    let at = now();
+    let archived = channel::Entity::update_many()
+        .col_expr(
+            channel::Column::ArchivedAt,
+            sea_orm::sea_query::Expr::value(Some(at)),
+        )
+        .col_expr(
+            channel::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
+        .filter(channel::Column::Id.eq(id))
+        .filter(channel::Column::ArchivedAt.is_null())
+        .exec_with_returning(&tx)
+        .await?;
+    let Some(channel) = archived.into_iter().next() else {
+        return Ok(());
+    };
     emit(
         &tx,
         &channel,

@@ -175,6 +175,11 @@ impl WriterTask {
                 .one(&self.db)
                 .await
         {
+            if original.channel_id != m.channel_id {
+                return Err(AppError::conflict(
+                    "client_id was already used for a message in another conversation",
+                ));
+            }
             return Ok(Stored::Duplicate(original.id));
         }
         Err(e.into())

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, Query},
+    sea_query::{Expr, LockType, Query},
 };
 use uuid::Uuid;
 
@@ -289,6 +289,26 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<message::Mod
         .ok_or_else(|| AppError::not_found("message"))
 }
 
+/// The message, locked for the rest of the transaction (`FOR UPDATE`, or `FOR SHARE` for
+/// changes that may run side by side such as reactions, on PostgreSQL; SQLite's write
+/// transactions are serialised anyway), unless it was deleted meanwhile: a change that raced a
+/// delete must not bring back its content or announce it again.
+pub async fn lock_live(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    lock: sea_orm::sea_query::LockType,
+) -> AppResult<message::Model> {
+    let m = message::Entity::find_by_id(id)
+        .lock(lock)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    if m.deleted_at.is_some() {
+        return Err(AppError::conflict("the message was deleted"));
+    }
+    Ok(m)
+}
+
 /// Edit (author only).
 pub async fn edit(
     state: &AppState,
@@ -310,7 +330,9 @@ pub async fn edit(
     let mentioned =
         resolve_usernames(&state.db, access.channel.workspace_id, &parsed.usernames).await?;
     let (tx, _write) = state.begin_write().await?;
-    let mut active = m.into_active_model();
+    let mut active = lock_live(&tx, m.id, LockType::Update)
+        .await?
+        .into_active_model();
     active.content = Set(body.into_inner());
     active.edited_at = Set(Some(now()));
     let updated = active.update(&tx).await?;

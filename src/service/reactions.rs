@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr,
-    TryInsertResult,
+    TryInsertResult, sea_query::LockType,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -34,6 +34,7 @@ pub async fn add(
         return Err(AppError::conflict("the message was deleted"));
     }
     let (tx, _write) = state.begin_write().await?;
+    messages::lock_live(&tx, m.id, LockType::Share).await?;
     let added = reaction::ActiveModel {
         id: Set(Uuid::now_v7()),
         message_id: Set(m.id),
@@ -106,6 +107,7 @@ pub async fn set_pinned(
         return Err(AppError::conflict("the message was deleted"));
     }
     let (tx, _write) = state.begin_write().await?;
+    let m = messages::lock_live(&tx, m.id, LockType::Update).await?;
     // Insert-or-nothing / delete: only the request that changed the pin state announces it, so
     // concurrent identical requests all succeed and emit one event.
     let changed = if pinned {

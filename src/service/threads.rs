@@ -44,6 +44,8 @@ pub async fn reply(
     new: NewReply,
 ) -> AppResult<Sent> {
     let client_id = new.client_id.clone();
+    // Access first: someone removed from the channel learns nothing by repeating a client id.
+    let access = access::readable(&state.db, principal, channel_id).await?;
     if let Some(cid) = &client_id
         && let Some(original) = by_client_id(&state.db, principal.user_id, cid, channel_id).await?
     {
@@ -51,7 +53,6 @@ pub async fn reply(
             messages::one(&state.db, principal.user_id, original).await?,
         ));
     }
-    let access = access::readable(&state.db, principal, channel_id).await?;
     access.require_write()?;
     let root = thread_root(&state.db, channel_id, root_id).await?;
     let mentioned = messages::resolve_usernames(

@@ -126,3 +126,69 @@ async fn concurrent_pins_and_unpins_change_state_once() {
     assert_eq!(updates.len(), 2, "one pin and one unpin: {updates:?}");
     assert_eq!(updates[1]["pinned"], false);
 }
+
+#[tokio::test]
+async fn concurrent_archives_archive_once_and_announce_once() {
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    let ch = app.channel(&alice, "sunset", false).await;
+    let url = format!("{}/api/v1/channels/{ch}", app.base);
+    let results = concurrently(10, |_| app.client.delete(&url).bearer_auth(&alice.access)).await;
+    assert!(results.iter().all(|(s, _)| *s == 204), "{results:?}");
+    assert_eq!(outbox_events(&app, "channel.archived", &ch).await.len(), 1);
+}
+
+/// An edit or a pin racing a delete either happens before it or is refused (409): nothing is
+/// announced about a message after its `message.deleted`, and its stored content is what it was
+/// when it was deleted.
+#[tokio::test]
+async fn edits_and_pins_racing_a_delete_never_follow_it() {
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    let ch = app.channel(&alice, "race", false).await;
+    for round in 0..10 {
+        let m = app.send(&alice, &ch, &format!("original {round}")).await;
+        let id = m["id"].as_str().unwrap().to_owned();
+        let base = format!("{}/api/v1/messages/{id}", app.base);
+        let results = concurrently(3, |i| match i {
+            0 => app.client.delete(&base).bearer_auth(&alice.access),
+            1 => app
+                .client
+                .put(&base)
+                .bearer_auth(&alice.access)
+                .json(&json!({"content": format!("edited {round}")})),
+            _ => app
+                .client
+                .post(format!("{base}/pin"))
+                .bearer_auth(&alice.access)
+                .json(&json!({})),
+        })
+        .await;
+        assert_eq!(results[0].0, 204, "{results:?}");
+        assert!(
+            results[1..].iter().all(|(s, _)| *s == 200 || *s == 409),
+            "{results:?}"
+        );
+        let channel: uuid::Uuid = ch.parse().unwrap();
+        let kinds: Vec<String> = outbox::Entity::find()
+            .filter(outbox::Column::ChannelId.eq(channel))
+            .order_by_asc(outbox::Column::Position)
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|row| row.payload.contains(&id))
+            .map(|row| row.event_type)
+            .collect();
+        let deleted_at = kinds.iter().position(|k| k == "message.deleted").unwrap();
+        assert_eq!(deleted_at, kinds.len() - 1, "round {round}: {kinds:?}");
+        let pinned = pin::Entity::find_by_id(id.parse::<uuid::Uuid>().unwrap())
+            .one(&app.state.db)
+            .await
+            .unwrap();
+        assert!(
+            pinned.is_none(),
+            "round {round}: a deleted message stays unpinned"
+        );
+    }
+}
