@@ -408,7 +408,6 @@ impl Hub {
             .collect()
     }
 
-    /// The hub missed events: every connection must resume from its last seqs.
     /// The hub missed bus events: among them could be a `member.left` that should have ended a
     /// subscription, so every connection is closed (code 4009); clients reconnect, subscribing
     /// again with fresh access checks, and `resume` what they missed.
