@@ -265,7 +265,9 @@ impl Hub {
 
     /// Deliver one bus event (see the module docs for who receives it).
     pub fn deliver(&self, event: &Event) -> Option<MentionJob> {
-        let frame = Outbound::event(event);
+        // Serialised once, and only if someone receives it.
+        let frame = std::cell::OnceCell::new();
+        let frame = || frame.get_or_init(|| Outbound::event(event)).clone();
         let channel = event.channel_id;
         let named = named_users(event);
         let mut mention_job = None;
@@ -283,7 +285,10 @@ impl Hub {
                     .cloned()
                     .unwrap_or_default()
             };
-            let mut slow = self.send(&reg, subscribed.iter().copied(), &frame);
+            let mut slow = Vec::new();
+            if !subscribed.is_empty() {
+                slow = self.send(&reg, subscribed.iter().copied(), &frame());
+            }
             let workspace_wide = public_channel_lifecycle(event)
                 .then_some(event.workspace_id)
                 .flatten()
@@ -294,7 +299,9 @@ impl Hub {
                 .chain(workspace_wide.into_iter().flatten().copied())
                 .filter(|id| !subscribed.contains(id))
                 .collect();
-            slow.extend(self.send(&reg, extra, &frame));
+            if !extra.is_empty() {
+                slow.extend(self.send(&reg, extra, &frame()));
+            }
             if let (Some(channel_id), true) = (channel, event.kind == kind::MESSAGE_CREATED) {
                 let users: Vec<Uuid> = mentioned_users(event)
                     .into_iter()
@@ -304,7 +311,7 @@ impl Hub {
                     mention_job = Some(MentionJob {
                         channel_id,
                         users,
-                        frame: frame.clone(),
+                        frame: frame(),
                     });
                 }
             }
