@@ -22,6 +22,15 @@ pub async fn outbox_events(app: &TestApp, kind: &str, channel: &str) -> Vec<Valu
         .collect()
 }
 
+/// `member.joined` events of `channel` about `user`.
+async fn joined_events(app: &TestApp, channel: &str, user: &str) -> Vec<Value> {
+    outbox_events(app, "member.joined", channel)
+        .await
+        .into_iter()
+        .filter(|d| d["user_id"] == user)
+        .collect()
+}
+
 async fn member_rows(app: &TestApp, channel: &str, user: &str) -> u64 {
     channel_member::Entity::find()
         .filter(channel_member::Column::ChannelId.eq(channel.parse::<uuid::Uuid>().unwrap()))
@@ -51,11 +60,7 @@ async fn concurrent_joins_add_one_member_and_one_event() {
         "{results:?}"
     );
     assert_eq!(member_rows(&app, &ch, &bob.user_id).await, 1);
-    let joined: Vec<Value> = outbox_events(&app, "member.joined", &ch)
-        .await
-        .into_iter()
-        .filter(|d| d["user_id"] == bob.user_id.as_str())
-        .collect();
+    let joined = joined_events(&app, &ch, &bob.user_id).await;
     assert_eq!(joined.len(), 1, "{joined:?}");
 }
 
@@ -74,11 +79,7 @@ async fn concurrent_identical_member_adds_add_one_member_and_one_event() {
     .await;
     assert!(results.iter().all(|(s, _)| *s == 204), "{results:?}");
     assert_eq!(member_rows(&app, &ch, &bob.user_id).await, 1);
-    let joined: Vec<Value> = outbox_events(&app, "member.joined", &ch)
-        .await
-        .into_iter()
-        .filter(|d| d["user_id"] == bob.user_id.as_str())
-        .collect();
+    let joined = joined_events(&app, &ch, &bob.user_id).await;
     assert_eq!(joined.len(), 1, "{joined:?}");
 }
 
