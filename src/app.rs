@@ -4,10 +4,6 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use poem::{
-    Server,
-    listener::{Acceptor, Listener, TcpListener},
-};
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -155,8 +151,8 @@ impl AppState {
 
 pub struct App {
     state: Arc<AppState>,
-    acceptor: poem::listener::TcpAcceptor,
-    port: u16,
+    listener: tokio::net::TcpListener,
+    addr: std::net::SocketAddr,
     redb: Option<RedbKv>,
 }
 
@@ -164,18 +160,11 @@ impl App {
     /// Open backends, start workers and bind the listener (`server.bind`; port 0 picks a free one).
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let bind = config.server.bind;
-        let acceptor = TcpListener::bind(bind)
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("binding server.bind = {bind}"))?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
-            .unwrap_or(bind.port());
+        let addr = listener.local_addr().unwrap_or(bind);
         if config.server.public_url.is_none() {
-            let mut addr = bind;
-            addr.set_port(port);
             config.server.public_url = url::Url::parse(&format!("http://{addr}")).ok();
         }
         let (state, redb) = AppState::open(config).await?;
@@ -194,14 +183,14 @@ impl App {
         }
         Ok(Self {
             state,
-            acceptor,
-            port,
+            listener,
+            addr,
             redb,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.addr.port()
     }
 
     pub fn state(&self) -> Arc<AppState> {
@@ -215,18 +204,29 @@ impl App {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let workers = start_workers(&self.state, self.redb.clone());
-        let routes = crate::api::routes(self.state.clone(), self.port);
-        tracing::info!(port = self.port, "CoLink listening");
+        let routes = crate::api::routes(self.state.clone(), self.addr.port());
+        tracing::info!(addr = %self.addr, port = self.addr.port(), "CoLink listening");
         // WebSocket connections would hold the graceful shutdown open: close them first.
         let state = self.state.clone();
         let shutdown = async move {
             shutdown.await;
             state.realtime.close_all();
         };
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes, shutdown, Some(Duration::from_secs(10)))
-            .await
-            .context("HTTP server")?;
+        let server = &self.state.config.server;
+        let limits = crate::server::ConnectionLimits {
+            max_connections: server.max_connections,
+            header_read_timeout: server.header_read_timeout.0,
+            write_timeout: server.write_timeout.0,
+        };
+        crate::server::serve(
+            self.listener,
+            routes,
+            limits,
+            shutdown,
+            Duration::from_secs(10),
+        )
+        .await
+        .context("HTTP server")?;
         workers.shutdown().await;
         self.state.db.clone().close().await.ok();
         tracing::info!("CoLink stopped");

@@ -42,6 +42,7 @@ error_codes! {
     TotpEnrollmentRequired => (FORBIDDEN, "totp_enrollment_required", "Two-factor enrollment required"),
     NotFound => (NOT_FOUND, "not_found", "Not found"),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+    RequestTimeout => (REQUEST_TIMEOUT, "request_timeout", "Request timeout"),
     Conflict => (CONFLICT, "conflict", "Conflict"),
     AlreadySetUp => (CONFLICT, "already_set_up", "Setup already completed"),
     SetupRequired => (CONFLICT, "setup_required", "Setup not completed"),

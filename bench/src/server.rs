@@ -174,6 +174,22 @@ impl Server {
             ))
             .stderr(Stdio::from(log_file))
             .kill_on_drop(true);
+        // The load generator writes far faster than people: lift the per-user write limits.
+        for write in [
+            "MESSAGES",
+            "REPLIES",
+            "REACTIONS",
+            "CONVERSATIONS",
+            "INVITES",
+            "WS_TICKETS",
+        ] {
+            for field in ["CAPACITY", "PER_MINUTE"] {
+                cmd.env(
+                    format!("COLINK_LIMITS__WRITES__{write}__{field}"),
+                    "1000000000",
+                );
+            }
+        }
         if let Some(url) = &args.database_url {
             cmd.env("COLINK_DATABASE__URL", url);
         }

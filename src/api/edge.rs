@@ -15,6 +15,7 @@ pub const REQUEST_ID: &str = "x-request-id";
 
 pub struct EdgePolicy {
     max_body_bytes: usize,
+    body_read_timeout: std::time::Duration,
     hsts: bool,
 }
 
@@ -22,6 +23,7 @@ impl EdgePolicy {
     pub fn new(config: &Config) -> Self {
         Self {
             max_body_bytes: config.server.max_body_bytes,
+            body_read_timeout: config.server.body_read_timeout.0,
             hsts: config
                 .server
                 .public_url
@@ -52,7 +54,7 @@ pub async fn handle<E: Endpoint>(
     let logged_path = access_log::path(&path);
     let logged_query = req.uri().query().map(access_log::query);
 
-    let mut resp = match limit_body(&mut req, policy.max_body_bytes).await {
+    let mut resp = match read_body(&mut req, &policy).await {
         Err(resp) => resp,
         Ok(()) => match next.call(req).await {
             Ok(r) => r.into_response(),
@@ -104,8 +106,11 @@ pub async fn handle<E: Endpoint>(
     Ok(resp)
 }
 
-/// 413 for bodies over the limit: declared (`Content-Length`) or streamed (chunked).
-async fn limit_body(req: &mut Request, max: usize) -> Result<(), Response> {
+/// Read the body whole before the handler runs: 413 when it is over the limit (declared by
+/// `Content-Length` or streamed), 408 when it does not arrive within `body_read_timeout` (a client
+/// trickling its body cannot hold a connection and a handler open).
+async fn read_body(req: &mut Request, policy: &EdgePolicy) -> Result<(), Response> {
+    let max = policy.max_body_bytes;
     let too_large = || {
         problem::response(
             ErrorCode::PayloadTooLarge,
@@ -113,27 +118,38 @@ async fn limit_body(req: &mut Request, max: usize) -> Result<(), Response> {
             None,
         )
     };
-    if let Some(len) = req
+    let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        return if len > max as u64 {
-            Err(too_large())
-        } else {
-            Ok(())
-        };
-    }
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return Ok(());
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > max as u64 => return Err(too_large()),
+        Some(0) => return Ok(()),
+        None if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) => {
+            return Ok(());
+        }
+        _ => {}
     }
     let body = req.take_body();
-    match body.into_bytes_limit(max).await {
-        Ok(bytes) => {
+    match tokio::time::timeout(policy.body_read_timeout, body.into_bytes_limit(max)).await {
+        Ok(Ok(bytes)) => {
             req.set_body(bytes);
             Ok(())
         }
-        Err(_) => Err(too_large()),
+        Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => Err(too_large()),
+        Ok(Err(e)) => Err(problem::response(
+            ErrorCode::BadRequest,
+            &format!("the request body could not be read: {e}"),
+            None,
+        )),
+        Err(_) => Err(problem::response(
+            ErrorCode::RequestTimeout,
+            &format!(
+                "the request body did not arrive within {} s",
+                policy.body_read_timeout.as_secs()
+            ),
+            None,
+        )),
     }
 }

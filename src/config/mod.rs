@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 
 mod realtime;
 mod values;
+mod writes;
 pub use realtime::RealtimeConfig;
 pub use values::{HumanDuration, Secret};
+pub use writes::WriteLimits;
 
 /// Top-level sections: the env provider ignores `COLINK_*` variables outside these, so unrelated
 /// variables (e.g. `COLINK_TEST_DATABASE_URL`) never break start-up.
@@ -73,6 +75,16 @@ pub struct ServerConfig {
     /// Origins allowed by CORS. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
+    /// Open connections (HTTP and WebSocket) at most; at the cap new clients wait to be accepted.
+    pub max_connections: usize,
+    /// A request head must arrive whole within this, counted from when the connection is ready
+    /// for it: slow-header clients are cut off, and idle keep-alive connections close after it.
+    pub header_read_timeout: HumanDuration,
+    /// A request body must arrive whole within this (408 otherwise).
+    pub body_read_timeout: HumanDuration,
+    /// A write to a client that makes no progress for this long (the client stopped reading)
+    /// closes the connection: HTTP responses and WebSocket frames alike.
+    pub write_timeout: HumanDuration,
     /// Trust the left-most `X-Forwarded-For` address (only behind a reverse proxy you control).
     pub trust_forwarded_for: bool,
 }
@@ -84,6 +96,10 @@ impl Default for ServerConfig {
             public_url: None,
             cors_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
+            max_connections: 16_384,
+            header_read_timeout: HumanDuration(Duration::from_secs(10)),
+            body_read_timeout: HumanDuration(Duration::from_secs(30)),
+            write_timeout: HumanDuration(Duration::from_secs(30)),
             trust_forwarded_for: false,
         }
     }
@@ -232,6 +248,10 @@ pub struct LimitsConfig {
     pub login_per_account: RateLimit,
     pub register_per_ip: RateLimit,
     pub password_reset_per_ip: RateLimit,
+    /// In channels with more members than this, only channel owners and admins (and workspace
+    /// admins) may notify everyone with `@channel` / `@here`; others' mentions are not expanded.
+    pub mention_all_max_members: u32,
+    pub writes: WriteLimits,
 }
 
 impl Default for LimitsConfig {
@@ -241,6 +261,8 @@ impl Default for LimitsConfig {
             login_per_account: RateLimit::new(10, 15 * 60),
             register_per_ip: RateLimit::new(3, 3600),
             password_reset_per_ip: RateLimit::new(5, 3600),
+            mention_all_max_members: 50,
+            writes: WriteLimits::default(),
         }
     }
 }
@@ -336,6 +358,21 @@ impl Config {
         if self.server.max_body_bytes < 1024 {
             return invalid("server.max_body_bytes", "must be at least 1024");
         }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return invalid("server.max_connections", "must be between 1 and 1000000");
+        }
+        for (key, value) in [
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            ("server.body_read_timeout", self.server.body_read_timeout),
+            ("server.write_timeout", self.server.write_timeout),
+        ] {
+            if value.secs() == 0 {
+                return invalid(key, "must be at least 1s");
+            }
+        }
         if self.auth.access_ttl.secs() < 30 {
             return invalid("auth.access_ttl", "must be at least 30s");
         }
@@ -382,6 +419,7 @@ impl Config {
             );
         }
         self.realtime.validate()?;
+        self.limits.writes.validate()?;
         for origin in &self.server.cors_origins {
             if url::Url::parse(origin).is_err() {
                 return invalid("server.cors_origins", "each entry must be an origin URL");

@@ -1,12 +1,15 @@
-//! The ephemeral key-value port: TTL keys, single-use takes and fixed-window counters (rate
-//! limits, MFA challenges, tickets). Embedded implementation: redb in the data dir.
+//! The ephemeral key-value port: TTL keys, single-use takes, fixed-window counters and token
+//! buckets (rate limits, MFA challenges, tickets). Embedded implementation: redb in the data dir,
+//! token buckets in memory.
 
+mod buckets;
 mod redb_store;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use buckets::Bucket;
 pub use redb_store::RedbKv;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,9 @@ pub trait Kv: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Add one to a counter; the first increment opens a window of length `window`.
     async fn incr(&self, key: &str, window: Duration) -> Result<Counter, KvError>;
+    /// Take one token from the bucket under `key`: `None` when granted, else how long until a
+    /// token is back (the caller answers 429 with that `Retry-After`).
+    async fn take_token(&self, key: &str, bucket: Bucket) -> Result<Option<Duration>, KvError>;
     /// Check the backend answers (for `/ready`).
     async fn ping(&self) -> Result<(), KvError>;
 }

@@ -7,7 +7,10 @@ use std::{
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{Counter, Kv, KvError};
+use super::{
+    Counter, Kv, KvError,
+    buckets::{Bucket, Buckets},
+};
 
 /// key → 8-byte big-endian expiry in ms since the epoch (0 = never) ‖ value.
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
@@ -15,6 +18,9 @@ const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 #[derive(Clone)]
 pub struct RedbKv {
     db: Arc<Database>,
+    /// Token buckets live in memory: they are taken on every write request, and a restart that
+    /// refills them only errs on the generous side.
+    buckets: Arc<Buckets>,
 }
 
 fn now_ms() -> u64 {
@@ -53,7 +59,10 @@ impl RedbKv {
         let tx = db.begin_write()?;
         tx.open_table(TABLE)?;
         tx.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            buckets: Arc::default(),
+        })
     }
 
     /// A store that lives only as long as the process (CLI commands).
@@ -64,7 +73,10 @@ impl RedbKv {
         let tx = db.begin_write()?;
         tx.open_table(TABLE)?;
         tx.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            buckets: Arc::default(),
+        })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -78,9 +90,10 @@ impl RedbKv {
             .map_err(KvError::backend)
     }
 
-    /// Delete expired entries; returns how many went.
+    /// Delete expired entries (and refilled token buckets); returns how many went.
     pub async fn purge_expired(&self) -> Result<usize, KvError> {
-        self.blocking(|db| {
+        let buckets = self.buckets.purge(std::time::Instant::now());
+        self.blocking(move |db| {
             let now = now_ms();
             let tx = db.begin_write()?;
             let removed = {
@@ -90,7 +103,9 @@ impl RedbKv {
                 before - table.len()?
             };
             tx.commit()?;
-            Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+            Ok(usize::try_from(removed)
+                .unwrap_or(usize::MAX)
+                .saturating_add(buckets))
         })
         .await
     }
@@ -180,6 +195,10 @@ impl Kv for RedbKv {
             })
         })
         .await
+    }
+
+    async fn take_token(&self, key: &str, bucket: Bucket) -> Result<Option<Duration>, KvError> {
+        Ok(self.buckets.take(key, bucket, std::time::Instant::now()))
     }
 
     async fn ping(&self) -> Result<(), KvError> {

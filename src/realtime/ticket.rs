@@ -10,7 +10,7 @@ use crate::{
     app::AppState,
     error::{AppError, AppResult},
     identity::{jwt::Scope, opaque},
-    service::{Principal, authn},
+    service::{Principal, authn, limits},
 };
 
 fn key(ticket: &str) -> String {
@@ -19,6 +19,7 @@ fn key(ticket: &str) -> String {
 
 /// A new ticket for `principal` and its lifetime in seconds.
 pub async fn issue(state: &AppState, principal: Principal) -> AppResult<(String, u64)> {
+    limits::spend(state, principal.user_id, limits::Write::WsTicket).await?;
     let version = authn::token_state(state, principal.user_id)
         .await?
         .map(|s| s.version)

@@ -7,7 +7,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, accounts, events, now, page, read_state, views::ChannelView, workspaces,
+    Principal, access, accounts, events, limits, now, page, read_state, views::ChannelView,
+    workspaces,
 };
 use crate::{
     app::AppState,
@@ -75,6 +76,7 @@ pub async fn create(
     }
     let name = ChannelName::parse(&new.name)?;
     let description = bounded("description", new.description, 250)?;
+    limits::spend(state, principal.user_id, limits::Write::Conversation).await?;
     let workspace_id = resolve_workspace(&state.db, principal, new.workspace_id).await?;
     let taken = channel::Entity::find()
         .filter(channel::Column::WorkspaceId.eq(workspace_id))
@@ -492,6 +494,7 @@ pub async fn add_member(
     id: Uuid,
     user_id: Uuid,
 ) -> AppResult<()> {
+    limits::spend(state, principal.user_id, limits::Write::Invite).await?;
     let access = access::readable(&state.db, principal, id).await?;
     if access.is_dm() {
         return Err(AppError::validation(

@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlE
 use uuid::Uuid;
 
 use super::{
-    Principal, accounts, channels, conversations, events, now, page, read_state,
+    Principal, accounts, channels, conversations, events, limits, now, page, read_state,
     views::ChannelView, workspaces,
 };
 use crate::{
@@ -24,6 +24,7 @@ pub async fn open(
     workspace_id: Option<Uuid>,
     participant_ids: Vec<Uuid>,
 ) -> AppResult<(ChannelView, bool)> {
+    limits::spend(state, principal.user_id, limits::Write::Conversation).await?;
     let workspace_id = channels::resolve_workspace(&state.db, principal, workspace_id).await?;
     let mut people = participant_ids;
     people.push(principal.user_id);

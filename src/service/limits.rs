@@ -1,4 +1,5 @@
-//! Rate limits, counted in fixed windows through the `Kv` port (so they survive restarts).
+//! Rate limits through the `Kv` port: fixed windows for sign-in attempts (they survive restarts),
+//! per-user token buckets for writes ([`spend`]).
 
 use crate::{
     app::AppState,
@@ -16,4 +17,60 @@ pub async fn hit(state: &AppState, key: &str, limit: RateLimit) -> AppResult<()>
         return Err(AppError::rate_limited(counter.resets_in.as_secs().max(1)));
     }
     Ok(())
+}
+
+/// A write people make often enough to need a per-user limit (`[limits.writes]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Message,
+    Reply,
+    Reaction,
+    Conversation,
+    Invite,
+    WsTicket,
+}
+
+impl Write {
+    fn name(self) -> &'static str {
+        match self {
+            Write::Message => "messages",
+            Write::Reply => "replies",
+            Write::Reaction => "reactions",
+            Write::Conversation => "conversations",
+            Write::Invite => "invites",
+            Write::WsTicket => "ws_tickets",
+        }
+    }
+
+    fn bucket(self, limits: &crate::config::WriteLimits) -> crate::kv::Bucket {
+        match self {
+            Write::Message => limits.messages,
+            Write::Reply => limits.replies,
+            Write::Reaction => limits.reactions,
+            Write::Conversation => limits.conversations,
+            Write::Invite => limits.invites,
+            Write::WsTicket => limits.ws_tickets,
+        }
+    }
+}
+
+/// Spend one of `user`'s tokens for `write`; 429 with `Retry-After` when none is left.
+pub async fn spend(state: &AppState, user: uuid::Uuid, write: Write) -> AppResult<()> {
+    let bucket = write.bucket(&state.config.limits.writes);
+    let key = format!("bucket:{}:{user}", write.name());
+    match state.kv.take_token(&key, bucket).await? {
+        None => Ok(()),
+        Some(wait) => {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            Err(AppError {
+                detail: format!(
+                    "too many {} (at most {} a minute); try again in {} s",
+                    write.name().replace('_', " "),
+                    bucket.per_minute,
+                    secs.max(1)
+                ),
+                ..AppError::rate_limited(secs)
+            })
+        }
+    }
 }

@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, channels, events,
+    Principal, access, broadcast, channels, events, limits,
     message_writer::{NewMessage, Stored},
     now, threads,
     views::{MentionSet, MessageView, ReactionSummary},
@@ -57,10 +57,14 @@ pub async fn send(
 ) -> AppResult<Sent> {
     let body = MessageBody::parse(&req.content)?;
     let client_id = check_client_id(req.client_id)?;
-    let parsed = mentions::parse(body.as_str());
+    let mut parsed = mentions::parse(body.as_str());
     let Some(root_id) = req.thread_root_id else {
+        limits::spend(state, principal.user_id, limits::Write::Message).await?;
         // Top-level messages are stored by the group-commit writer.
         let workspace_id = access::postable(state, principal, channel_id).await?;
+        let max_members = state.config.limits.mention_all_max_members;
+        let notice =
+            broadcast::restrict(&state.db, principal, channel_id, max_members, &mut parsed).await?;
         let mentioned = resolve_usernames(&state.db, workspace_id, &parsed.usernames).await?;
         let stored = state
             .message_writer
@@ -78,7 +82,10 @@ pub async fn send(
             })
             .await?;
         return match stored {
-            Stored::Created(view) => Ok(Sent::Created(*view)),
+            Stored::Created(mut view) => {
+                view.notices.extend(notice);
+                Ok(Sent::Created(*view))
+            }
             Stored::Duplicate(id) => Ok(Sent::Existing(
                 one(&state.db, principal.user_id, find(&state.db, id).await?).await?,
             )),

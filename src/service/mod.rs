@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_query;
 pub mod authn;
+pub mod broadcast;
 pub mod channels;
 pub mod clients;
 pub mod conversations;

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Principal, access, channels, events, messages, now,
+    Principal, access, channels, events, limits, messages, now,
     page::{self, ActivityKey},
     views::MessageView,
 };
@@ -27,6 +27,7 @@ pub async fn add(
     emoji: &str,
 ) -> AppResult<reaction::Model> {
     let emoji = Emoji::parse(emoji)?;
+    limits::spend(state, principal.user_id, limits::Write::Reaction).await?;
     let m = messages::find(&state.db, message_id).await?;
     let access = access::readable(&state.db, principal, m.channel_id).await?;
     access.require_write()?;

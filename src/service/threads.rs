@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, events,
+    Principal, access, broadcast, events, limits,
     messages::{self, Sent},
     now, page,
     views::{MentionSet, MessageView},
@@ -41,8 +41,9 @@ pub async fn reply(
     principal: Principal,
     channel_id: Uuid,
     root_id: Uuid,
-    new: NewReply,
+    mut new: NewReply,
 ) -> AppResult<Sent> {
+    limits::spend(state, principal.user_id, limits::Write::Reply).await?;
     let client_id = new.client_id.clone();
     // Access first: someone removed from the channel learns nothing by repeating a client id.
     let access = access::readable(&state.db, principal, channel_id).await?;
@@ -55,6 +56,15 @@ pub async fn reply(
     }
     access.require_write()?;
     let root = thread_root(&state.db, channel_id, root_id).await?;
+    let max_members = state.config.limits.mention_all_max_members;
+    let notice = broadcast::restrict(
+        &state.db,
+        principal,
+        channel_id,
+        max_members,
+        &mut new.parsed,
+    )
+    .await?;
     let mentioned = messages::resolve_usernames(
         &state.db,
         access.channel.workspace_id,
@@ -63,7 +73,7 @@ pub async fn reply(
     .await?;
 
     let (tx, _write) = state.begin_write().await?;
-    let view = match insert(
+    let mut view = match insert(
         &tx,
         &access.channel,
         principal.user_id,
@@ -93,6 +103,7 @@ pub async fn reply(
     let root_view = messages::one(&tx, principal.user_id, updated).await?;
     messages::emit_updated(&tx, &access.channel, principal.user_id, &root_view).await?;
     events::commit(state, tx).await?;
+    view.notices.extend(notice);
     Ok(Sent::Created(view))
 }
 

@@ -106,6 +106,11 @@ pub struct MessageView {
     pub deleted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Only in the answer to the sender's own post: what the server did differently from what
+    /// was asked (e.g. an `@channel` it did not expand). Never in events or lists.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[oai(skip_serializing_if_is_empty)]
+    pub notices: Vec<super::broadcast::Notice>,
 }
 
 impl MessageView {
@@ -129,6 +134,7 @@ impl MessageView {
             deleted,
             deleted_at: m.deleted_at,
             created_at: m.created_at,
+            notices: Vec::new(),
         }
     }
 }

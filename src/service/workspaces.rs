@@ -8,7 +8,7 @@ use sea_orm::{
 use time::Duration;
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, audit, now};
+use super::{Principal, RequestMeta, audit, limits, now};
 use crate::{
     app::AppState,
     db::entity::{invite, user, workspace, workspace_member},
@@ -193,6 +193,7 @@ pub async fn create_invite(
     expires_in_hours: Option<u32>,
     max_uses: Option<u32>,
 ) -> AppResult<NewInvite> {
+    limits::spend(state, principal.user_id, limits::Write::Invite).await?;
     let ws = get(state, principal, workspace_id).await?;
     let member_role = membership(&state.db, ws.id, principal.user_id)
         .await?

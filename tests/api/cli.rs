@@ -471,6 +471,8 @@ async fn acknowledged_messages_survive_kill_9_and_the_outbox_drains() {
     let env = [
         ("COLINK_DATA_DIR", dir.path().to_str().unwrap()),
         ("COLINK_DATABASE__URL", url.as_str()),
+        // 200 messages from one person at once: more than the default burst.
+        ("COLINK_LIMITS__WRITES__MESSAGES__CAPACITY", "1000"),
     ];
     let (mut child, port) = serve(&env);
     let base = format!("http://127.0.0.1:{port}/api/v1");

@@ -109,6 +109,17 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     ] {
         limit.max = 1000;
     }
+    let w = &mut config.limits.writes;
+    for bucket in [
+        &mut w.messages,
+        &mut w.replies,
+        &mut w.reactions,
+        &mut w.conversations,
+        &mut w.invites,
+        &mut w.ws_tickets,
+    ] {
+        bucket.capacity = 100_000;
+    }
     config
 }
 
@@ -166,8 +177,14 @@ pub async fn start_subscribed(
 
 impl TestApp {
     async fn wait_ready(&self) {
+        // A client of its own that keeps no connection open afterwards (connection-cap tests
+        // count every open connection).
+        let probe = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
         for _ in 0..500 {
-            if let Ok(r) = self.client.get(format!("{}/ready", self.base)).send().await
+            if let Ok(r) = probe.get(format!("{}/ready", self.base)).send().await
                 && r.status() == StatusCode::OK
             {
                 return;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_with};
 
 #[tokio::test]
 async fn only_people_of_the_channels_workspace_can_be_mentioned() {
@@ -158,4 +158,51 @@ async fn replies_count_as_mentions_but_not_as_unread_and_are_never_the_last_mess
     let (unread, mentions, last) = counts(&app, &bob, &ch).await;
     assert_eq!((unread, mentions), (0, 0));
     assert_eq!(last["content"], "@channel standup");
+}
+
+#[tokio::test]
+async fn at_channel_in_a_large_channel_is_only_for_its_owners_and_admins() {
+    let app = spawn_with(|c| c.limits.mention_all_max_members = 2).await;
+    let (owner, _, alice, bob) = app.team().await;
+    let big = app.channel(&alice, "big", false).await; // alice owns it
+    app.join(&bob, &big).await;
+    app.join(&owner, &big).await;
+
+    // A plain member: posted as written, not expanded, and told why.
+    let plain = app.send(&bob, &big, "@channel lunch? @here").await;
+    assert_eq!(plain["content"], "@channel lunch? @here");
+    assert_eq!(plain["mentions"]["channel"], false);
+    assert_eq!(plain["mentions"]["here"], false);
+    assert_eq!(plain["notices"][0]["code"], "broadcast_mention_not_allowed");
+    // Replies follow the same rule.
+    let reply = app
+        .post(
+            &format!("/messages/{}/threads", plain["id"].as_str().unwrap()),
+            Some(&bob.access),
+            json!({"content": "@all again"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(reply["mentions"]["channel"], false);
+    assert_eq!(reply["notices"][0]["code"], "broadcast_mention_not_allowed");
+    // Nobody was notified.
+    let seen_by_alice = app
+        .get(&format!("/channels/{big}"), &alice.access)
+        .await
+        .expect(200);
+    assert_eq!(seen_by_alice["mention_count"], 0, "{seen_by_alice}");
+
+    // The channel's owner and a workspace admin may.
+    let by_owner = app.send(&alice, &big, "@channel standup").await;
+    assert_eq!(by_owner["mentions"]["channel"], true);
+    assert!(by_owner.get("notices").is_none(), "{by_owner}");
+    let by_admin = app.send(&owner, &big, "@here deploy").await;
+    assert_eq!(by_admin["mentions"]["here"], true);
+
+    // Small channels: anyone.
+    let small = app.channel(&owner, "small", false).await;
+    app.join(&bob, &small).await;
+    let ok = app.send(&bob, &small, "@channel hi").await;
+    assert_eq!(ok["mentions"]["channel"], true);
+    assert!(ok.get("notices").is_none());
 }
