@@ -1,8 +1,18 @@
 //! One WebSocket connection: a single task that reads client frames, forwards what the hub
-//! queued for it, and pings. Every write races the hub's close signal, so a client that stops
-//! reading cannot hold the task (or the hub) up: once its queue is full the hub closes it.
+//! queued for it, streams `resume` replays, and pings. Every write races the hub's close signal
+//! and the socket's write timeout (`server.write_timeout`), so a client that stops reading
+//! cannot hold the task (or the hub) up: once its queue is full the hub closes it, and a stalled
+//! write fails the socket.
+//!
+//! A replay goes out page by page (`queries::REPLAY_PAGE_ROWS` / `REPLAY_PAGE_BYTES`) between
+//! heartbeats and client frames; the live queue waits until no replay is pending, so events
+//! leave in seq order with no gap and no duplicate.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
 use futures_util::{
     SinkExt, StreamExt,
@@ -21,7 +31,8 @@ use super::{
 };
 use crate::{
     app::AppState,
-    error::ErrorCode,
+    domain::events::Event,
+    error::{AppResult, ErrorCode},
     service::{Principal, access, authn},
 };
 
@@ -37,6 +48,16 @@ pub struct Identity {
 
 /// How long a closing handshake may take before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Replays one connection may have pending (one per channel it resumes).
+const MAX_PENDING_REPLAYS: usize = 32;
+
+/// A `resume` being streamed: messages with `after < seq <= until` are still to go.
+struct Replay {
+    channel: crate::db::entity::channel::Model,
+    after: i64,
+    until: i64,
+}
 
 enum Ended {
     /// Close with this code and reason.
@@ -54,6 +75,8 @@ struct Conn {
     sink: SplitSink<WebSocketStream, Message>,
     /// Per resumed channel: the highest seq sent, so live events the replay covered are dropped.
     sent_seq: HashMap<Uuid, i64>,
+    /// Replays still to stream, oldest request first.
+    replays: VecDeque<Replay>,
     limiter: FrameLimiter,
     missed_pongs: u32,
 }
@@ -105,6 +128,7 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, who: Identity, r
         reg,
         sink,
         sent_seq: HashMap::new(),
+        replays: VecDeque::new(),
         missed_pongs: 0,
     };
     let ended = conn.serve(stream).await;
@@ -113,6 +137,14 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, who: Identity, r
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.sink.send(frame)).await;
     }
     drop(conn);
+}
+
+/// The next page of `replay` (pending while there is none, which the caller's guard prevents).
+async fn next_page(state: &AppState, replay: Option<&Replay>) -> AppResult<Vec<Event>> {
+    match replay {
+        Some(r) => queries::replay_page(state, &r.channel, r.after, r.until).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Conn {
@@ -132,7 +164,10 @@ impl Conn {
                     Some(Ok(msg)) => self.inbound(msg).await,
                     Some(Err(_)) | None => Err(Ended::Gone),
                 },
-                out = self.reg.queue.recv() => match out {
+                page = next_page(&self.state, self.replays.front()), if !self.replays.is_empty() => {
+                    self.replayed(page).await
+                }
+                out = self.reg.queue.recv(), if self.replays.is_empty() => match out {
                     Some(out) => self.forward(out).await,
                     None => Err(self.close_reason()),
                 },
@@ -272,7 +307,7 @@ impl Conn {
             ClientFrame::Ping => self.write_frame(ServerFrame::Pong).await,
             ClientFrame::Subscribe { channel_id } => {
                 if self.authorise(channel_id).await?.is_some()
-                    && self.subscribe_checked(channel_id).await?
+                    && self.subscribe_checked(channel_id).await?.is_some()
                 {
                     self.write_frame(ServerFrame::Subscribed { channel_id })
                         .await?;
@@ -282,6 +317,7 @@ impl Conn {
             ClientFrame::Unsubscribe { channel_id } => {
                 self.state.realtime.hub.unsubscribe(self.reg.id, channel_id);
                 self.sent_seq.remove(&channel_id);
+                self.replays.retain(|r| r.channel.id != channel_id);
                 Ok(())
             }
             ClientFrame::Resume {
@@ -319,14 +355,18 @@ impl Conn {
 
     /// Subscribe, then check access once more: a removal that committed after the first check
     /// may have been delivered (and found nothing to unsubscribe) before this subscription
-    /// existed. False, with the subscription dropped and an error frame sent, if access is gone.
-    async fn subscribe_checked(&mut self, channel_id: Uuid) -> Result<bool, Ended> {
+    /// existed. The channel as read after subscribing; `None`, with the subscription dropped and
+    /// an error frame sent, if access is gone.
+    async fn subscribe_checked(
+        &mut self,
+        channel_id: Uuid,
+    ) -> Result<Option<crate::db::entity::channel::Model>, Ended> {
         self.state.realtime.hub.subscribe(self.reg.id, channel_id);
-        if self.authorise(channel_id).await?.is_some() {
-            return Ok(true);
+        let channel = self.authorise(channel_id).await?;
+        if channel.is_none() {
+            self.state.realtime.hub.unsubscribe(self.reg.id, channel_id);
         }
-        self.state.realtime.hub.unsubscribe(self.reg.id, channel_id);
-        Ok(false)
+        Ok(channel)
     }
 
     /// The channel if the user may read it; otherwise an error frame was sent.
@@ -349,8 +389,9 @@ impl Conn {
         }
     }
 
-    /// Subscribe first (live events queue up meanwhile), replay from the database, then let the
-    /// queued events through minus those the replay already sent: no gap, no duplicate.
+    /// Subscribe first (live events queue up meanwhile), then stream the missed messages from
+    /// the database up to the channel's seq as read after subscribing (anything newer arrives
+    /// live); the queued events go out after it, minus those the replay already sent.
     async fn resume(&mut self, channel_id: Uuid, after_seq: i64) -> Flow {
         if after_seq < 0 {
             return self
@@ -361,28 +402,68 @@ impl Conn {
                 )
                 .await;
         }
-        let Some(channel) = self.authorise(channel_id).await? else {
-            return Ok(());
-        };
-        if !self.subscribe_checked(channel_id).await? {
+        self.replays.retain(|r| r.channel.id != channel_id);
+        if self.replays.len() >= MAX_PENDING_REPLAYS {
+            return self
+                .error(
+                    code::RATE_LIMITED,
+                    "too many resumes at once; wait for the pending ones",
+                    Some(channel_id),
+                )
+                .await;
+        }
+        if self.authorise(channel_id).await?.is_none() {
             return Ok(());
         }
-        let max = self.state.config.realtime.resume_max_messages;
-        let replay = queries::replay(&self.state, &channel, after_seq, max).await;
+        // Read after subscribing: every message past `until` reaches the queue.
+        let Some(channel) = self.subscribe_checked(channel_id).await? else {
+            return Ok(());
+        };
         self.write_frame(ServerFrame::Subscribed { channel_id })
             .await?;
-        let events = match replay {
-            Ok(Some(events)) => events,
-            Ok(None) => {
-                return self
-                    .error(
-                        code::RESYNC,
-                        "too far behind to replay: load the history over HTTP, then resume",
-                        Some(channel_id),
-                    )
-                    .await;
-            }
+        let until = channel.last_seq;
+        let max = self.state.config.realtime.resume_max_messages;
+        if until.saturating_sub(after_seq) > i64::try_from(max).unwrap_or(i64::MAX) {
+            return self
+                .error(
+                    code::RESYNC,
+                    "too far behind to replay: load the history over HTTP, then resume",
+                    Some(channel_id),
+                )
+                .await;
+        }
+        let sent = self.sent_seq.entry(channel_id).or_insert(after_seq);
+        *sent = (*sent).max(after_seq);
+        if until > after_seq {
+            self.replays.push_back(Replay {
+                channel,
+                after: after_seq,
+                until,
+            });
+        }
+        Ok(())
+    }
+
+    /// Send one page of the oldest pending replay (fetched by [`next_page`]).
+    async fn replayed(&mut self, page: AppResult<Vec<Event>>) -> Flow {
+        let Some(replay) = self.replays.front_mut() else {
+            return Ok(());
+        };
+        let channel_id = replay.channel.id;
+        // Unsubscribed meanwhile (removed from a private channel): stop.
+        if !self
+            .state
+            .realtime
+            .hub
+            .is_subscribed(self.reg.id, channel_id)
+        {
+            self.replays.pop_front();
+            return Ok(());
+        }
+        let events = match page {
+            Ok(events) => events,
             Err(_) => {
+                self.replays.pop_front();
                 return self
                     .error(
                         code::INTERNAL,
@@ -392,10 +473,17 @@ impl Conn {
                     .await;
             }
         };
-        let mut last = after_seq;
+        let last = events
+            .last()
+            .and_then(|e| e.seq)
+            .unwrap_or(replay.until)
+            .max(replay.after);
+        replay.after = last;
+        if last >= replay.until {
+            self.replays.pop_front();
+        }
         for event in &events {
             self.write_frame(ServerFrame::Event { event }).await?;
-            last = last.max(event.seq.unwrap_or(last));
         }
         let sent = self.sent_seq.entry(channel_id).or_insert(last);
         *sent = (*sent).max(last);

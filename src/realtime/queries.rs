@@ -13,41 +13,51 @@ use crate::{
     service::{Principal, access, authn, messages},
 };
 
-/// `message.created` events for every message of `channel` with seq > `after_seq`, in seq
-/// order, rebuilt from the messages table (so they show each message as it is now: edited
-/// content, deletion, reactions). `None` when more than `max` are missing.
-pub async fn replay(
+/// Messages per replay page, and the most message text one page carries (at least one message
+/// goes out): a `resume` streams its backlog in small pieces, never loading it all at once.
+pub const REPLAY_PAGE_ROWS: u64 = 25;
+pub const REPLAY_PAGE_BYTES: usize = 256 * 1024;
+
+/// The next page of a replay: `message.created` events for the messages of `channel` with
+/// `after_seq < seq <= until`, in seq order, rebuilt from the messages table (so they show each
+/// message as it is now: edited content, deletion, reactions). Empty when there are none.
+pub async fn replay_page(
     state: &AppState,
     channel: &channel::Model,
     after_seq: i64,
-    max: u64,
-) -> AppResult<Option<Vec<Event>>> {
-    let rows = message::Entity::find()
+    until: i64,
+) -> AppResult<Vec<Event>> {
+    let mut rows = message::Entity::find()
         .filter(message::Column::ChannelId.eq(channel.id))
         .filter(message::Column::Seq.gt(after_seq))
+        .filter(message::Column::Seq.lte(until))
         .order_by_asc(message::Column::Seq)
-        .limit(max.saturating_add(1))
+        .limit(REPLAY_PAGE_ROWS)
         .all(&state.db)
         .await?;
-    if rows.len() as u64 > max {
-        return Ok(None);
-    }
+    let mut bytes = 0;
+    let keep = rows
+        .iter()
+        .position(|m| {
+            bytes += m.content.len();
+            bytes > REPLAY_PAGE_BYTES
+        })
+        .map_or(rows.len(), |over| over.max(1));
+    rows.truncate(keep);
     let views = messages::decorate(&state.db, None, rows).await?;
-    Ok(Some(
-        views
-            .into_iter()
-            .map(|view| Event {
-                id: Uuid::now_v7(),
-                kind: kind::MESSAGE_CREATED.to_string(),
-                occurred_at: view.created_at,
-                workspace_id: Some(channel.workspace_id),
-                channel_id: Some(channel.id),
-                actor_id: Some(view.user_id),
-                seq: Some(view.seq),
-                data: serde_json::to_value(&view).unwrap_or_default(),
-            })
-            .collect(),
-    ))
+    Ok(views
+        .into_iter()
+        .map(|view| Event {
+            id: Uuid::now_v7(),
+            kind: kind::MESSAGE_CREATED.to_string(),
+            occurred_at: view.created_at,
+            workspace_id: Some(channel.workspace_id),
+            channel_id: Some(channel.id),
+            actor_id: Some(view.user_id),
+            seq: Some(view.seq),
+            data: serde_json::to_value(&view).unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Everyone who is a member of at least one conversation `user` is a member of (incl. `user`).

@@ -24,6 +24,7 @@ mod permissions;
 mod races;
 mod realtime;
 mod realtime_channels;
+mod resume_load;
 mod setup;
 mod threads;
 mod totp;
