@@ -11,7 +11,11 @@ use crate::{
     config::{Config, KvBackend},
     db::{self, WriteGate, WriteGuard},
     email::Mailer,
-    identity::{jwt::JwtKeys, keys::Keys, token_state::TokenStateCache},
+    identity::{
+        jwt::JwtKeys,
+        keys::Keys,
+        token_state::{SessionCache, TokenStateCache},
+    },
     kv::{Kv, RedbKv},
     service::{
         message_writer::{self, MessageWriter, WriterTask},
@@ -28,6 +32,8 @@ pub struct AppState {
     pub keys: Keys,
     pub jwt: JwtKeys,
     pub token_states: TokenStateCache,
+    /// Open sessions (refresh-token families), cached like `token_states`.
+    pub sessions: SessionCache,
     pub mailer: Arc<Mailer>,
     pub setup: SetupGate,
     pub bus: Arc<dyn EventBus>,
@@ -64,7 +70,8 @@ impl AppState {
         db::begin_write(&self.db, &self.write_gate).await
     }
 
-    /// Run `work` in a write transaction (see [`db::write`]).
+    /// Run `work` in a write transaction (see [`db::write`]), then wake the outbox relay in case
+    /// it emitted events (so they are published at once).
     pub async fn write<T, F>(&self, work: F) -> crate::error::AppResult<T>
     where
         F: for<'c> FnOnce(
@@ -73,7 +80,9 @@ impl AppState {
             Box<dyn Future<Output = crate::error::AppResult<T>> + Send + 'c>,
         >,
     {
-        db::write(&self.db, &self.write_gate, work).await
+        let out = db::write(&self.db, &self.write_gate, work).await?;
+        self.outbox.committed();
+        Ok(out)
     }
 
     /// Connect, migrate and open every backend, for the server.
@@ -131,6 +140,7 @@ impl AppState {
                 keys,
                 jwt,
                 token_states: TokenStateCache::default(),
+                sessions: SessionCache::default(),
                 mailer,
                 setup,
                 bus,

@@ -83,6 +83,8 @@ fn operator() -> Principal {
         user_id: uuid::Uuid::nil(),
         role: Role::Owner,
         scope: crate::identity::jwt::Scope::Full,
+        session_id: None,
+        expires_at: None,
     }
 }
 

@@ -190,6 +190,8 @@ pub struct AuthConfig {
     pub registration: Registration,
     pub access_ttl: HumanDuration,
     pub refresh_ttl: HumanDuration,
+    /// A session ends this long after its login, however often it is refreshed.
+    pub session_max_age: HumanDuration,
     pub require_totp: bool,
     /// Master secret (≥ 32 chars) for token signing and TOTP-secret encryption. Unset: a random
     /// key is generated into `<data_dir>/secret.key` (mode 0600). Set it on every node of a cluster.
@@ -202,6 +204,7 @@ impl Default for AuthConfig {
             registration: Registration::Invite,
             access_ttl: HumanDuration(Duration::from_secs(15 * 60)),
             refresh_ttl: HumanDuration(Duration::from_secs(30 * 24 * 3600)),
+            session_max_age: HumanDuration(Duration::from_secs(90 * 24 * 3600)),
             require_totp: false,
             secret_key: None,
         }
@@ -375,6 +378,12 @@ impl Config {
         }
         if self.auth.access_ttl.secs() < 30 {
             return invalid("auth.access_ttl", "must be at least 30s");
+        }
+        if self.auth.session_max_age.secs() < self.auth.access_ttl.secs() {
+            return invalid(
+                "auth.session_max_age",
+                "must not be shorter than auth.access_ttl",
+            );
         }
         if self.auth.refresh_ttl.secs() < self.auth.access_ttl.secs() {
             return invalid(

@@ -17,6 +17,8 @@ pub mod kind {
     pub const MEMBER_JOINED: &str = "member.joined";
     pub const MEMBER_LEFT: &str = "member.left";
     pub const CONVERSATION_READ: &str = "conversation.read";
+    /// Internal (never sent to clients): sessions ended; the hub closes their connections.
+    pub const SESSION_REVOKED: &str = "session.revoked";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -28,6 +28,21 @@ pub struct Claims {
     /// The user's token version when issued; a newer version in the database revokes the token.
     pub ver: i32,
     pub scope: Scope,
+    /// The session (refresh-token family) the token was issued in; absent for bot tokens.
+    /// Ending the session (logout, refresh-token reuse) revokes the token at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+}
+
+/// What an access token is issued for.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant {
+    pub user_id: Uuid,
+    pub version: i32,
+    pub scope: Scope,
+    pub session: Option<Uuid>,
+    /// Seconds until it expires.
+    pub ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -58,17 +73,18 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user_id: Uuid, version: i32, scope: Scope, ttl_secs: u64) -> String {
+    pub fn issue(&self, grant: Grant) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let claims = Claims {
-            sub: user_id,
+            sub: grant.user_id,
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: now,
-            exp: now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
+            exp: now.saturating_add(i64::try_from(grant.ttl_secs).unwrap_or(i64::MAX)),
             jti: Uuid::now_v7(),
-            ver: version,
-            scope,
+            ver: grant.version,
+            scope: grant.scope,
+            sid: grant.session,
         };
         // HS256 over a serialisable struct cannot fail.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -93,11 +109,18 @@ mod tests {
     fn round_trip_and_rejections() {
         let keys = JwtKeys::new(&[7u8; 32]);
         let user = Uuid::now_v7();
-        let token = keys.issue(user, 3, Scope::Full, 60);
+        let session = Uuid::now_v7();
+        let token = keys.issue(Grant {
+            user_id: user,
+            version: 3,
+            scope: Scope::Full,
+            session: Some(session),
+            ttl_secs: 60,
+        });
         let claims = keys.verify(&token).unwrap();
         assert_eq!(
-            (claims.sub, claims.ver, claims.scope),
-            (user, 3, Scope::Full)
+            (claims.sub, claims.ver, claims.scope, claims.sid),
+            (user, 3, Scope::Full, Some(session))
         );
 
         let other = JwtKeys::new(&[8u8; 32]);
@@ -122,6 +145,7 @@ mod tests {
             jti: Uuid::now_v7(),
             ver: 0,
             scope: Scope::Full,
+            sid: None,
         };
         let token =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();

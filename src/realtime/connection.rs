@@ -33,6 +33,7 @@ use crate::{
     app::AppState,
     domain::events::Event,
     error::{AppResult, ErrorCode},
+    identity::jwt::Scope,
     service::{Principal, access, authn},
 };
 
@@ -79,6 +80,19 @@ struct Conn {
     replays: VecDeque<Replay>,
     limiter: FrameLimiter,
     missed_pongs: u32,
+    /// Fires when the credential expires, unless an `auth` frame moved it.
+    expiry: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+/// When a credential expiring at `expires_at` (unix seconds) runs out, as an `Instant`.
+fn deadline(expires_at: Option<i64>) -> Instant {
+    const FAR: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+    let Some(at) = expires_at else {
+        return Instant::now() + FAR;
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let left = u64::try_from(at.saturating_sub(now)).unwrap_or(0);
+    Instant::now() + Duration::from_secs(left).min(FAR)
 }
 
 /// Counts the connection in the gauge and in presence while it lives; dropping it (also when the
@@ -121,6 +135,7 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, who: Identity, r
         rt.submit(Job::Presence(change));
     }
     let (sink, stream) = socket.split();
+    let who_expires = who.principal.expires_at;
     let mut conn = Conn {
         limiter: FrameLimiter::new(state.config.realtime.max_frames_per_second),
         state: state.clone(),
@@ -130,6 +145,7 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, who: Identity, r
         sent_seq: HashMap::new(),
         replays: VecDeque::new(),
         missed_pongs: 0,
+        expiry: Box::pin(tokio::time::sleep_until(deadline(who_expires))),
     };
     let ended = conn.serve(stream).await;
     if let Ended::Close(reason) = ended {
@@ -160,6 +176,10 @@ impl Conn {
                 biased;
                 _ = self.reg.closed.changed() => Err(self.close_reason()),
                 _ = ping.tick() => self.heartbeat().await,
+                _ = &mut self.expiry => Err(Ended::Close(CloseReason {
+                    code: close::UNAUTHORIZED,
+                    reason: "the access token expired: send a fresh one in an auth frame first",
+                })),
                 msg = stream.next() => match msg {
                     Some(Ok(msg)) => self.inbound(msg).await,
                     Some(Err(_)) | None => Err(Ended::Gone),
@@ -325,6 +345,7 @@ impl Conn {
                 after_seq,
             } => self.resume(channel_id, after_seq).await,
             ClientFrame::Typing { channel_id } => self.typing(channel_id).await,
+            ClientFrame::Auth { token } => self.reauthenticate(&token).await,
             ClientFrame::Presence { status } => {
                 let rt = &self.state.realtime;
                 if let Some(change) = rt.presence.choose(self.who.principal.user_id, status).await {
@@ -488,6 +509,40 @@ impl Conn {
         let sent = self.sent_seq.entry(channel_id).or_insert(last);
         *sent = (*sent).max(last);
         Ok(())
+    }
+
+    /// An `auth` frame: a fresh access token of the same user extends the connection to its
+    /// expiry (and moves it to the token's session).
+    async fn reauthenticate(&mut self, token: &str) -> Flow {
+        let fresh = match authn::verify(&self.state, token).await {
+            Ok((principal, claims))
+                if principal.user_id == self.who.principal.user_id
+                    && principal.scope == Scope::Full =>
+            {
+                Some((principal, claims.ver))
+            }
+            _ => None,
+        };
+        let Some((principal, version)) = fresh else {
+            return self
+                .error(
+                    code::UNAUTHORIZED,
+                    "not a valid access token of this user; the connection keeps its old one",
+                    None,
+                )
+                .await;
+        };
+        self.who.principal = principal;
+        self.who.token_version = version;
+        self.state
+            .realtime
+            .hub
+            .set_session(self.reg.id, principal.session_id);
+        self.expiry.as_mut().reset(deadline(principal.expires_at));
+        self.write_frame(ServerFrame::Authenticated {
+            expires_at: principal.expires_at.unwrap_or(i64::MAX),
+        })
+        .await
     }
 
     async fn typing(&mut self, channel_id: Uuid) -> Flow {

@@ -135,7 +135,11 @@ pub async fn ws(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Re
                 .into_response();
         }
     };
-    let Some(registration) = rt.hub.register(who.principal.user_id, &who.workspaces) else {
+    let Some(registration) = rt.hub.register(
+        who.principal.user_id,
+        who.principal.session_id,
+        &who.workspaces,
+    ) else {
         super::metrics::Metrics::add(&rt.metrics.rejected_connections, 1);
         return ws
             .on_upgrade(|socket| {

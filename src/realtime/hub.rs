@@ -69,6 +69,8 @@ impl Drop for Registration {
 
 struct Conn {
     user_id: Uuid,
+    /// The session its credential belongs to (`None`: a bot token).
+    session: Option<Uuid>,
     queue: mpsc::Sender<Outbound>,
     close: watch::Sender<Option<CloseReason>>,
     channels: HashSet<Uuid>,
@@ -169,7 +171,12 @@ impl Hub {
     }
 
     /// A new connection for `user`, or `None` when the user has the most allowed.
-    pub fn register(self: &Arc<Self>, user: Uuid, workspaces: &[Uuid]) -> Option<Registration> {
+    pub fn register(
+        self: &Arc<Self>,
+        user: Uuid,
+        session: Option<Uuid>,
+        workspaces: &[Uuid],
+    ) -> Option<Registration> {
         let mut reg = self.write();
         if reg.by_user.get(&user).map_or(0, HashSet::len) >= self.max_per_user {
             return None;
@@ -181,6 +188,7 @@ impl Hub {
             id,
             Conn {
                 user_id: user,
+                session,
                 queue: queue_tx,
                 close: close_tx,
                 channels: HashSet::new(),
@@ -263,8 +271,19 @@ impl Hub {
         }
     }
 
+    /// The connection now authenticates with a credential of `session` (an `auth` frame).
+    pub fn set_session(&self, id: ConnId, session: Option<Uuid>) {
+        if let Some(conn) = self.write().conns.get_mut(&id) {
+            conn.session = session;
+        }
+    }
+
     /// Deliver one bus event (see the module docs for who receives it).
     pub fn deliver(&self, event: &Event) -> Option<MentionJob> {
+        if event.kind == kind::SESSION_REVOKED {
+            self.end_sessions(event);
+            return None;
+        }
         // Serialised once, and only if someone receives it.
         let frame = std::cell::OnceCell::new();
         let frame = || frame.get_or_init(|| Outbound::event(event)).clone();
@@ -436,12 +455,45 @@ impl Hub {
 
     /// Close every connection of `user` (e.g. their access was revoked).
     pub fn close_user(&self, user: Uuid, reason: CloseReason) {
+        self.close_sessions(user, None, reason);
+    }
+
+    /// Close `user`'s connections of `session` (all of them when `None`).
+    fn close_sessions(&self, user: Uuid, session: Option<Uuid>, reason: CloseReason) {
         let reg = self.read();
         for id in reg.conns_of(user) {
-            if let Some(conn) = reg.conns.get(&id) {
+            if let Some(conn) = reg.conns.get(&id)
+                && (session.is_none() || conn.session == session)
+            {
                 let _ = conn.close.send(Some(reason));
             }
         }
+    }
+
+    /// `session.revoked` (internal, never sent to clients): close the connections of the ended
+    /// sessions, 4001 for a revoked credential, 4003 for a role change.
+    fn end_sessions(&self, event: &Event) {
+        let field = |name: &str| {
+            event
+                .data
+                .get(name)
+                .and_then(|v| v.as_str())
+                .and_then(|v| v.parse::<Uuid>().ok())
+        };
+        let Some(user) = field("user_id") else {
+            return;
+        };
+        let reason = match event.data.get("reason").and_then(|v| v.as_str()) {
+            Some("role") => CloseReason {
+                code: close::PERMISSIONS_CHANGED,
+                reason: "your role changed: reconnect",
+            },
+            _ => CloseReason {
+                code: close::UNAUTHORIZED,
+                reason: "the session was revoked",
+            },
+        };
+        self.close_sessions(user, field("session_id"), reason);
     }
 }
 
@@ -482,88 +534,5 @@ fn mentioned_users(event: &Event) -> Vec<Uuid> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(kind: &str, channel: Uuid, data: serde_json::Value) -> Event {
-        Event::new(kind, Uuid::now_v7(), Some(channel), None, data)
-    }
-
-    #[tokio::test]
-    async fn delivers_to_subscribers_and_evicts_full_queues() {
-        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 2, 10));
-        let (u1, u2, channel) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let mut fast = hub.register(u1, &[]).unwrap();
-        let slow = hub.register(u2, &[]).unwrap();
-        hub.subscribe(fast.id, channel);
-        hub.subscribe(slow.id, channel);
-        for _ in 0..3 {
-            hub.deliver(&event(
-                kind::MESSAGE_UPDATED,
-                channel,
-                serde_json::json!({}),
-            ));
-            assert!(fast.queue.recv().await.is_some());
-        }
-        assert_eq!(slow.closed.borrow().map(|r| r.code), Some(close::TOO_SLOW));
-        assert!(!hub.is_subscribed(slow.id, channel));
-        assert_eq!(hub.metrics.slow_disconnects.load(Ordering::Relaxed), 1);
-    }
-
-    #[tokio::test]
-    async fn membership_events_subscribe_and_unsubscribe_the_named_user() {
-        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 16, 10));
-        let (user, channel) = (Uuid::now_v7(), Uuid::now_v7());
-        let mut conn = hub.register(user, &[]).unwrap();
-        let data = serde_json::json!({"user_id": user, "channel_kind": "private"});
-        hub.deliver(&event(kind::MEMBER_JOINED, channel, data.clone()));
-        assert!(hub.is_subscribed(conn.id, channel));
-        assert!(
-            conn.queue
-                .recv()
-                .await
-                .unwrap()
-                .text
-                .contains("member.joined")
-        );
-        assert!(conn.queue.recv().await.unwrap().text.contains("subscribed"));
-        hub.deliver(&event(kind::MEMBER_LEFT, channel, data));
-        assert!(
-            conn.queue
-                .recv()
-                .await
-                .unwrap()
-                .text
-                .contains("member.left")
-        );
-        assert!(!hub.is_subscribed(conn.id, channel));
-    }
-
-    /// Missed events may include a `member.left`: every connection is closed, to reconnect
-    /// with fresh access checks and resume.
-    #[tokio::test]
-    async fn a_lag_closes_every_connection_to_reconnect_and_resume() {
-        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
-        let a = hub.register(Uuid::now_v7(), &[]).unwrap();
-        let b = hub.register(Uuid::now_v7(), &[]).unwrap();
-        hub.resync_all();
-        for conn in [&a, &b] {
-            assert_eq!(
-                conn.closed.borrow().map(|r| r.code),
-                Some(close::MISSED_EVENTS)
-            );
-        }
-        assert_eq!(hub.metrics.lag_resyncs.load(Ordering::Relaxed), 1);
-    }
-
-    #[test]
-    fn at_most_the_configured_connections_per_user() {
-        let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 2));
-        let user = Uuid::now_v7();
-        let a = hub.register(user, &[]).unwrap();
-        let _b = hub.register(user, &[]).unwrap();
-        assert!(hub.register(user, &[]).is_none());
-        drop(a);
-        assert!(hub.register(user, &[]).is_some());
-    }
-}
+#[path = "hub_tests.rs"]
+mod tests;

@@ -33,12 +33,27 @@ pub mod close {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
-    Subscribe { channel_id: Uuid },
-    Unsubscribe { channel_id: Uuid },
-    Typing { channel_id: Uuid },
-    Presence { status: ChosenStatus },
+    Subscribe {
+        channel_id: Uuid,
+    },
+    Unsubscribe {
+        channel_id: Uuid,
+    },
+    Typing {
+        channel_id: Uuid,
+    },
+    Presence {
+        status: ChosenStatus,
+    },
     Ping,
-    Resume { channel_id: Uuid, after_seq: i64 },
+    Resume {
+        channel_id: Uuid,
+        after_seq: i64,
+    },
+    /// A fresh access token of the same user, sent before the current one expires.
+    Auth {
+        token: String,
+    },
 }
 
 /// What the server sends.
@@ -61,6 +76,10 @@ pub enum ServerFrame<'a> {
         status: Status,
     },
     Pong,
+    /// The answer to an `auth` frame: the connection now lasts until `expires_at` (unix seconds).
+    Authenticated {
+        expires_at: i64,
+    },
     Error {
         code: &'a str,
         message: &'a str,
@@ -92,6 +111,7 @@ pub mod code {
     pub const FORBIDDEN: &str = "forbidden";
     pub const NOT_FOUND: &str = "not_found";
     pub const RATE_LIMITED: &str = "rate_limited";
+    pub const UNAUTHORIZED: &str = "unauthorized";
     /// Events were missed: resume every subscribed channel from its last seq.
     pub const RESYNC: &str = "resync";
     pub const INTERNAL: &str = "internal";

@@ -89,6 +89,8 @@ pub async fn can_read(state: &AppState, user: Uuid, channel: Uuid) -> AppResult<
         user_id: user,
         role: token_state.role,
         scope: Scope::Full,
+        session_id: None,
+        expires_at: None,
     };
     Ok(access::readable(&state.db, principal, channel)
         .await

@@ -26,7 +26,13 @@ pub async fn issue(state: &AppState, principal: Principal) -> AppResult<(String,
         .ok_or_else(|| AppError::unauthorized("the access token is invalid"))?;
     let ticket = opaque::generate();
     let ttl = state.config.realtime.ticket_ttl.0;
-    let value = format!("{}:{version}", principal.user_id);
+    // The connection inherits the access token's session and expiry.
+    let session = principal
+        .session_id
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let expires = principal.expires_at.unwrap_or(i64::MAX);
+    let value = format!("{}:{version}:{session}:{expires}", principal.user_id);
     state
         .kv
         .set(&key(&ticket), value.as_bytes(), Some(ttl))
@@ -39,16 +45,34 @@ pub async fn redeem(state: &AppState, ticket: &str) -> AppResult<Option<Principa
     if ticket.is_empty() || ticket.len() > 128 {
         return Ok(None);
     }
-    let Some(value) = state.kv.take(&key(ticket)).await? else {
+    let key = key(ticket);
+    // Look first: an unknown ticket costs a read, not a durable write.
+    if state.kv.get(&key).await?.is_none() {
+        return Ok(None);
+    }
+    let Some(value) = state.kv.take(&key).await? else {
         return Ok(None);
     };
     let text = String::from_utf8_lossy(&value);
-    let Some((user, version)) = text.split_once(':') else {
+    let mut parts = text.split(':');
+    let (Some(user), Some(version), Some(session), Some(expires)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Ok(None);
     };
-    let (Ok(user_id), Ok(version)) = (user.parse::<Uuid>(), version.parse::<i32>()) else {
+    let (Ok(user_id), Ok(version), Ok(expires_at)) = (
+        user.parse::<Uuid>(),
+        version.parse::<i32>(),
+        expires.parse::<i64>(),
+    ) else {
         return Ok(None);
     };
+    let session_id = session.parse::<Uuid>().ok();
+    if let Some(sid) = session_id
+        && !authn::session_open(state, sid).await?
+    {
+        return Ok(None);
+    }
     let Some(current) = authn::token_state(state, user_id).await? else {
         return Ok(None);
     };
@@ -59,5 +83,7 @@ pub async fn redeem(state: &AppState, ticket: &str) -> AppResult<Option<Principa
         user_id,
         role: current.role,
         scope: Scope::Full,
+        session_id,
+        expires_at: Some(expires_at),
     }))
 }

@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use super::{Principal, workspaces};
+use crate::identity::token_state::ExpiringCache;
 use crate::{
     db::entity::{channel, channel_member},
     error::{AppError, AppResult, ErrorCode},
@@ -101,49 +102,34 @@ pub async fn readable(
 
 /// Who may post where, cached per node for the message hot path. Only positive answers are
 /// cached (member of a non-archived conversation). Leaving, removal and archiving clear entries
-/// on this node right after their commit; entries expire after `POST_ACCESS_TTL`, which bounds
-/// how long another node's change can go unseen here.
-#[derive(Default)]
+/// on this node right after their commit; entries expire after 10 s, which bounds how long
+/// another node's change can go unseen here.
 pub struct PostAccessCache {
-    entries: std::sync::RwLock<std::collections::HashMap<(Uuid, Uuid), (Uuid, std::time::Instant)>>,
+    /// (channel, user) → the channel's workspace.
+    entries: ExpiringCache<(Uuid, Uuid), Uuid>,
 }
 
-const POST_ACCESS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-const POST_ACCESS_MAX: usize = 200_000;
+impl Default for PostAccessCache {
+    fn default() -> Self {
+        Self {
+            entries: ExpiringCache::new(std::time::Duration::from_secs(10), 200_000),
+        }
+    }
+}
 
 impl PostAccessCache {
     fn get(&self, channel_id: Uuid, user_id: Uuid) -> Option<Uuid> {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&(channel_id, user_id))
-            .filter(|(_, at)| at.elapsed() < POST_ACCESS_TTL)
-            .map(|(workspace, _)| *workspace)
-    }
-
-    fn put(&self, channel_id: Uuid, user_id: Uuid, workspace_id: Uuid) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= POST_ACCESS_MAX {
-            entries.retain(|_, (_, at)| at.elapsed() < POST_ACCESS_TTL);
-            if entries.len() >= POST_ACCESS_MAX {
-                entries.clear();
-            }
-        }
-        entries.insert(
-            (channel_id, user_id),
-            (workspace_id, std::time::Instant::now()),
-        );
+        self.entries.get(&(channel_id, user_id))
     }
 
     /// `user_id` left or was removed from `channel_id`.
     pub fn forget_member(&self, channel_id: Uuid, user_id: Uuid) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        entries.remove(&(channel_id, user_id));
+        self.entries.forget(&(channel_id, user_id));
     }
 
     /// `channel_id` was archived.
     pub fn forget_channel(&self, channel_id: Uuid) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|(c, _), _| *c != channel_id);
+        self.entries.forget_where(|(c, _)| *c == channel_id);
     }
 }
 
@@ -156,10 +142,13 @@ pub async fn postable(
     if let Some(workspace_id) = state.post_access.get(channel_id, principal.user_id) {
         return Ok(workspace_id);
     }
+    let seen = state.post_access.entries.generation();
     let access = readable(&state.db, principal, channel_id).await?;
     access.require_write()?;
-    state
-        .post_access
-        .put(channel_id, principal.user_id, access.channel.workspace_id);
+    state.post_access.entries.put(
+        (channel_id, principal.user_id),
+        access.channel.workspace_id,
+        seen,
+    );
     Ok(access.channel.workspace_id)
 }

@@ -11,7 +11,10 @@ use crate::{
     db::entity::{api_client, user},
     domain::{DisplayName, Email, Role, Username},
     error::{AppError, AppResult, ErrorCode},
-    identity::{jwt::Scope, opaque},
+    identity::{
+        jwt::{Grant, Scope},
+        opaque,
+    },
 };
 
 pub struct NewClient {
@@ -127,7 +130,7 @@ pub async fn revoke(state: &AppState, meta: RequestMeta, actor: Uuid, id: Uuid) 
             })
         })
         .await?;
-    state.token_states.forget(bot_id);
+    state.token_states.forget(&bot_id);
     Ok(())
 }
 
@@ -156,7 +159,13 @@ pub async fn token(
     }
     let ttl = state.config.auth.access_ttl.secs();
     Ok((
-        state.jwt.issue(bot.id, bot.token_version, Scope::Full, ttl),
+        state.jwt.issue(Grant {
+            user_id: bot.id,
+            version: bot.token_version,
+            scope: Scope::Full,
+            session: None,
+            ttl_secs: ttl,
+        }),
         ttl,
     ))
 }

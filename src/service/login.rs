@@ -144,10 +144,9 @@ async fn finish(
     scope: Scope,
     method: &str,
 ) -> AppResult<TokenPair> {
-    // The user row was just read: refresh this node's view of their role and token version.
-    state
-        .token_states
-        .put(user.id, super::authn::token_state_of(user));
+    // The person just proved who they are: drop this node's cached view of their role and token
+    // version, so a change made elsewhere (another node, the CLI) applies from this session on.
+    state.token_states.forget(&user.id);
     let (tx, _write) = state.begin_write().await?;
     let pair = sessions::start(state, &tx, user, scope).await?;
     audit::record(

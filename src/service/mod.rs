@@ -43,6 +43,11 @@ pub struct Principal {
     pub user_id: Uuid,
     pub role: Role,
     pub scope: Scope,
+    /// The session (refresh-token family) of the caller's access token; `None` for bot tokens
+    /// and the CLI.
+    pub session_id: Option<Uuid>,
+    /// When the caller's credential expires (unix seconds); `None` for the CLI.
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {

@@ -98,7 +98,7 @@ pub async fn confirm_password_reset(
         })
         .await?;
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
-    state.token_states.forget(user_id);
+    state.token_states.forget(&user_id);
     Ok(())
 }
 

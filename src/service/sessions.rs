@@ -1,6 +1,13 @@
 //! Sessions: an access token (JWT) plus a refresh token that rotates on every use. All refresh
-//! tokens descending from one login form a family; presenting one that was already rotated
-//! means it was stolen or replayed, and revokes the whole family.
+//! tokens descending from one login form a family — the session, whose id (a UUIDv7, so it
+//! carries its start time) every access token names in `sid`. Presenting a refresh token that
+//! was already rotated means it was stolen or replayed, and revokes the whole family.
+//!
+//! Ending a session (logout, reuse) or all of a user's (logout-all, password change,
+//! suspension, deactivation) refuses their access tokens at once (see `authn`) and writes a
+//! `session.revoked` event in the same transaction: the realtime hub closes the matching
+//! WebSocket connections (4001) as soon as it is published. A session lasts at most
+//! `auth.session_max_age` from its login, however often it is refreshed.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
@@ -8,12 +15,16 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{RequestMeta, accounts, audit, authn, now};
+use super::{RequestMeta, accounts, audit, authn, events, now};
 use crate::{
     app::AppState,
     db::entity::{refresh_token, user},
+    domain::events::{Event, kind},
     error::{AppError, AppResult, ErrorCode},
-    identity::{jwt::Scope, opaque},
+    identity::{
+        jwt::{Grant, Scope},
+        opaque,
+    },
 };
 
 #[derive(Debug, Clone)]
@@ -57,20 +68,76 @@ async fn issue(
     .insert(db)
     .await?;
     Ok(TokenPair {
-        access_token: access_token(state, user, scope),
+        access_token: access_token(state, user, family_id, scope),
         refresh_token: refresh,
         expires_in: state.config.auth.access_ttl.secs(),
         scope,
     })
 }
 
-pub fn access_token(state: &AppState, user: &user::Model, scope: Scope) -> String {
-    state.jwt.issue(
-        user.id,
-        user.token_version,
+/// An access token for `user` in `session`, expiring with the session at the latest.
+fn access_token(state: &AppState, user: &user::Model, session: Uuid, scope: Scope) -> String {
+    let left = Ord::max(seconds_left(state, session), 1);
+    state.jwt.issue(Grant {
+        user_id: user.id,
+        version: user.token_version,
         scope,
-        state.config.auth.access_ttl.secs(),
-    )
+        session: Some(session),
+        ttl_secs: Ord::min(state.config.auth.access_ttl.secs(), left),
+    })
+}
+
+/// Seconds until `session` reaches `auth.session_max_age` (0 when it has).
+fn seconds_left(state: &AppState, session: Uuid) -> u64 {
+    let started = session
+        .get_timestamp()
+        .map(|t| t.to_unix().0)
+        .unwrap_or_default();
+    let ends = started.saturating_add(state.config.auth.session_max_age.secs());
+    let now = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
+    ends.saturating_sub(now)
+}
+
+/// Write the `session.revoked` event for `user`'s `session` (all of them when `None`).
+pub async fn emit_revoked(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    session: Option<Uuid>,
+    why: Revoked,
+) -> AppResult<()> {
+    let event = Event {
+        id: Uuid::now_v7(),
+        kind: kind::SESSION_REVOKED.to_string(),
+        occurred_at: now(),
+        workspace_id: None,
+        channel_id: None,
+        actor_id: Some(user_id),
+        seq: None,
+        data: serde_json::json!({
+            "user_id": user_id,
+            "session_id": session,
+            "reason": why.as_str(),
+        }),
+    };
+    events::emit(db, &event).await
+}
+
+/// Why sessions ended, as the realtime hub needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// The credential is no longer valid: sign in again (close 4001).
+    Credential,
+    /// The user's role changed: reconnect so access is checked again (close 4003).
+    Role,
+}
+
+impl Revoked {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revoked::Credential => "credential",
+            Revoked::Role => "role",
+        }
+    }
 }
 
 fn invalid_refresh() -> AppError {
@@ -84,8 +151,9 @@ fn invalid_refresh() -> AppError {
 #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> AppResult<TokenPair> {
     let hash = opaque::hash(presented);
+    let seen = state.token_states.generation();
     let (tx, _write) = state.begin_write().await?;
-    let outcome: Result<TokenPair, Uuid> = {
+    let outcome: Result<TokenPair, (Uuid, Uuid)> = {
         let tx = &tx;
         async {
             let Some(token) = refresh_token::Entity::find()
@@ -95,7 +163,10 @@ pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> Ap
             else {
                 return Err(invalid_refresh());
             };
-            if token.revoked_at.is_some() || token.expires_at <= now() {
+            if token.revoked_at.is_some()
+                || token.expires_at <= now()
+                || seconds_left(state, token.family_id) == 0
+            {
                 return Err(invalid_refresh());
             }
             // Claim the token: only one request can rotate it.
@@ -106,8 +177,8 @@ pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> Ap
                 .exec(tx)
                 .await?;
             if claimed.rows_affected == 0 {
-                revoke_family(tx, token.family_id).await?;
-                return Ok(Err(token.user_id));
+                revoke_family(tx, token.user_id, token.family_id).await?;
+                return Ok(Err((token.user_id, token.family_id)));
             }
             let user = accounts::get(tx, token.user_id).await?;
             tracing::Span::current().record("user_id", tracing::field::display(user.id));
@@ -116,7 +187,7 @@ pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> Ap
                 return Err(invalid_refresh());
             }
             // The user row was just read: refresh this node's view of their role and version.
-            state.token_states.put(user.id, current);
+            state.token_states.put(user.id, current, seen);
             let scope = if state.config.auth.require_totp
                 && accounts::credentials(tx, user.id)
                     .await?
@@ -131,10 +202,11 @@ pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> Ap
         }
         .await?
     };
-    tx.commit().await?;
+    events::commit(state, tx).await?;
     match outcome {
         Ok(pair) => Ok(pair),
-        Err(user_id) => {
+        Err((user_id, session)) => {
+            state.sessions.forget(&session);
             tracing::warn!(user_id = %user_id, "refresh token reuse detected; session family revoked");
             audit::record(
                 &state.db,
@@ -152,26 +224,33 @@ pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> Ap
     }
 }
 
-async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid) -> AppResult<()> {
-    refresh_token::Entity::update_many()
+async fn revoke_family(db: &impl ConnectionTrait, user_id: Uuid, family_id: Uuid) -> AppResult<()> {
+    let revoked = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now()))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    if revoked.rows_affected > 0 {
+        emit_revoked(db, user_id, Some(family_id), Revoked::Credential).await?;
+    }
     Ok(())
 }
 
 /// End the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
 #[tracing::instrument(skip_all)]
 pub async fn revoke(state: &AppState, presented: &str) -> AppResult<()> {
-    if let Some(token) = refresh_token::Entity::find()
+    let Some(token) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(opaque::hash(presented)))
         .one(&state.db)
         .await?
-    {
-        revoke_family(&state.db, token.family_id).await?;
-    }
+    else {
+        return Ok(());
+    };
+    let (tx, _write) = state.begin_write().await?;
+    revoke_family(&tx, token.user_id, token.family_id).await?;
+    events::commit(state, tx).await?;
+    state.sessions.forget(&token.family_id);
     Ok(())
 }
 
@@ -181,6 +260,7 @@ pub async fn revoke(state: &AppState, presented: &str) -> AppResult<()> {
 /// change at once; clearing the cache before the commit could let a concurrent request re-cache
 /// the old version.
 pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
+    emit_revoked(db, user_id, None, Revoked::Credential).await?;
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now()))
         .filter(refresh_token::Column::UserId.eq(user_id))
@@ -219,6 +299,6 @@ pub async fn logout_all(state: &AppState, meta: RequestMeta, user_id: Uuid) -> A
             })
         })
         .await?;
-    state.token_states.forget(user_id);
+    state.token_states.forget(&user_id);
     Ok(())
 }

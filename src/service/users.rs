@@ -211,6 +211,10 @@ pub async fn set_role(
                 active.role = Set(new_role.as_str().to_string());
                 active.updated_at = Set(now());
                 let updated = active.update(tx).await?;
+                if old_role != new_role {
+                    // Their live connections reconnect, so access is checked again (4003).
+                    sessions::emit_revoked(tx, target, None, sessions::Revoked::Role).await?;
+                }
                 audit::record(
                 tx,
                 meta,
@@ -228,7 +232,7 @@ pub async fn set_role(
             })
         })
         .await?;
-    state.token_states.forget(target);
+    state.token_states.forget(&target);
     Ok(updated)
 }
 
@@ -285,7 +289,7 @@ pub async fn set_suspended(
             })
         })
         .await?;
-    state.token_states.forget(target);
+    state.token_states.forget(&target);
     Ok(updated)
 }
 

@@ -25,6 +25,7 @@ mod races;
 mod realtime;
 mod realtime_channels;
 mod resume_load;
+mod sessions;
 mod setup;
 mod threads;
 mod totp;

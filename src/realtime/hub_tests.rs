@@ -1,0 +1,120 @@
+//! Unit tests of the hub (a file of their own: the hub is long enough).
+
+use super::*;
+
+fn event(kind: &str, channel: Uuid, data: serde_json::Value) -> Event {
+    Event::new(kind, Uuid::now_v7(), Some(channel), None, data)
+}
+
+#[tokio::test]
+async fn delivers_to_subscribers_and_evicts_full_queues() {
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 2, 10));
+    let (u1, u2, channel) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let mut fast = hub.register(u1, None, &[]).unwrap();
+    let slow = hub.register(u2, None, &[]).unwrap();
+    hub.subscribe(fast.id, channel);
+    hub.subscribe(slow.id, channel);
+    for _ in 0..3 {
+        hub.deliver(&event(
+            kind::MESSAGE_UPDATED,
+            channel,
+            serde_json::json!({}),
+        ));
+        assert!(fast.queue.recv().await.is_some());
+    }
+    assert_eq!(slow.closed.borrow().map(|r| r.code), Some(close::TOO_SLOW));
+    assert!(!hub.is_subscribed(slow.id, channel));
+    assert_eq!(hub.metrics.slow_disconnects.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn membership_events_subscribe_and_unsubscribe_the_named_user() {
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 16, 10));
+    let (user, channel) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut conn = hub.register(user, None, &[]).unwrap();
+    let data = serde_json::json!({"user_id": user, "channel_kind": "private"});
+    hub.deliver(&event(kind::MEMBER_JOINED, channel, data.clone()));
+    assert!(hub.is_subscribed(conn.id, channel));
+    assert!(
+        conn.queue
+            .recv()
+            .await
+            .unwrap()
+            .text
+            .contains("member.joined")
+    );
+    assert!(conn.queue.recv().await.unwrap().text.contains("subscribed"));
+    hub.deliver(&event(kind::MEMBER_LEFT, channel, data));
+    assert!(
+        conn.queue
+            .recv()
+            .await
+            .unwrap()
+            .text
+            .contains("member.left")
+    );
+    assert!(!hub.is_subscribed(conn.id, channel));
+}
+
+/// Missed events may include a `member.left`: every connection is closed, to reconnect
+/// with fresh access checks and resume.
+#[tokio::test]
+async fn a_lag_closes_every_connection_to_reconnect_and_resume() {
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
+    let a = hub.register(Uuid::now_v7(), None, &[]).unwrap();
+    let b = hub.register(Uuid::now_v7(), None, &[]).unwrap();
+    hub.resync_all();
+    for conn in [&a, &b] {
+        assert_eq!(
+            conn.closed.borrow().map(|r| r.code),
+            Some(close::MISSED_EVENTS)
+        );
+    }
+    assert_eq!(hub.metrics.lag_resyncs.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn at_most_the_configured_connections_per_user() {
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 2));
+    let user = Uuid::now_v7();
+    let a = hub.register(user, None, &[]).unwrap();
+    let _b = hub.register(user, None, &[]).unwrap();
+    assert!(hub.register(user, None, &[]).is_none());
+    drop(a);
+    assert!(hub.register(user, None, &[]).is_some());
+}
+
+#[tokio::test]
+async fn session_revocations_close_only_the_matching_connections() {
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
+    let (user, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let (s1, s2) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut one = hub.register(user, Some(s1), &[]).unwrap();
+    let mut two = hub.register(user, Some(s2), &[]).unwrap();
+    let theirs = hub.register(other, Some(s1), &[]).unwrap();
+    let revoked = |session: Option<Uuid>, reason: &str| Event {
+        id: Uuid::now_v7(),
+        kind: kind::SESSION_REVOKED.into(),
+        occurred_at: crate::domain::clock::now(),
+        workspace_id: None,
+        channel_id: None,
+        actor_id: Some(user),
+        seq: None,
+        data: serde_json::json!({"user_id": user, "session_id": session, "reason": reason}),
+    };
+    assert!(hub.deliver(&revoked(Some(s1), "credential")).is_none());
+    assert_eq!(
+        one.closed.borrow_and_update().map(|r| r.code),
+        Some(close::UNAUTHORIZED)
+    );
+    assert!(!two.closed.has_changed().unwrap());
+    assert!(!theirs.closed.has_changed().unwrap());
+    // Never forwarded to anyone.
+    assert!(two.queue.try_recv().is_err());
+    hub.deliver(&revoked(None, "role"));
+    assert_eq!(
+        two.closed.borrow_and_update().map(|r| r.code),
+        Some(close::PERMISSIONS_CHANGED)
+    );
+    assert!(!theirs.closed.has_changed().unwrap());
+}
