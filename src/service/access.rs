@@ -1,7 +1,8 @@
 //! Who may do what in a conversation. One place, so every route asks the same questions.
 //!
-//! - read (messages, members, pins): members; workspace members for public channels; server
-//!   admins for public and private channels (moderation). DMs: participants only.
+//! - read (messages, members, pins): members; workspace members for public channels (not
+//!   guests: they see only the conversations they were added to); server admins for public and
+//!   private channels (moderation). DMs: participants only.
 //! - write (post, react, pin, read markers): members, and the conversation must not be archived.
 //! - manage (update, archive, remove members): channel owners/admins and server admins.
 
@@ -89,6 +90,7 @@ pub async fn readable(
         return Ok(access);
     }
     if access.channel.kind == "public"
+        && !principal.is_guest()
         && workspaces::membership(db, access.channel.workspace_id, principal.user_id)
             .await?
             .is_some()

@@ -208,7 +208,12 @@ pub async fn list(
     let limit = page::limit(limit);
     let mut query = channel::Entity::find()
         .filter(channel::Column::WorkspaceId.eq(workspace_id))
-        .filter(
+        .filter(if principal.is_guest() {
+            // Guests: only what they were added to.
+            Condition::all()
+                .add(channel::Column::Kind.is_in(["public", "private"]))
+                .add(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
+        } else {
             Condition::any()
                 .add(channel::Column::Kind.eq("public"))
                 .add(
@@ -218,8 +223,8 @@ pub async fn list(
                             channel::Column::Id
                                 .in_subquery(read_state::memberships_of(principal.user_id)),
                         ),
-                ),
-        )
+                )
+        })
         .order_by_asc(channel::Column::Name);
     if !filter.include_archived {
         query = query.filter(channel::Column::ArchivedAt.is_null());
@@ -348,6 +353,15 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
 }
 
 pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
+    if principal.is_guest() {
+        let access = access::readable(&state.db, principal, id).await?;
+        if access.is_member() {
+            return get(state, principal, id).await;
+        }
+        return Err(AppError::forbidden(
+            "guests join only the conversations they are added to",
+        ));
+    }
     let access = access::readable(&state.db, principal, id)
         .await
         .map_err(|e| {
@@ -503,7 +517,7 @@ pub async fn add_member(
     }
     let allowed = access.is_channel_admin()
         || access.is_moderator()
-        || (access.channel.kind == "public" && access.is_member());
+        || (access.channel.kind == "public" && access.is_member() && !principal.is_guest());
     if !allowed {
         return Err(AppError::forbidden(
             "only channel owners and admins can add people here",

@@ -48,6 +48,11 @@ pub async fn open(
                 "participant_ids: {id} is not in this workspace"
             )));
         }
+        if principal.is_guest() && !super::users::visible(&state.db, principal, *id).await? {
+            return Err(AppError::forbidden(
+                "guests can message only people they share a conversation with",
+            ));
+        }
     }
     let key = format!(
         "{workspace_id}:{}",

@@ -54,6 +54,11 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role.is_admin()
     }
+    /// Guests see and join only the conversations they were added to, and find only the people
+    /// they share one with.
+    pub fn is_guest(&self) -> bool {
+        self.role == Role::Guest
+    }
 }
 
 /// Facts about the request a use case may record (audit) or limit on (rate limits).

@@ -1,9 +1,9 @@
 //! Profiles, custom status, user search, and the admin actions on users.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Principal, RequestMeta, accounts, audit, now, sessions};
 use crate::{
     app::AppState,
-    db::entity::{user, workspace_member},
+    db::entity::{channel_member, user, workspace_member},
     domain::{DisplayName, Role, StatusEmoji, StatusText},
     error::{AppError, AppResult},
 };
@@ -19,21 +19,48 @@ use crate::{
 pub const MAX_PAGE: u64 = 200;
 
 /// Users the caller can see: everyone sharing a workspace with them (admins see everyone).
-async fn visible(state: &AppState, principal: Principal, target: Uuid) -> AppResult<bool> {
+/// The people `principal` may find (as a subquery of user ids, never a bind list): everyone
+/// in a workspace they are in; for guests, only the people they share a conversation with.
+fn audience(principal: Principal) -> SelectStatement {
+    if principal.is_guest() {
+        let mine = Query::select()
+            .column(channel_member::Column::ChannelId)
+            .from(channel_member::Entity)
+            .and_where(channel_member::Column::UserId.eq(principal.user_id))
+            .to_owned();
+        return Query::select()
+            .column(channel_member::Column::UserId)
+            .from(channel_member::Entity)
+            .and_where(channel_member::Column::ChannelId.in_subquery(mine))
+            .to_owned();
+    }
+    let mine = Query::select()
+        .column(workspace_member::Column::WorkspaceId)
+        .from(workspace_member::Entity)
+        .and_where(workspace_member::Column::UserId.eq(principal.user_id))
+        .to_owned();
+    Query::select()
+        .column(workspace_member::Column::UserId)
+        .from(workspace_member::Entity)
+        .and_where(workspace_member::Column::WorkspaceId.in_subquery(mine))
+        .to_owned()
+}
+
+/// Whether `principal` may see `target` (see [`audience`]; admins see everyone).
+pub async fn visible(
+    db: &impl ConnectionTrait,
+    principal: Principal,
+    target: Uuid,
+) -> AppResult<bool> {
     if principal.is_admin() || principal.user_id == target {
         return Ok(true);
     }
-    let mine: Vec<Uuid> = workspace_member::Entity::find()
+    Ok(user::Entity::find_by_id(target)
         .select_only()
-        .column(workspace_member::Column::WorkspaceId)
-        .filter(workspace_member::Column::UserId.eq(principal.user_id))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    Ok(workspace_member::Entity::find()
-        .filter(workspace_member::Column::UserId.eq(target))
-        .filter(workspace_member::Column::WorkspaceId.is_in(mine))
-        .one(&state.db)
+        .column(user::Column::Id)
+        .filter(user::Column::Id.in_subquery(audience(principal)))
+        .into_tuple::<Uuid>()
+        .one(db)
         .await?
         .is_some())
 }
@@ -45,7 +72,7 @@ pub async fn get_visible(
     id: Uuid,
 ) -> AppResult<user::Model> {
     let user = accounts::get(&state.db, id).await?;
-    if !visible(state, principal, id).await? {
+    if !visible(&state.db, principal, id).await? {
         return Err(AppError::not_found("user"));
     }
     Ok(user)
@@ -145,23 +172,8 @@ pub async fn search(
         }
     }
     if !principal.is_admin() {
-        let mine: Vec<Uuid> = workspace_member::Entity::find()
-            .select_only()
-            .column(workspace_member::Column::WorkspaceId)
-            .filter(workspace_member::Column::UserId.eq(principal.user_id))
-            .into_tuple()
-            .all(&state.db)
-            .await?;
-        let shared: Vec<Uuid> = workspace_member::Entity::find()
-            .select_only()
-            .column(workspace_member::Column::UserId)
-            .filter(workspace_member::Column::WorkspaceId.is_in(mine))
-            .distinct()
-            .into_tuple()
-            .all(&state.db)
-            .await?;
         select = select
-            .filter(user::Column::Id.is_in(shared))
+            .filter(user::Column::Id.in_subquery(audience(principal)))
             .filter(user::Column::DeactivatedAt.is_null());
     }
     if let Some(after) = cursor {

@@ -200,7 +200,9 @@ pub async fn create_invite(
         .map(|m| m.role);
     let may_invite = principal.is_admin()
         || matches!(member_role.as_deref(), Some("owner" | "admin"))
-        || (ws.allow_member_invites && member_role.as_deref() == Some("member"));
+        || (ws.allow_member_invites
+            && member_role.as_deref() == Some("member")
+            && !principal.is_guest());
     if !may_invite {
         return Err(AppError::forbidden(
             "only workspace admins can invite people here",

@@ -14,6 +14,7 @@ mod database;
 mod dms;
 mod edge;
 mod events;
+mod guests;
 mod heartbeat;
 mod helpers;
 mod instrumentation;
