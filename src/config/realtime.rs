@@ -30,6 +30,8 @@ pub struct RealtimeConfig {
     pub ticket_ttl: HumanDuration,
     /// Most messages one `resume` replays; further behind, the client reloads over HTTP.
     pub resume_max_messages: u64,
+    /// A user's presence is broadcast at most once per interval (the latest state; 0: at once).
+    pub presence_interval: HumanDuration,
 }
 
 impl Default for RealtimeConfig {
@@ -47,6 +49,7 @@ impl Default for RealtimeConfig {
             typing_ttl: secs(5),
             ticket_ttl: secs(30),
             resume_max_messages: 1000,
+            presence_interval: secs(3),
         }
     }
 }

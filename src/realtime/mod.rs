@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod presence;
 pub mod protocol;
 mod queries;
+mod throttle;
 pub mod ticket;
 pub mod typing;
 
@@ -198,25 +199,40 @@ async fn run_audience(
     let rt = &state.realtime;
     let mut sweep = tokio::time::interval(sweep_period(&state.config.realtime));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut throttle = throttle::PresenceThrottle::new(state.config.realtime.presence_interval.0);
     loop {
+        let next_due = throttle.next_due();
+        let wait_due = async {
+            match next_due {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             job = jobs.recv() => match job {
                 Some(job) => mention(&state, job).await,
                 None => break,
             },
             _ = rt.presence_wakeup.notified() => {}
+            _ = wait_due => {}
             _ = sweep.tick() => {
                 for change in rt.presence.expire().await {
                     rt.submit(Job::Presence(change));
                 }
+                throttle.prune(std::time::Instant::now());
             }
             _ = shutdown.changed() => break,
         }
-        let users = rt.take_presence_changes();
+        let now = std::time::Instant::now();
+        throttle.changed(rt.take_presence_changes(), now);
+        let users = throttle.due(now);
         if !users.is_empty() {
+            // The status current now: the last state wins.
             let statuses = rt.presence.statuses(&users).await;
-            for change in users.into_iter().zip(statuses) {
-                presence_changed(&state, change).await;
+            for (user, status) in users.into_iter().zip(statuses) {
+                if throttle.tell(user, status, now) {
+                    presence_changed(&state, (user, status)).await;
+                }
             }
         }
     }

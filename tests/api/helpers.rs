@@ -109,6 +109,8 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     ] {
         limit.max = 1000;
     }
+    // Presence transitions go out at once (the throttle has its own unit tests).
+    config.realtime.presence_interval = colink::config::HumanDuration(Duration::ZERO);
     let w = &mut config.limits.writes;
     for bucket in [
         &mut w.messages,
