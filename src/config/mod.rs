@@ -11,8 +11,10 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+mod net;
 mod realtime;
 mod values;
+pub use net::IpRange;
 pub use realtime::RealtimeConfig;
 pub use values::{HumanDuration, Secret};
 
@@ -73,8 +75,13 @@ pub struct ServerConfig {
     /// Origins allowed by CORS. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
-    /// Trust the left-most `X-Forwarded-For` address (only behind a reverse proxy you control).
-    pub trust_forwarded_for: bool,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed. The
+    /// header is read only when the direct peer is one of them, from the right, skipping these;
+    /// the first other address is the client. Empty: the header is ignored.
+    pub trusted_proxies: Vec<IpRange>,
+    /// Replaced by `trusted_proxies`; accepted only to refuse it with a helpful message.
+    #[serde(default, skip_serializing)]
+    pub trust_forwarded_for: Option<toml::Value>,
 }
 
 impl Default for ServerConfig {
@@ -84,7 +91,8 @@ impl Default for ServerConfig {
             public_url: None,
             cors_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            trust_forwarded_for: None,
         }
     }
 }
@@ -333,6 +341,13 @@ impl Config {
         if !(16..=1_048_576).contains(&self.bus.buffer) {
             return invalid("bus.buffer", "must be between 16 and 1048576");
         }
+        if self.server.trust_forwarded_for.is_some() {
+            return invalid(
+                "server.trust_forwarded_for",
+                "was replaced by `server.trusted_proxies`, a list of the proxies' addresses or \
+                 CIDR blocks (e.g. [\"127.0.0.1\", \"10.0.0.0/8\"])",
+            );
+        }
         if self.server.max_body_bytes < 1024 {
             return invalid("server.max_body_bytes", "must be at least 1024");
         }
@@ -501,6 +516,39 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("bnid"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_parse_and_the_old_key_points_to_them() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]\n",
+            )?;
+            let c =
+                Config::load(Some(std::path::Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.trusted_proxies.len(), 3);
+            jail.create_file(
+                "bad.toml",
+                "[server]\ntrusted_proxies = [\"10.0.0.0/99\"]\n",
+            )?;
+            let err = Config::load(Some(std::path::Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("trusted_proxies") && err.contains("10.0.0.0/99"),
+                "{err}"
+            );
+            jail.create_file("old.toml", "[server]\ntrust_forwarded_for = true\n")?;
+            let err = Config::load(Some(std::path::Path::new("old.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("server.trusted_proxies"), "{err}");
+            jail.set_env("COLINK_SERVER__TRUSTED_PROXIES", "[\"::1\"]");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.trusted_proxies[0].to_string(), "::1");
             Ok(())
         });
     }
