@@ -236,8 +236,12 @@ impl RateLimit {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
+    /// Login attempts per client address (all of them, counted before anything is checked).
     pub login_per_ip: RateLimit,
+    /// Wrong passwords per account (see `service::guard` for who is refused once it is reached).
     pub login_per_account: RateLimit,
+    /// Second-factor codes tried per user without success (login step two, TOTP removal).
+    pub second_factor_per_user: RateLimit,
     pub register_per_ip: RateLimit,
     pub password_reset_per_ip: RateLimit,
 }
@@ -247,6 +251,7 @@ impl Default for LimitsConfig {
         Self {
             login_per_ip: RateLimit::new(10, 15 * 60),
             login_per_account: RateLimit::new(10, 15 * 60),
+            second_factor_per_user: RateLimit::new(5, 15 * 60),
             register_per_ip: RateLimit::new(3, 3600),
             password_reset_per_ip: RateLimit::new(5, 3600),
         }
@@ -380,6 +385,10 @@ impl Config {
         for (key, limit) in [
             ("limits.login_per_ip", self.limits.login_per_ip),
             ("limits.login_per_account", self.limits.login_per_account),
+            (
+                "limits.second_factor_per_user",
+                self.limits.second_factor_per_user,
+            ),
             ("limits.register_per_ip", self.limits.register_per_ip),
             (
                 "limits.password_reset_per_ip",

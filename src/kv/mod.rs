@@ -38,6 +38,8 @@ pub trait Kv: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Add one to a counter; the first increment opens a window of length `window`.
     async fn incr(&self, key: &str, window: Duration) -> Result<Counter, KvError>;
+    /// A counter's current value without counting; `None` when absent or its window is over.
+    async fn peek(&self, key: &str) -> Result<Option<Counter>, KvError>;
     /// Check the backend answers (for `/ready`).
     async fn ping(&self) -> Result<(), KvError>;
 }

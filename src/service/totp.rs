@@ -6,7 +6,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, accounts, audit, now};
+use super::{Principal, RequestMeta, accounts, audit, guard, now};
 use crate::{
     app::AppState,
     db::entity::{credential, recovery_code},
@@ -22,8 +22,15 @@ pub struct Enrollment {
 }
 
 /// Start enrollment: a new secret, stored (encrypted) as pending until confirmed with a code.
+/// Needs the current password (see [`guard::confirm_password`]).
 #[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
-pub async fn setup(state: &AppState, principal: Principal) -> AppResult<Enrollment> {
+pub async fn setup(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    password: &str,
+) -> AppResult<Enrollment> {
+    guard::confirm_password(state, meta, principal.user_id, password).await?;
     let user = accounts::get(&state.db, principal.user_id).await?;
     let creds = accounts::credentials(&state.db, user.id).await?;
     if creds.totp_enabled_at.is_some() {
@@ -106,12 +113,14 @@ pub async fn confirm(
     Ok(codes)
 }
 
-/// Turn 2FA off; needs a current code (or a recovery code).
+/// Turn 2FA off; needs the current password and a current code (or a recovery code). Codes
+/// tried here count against the user's second-factor budget ([`guard`]).
 #[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn disable(
     state: &AppState,
     meta: RequestMeta,
     principal: Principal,
+    password: &str,
     code: &str,
 ) -> AppResult<()> {
     if state.config.auth.require_totp {
@@ -126,12 +135,15 @@ pub async fn disable(
             "two-factor authentication is not enabled",
         ));
     }
+    guard::confirm_password(state, meta, user_id, password).await?;
+    guard::second_factor_attempt(state, user_id).await?;
     if !verify_second_factor(state, &state.db, user_id, code).await? {
         return Err(AppError::new(
             ErrorCode::InvalidCode,
             "the code does not match",
         ));
     }
+    guard::second_factor_passed(state, user_id).await?;
     state
         .write(|tx| {
             Box::pin(async move {

@@ -16,6 +16,7 @@ mod events;
 mod heartbeat;
 mod helpers;
 mod instrumentation;
+mod lockout;
 mod mentions;
 mod messages;
 mod pagination;

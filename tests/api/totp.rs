@@ -29,7 +29,11 @@ struct Enrolled {
 /// Enroll `session`'s user.
 async fn enroll(app: &TestApp, session: &Session) -> Enrolled {
     let setup = app
-        .post("/auth/totp/setup", Some(&session.access), json!({}))
+        .post(
+            "/auth/totp/setup",
+            Some(&session.access),
+            json!({"password": PASSWORD}),
+        )
         .await
         .expect(200);
     let secret = setup["secret"].as_str().unwrap().to_string();
@@ -92,9 +96,13 @@ async fn totp_login_flow_and_single_use_codes() {
         confirm_code,
         ..
     } = enroll(&app, &owner).await;
-    app.post("/auth/totp/setup", Some(&owner.access), json!({}))
-        .await
-        .problem(409, "conflict");
+    app.post(
+        "/auth/totp/setup",
+        Some(&owner.access),
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .problem(409, "conflict");
 
     let mfa = mfa_challenge(&app).await;
     // The code used to confirm enrollment cannot be replayed (the very string sent then: one
@@ -179,7 +187,7 @@ async fn recovery_code_works_once_and_disabling_needs_a_code() {
         reqwest::Method::DELETE,
         "/auth/totp",
         Some(&session.access),
-        Some(json!({"code": "123456"})),
+        Some(json!({"password": PASSWORD, "code": "123456"})),
     )
     .await
     .problem(400, "invalid_code");
@@ -187,7 +195,7 @@ async fn recovery_code_works_once_and_disabling_needs_a_code() {
         reqwest::Method::DELETE,
         "/auth/totp",
         Some(&session.access),
-        Some(json!({"code": codes[1]})),
+        Some(json!({"password": PASSWORD, "code": codes[1]})),
     )
     .await
     .expect(204);
@@ -260,8 +268,141 @@ async fn require_totp_forces_enrollment_before_anything_else() {
         reqwest::Method::DELETE,
         "/auth/totp",
         Some(full),
-        Some(json!({"code": codes[0]})),
+        Some(json!({"password": PASSWORD, "code": codes[0]})),
     )
     .await
     .problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn totp_setup_and_removal_need_the_current_password() {
+    let app = spawn_with(|c| c.limits.login_per_account.max = 3).await;
+    let (owner, _) = app.setup_owner().await;
+    let setup = |body: Value| app.post("/auth/totp/setup", Some(&owner.access), body);
+    setup(json!({})).await.problem(400, "validation_failed");
+    setup(json!({"password": "x".repeat(1025)}))
+        .await
+        .problem(400, "validation_failed");
+    setup(json!({"password": "not my password"}))
+        .await
+        .problem(403, "invalid_password");
+    let secret = enroll(&app, &owner).await.secret;
+
+    let remove = |body: Value| {
+        app.call(
+            reqwest::Method::DELETE,
+            "/auth/totp",
+            Some(&owner.access),
+            Some(body),
+        )
+    };
+    remove(json!({"code": code(&secret, 1)}))
+        .await
+        .problem(400, "validation_failed");
+    remove(json!({"password": "not my password", "code": code(&secret, 1)}))
+        .await
+        .problem(403, "invalid_password");
+    // Both count like failed logins: one more wrong password locks the account.
+    app.post(
+        "/auth/login",
+        None,
+        json!({"login": "owner", "password": "not my password"}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+    app.post(
+        "/auth/login",
+        None,
+        json!({"login": "owner", "password": PASSWORD}),
+    )
+    .await
+    .problem(429, "rate_limited");
+    remove(json!({"password": PASSWORD, "code": code(&secret, 1)}))
+        .await
+        .problem(429, "rate_limited");
+    let failed = app.audit(&owner, "auth.login_failed").await;
+    assert_eq!(
+        failed
+            .iter()
+            .filter(|e| e["details"]["reason"] == "bad_current_password")
+            .count(),
+        2,
+        "{failed:?}"
+    );
+    // 2FA stayed on: a password login still asks for a code.
+    let creds = app.state.db.clone();
+    let owner_id = uuid::Uuid::parse_str(&owner.user_id).unwrap();
+    let row = colink::service::accounts::credentials(&creds, owner_id)
+        .await
+        .unwrap();
+    assert!(row.totp_enabled_at.is_some());
+}
+
+#[tokio::test]
+async fn second_factor_failures_lock_the_user_whatever_the_mfa_token() {
+    let app = spawn_with(|c| c.limits.second_factor_per_user.max = 3).await;
+    let (owner, _) = app.setup_owner().await;
+    let Enrolled {
+        secret,
+        recovery_codes,
+        ..
+    } = enroll(&app, &owner).await;
+    let app = &app;
+    let try_code = move |mfa: String, code: String| async move {
+        app.post(
+            "/auth/login/totp",
+            None,
+            json!({"mfa_token": mfa, "code": code}),
+        )
+        .await
+    };
+
+    // Wrong codes then a right one: the right one clears the count.
+    let mfa = mfa_challenge(app).await;
+    for _ in 0..2 {
+        try_code(mfa.clone(), "000000".into())
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    try_code(mfa, code(&secret, 1)).await.expect(200);
+
+    // Three wrong codes, over two MFA tokens and a removal attempt...
+    let first = mfa_challenge(app).await;
+    try_code(first, "000000".into())
+        .await
+        .problem(401, "invalid_credentials");
+    let second = mfa_challenge(app).await;
+    try_code(second.clone(), "aaaaa-bbbbb-ccccc-ddddd".into())
+        .await
+        .problem(401, "invalid_credentials");
+    app.call(
+        reqwest::Method::DELETE,
+        "/auth/totp",
+        Some(&owner.access),
+        Some(json!({"password": PASSWORD, "code": "000000"})),
+    )
+    .await
+    .problem(400, "invalid_code");
+    // ...and every further code is refused until the window ends, right ones too, whatever
+    // MFA token comes with them.
+    let fresh = mfa_challenge(app).await;
+    let reply = try_code(fresh, recovery_codes[0].clone()).await;
+    let retry: u64 = reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+    reply.problem(429, "rate_limited");
+    try_code(second, recovery_codes[0].clone())
+        .await
+        .problem(429, "rate_limited");
+    app.call(
+        reqwest::Method::DELETE,
+        "/auth/totp",
+        Some(&owner.access),
+        Some(json!({"password": PASSWORD, "code": recovery_codes[1]})),
+    )
+    .await
+    .problem(429, "rate_limited");
 }
