@@ -244,6 +244,11 @@ pub struct LimitsConfig {
     pub second_factor_per_user: RateLimit,
     pub register_per_ip: RateLimit,
     pub password_reset_per_ip: RateLimit,
+    /// Password-reset mails per address; over it a request is still answered 202 but no mail
+    /// goes out (the answer must not tell whether the address has an account).
+    pub password_reset_per_address: RateLimit,
+    /// Verification mails per address (at registration and on resend; a resend over it → 429).
+    pub verification_per_address: RateLimit,
 }
 
 impl Default for LimitsConfig {
@@ -254,6 +259,8 @@ impl Default for LimitsConfig {
             second_factor_per_user: RateLimit::new(5, 15 * 60),
             register_per_ip: RateLimit::new(3, 3600),
             password_reset_per_ip: RateLimit::new(5, 3600),
+            password_reset_per_address: RateLimit::new(3, 3600),
+            verification_per_address: RateLimit::new(3, 3600),
         }
     }
 }
@@ -393,6 +400,14 @@ impl Config {
             (
                 "limits.password_reset_per_ip",
                 self.limits.password_reset_per_ip,
+            ),
+            (
+                "limits.password_reset_per_address",
+                self.limits.password_reset_per_address,
+            ),
+            (
+                "limits.verification_per_address",
+                self.limits.verification_per_address,
             ),
         ] {
             if limit.max == 0 || limit.window.secs() == 0 {

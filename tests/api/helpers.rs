@@ -107,6 +107,8 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         &mut config.limits.second_factor_per_user,
         &mut config.limits.register_per_ip,
         &mut config.limits.password_reset_per_ip,
+        &mut config.limits.password_reset_per_address,
+        &mut config.limits.verification_per_address,
     ] {
         limit.max = 1000;
     }
