@@ -67,7 +67,9 @@ struct TotpEnrollment {
 
 #[derive(Object)]
 struct RecoveryCodes {
-    /// Ten single-use codes; shown only now.
+    /// Ten single-use codes, each four groups of five Crockford base32 characters
+    /// (`7hq2m-xk9d4-p0zr8-c3vtn`, 100 bits); case, spaces and dashes do not matter when one is
+    /// typed. Shown only now.
     recovery_codes: Vec<String>,
 }
 

@@ -9,9 +9,9 @@ use uuid::Uuid;
 use super::{Principal, RequestMeta, accounts, audit, guard, now};
 use crate::{
     app::AppState,
-    db::entity::{credential, recovery_code},
+    db::entity::{credential, recovery_code as recovery_code_row},
     error::{AppError, AppResult, ErrorCode},
-    identity::{opaque, totp},
+    identity::{opaque, recovery_code, totp},
 };
 
 const RECOVERY_CODES: usize = 10;
@@ -79,11 +79,12 @@ pub async fn confirm(
         )
     })?;
     let codes: Vec<String> = (0..RECOVERY_CODES)
-        .map(|_| opaque::recovery_code())
+        .map(|_| recovery_code::generate())
         .collect();
     let hashes: Vec<String> = codes
         .iter()
-        .map(|c| opaque::hash(&opaque::normalize_recovery_code(c)))
+        .filter_map(|c| recovery_code::normalize(c))
+        .map(|c| state.keys.recovery_code_tag(&c))
         .collect();
     state
         .write(|tx| {
@@ -179,12 +180,12 @@ async fn replace_recovery_codes(
     user_id: Uuid,
     hashes: Vec<String>,
 ) -> AppResult<()> {
-    recovery_code::Entity::delete_many()
-        .filter(recovery_code::Column::UserId.eq(user_id))
+    recovery_code_row::Entity::delete_many()
+        .filter(recovery_code_row::Column::UserId.eq(user_id))
         .exec(db)
         .await?;
     for hash in hashes {
-        recovery_code::ActiveModel {
+        recovery_code_row::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(user_id),
             code_hash: Set(hash),
@@ -238,14 +239,48 @@ pub async fn verify_second_factor(
             .await?;
         return Ok(claimed.rows_affected == 1);
     }
-    let spent = recovery_code::Entity::update_many()
-        .col_expr(recovery_code::Column::UsedAt, Expr::value(now()))
-        .filter(recovery_code::Column::UserId.eq(user_id))
-        .filter(
-            recovery_code::Column::CodeHash
-                .eq(opaque::hash(&opaque::normalize_recovery_code(code))),
-        )
-        .filter(recovery_code::Column::UsedAt.is_null())
+    spend_recovery_code(state, db, user_id, code).await
+}
+
+/// Spend `code` if it is one of the user's unused recovery codes. The stored forms are compared
+/// in constant time (all of them, whatever matches), then the matching row is claimed
+/// atomically, so a code works once even under concurrent requests.
+async fn spend_recovery_code(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    code: &str,
+) -> AppResult<bool> {
+    let candidates: Vec<String> = [
+        recovery_code::normalize(code).map(|c| state.keys.recovery_code_tag(&c)),
+        recovery_code::legacy_hash(code),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if candidates.is_empty() {
+        return Ok(false);
+    }
+    let unused = recovery_code_row::Entity::find()
+        .filter(recovery_code_row::Column::UserId.eq(user_id))
+        .filter(recovery_code_row::Column::UsedAt.is_null())
+        .all(db)
+        .await?;
+    let mut matched = None;
+    for row in &unused {
+        for candidate in &candidates {
+            if opaque::constant_time_eq(row.code_hash.as_bytes(), candidate.as_bytes()) {
+                matched = Some(row.id);
+            }
+        }
+    }
+    let Some(id) = matched else {
+        return Ok(false);
+    };
+    let spent = recovery_code_row::Entity::update_many()
+        .col_expr(recovery_code_row::Column::UsedAt, Expr::value(now()))
+        .filter(recovery_code_row::Column::Id.eq(id))
+        .filter(recovery_code_row::Column::UsedAt.is_null())
         .exec(db)
         .await?;
     Ok(spent.rows_affected == 1)

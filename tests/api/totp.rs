@@ -406,3 +406,84 @@ async fn second_factor_failures_lock_the_user_whatever_the_mfa_token() {
     .await
     .problem(429, "rate_limited");
 }
+
+/// Recovery codes carry 100 bits, are stored only as a keyed HMAC, forgive typing, work once;
+/// codes of the former format (10 characters, plain SHA-256) still work once.
+#[tokio::test]
+async fn recovery_codes_are_long_keyed_and_old_ones_still_work() {
+    use colink::db::entity::recovery_code;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let codes = enroll(&app, &owner).await.recovery_codes;
+    const CROCKFORD: &str = "0123456789abcdefghjkmnpqrstvwxyz";
+    for code in &codes {
+        let groups: Vec<&str> = code.split('-').collect();
+        assert_eq!(groups.len(), 4, "{code}");
+        assert!(
+            groups
+                .iter()
+                .all(|g| g.len() == 5 && g.chars().all(|c| CROCKFORD.contains(c))),
+            "{code}"
+        );
+    }
+    let owner_id = uuid::Uuid::parse_str(&owner.user_id).unwrap();
+    let rows = recovery_code::Entity::find()
+        .filter(recovery_code::Column::UserId.eq(owner_id))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    for row in &rows {
+        assert!(row.code_hash.starts_with("v2:"), "{}", row.code_hash);
+        assert!(
+            codes.iter().all(|c| {
+                let plain = c.replace('-', "");
+                row.code_hash != colink::identity::opaque::hash(&plain)
+                    && !row.code_hash.contains(&plain)
+            }),
+            "stored keyed, not as a plain hash"
+        );
+    }
+
+    // Typed in capitals with spaces instead of dashes: accepted, once.
+    let typed = codes[0].to_uppercase().replace('-', " ");
+    let mfa = mfa_challenge(&app).await;
+    app.post(
+        "/auth/login/totp",
+        None,
+        json!({"mfa_token": mfa, "code": typed}),
+    )
+    .await
+    .expect(200);
+    let mfa = mfa_challenge(&app).await;
+    app.post(
+        "/auth/login/totp",
+        None,
+        json!({"mfa_token": mfa, "code": codes[0]}),
+    )
+    .await
+    .problem(401, "invalid_credentials");
+
+    // A code issued before the current format, stored the old way.
+    recovery_code::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        user_id: Set(owner_id),
+        code_hash: Set(colink::identity::opaque::hash("abcdefghjk")),
+        used_at: Set(None),
+        created_at: Set(time::OffsetDateTime::now_utc()),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+    for expected in [200, 401] {
+        let mfa = mfa_challenge(&app).await;
+        app.post(
+            "/auth/login/totp",
+            None,
+            json!({"mfa_token": mfa, "code": "ABCDE-fghjk"}),
+        )
+        .await
+        .expect(expected);
+    }
+}
