@@ -119,3 +119,31 @@ async fn unknown_names_answer_like_accounts() {
         refused(login_from(&app, "203.0.113.3", login, "wrong password!").await);
     }
 }
+
+/// `X-Forwarded-For` cannot buy a client fresh per-address budgets: without trusted proxies it is
+/// ignored, and behind one only the entry the proxy appended (the right-most) counts.
+#[tokio::test]
+async fn forwarded_for_cannot_be_spoofed_to_dodge_the_address_limit() {
+    for trusted in [false, true] {
+        let app = spawn_with(|c| {
+            if trusted {
+                behind_proxy(c);
+            }
+            c.limits.login_per_ip.max = 2;
+        })
+        .await;
+        app.setup_owner().await;
+        for spoofed in ["1.1.1.1, 203.0.113.9", "2.2.2.2, 203.0.113.9"] {
+            login_from(&app, spoofed, "owner", "wrong password!")
+                .await
+                .problem(401, "invalid_credentials");
+        }
+        refused(login_from(&app, "3.3.3.3, 203.0.113.9", "owner", PASSWORD).await);
+        if trusted {
+            // A different client behind the proxy has its own budget.
+            login_from(&app, "203.0.113.10", "owner", PASSWORD)
+                .await
+                .expect(200);
+        }
+    }
+}
