@@ -38,15 +38,17 @@ impl Keys {
         }
     }
 
-    /// The stored form of a (normalised) recovery code: `v2:` + hex HMAC-SHA256 under the
-    /// recovery key (see `identity::recovery_code`).
-    pub fn recovery_code_tag(&self, normalized: &str) -> String {
+    /// Hex HMAC-SHA256 of `data` under the recovery-code key (the stored forms are built on it
+    /// in `identity::recovery_code`).
+    pub fn recovery_mac(&self, data: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.recovery)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        mac.update(normalized.as_bytes());
-        let tag = mac.finalize().into_bytes();
-        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}{hex}", super::recovery_code::KEYED_PREFIX)
+        mac.update(data.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Encrypt a small secret (ChaCha20-Poly1305, random nonce); output is base64(nonce‖ct).
@@ -168,14 +170,14 @@ mod tests {
     }
 
     #[test]
-    fn recovery_code_tags_are_keyed_hmac_sha256() {
+    fn recovery_macs_are_keyed_hmac_sha256() {
         let keys = Keys::derive(b"0123456789abcdefghijklmnopqrstuv");
-        let tag = keys.recovery_code_tag("001110000011111zzzzz");
-        assert!(tag.starts_with("v2:") && tag.len() == 3 + 64, "{tag}");
-        assert_eq!(tag, keys.recovery_code_tag("001110000011111zzzzz"));
-        assert_ne!(tag, keys.recovery_code_tag("001110000011111zzzzy"));
+        let tag = keys.recovery_mac("001110000011111zzzzz");
+        assert_eq!(tag.len(), 64, "{tag}");
+        assert_eq!(tag, keys.recovery_mac("001110000011111zzzzz"));
+        assert_ne!(tag, keys.recovery_mac("001110000011111zzzzy"));
         let other = Keys::derive(b"another master key of 32 bytes!!");
-        assert_ne!(tag, other.recovery_code_tag("001110000011111zzzzz"));
+        assert_ne!(tag, other.recovery_mac("001110000011111zzzzz"));
         // RFC 4231 test case 2, to pin the construction.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").unwrap();
         mac.update(b"what do ya want for nothing?");

@@ -11,7 +11,7 @@ use crate::{
     app::AppState,
     db::entity::{credential, recovery_code as recovery_code_row},
     error::{AppError, AppResult, ErrorCode},
-    identity::{opaque, recovery_code, totp},
+    identity::{keys::Keys, opaque, recovery_code, totp},
 };
 
 const RECOVERY_CODES: usize = 10;
@@ -84,7 +84,7 @@ pub async fn confirm(
     let hashes: Vec<String> = codes
         .iter()
         .filter_map(|c| recovery_code::normalize(c))
-        .map(|c| state.keys.recovery_code_tag(&c))
+        .map(|c| recovery_code::stored(&state.keys, &c))
         .collect();
     state
         .write(|tx| {
@@ -251,13 +251,7 @@ async fn spend_recovery_code(
     user_id: Uuid,
     code: &str,
 ) -> AppResult<bool> {
-    let candidates: Vec<String> = [
-        recovery_code::normalize(code).map(|c| state.keys.recovery_code_tag(&c)),
-        recovery_code::legacy_hash(code),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let candidates = recovery_code::candidates(&state.keys, code);
     if candidates.is_empty() {
         return Ok(false);
     }
@@ -284,4 +278,25 @@ async fn spend_recovery_code(
         .exec(db)
         .await?;
     Ok(spent.rows_affected == 1)
+}
+
+/// Re-key recovery codes stored in the former plain-SHA-256 form (see
+/// `identity::recovery_code`). Run at start-up; returns how many rows changed.
+pub async fn rekey_legacy_recovery_codes(db: &impl ConnectionTrait, keys: &Keys) -> AppResult<u64> {
+    let legacy = recovery_code_row::Entity::find()
+        .filter(recovery_code_row::Column::CodeHash.not_like("v%:%"))
+        .all(db)
+        .await?;
+    let mut changed = 0;
+    for row in legacy {
+        let rekeyed = recovery_code::rekeyed_legacy(keys, &row.code_hash);
+        changed += recovery_code_row::Entity::update_many()
+            .col_expr(recovery_code_row::Column::CodeHash, Expr::value(rekeyed))
+            .filter(recovery_code_row::Column::Id.eq(row.id))
+            .filter(recovery_code_row::Column::CodeHash.eq(row.code_hash))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(changed)
 }

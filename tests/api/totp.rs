@@ -408,7 +408,8 @@ async fn second_factor_failures_lock_the_user_whatever_the_mfa_token() {
 }
 
 /// Recovery codes carry 100 bits, are stored only as a keyed HMAC, forgive typing, work once;
-/// codes of the former format (10 characters, plain SHA-256) still work once.
+/// codes of the former format (10 characters, plain SHA-256) are re-keyed at start-up and still
+/// work once.
 #[tokio::test]
 async fn recovery_codes_are_long_keyed_and_old_ones_still_work() {
     use colink::db::entity::recovery_code;
@@ -465,8 +466,9 @@ async fn recovery_codes_are_long_keyed_and_old_ones_still_work() {
     .await
     .problem(401, "invalid_credentials");
 
-    // A code issued before the current format, stored the old way.
-    recovery_code::ActiveModel {
+    // A code issued before the current format, stored the old way (plain SHA-256): the next
+    // start re-keys the row, and the code still works, once.
+    let legacy = recovery_code::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         user_id: Set(owner_id),
         code_hash: Set(colink::identity::opaque::hash("abcdefghjk")),
@@ -476,6 +478,14 @@ async fn recovery_codes_are_long_keyed_and_old_ones_still_work() {
     .insert(&app.state.db)
     .await
     .unwrap();
+    let (config, dir) = app.stop().await;
+    let app = crate::helpers::start(config, dir).await;
+    let row = recovery_code::Entity::find_by_id(legacy.id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.code_hash.starts_with("v1k:"), "{}", row.code_hash);
     for expected in [200, 401] {
         let mfa = mfa_challenge(&app).await;
         app.post(
