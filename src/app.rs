@@ -123,6 +123,12 @@ impl AppState {
             config.auth.secret_key.as_ref().map(|s| s.expose()),
             &config.data_dir,
         )?;
+        let rekeyed = crate::service::totp::rekey_legacy_recovery_codes(&db, &keys)
+            .await
+            .map_err(|e| anyhow::anyhow!("re-keying recovery codes: {e}"))?;
+        if rekeyed > 0 {
+            tracing::info!(rekeyed, "recovery codes of the former format re-keyed");
+        }
         let jwt = JwtKeys::new(&keys.jwt);
         let mailer = Arc::new(Mailer::from_config(&config)?);
         let setup = SetupGate::init(&db, &config.data_dir).await?;

@@ -36,6 +36,7 @@ error_codes! {
     InvalidCredentials => (UNAUTHORIZED, "invalid_credentials", "Invalid credentials"),
     InvalidClient => (UNAUTHORIZED, "invalid_client", "Invalid client"),
     Forbidden => (FORBIDDEN, "forbidden", "Forbidden"),
+    InvalidPassword => (FORBIDDEN, "invalid_password", "Wrong current password"),
     AccountSuspended => (FORBIDDEN, "account_suspended", "Account suspended"),
     RegistrationClosed => (FORBIDDEN, "registration_closed", "Registration closed"),
     InviteRequired => (FORBIDDEN, "invite_required", "Invite required"),

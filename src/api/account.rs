@@ -41,6 +41,23 @@ struct CodeBody {
 }
 
 #[derive(Object)]
+struct TotpSetupBody {
+    /// The caller's current password.
+    #[oai(validator(max_length = 1024))]
+    password: String,
+}
+
+#[derive(Object)]
+struct TotpDisableBody {
+    /// The caller's current password.
+    #[oai(validator(max_length = 1024))]
+    password: String,
+    /// A current 6-digit TOTP code or an unused recovery code.
+    #[oai(validator(max_length = 64))]
+    code: String,
+}
+
+#[derive(Object)]
 struct TotpEnrollment {
     /// Base32 secret, for manual entry.
     secret: String,
@@ -50,7 +67,9 @@ struct TotpEnrollment {
 
 #[derive(Object)]
 struct RecoveryCodes {
-    /// Ten single-use codes; shown only now.
+    /// Ten single-use codes, each four groups of five Crockford base32 characters
+    /// (`7hq2m-xk9d4-p0zr8-c3vtn`, 100 bits); case, spaces and dashes do not matter when one is
+    /// typed. Shown only now.
     recovery_codes: Vec<String>,
 }
 
@@ -111,10 +130,16 @@ impl AccountApi {
         Ok(Accepted::Accepted)
     }
 
-    /// Start TOTP enrollment.
+    /// Start TOTP enrollment; needs the current password (wrong → 403 `invalid_password`,
+    /// counted like a failed login).
     #[oai(path = "/totp/setup", method = "post")]
-    async fn totp_setup(&self, auth: EnrollmentAuth) -> poem::Result<Json<TotpEnrollment>> {
-        let e = totp::setup(&self.state, auth.0).await?;
+    async fn totp_setup(
+        &self,
+        req: &Request,
+        auth: EnrollmentAuth,
+        body: Json<TotpSetupBody>,
+    ) -> poem::Result<Json<TotpEnrollment>> {
+        let e = totp::setup(&self.state, meta(&self.state, req), auth.0, &body.password).await?;
         Ok(Json(TotpEnrollment {
             secret: e.secret,
             otpauth_url: e.otpauth_url,
@@ -135,15 +160,23 @@ impl AccountApi {
         }))
     }
 
-    /// Turn TOTP off (needs a current code or a recovery code).
+    /// Turn TOTP off: needs the current password (wrong → 403 `invalid_password`) and a current
+    /// code or a recovery code (counted per user; too many wrong ones → 429).
     #[oai(path = "/totp", method = "delete")]
     async fn totp_disable(
         &self,
         req: &Request,
         auth: BearerAuth,
-        body: Json<CodeBody>,
+        body: Json<TotpDisableBody>,
     ) -> poem::Result<NoContent> {
-        totp::disable(&self.state, meta(&self.state, req), auth.0, &body.code).await?;
+        totp::disable(
+            &self.state,
+            meta(&self.state, req),
+            auth.0,
+            &body.password,
+            &body.code,
+        )
+        .await?;
         Ok(NoContent::NoContent)
     }
 }

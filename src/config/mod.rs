@@ -11,9 +11,13 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+mod limits;
+mod net;
 mod realtime;
 mod values;
 mod writes;
+pub use limits::{LimitsConfig, RateLimit};
+pub use net::IpRange;
 pub use realtime::RealtimeConfig;
 pub use values::{HumanDuration, Secret};
 pub use writes::WriteLimits;
@@ -85,8 +89,13 @@ pub struct ServerConfig {
     /// A write to a client that makes no progress for this long (the client stopped reading)
     /// closes the connection: HTTP responses and WebSocket frames alike.
     pub write_timeout: HumanDuration,
-    /// Trust the left-most `X-Forwarded-For` address (only behind a reverse proxy you control).
-    pub trust_forwarded_for: bool,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed. The
+    /// header is read only when the direct peer is one of them, from the right, skipping these;
+    /// the first other address is the client. Empty: the header is ignored.
+    pub trusted_proxies: Vec<IpRange>,
+    /// Replaced by `trusted_proxies`; accepted only to refuse it with a helpful message.
+    #[serde(default, skip_serializing)]
+    pub trust_forwarded_for: Option<toml::Value>,
 }
 
 impl Default for ServerConfig {
@@ -100,7 +109,8 @@ impl Default for ServerConfig {
             header_read_timeout: HumanDuration(Duration::from_secs(10)),
             body_read_timeout: HumanDuration(Duration::from_secs(30)),
             write_timeout: HumanDuration(Duration::from_secs(30)),
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            trust_forwarded_for: None,
         }
     }
 }
@@ -228,48 +238,6 @@ impl Default for EmailConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    pub max: u32,
-    pub window: HumanDuration,
-}
-
-impl RateLimit {
-    const fn new(max: u32, window_secs: u64) -> Self {
-        Self {
-            max,
-            window: HumanDuration(Duration::from_secs(window_secs)),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LimitsConfig {
-    pub login_per_ip: RateLimit,
-    pub login_per_account: RateLimit,
-    pub register_per_ip: RateLimit,
-    pub password_reset_per_ip: RateLimit,
-    /// In channels with more members than this, only channel owners and admins (and workspace
-    /// admins) may notify everyone with `@channel` / `@here`; others' mentions are not expanded.
-    pub mention_all_max_members: u32,
-    pub writes: WriteLimits,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            login_per_ip: RateLimit::new(10, 15 * 60),
-            login_per_account: RateLimit::new(10, 15 * 60),
-            register_per_ip: RateLimit::new(3, 3600),
-            password_reset_per_ip: RateLimit::new(5, 3600),
-            mention_all_max_members: 50,
-            writes: WriteLimits::default(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -358,6 +326,13 @@ impl Config {
         if !(16..=1_048_576).contains(&self.bus.buffer) {
             return invalid("bus.buffer", "must be between 16 and 1048576");
         }
+        if self.server.trust_forwarded_for.is_some() {
+            return invalid(
+                "server.trust_forwarded_for",
+                "was replaced by `server.trusted_proxies`, a list of the proxies' addresses or \
+                 CIDR blocks (e.g. [\"127.0.0.1\", \"10.0.0.0/8\"])",
+            );
+        }
         if self.server.max_body_bytes < 1024 {
             return invalid("server.max_body_bytes", "must be at least 1024");
         }
@@ -408,19 +383,7 @@ impl Config {
                 "must be a mailbox like `CoLink <colink@example.com>`",
             );
         }
-        for (key, limit) in [
-            ("limits.login_per_ip", self.limits.login_per_ip),
-            ("limits.login_per_account", self.limits.login_per_account),
-            ("limits.register_per_ip", self.limits.register_per_ip),
-            (
-                "limits.password_reset_per_ip",
-                self.limits.password_reset_per_ip,
-            ),
-        ] {
-            if limit.max == 0 || limit.window.secs() == 0 {
-                return invalid(key, "max and window must be positive");
-            }
-        }
+        self.limits.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.telemetry.level).is_err() {
             return invalid(
                 "telemetry.level",
@@ -548,6 +511,39 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("bnid"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_parse_and_the_old_key_points_to_them() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]\n",
+            )?;
+            let c =
+                Config::load(Some(std::path::Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.trusted_proxies.len(), 3);
+            jail.create_file(
+                "bad.toml",
+                "[server]\ntrusted_proxies = [\"10.0.0.0/99\"]\n",
+            )?;
+            let err = Config::load(Some(std::path::Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("trusted_proxies") && err.contains("10.0.0.0/99"),
+                "{err}"
+            );
+            jail.create_file("old.toml", "[server]\ntrust_forwarded_for = true\n")?;
+            let err = Config::load(Some(std::path::Path::new("old.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("server.trusted_proxies"), "{err}");
+            jail.set_env("COLINK_SERVER__TRUSTED_PROXIES", "[\"::1\"]");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.trusted_proxies[0].to_string(), "::1");
             Ok(())
         });
     }

@@ -1,5 +1,5 @@
-//! The server's master secret and the keys derived from it: the JWT signing key and the key that
-//! encrypts TOTP secrets at rest.
+//! The server's master secret and the keys derived from it: the JWT signing key, the key that
+//! encrypts TOTP secrets at rest, and the key recovery codes are stored under (HMAC).
 
 use std::{io::Write, path::Path};
 
@@ -9,6 +9,7 @@ use chacha20poly1305::{
     ChaCha20Poly1305, KeyInit, Nonce,
     aead::{Aead, Payload},
 };
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use super::opaque::random_bytes;
@@ -16,6 +17,7 @@ use super::opaque::random_bytes;
 pub struct Keys {
     pub jwt: [u8; 32],
     encryption: [u8; 32],
+    recovery: [u8; 32],
 }
 
 impl Keys {
@@ -32,7 +34,21 @@ impl Keys {
         Self {
             jwt: derive(master, b"colink/jwt-hs256/v1"),
             encryption: derive(master, b"colink/secret-encryption/v1"),
+            recovery: derive(master, b"colink/recovery-code-hmac/v1"),
         }
+    }
+
+    /// Hex HMAC-SHA256 of `data` under the recovery-code key (the stored forms are built on it
+    /// in `identity::recovery_code`).
+    pub fn recovery_mac(&self, data: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.recovery)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(data.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Encrypt a small secret (ChaCha20-Poly1305, random nonce); output is base64(nonce‖ct).
@@ -150,6 +166,31 @@ mod tests {
         let other = Keys::derive(b"another master key of 32 bytes!!");
         assert!(other.decrypt(&sealed, b"user-1").is_err());
         assert_ne!(keys.jwt, keys.encryption);
+        assert_ne!(keys.encryption, keys.recovery);
+    }
+
+    #[test]
+    fn recovery_macs_are_keyed_hmac_sha256() {
+        let keys = Keys::derive(b"0123456789abcdefghijklmnopqrstuv");
+        let tag = keys.recovery_mac("001110000011111zzzzz");
+        assert_eq!(tag.len(), 64, "{tag}");
+        assert_eq!(tag, keys.recovery_mac("001110000011111zzzzz"));
+        assert_ne!(tag, keys.recovery_mac("001110000011111zzzzy"));
+        let other = Keys::derive(b"another master key of 32 bytes!!");
+        assert_ne!(tag, other.recovery_mac("001110000011111zzzzz"));
+        // RFC 4231 test case 2, to pin the construction.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[cfg(unix)]

@@ -30,26 +30,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A human-typable recovery code: 10 characters from an unambiguous alphabet, shown as
-/// `xxxxx-xxxxx` (≈ 50 bits).
-pub fn recovery_code() -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let bytes = random_bytes::<10>();
-    let chars: String = bytes
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-        .collect();
-    format!("{}-{}", &chars[..5], &chars[5..])
-}
-
-/// Normalise a typed recovery code (case, spaces, dashes) before hashing.
-pub fn normalize_recovery_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,16 +42,5 @@ mod tests {
         assert_eq!(hash(&a), hash(&a));
         assert_eq!(hash(&a).len(), 64);
         assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
-    }
-
-    #[test]
-    fn recovery_codes_normalise() {
-        let code = recovery_code();
-        assert_eq!(code.len(), 11);
-        assert_eq!(
-            normalize_recovery_code(&code.to_uppercase()),
-            normalize_recovery_code(&code)
-        );
-        assert_eq!(normalize_recovery_code(&code).len(), 10);
     }
 }

@@ -44,6 +44,8 @@ pub trait Kv: Send + Sync {
     /// Take one token from the bucket under `key`: `None` when granted, else how long until a
     /// token is back (the caller answers 429 with that `Retry-After`).
     async fn take_token(&self, key: &str, bucket: Bucket) -> Result<Option<Duration>, KvError>;
+    /// A counter's current value without counting; `None` when absent or its window is over.
+    async fn peek(&self, key: &str) -> Result<Option<Counter>, KvError>;
     /// Check the backend answers (for `/ready`).
     async fn ping(&self) -> Result<(), KvError>;
 }

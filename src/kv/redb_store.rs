@@ -201,6 +201,23 @@ impl Kv for RedbKv {
         Ok(self.buckets.take(key, bucket, std::time::Instant::now()))
     }
 
+    async fn peek(&self, key: &str) -> Result<Option<Counter>, KvError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let tx = db.begin_read()?;
+            let table = tx.open_table(TABLE)?;
+            let now = now_ms();
+            Ok(table.get(key.as_str())?.and_then(|raw| {
+                let (expires_at, v) = decode(raw.value(), now)?;
+                Some(Counter {
+                    count: u64::from_le_bytes(v.try_into().ok()?),
+                    resets_in: Duration::from_millis(expires_at.saturating_sub(now)),
+                })
+            }))
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), KvError> {
         self.blocking(|db| {
             let tx = db.begin_read()?;
@@ -267,6 +284,10 @@ mod tests {
                 .count,
             4
         );
+        let peeked = kv.peek("login:1.2.3.4").await.unwrap().unwrap();
+        assert_eq!(peeked.count, 4, "peek does not count");
+        assert_eq!(kv.peek("login:1.2.3.4").await.unwrap().unwrap().count, 4);
+        assert_eq!(kv.peek("never").await.unwrap(), None);
         let fresh = kv.incr("other", Duration::ZERO).await.unwrap();
         assert_eq!(fresh.count, 1);
         assert_eq!(
@@ -277,5 +298,7 @@ mod tests {
             1,
             "expired window restarts"
         );
+        kv.incr("brief", Duration::ZERO).await.unwrap();
+        assert_eq!(kv.peek("brief").await.unwrap(), None, "window over");
     }
 }

@@ -130,8 +130,9 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Model> 
         .ok_or_else(|| AppError::not_found("user"))
 }
 
-/// Replace a user's password and end every session they have (refresh tokens revoked, access
-/// tokens invalidated through the token version).
+/// Replace a user's password, end every session they have (refresh tokens revoked, access
+/// tokens invalidated through the token version) and void every outstanding reset link. Every
+/// password change goes through here.
 pub async fn set_password(
     db: &impl ConnectionTrait,
     user_id: Uuid,
@@ -141,6 +142,7 @@ pub async fn set_password(
     creds.password_hash = Set(Some(password_hash));
     creds.updated_at = Set(now());
     creds.update(db).await?;
+    super::email_tokens::void_all(db, user_id, super::email_tokens::Purpose::PasswordReset).await?;
     super::sessions::revoke_all(db, user_id).await
 }
 

@@ -56,6 +56,19 @@ pub async fn create(
     Ok(token)
 }
 
+/// Use up every outstanding token of `purpose` for `user_id` (e.g. reset links once the password
+/// has changed).
+pub async fn void_all(db: &impl ConnectionTrait, user_id: Uuid, purpose: Purpose) -> AppResult<()> {
+    email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(now()))
+        .filter(email_token::Column::UserId.eq(user_id))
+        .filter(email_token::Column::Purpose.eq(purpose.as_str()))
+        .filter(email_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// The user a still-valid token belongs to, without using it up.
 pub async fn peek(
     db: &impl ConnectionTrait,

@@ -4,10 +4,16 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{RequestMeta, accounts, audit, limits, sessions, sessions::TokenPair, totp};
+use super::{
+    RequestMeta, accounts, audit,
+    guard::{self, Account},
+    limits, sessions,
+    sessions::TokenPair,
+    totp,
+};
 use crate::{
     app::AppState,
-    db::entity::user,
+    db::entity::{credential, user},
     error::{AppError, AppResult, ErrorCode},
     identity::{jwt::Scope, opaque, password},
 };
@@ -26,6 +32,7 @@ fn invalid_credentials() -> AppError {
     AppError::new(ErrorCode::InvalidCredentials, "invalid login or password")
 }
 
+/// Password login. Rate limits and lockout: see [`guard`].
 #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn login(
     state: &AppState,
@@ -33,31 +40,15 @@ pub async fn login(
     login: &str,
     password: &str,
 ) -> AppResult<LoginOutcome> {
-    let limits = &state.config.limits;
     let ip = meta.ip_string().unwrap_or_default();
-    limits::hit(state, &format!("login:ip:{ip}"), limits.login_per_ip).await?;
-    let login_key = login.trim().to_lowercase();
     limits::hit(
         state,
-        &format!("login:account:{login_key}"),
-        limits.login_per_account,
+        &format!("login:ip:{ip}"),
+        state.config.limits.login_per_ip,
     )
     .await?;
-
-    let user = accounts::find_by_login(&state.db, &login_key).await?;
-    if let Some(u) = &user {
-        tracing::Span::current().record("user_id", tracing::field::display(u.id));
-    }
-    let creds = match &user {
-        Some(u) => Some(accounts::credentials(&state.db, u.id).await?),
-        None => None,
-    };
-    let hash = creds.as_ref().and_then(|c| c.password_hash.as_deref());
-    let matched = password::verify(password, hash).await;
-    let (Some(user), Some(creds), true) = (user, creds, matched) else {
-        record_failure(state, meta, None, &login_key, "bad_credentials").await?;
-        return Err(invalid_credentials());
-    };
+    let login_key = login.trim().to_lowercase();
+    let (user, creds) = check_password(state, meta, &login_key, password).await?;
     if user.deactivated_at.is_some() {
         record_failure(state, meta, Some(user.id), &login_key, "deactivated").await?;
         return Err(invalid_credentials());
@@ -91,6 +82,42 @@ pub async fn login(
         .map(LoginOutcome::Tokens)
 }
 
+/// The user and credentials behind `login_key` when `password` is theirs; otherwise the failure
+/// is recorded and counted ([`guard`]) and the answer is 401 (429 once the account is locked).
+async fn check_password(
+    state: &AppState,
+    meta: RequestMeta,
+    login_key: &str,
+    password: &str,
+) -> AppResult<(user::Model, credential::Model)> {
+    let user = accounts::find_by_login(&state.db, login_key).await?;
+    let account = match &user {
+        Some(u) => {
+            tracing::Span::current().record("user_id", tracing::field::display(u.id));
+            Account::User(u.id)
+        }
+        None => Account::unknown(login_key),
+    };
+    guard::before_password(state, meta, &account).await?;
+    let creds = match &user {
+        Some(u) => Some(accounts::credentials(&state.db, u.id).await?),
+        None => None,
+    };
+    let hash = creds.as_ref().and_then(|c| c.password_hash.as_deref());
+    let matched = password::verify(password, hash).await;
+    match (user, creds, matched) {
+        (Some(user), Some(creds), true) => Ok((user, creds)),
+        _ => {
+            // Not attributed to the account: whoever typed this has not shown they own it.
+            record_failure(state, meta, None, login_key, "bad_credentials").await?;
+            match guard::password_failed(state, &account).await? {
+                Some(refused) => Err(refused),
+                None => Err(invalid_credentials()),
+            }
+        }
+    }
+}
+
 fn mfa_key(token: &str) -> String {
     format!("mfa:{}", opaque::hash(token))
 }
@@ -110,9 +137,11 @@ pub async fn login_totp(
     let user_id = Uuid::from_slice(&raw).map_err(|_| invalid_token())?;
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
     let user = accounts::get(&state.db, user_id).await?;
+    guard::second_factor_attempt(state, user_id).await?;
     if super::authn::token_state_of(&user).active
         && totp::verify_second_factor(state, &state.db, user_id, code).await?
     {
+        guard::second_factor_passed(state, user_id).await?;
         // Single use: whoever takes the token first finishes the login.
         if state.kv.take(&key).await?.is_none() {
             return Err(invalid_token());
@@ -161,6 +190,7 @@ async fn finish(
     )
     .await?;
     tx.commit().await?;
+    guard::signed_in(state, meta, user.id).await?;
     Ok(pair)
 }
 

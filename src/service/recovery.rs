@@ -5,10 +5,12 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 use super::{RequestMeta, accounts, audit, email_tokens, email_tokens::Purpose, limits, now};
 use crate::{
     app::AppState,
+    config::RateLimit,
     db::entity::user,
     domain::NewPassword,
     error::{AppError, AppResult},
-    identity::password,
+    identity::{opaque, password},
+    kv::Counter,
 };
 
 /// Always succeeds (202) whether or not the address has an account: nothing is revealed.
@@ -29,6 +31,15 @@ pub async fn request_password_reset(
         return Ok(());
     };
     if user.deactivated_at.is_some() || user.role == "bot" {
+        return Ok(());
+    }
+    let limit = state.config.limits.password_reset_per_address;
+    if over_mail_limit(state, "password_reset", &user.email, limit)
+        .await?
+        .is_some()
+    {
+        // Same answer as ever: the caller must not learn that this address has an account.
+        tracing::info!(user_id = %user.id, "password-reset mail limit reached; no mail sent");
         return Ok(());
     }
     let token = email_tokens::create(&state.db, user.id, Purpose::PasswordReset).await?;
@@ -102,8 +113,27 @@ pub async fn confirm_password_reset(
     Ok(())
 }
 
+/// Counts one mail of `kind` to `address`; the counter when that is over `limit` (then no mail
+/// may be sent). Keyed by a hash of the normalised address, so the kv store holds no addresses.
+async fn over_mail_limit(
+    state: &AppState,
+    kind: &str,
+    address: &str,
+    limit: RateLimit,
+) -> AppResult<Option<Counter>> {
+    let address = opaque::hash(&address.trim().to_lowercase());
+    let counter = limits::count(state, &format!("mail:{kind}:{address}"), limit).await?;
+    Ok((counter.count > u64::from(limit.max)).then_some(counter))
+}
+
+/// Mail a verification link; 429 when the address has had `limits.verification_per_address`
+/// mails already.
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn send_verification(state: &AppState, user: &user::Model) -> AppResult<()> {
+    let limit = state.config.limits.verification_per_address;
+    if let Some(counter) = over_mail_limit(state, "verify_email", &user.email, limit).await? {
+        return Err(limits::refused(counter));
+    }
     let token = email_tokens::create(&state.db, user.id, Purpose::VerifyEmail).await?;
     let link = format!("{}/verify-email?token={token}", state.config.public_url());
     let body = format!(

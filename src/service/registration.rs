@@ -93,6 +93,10 @@ pub async fn register(
         })
         .await?;
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
-    recovery::send_verification(state, &user).await?;
+    // The account exists now: a mail limit (or any failure to queue the mail) must not turn
+    // that into an error; the user can ask for the link again.
+    if let Err(e) = recovery::send_verification(state, &user).await {
+        tracing::warn!(user_id = %user.id, error = %e, "no verification mail sent at registration");
+    }
     Ok(user)
 }

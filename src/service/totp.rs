@@ -6,12 +6,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, accounts, audit, now};
+use super::{Principal, RequestMeta, accounts, audit, guard, now};
 use crate::{
     app::AppState,
-    db::entity::{credential, recovery_code},
+    db::entity::{credential, recovery_code as recovery_code_row},
     error::{AppError, AppResult, ErrorCode},
-    identity::{opaque, totp},
+    identity::{keys::Keys, opaque, recovery_code, totp},
 };
 
 const RECOVERY_CODES: usize = 10;
@@ -22,8 +22,15 @@ pub struct Enrollment {
 }
 
 /// Start enrollment: a new secret, stored (encrypted) as pending until confirmed with a code.
+/// Needs the current password (see [`guard::confirm_password`]).
 #[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
-pub async fn setup(state: &AppState, principal: Principal) -> AppResult<Enrollment> {
+pub async fn setup(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    password: &str,
+) -> AppResult<Enrollment> {
+    guard::confirm_password(state, meta, principal.user_id, password).await?;
     let user = accounts::get(&state.db, principal.user_id).await?;
     let creds = accounts::credentials(&state.db, user.id).await?;
     if creds.totp_enabled_at.is_some() {
@@ -72,11 +79,12 @@ pub async fn confirm(
         )
     })?;
     let codes: Vec<String> = (0..RECOVERY_CODES)
-        .map(|_| opaque::recovery_code())
+        .map(|_| recovery_code::generate())
         .collect();
     let hashes: Vec<String> = codes
         .iter()
-        .map(|c| opaque::hash(&opaque::normalize_recovery_code(c)))
+        .filter_map(|c| recovery_code::normalize(c))
+        .map(|c| recovery_code::stored(&state.keys, &c))
         .collect();
     state
         .write(|tx| {
@@ -106,12 +114,14 @@ pub async fn confirm(
     Ok(codes)
 }
 
-/// Turn 2FA off; needs a current code (or a recovery code).
+/// Turn 2FA off; needs the current password and a current code (or a recovery code). Codes
+/// tried here count against the user's second-factor budget ([`guard`]).
 #[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
 pub async fn disable(
     state: &AppState,
     meta: RequestMeta,
     principal: Principal,
+    password: &str,
     code: &str,
 ) -> AppResult<()> {
     if state.config.auth.require_totp {
@@ -126,12 +136,15 @@ pub async fn disable(
             "two-factor authentication is not enabled",
         ));
     }
+    guard::confirm_password(state, meta, user_id, password).await?;
+    guard::second_factor_attempt(state, user_id).await?;
     if !verify_second_factor(state, &state.db, user_id, code).await? {
         return Err(AppError::new(
             ErrorCode::InvalidCode,
             "the code does not match",
         ));
     }
+    guard::second_factor_passed(state, user_id).await?;
     state
         .write(|tx| {
             Box::pin(async move {
@@ -167,12 +180,12 @@ async fn replace_recovery_codes(
     user_id: Uuid,
     hashes: Vec<String>,
 ) -> AppResult<()> {
-    recovery_code::Entity::delete_many()
-        .filter(recovery_code::Column::UserId.eq(user_id))
+    recovery_code_row::Entity::delete_many()
+        .filter(recovery_code_row::Column::UserId.eq(user_id))
         .exec(db)
         .await?;
     for hash in hashes {
-        recovery_code::ActiveModel {
+        recovery_code_row::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(user_id),
             code_hash: Set(hash),
@@ -226,15 +239,64 @@ pub async fn verify_second_factor(
             .await?;
         return Ok(claimed.rows_affected == 1);
     }
-    let spent = recovery_code::Entity::update_many()
-        .col_expr(recovery_code::Column::UsedAt, Expr::value(now()))
-        .filter(recovery_code::Column::UserId.eq(user_id))
-        .filter(
-            recovery_code::Column::CodeHash
-                .eq(opaque::hash(&opaque::normalize_recovery_code(code))),
-        )
-        .filter(recovery_code::Column::UsedAt.is_null())
+    spend_recovery_code(state, db, user_id, code).await
+}
+
+/// Spend `code` if it is one of the user's unused recovery codes. The stored forms are compared
+/// in constant time (all of them, whatever matches), then the matching row is claimed
+/// atomically, so a code works once even under concurrent requests.
+async fn spend_recovery_code(
+    state: &AppState,
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    code: &str,
+) -> AppResult<bool> {
+    let candidates = recovery_code::candidates(&state.keys, code);
+    if candidates.is_empty() {
+        return Ok(false);
+    }
+    let unused = recovery_code_row::Entity::find()
+        .filter(recovery_code_row::Column::UserId.eq(user_id))
+        .filter(recovery_code_row::Column::UsedAt.is_null())
+        .all(db)
+        .await?;
+    let mut matched = None;
+    for row in &unused {
+        for candidate in &candidates {
+            if opaque::constant_time_eq(row.code_hash.as_bytes(), candidate.as_bytes()) {
+                matched = Some(row.id);
+            }
+        }
+    }
+    let Some(id) = matched else {
+        return Ok(false);
+    };
+    let spent = recovery_code_row::Entity::update_many()
+        .col_expr(recovery_code_row::Column::UsedAt, Expr::value(now()))
+        .filter(recovery_code_row::Column::Id.eq(id))
+        .filter(recovery_code_row::Column::UsedAt.is_null())
         .exec(db)
         .await?;
     Ok(spent.rows_affected == 1)
+}
+
+/// Re-key recovery codes stored in the former plain-SHA-256 form (see
+/// `identity::recovery_code`). Run at start-up; returns how many rows changed.
+pub async fn rekey_legacy_recovery_codes(db: &impl ConnectionTrait, keys: &Keys) -> AppResult<u64> {
+    let legacy = recovery_code_row::Entity::find()
+        .filter(recovery_code_row::Column::CodeHash.not_like("v%:%"))
+        .all(db)
+        .await?;
+    let mut changed = 0;
+    for row in legacy {
+        let rekeyed = recovery_code::rekeyed_legacy(keys, &row.code_hash);
+        changed += recovery_code_row::Entity::update_many()
+            .col_expr(recovery_code_row::Column::CodeHash, Expr::value(rekeyed))
+            .filter(recovery_code_row::Column::Id.eq(row.id))
+            .filter(recovery_code_row::Column::CodeHash.eq(row.code_hash))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(changed)
 }

@@ -417,3 +417,147 @@ async fn verification_mail_can_be_resent_until_verified() {
         .expect(202);
     assert_eq!(tokens_of_vera().await, 2);
 }
+
+/// Reset links of `user_id` that could still be used.
+async fn open_reset_links(app: &TestApp, user_id: &str) -> u64 {
+    use colink::db::entity::email_token;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    email_token::Entity::find()
+        .filter(email_token::Column::UserId.eq(uuid::Uuid::parse_str(user_id).unwrap()))
+        .filter(email_token::Column::Purpose.eq("password_reset"))
+        .filter(email_token::Column::UsedAt.is_null())
+        .count(&app.state.db)
+        .await
+        .unwrap()
+}
+
+/// Any password change — by one of several mailed links, or by any other path through
+/// `accounts::set_password` (the CLI's `reset-password`) — voids the other links.
+#[tokio::test]
+async fn a_password_change_voids_every_outstanding_reset_link() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let mailbox = app.config.data_dir.join("mailbox");
+    let request = || {
+        app.post(
+            "/auth/password-reset/request",
+            None,
+            json!({"email": "owner@example.com"}),
+        )
+    };
+    request().await.expect(202);
+    let first = mailed_token(&mailbox, 1, "/reset-password").await;
+    request().await.expect(202);
+    let second = mailed_token(&mailbox, 2, "/reset-password").await;
+    assert_ne!(first, second);
+    assert_eq!(open_reset_links(&app, &owner.user_id).await, 2);
+    app.post(
+        "/auth/password-reset/confirm",
+        None,
+        json!({"token": second, "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .expect(204);
+    assert_eq!(open_reset_links(&app, &owner.user_id).await, 0);
+    app.post(
+        "/auth/password-reset/confirm",
+        None,
+        json!({"token": first, "new_password": "another-Fresh-77-password"}),
+    )
+    .await
+    .problem(400, "invalid_token");
+    app.login("owner", NEW_PASSWORD).await;
+
+    // Another path: a link is outstanding when the password is set some other way.
+    request().await.expect(202);
+    let third = mailed_token(&mailbox, 3, "/reset-password").await;
+    let hash = colink::identity::password::hash(PASSWORD).await.unwrap();
+    let owner_id = uuid::Uuid::parse_str(&owner.user_id).unwrap();
+    colink::service::accounts::set_password(&app.state.db, owner_id, hash)
+        .await
+        .unwrap();
+    app.post(
+        "/auth/password-reset/confirm",
+        None,
+        json!({"token": third, "new_password": "another-Fresh-77-password"}),
+    )
+    .await
+    .problem(400, "invalid_token");
+    app.login("owner", PASSWORD).await;
+}
+
+/// Tokens (one per mail sent) of `purpose` for the address's user.
+async fn tokens_for(app: &TestApp, email: &str, purpose: &str) -> u64 {
+    use colink::db::entity::{email_token, user};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let user = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("user");
+    email_token::Entity::find()
+        .filter(email_token::Column::UserId.eq(user.id))
+        .filter(email_token::Column::Purpose.eq(purpose))
+        .count(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reset_and_verification_mails_are_limited_per_address() {
+    let app = spawn_with(|c| {
+        c.auth.registration = colink::config::Registration::Open;
+        c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.limits.password_reset_per_address.max = 2;
+        c.limits.verification_per_address.max = 2;
+    })
+    .await;
+    app.setup_owner().await;
+    app.post(
+        "/auth/register",
+        None,
+        json!({"email": "v@example.com", "username": "vera", "password": PASSWORD}),
+    )
+    .await
+    .expect(201);
+
+    // From three addresses, in any spelling: every request is answered alike, but only two
+    // mails go out.
+    for (ip, email) in [
+        ("203.0.113.1", "v@example.com"),
+        ("203.0.113.2", "V@Example.com"),
+        ("203.0.113.3", " v@example.com"),
+    ] {
+        app.post_from(
+            ip,
+            "/auth/password-reset/request",
+            None,
+            json!({"email": email}),
+        )
+        .await
+        .expect(202);
+    }
+    assert_eq!(tokens_for(&app, "v@example.com", "password_reset").await, 2);
+    // Another address has its own budget.
+    app.post(
+        "/auth/password-reset/request",
+        None,
+        json!({"email": "owner@example.com"}),
+    )
+    .await
+    .expect(202);
+    assert_eq!(
+        tokens_for(&app, "owner@example.com", "password_reset").await,
+        1
+    );
+
+    // Verification: the registration mail counts; one resend is allowed, the next is refused.
+    let vera = app.login("vera", PASSWORD).await;
+    let resend = || app.post("/auth/email/verify/resend", Some(&vera.access), json!({}));
+    resend().await.expect(202);
+    let reply = resend().await;
+    assert!(reply.headers.contains_key("retry-after"));
+    reply.problem(429, "rate_limited");
+    assert_eq!(tokens_for(&app, "v@example.com", "verify_email").await, 2);
+}

@@ -170,8 +170,29 @@ async fn admin_commands_work_beside_a_running_server() {
     let out = colink(&["admin", "unsuspend", "carol"], &env, None);
     assert!(out.status.success());
 
+    // A reset link outstanding when the CLI sets a new password is void afterwards.
+    app.post(
+        "/auth/password-reset/request",
+        None,
+        json!({"email": "carol@example.com"}),
+    )
+    .await
+    .expect(202);
+    let open_reset_links = || async {
+        use colink::db::entity::email_token;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        email_token::Entity::find()
+            .filter(email_token::Column::UserId.eq(uuid::Uuid::parse_str(&carol.user_id).unwrap()))
+            .filter(email_token::Column::Purpose.eq("password_reset"))
+            .filter(email_token::Column::UsedAt.is_null())
+            .count(&app.state.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(open_reset_links().await, 1);
     let out = colink(&["admin", "reset-password", "carol"], &env, None);
     assert!(out.status.success());
+    assert_eq!(open_reset_links().await, 0);
     let stdout = text(&out.stdout);
     let generated = stdout
         .lines()

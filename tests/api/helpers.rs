@@ -104,8 +104,11 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
     for limit in [
         &mut config.limits.login_per_ip,
         &mut config.limits.login_per_account,
+        &mut config.limits.second_factor_per_user,
         &mut config.limits.register_per_ip,
         &mut config.limits.password_reset_per_ip,
+        &mut config.limits.password_reset_per_address,
+        &mut config.limits.verification_per_address,
     ] {
         limit.max = 1000;
     }
@@ -123,6 +126,12 @@ pub fn test_config(data_dir: &std::path::Path) -> Config {
         bucket.capacity = 100_000;
     }
     config
+}
+
+/// Config for a server behind a proxy on 127.0.0.1, so tests choose the client address with
+/// `X-Forwarded-For` ([`TestApp::post_from`]).
+pub fn behind_proxy(config: &mut Config) {
+    config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -215,6 +224,25 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
+        self.call_from(None, method, path, token, body).await
+    }
+
+    /// `POST` as if from client address `ip`, through a proxy: the request carries
+    /// `X-Forwarded-For: ip`, which the server believes when configured with
+    /// `server.trusted_proxies = ["127.0.0.1"]` (see [`behind_proxy`]).
+    pub async fn post_from(&self, ip: &str, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call_from(Some(ip), Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn call_from(
+        &self,
+        forwarded_for: Option<&str>,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let url = if path.starts_with('/')
             && !path.starts_with("/api")
             && !path.starts_with("/health")
@@ -228,6 +256,9 @@ impl TestApp {
         let mut req = self.client.request(method, url);
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        if let Some(ip) = forwarded_for {
+            req = req.header("x-forwarded-for", ip);
         }
         if let Some(b) = body {
             req = req.json(&b);

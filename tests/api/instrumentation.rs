@@ -125,7 +125,11 @@ async fn service_spans_carry_user_ids_and_no_secrets() {
         .await
         .expect(200);
     let totp = app
-        .post("/auth/totp/setup", Some(&alice.access), json!({}))
+        .post(
+            "/auth/totp/setup",
+            Some(&alice.access),
+            json!({"password": PASSWORD}),
+        )
         .await
         .expect(200);
     app.post(

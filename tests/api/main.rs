@@ -18,6 +18,7 @@ mod guests;
 mod heartbeat;
 mod helpers;
 mod instrumentation;
+mod lockout;
 mod mentions;
 mod messages;
 mod pagination;

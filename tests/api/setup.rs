@@ -102,9 +102,13 @@ async fn setup_issues_enrollment_only_tokens_when_totp_is_required() {
         .await
         .problem(403, "totp_enrollment_required");
     app.get("/users/me", access).await.expect(200);
-    app.post("/auth/totp/setup", Some(access), json!({}))
-        .await
-        .expect(200);
+    app.post(
+        "/auth/totp/setup",
+        Some(access),
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .expect(200);
     // The refresh token does not escape the restriction either.
     let refreshed = app
         .post(
