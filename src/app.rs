@@ -156,6 +156,8 @@ impl AppState {
 pub struct App {
     state: Arc<AppState>,
     acceptor: poem::listener::TcpAcceptor,
+    /// The address actually bound (the port filled in when `server.bind` asked for port 0).
+    addr: std::net::SocketAddr,
     port: u16,
     redb: Option<RedbKv>,
 }
@@ -168,14 +170,13 @@ impl App {
             .into_acceptor()
             .await
             .with_context(|| format!("binding server.bind = {bind}"))?;
-        let port = acceptor
+        let addr = acceptor
             .local_addr()
             .first()
-            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
-            .unwrap_or(bind.port());
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(bind);
+        let port = addr.port();
         if config.server.public_url.is_none() {
-            let mut addr = bind;
-            addr.set_port(port);
             config.server.public_url = url::Url::parse(&format!("http://{addr}")).ok();
         }
         let (state, redb) = AppState::open(config).await?;
@@ -195,6 +196,7 @@ impl App {
         Ok(Self {
             state,
             acceptor,
+            addr,
             port,
             redb,
         })
@@ -216,7 +218,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let workers = start_workers(&self.state, self.redb.clone());
         let routes = crate::api::routes(self.state.clone(), self.port);
-        tracing::info!(port = self.port, "CoLink listening");
+        tracing::info!(addr = %self.addr, port = self.port, "CoLink listening");
         // WebSocket connections would hold the graceful shutdown open: close them first.
         let state = self.state.clone();
         let shutdown = async move {

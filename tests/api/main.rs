@@ -13,6 +13,7 @@ mod database;
 mod dms;
 mod edge;
 mod events;
+mod first_run;
 mod heartbeat;
 mod helpers;
 mod instrumentation;
