@@ -92,6 +92,8 @@ pub async fn register(
             })
         })
         .await?;
+    // Joining the workspace joined its #general: wake the relay for that event.
+    state.outbox.committed();
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
     recovery::send_verification(state, &user).await?;
     Ok(user)

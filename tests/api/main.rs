@@ -14,6 +14,7 @@ mod dms;
 mod edge;
 mod events;
 mod first_run;
+mod general;
 mod heartbeat;
 mod helpers;
 mod instrumentation;
