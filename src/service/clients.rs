@@ -52,7 +52,7 @@ pub async fn create(
                 )
                 .await?;
                 if let Some(ws) = workspaces::default_workspace(tx).await? {
-                    workspaces::add_bot(tx, ws.id, bot.id).await?;
+                    workspaces::add_member_without_channels(tx, ws.id, bot.id).await?;
                 }
                 let client = api_client::ActiveModel {
                     id: Set(Uuid::now_v7()),

@@ -153,9 +153,14 @@ pub async fn add_member(
     Ok(())
 }
 
-/// Add a bot to a workspace: bots join channels when someone adds them, not #general.
-pub async fn add_bot(db: &DatabaseTransaction, workspace_id: Uuid, bot_id: Uuid) -> AppResult<()> {
-    insert_member(db, workspace_id, bot_id, "member").await
+/// Add a bot or a guest to a workspace without #general: they are in the conversations someone
+/// adds them to (SPEC §4: a guest sees only those).
+pub async fn add_member_without_channels(
+    db: &DatabaseTransaction,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    insert_member(db, workspace_id, user_id, "member").await
 }
 
 async fn insert_member(

@@ -167,3 +167,44 @@ async fn open_registration_joins_general_and_bots_do_not() {
         ["bob:member", "owner:owner"]
     );
 }
+
+/// `colink admin create-user` puts a member in #general, and a guest not (a guest sees only the
+/// conversations they are added to).
+#[tokio::test]
+async fn cli_created_members_join_general_and_guests_do_not() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let id = general(&app, &owner, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = app.config.data_dir.to_str().unwrap().to_string();
+    let db_url = app.config.database_url();
+    let env = [
+        ("COLINK_DATA_DIR", dir.as_str()),
+        ("COLINK_DATABASE__URL", db_url.as_str()),
+    ];
+    for (name, role) in [("mia", "member"), ("gus", "guest")] {
+        let email = format!("{name}@example.com");
+        let args = [
+            "admin",
+            "create-user",
+            "--username",
+            name,
+            "--email",
+            &email,
+            "--role",
+            role,
+            "--password-stdin",
+        ];
+        let out = crate::cli::colink(&args, &env, Some(PASSWORD));
+        assert!(out.status.success(), "{}", crate::cli::text(&out.stderr));
+    }
+    assert_eq!(
+        member_names(&app, &owner, &id).await,
+        ["mia:member", "owner:owner"]
+    );
+    let gus = app.login("gus", PASSWORD).await;
+    let channel = general(&app, &gus, None).await;
+    assert_eq!(channel["is_member"], false, "{channel}");
+}
