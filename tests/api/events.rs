@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use colink::bus::{Dedup, Subscription};
 use colink::domain::events::Event;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, sea_query::Expr};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, start_subscribed};
@@ -171,7 +171,13 @@ async fn unpublished_outbox_rows_are_published_once_after_a_restart() {
     // As if the process died after committing but before the relay marked the rows published.
     let db = colink::db::connect(&config).await.unwrap();
     use colink::db::entity::outbox;
-    let rows = outbox::Entity::find().all(&db).await.unwrap();
+    // In outbox order: without ORDER BY, PostgreSQL returns rows in heap order, which the
+    // relay's updates (marking rows published) reshuffle.
+    let rows = outbox::Entity::find()
+        .order_by_asc(outbox::Column::Position)
+        .all(&db)
+        .await
+        .unwrap();
     assert!(
         rows.len() >= 7,
         "channel.created, member.joined and 5 messages at least"
@@ -227,7 +233,7 @@ async fn unpublished_outbox_rows_are_published_once_after_a_restart() {
 #[tokio::test]
 async fn a_row_committed_behind_the_cursor_is_still_published() {
     use colink::db::entity::outbox;
-    use sea_orm::{ActiveModelTrait, QueryOrder, Set};
+    use sea_orm::{ActiveModelTrait, Set};
     let app = spawn_app().await;
     let (_, _, alice, _) = app.team().await;
     let ch = app.channel(&alice, "late", false).await;
