@@ -63,6 +63,8 @@ pub struct AppError {
     pub detail: String,
     /// Seconds, for 429 responses.
     pub retry_after: Option<u64>,
+    /// The field a validation failure is about, when known (rendered under `errors`).
+    pub field: Option<crate::domain::Invalid>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -73,6 +75,7 @@ impl AppError {
             code,
             detail: detail.into(),
             retry_after: None,
+            field: None,
         }
     }
     pub fn not_found(what: &str) -> Self {
@@ -95,6 +98,7 @@ impl AppError {
             code: ErrorCode::RateLimited,
             detail: format!("too many attempts; try again in {retry_after} s"),
             retry_after: Some(retry_after.max(1)),
+            field: None,
         }
     }
     /// An unexpected failure: logged in full here, shown to the client without details.
@@ -106,7 +110,10 @@ impl AppError {
 
 impl From<crate::domain::Invalid> for AppError {
     fn from(e: crate::domain::Invalid) -> Self {
-        Self::validation(e.to_string())
+        Self {
+            field: Some(e.clone()),
+            ..Self::validation(e.to_string())
+        }
     }
 }
 

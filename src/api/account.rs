@@ -7,6 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{
     ApiTags,
+    body::JsonBody,
     dto::NoContent,
     security::{BearerAuth, EnrollmentAuth, meta},
 };
@@ -87,7 +88,7 @@ impl AccountApi {
     async fn reset_request(
         &self,
         req: &Request,
-        body: Json<ResetRequestBody>,
+        body: JsonBody<ResetRequestBody>,
     ) -> poem::Result<Accepted> {
         if body.email.len() <= 320 {
             recovery::request_password_reset(&self.state, meta(&self.state, req), &body.email)
@@ -101,7 +102,7 @@ impl AccountApi {
     async fn reset_confirm(
         &self,
         req: &Request,
-        body: Json<ResetConfirmBody>,
+        body: JsonBody<ResetConfirmBody>,
     ) -> poem::Result<NoContent> {
         recovery::confirm_password_reset(
             &self.state,
@@ -115,7 +116,7 @@ impl AccountApi {
 
     /// Confirm an email address with the mailed token.
     #[oai(path = "/email/verify", method = "post")]
-    async fn verify_email(&self, body: Json<TokenBody>) -> poem::Result<NoContent> {
+    async fn verify_email(&self, body: JsonBody<TokenBody>) -> poem::Result<NoContent> {
         recovery::verify_email(&self.state, &body.token).await?;
         Ok(NoContent::NoContent)
     }
@@ -137,7 +138,7 @@ impl AccountApi {
         &self,
         req: &Request,
         auth: EnrollmentAuth,
-        body: Json<TotpSetupBody>,
+        body: JsonBody<TotpSetupBody>,
     ) -> poem::Result<Json<TotpEnrollment>> {
         let e = totp::setup(&self.state, meta(&self.state, req), auth.0, &body.password).await?;
         Ok(Json(TotpEnrollment {
@@ -152,7 +153,7 @@ impl AccountApi {
         &self,
         req: &Request,
         auth: EnrollmentAuth,
-        body: Json<CodeBody>,
+        body: JsonBody<CodeBody>,
     ) -> poem::Result<Json<RecoveryCodes>> {
         let codes = totp::confirm(&self.state, meta(&self.state, req), auth.0, &body.code).await?;
         Ok(Json(RecoveryCodes {
@@ -167,7 +168,7 @@ impl AccountApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        body: Json<TotpDisableBody>,
+        body: JsonBody<TotpDisableBody>,
     ) -> poem::Result<NoContent> {
         totp::disable(
             &self.state,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
+    body::JsonBody,
     dto::{Created, NoContent, User, UserPage},
     security::{BearerAuth, meta},
     users::default_limit,
@@ -142,7 +143,7 @@ impl AdminApi {
         req: &Request,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<SuspendBody>,
+        body: JsonBody<SuspendBody>,
     ) -> poem::Result<Json<User>> {
         let user = users::set_suspended(
             &self.state,
@@ -175,7 +176,7 @@ impl AdminApi {
         req: &Request,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<RoleBody>,
+        body: JsonBody<RoleBody>,
     ) -> poem::Result<Json<User>> {
         let user = users::set_role(
             &self.state,
@@ -204,7 +205,7 @@ impl AdminApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        body: Json<NewClientBody>,
+        body: JsonBody<NewClientBody>,
     ) -> poem::Result<Created<CreatedClient>> {
         users::require_admin(auth.0)?;
         let new = clients::create(

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{
     ApiTags,
+    body::JsonBody,
     dto::{Created, NoContent, Tokens, User},
     security::{EnrollmentAuth, meta},
 };
@@ -82,7 +83,7 @@ struct ClientCredentials {
 
 #[derive(ApiRequest)]
 enum TokenRequest {
-    Json(Json<ClientCredentials>),
+    Json(JsonBody<ClientCredentials>),
     Form(Form<ClientCredentials>),
 }
 
@@ -111,7 +112,7 @@ impl AuthApi {
     async fn register(
         &self,
         req: &Request,
-        body: Json<RegisterBody>,
+        body: JsonBody<RegisterBody>,
     ) -> poem::Result<Created<User>> {
         let b = body.0;
         let user = registration::register(
@@ -134,7 +135,7 @@ impl AuthApi {
     async fn login(
         &self,
         req: &Request,
-        body: Json<LoginBody>,
+        body: JsonBody<LoginBody>,
     ) -> poem::Result<Json<LoginResponse>> {
         if body.password.len() > 1024 || body.login.len() > 320 {
             return Err(
@@ -178,7 +179,7 @@ impl AuthApi {
     async fn login_totp(
         &self,
         req: &Request,
-        body: Json<LoginTotpBody>,
+        body: JsonBody<LoginTotpBody>,
     ) -> poem::Result<Json<Tokens>> {
         let pair = login::login_totp(
             &self.state,
@@ -193,7 +194,11 @@ impl AuthApi {
     /// Exchange a refresh token for a new pair. Each refresh token works once; reusing one
     /// revokes its whole session.
     #[oai(path = "/refresh", method = "post")]
-    async fn refresh(&self, req: &Request, body: Json<RefreshBody>) -> poem::Result<Json<Tokens>> {
+    async fn refresh(
+        &self,
+        req: &Request,
+        body: JsonBody<RefreshBody>,
+    ) -> poem::Result<Json<Tokens>> {
         let pair =
             sessions::refresh(&self.state, meta(&self.state, req), &body.refresh_token).await?;
         Ok(Json(pair.into()))
@@ -201,7 +206,7 @@ impl AuthApi {
 
     /// End the session the refresh token belongs to.
     #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, body: Json<RefreshBody>) -> poem::Result<NoContent> {
+    async fn logout(&self, body: JsonBody<RefreshBody>) -> poem::Result<NoContent> {
         sessions::revoke(&self.state, &body.refresh_token).await?;
         Ok(NoContent::NoContent)
     }
@@ -215,7 +220,7 @@ impl AuthApi {
 
     /// Revoke a refresh token (and its session), as in RFC 7009.
     #[oai(path = "/revoke", method = "post")]
-    async fn revoke(&self, body: Json<RefreshBody>) -> poem::Result<NoContent> {
+    async fn revoke(&self, body: JsonBody<RefreshBody>) -> poem::Result<NoContent> {
         sessions::revoke(&self.state, &body.refresh_token).await?;
         Ok(NoContent::NoContent)
     }
@@ -224,7 +229,7 @@ impl AuthApi {
     #[oai(path = "/token", method = "post")]
     async fn token(&self, body: TokenRequest) -> poem::Result<Json<ClientToken>> {
         let creds = match body {
-            TokenRequest::Json(Json(c)) | TokenRequest::Form(Form(c)) => c,
+            TokenRequest::Json(JsonBody(c)) | TokenRequest::Form(Form(c)) => c,
         };
         if creds.grant_type != "client_credentials" {
             return Err(AppError::new(

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
+    body::JsonBody,
     dto::{Created, NoContent},
     security::BearerAuth,
     users::default_limit,
@@ -91,7 +92,7 @@ impl ChannelsApi {
     async fn create(
         &self,
         auth: BearerAuth,
-        body: Json<NewChannelBody>,
+        body: JsonBody<NewChannelBody>,
     ) -> poem::Result<Created<ChannelView>> {
         let b = body.0;
         let view = channels::create(
@@ -144,7 +145,7 @@ impl ChannelsApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<UpdateChannelBody>,
+        body: JsonBody<UpdateChannelBody>,
     ) -> poem::Result<Json<ChannelView>> {
         let b = body.0;
         let change = ChannelUpdate {
@@ -201,7 +202,7 @@ impl ChannelsApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<AddMemberBody>,
+        body: JsonBody<AddMemberBody>,
     ) -> poem::Result<NoContent> {
         channels::add_member(&self.state, auth.0, id.0, body.user_id).await?;
         Ok(NoContent::NoContent)
@@ -225,7 +226,7 @@ impl ChannelsApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<ReadBody>,
+        body: JsonBody<ReadBody>,
     ) -> poem::Result<Json<ReadState>> {
         let (last_read_seq, counts) =
             read_state::mark_read(&self.state, auth.0, id.0, body.seq).await?;

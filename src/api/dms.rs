@@ -5,7 +5,7 @@ use std::sync::Arc;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 use uuid::Uuid;
 
-use super::{ApiTags, security::BearerAuth, users::default_limit};
+use super::{ApiTags, body::JsonBody, security::BearerAuth, users::default_limit};
 use crate::{
     app::AppState,
     service::{
@@ -59,7 +59,11 @@ struct ConversationPage {
 impl DmsApi {
     /// Open (or find) the DM or group DM with these people.
     #[oai(path = "/dms", method = "post")]
-    async fn open(&self, auth: BearerAuth, body: Json<OpenDmBody>) -> poem::Result<OpenDmResponse> {
+    async fn open(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<OpenDmBody>,
+    ) -> poem::Result<OpenDmResponse> {
         if body.participant_ids.len() > 64 {
             return Err(crate::error::AppError::validation("participant_ids: too many").into());
         }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
+    body::JsonBody,
     dto::{Created, NoContent},
     security::BearerAuth,
     users::default_limit,
@@ -109,7 +110,7 @@ impl MessagesApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-        body: Json<SendBody>,
+        body: JsonBody<SendBody>,
     ) -> poem::Result<SendResponse> {
         let b = body.0;
         let req = SendRequest {
@@ -145,7 +146,7 @@ impl MessagesApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<EditBody>,
+        body: JsonBody<EditBody>,
     ) -> poem::Result<Json<MessageView>> {
         Ok(Json(
             messages::edit(&self.state, auth.0, id.0, &body.content).await?,
@@ -167,7 +168,7 @@ impl MessagesApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-        body: Json<ReplyBody>,
+        body: JsonBody<ReplyBody>,
     ) -> poem::Result<SendResponse> {
         let root = messages::find(&self.state.db, id.0).await?;
         let b = body.0;
@@ -205,7 +206,7 @@ impl MessagesApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<ReactionBody>,
+        body: JsonBody<ReactionBody>,
     ) -> poem::Result<Created<Reaction>> {
         let r = reactions::add(&self.state, auth.0, id.0, &body.emoji).await?;
         Ok(Created::Created(Json(Reaction {

@@ -5,6 +5,7 @@ mod access_log;
 mod account;
 mod admin;
 mod auth;
+mod body;
 mod channels;
 mod dms;
 pub mod dto;

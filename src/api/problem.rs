@@ -8,6 +8,7 @@ use poem::{
 };
 use serde::Serialize;
 
+use super::body::FieldError;
 use crate::error::{AppError, ErrorCode};
 
 #[derive(Serialize)]
@@ -18,9 +19,28 @@ struct Problem<'a> {
     status: u16,
     detail: &'a str,
     code: &'a str,
+    /// Validation failures: each offending field (SPEC §4).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [InvalidField<'a>],
+}
+
+#[derive(Serialize)]
+pub struct InvalidField<'a> {
+    pub field: &'a str,
+    pub message: &'a str,
 }
 
 pub fn response(code: ErrorCode, detail: &str, retry_after: Option<u64>) -> Response {
+    with_fields(code, detail, retry_after, &[])
+}
+
+/// A problem listing the offending fields under `errors`.
+pub fn with_fields(
+    code: ErrorCode,
+    detail: &str,
+    retry_after: Option<u64>,
+    errors: &[InvalidField<'_>],
+) -> Response {
     let status = code.status();
     let body = Problem {
         kind: format!("urn:colink:error:{}", code.as_str()),
@@ -28,6 +48,7 @@ pub fn response(code: ErrorCode, detail: &str, retry_after: Option<u64>) -> Resp
         status: status.as_u16(),
         detail,
         code: code.as_str(),
+        errors,
     };
     let mut builder = Response::builder()
         .status(status)
@@ -43,7 +64,15 @@ impl ResponseError for AppError {
         self.code.status()
     }
     fn as_response(&self) -> Response {
-        response(self.code, &self.detail, self.retry_after)
+        let fields: Vec<InvalidField<'_>> = self
+            .field
+            .iter()
+            .map(|f| InvalidField {
+                field: f.field,
+                message: &f.message,
+            })
+            .collect();
+        with_fields(self.code, &self.detail, self.retry_after, &fields)
     }
 }
 
@@ -52,6 +81,9 @@ impl ResponseError for AppError {
 pub fn from_poem_error(err: poem::Error) -> Response {
     if err.is::<AppError>() {
         return err.into_response();
+    }
+    if let Some(resp) = field_problem(&err) {
+        return resp;
     }
     let status = err.status();
     let code = match status {
@@ -81,4 +113,35 @@ pub fn from_poem_error(err: poem::Error) -> Response {
         resp.set_status(status);
     }
     resp
+}
+
+/// A body, query or path parameter that did not parse: 400 `validation_failed` naming the
+/// field (in `detail` and under `errors`) when it is known.
+fn field_problem(err: &poem::Error) -> Option<Response> {
+    use poem_openapi::error::{ParseParamError, ParsePathError};
+    let (field, message) = if let Some(e) = err.downcast_ref::<FieldError>() {
+        (e.field.as_deref(), e.message.as_str())
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        (Some(e.name), e.reason.as_str())
+    } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        // poem-openapi names path parameters `param0`, `param1`… internally: not the public name.
+        let detail = format!("invalid path parameter: {}", e.reason);
+        return Some(with_fields(ErrorCode::ValidationFailed, &detail, None, &[]));
+    } else {
+        return None;
+    };
+    let detail = match field {
+        Some(field) => format!("{field}: {message}"),
+        None => message.to_string(),
+    };
+    let fields: Vec<InvalidField<'_>> = field
+        .map(|field| InvalidField { field, message })
+        .into_iter()
+        .collect();
+    Some(with_fields(
+        ErrorCode::ValidationFailed,
+        &detail,
+        None,
+        &fields,
+    ))
 }

@@ -7,6 +7,7 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 
 use super::{
     ApiTags,
+    body::JsonBody,
     dto::{Created, Tokens, User, Workspace},
     security::meta,
 };
@@ -53,7 +54,7 @@ impl SetupApi {
     async fn setup(
         &self,
         req: &Request,
-        body: Json<SetupBody>,
+        body: JsonBody<SetupBody>,
     ) -> poem::Result<Created<SetupDone>> {
         let b = body.0;
         let done = setup::complete(

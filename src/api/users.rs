@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
+    body::JsonBody,
     dto::{User, UserPage},
     security::{BearerAuth, EnrollmentAuth},
 };
@@ -52,7 +53,11 @@ impl UsersApi {
 
     /// Update the caller's profile.
     #[oai(path = "/me", method = "put")]
-    async fn update_me(&self, auth: BearerAuth, body: Json<UpdateMe>) -> poem::Result<Json<User>> {
+    async fn update_me(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<UpdateMe>,
+    ) -> poem::Result<Json<User>> {
         let user = users::update_profile(&self.state, auth.0, body.display_name.as_deref()).await?;
         Ok(Json(User::view(user, Some(&auth.0))))
     }
@@ -62,7 +67,7 @@ impl UsersApi {
     async fn set_status(
         &self,
         auth: BearerAuth,
-        body: Json<StatusBody>,
+        body: JsonBody<StatusBody>,
     ) -> poem::Result<Json<User>> {
         let b = body.0;
         let user = users::set_status(

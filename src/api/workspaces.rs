@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
+    body::JsonBody,
     dto::{Created, Workspace},
     security::BearerAuth,
 };
@@ -63,7 +64,7 @@ impl WorkspacesApi {
         &self,
         req: &poem::Request,
         auth: BearerAuth,
-        body: Json<NewWorkspace>,
+        body: JsonBody<NewWorkspace>,
     ) -> poem::Result<Created<Workspace>> {
         let meta = super::security::meta(&self.state, req);
         let ws = workspaces::create(&self.state, meta, auth.0, &body.name).await?;
@@ -84,7 +85,7 @@ impl WorkspacesApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<InviteBody>,
+        body: JsonBody<InviteBody>,
     ) -> poem::Result<Created<Invite>> {
         let new = workspaces::create_invite(
             &self.state,

@@ -148,8 +148,14 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
                             },
                         )
                         .await?;
-                        if let Some(ws) = workspaces::default_workspace(tx).await? {
-                            workspaces::add_member(tx, ws.id, user.id, "member").await?;
+                        match workspaces::default_workspace(tx).await? {
+                            Some(ws) if role == Role::Guest => {
+                                workspaces::add_member_without_channels(tx, ws.id, user.id).await?
+                            }
+                            Some(ws) => {
+                                workspaces::add_member(tx, ws.id, user.id, "member").await?
+                            }
+                            None => {}
                         }
                         crate::service::audit::record(
                             tx,

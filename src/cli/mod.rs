@@ -4,6 +4,7 @@ mod admin;
 mod check_config;
 mod migrate;
 mod openapi;
+mod output;
 mod serve;
 
 use std::path::PathBuf;
@@ -57,8 +58,16 @@ impl Cli {
 /// Run the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.load_config()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve::run(config).await,
+    // Misspelt COLINK_* variables: told once, in the log for `serve`, on stderr otherwise.
+    let warnings = crate::config::env_warnings(std::env::vars());
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve) {
+        for warning in &warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    match command {
+        Command::Serve => serve::run(config, &warnings).await,
         Command::Migrate { action } => {
             migrate::run(config, action.unwrap_or(migrate::MigrateAction::Status)).await
         }

@@ -9,9 +9,9 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     config.database.url = Some(crate::config::Secret::new("sqlite::memory:"));
     config.database.max_connections = 1;
     config.kv.path = None;
-    let result = AppState::open_for_cli(config).await.map(|state| {
-        println!("{}", crate::api::openapi_json(&Arc::new(state)));
-    });
+    let document = AppState::open_for_cli(config)
+        .await
+        .map(|state| crate::api::openapi_json(&Arc::new(state)));
     let _ = std::fs::remove_dir_all(dir);
-    result
+    super::output::print(&format!("{}\n", document?))
 }

@@ -1,7 +1,10 @@
 use crate::{App, config::Config, telemetry};
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(config: Config, warnings: &[String]) -> anyhow::Result<()> {
     telemetry::init(&config.telemetry);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     let app = App::build(config).await?;
     app.run_until_stopped(shutdown_signal()).await
 }

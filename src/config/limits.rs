@@ -63,12 +63,7 @@ impl Default for LimitsConfig {
 
 impl LimitsConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, problem: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                problem: problem.to_string(),
-            })
-        };
+        let invalid = |key: &'static str, problem: &str| Err(ConfigError::invalid(key, problem));
         for (key, limit) in [
             ("limits.login_per_ip", self.login_per_ip),
             ("limits.login_per_account", self.login_per_account),

@@ -3,7 +3,11 @@
 //! Every key is documented with its default in `config.example.toml`. Unknown keys and invalid
 //! values stop start-up with a message naming the key.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use figment::{
     Figment,
@@ -14,28 +18,15 @@ use serde::{Deserialize, Serialize};
 mod limits;
 mod net;
 mod realtime;
+mod sources;
 mod values;
 mod writes;
 pub use limits::{LimitsConfig, RateLimit};
 pub use net::IpRange;
 pub use realtime::RealtimeConfig;
+pub use sources::{ConfigError, env_warnings};
 pub use values::{HumanDuration, Secret};
 pub use writes::WriteLimits;
-
-/// Top-level sections: the env provider ignores `COLINK_*` variables outside these, so unrelated
-/// variables (e.g. `COLINK_TEST_DATABASE_URL`) never break start-up.
-const SECTIONS: &[&str] = &[
-    "data_dir",
-    "server",
-    "database",
-    "kv",
-    "bus",
-    "auth",
-    "email",
-    "limits",
-    "telemetry",
-    "realtime",
-];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -264,41 +255,32 @@ impl Default for TelemetryConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("invalid configuration: {0}")]
-    Figment(Box<figment::Error>),
-    #[error("invalid configuration: `{key}`: {problem}")]
-    Invalid { key: &'static str, problem: String },
-}
-
 impl Config {
     /// Load defaults < `file` (when given; `config.toml` in the working directory otherwise, if
-    /// present) < `COLINK_*` environment, then validate.
-    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+    /// present) < `COLINK_*` environment, then validate. `COLINK_*` variables that name no
+    /// setting are left out here (see [`env_warnings`]), so a typo cannot stop start-up.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::MissingFile(sources::absolute(path)));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(sources::absolute(path))),
             None => figment = figment.merge(Toml::file("config.toml")),
         }
-        figment = figment.merge(Env::prefixed("COLINK_").split("__").filter(|key| {
-            let section = key.as_str().split('.').next().unwrap_or("");
-            SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(section))
-        }));
-        let config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
-        config.validate()?;
+        let known = sources::known_keys();
+        figment = figment.merge(
+            Env::prefixed("COLINK_")
+                .split("__")
+                .filter(move |key| sources::is_known(&known, &key.into())),
+        );
+        let config: Config = figment.extract().map_err(sources::describe)?;
+        config.validate().map_err(|e| e.located(&figment))?;
         Ok(config)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, problem: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                problem: problem.to_string(),
-            })
-        };
+        let invalid = |key, problem: &str| Err(ConfigError::invalid(key, problem));
         if let Some(url) = &self.database.url {
             let u = url.expose();
             if !(u.starts_with("sqlite:")
@@ -415,6 +397,30 @@ impl Config {
         self.database_url().starts_with("sqlite:")
     }
 
+    /// `data_dir` as an absolute path (relative ones are taken from the working directory).
+    pub fn data_dir_absolute(&self) -> std::path::PathBuf {
+        sources::absolute(&self.data_dir)
+    }
+
+    /// Where the data lives, for people: `SQLite file /abs/colink.db`, or the PostgreSQL URL
+    /// with its password redacted.
+    pub fn database_location(&self) -> String {
+        let url = self.database_url();
+        let Some(rest) = url.strip_prefix("sqlite:") else {
+            return format!("PostgreSQL {}", redact_url(&url));
+        };
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path == ":memory:" {
+            "SQLite in memory".into()
+        } else {
+            format!(
+                "SQLite file {}",
+                sources::absolute(Path::new(path)).display()
+            )
+        }
+    }
+
     /// Public base URL without a trailing slash.
     pub fn public_url(&self) -> String {
         match &self.server.public_url {
@@ -453,16 +459,22 @@ fn redact(value: &mut toml::Value, path: &[&str]) {
     let Some(leaf) = cursor.get_mut(path[path.len() - 1]) else {
         return;
     };
-    let shown = match leaf.as_str().map(url::Url::parse) {
-        Some(Ok(mut url)) if url.has_host() => {
+    let shown = leaf.as_str().map(redact_url).unwrap_or_default();
+    *leaf = toml::Value::String(shown);
+}
+
+/// A URL with its password replaced by `[redacted]`; anything but a URL with a host vanishes.
+fn redact_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) if url.has_host() => {
             if url.password().is_some() {
                 let _ = url.set_password(Some("[redacted]"));
             }
-            url.to_string()
+            // The URL encoder escapes the brackets: show the word as written.
+            url.to_string().replace("%5Bredacted%5D", "[redacted]")
         }
         _ => "[redacted]".to_string(),
-    };
-    *leaf = toml::Value::String(shown);
+    }
 }
 
 #[cfg(test)]
@@ -559,16 +571,7 @@ mod tests {
         let defaults = toml::Value::try_from(Config::default()).unwrap();
         let mut keys = Vec::new();
         collect_keys(&defaults, "", &mut keys);
-        for key in [
-            "server.public_url",
-            "database.url",
-            "kv.path",
-            "kv.url",
-            "auth.secret_key",
-            "email.smtp_url",
-        ] {
-            keys.push(key.to_string());
-        }
+        keys.extend(sources::OPTIONAL_KEYS.iter().map(|k| k.to_string()));
         for key in keys {
             let leaf = key.rsplit('.').next().unwrap();
             assert!(

@@ -56,12 +56,7 @@ impl Default for RealtimeConfig {
 
 impl RealtimeConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, problem: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                problem: problem.to_string(),
-            })
-        };
+        let invalid = |key: &'static str, problem: &str| Err(ConfigError::invalid(key, problem));
         let counts: [(&'static str, u64, u64, u64); 6] = [
             (
                 "realtime.max_connections_per_user",

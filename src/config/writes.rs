@@ -54,10 +54,10 @@ impl WriteLimits {
             ("limits.writes.ws_tickets", self.ws_tickets),
         ] {
             if b.capacity == 0 || b.per_minute == 0 {
-                return Err(ConfigError::Invalid {
+                return Err(ConfigError::invalid(
                     key,
-                    problem: "capacity and per_minute must be at least 1".into(),
-                });
+                    "capacity and per_minute must be at least 1",
+                ));
             }
         }
         Ok(())

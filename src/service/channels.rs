@@ -89,47 +89,61 @@ pub async fn create(
             name.as_str()
         )));
     }
-    let at = now();
     let (tx, _write) = state.begin_write().await?;
+    let channel = create_in(
+        &tx,
+        workspace_id,
+        principal.user_id,
+        name,
+        description,
+        new.is_private,
+    )
+    .await?;
+    events::commit(state, tx).await?;
+    get(state, principal, channel.id).await
+}
+
+/// Create a channel in the caller's transaction with `creator` as its owner, and write its
+/// `channel.created` and `member.joined` events.
+pub async fn create_in(
+    tx: &DatabaseTransaction,
+    workspace_id: Uuid,
+    creator: Uuid,
+    name: ChannelName,
+    description: Option<String>,
+    is_private: bool,
+) -> AppResult<channel::Model> {
+    let at = now();
     let channel = channel::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
-        kind: Set(if new.is_private { "private" } else { "public" }.to_string()),
+        kind: Set(if is_private { "private" } else { "public" }.to_string()),
         name: Set(Some(name.into_inner())),
         description: Set(description),
         topic: Set(None),
         dm_key: Set(None),
-        created_by: Set(Some(principal.user_id)),
+        created_by: Set(Some(creator)),
         created_at: Set(at),
         updated_at: Set(at),
         archived_at: Set(None),
         last_seq: Set(0),
         last_message_at: Set(None),
     }
-    .insert(&tx)
+    .insert(tx)
     .await
     .map_err(accounts::unique_to_conflict)?;
-    add_member_in(&tx, &channel, principal.user_id, "owner").await?;
+    add_member_in(tx, &channel, creator, "owner").await?;
     let view = ChannelView::of(channel.clone(), Vec::new(), 1);
     emit(
-        &tx,
+        tx,
         &channel,
         kind::CHANNEL_CREATED,
-        principal.user_id,
+        creator,
         serde_json::to_value(&view).unwrap_or_default(),
     )
     .await?;
-    emit_member(
-        &tx,
-        &channel,
-        kind::MEMBER_JOINED,
-        principal.user_id,
-        principal.user_id,
-        "owner",
-    )
-    .await?;
-    events::commit(state, tx).await?;
-    get(state, principal, channel.id).await
+    emit_member(tx, &channel, kind::MEMBER_JOINED, creator, creator, "owner").await?;
+    Ok(channel)
 }
 
 pub async fn emit(
@@ -149,7 +163,7 @@ pub async fn emit(
     events::emit(db, &event).await
 }
 
-async fn emit_member(
+pub(super) async fn emit_member(
     db: &impl ConnectionTrait,
     channel: &channel::Model,
     event_kind: &str,

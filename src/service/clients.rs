@@ -55,7 +55,7 @@ pub async fn create(
                 )
                 .await?;
                 if let Some(ws) = workspaces::default_workspace(tx).await? {
-                    workspaces::add_member(tx, ws.id, bot.id, "member").await?;
+                    workspaces::add_member_without_channels(tx, ws.id, bot.id).await?;
                 }
                 let client = api_client::ActiveModel {
                     id: Set(Uuid::now_v7()),

@@ -92,6 +92,8 @@ pub async fn register(
             })
         })
         .await?;
+    // Joining the workspace joined its #general: wake the relay for that event.
+    state.outbox.committed();
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
     // The account exists now: a mail limit (or any failure to queue the mail) must not turn
     // that into an error; the user can ask for the link again.

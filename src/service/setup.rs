@@ -150,6 +150,8 @@ pub async fn complete(
         .await?
     };
     tx.commit().await?;
+    // The workspace's #general was created with its events: wake the relay.
+    state.outbox.committed();
     tracing::Span::current().record("user_id", tracing::field::display(result.user.id));
     *gate = None;
     let _ = std::fs::remove_file(&state.setup.file);

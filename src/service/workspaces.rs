@@ -1,18 +1,18 @@
 //! Workspaces, their members, and invite links.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 use time::Duration;
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, audit, limits, now};
+use super::{Principal, RequestMeta, audit, channels, limits, now};
 use crate::{
     app::AppState,
-    db::entity::{invite, user, workspace, workspace_member},
-    domain::WorkspaceName,
+    db::entity::{channel, invite, user, workspace, workspace_member},
+    domain::{ChannelName, WorkspaceName, events::kind},
     error::{AppError, AppResult, ErrorCode},
     identity::opaque,
 };
@@ -20,9 +20,14 @@ use crate::{
 const DEFAULT_INVITE_HOURS: u32 = 7 * 24;
 const MAX_INVITE_HOURS: u32 = 90 * 24;
 
-/// Create a workspace with `creator` as its owner (inside the caller's transaction).
+/// The public channel every workspace starts with and everyone who joins is added to (Slack's
+/// #general, Mattermost's Town Square). Found by name: renamed or archived, it stops being one.
+pub const GENERAL_CHANNEL: &str = "general";
+
+/// Create a workspace with `creator` as its owner, and its #general channel (inside the caller's
+/// transaction).
 pub async fn create_in(
-    db: &impl ConnectionTrait,
+    db: &DatabaseTransaction,
     meta: RequestMeta,
     creator: &user::Model,
     name: WorkspaceName,
@@ -38,7 +43,16 @@ pub async fn create_in(
     }
     .insert(db)
     .await?;
-    add_member(db, ws.id, creator.id, "owner").await?;
+    insert_member(db, ws.id, creator.id, "owner").await?;
+    channels::create_in(
+        db,
+        ws.id,
+        creator.id,
+        ChannelName::parse(GENERAL_CHANNEL)?,
+        Some("Everyone in the workspace".into()),
+        false,
+    )
+    .await?;
     audit::record(
         db,
         meta,
@@ -66,9 +80,11 @@ pub async fn create(
     }
     let name = WorkspaceName::parse(name)?;
     let creator = super::accounts::get(&state.db, principal.user_id).await?;
-    state
+    let ws = state
         .write(|tx| Box::pin(async move { create_in(tx, meta, &creator, name).await }))
-        .await
+        .await?;
+    state.outbox.committed();
+    Ok(ws)
 }
 
 fn slugify(name: &str) -> String {
@@ -105,7 +121,49 @@ async fn unique_slug(db: &impl ConnectionTrait, name: &str) -> AppResult<String>
     Ok(format!("{base}-{suffix}"))
 }
 
+/// Add a person to a workspace and to its #general channel (with the `member.joined` event);
+/// wake the relay (`state.outbox.committed()`) after the commit.
 pub async fn add_member(
+    db: &DatabaseTransaction,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    role: &str,
+) -> AppResult<()> {
+    insert_member(db, workspace_id, user_id, role).await?;
+    let general = channel::Entity::find()
+        .filter(channel::Column::WorkspaceId.eq(workspace_id))
+        .filter(channel::Column::Name.eq(GENERAL_CHANNEL))
+        .filter(channel::Column::Kind.eq("public"))
+        .filter(channel::Column::ArchivedAt.is_null())
+        .one(db)
+        .await?;
+    if let Some(general) = general
+        && channels::add_member_in(db, &general, user_id, "member").await?
+    {
+        channels::emit_member(
+            db,
+            &general,
+            kind::MEMBER_JOINED,
+            user_id,
+            user_id,
+            "member",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Add a bot or a guest to a workspace without #general: they are in the conversations someone
+/// adds them to (SPEC §4: a guest sees only those).
+pub async fn add_member_without_channels(
+    db: &DatabaseTransaction,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    insert_member(db, workspace_id, user_id, "member").await
+}
+
+async fn insert_member(
     db: &impl ConnectionTrait,
     workspace_id: Uuid,
     user_id: Uuid,
@@ -277,7 +335,7 @@ pub async fn accept_invite(
 ) -> AppResult<workspace::Model> {
     let token = token.to_string();
     let user_id = principal.user_id;
-    state
+    let ws = state
         .write(|tx| {
             Box::pin(async move {
                 let Some(invite) = invite::Entity::find()
@@ -301,5 +359,7 @@ pub async fn accept_invite(
                     .ok_or_else(|| AppError::not_found("workspace"))
             })
         })
-        .await
+        .await?;
+    state.outbox.committed();
+    Ok(ws)
 }

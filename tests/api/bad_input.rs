@@ -311,3 +311,121 @@ async fn reactions_pins_reads_members_and_threads_refuse_bad_input_with_4xx() {
     assert_eq!(t["items"][0]["reactions"], json!([]));
     assert_eq!(t["items"][0]["pinned"], false);
 }
+
+/// A body that does not parse names the field at fault, in `detail` and under `errors`
+/// (SPEC §4), on the routes a newcomer tries first.
+#[tokio::test]
+async fn parse_errors_name_the_missing_or_mistyped_field() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let ch = app.channel(&owner, "dev", false).await;
+    let cases: Vec<(String, Value, Option<&str>, &str)> = vec![
+        (
+            "/auth/login".into(),
+            json!({"username": "owner", "password": "x"}),
+            Some("login"),
+            "is required",
+        ),
+        (
+            "/auth/login".into(),
+            json!({"login": "owner", "password": ["x"]}),
+            Some("password"),
+            "must be a string",
+        ),
+        (
+            format!("/channels/{ch}/messages"),
+            json!({"text": "hello"}),
+            Some("content"),
+            "is required",
+        ),
+        (
+            format!("/channels/{ch}/messages"),
+            json!({"content": "hi", "thread_root_id": "not-a-uuid"}),
+            Some("thread_root_id"),
+            "must be a UUID",
+        ),
+        (
+            "/channels".into(),
+            json!({"name": "x", "is_private": "yes"}),
+            Some("is_private"),
+            "must be true or false",
+        ),
+        (
+            "/dms".into(),
+            json!({"participant_ids": [owner.user_id, 7]}),
+            Some("participant_ids[1]"),
+            "must be a string",
+        ),
+        (
+            "/channels".into(),
+            json!(["general"]),
+            None,
+            "the request body must be a JSON object",
+        ),
+    ];
+    for (path, body, field, message) in cases {
+        let problem = app
+            .post(&path, Some(&owner.access), body.clone())
+            .await
+            .problem(400, "validation_failed");
+        let detail = problem["detail"].as_str().unwrap();
+        match field {
+            Some(field) => {
+                assert_eq!(detail, format!("{field}: {message}"), "{path} {body}");
+                assert_eq!(
+                    problem["errors"],
+                    json!([{"field": field, "message": message}]),
+                    "{path} {body}"
+                );
+            }
+            None => {
+                assert_eq!(detail, message, "{path} {body}");
+                assert!(problem.get("errors").is_none(), "{problem}");
+            }
+        }
+    }
+    // Not JSON at all: said so, with serde's position.
+    let reply = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .header("content-type", "application/json")
+        .body("{\"login\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 400);
+    let problem: Value = reply.json().await.unwrap();
+    assert_eq!(problem["code"], "validation_failed", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the request body is not valid JSON: EOF"),
+        "{problem}"
+    );
+    // A query parameter names itself; a path parameter says it is the path.
+    let problem = app
+        .get(&format!("/channels/{ch}/messages?limit=0"), &owner.access)
+        .await
+        .problem(400, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "limit", "{problem}");
+    let problem = app
+        .get("/channels/not-a-uuid", &owner.access)
+        .await
+        .problem(400, "validation_failed");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("invalid path parameter: ") && !detail.contains("param0"),
+        "{problem}"
+    );
+    // A domain rule names its field as well.
+    let problem = app
+        .post(
+            "/channels",
+            Some(&owner.access),
+            json!({"name": "Has Spaces", "is_private": false}),
+        )
+        .await
+        .problem(400, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "name", "{problem}");
+}

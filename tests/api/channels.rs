@@ -6,23 +6,26 @@ use crate::helpers::spawn_app;
 async fn public_channel_lifecycle() {
     let app = spawn_app().await;
     let (owner, _, alice, bob) = app.team().await;
-    let general = app
+    // (Not "general": every workspace starts with that one.)
+    let created = app
         .post(
             "/channels",
             Some(&owner.access),
-            json!({"name": "General", "description": "All hands"}),
+            json!({"name": "Announcements", "description": "All hands"}),
         )
         .await
         .expect(201);
-    assert_eq!(general["name"], "general");
-    assert_eq!(general["is_private"], false);
-    assert_eq!(general["is_member"], true);
-    assert_eq!(general["member_count"], 1);
-    let id = general["id"].as_str().unwrap();
+    assert_eq!(created["name"], "announcements");
+    assert_eq!(created["is_private"], false);
+    assert_eq!(created["is_member"], true);
+    assert_eq!(created["member_count"], 1);
+    let id = created["id"].as_str().unwrap();
 
-    app.post("/channels", Some(&alice.access), json!({"name": "general"}))
-        .await
-        .problem(409, "conflict");
+    for taken in ["announcements", "general"] {
+        app.post("/channels", Some(&alice.access), json!({"name": taken}))
+            .await
+            .problem(409, "conflict");
+    }
     for bad in [
         json!({"name": ""}),
         json!({"name": "has space"}),
@@ -39,7 +42,7 @@ async fn public_channel_lifecycle() {
     let entry = &listed["items"][0];
     assert_eq!(
         (entry["name"].as_str(), entry["is_member"].as_bool()),
-        (Some("general"), Some(false))
+        (Some("announcements"), Some(false))
     );
     app.get(&format!("/channels/{id}/messages"), &bob.access)
         .await
@@ -118,17 +121,16 @@ async fn public_channel_lifecycle() {
     )
     .await
     .problem(409, "channel_archived");
-    assert!(
-        app.get("/channels", &alice.access).await.expect(200)["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    // Listed no more (only the workspace's #general is), unless archived ones are asked for.
+    let listed = app.get("/channels", &alice.access).await.expect(200);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["items"][0]["name"], "general");
     let all = app
         .get("/channels?include_archived=true", &alice.access)
         .await
         .expect(200);
-    assert!(all["items"][0]["archived_at"].is_string());
+    assert_eq!(all["items"][1]["name"], "town-square", "{all}");
+    assert!(all["items"][1]["archived_at"].is_string());
     // History stays readable.
     app.get(&format!("/channels/{id}/messages"), &alice.access)
         .await
@@ -140,11 +142,18 @@ async fn private_channels_are_joined_by_invitation() {
     let app = spawn_app().await;
     let (owner, _, alice, bob) = app.team().await;
     let id = app.channel(&alice, "secret", true).await;
-    assert!(
-        app.get("/channels", &bob.access).await.expect(200)["items"]
+    let names = |list: serde_json::Value| -> Vec<String> {
+        list["items"]
             .as_array()
             .unwrap()
-            .is_empty()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Bob sees the workspace's #general, not the private channel.
+    assert_eq!(
+        names(app.get("/channels", &bob.access).await.expect(200)),
+        ["general"]
     );
     app.get(&format!("/channels/{id}"), &bob.access)
         .await
@@ -165,8 +174,8 @@ async fn private_channels_are_joined_by_invitation() {
     .await
     .expect(204);
     assert_eq!(
-        app.get("/channels", &bob.access).await.expect(200)["items"][0]["name"],
-        "secret"
+        names(app.get("/channels", &bob.access).await.expect(200)),
+        ["general", "secret"]
     );
     let members = app
         .get(&format!("/channels/{id}/members"), &bob.access)

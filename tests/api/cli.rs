@@ -133,6 +133,9 @@ async fn admin_commands_work_beside_a_running_server() {
             .len(),
         1
     );
+    let channels = app.get("/channels", &carol.access).await.expect(200);
+    assert_eq!(channels["items"][0]["name"], "general", "{channels}");
+    assert_eq!(channels["items"][0]["is_member"], true, "{channels}");
 
     let out = colink(
         &[

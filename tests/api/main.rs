@@ -14,6 +14,8 @@ mod database;
 mod dms;
 mod edge;
 mod events;
+mod first_run;
+mod general;
 mod guests;
 mod heartbeat;
 mod helpers;

@@ -413,7 +413,18 @@ async fn conversations_are_ordered_by_last_activity() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(order, [a.as_str(), dm_id.as_str(), b.as_str()]);
+    // The workspace's #general, where nothing was said, comes last.
+    let general = app.get("/channels", &bob.access).await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "general")
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .unwrap();
+    assert_eq!(
+        order,
+        [a.as_str(), dm_id.as_str(), b.as_str(), general.as_str()]
+    );
     assert_eq!(convs["items"][0]["last_message"]["content"], "in a");
     assert_eq!(convs["items"][1]["kind"], "dm");
     assert_eq!(convs["items"][1]["unread_count"], 1);
