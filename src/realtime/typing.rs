@@ -19,20 +19,42 @@ pub trait TypingStore: Send + Sync {
     async fn typing_in(&self, channel: Uuid) -> Vec<Uuid>;
 }
 
-/// Marks beyond this many trigger a sweep of expired ones (bounded memory).
-const SWEEP_AT: usize = 10_000;
+/// Most live marks kept; past it (after sweeping expired ones) new marks are not broadcast.
+const MAX_MARKS: usize = 100_000;
 
 pub struct MemoryTyping {
     ttl: Duration,
-    /// (channel, user) → when the mark was last broadcast.
-    marks: Mutex<HashMap<(Uuid, Uuid), Instant>>,
+    marks: Mutex<Marks>,
+}
+
+/// channel → user → when the mark was last broadcast; indexed by channel so `typing_in` reads
+/// one channel, and swept of expired marks at most once per TTL (never on every call).
+struct Marks {
+    by_channel: HashMap<Uuid, HashMap<Uuid, Instant>>,
+    count: usize,
+    swept: Instant,
+}
+
+impl Marks {
+    fn sweep(&mut self, now: Instant, ttl: Duration) {
+        self.by_channel.retain(|_, users| {
+            users.retain(|_, at| now.duration_since(*at) < ttl);
+            !users.is_empty()
+        });
+        self.count = self.by_channel.values().map(HashMap::len).sum();
+        self.swept = now;
+    }
 }
 
 impl MemoryTyping {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            marks: Mutex::new(HashMap::new()),
+            marks: Mutex::new(Marks {
+                by_channel: HashMap::new(),
+                count: 0,
+                swept: Instant::now(),
+            }),
         }
     }
 }
@@ -42,13 +64,32 @@ impl TypingStore for MemoryTyping {
     async fn typing(&self, channel: Uuid, user: Uuid) -> bool {
         let now = Instant::now();
         let mut marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
-        if marks.len() >= SWEEP_AT {
-            marks.retain(|_, at| now.duration_since(*at) < self.ttl);
+        if now.duration_since(marks.swept) >= self.ttl {
+            marks.sweep(now, self.ttl);
         }
-        match marks.get(&(channel, user)) {
-            Some(at) if now.duration_since(*at) < self.ttl / 2 => false,
-            _ => {
-                marks.insert((channel, user), now);
+        let previous = marks
+            .by_channel
+            .get(&channel)
+            .and_then(|users| users.get(&user))
+            .copied();
+        match previous {
+            Some(at) if now.duration_since(at) < self.ttl / 2 => false,
+            Some(_) => {
+                marks
+                    .by_channel
+                    .entry(channel)
+                    .or_default()
+                    .insert(user, now);
+                true
+            }
+            None if marks.count >= MAX_MARKS => false,
+            None => {
+                marks
+                    .by_channel
+                    .entry(channel)
+                    .or_default()
+                    .insert(user, now);
+                marks.count += 1;
                 true
             }
         }
@@ -58,9 +99,12 @@ impl TypingStore for MemoryTyping {
         let now = Instant::now();
         let marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
         marks
-            .iter()
-            .filter(|((c, _), at)| *c == channel && now.duration_since(**at) < self.ttl)
-            .map(|((_, u), _)| *u)
+            .by_channel
+            .get(&channel)
+            .into_iter()
+            .flatten()
+            .filter(|(_, at)| now.duration_since(**at) < self.ttl)
+            .map(|(u, _)| *u)
             .collect()
     }
 }
@@ -80,5 +124,19 @@ mod tests {
         assert!(t.typing(c, u).await);
         assert!(t.typing_in(c).await.is_empty(), "expired at once");
         assert!(t.typing(c, u).await);
+    }
+
+    #[tokio::test]
+    async fn marks_are_bounded_and_read_per_channel() {
+        let t = MemoryTyping::new(Duration::from_secs(60));
+        let (busy, quiet) = (Uuid::now_v7(), Uuid::now_v7());
+        for _ in 0..MAX_MARKS {
+            assert!(t.typing(busy, Uuid::now_v7()).await);
+        }
+        // Full: a new mark is not broadcast (and not stored).
+        let late = Uuid::now_v7();
+        assert!(!t.typing(quiet, late).await);
+        assert!(t.typing_in(quiet).await.is_empty());
+        assert_eq!(t.typing_in(busy).await.len(), MAX_MARKS);
     }
 }

@@ -13,6 +13,16 @@ use crate::{cli::spawn_server, helpers::PASSWORD};
 const MESSAGES: usize = 1_000;
 const CHARS: usize = 40_000;
 
+/// The server process, killed when the test ends (also when it fails).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Resident and peak resident memory of `pid`, in KiB.
 fn memory_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -42,7 +52,8 @@ async fn a_resume_to_a_client_that_never_reads_stays_bounded_and_closes() {
         ("COLINK_LIMITS__WRITES__MESSAGES__CAPACITY", "100000"),
         ("COLINK_REALTIME__RESUME_MAX_MESSAGES", "1000"),
     ];
-    let (mut child, port) = spawn_server(&["serve"], &env, None);
+    let (child, port) = spawn_server(&["serve"], &env, None);
+    let server = Server(child);
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let http = reqwest::Client::new();
     let token = std::fs::read_to_string(dir.path().join("setup-token")).unwrap();
@@ -94,7 +105,7 @@ async fn a_resume_to_a_client_that_never_reads_stays_bounded_and_closes() {
         s.await.unwrap();
     }
 
-    let pid = child.id();
+    let pid = server.0.id();
     // Reset the peak (Linux: 5 > clear_refs), then measure from here.
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
     let (rss_before, _) = memory_kib(pid);
@@ -138,6 +149,4 @@ async fn a_resume_to_a_client_that_never_reads_stays_bounded_and_closes() {
         .await
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
