@@ -108,7 +108,7 @@ async fn a_socket_closes_when_its_token_expires_unless_an_auth_frame_renews_it()
         version: claims.ver,
         scope: Scope::Full,
         session: claims.sid,
-        ttl_secs: 2,
+        ttl_secs: 6,
     });
     let mut plain = app.ws(&short).await;
     let mut renewed = app.ws(&short).await;
