@@ -12,6 +12,7 @@ mod cli_usage;
 mod connections;
 mod database;
 mod dms;
+mod durability;
 mod edge;
 mod events;
 mod first_run;

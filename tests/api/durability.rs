@@ -1,0 +1,143 @@
+//! Durability: nothing acknowledged is lost when the server is killed (SPEC §9). The server
+//! runs as its own process so it can be killed with SIGKILL.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::{cli::serve, helpers::PASSWORD};
+
+/// Nothing acknowledged is lost on `kill -9`: every message that got a 201 is there after a
+/// restart, and the outbox drains.
+#[tokio::test]
+async fn acknowledged_messages_survive_kill_9_and_the_outbox_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database().await.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("colink.db").display()
+        )
+    });
+    let env = [
+        ("COLINK_DATA_DIR", dir.path().to_str().unwrap()),
+        ("COLINK_DATABASE__URL", url.as_str()),
+        // 200 messages from one person at once: more than the default burst.
+        ("COLINK_LIMITS__WRITES__MESSAGES__CAPACITY", "1000"),
+    ];
+    let (mut child, port) = serve(&env);
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let http = reqwest::Client::new();
+    let token = std::fs::read_to_string(dir.path().join("setup-token")).unwrap();
+    let done: serde_json::Value = http
+        .post(format!("{base}/setup"))
+        .json(
+            &json!({"setup_token": token.trim(), "email": "o@example.com", "username": "owner",
+                      "password": PASSWORD, "workspace_name": "Durable"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = done["tokens"]["access_token"].as_str().unwrap().to_string();
+    let channel: serde_json::Value = http
+        .post(format!("{base}/channels"))
+        .bearer_auth(&access)
+        .json(&json!({"name": "durable"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let channel = channel["id"].as_str().unwrap().to_string();
+
+    // 8 concurrent senders; kill -9 the moment the last acknowledgement arrives.
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let (http, base, access, channel) =
+            (http.clone(), base.clone(), access.clone(), channel.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..25 {
+                let r = http
+                    .post(format!("{base}/channels/{channel}/messages"))
+                    .bearer_auth(&access)
+                    .json(
+                        &json!({"content": format!("t{t} m{i}"), "client_id": format!("t{t}-{i}")}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 201);
+                let m: serde_json::Value = r.json().await.unwrap();
+                acked.push(m["id"].as_str().unwrap().to_string());
+            }
+            acked
+        }));
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let (mut child, port) = serve(&env);
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let login: serde_json::Value = http
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"login": "owner", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["access_token"].as_str().unwrap();
+    let page: serde_json::Value = http
+        .get(format!(
+            "{base}/channels/{channel}/messages?after=0&limit=200"
+        ))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap();
+    let stored: std::collections::HashSet<&str> =
+        items.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(stored.len(), acked.len());
+    assert!(
+        acked.iter().all(|id| stored.contains(id.as_str())),
+        "every acknowledged message is there"
+    );
+    let seqs: Vec<i64> = items.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=acked.len() as i64).collect::<Vec<_>>());
+
+    // Stop gracefully: the relay publishes everything that was left.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    child.wait().unwrap();
+    let mut config = colink::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    config.database.url = Some(colink::config::Secret::new(url.clone()));
+    let db = colink::db::connect(&config).await.unwrap();
+    use colink::db::entity::outbox;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let left = outbox::Entity::find()
+        .filter(outbox::Column::PublishedAt.is_null())
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the outbox drained");
+    assert!(outbox::Entity::find().count(&db).await.unwrap() >= acked.len() as u64);
+    db.close().await.unwrap();
+}
