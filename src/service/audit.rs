@@ -25,6 +25,18 @@ pub mod action {
     pub const SETUP_COMPLETED: &str = "setup.completed";
 }
 
+/// Record `entry` in a write transaction of its own (through the write gate), for an action that
+/// changes nothing else (a failed login, a detected token reuse).
+pub async fn record_alone(
+    state: &crate::app::AppState,
+    meta: RequestMeta,
+    entry: Entry<'static>,
+) -> AppResult<()> {
+    state
+        .write(move |tx| Box::pin(async move { record(tx, meta, entry).await }))
+        .await
+}
+
 pub struct Entry<'a> {
     pub actor: Option<Uuid>,
     pub action: &'a str,

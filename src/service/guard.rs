@@ -129,8 +129,8 @@ pub async fn confirm_password(
     {
         return Ok(());
     }
-    audit::record(
-        &state.db,
+    audit::record_alone(
+        state,
         meta,
         audit::Entry {
             actor: Some(user_id),

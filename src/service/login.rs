@@ -203,8 +203,8 @@ async fn record_failure(
 ) -> AppResult<()> {
     // Bound what an attacker can make us store.
     let login: String = login.chars().take(254).collect();
-    audit::record(
-        &state.db,
+    audit::record_alone(
+        state,
         meta,
         audit::Entry {
             actor: user,

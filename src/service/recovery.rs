@@ -42,7 +42,12 @@ pub async fn request_password_reset(
         tracing::info!(user_id = %user.id, "password-reset mail limit reached; no mail sent");
         return Ok(());
     }
-    let token = email_tokens::create(&state.db, user.id, Purpose::PasswordReset).await?;
+    let user_id = user.id;
+    let token = state
+        .write(move |tx| {
+            Box::pin(async move { email_tokens::create(tx, user_id, Purpose::PasswordReset).await })
+        })
+        .await?;
     let link = format!("{}/reset-password?token={token}", state.config.public_url());
     let body = format!(
         "Hello {name},\n\nSomeone (hopefully you) asked to reset your CoLink password.\n\
@@ -134,7 +139,12 @@ pub async fn send_verification(state: &AppState, user: &user::Model) -> AppResul
     if let Some(counter) = over_mail_limit(state, "verify_email", &user.email, limit).await? {
         return Err(limits::refused(counter));
     }
-    let token = email_tokens::create(&state.db, user.id, Purpose::VerifyEmail).await?;
+    let user_id = user.id;
+    let token = state
+        .write(move |tx| {
+            Box::pin(async move { email_tokens::create(tx, user_id, Purpose::VerifyEmail).await })
+        })
+        .await?;
     let link = format!("{}/verify-email?token={token}", state.config.public_url());
     let body = format!(
         "Welcome to CoLink, {name}!\n\nConfirm your email address within 24 hours:\n\n{link}\n",

@@ -152,7 +152,7 @@ fn invalid_refresh() -> AppError {
 pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> AppResult<TokenPair> {
     let hash = opaque::hash(presented);
     let seen = state.token_states.generation();
-    let (tx, _write) = state.begin_write().await?;
+    let (tx, write) = state.begin_write().await?;
     let outcome: Result<TokenPair, (Uuid, Uuid)> = {
         let tx = &tx;
         async {
@@ -203,13 +203,15 @@ pub async fn refresh(state: &AppState, meta: RequestMeta, presented: &str) -> Ap
         .await?
     };
     events::commit(state, tx).await?;
+    // The audit entry below takes the write gate itself.
+    drop(write);
     match outcome {
         Ok(pair) => Ok(pair),
         Err((user_id, session)) => {
             state.sessions.forget(&session);
             tracing::warn!(user_id = %user_id, "refresh token reuse detected; session family revoked");
-            audit::record(
-                &state.db,
+            audit::record_alone(
+                state,
                 meta,
                 audit::Entry {
                     actor: Some(user_id),

@@ -43,7 +43,9 @@ pub async fn setup(
     let mut active = creds.into_active_model();
     active.totp_pending_secret = Set(Some(state.keys.encrypt(&secret, user.id.as_bytes())));
     active.updated_at = Set(now());
-    active.update(&state.db).await?;
+    state
+        .write(move |tx| Box::pin(async move { Ok(active.update(tx).await?) }))
+        .await?;
     Ok(Enrollment {
         secret: totp::base32(&secret),
         otpauth_url: url,

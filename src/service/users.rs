@@ -90,7 +90,9 @@ pub async fn update_profile(
         active.display_name = Set(DisplayName::parse(name)?.into_inner());
     }
     active.updated_at = Set(now());
-    Ok(active.update(&state.db).await?)
+    state
+        .write(move |tx| Box::pin(async move { Ok(active.update(tx).await?) }))
+        .await
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
@@ -113,7 +115,9 @@ pub async fn set_status(
     active.status_emoji = Set((!clear).then_some(emoji));
     active.status_expires_at = Set(if clear { None } else { expires_at });
     active.updated_at = Set(now());
-    Ok(active.update(&state.db).await?)
+    state
+        .write(move |tx| Box::pin(async move { Ok(active.update(tx).await?) }))
+        .await
 }
 
 pub struct Page {

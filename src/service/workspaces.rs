@@ -290,9 +290,10 @@ pub async fn create_invite(
         max_uses: Set(max_uses),
         uses: Set(0),
         revoked_at: Set(None),
-    }
-    .insert(&state.db)
-    .await?;
+    };
+    let invite = state
+        .write(move |tx| Box::pin(async move { Ok(invite.insert(tx).await?) }))
+        .await?;
     Ok(NewInvite { token, invite })
 }
 
