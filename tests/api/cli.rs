@@ -480,3 +480,38 @@ pub(crate) fn spawn_server(
     std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
     (child, port)
 }
+
+/// First-run setup of a server process at `base` (`…/api/v1`) whose data dir is `data_dir`, and
+/// one public channel `channel` of the owner: the owner's access token and the channel id.
+pub(crate) async fn owner_and_channel(
+    http: &reqwest::Client,
+    base: &str,
+    data_dir: &std::path::Path,
+    channel: &str,
+) -> (String, String) {
+    let token = std::fs::read_to_string(data_dir.join("setup-token")).unwrap();
+    let done: serde_json::Value = http
+        .post(format!("{base}/setup"))
+        .json(
+            &json!({"setup_token": token.trim(), "email": "o@example.com",
+                      "username": "owner", "password": PASSWORD, "workspace_name": "Acme"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = done["tokens"]["access_token"].as_str().unwrap().to_string();
+    let created: serde_json::Value = http
+        .post(format!("{base}/channels"))
+        .bearer_auth(&access)
+        .json(&json!({ "name": channel }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (access, created["id"].as_str().unwrap().to_string())
+}

@@ -5,7 +5,10 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::{cli::serve, helpers::PASSWORD};
+use crate::{
+    cli::{owner_and_channel, serve},
+    helpers::PASSWORD,
+};
 
 /// Nothing acknowledged is lost on `kill -9`: every message that got a 201 is there after a
 /// restart, and the outbox drains.
@@ -27,31 +30,7 @@ async fn acknowledged_messages_survive_kill_9_and_the_outbox_drains() {
     let (mut child, port) = serve(&env);
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let http = reqwest::Client::new();
-    let token = std::fs::read_to_string(dir.path().join("setup-token")).unwrap();
-    let done: serde_json::Value = http
-        .post(format!("{base}/setup"))
-        .json(
-            &json!({"setup_token": token.trim(), "email": "o@example.com", "username": "owner",
-                      "password": PASSWORD, "workspace_name": "Durable"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = done["tokens"]["access_token"].as_str().unwrap().to_string();
-    let channel: serde_json::Value = http
-        .post(format!("{base}/channels"))
-        .bearer_auth(&access)
-        .json(&json!({"name": "durable"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let channel = channel["id"].as_str().unwrap().to_string();
+    let (access, channel) = owner_and_channel(&http, &base, dir.path(), "durable").await;
 
     // 8 concurrent senders; kill -9 the moment the last acknowledgement arrives.
     let mut tasks = Vec::new();

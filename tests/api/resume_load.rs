@@ -8,7 +8,7 @@ use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{cli::spawn_server, helpers::PASSWORD};
+use crate::cli::{owner_and_channel, spawn_server};
 
 const MESSAGES: usize = 1_000;
 const CHARS: usize = 40_000;
@@ -56,31 +56,7 @@ async fn a_resume_to_a_client_that_never_reads_stays_bounded_and_closes() {
     let server = Server(child);
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let http = reqwest::Client::new();
-    let token = std::fs::read_to_string(dir.path().join("setup-token")).unwrap();
-    let done: serde_json::Value = http
-        .post(format!("{base}/setup"))
-        .json(
-            &json!({"setup_token": token.trim(), "email": "o@example.com",
-                      "username": "owner", "password": PASSWORD, "workspace_name": "Big"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = done["tokens"]["access_token"].as_str().unwrap().to_string();
-    let channel: serde_json::Value = http
-        .post(format!("{base}/channels"))
-        .bearer_auth(&access)
-        .json(&json!({"name": "backlog"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let channel = channel["id"].as_str().unwrap().to_string();
+    let (access, channel) = owner_and_channel(&http, &base, dir.path(), "backlog").await;
 
     // 1,000 messages of 40,000 characters: 40 MB of backlog.
     let mut senders = Vec::new();
