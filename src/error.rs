@@ -29,7 +29,6 @@ error_codes! {
     ValidationFailed => (BAD_REQUEST, "validation_failed", "Validation failed"),
     InvalidToken => (BAD_REQUEST, "invalid_token", "Invalid or expired token"),
     InvalidCode => (BAD_REQUEST, "invalid_code", "Invalid code"),
-    UnsupportedGrantType => (BAD_REQUEST, "unsupported_grant_type", "Unsupported grant type"),
     Unauthorized => (UNAUTHORIZED, "unauthorized", "Authentication required"),
     TokenExpired => (UNAUTHORIZED, "token_expired", "Access token expired"),
     TokenRevoked => (UNAUTHORIZED, "token_revoked", "Token revoked"),

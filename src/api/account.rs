@@ -1,5 +1,6 @@
 //! Account recovery and second factor: password reset, email verification, TOTP enrollment.
 
+use crate::domain::Email;
 use std::sync::Arc;
 
 use poem::Request;
@@ -10,6 +11,7 @@ use super::{
     body::JsonBody,
     dto::NoContent,
     security::{BearerAuth, EnrollmentAuth, meta},
+    statuses::{self as s, ApiResult},
 };
 use crate::{
     app::AppState,
@@ -22,22 +24,27 @@ pub struct AccountApi {
 
 #[derive(Object)]
 struct ResetRequestBody {
-    email: String,
+    email: Email,
 }
 
 #[derive(Object)]
 struct ResetConfirmBody {
+    #[oai(validator(max_length = 256))]
     token: String,
+    /// 8–256 characters, not easy to guess.
+    #[oai(validator(min_length = 8, max_length = 256))]
     new_password: String,
 }
 
 #[derive(Object)]
 struct TokenBody {
+    #[oai(validator(max_length = 256))]
     token: String,
 }
 
 #[derive(Object)]
 struct CodeBody {
+    #[oai(validator(max_length = 64))]
     code: String,
 }
 
@@ -89,11 +96,9 @@ impl AccountApi {
         &self,
         req: &Request,
         body: JsonBody<ResetRequestBody>,
-    ) -> poem::Result<Accepted> {
-        if body.email.len() <= 320 {
-            recovery::request_password_reset(&self.state, meta(&self.state, req), &body.email)
-                .await?;
-        }
+    ) -> ApiResult<Accepted, (s::Body, s::TooManyRequests)> {
+        recovery::request_password_reset(&self.state, meta(&self.state, req), body.email.as_str())
+            .await?;
         Ok(Accepted::Accepted)
     }
 
@@ -103,7 +108,7 @@ impl AccountApi {
         &self,
         req: &Request,
         body: JsonBody<ResetConfirmBody>,
-    ) -> poem::Result<NoContent> {
+    ) -> ApiResult<NoContent, (s::Body,)> {
         recovery::confirm_password_reset(
             &self.state,
             meta(&self.state, req),
@@ -116,14 +121,17 @@ impl AccountApi {
 
     /// Confirm an email address with the mailed token.
     #[oai(path = "/email/verify", method = "post")]
-    async fn verify_email(&self, body: JsonBody<TokenBody>) -> poem::Result<NoContent> {
+    async fn verify_email(&self, body: JsonBody<TokenBody>) -> ApiResult<NoContent, (s::Body,)> {
         recovery::verify_email(&self.state, &body.token).await?;
         Ok(NoContent::NoContent)
     }
 
     /// Mail a new verification link to the caller.
     #[oai(path = "/email/verify/resend", method = "post")]
-    async fn resend_verification(&self, auth: BearerAuth) -> poem::Result<Accepted> {
+    async fn resend_verification(
+        &self,
+        auth: BearerAuth,
+    ) -> ApiResult<Accepted, (s::Authed, s::Conflict, s::TooManyRequests)> {
         let user = crate::service::accounts::get(&self.state.db, auth.0.user_id).await?;
         if user.email_verified_at.is_none() {
             recovery::send_verification(&self.state, &user).await?;
@@ -139,7 +147,8 @@ impl AccountApi {
         req: &Request,
         auth: EnrollmentAuth,
         body: JsonBody<TotpSetupBody>,
-    ) -> poem::Result<Json<TotpEnrollment>> {
+    ) -> ApiResult<Json<TotpEnrollment>, (s::Authed, s::Body, s::Conflict, s::TooManyRequests)>
+    {
         let e = totp::setup(&self.state, meta(&self.state, req), auth.0, &body.password).await?;
         Ok(Json(TotpEnrollment {
             secret: e.secret,
@@ -154,7 +163,7 @@ impl AccountApi {
         req: &Request,
         auth: EnrollmentAuth,
         body: JsonBody<CodeBody>,
-    ) -> poem::Result<Json<RecoveryCodes>> {
+    ) -> ApiResult<Json<RecoveryCodes>, (s::Authed, s::Body, s::Conflict)> {
         let codes = totp::confirm(&self.state, meta(&self.state, req), auth.0, &body.code).await?;
         Ok(Json(RecoveryCodes {
             recovery_codes: codes,
@@ -169,7 +178,7 @@ impl AccountApi {
         req: &Request,
         auth: BearerAuth,
         body: JsonBody<TotpDisableBody>,
-    ) -> poem::Result<NoContent> {
+    ) -> ApiResult<NoContent, (s::Authed, s::Body, s::Conflict, s::TooManyRequests)> {
         totp::disable(
             &self.state,
             meta(&self.state, req),

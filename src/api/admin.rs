@@ -1,10 +1,11 @@
 //! Administration (role admin or owner): users, bot clients, audit log.
 
+use crate::domain::{DisplayName, Username};
 use std::sync::Arc;
 
 use poem::Request;
 use poem_openapi::{
-    Object, OpenApi,
+    Enum, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
@@ -16,6 +17,7 @@ use super::{
     body::JsonBody,
     dto::{Created, NoContent, User, UserPage},
     security::{BearerAuth, meta},
+    statuses::{self as s, ApiResult},
     users::default_limit,
 };
 use crate::{
@@ -29,21 +31,63 @@ pub struct AdminApi {
 
 #[derive(Object)]
 struct SuspendBody {
+    #[oai(validator(max_length = 500))]
     reason: String,
 }
 
 #[derive(Object)]
 struct RoleBody {
-    /// owner, admin, member or guest.
-    role: String,
+    role: AssignableRole,
+}
+
+/// A role an admin can give (bot accounts are made through API clients).
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum AssignableRole {
+    Owner,
+    Admin,
+    Member,
+    Guest,
+}
+
+impl AssignableRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+            Self::Guest => "guest",
+        }
+    }
+}
+
+/// Which accounts `GET /admin/users` lists.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum StatusFilter {
+    All,
+    Active,
+    Suspended,
+    Deactivated,
+}
+
+impl StatusFilter {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Deactivated => "deactivated",
+        }
+    }
 }
 
 #[derive(Object)]
 struct NewClientBody {
     /// Shown as the bot's display name.
-    name: String,
+    name: DisplayName,
     /// The bot user's username.
-    username: String,
+    username: Username,
 }
 
 #[derive(Object)]
@@ -72,11 +116,16 @@ struct ClientList {
 #[derive(Object)]
 struct AuditEntry {
     id: Uuid,
+    #[oai(nullable)]
     actor_id: Option<Uuid>,
     action: String,
+    #[oai(nullable)]
     target_type: Option<String>,
+    #[oai(nullable)]
     target_id: Option<Uuid>,
+    #[oai(nullable)]
     ip: Option<String>,
+    #[oai(nullable)]
     details: Option<serde_json::Value>,
     created_at: OffsetDateTime,
 }
@@ -84,6 +133,7 @@ struct AuditEntry {
 #[derive(Object)]
 struct AuditPage {
     items: Vec<AuditEntry>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -107,21 +157,21 @@ impl AdminApi {
     async fn users(
         &self,
         auth: BearerAuth,
-        query: Query<Option<String>>,
-        status: Query<Option<String>>,
+        #[oai(validator(max_length = 100))] query: Query<Option<String>>,
+        status: Query<Option<StatusFilter>>,
         cursor: Query<Option<String>>,
         #[oai(
             default = "default_limit",
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<UserPage>> {
+    ) -> ApiResult<Json<UserPage>, (s::Authed, s::BadRequest)> {
         users::require_admin(auth.0)?;
         let page = users::search(
             &self.state,
             auth.0,
             query.as_deref(),
-            status.as_deref(),
+            status.0.map(StatusFilter::as_str),
             cursor.as_deref(),
             limit.0,
         )
@@ -144,7 +194,7 @@ impl AdminApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<SuspendBody>,
-    ) -> poem::Result<Json<User>> {
+    ) -> ApiResult<Json<User>, (s::Authed, s::Body, s::NotFound, s::Conflict)> {
         let user = users::set_suspended(
             &self.state,
             meta(&self.state, req),
@@ -163,7 +213,7 @@ impl AdminApi {
         req: &Request,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> poem::Result<Json<User>> {
+    ) -> ApiResult<Json<User>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         let user =
             users::set_suspended(&self.state, meta(&self.state, req), auth.0, id.0, None).await?;
         Ok(Json(User::view(user, Some(&auth.0))))
@@ -177,13 +227,13 @@ impl AdminApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<RoleBody>,
-    ) -> poem::Result<Json<User>> {
+    ) -> ApiResult<Json<User>, (s::Authed, s::Body, s::NotFound, s::Conflict)> {
         let user = users::set_role(
             &self.state,
             meta(&self.state, req),
             auth.0,
             id.0,
-            &body.role,
+            body.role.as_str(),
         )
         .await?;
         Ok(Json(User::view(user, Some(&auth.0))))
@@ -191,7 +241,7 @@ impl AdminApi {
 
     /// Bot API clients.
     #[oai(path = "/clients", method = "get")]
-    async fn clients(&self, auth: BearerAuth) -> poem::Result<Json<ClientList>> {
+    async fn clients(&self, auth: BearerAuth) -> ApiResult<Json<ClientList>, (s::Authed,)> {
         users::require_admin(auth.0)?;
         let items = clients::list(&self.state).await?;
         Ok(Json(ClientList {
@@ -206,14 +256,14 @@ impl AdminApi {
         req: &Request,
         auth: BearerAuth,
         body: JsonBody<NewClientBody>,
-    ) -> poem::Result<Created<CreatedClient>> {
+    ) -> ApiResult<Created<CreatedClient>, (s::Authed, s::Body, s::Conflict)> {
         users::require_admin(auth.0)?;
         let new = clients::create(
             &self.state,
             meta(&self.state, req),
             Some(auth.0.user_id),
-            &body.name,
-            &body.username,
+            body.name.as_str(),
+            body.username.as_str(),
         )
         .await?;
         Ok(Created::Created(Json(CreatedClient {
@@ -229,7 +279,7 @@ impl AdminApi {
         req: &Request,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> poem::Result<NoContent> {
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound)> {
         users::require_admin(auth.0)?;
         clients::revoke(&self.state, meta(&self.state, req), auth.0.user_id, id.0).await?;
         Ok(NoContent::NoContent)
@@ -251,7 +301,7 @@ impl AdminApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<AuditPage>> {
+    ) -> ApiResult<Json<AuditPage>, (s::Authed, s::BadRequest)> {
         users::require_admin(auth.0)?;
         let page = audit_query::list(
             &self.state,

@@ -1,10 +1,11 @@
 //! Accounts and sessions: register, login (with the 2FA step), refresh, logout, bot tokens.
 
+use crate::domain::{DisplayName, Email, Username};
 use std::sync::Arc;
 
 use poem::Request;
 use poem_openapi::{
-    ApiRequest, Object, OpenApi,
+    ApiRequest, Enum, Object, OpenApi,
     payload::{Form, Json},
 };
 use serde::Deserialize;
@@ -14,6 +15,7 @@ use super::{
     body::JsonBody,
     dto::{Created, NoContent, Tokens, User},
     security::{EnrollmentAuth, meta},
+    statuses::{self as s, ApiResult},
 };
 use crate::{
     app::AppState,
@@ -27,18 +29,25 @@ pub struct AuthApi {
 
 #[derive(Object)]
 struct RegisterBody {
-    email: String,
-    username: String,
+    email: Email,
+    username: Username,
+    /// 8–256 characters, not easy to guess.
+    #[oai(validator(min_length = 8, max_length = 256))]
     password: String,
-    display_name: Option<String>,
+    #[oai(nullable)]
+    display_name: Option<DisplayName>,
     /// Required when `auth.registration = "invite"`.
+    #[oai(nullable)]
+    #[oai(validator(max_length = 256))]
     invite_token: Option<String>,
 }
 
 #[derive(Object)]
 struct LoginBody {
     /// Username or email.
+    #[oai(validator(max_length = 320))]
     login: String,
+    #[oai(validator(max_length = 1024))]
     password: String,
 }
 
@@ -63,22 +72,36 @@ struct LoginResponse {
 
 #[derive(Object)]
 struct LoginTotpBody {
+    #[oai(validator(max_length = 1024))]
     mfa_token: String,
     /// A 6-digit TOTP code or a recovery code.
+    #[oai(validator(max_length = 64))]
     code: String,
 }
 
 #[derive(Object)]
 struct RefreshBody {
+    #[oai(validator(max_length = 256))]
     refresh_token: String,
 }
 
 #[derive(Object, Deserialize)]
 struct ClientCredentials {
     /// Must be `client_credentials`.
-    grant_type: String,
+    #[allow(dead_code)] // The only grant there is; the schema refuses any other.
+    grant_type: GrantType,
+    #[oai(validator(max_length = 256))]
     client_id: String,
+    #[oai(validator(max_length = 256))]
     client_secret: String,
+}
+
+/// OAuth2 grant types (RFC 6749): bots use `client_credentials`.
+#[derive(Enum, Deserialize, Clone, Copy)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+enum GrantType {
+    ClientCredentials,
 }
 
 #[derive(ApiRequest)]
@@ -113,16 +136,26 @@ impl AuthApi {
         &self,
         req: &Request,
         body: JsonBody<RegisterBody>,
-    ) -> poem::Result<Created<User>> {
+    ) -> ApiResult<
+        Created<User>,
+        (
+            s::Body,
+            s::Forbidden,
+            s::Conflict,
+            s::Gone,
+            s::NotFound,
+            s::TooManyRequests,
+        ),
+    > {
         let b = body.0;
         let user = registration::register(
             &self.state,
             meta(&self.state, req),
             registration::RegisterRequest {
-                email: b.email,
-                username: b.username,
+                email: b.email.as_str().to_string(),
+                username: b.username.as_str().to_string(),
                 password: b.password,
-                display_name: b.display_name,
+                display_name: b.display_name.map(DisplayName::into_inner),
                 invite_token: b.invite_token,
             },
         )
@@ -136,7 +169,16 @@ impl AuthApi {
         &self,
         req: &Request,
         body: JsonBody<LoginBody>,
-    ) -> poem::Result<Json<LoginResponse>> {
+    ) -> ApiResult<
+        Json<LoginResponse>,
+        (
+            s::Body,
+            s::Unauthorized,
+            s::Forbidden,
+            s::Conflict,
+            s::TooManyRequests,
+        ),
+    > {
         if body.password.len() > 1024 || body.login.len() > 320 {
             return Err(
                 AppError::new(ErrorCode::InvalidCredentials, "invalid login or password").into(),
@@ -180,7 +222,7 @@ impl AuthApi {
         &self,
         req: &Request,
         body: JsonBody<LoginTotpBody>,
-    ) -> poem::Result<Json<Tokens>> {
+    ) -> ApiResult<Json<Tokens>, (s::Body, s::Unauthorized, s::Forbidden, s::TooManyRequests)> {
         let pair = login::login_totp(
             &self.state,
             meta(&self.state, req),
@@ -198,7 +240,7 @@ impl AuthApi {
         &self,
         req: &Request,
         body: JsonBody<RefreshBody>,
-    ) -> poem::Result<Json<Tokens>> {
+    ) -> ApiResult<Json<Tokens>, (s::Body, s::Unauthorized, s::Forbidden)> {
         let pair =
             sessions::refresh(&self.state, meta(&self.state, req), &body.refresh_token).await?;
         Ok(Json(pair.into()))
@@ -206,38 +248,38 @@ impl AuthApi {
 
     /// End the session the refresh token belongs to.
     #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, body: JsonBody<RefreshBody>) -> poem::Result<NoContent> {
+    async fn logout(&self, body: JsonBody<RefreshBody>) -> ApiResult<NoContent, (s::Body,)> {
         sessions::revoke(&self.state, &body.refresh_token).await?;
         Ok(NoContent::NoContent)
     }
 
     /// End every session of the caller and invalidate all their access tokens at once.
     #[oai(path = "/logout-all", method = "post")]
-    async fn logout_all(&self, req: &Request, auth: EnrollmentAuth) -> poem::Result<NoContent> {
+    async fn logout_all(
+        &self,
+        req: &Request,
+        auth: EnrollmentAuth,
+    ) -> ApiResult<NoContent, (s::Authed,)> {
         sessions::logout_all(&self.state, meta(&self.state, req), auth.0.user_id).await?;
         Ok(NoContent::NoContent)
     }
 
     /// Revoke a refresh token (and its session), as in RFC 7009.
     #[oai(path = "/revoke", method = "post")]
-    async fn revoke(&self, body: JsonBody<RefreshBody>) -> poem::Result<NoContent> {
+    async fn revoke(&self, body: JsonBody<RefreshBody>) -> ApiResult<NoContent, (s::Body,)> {
         sessions::revoke(&self.state, &body.refresh_token).await?;
         Ok(NoContent::NoContent)
     }
 
     /// OAuth2 client-credentials grant for bots (JSON or form-encoded).
     #[oai(path = "/token", method = "post")]
-    async fn token(&self, body: TokenRequest) -> poem::Result<Json<ClientToken>> {
+    async fn token(
+        &self,
+        body: TokenRequest,
+    ) -> ApiResult<Json<ClientToken>, (s::Body, s::Unauthorized)> {
         let creds = match body {
             TokenRequest::Json(JsonBody(c)) | TokenRequest::Form(Form(c)) => c,
         };
-        if creds.grant_type != "client_credentials" {
-            return Err(AppError::new(
-                ErrorCode::UnsupportedGrantType,
-                "grant_type must be client_credentials",
-            )
-            .into());
-        }
         let (access_token, expires_in) =
             clients::token(&self.state, &creds.client_id, &creds.client_secret).await?;
         Ok(Json(ClientToken {

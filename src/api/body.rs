@@ -12,7 +12,12 @@ use poem_openapi::{
     registry::{MetaSchema, MetaSchemaRef, Registry},
     types::{ParseFromJSON, Type},
 };
+use regex::Regex;
 use serde_json::Value;
+use std::{
+    collections::HashMap,
+    sync::{OnceLock, PoisonError, RwLock},
+};
 
 /// A JSON request body (`application/json`), parsed into `T`.
 pub struct JsonBody<T>(pub T);
@@ -88,6 +93,18 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
                 FieldError::new(None, format!("the request body is not valid JSON: {e}"))
             })?
         };
+        // The schema is the rule: a body that breaks it (a number for a string, a pattern, a
+        // length) is refused here even where poem-openapi's parser would be lenient, so the
+        // server never accepts what the document says it refuses.
+        let (registry, schema) = schema_of::<T>();
+        if let Some(schema) = schema {
+            if schema.ty == "object" && !value.is_object() {
+                return Err(FieldError::new(None, "the request body must be a JSON object").into());
+            }
+            if let Some((field, message)) = mismatch(registry, schema, &value, "") {
+                return Err(FieldError::new(Some(field).filter(|f| !f.is_empty()), message).into());
+            }
+        }
         match T::parse_from_json(Some(value)) {
             Ok(parsed) => Ok(Self(parsed)),
             Err(e) => {
@@ -101,18 +118,43 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
 
 poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON);
 
+/// `T`'s schema and the registry its references resolve in, built once per body type.
+fn schema_of<T: Type>() -> (&'static Registry, Option<&'static MetaSchema>) {
+    static REGISTRIES: OnceLock<RwLock<HashMap<String, &'static (Registry, MetaSchemaRef)>>> =
+        OnceLock::new();
+    let registries = REGISTRIES.get_or_init(Default::default);
+    let name = T::name().into_owned();
+    let cached = registries
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&name)
+        .copied();
+    let entry = cached.unwrap_or_else(|| {
+        let mut registry = Registry::new();
+        T::register(&mut registry);
+        // Leaked once per request body type (a fixed, small set).
+        let entry: &'static (Registry, MetaSchemaRef) =
+            Box::leak(Box::new((registry, T::schema_ref())));
+        registries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, entry);
+        entry
+    });
+    let (registry, schema_ref) = entry;
+    (registry, resolve(registry, schema_ref))
+}
+
 /// Explain why `value` is not a `T`: the first missing or mistyped field, else `reason`.
 fn diagnose<T: Type>(value: &Value, reason: String) -> FieldError {
-    let mut registry = Registry::new();
-    T::register(&mut registry);
-    let schema_ref = T::schema_ref();
-    let Some(schema) = resolve(&registry, &schema_ref) else {
+    let (registry, schema) = schema_of::<T>();
+    let Some(schema) = schema else {
         return FieldError::new(None, format!("the request body is invalid: {reason}"));
     };
     if schema.ty == "object" && !value.is_object() {
         return FieldError::new(None, "the request body must be a JSON object");
     }
-    match mismatch(&registry, schema, value, "") {
+    match mismatch(registry, schema, value, "") {
         Some((field, message)) => FieldError::new(Some(field).filter(|f| !f.is_empty()), message),
         None => FieldError::new(None, format!("the request body is invalid: {reason}")),
     }
@@ -144,6 +186,15 @@ fn mismatch(
     if value.is_null() {
         return (!schema.nullable).then(|| (path.to_string(), "must not be null".to_string()));
     }
+    // A field that refers to another schema and adds to it (`nullable`, a description) is
+    // `allOf: [{$ref}]` plus its own keywords.
+    for member in &schema.all_of {
+        if let Some(found) =
+            resolve(registry, member).and_then(|m| mismatch(registry, m, value, path))
+        {
+            return Some(found);
+        }
+    }
     match schema.ty {
         "object" => {
             let Value::Object(fields) = value else {
@@ -172,19 +223,23 @@ fn mismatch(
             let Value::Array(items) = value else {
                 return wrong("must be an array");
             };
+            if schema.max_items.is_some_and(|max| items.len() > max) {
+                let max = schema.max_items.unwrap_or_default();
+                return wrong(&format!("must have at most {max} items"));
+            }
+            if schema.min_items.is_some_and(|min| items.len() < min) {
+                let min = schema.min_items.unwrap_or_default();
+                return wrong(&format!("must have at least {min} items"));
+            }
             let item_schema = schema.items.as_deref().and_then(|s| resolve(registry, s))?;
             items.iter().enumerate().find_map(|(i, item)| {
                 mismatch(registry, item_schema, item, &format!("{path}[{i}]"))
             })
         }
         "string" => match value {
-            Value::String(text) => scalar_format(schema, text).map(|m| (path.to_string(), m)),
-            // A plain string field takes numbers and booleans as their text (as poem-openapi does).
-            Value::Number(_) | Value::Bool(_)
-                if schema.format.is_none() && schema.enum_items.is_empty() =>
-            {
-                None
-            }
+            Value::String(text) => scalar_format(schema, text)
+                .or_else(|| text_rule(schema, text))
+                .map(|m| (path.to_string(), m)),
             _ => wrong("must be a string"),
         },
         "integer" if !(value.is_i64() || value.is_u64()) => wrong("must be an integer"),
@@ -222,6 +277,50 @@ fn scalar_format(schema: &MetaSchema, text: &str) -> Option<String> {
     }
 }
 
+/// Length bounds (in characters, as JSON Schema counts them) and the pattern.
+fn text_rule(schema: &MetaSchema, text: &str) -> Option<String> {
+    let chars = text.chars().count();
+    match (schema.min_length, schema.max_length) {
+        (Some(min), _) if chars < min => {
+            return Some(if min == 1 {
+                "must not be empty".into()
+            } else {
+                format!("must be at least {min} characters")
+            });
+        }
+        (_, Some(max)) if chars > max => return Some(format!("must be at most {max} characters")),
+        _ => {}
+    }
+    let pattern = schema.pattern.as_deref()?;
+    (!matches_pattern(pattern, text)).then(|| {
+        schema.description.map_or_else(
+            || format!("must match {pattern}"),
+            |rule| format!("must be {rule}"),
+        )
+    })
+}
+
+/// Whether `text` matches a schema pattern (compiled once). Every pattern in the document
+/// compiles (a test says so); one that did not would match everything.
+fn matches_pattern(pattern: &str, text: &str) -> bool {
+    static COMPILED: OnceLock<RwLock<HashMap<String, Option<Regex>>>> = OnceLock::new();
+    let compiled = COMPILED.get_or_init(Default::default);
+    if let Some(regex) = compiled
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(pattern)
+    {
+        return regex.as_ref().is_none_or(|r| r.is_match(text));
+    }
+    let regex = Regex::new(pattern).ok();
+    let matched = regex.as_ref().is_none_or(|r| r.is_match(text));
+    compiled
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(pattern.to_string(), regex);
+    matched
+}
+
 /// Whether an integer exceeds its type (`int32`, `uint32`…) or the schema's bounds.
 fn out_of_range(schema: &MetaSchema, value: &Value) -> bool {
     let as_f64 = value.as_f64().unwrap_or(0.0);
@@ -253,9 +352,13 @@ mod tests {
     #[derive(Object)]
     struct Sample {
         content: String,
+        #[oai(nullable)]
         count: Option<u32>,
+        #[oai(nullable)]
         id: Option<uuid::Uuid>,
+        #[oai(nullable)]
         flags: Option<Vec<bool>>,
+        #[oai(nullable)]
         inner: Option<Inner>,
     }
 
@@ -268,6 +371,13 @@ mod tests {
         (e.field, e.message)
     }
 
+    /// What the schema check before parsing says (it refuses what poem-openapi would coerce).
+    fn field_of_strict(value: Value) -> (Option<String>, String) {
+        let (registry, schema) = schema_of::<Sample>();
+        let (field, message) = mismatch(registry, schema.unwrap(), &value, "").unwrap();
+        (Some(field), message)
+    }
+
     #[test]
     fn names_the_missing_or_mistyped_field() {
         let field = |v| field_of(v).0;
@@ -275,9 +385,14 @@ mod tests {
         assert_eq!(field(json!({"content": null})), Some("content".into()));
         assert_eq!(field(json!({"content": [5]})), Some("content".into()));
         assert_eq!(
-            field(json!({"content": 5, "id": 5})),
+            field(json!({"content": "x", "id": 5})),
             Some("id".into()),
-            "a number is a plain string's text, not a UUID"
+            "a number is not a UUID"
+        );
+        assert_eq!(
+            field_of_strict(json!({"content": 5})),
+            (Some("content".into()), "must be a string".into()),
+            "the schema says string: a number is refused, not taken as its text"
         );
         assert_eq!(
             field(json!({"content": "x", "count": -1})),

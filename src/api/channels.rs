@@ -1,5 +1,6 @@
 //! Channels, their members, read markers and pins.
 
+use crate::domain::ChannelName;
 use std::sync::Arc;
 
 use poem_openapi::{
@@ -14,6 +15,7 @@ use super::{
     body::JsonBody,
     dto::{Created, NoContent},
     security::BearerAuth,
+    statuses::{self as s, ApiResult},
     users::default_limit,
 };
 use crate::{
@@ -32,18 +34,26 @@ pub struct ChannelsApi {
 #[derive(Object)]
 struct NewChannelBody {
     /// Lowercase letters, digits, '-' and '_'; 1–80 characters; unique in the workspace.
-    name: String,
+    name: ChannelName,
+    /// At most 250 characters.
+    #[oai(nullable, validator(max_length = 250))]
     description: Option<String>,
     #[oai(default)]
     is_private: bool,
     /// Defaults to the caller's first workspace.
+    #[oai(nullable)]
     workspace_id: Option<Uuid>,
 }
 
 #[derive(Object)]
 struct UpdateChannelBody {
-    name: Option<String>,
+    #[oai(nullable)]
+    name: Option<ChannelName>,
+    /// At most 250 characters; empty clears it.
+    #[oai(nullable, validator(max_length = 250))]
     description: Option<String>,
+    /// At most 250 characters; empty clears it.
+    #[oai(nullable, validator(max_length = 250))]
     topic: Option<String>,
 }
 
@@ -51,12 +61,14 @@ struct UpdateChannelBody {
 struct ChannelPage {
     items: Vec<ChannelView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
 #[derive(Object)]
 struct MemberPage {
     items: Vec<Member>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -82,6 +94,7 @@ struct ReadState {
 struct PinPage {
     items: Vec<MessageView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -93,14 +106,23 @@ impl ChannelsApi {
         &self,
         auth: BearerAuth,
         body: JsonBody<NewChannelBody>,
-    ) -> poem::Result<Created<ChannelView>> {
+    ) -> ApiResult<
+        Created<ChannelView>,
+        (
+            s::Authed,
+            s::Body,
+            s::NotFound,
+            s::Conflict,
+            s::TooManyRequests,
+        ),
+    > {
         let b = body.0;
         let view = channels::create(
             &self.state,
             auth.0,
             NewChannel {
                 workspace_id: b.workspace_id,
-                name: b.name,
+                name: b.name.into_inner(),
                 description: b.description,
                 is_private: b.is_private,
             },
@@ -123,7 +145,7 @@ impl ChannelsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<ChannelPage>> {
+    ) -> ApiResult<Json<ChannelPage>, (s::Authed, s::BadRequest, s::NotFound)> {
         let filter = ListFilter {
             workspace_id: workspace_id.0,
             include_archived: include_archived.0,
@@ -135,7 +157,11 @@ impl ChannelsApi {
 
     /// One channel (private channels: members and admins only).
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<ChannelView>> {
+    async fn get(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ChannelView>, (s::Authed, s::BadRequest, s::NotFound)> {
         Ok(Json(channels::get(&self.state, auth.0, id.0).await?))
     }
 
@@ -146,10 +172,10 @@ impl ChannelsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<UpdateChannelBody>,
-    ) -> poem::Result<Json<ChannelView>> {
+    ) -> ApiResult<Json<ChannelView>, (s::Authed, s::Body, s::NotFound, s::Conflict)> {
         let b = body.0;
         let change = ChannelUpdate {
-            name: b.name,
+            name: b.name.map(ChannelName::into_inner),
             description: b.description,
             topic: b.topic,
         };
@@ -160,20 +186,32 @@ impl ChannelsApi {
 
     /// Archive the channel (channel owners/admins): it becomes read-only.
     #[oai(path = "/:id", method = "delete")]
-    async fn archive(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<NoContent> {
+    async fn archive(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         channels::archive(&self.state, auth.0, id.0).await?;
         Ok(NoContent::NoContent)
     }
 
     /// Join a public channel.
     #[oai(path = "/:id/join", method = "post")]
-    async fn join(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<ChannelView>> {
+    async fn join(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ChannelView>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         Ok(Json(channels::join(&self.state, auth.0, id.0).await?))
     }
 
     /// Leave a channel.
     #[oai(path = "/:id/leave", method = "post")]
-    async fn leave(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<NoContent> {
+    async fn leave(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         channels::leave(&self.state, auth.0, id.0).await?;
         Ok(NoContent::NoContent)
     }
@@ -190,7 +228,7 @@ impl ChannelsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<MemberPage>> {
+    ) -> ApiResult<Json<MemberPage>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             channels::members(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
         Ok(Json(MemberPage { items, next_cursor }))
@@ -203,7 +241,16 @@ impl ChannelsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<AddMemberBody>,
-    ) -> poem::Result<NoContent> {
+    ) -> ApiResult<
+        NoContent,
+        (
+            s::Authed,
+            s::Body,
+            s::NotFound,
+            s::Conflict,
+            s::TooManyRequests,
+        ),
+    > {
         channels::add_member(&self.state, auth.0, id.0, body.user_id).await?;
         Ok(NoContent::NoContent)
     }
@@ -215,7 +262,7 @@ impl ChannelsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         user_id: Path<Uuid>,
-    ) -> poem::Result<NoContent> {
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         channels::remove_member(&self.state, auth.0, id.0, user_id.0).await?;
         Ok(NoContent::NoContent)
     }
@@ -227,7 +274,7 @@ impl ChannelsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<ReadBody>,
-    ) -> poem::Result<Json<ReadState>> {
+    ) -> ApiResult<Json<ReadState>, (s::Authed, s::Body, s::NotFound)> {
         let (last_read_seq, counts) =
             read_state::mark_read(&self.state, auth.0, id.0, body.seq).await?;
         Ok(Json(ReadState {
@@ -249,7 +296,7 @@ impl ChannelsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<PinPage>> {
+    ) -> ApiResult<Json<PinPage>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             reactions::pins(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
         Ok(Json(PinPage { items, next_cursor }))

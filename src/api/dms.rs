@@ -5,7 +5,13 @@ use std::sync::Arc;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 use uuid::Uuid;
 
-use super::{ApiTags, body::JsonBody, security::BearerAuth, users::default_limit};
+use super::{
+    ApiTags,
+    body::JsonBody,
+    security::BearerAuth,
+    statuses::{self as s, ApiResult},
+    users::default_limit,
+};
 use crate::{
     app::AppState,
     service::{
@@ -20,8 +26,11 @@ pub struct DmsApi {
 
 #[derive(Object)]
 struct OpenDmBody {
-    /// The other people (you are added automatically); at most 8 in all.
+    /// The other people (you are added automatically, repeats count once); at most 8 people in
+    /// all.
+    #[oai(validator(max_items = 64))]
     participant_ids: Vec<Uuid>,
+    #[oai(nullable)]
     workspace_id: Option<Uuid>,
 }
 
@@ -39,6 +48,7 @@ enum OpenDmResponse {
 struct DmPage {
     items: Vec<ChannelView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -46,12 +56,14 @@ struct DmPage {
 struct Conversation {
     #[oai(flatten)]
     channel: ChannelView,
+    #[oai(nullable)]
     last_message: Option<MessageView>,
 }
 
 #[derive(Object)]
 struct ConversationPage {
     items: Vec<Conversation>,
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -63,10 +75,7 @@ impl DmsApi {
         &self,
         auth: BearerAuth,
         body: JsonBody<OpenDmBody>,
-    ) -> poem::Result<OpenDmResponse> {
-        if body.participant_ids.len() > 64 {
-            return Err(crate::error::AppError::validation("participant_ids: too many").into());
-        }
+    ) -> ApiResult<OpenDmResponse, (s::Authed, s::Body, s::NotFound, s::TooManyRequests)> {
         let b = body.0;
         let (view, created) =
             dms::open(&self.state, auth.0, b.workspace_id, b.participant_ids).await?;
@@ -88,7 +97,7 @@ impl DmsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<DmPage>> {
+    ) -> ApiResult<Json<DmPage>, (s::Authed, s::BadRequest)> {
         let (items, next_cursor) =
             dms::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
         Ok(Json(DmPage { items, next_cursor }))
@@ -106,7 +115,7 @@ impl DmsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<ConversationPage>> {
+    ) -> ApiResult<Json<ConversationPage>, (s::Authed, s::BadRequest)> {
         let (items, next_cursor) =
             conversations::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
         Ok(Json(ConversationPage {

@@ -13,6 +13,7 @@ use crate::{
 pub struct UserStatus {
     pub text: String,
     pub emoji: String,
+    #[oai(nullable)]
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -26,9 +27,11 @@ pub struct User {
     pub email: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub email_verified: Option<bool>,
+    #[oai(nullable)]
     pub avatar_url: Option<String>,
     /// owner, admin, member, guest or bot.
     pub role: String,
+    #[oai(nullable)]
     pub status: Option<UserStatus>,
     /// online, away, dnd or offline (see the WebSocket protocol).
     pub presence: String,
@@ -127,6 +130,7 @@ impl From<TokenPair> for Tokens {
 #[derive(Object)]
 pub struct UserPage {
     pub items: Vec<User>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

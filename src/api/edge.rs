@@ -14,14 +14,16 @@ use crate::{config::Config, error::ErrorCode};
 pub const REQUEST_ID: &str = "x-request-id";
 
 pub struct EdgePolicy {
+    allow: super::allow::AllowTable,
     max_body_bytes: usize,
     body_read_timeout: std::time::Duration,
     hsts: bool,
 }
 
 impl EdgePolicy {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, allow: super::allow::AllowTable) -> Self {
         Self {
+            allow,
             max_body_bytes: config.server.max_body_bytes,
             body_read_timeout: config.server.body_read_timeout.0,
             hsts: config
@@ -62,6 +64,12 @@ pub async fn handle<E: Endpoint>(
         },
     };
 
+    if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some(methods) = policy.allow.allow(&path)
+        && let Ok(v) = HeaderValue::from_str(methods)
+    {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert(REQUEST_ID, v);

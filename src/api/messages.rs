@@ -1,5 +1,6 @@
 //! Messages, threads, reactions and pins.
 
+use crate::domain::{ClientId, Emoji, MessageBody};
 use std::sync::Arc;
 
 use poem_openapi::{
@@ -15,6 +16,7 @@ use super::{
     body::JsonBody,
     dto::{Created, NoContent},
     security::BearerAuth,
+    statuses::{self as s, ApiResult},
     users::default_limit,
 };
 use crate::{
@@ -33,29 +35,32 @@ pub struct MessagesApi {
 #[derive(Object)]
 struct SendBody {
     /// Markdown, 1–40,000 characters. `@username`, `@channel` and `@here` mention.
-    content: String,
+    content: MessageBody,
     /// Your id for this message: sending it again returns the original (200) instead of a copy.
-    client_id: Option<String>,
+    #[oai(nullable)]
+    client_id: Option<ClientId>,
     /// Reply in this message's thread.
+    #[oai(nullable)]
     thread_root_id: Option<Uuid>,
 }
 
 #[derive(Object)]
 struct ReplyBody {
-    content: String,
+    content: MessageBody,
     /// Your id for this reply: sending it again returns the original (200) instead of a copy.
-    client_id: Option<String>,
+    #[oai(nullable)]
+    client_id: Option<ClientId>,
 }
 
 #[derive(Object)]
 struct EditBody {
-    content: String,
+    content: MessageBody,
 }
 
 #[derive(Object)]
 struct ReactionBody {
     /// A shortcode (`thumbsup`, `:+1:`) or an emoji.
-    emoji: String,
+    emoji: Emoji,
 }
 
 #[derive(Object)]
@@ -71,6 +76,7 @@ struct Reaction {
 struct MessagePage {
     items: Vec<MessageView>,
     /// The `seq` to pass as `before` (or `after`) for the next page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -79,6 +85,7 @@ struct Thread {
     /// Oldest first: the root (on the first page), then the replies.
     items: Vec<MessageView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -109,19 +116,30 @@ impl MessagesApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<ClientId>>,
         body: JsonBody<SendBody>,
-    ) -> poem::Result<SendResponse> {
+    ) -> ApiResult<
+        SendResponse,
+        (
+            s::Authed,
+            s::Body,
+            s::NotFound,
+            s::Conflict,
+            s::TooManyRequests,
+            s::Unavailable,
+        ),
+    > {
         let b = body.0;
         let req = SendRequest {
-            content: b.content,
-            client_id: b.client_id.or(idempotency_key.0),
+            content: b.content.into_inner(),
+            client_id: b.client_id.or(idempotency_key.0).map(ClientId::into_inner),
             thread_root_id: b.thread_root_id,
         };
         Ok(messages::send(&self.state, auth.0, id.0, req).await?.into())
     }
 
-    /// Top-level messages: newest first; `before=SEQ` pages back, `after=SEQ` reads forward.
+    /// Top-level messages: newest first; `before=SEQ` pages back, `after=SEQ` reads forward
+    /// (oldest first); both together read the window between them.
     #[oai(path = "/channels/:id/messages", method = "get")]
     async fn list(
         &self,
@@ -134,7 +152,7 @@ impl MessagesApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<MessagePage>> {
+    ) -> ApiResult<Json<MessagePage>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             messages::list(&self.state, auth.0, id.0, before.0, after.0, limit.0).await?;
         Ok(Json(MessagePage { items, next_cursor }))
@@ -147,15 +165,29 @@ impl MessagesApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<EditBody>,
-    ) -> poem::Result<Json<MessageView>> {
+    ) -> ApiResult<Json<MessageView>, (s::Authed, s::Body, s::NotFound, s::Conflict, s::Unavailable)>
+    {
         Ok(Json(
-            messages::edit(&self.state, auth.0, id.0, &body.content).await?,
+            messages::edit(&self.state, auth.0, id.0, body.content.as_str()).await?,
         ))
     }
 
     /// Delete a message (author, channel owner/admin, server admin).
     #[oai(path = "/messages/:id", method = "delete")]
-    async fn delete(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<NoContent> {
+    async fn delete(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<
+        NoContent,
+        (
+            s::Authed,
+            s::BadRequest,
+            s::NotFound,
+            s::Conflict,
+            s::Unavailable,
+        ),
+    > {
         messages::delete(&self.state, auth.0, id.0).await?;
         Ok(NoContent::NoContent)
     }
@@ -167,14 +199,24 @@ impl MessagesApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<ClientId>>,
         body: JsonBody<ReplyBody>,
-    ) -> poem::Result<SendResponse> {
+    ) -> ApiResult<
+        SendResponse,
+        (
+            s::Authed,
+            s::Body,
+            s::NotFound,
+            s::Conflict,
+            s::TooManyRequests,
+            s::Unavailable,
+        ),
+    > {
         let root = messages::find(&self.state.db, id.0).await?;
         let b = body.0;
         let req = SendRequest {
-            content: b.content,
-            client_id: b.client_id.or(idempotency_key.0),
+            content: b.content.into_inner(),
+            client_id: b.client_id.or(idempotency_key.0).map(ClientId::into_inner),
             thread_root_id: Some(id.0),
         };
         Ok(messages::send(&self.state, auth.0, root.channel_id, req)
@@ -194,7 +236,7 @@ impl MessagesApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<Thread>> {
+    ) -> ApiResult<Json<Thread>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             threads::thread(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
         Ok(Json(Thread { items, next_cursor }))
@@ -207,8 +249,17 @@ impl MessagesApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<ReactionBody>,
-    ) -> poem::Result<Created<Reaction>> {
-        let r = reactions::add(&self.state, auth.0, id.0, &body.emoji).await?;
+    ) -> ApiResult<
+        Created<Reaction>,
+        (
+            s::Authed,
+            s::Body,
+            s::NotFound,
+            s::Conflict,
+            s::TooManyRequests,
+        ),
+    > {
+        let r = reactions::add(&self.state, auth.0, id.0, body.emoji.as_str()).await?;
         Ok(Created::Created(Json(Reaction {
             id: r.id,
             message_id: r.message_id,
@@ -220,14 +271,22 @@ impl MessagesApi {
 
     /// Remove your reaction.
     #[oai(path = "/reactions/:id", method = "delete")]
-    async fn unreact(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<NoContent> {
+    async fn unreact(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         reactions::remove(&self.state, auth.0, id.0).await?;
         Ok(NoContent::NoContent)
     }
 
     /// Pin to the conversation.
     #[oai(path = "/messages/:id/pin", method = "post")]
-    async fn pin(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<MessageView>> {
+    async fn pin(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<MessageView>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         Ok(Json(
             reactions::set_pinned(&self.state, auth.0, id.0, true).await?,
         ))
@@ -235,7 +294,11 @@ impl MessagesApi {
 
     /// Unpin.
     #[oai(path = "/messages/:id/pin", method = "delete")]
-    async fn unpin(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<MessageView>> {
+    async fn unpin(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<MessageView>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         Ok(Json(
             reactions::set_pinned(&self.state, auth.0, id.0, false).await?,
         ))

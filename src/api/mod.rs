@@ -4,18 +4,21 @@
 mod access_log;
 mod account;
 mod admin;
+mod allow;
 mod auth;
 mod body;
 mod channels;
 mod dms;
 pub mod dto;
 mod edge;
+mod fields;
 mod messages;
 mod ops;
 pub mod problem;
 mod realtime;
 pub mod security;
 mod setup;
+pub mod statuses;
 mod users;
 mod workspaces;
 
@@ -110,7 +113,8 @@ pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
     let api = service(&state);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    let policy = Arc::new(edge::EdgePolicy::new(&state.config));
+    let allow = allow::AllowTable::from_spec(&api.spec(), "/api/v1");
+    let policy = Arc::new(edge::EdgePolicy::new(&state.config, allow));
     let origins = state.config.server.cors_origins.clone();
 
     let route = Route::new()

@@ -6,25 +6,15 @@ use poem::{
     error::ResponseError,
     http::{StatusCode, header},
 };
-use serde::Serialize;
+use poem_openapi::types::ToJSON;
 
-use super::body::FieldError;
+use super::{
+    body::FieldError,
+    statuses::{FieldProblem, ProblemDetails},
+};
 use crate::error::{AppError, ErrorCode};
 
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a str,
-    /// Validation failures: each offending field (SPEC §4).
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    errors: &'a [InvalidField<'a>],
-}
-
-#[derive(Serialize)]
+/// A field named in a problem's `errors`.
 pub struct InvalidField<'a> {
     pub field: &'a str,
     pub message: &'a str,
@@ -42,13 +32,19 @@ pub fn with_fields(
     errors: &[InvalidField<'_>],
 ) -> Response {
     let status = code.status();
-    let body = Problem {
+    let body = ProblemDetails {
         kind: format!("urn:colink:error:{}", code.as_str()),
-        title: code.title(),
+        title: code.title().to_string(),
         status: status.as_u16(),
-        detail,
-        code: code.as_str(),
-        errors,
+        detail: detail.to_string(),
+        code: code.as_str().to_string(),
+        errors: errors
+            .iter()
+            .map(|f| FieldProblem {
+                field: f.field.to_string(),
+                message: f.message.to_string(),
+            })
+            .collect(),
     };
     let mut builder = Response::builder()
         .status(status)
@@ -56,7 +52,7 @@ pub fn with_fields(
     if let Some(secs) = retry_after {
         builder = builder.header(header::RETRY_AFTER, secs.to_string());
     }
-    builder.body(serde_json::to_vec(&body).unwrap_or_default())
+    builder.body(body.to_json_string())
 }
 
 impl ResponseError for AppError {

@@ -4,7 +4,12 @@ use std::sync::Arc;
 
 use poem_openapi::{Object, OpenApi, payload::Json};
 
-use super::{ApiTags, dto::Created, security::BearerAuth};
+use super::{
+    ApiTags,
+    dto::Created,
+    security::BearerAuth,
+    statuses::{self as s, ApiResult},
+};
 use crate::{app::AppState, realtime::ticket};
 
 pub struct RealtimeApi {
@@ -24,7 +29,10 @@ impl RealtimeApi {
     /// A single-use ticket to open the WebSocket (`/ws?ticket=`) without putting the access
     /// token in a URL. Valid for `realtime.ticket_ttl` (30 s by default).
     #[oai(path = "/ticket", method = "post")]
-    async fn ticket(&self, auth: BearerAuth) -> poem::Result<Created<Ticket>> {
+    async fn ticket(
+        &self,
+        auth: BearerAuth,
+    ) -> ApiResult<Created<Ticket>, (s::Authed, s::TooManyRequests)> {
         let (ticket, expires_in) = ticket::issue(&self.state, auth.0).await?;
         Ok(Created::Created(Json(Ticket { ticket, expires_in })))
     }

@@ -1,5 +1,6 @@
 //! First-run setup.
 
+use crate::domain::{Email, Username, WorkspaceName};
 use std::sync::Arc;
 
 use poem::Request;
@@ -10,6 +11,7 @@ use super::{
     body::JsonBody,
     dto::{Created, Tokens, User, Workspace},
     security::meta,
+    statuses::{self as s, ApiResult},
 };
 use crate::{app::AppState, service::setup};
 
@@ -25,11 +27,14 @@ struct SetupStatus {
 #[derive(Object)]
 struct SetupBody {
     /// The token printed in the server log / `<data_dir>/setup-token`.
+    #[oai(validator(max_length = 256))]
     setup_token: String,
-    email: String,
-    username: String,
+    email: Email,
+    username: Username,
+    /// 8–256 characters, not easy to guess.
+    #[oai(validator(min_length = 8, max_length = 256))]
     password: String,
-    workspace_name: String,
+    workspace_name: WorkspaceName,
 }
 
 #[derive(Object)]
@@ -43,7 +48,7 @@ struct SetupDone {
 impl SetupApi {
     /// Whether the server still waits for its owner account.
     #[oai(path = "/status", method = "get")]
-    async fn status(&self) -> poem::Result<Json<SetupStatus>> {
+    async fn status(&self) -> ApiResult<Json<SetupStatus>, ()> {
         Ok(Json(SetupStatus {
             needs_setup: setup::needed(&self.state).await?,
         }))
@@ -55,17 +60,17 @@ impl SetupApi {
         &self,
         req: &Request,
         body: JsonBody<SetupBody>,
-    ) -> poem::Result<Created<SetupDone>> {
+    ) -> ApiResult<Created<SetupDone>, (s::Body, s::Forbidden, s::Conflict)> {
         let b = body.0;
         let done = setup::complete(
             &self.state,
             meta(&self.state, req),
             setup::SetupRequest {
                 setup_token: b.setup_token,
-                email: b.email,
-                username: b.username,
+                email: b.email.as_str().to_string(),
+                username: b.username.as_str().to_string(),
                 password: b.password,
-                workspace_name: b.workspace_name,
+                workspace_name: b.workspace_name.into_inner(),
             },
         )
         .await?;

@@ -1,5 +1,6 @@
 //! Users: own profile and status, search, lookup.
 
+use crate::domain::{DisplayName, StatusEmoji, StatusText};
 use std::sync::Arc;
 
 use poem_openapi::{
@@ -15,6 +16,7 @@ use super::{
     body::JsonBody,
     dto::{User, UserPage},
     security::{BearerAuth, EnrollmentAuth},
+    statuses::{self as s, ApiResult},
 };
 use crate::{
     app::AppState,
@@ -27,14 +29,16 @@ pub struct UsersApi {
 
 #[derive(Object)]
 struct UpdateMe {
-    display_name: Option<String>,
+    #[oai(nullable)]
+    display_name: Option<DisplayName>,
 }
 
 #[derive(Object)]
 struct StatusBody {
     /// Empty text and emoji clear the status.
-    status_text: String,
-    status_emoji: String,
+    status_text: StatusText,
+    status_emoji: StatusEmoji,
+    #[oai(nullable)]
     expires_at: Option<OffsetDateTime>,
 }
 
@@ -42,7 +46,7 @@ struct StatusBody {
 impl UsersApi {
     /// The caller's own profile.
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: EnrollmentAuth) -> poem::Result<Json<User>> {
+    async fn me(&self, auth: EnrollmentAuth) -> ApiResult<Json<User>, (s::Authed,)> {
         let user = accounts::get(&self.state.db, auth.0.user_id).await?;
         Ok(Json(
             User::view(user, Some(&auth.0))
@@ -57,8 +61,13 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         body: JsonBody<UpdateMe>,
-    ) -> poem::Result<Json<User>> {
-        let user = users::update_profile(&self.state, auth.0, body.display_name.as_deref()).await?;
+    ) -> ApiResult<Json<User>, (s::Authed, s::Body)> {
+        let user = users::update_profile(
+            &self.state,
+            auth.0,
+            body.display_name.as_ref().map(DisplayName::as_str),
+        )
+        .await?;
         Ok(Json(User::view(user, Some(&auth.0))))
     }
 
@@ -68,13 +77,13 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         body: JsonBody<StatusBody>,
-    ) -> poem::Result<Json<User>> {
+    ) -> ApiResult<Json<User>, (s::Authed, s::Body)> {
         let b = body.0;
         let user = users::set_status(
             &self.state,
             auth.0,
-            &b.status_text,
-            &b.status_emoji,
+            b.status_text.as_str(),
+            b.status_emoji.as_str(),
             b.expires_at,
         )
         .await?;
@@ -86,14 +95,14 @@ impl UsersApi {
     async fn search(
         &self,
         auth: BearerAuth,
-        query: Query<Option<String>>,
+        #[oai(validator(max_length = 100))] query: Query<Option<String>>,
         cursor: Query<Option<String>>,
         #[oai(
             default = "default_limit",
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> poem::Result<Json<UserPage>> {
+    ) -> ApiResult<Json<UserPage>, (s::Authed, s::BadRequest, s::NotFound)> {
         let page = users::search(
             &self.state,
             auth.0,
@@ -115,7 +124,11 @@ impl UsersApi {
 
     /// One user (404 when unknown or not visible to the caller).
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<User>> {
+    async fn get(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<User>, (s::Authed, s::BadRequest, s::NotFound)> {
         let user = users::get_visible(&self.state, auth.0, id.0).await?;
         Ok(Json(
             User::view(user, Some(&auth.0))

@@ -1,5 +1,6 @@
 //! Workspaces and invite links.
 
+use crate::domain::WorkspaceName;
 use std::sync::Arc;
 
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
@@ -11,6 +12,7 @@ use super::{
     body::JsonBody,
     dto::{Created, Workspace},
     security::BearerAuth,
+    statuses::{self as s, ApiResult},
 };
 use crate::{app::AppState, service::workspaces};
 
@@ -20,14 +22,16 @@ pub struct WorkspacesApi {
 
 #[derive(Object)]
 struct NewWorkspace {
-    name: String,
+    name: WorkspaceName,
 }
 
 #[derive(Object)]
 struct InviteBody {
     /// Default 168 (a week); at most 2160.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "2160")))]
     expires_in_hours: Option<u32>,
     /// Unlimited when absent.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "100000")))]
     max_uses: Option<u32>,
 }
 
@@ -39,6 +43,7 @@ struct Invite {
     token: String,
     url: String,
     expires_at: OffsetDateTime,
+    #[oai(nullable)]
     max_uses: Option<i32>,
 }
 
@@ -51,7 +56,7 @@ struct WorkspaceList {
 impl WorkspacesApi {
     /// Workspaces the caller belongs to.
     #[oai(path = "/workspaces", method = "get")]
-    async fn list(&self, auth: BearerAuth) -> poem::Result<Json<WorkspaceList>> {
+    async fn list(&self, auth: BearerAuth) -> ApiResult<Json<WorkspaceList>, (s::Authed,)> {
         let items = workspaces::list_for(&self.state, auth.0).await?;
         Ok(Json(WorkspaceList {
             items: items.into_iter().map(Into::into).collect(),
@@ -65,15 +70,19 @@ impl WorkspacesApi {
         req: &poem::Request,
         auth: BearerAuth,
         body: JsonBody<NewWorkspace>,
-    ) -> poem::Result<Created<Workspace>> {
+    ) -> ApiResult<Created<Workspace>, (s::Authed, s::Body, s::Conflict)> {
         let meta = super::security::meta(&self.state, req);
-        let ws = workspaces::create(&self.state, meta, auth.0, &body.name).await?;
+        let ws = workspaces::create(&self.state, meta, auth.0, body.name.as_str()).await?;
         Ok(Created::Created(Json(ws.into())))
     }
 
     /// One workspace (members and admins).
     #[oai(path = "/workspaces/:id", method = "get")]
-    async fn get(&self, auth: BearerAuth, id: Path<Uuid>) -> poem::Result<Json<Workspace>> {
+    async fn get(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Workspace>, (s::Authed, s::BadRequest, s::NotFound)> {
         Ok(Json(
             workspaces::get(&self.state, auth.0, id.0).await?.into(),
         ))
@@ -86,7 +95,7 @@ impl WorkspacesApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<InviteBody>,
-    ) -> poem::Result<Created<Invite>> {
+    ) -> ApiResult<Created<Invite>, (s::Authed, s::Body, s::NotFound, s::TooManyRequests)> {
         let new = workspaces::create_invite(
             &self.state,
             auth.0,
@@ -108,7 +117,12 @@ impl WorkspacesApi {
 
     /// Join the invite's workspace as the current user.
     #[oai(path = "/invites/:token/accept", method = "post")]
-    async fn accept(&self, auth: BearerAuth, token: Path<String>) -> poem::Result<Json<Workspace>> {
+    async fn accept(
+        &self,
+        auth: BearerAuth,
+        token: Path<String>,
+    ) -> ApiResult<Json<Workspace>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict, s::Gone)>
+    {
         Ok(Json(
             workspaces::accept_invite(&self.state, auth.0, &token.0)
                 .await?

@@ -7,8 +7,11 @@ use super::Invalid;
 pub struct ChannelName(String);
 
 impl ChannelName {
+    /// What [`ChannelName::parse`] accepts: an optional `#`, letters in either case.
+    pub const PATTERN: &'static str = "^#?[A-Za-z0-9_-]{1,80}$";
+
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let value = raw.trim().trim_start_matches('#').to_lowercase();
+        let value = raw.trim().trim_start_matches('#').to_ascii_lowercase();
         let len = value.chars().count();
         if !(1..=80).contains(&len) {
             return Err(Invalid::new("name", "must be 1 to 80 characters"));
@@ -39,6 +42,17 @@ pub struct MessageBody(String);
 pub const MAX_MESSAGE_CHARS: usize = 40_000;
 
 impl MessageBody {
+    /// What [`MessageBody::parse`] accepts (with at most [`MAX_MESSAGE_CHARS`] characters): no
+    /// control characters but tab and line breaks, and one character that is not white space.
+    pub const PATTERN: &'static str = concat!(
+        "^",
+        crate::pattern_class!(text),
+        "*",
+        crate::pattern_class!(visible),
+        crate::pattern_class!(text),
+        "*$"
+    );
+
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if raw.trim().is_empty() {
             return Err(Invalid::new("content", "must not be empty"));
@@ -78,7 +92,51 @@ pub struct Emoji(String);
 /// Most characters in one emoji (a ZWJ family with skin tones is about 11).
 const MAX_EMOJI_CHARS: usize = 16;
 
+/// The sender's own id for a message (an idempotency key): 1–128 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub const PATTERN: &'static str = r"^[\u0021-\u007E]{1,128}$";
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.is_empty() || raw.len() > 128 || !raw.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(Invalid::new(
+                "client_id",
+                "must be 1 to 128 visible ASCII characters",
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// The pictographs of [`is_pictograph`], as a regular-expression class body.
+macro_rules! pictographs {
+    () => {
+        "\u{1F000}-\u{1FAFF}\u{2600}-\u{27BF}\u{2300}-\u{23FF}\u{2190}-\u{21FF}\u{2900}-\u{297F}\
+         \u{25A0}-\u{25FF}\u{2B00}-\u{2BFF}\u{A9}\u{AE}\u{203C}\u{2049}\u{2122}\u{2139}\u{24C2}\
+         \u{3030}\u{303D}\u{3297}\u{3299}"
+    };
+}
+
 impl Emoji {
+    /// What [`Emoji::parse`] accepts: a shortcode with optional colons, a keycap, or a pictograph
+    /// followed by at most 15 pictographs or modifiers (the characters themselves, not escapes,
+    /// because ECMA-262 without the `u` flag cannot escape characters beyond the BMP).
+    pub const PATTERN: &'static str = concat!(
+        "^(?::?[a-z0-9_+-]{1,64}:?|[0-9#*]\u{FE0F}?\u{20E3}|[",
+        pictographs!(),
+        "][",
+        pictographs!(),
+        "\u{FE0E}\u{FE0F}\u{200D}\u{20E3}\u{E0020}-\u{E007F}]{0,15})$"
+    );
+
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let value = raw.trim();
         let shortcode = value.trim_matches(':');

@@ -5,6 +5,11 @@ use super::Invalid;
 pub struct Email(String);
 
 impl Email {
+    /// What [`Email::parse`] accepts (with at most 254 characters): a local part of printable
+    /// ASCII, a domain of dot-separated labels, spaces around them ignored.
+    pub const PATTERN: &'static str =
+        r"^ *[\u0021-\u003F\u0041-\u007E]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+ *$";
+
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let value = raw.trim().to_lowercase();
         let bad = |m: &str| Err(Invalid::new("email", m));

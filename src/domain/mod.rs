@@ -6,10 +6,11 @@ mod email;
 pub mod events;
 pub mod mentions;
 mod password;
+mod patterns;
 mod role;
 mod user_fields;
 
-pub use conversation::{ChannelName, Emoji, MAX_MESSAGE_CHARS, MessageBody};
+pub use conversation::{ChannelName, ClientId, Emoji, MAX_MESSAGE_CHARS, MessageBody};
 pub use email::Email;
 pub use password::{NewPassword, PasswordProblem};
 pub use role::Role;

@@ -71,6 +71,9 @@ async fn ensure_available(
     username: &Username,
     email: &Email,
 ) -> AppResult<()> {
+    if username.is_reserved() {
+        return Err(AppError::conflict("username is reserved"));
+    }
     if find_by_username(db, username.as_str()).await?.is_some() {
         return Err(AppError::conflict("username is already taken"));
     }

@@ -17,7 +17,7 @@ use crate::{
         ChannelName, Role,
         events::{Event, kind},
     },
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, ErrorCode},
 };
 
 /// The workspace a request means: the given one (the caller must belong to it), or the caller's
@@ -276,7 +276,7 @@ pub async fn update(
     access.require_manage()?;
     access.require_not_archived()?;
     if access.is_dm() {
-        return Err(AppError::validation(
+        return Err(AppError::conflict(
             "direct messages have no name, description or topic",
         ));
     }
@@ -329,7 +329,7 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
     let access = access::readable(&state.db, principal, id).await?;
     access.require_manage()?;
     if access.is_dm() {
-        return Err(AppError::validation("direct messages cannot be archived"));
+        return Err(AppError::conflict("direct messages cannot be archived"));
     }
     if access.channel.archived_at.is_some() {
         return Ok(());
@@ -424,7 +424,7 @@ pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult
 pub async fn leave(state: &AppState, principal: Principal, id: Uuid) -> AppResult<()> {
     let access = access::readable(&state.db, principal, id).await?;
     if access.is_dm() {
-        return Err(AppError::validation("you cannot leave a direct message"));
+        return Err(AppError::conflict("you cannot leave a direct message"));
     }
     if !access.is_member() {
         return Ok(());
@@ -525,7 +525,7 @@ pub async fn add_member(
     limits::spend(state, principal.user_id, limits::Write::Invite).await?;
     let access = access::readable(&state.db, principal, id).await?;
     if access.is_dm() {
-        return Err(AppError::validation(
+        return Err(AppError::conflict(
             "direct messages have a fixed set of participants",
         ));
     }
@@ -544,7 +544,8 @@ pub async fn add_member(
         .is_none()
         || target.deactivated_at.is_some()
     {
-        return Err(AppError::validation(
+        return Err(AppError::new(
+            ErrorCode::NotFound,
             "user_id: that user is not in this workspace",
         ));
     }
@@ -580,7 +581,7 @@ pub async fn remove_member(
 ) -> AppResult<()> {
     let access = access::readable(&state.db, principal, id).await?;
     if access.is_dm() {
-        return Err(AppError::validation(
+        return Err(AppError::conflict(
             "direct messages have a fixed set of participants",
         ));
     }

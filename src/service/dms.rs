@@ -12,7 +12,7 @@ use crate::{
     app::AppState,
     db::entity::channel,
     domain::events::kind,
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, ErrorCode},
 };
 
 pub const MAX_PARTICIPANTS: usize = 8;
@@ -30,29 +30,35 @@ pub async fn open(
     people.push(principal.user_id);
     people.sort();
     people.dedup();
-    if people.len() > MAX_PARTICIPANTS {
-        return Err(AppError::validation(format!(
-            "participant_ids: at most {MAX_PARTICIPANTS} people in a group DM"
-        )));
-    }
     for id in &people {
-        let user = accounts::get(&state.db, *id)
-            .await
-            .map_err(|_| AppError::validation(format!("participant_ids: unknown user {id}")))?;
+        let user = accounts::get(&state.db, *id).await.map_err(|_| {
+            AppError::new(
+                ErrorCode::NotFound,
+                format!("participant_ids: unknown user {id}"),
+            )
+        })?;
         if user.deactivated_at.is_some()
             || workspaces::membership(&state.db, workspace_id, *id)
                 .await?
                 .is_none()
         {
-            return Err(AppError::validation(format!(
-                "participant_ids: {id} is not in this workspace"
-            )));
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                format!("participant_ids: {id} is not in this workspace"),
+            ));
         }
         if principal.is_guest() && !super::users::visible(&state.db, principal, *id).await? {
             return Err(AppError::forbidden(
                 "guests can message only people they share a conversation with",
             ));
         }
+    }
+    // Counted after the lookups, so naming someone who does not exist is a 404 however many
+    // people the request names.
+    if people.len() > MAX_PARTICIPANTS {
+        return Err(AppError::validation(format!(
+            "participant_ids: at most {MAX_PARTICIPANTS} people in a group DM"
+        )));
     }
     let key = format!(
         "{workspace_id}:{}",

@@ -251,7 +251,8 @@ pub async fn one(
         .ok_or_else(|| AppError::not_found("message"))
 }
 
-/// Top-level messages: newest first, or with `after` the ones after that seq, oldest first.
+/// Top-level messages: newest first, or with `after` the ones after that seq, oldest first;
+/// `before` and `after` together select the window between them.
 pub async fn list(
     state: &AppState,
     principal: Principal,
@@ -261,21 +262,18 @@ pub async fn list(
     limit: u64,
 ) -> AppResult<(Vec<MessageView>, Option<String>)> {
     access::readable(&state.db, principal, channel_id).await?;
-    if before.is_some() && after.is_some() {
-        return Err(AppError::validation("use either before or after, not both"));
-    }
     let limit = limit.clamp(1, 200);
     let mut q = message::Entity::find()
         .filter(message::Column::ChannelId.eq(channel_id))
         .filter(message::Column::ThreadRootId.is_null());
-    q = match (before, after) {
-        (_, Some(a)) => q
+    if let Some(b) = before {
+        q = q.filter(message::Column::Seq.lt(b));
+    }
+    q = match after {
+        Some(a) => q
             .filter(message::Column::Seq.gt(a))
             .order_by_asc(message::Column::Seq),
-        (Some(b), _) => q
-            .filter(message::Column::Seq.lt(b))
-            .order_by_desc(message::Column::Seq),
-        _ => q.order_by_desc(message::Column::Seq),
+        None => q.order_by_desc(message::Column::Seq),
     };
     let mut rows = q.limit(limit + 1).all(&state.db).await?;
     let more = rows.len() as u64 > limit;

@@ -216,7 +216,7 @@ pub async fn set_role(
         ));
     }
     if old_role == Role::Bot || new_role == Role::Bot {
-        return Err(AppError::validation(
+        return Err(AppError::conflict(
             "role: bot accounts are managed through API clients",
         ));
     }

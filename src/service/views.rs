@@ -15,29 +15,39 @@ pub struct ChannelView {
     /// `public`, `private`, `dm` or `group_dm`.
     pub kind: String,
     /// `None` for DMs.
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub description: Option<String>,
+    #[oai(nullable)]
     pub topic: Option<String>,
     pub is_private: bool,
+    #[oai(nullable)]
     pub created_by: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[oai(nullable)]
     pub archived_at: Option<OffsetDateTime>,
     pub last_seq: i64,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[oai(nullable)]
     pub last_message_at: Option<OffsetDateTime>,
     /// DM participants (empty for channels; see the members route).
     pub participant_ids: Vec<Uuid>,
     pub member_count: u64,
     /// Per caller (absent in events).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(nullable)]
     pub is_member: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(nullable)]
     pub unread_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(nullable)]
     pub mention_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(nullable)]
     pub last_read_seq: Option<i64>,
 }
 
@@ -91,25 +101,30 @@ pub struct MessageView {
     pub user_id: Uuid,
     /// Empty when deleted.
     pub content: String,
+    #[oai(nullable)]
     pub client_id: Option<String>,
+    #[oai(nullable)]
     pub thread_root_id: Option<Uuid>,
     pub reply_count: i32,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[oai(nullable)]
     pub last_reply_at: Option<OffsetDateTime>,
     pub reactions: Vec<ReactionSummary>,
     pub mentions: MentionSet,
     pub pinned: bool,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[oai(nullable)]
     pub edited_at: Option<OffsetDateTime>,
     pub deleted: bool,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[oai(nullable)]
     pub deleted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Only in the answer to the sender's own post: what the server did differently from what
     /// was asked (e.g. an `@channel` it did not expand). Never in events or lists.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub notices: Vec<super::broadcast::Notice>,
 }
 

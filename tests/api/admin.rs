@@ -231,7 +231,7 @@ async fn bot_clients_use_the_client_credentials_grant() {
         json!({"grant_type": "password", "client_id": client_id, "client_secret": secret}),
     )
     .await
-    .problem(400, "unsupported_grant_type");
+    .problem(400, "validation_failed");
     // Bots cannot use admin routes.
     app.get("/admin/users", &access)
         .await

@@ -56,7 +56,7 @@ async fn same_participants_same_conversation() {
         json!({}),
     )
     .await
-    .problem(400, "validation_failed");
+    .problem(409, "conflict");
     let listed = app.get("/dms", &bob.access).await.expect(200);
     assert_eq!(listed["items"][0]["id"], dm);
     assert_eq!(listed["items"][0]["unread_count"], 1);
@@ -79,14 +79,14 @@ async fn same_participants_same_conversation() {
         json!({"participant_ids": too_many}),
     )
     .await
-    .problem(400, "validation_failed");
+    .problem(404, "not_found");
     app.post(
         "/dms",
         Some(&alice.access),
         json!({"participant_ids": [uuid::Uuid::now_v7()]}),
     )
     .await
-    .problem(400, "validation_failed");
+    .problem(404, "not_found");
 }
 
 #[tokio::test]

@@ -82,13 +82,14 @@ async fn only_passwords_that_were_checked_count_against_the_account() {
     for _ in 0..3 {
         refused(login_from(&app, "203.0.113.1", "owner", "wrong password!").await);
     }
-    // Neither is a login for another name, nor a password refused for its size.
+    // Neither is a login for another name, nor a password refused for its size (by the
+    // schema, before the login service runs).
     login_from(&app, "203.0.113.2", "nobody", "wrong password!")
         .await
         .problem(401, "invalid_credentials");
     login_from(&app, "203.0.113.2", "owner", &"x".repeat(2000))
         .await
-        .problem(401, "invalid_credentials");
+        .problem(400, "validation_failed");
     // Two failures so far: the owner gets in from an address never seen before, and that
     // success is not charged either.
     login_from(&app, "203.0.113.3", "owner", PASSWORD)

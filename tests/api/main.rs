@@ -10,6 +10,7 @@ mod channels;
 mod cli;
 mod cli_usage;
 mod connections;
+mod contract;
 mod database;
 mod dms;
 mod durability;
