@@ -1,10 +1,9 @@
 //! Reactions and pins on messages.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr,
-    TryInsertResult, sea_query::LockType,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr, TryInsertResult,
+    sea_query::{Expr, LockType},
 };
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
@@ -147,17 +146,17 @@ pub async fn pins(
     limit: u64,
 ) -> AppResult<(Vec<MessageView>, Option<String>)> {
     access::readable(&state.db, principal, channel_id).await?;
-    let pinned: Vec<(Uuid, OffsetDateTime)> = pin::Entity::find()
-        .select_only()
-        .column(pin::Column::MessageId)
-        .column(pin::Column::PinnedAt)
-        .filter(pin::Column::ChannelId.eq(channel_id))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    let (pinned, next) =
-        page::by_activity(pinned, |(id, at)| ActivityKey::new(*at, *id), cursor, limit)?;
-    let ids: Vec<Uuid> = pinned.iter().map(|(id, _)| *id).collect();
+    let (pinned, next) = page::newest_first(
+        &state.db,
+        pin::Entity::find().filter(pin::Column::ChannelId.eq(channel_id)),
+        Expr::col((pin::Entity, pin::Column::PinnedAt)),
+        Expr::col((pin::Entity, pin::Column::MessageId)),
+        |p| ActivityKey::new(p.pinned_at, p.message_id),
+        cursor,
+        limit,
+    )
+    .await?;
+    let ids: Vec<Uuid> = pinned.iter().map(|p| p.message_id).collect();
     let mut msgs = message::Entity::find()
         .filter(message::Column::Id.is_in(ids.clone()))
         .all(&state.db)
