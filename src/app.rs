@@ -123,7 +123,7 @@ impl AppState {
             config.auth.secret_key.as_ref().map(|s| s.expose()),
             &config.data_dir,
         )?;
-        let rekeyed = crate::service::totp::rekey_legacy_recovery_codes(&db, &keys)
+        let rekeyed = crate::service::totp::rekey_legacy_recovery_codes(&db, &write_gate, &keys)
             .await
             .map_err(|e| anyhow::anyhow!("re-keying recovery codes: {e}"))?;
         if rekeyed > 0 {

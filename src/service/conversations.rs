@@ -6,7 +6,10 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
+    sea_query::{Expr, Func},
+};
 use uuid::Uuid;
 
 use super::{
@@ -27,8 +30,25 @@ pub struct Conversation {
 }
 
 /// Sort key: last activity (a message or reply; creation before the first), then id.
-pub(super) fn activity(c: &channel::Model) -> ActivityKey {
+fn activity(c: &channel::Model) -> ActivityKey {
     ActivityKey::new(c.last_message_at.unwrap_or(c.created_at), c.id)
+}
+
+/// One page of `channels`, most recent activity first (see [`activity`]), ordered and cut in
+/// SQL: `COALESCE(last_message_at, created_at) DESC, id DESC`.
+pub(super) async fn page_by_activity(
+    db: &impl ConnectionTrait,
+    channels: Select<channel::Entity>,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<channel::Model>, Option<String>)> {
+    let at: Expr = Func::coalesce([
+        Expr::col((channel::Entity, channel::Column::LastMessageAt)),
+        Expr::col((channel::Entity, channel::Column::CreatedAt)),
+    ])
+    .into();
+    let id = Expr::col((channel::Entity, channel::Column::Id));
+    page::newest_first(db, channels, at, id, activity, cursor, limit).await
 }
 
 pub async fn list(
@@ -37,13 +57,10 @@ pub async fn list(
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<Conversation>, Option<String>)> {
-    // Every conversation row of the caller, ordered here (see `page::ActivityKey`).
     let channels = channel::Entity::find()
         .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
-        .filter(channel::Column::ArchivedAt.is_null())
-        .all(&state.db)
-        .await?;
-    let (page, next) = page::by_activity(channels, activity, cursor, limit)?;
+        .filter(channel::Column::ArchivedAt.is_null());
+    let (page, next) = page_by_activity(&state.db, channels, cursor, limit).await?;
 
     let mut last: HashMap<Uuid, MessageView> = messages::decorate(
         &state.db,

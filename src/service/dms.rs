@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlE
 use uuid::Uuid;
 
 use super::{
-    Principal, accounts, channels, conversations, events, limits, now, page, read_state,
+    Principal, accounts, channels, conversations, events, limits, now, read_state,
     views::ChannelView, workspaces,
 };
 use crate::{
@@ -143,10 +143,8 @@ pub async fn list(
 ) -> AppResult<(Vec<ChannelView>, Option<String>)> {
     let dms = channel::Entity::find()
         .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
-        .filter(channel::Column::Kind.is_in(["dm", "group_dm"]))
-        .all(&state.db)
-        .await?;
-    let (dms, next) = page::by_activity(dms, conversations::activity, cursor, limit)?;
+        .filter(channel::Column::Kind.is_in(["dm", "group_dm"]));
+    let (dms, next) = conversations::page_by_activity(&state.db, dms, cursor, limit).await?;
     let mut views = read_state::views(&state.db, dms).await?;
     read_state::personalise(&state.db, principal.user_id, &mut views).await?;
     Ok((views, next))

@@ -139,7 +139,7 @@ pub async fn login_totp(
     let user = accounts::get(&state.db, user_id).await?;
     guard::second_factor_attempt(state, user_id).await?;
     if super::authn::token_state_of(&user).active
-        && totp::verify_second_factor(state, &state.db, user_id, code).await?
+        && totp::verify_second_factor(state, user_id, code).await?
     {
         guard::second_factor_passed(state, user_id).await?;
         // Single use: whoever takes the token first finishes the login.

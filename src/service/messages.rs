@@ -14,11 +14,11 @@ use super::{
     Principal, access, broadcast, channels, events, limits,
     message_writer::{NewMessage, Stored},
     now, threads,
-    views::{MentionSet, MessageView, ReactionSummary},
+    views::{MentionSet, MessageView},
 };
 use crate::{
     app::AppState,
-    db::entity::{channel, mention, message, pin, reaction, user, workspace_member},
+    db::entity::{channel, mention, message, pin, user, workspace_member},
     domain::{MessageBody, events::kind, mentions},
     error::{AppError, AppResult},
 };
@@ -175,15 +175,7 @@ pub async fn decorate(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut reactions: HashMap<Uuid, Vec<reaction::Model>> = HashMap::new();
-    for r in reaction::Entity::find()
-        .filter(reaction::Column::MessageId.is_in(ids.clone()))
-        .order_by_asc(reaction::Column::CreatedAt)
-        .all(db)
-        .await?
-    {
-        reactions.entry(r.message_id).or_default().push(r);
-    }
+    let mut reactions = super::reactions::summaries(db, &ids, viewer).await?;
     let mut mention_sets: HashMap<Uuid, MentionSet> = HashMap::new();
     for m in mention::Entity::find()
         .filter(mention::Column::MessageId.is_in(ids.clone()))
@@ -212,32 +204,12 @@ pub async fn decorate(
         .map(|m| {
             let id = m.id;
             let mut view = MessageView::bare(m);
-            view.reactions = summarise(reactions.remove(&id).unwrap_or_default(), viewer);
+            view.reactions = reactions.remove(&id).unwrap_or_default();
             view.mentions = mention_sets.remove(&id).unwrap_or_default();
             view.pinned = pinned.contains(&id);
             view
         })
         .collect())
-}
-
-fn summarise(reactions: Vec<reaction::Model>, viewer: Option<Uuid>) -> Vec<ReactionSummary> {
-    let mut out: Vec<ReactionSummary> = Vec::new();
-    for r in reactions {
-        match out.iter_mut().find(|s| s.emoji == r.emoji) {
-            Some(s) => {
-                s.count += 1;
-                s.user_ids.push(r.user_id);
-                s.me |= Some(r.user_id) == viewer;
-            }
-            None => out.push(ReactionSummary {
-                emoji: r.emoji,
-                count: 1,
-                user_ids: vec![r.user_id],
-                me: Some(r.user_id) == viewer,
-            }),
-        }
-    }
-    out
 }
 
 pub async fn one(

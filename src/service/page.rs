@@ -5,7 +5,14 @@
 //! - a name (lists ordered by a unique name: channels, members) — used as it is;
 //! - a sequence number (messages, threads) — [`parse_seq`];
 //! - an [`ActivityKey`] (lists ordered by last activity, newest first: conversations, DMs, pins).
+//!
+//! Every list pages in SQL (`ORDER BY … LIMIT limit + 1` after the cursor): no list loads more
+//! than one page of rows.
 
+use sea_orm::{
+    ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{Condition, Expr, ExprTrait},
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -51,9 +58,8 @@ pub fn parse_seq(cursor: &str) -> AppResult<i64> {
 /// Sort key of lists ordered by last activity (newest first): the time in nanoseconds, then the
 /// id to break ties. Encoded as `<nanos>_<uuid>`.
 ///
-/// These lists are ordered in the process, not with `ORDER BY`: SQLite stores timestamps as
-/// RFC 3339 text whose fraction has no fixed width (`…:05.1Z` vs `…:05.12Z`), so text order is
-/// not time order there.
+/// These lists are ordered with `ORDER BY` on the timestamp column: stored timestamps are fixed
+/// width (see [`crate::domain::clock::now`]), so SQLite's text order is time order too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ActivityKey {
     at: i128,
@@ -68,39 +74,56 @@ impl ActivityKey {
         }
     }
 
+    /// A cursor: `<nanos>_<uuid>`, the time within what a timestamp can hold.
     pub fn parse(cursor: &str) -> AppResult<Self> {
         let (at, id) = cursor.split_once('_').ok_or_else(bad_cursor)?;
-        Ok(Self {
+        let key = Self {
             at: at.parse().map_err(|_| bad_cursor())?,
             id: id.parse().map_err(|_| bad_cursor())?,
-        })
+        };
+        key.time()?;
+        Ok(key)
     }
 
     pub fn encode(&self) -> String {
         format!("{}_{}", self.at, self.id)
     }
+
+    fn time(&self) -> AppResult<OffsetDateTime> {
+        OffsetDateTime::from_unix_timestamp_nanos(self.at).map_err(|_| bad_cursor())
+    }
 }
 
-/// One page of `items` ordered by `key`, newest first, after `cursor`.
-pub fn by_activity<T>(
-    mut items: Vec<T>,
-    key: impl Fn(&T) -> ActivityKey,
+/// One page of `query`, newest first by `at` (a timestamp expression) then `id` (descending),
+/// after `cursor`, in SQL. `key` must give the sort key of a row: the values `at` and `id`
+/// have for it.
+pub async fn newest_first<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    mut query: Select<E>,
+    at: Expr,
+    id: Expr,
+    key: impl Fn(&E::Model) -> ActivityKey,
     cursor: Option<&str>,
     limit: u64,
-) -> AppResult<(Vec<T>, Option<String>)> {
-    let after = cursor.map(ActivityKey::parse).transpose()?;
-    items.sort_by_key(|t| std::cmp::Reverse(key(t)));
+) -> AppResult<(Vec<E::Model>, Option<String>)> {
     let limit = self::limit(limit);
-    let rows: Vec<T> = items
-        .into_iter()
-        .filter(|t| after.is_none_or(|a| key(t) < a))
-        .take(
-            usize::try_from(limit)
-                .unwrap_or(usize::MAX)
-                .saturating_add(1),
-        )
-        .collect();
-    Ok(split(rows, limit, |t| key(t).encode()))
+    if let Some(after) = cursor.map(ActivityKey::parse).transpose()? {
+        let t = after.time()?;
+        query = query.filter(
+            Condition::any().add(at.clone().lt(t)).add(
+                Condition::all()
+                    .add(at.clone().eq(t))
+                    .add(id.clone().lt(after.id)),
+            ),
+        );
+    }
+    let rows = query
+        .order_by(at, Order::Desc)
+        .order_by(id, Order::Desc)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    Ok(split(rows, limit, |r| key(r).encode()))
 }
 
 #[cfg(test)]
@@ -108,34 +131,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn activity_pages_have_no_gaps_or_duplicates() {
-        let base = OffsetDateTime::UNIX_EPOCH;
-        // Ties on the time are broken by id.
-        let items: Vec<ActivityKey> = (0..7u128)
-            .map(|i| {
-                ActivityKey::new(
-                    base + time::Duration::seconds((i / 2) as i64),
-                    Uuid::from_u128(i),
-                )
-            })
-            .collect();
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let (page, next) = by_activity(items.clone(), |k| *k, cursor.as_deref(), 3).unwrap();
-            seen.extend(page);
-            match next {
-                Some(n) => cursor = Some(n),
-                None => break,
-            }
-        }
-        let mut expected = items.clone();
-        expected.sort_by_key(|k| std::cmp::Reverse(*k));
-        assert_eq!(seen, expected);
-        assert_eq!(
-            ActivityKey::parse(&expected[0].encode()).unwrap(),
-            expected[0]
+    fn activity_cursors_round_trip_and_refuse_garbage() {
+        let key = ActivityKey::new(
+            OffsetDateTime::UNIX_EPOCH + time::Duration::nanoseconds(1_234_567_891),
+            Uuid::from_u128(7),
         );
+        assert_eq!(ActivityKey::parse(&key.encode()).unwrap(), key);
+        // Ties on the time are broken by id.
+        assert!(ActivityKey::new(key.time().unwrap(), Uuid::from_u128(8)) > key);
         for bad in [
             "",
             "x",
@@ -143,6 +146,8 @@ mod tests {
             "_1",
             "1_nope",
             "a_00000000-0000-0000-0000-000000000000",
+            // Beyond what a timestamp holds.
+            "999999999999999999999999999_00000000-0000-0000-0000-000000000000",
         ] {
             assert!(ActivityKey::parse(bad).is_err(), "{bad}");
         }

@@ -1,16 +1,18 @@
 //! Reactions and pins on messages.
 
+use std::collections::HashMap;
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, SqlErr,
-    TryInsertResult, sea_query::LockType,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, Set, SqlErr,
+    TryInsertResult,
+    sea_query::{Alias, Expr, ExprTrait, Func, LockType, OverStatement, Query, WindowStatement},
 };
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     Principal, access, channels, events, limits, messages, now,
     page::{self, ActivityKey},
-    views::MessageView,
+    views::{MessageView, ReactionSummary},
 };
 use crate::{
     app::AppState,
@@ -62,6 +64,99 @@ pub async fn add(
     .await?;
     events::commit(state, tx).await?;
     Ok(added)
+}
+
+/// In a message view, at most this many people are listed per emoji (`count` counts them all).
+pub const LISTED_USERS: i64 = 20;
+/// In a message view, at most this many emoji per message: the first ones used.
+pub const LISTED_EMOJI: i64 = 50;
+
+/// The reactions of each message, per emoji, for message views: in the order each emoji was
+/// first used, each with its count, the first [`LISTED_USERS`] people (in reaction order) and
+/// whether `viewer` is among all of them; at most [`LISTED_EMOJI`] emoji per message.
+///
+/// One query, grouped and cut in SQL with window functions, so a message with many reactions
+/// costs no more rows than that.
+pub async fn summaries(
+    db: &impl ConnectionTrait,
+    message_ids: &[Uuid],
+    viewer: Option<Uuid>,
+) -> AppResult<HashMap<Uuid, Vec<ReactionSummary>>> {
+    use reaction::Column as R;
+    let mut out: HashMap<Uuid, Vec<ReactionSummary>> = HashMap::new();
+    if message_ids.is_empty() {
+        return Ok(out);
+    }
+    let per_emoji = || {
+        let mut w = WindowStatement::new();
+        w.partition_by(R::MessageId).partition_by(R::Emoji);
+        w
+    };
+    let mine: Expr = match viewer {
+        Some(v) => Expr::case(Expr::col(R::UserId).eq(v), 1i32)
+            .finally(0i32)
+            .into(),
+        None => Expr::val(0i32),
+    };
+    let col = |name: &str| Expr::col(Alias::new(name));
+    // Every reaction with its rank among its emoji's, the emoji's count, whether the viewer
+    // used it, and the id of its first use.
+    let ranked = Query::select()
+        .columns([R::MessageId, R::Emoji, R::UserId])
+        .expr_window_as(
+            Func::cust(Alias::new("ROW_NUMBER")),
+            per_emoji().order_by(R::Id, Order::Asc).take(),
+            Alias::new("user_rank"),
+        )
+        .expr_window_as(Func::count(Expr::col(R::Id)), per_emoji(), Alias::new("n"))
+        .expr_window_as(Func::max(mine), per_emoji(), Alias::new("mine"))
+        .expr_window_as(
+            Func::cust(Alias::new("FIRST_VALUE")).arg(Expr::col(R::Id)),
+            per_emoji().order_by(R::Id, Order::Asc).take(),
+            Alias::new("first_id"),
+        )
+        .from(reaction::Entity)
+        .and_where(Expr::col(R::MessageId).is_in(message_ids.iter().copied()))
+        .to_owned();
+    // The listed people of each emoji, and the emoji's rank in its message.
+    let listed = Query::select()
+        .columns(["message_id", "emoji", "user_id", "user_rank", "n", "mine"].map(Alias::new))
+        .expr_window_as(
+            Func::cust(Alias::new("DENSE_RANK")),
+            WindowStatement::partition_by(Alias::new("message_id"))
+                .order_by(Alias::new("first_id"), Order::Asc)
+                .take(),
+            Alias::new("emoji_rank"),
+        )
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(col("user_rank").lte(LISTED_USERS))
+        .to_owned();
+    let select = Query::select()
+        .columns(["message_id", "emoji", "user_id", "n", "mine"].map(Alias::new))
+        .from_subquery(listed, Alias::new("listed"))
+        .and_where(col("emoji_rank").lte(LISTED_EMOJI))
+        .order_by(Alias::new("message_id"), Order::Asc)
+        .order_by(Alias::new("emoji_rank"), Order::Asc)
+        .order_by(Alias::new("user_rank"), Order::Asc)
+        .to_owned();
+    for row in db.query_all(&select).await? {
+        let message_id: Uuid = row.try_get("", "message_id")?;
+        let emoji: String = row.try_get("", "emoji")?;
+        let user_id: Uuid = row.try_get("", "user_id")?;
+        let count: i64 = row.try_get("", "n")?;
+        let mine: i32 = row.try_get("", "mine")?;
+        let list = out.entry(message_id).or_default();
+        match list.last_mut() {
+            Some(s) if s.emoji == emoji => s.user_ids.push(user_id),
+            _ => list.push(ReactionSummary {
+                emoji,
+                count: u64::try_from(count).unwrap_or(0),
+                user_ids: vec![user_id],
+                me: mine != 0,
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// Remove one's own reaction.
@@ -147,17 +242,17 @@ pub async fn pins(
     limit: u64,
 ) -> AppResult<(Vec<MessageView>, Option<String>)> {
     access::readable(&state.db, principal, channel_id).await?;
-    let pinned: Vec<(Uuid, OffsetDateTime)> = pin::Entity::find()
-        .select_only()
-        .column(pin::Column::MessageId)
-        .column(pin::Column::PinnedAt)
-        .filter(pin::Column::ChannelId.eq(channel_id))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    let (pinned, next) =
-        page::by_activity(pinned, |(id, at)| ActivityKey::new(*at, *id), cursor, limit)?;
-    let ids: Vec<Uuid> = pinned.iter().map(|(id, _)| *id).collect();
+    let (pinned, next) = page::newest_first(
+        &state.db,
+        pin::Entity::find().filter(pin::Column::ChannelId.eq(channel_id)),
+        Expr::col((pin::Entity, pin::Column::PinnedAt)),
+        Expr::col((pin::Entity, pin::Column::MessageId)),
+        |p| ActivityKey::new(p.pinned_at, p.message_id),
+        cursor,
+        limit,
+    )
+    .await?;
+    let ids: Vec<Uuid> = pinned.iter().map(|p| p.message_id).collect();
     let mut msgs = message::Entity::find()
         .filter(message::Column::Id.is_in(ids.clone()))
         .all(&state.db)

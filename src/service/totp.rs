@@ -1,7 +1,8 @@
 //! TOTP two-factor authentication: enrollment, recovery codes, and checking a second factor.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, Set,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -9,7 +10,10 @@ use uuid::Uuid;
 use super::{Principal, RequestMeta, accounts, audit, guard, now};
 use crate::{
     app::AppState,
-    db::entity::{credential, recovery_code as recovery_code_row},
+    db::{
+        WriteGate,
+        entity::{credential, recovery_code as recovery_code_row},
+    },
     error::{AppError, AppResult, ErrorCode},
     identity::{keys::Keys, opaque, recovery_code, totp},
 };
@@ -140,7 +144,7 @@ pub async fn disable(
     }
     guard::confirm_password(state, meta, user_id, password).await?;
     guard::second_factor_attempt(state, user_id).await?;
-    if !verify_second_factor(state, &state.db, user_id, code).await? {
+    if !verify_second_factor(state, user_id, code).await? {
         return Err(AppError::new(
             ErrorCode::InvalidCode,
             "the code does not match",
@@ -201,19 +205,15 @@ async fn replace_recovery_codes(
 }
 
 /// True when `code` is a current TOTP code not used before, or an unused recovery code (which
-/// is then spent). Both checks are atomic, so a code works once even under concurrent requests.
+/// is then spent). Both claims are conditional updates through the write gate, so a code works
+/// once even under concurrent requests.
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-pub async fn verify_second_factor(
-    state: &AppState,
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    code: &str,
-) -> AppResult<bool> {
+pub async fn verify_second_factor(state: &AppState, user_id: Uuid, code: &str) -> AppResult<bool> {
     let code = code.trim();
     if code.len() > 64 {
         return Ok(false);
     }
-    let creds = accounts::credentials(db, user_id).await?;
+    let creds = accounts::credentials(&state.db, user_id).await?;
     let Some(sealed) = creds
         .totp_secret
         .as_deref()
@@ -229,30 +229,26 @@ pub async fn verify_second_factor(
         let Some(step) = totp::matching_step(&secret, code, totp::now_unix()) else {
             return Ok(false);
         };
-        let claimed = credential::Entity::update_many()
+        let claim = credential::Entity::update_many()
             .col_expr(credential::Column::TotpLastStep, Expr::value(step))
             .filter(credential::Column::UserId.eq(user_id))
             .filter(
                 credential::Column::TotpLastStep
                     .is_null()
                     .or(credential::Column::TotpLastStep.lt(step)),
-            )
-            .exec(db)
+            );
+        let claimed = state
+            .write(move |tx| Box::pin(async move { Ok(claim.exec(tx).await?) }))
             .await?;
         return Ok(claimed.rows_affected == 1);
     }
-    spend_recovery_code(state, db, user_id, code).await
+    spend_recovery_code(state, user_id, code).await
 }
 
 /// Spend `code` if it is one of the user's unused recovery codes. The stored forms are compared
 /// in constant time (all of them, whatever matches), then the matching row is claimed
 /// atomically, so a code works once even under concurrent requests.
-async fn spend_recovery_code(
-    state: &AppState,
-    db: &impl ConnectionTrait,
-    user_id: Uuid,
-    code: &str,
-) -> AppResult<bool> {
+async fn spend_recovery_code(state: &AppState, user_id: Uuid, code: &str) -> AppResult<bool> {
     let candidates = recovery_code::candidates(&state.keys, code);
     if candidates.is_empty() {
         return Ok(false);
@@ -260,7 +256,7 @@ async fn spend_recovery_code(
     let unused = recovery_code_row::Entity::find()
         .filter(recovery_code_row::Column::UserId.eq(user_id))
         .filter(recovery_code_row::Column::UsedAt.is_null())
-        .all(db)
+        .all(&state.db)
         .await?;
     let mut matched = None;
     for row in &unused {
@@ -273,32 +269,51 @@ async fn spend_recovery_code(
     let Some(id) = matched else {
         return Ok(false);
     };
-    let spent = recovery_code_row::Entity::update_many()
+    let claim = recovery_code_row::Entity::update_many()
         .col_expr(recovery_code_row::Column::UsedAt, Expr::value(now()))
         .filter(recovery_code_row::Column::Id.eq(id))
-        .filter(recovery_code_row::Column::UsedAt.is_null())
-        .exec(db)
+        .filter(recovery_code_row::Column::UsedAt.is_null());
+    let spent = state
+        .write(move |tx| Box::pin(async move { Ok(claim.exec(tx).await?) }))
         .await?;
     Ok(spent.rows_affected == 1)
 }
 
 /// Re-key recovery codes stored in the former plain-SHA-256 form (see
-/// `identity::recovery_code`). Run at start-up; returns how many rows changed.
-pub async fn rekey_legacy_recovery_codes(db: &impl ConnectionTrait, keys: &Keys) -> AppResult<u64> {
-    let legacy = recovery_code_row::Entity::find()
+/// `identity::recovery_code`). Run at start-up, through the write gate; returns how many rows
+/// changed.
+pub async fn rekey_legacy_recovery_codes(
+    db: &DatabaseConnection,
+    gate: &WriteGate,
+    keys: &Keys,
+) -> AppResult<u64> {
+    let legacy: Vec<(Uuid, String, String)> = recovery_code_row::Entity::find()
         .filter(recovery_code_row::Column::CodeHash.not_like("v%:%"))
         .all(db)
-        .await?;
-    let mut changed = 0;
-    for row in legacy {
-        let rekeyed = recovery_code::rekeyed_legacy(keys, &row.code_hash);
-        changed += recovery_code_row::Entity::update_many()
-            .col_expr(recovery_code_row::Column::CodeHash, Expr::value(rekeyed))
-            .filter(recovery_code_row::Column::Id.eq(row.id))
-            .filter(recovery_code_row::Column::CodeHash.eq(row.code_hash))
-            .exec(db)
-            .await?
-            .rows_affected;
+        .await?
+        .into_iter()
+        .map(|row| {
+            let rekeyed = recovery_code::rekeyed_legacy(keys, &row.code_hash);
+            (row.id, row.code_hash, rekeyed)
+        })
+        .collect();
+    if legacy.is_empty() {
+        return Ok(0);
     }
-    Ok(changed)
+    crate::db::write(db, gate, move |tx| {
+        Box::pin(async move {
+            let mut changed = 0;
+            for (id, old, rekeyed) in legacy {
+                changed += recovery_code_row::Entity::update_many()
+                    .col_expr(recovery_code_row::Column::CodeHash, Expr::value(rekeyed))
+                    .filter(recovery_code_row::Column::Id.eq(id))
+                    .filter(recovery_code_row::Column::CodeHash.eq(old))
+                    .exec(tx)
+                    .await?
+                    .rows_affected;
+            }
+            Ok(changed)
+        })
+    })
+    .await
 }

@@ -79,9 +79,11 @@ impl ChannelView {
 #[derive(Debug, Clone, Serialize, Object)]
 pub struct ReactionSummary {
     pub emoji: String,
+    /// Everyone who reacted with this emoji.
     pub count: u64,
+    /// The first people who reacted with it, in order: at most 20 (`count` has them all).
     pub user_ids: Vec<Uuid>,
-    /// Whether the caller reacted with this emoji (always false in events; use `user_ids`).
+    /// Whether the caller reacted with this emoji, listed or not (always false in events).
     pub me: bool,
 }
 
@@ -109,6 +111,7 @@ pub struct MessageView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[oai(nullable)]
     pub last_reply_at: Option<OffsetDateTime>,
+    /// Per emoji, in the order each was first used; at most 50 emoji.
     pub reactions: Vec<ReactionSummary>,
     pub mentions: MentionSet,
     pub pinned: bool,

@@ -28,6 +28,7 @@ mod messages;
 mod pagination;
 mod permissions;
 mod races;
+mod reactions;
 mod realtime;
 mod realtime_channels;
 mod resume_load;

@@ -207,3 +207,146 @@ async fn limits_and_cursors_are_validated_on_every_list() {
             .problem(400, "validation_failed");
     }
 }
+
+/// Set the activity time of these conversations (or the pin time of these messages) to one
+/// instant, straight in the database: the API never produces equal times, but the order must
+/// still be total (ties broken by id, descending) so that no page repeats or skips an item.
+async fn same_time(app: &TestApp, table: &str, ids: &[&String]) {
+    use colink::db::entity::{channel, pin};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let at = colink::domain::clock::now();
+    let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.parse().unwrap()).collect();
+    let changed = match table {
+        "channels" => {
+            channel::Entity::update_many()
+                .col_expr(channel::Column::LastMessageAt, Expr::value(at))
+                .filter(channel::Column::Id.is_in(ids.clone()))
+                .exec(&app.state.db)
+                .await
+        }
+        _ => {
+            pin::Entity::update_many()
+                .col_expr(pin::Column::PinnedAt, Expr::value(at))
+                .filter(pin::Column::MessageId.is_in(ids.clone()))
+                .exec(&app.state.db)
+                .await
+        }
+    };
+    assert_eq!(changed.unwrap().rows_affected, ids.len() as u64);
+}
+
+/// Ids in the order of a tie: descending.
+fn by_id_desc(ids: &[&String]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    ids.sort_by(|a, b| b.cmp(a));
+    ids
+}
+
+#[tokio::test]
+async fn activity_lists_page_in_order_with_ties_broken_by_id() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let general = app.get("/channels", &alice.access).await.expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Created one after the other: without messages, a conversation counts from its creation.
+    let mut c = Vec::new();
+    for i in 0..6 {
+        c.push(app.channel(&alice, &format!("room-{i}"), false).await);
+    }
+    let dm = app
+        .post(
+            "/dms",
+            Some(&alice.access),
+            json!({"participant_ids": [bob.user_id]}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note = app
+        .post("/dms", Some(&alice.access), json!({"participant_ids": []}))
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.send(&alice, &c[1], "news").await;
+    // An archived channel is not a conversation any more.
+    app.delete(&format!("/channels/{}", c[3]), &alice.access)
+        .await
+        .expect(204);
+    // Three conversations tied on the latest activity.
+    same_time(&app, "channels", &[&c[2], &c[4], &dm]).await;
+
+    let mut expected = by_id_desc(&[&c[2], &c[4], &dm]);
+    expected.extend([&c[1], &note, &c[5], &c[0], &general].map(|s| s.to_string()));
+    for limit in [1, 2, 3, 200] {
+        let got = all_pages(&app, &alice, "/conversations", limit).await;
+        assert_eq!(ids(&got), expected, "limit {limit}");
+    }
+    // Only the last message of c[1] is there.
+    let got = all_pages(&app, &alice, "/conversations", 200).await;
+    assert_eq!(got[3]["last_message"]["content"], "news");
+    assert!(got[0]["last_message"].is_null());
+
+    // DMs: the same order, restricted to DMs.
+    let expected_dms = vec![dm.clone(), note.clone()];
+    for limit in [1, 2] {
+        let got = all_pages(&app, &alice, "/dms", limit).await;
+        assert_eq!(ids(&got), expected_dms, "limit {limit}");
+    }
+
+    // Pins: most recently pinned first, ties by message id.
+    let ch = &c[0];
+    let mut pinned = Vec::new();
+    for i in 0..5 {
+        let m = app.send(&alice, ch, &format!("pin {i}")).await;
+        let id = m["id"].as_str().unwrap().to_string();
+        app.post(
+            &format!("/messages/{id}/pin"),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await
+        .expect(200);
+        pinned.push(id);
+    }
+    same_time(&app, "pins", &[&pinned[0], &pinned[2], &pinned[3]]).await;
+    let mut expected = by_id_desc(&[&pinned[0], &pinned[2], &pinned[3]]);
+    expected.extend([&pinned[4], &pinned[1]].map(|s| s.to_string()));
+    for limit in [1, 2, 4] {
+        let got = all_pages(&app, &alice, &format!("/channels/{ch}/pins"), limit).await;
+        assert_eq!(ids(&got), expected, "limit {limit}");
+    }
+    // Not a member of a private channel: 403, cursor or not.
+    let private = app.channel(&alice, "secret", true).await;
+    app.get(&format!("/channels/{private}/pins"), &bob.access)
+        .await
+        .problem(403, "forbidden");
+    let cursor = format!("1_{dm}");
+    app.get(
+        &format!("/channels/{private}/pins?cursor={cursor}"),
+        &bob.access,
+    )
+    .await
+    .problem(403, "forbidden");
+    // Cursors that do not parse, or name a time no timestamp holds, are bad input.
+    for bad in [
+        "1".to_string(),
+        format!("x_{dm}"),
+        format!("99999999999999999999999999999_{dm}"),
+    ] {
+        for path in [
+            "/conversations".to_string(),
+            "/dms".to_string(),
+            format!("/channels/{ch}/pins"),
+        ] {
+            app.get(&format!("{path}?cursor={bad}"), &alice.access)
+                .await
+                .problem(400, "validation_failed");
+        }
+    }
+}

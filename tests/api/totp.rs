@@ -497,3 +497,36 @@ async fn recovery_codes_are_long_keyed_and_old_ones_still_work() {
         .expect(expected);
     }
 }
+
+/// Claiming a second factor is one conditional write through the write gate: the same recovery
+/// code (or TOTP code) sent on several logins at once lets exactly one through.
+#[tokio::test]
+async fn concurrent_logins_with_the_same_code_let_exactly_one_through() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let Enrolled {
+        secret,
+        recovery_codes,
+        ..
+    } = enroll(&app, &owner).await;
+    let next = code(&secret, 1);
+    for code in [recovery_codes[0].clone(), next] {
+        let mut tokens = Vec::new();
+        for _ in 0..12 {
+            tokens.push(mfa_challenge(&app).await);
+        }
+        let url = format!("{}/api/v1/auth/login/totp", app.base);
+        let results = crate::helpers::concurrently(tokens.len(), |i| {
+            app.client
+                .post(&url)
+                .json(&json!({"mfa_token": tokens[i], "code": code}))
+        })
+        .await;
+        let through = results.iter().filter(|(s, _)| *s == 200).count();
+        assert_eq!(through, 1, "{code}: {results:?}");
+        for (status, body) in results.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!(*status, 401, "{body}");
+            assert_eq!(body["code"], "invalid_credentials", "{body}");
+        }
+    }
+}
