@@ -11,7 +11,7 @@ pub async fn emit(db: &impl ConnectionTrait, event: &Event) -> AppResult<()> {
     outbox::Entity::insert(outbox::ActiveModel {
         position: NotSet,
         event_id: Set(event.id),
-        event_type: Set(event.kind.clone()),
+        event_type: Set(event.kind().as_str().to_string()),
         workspace_id: Set(event.workspace_id),
         channel_id: Set(event.channel_id),
         payload: Set(payload),

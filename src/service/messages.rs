@@ -19,7 +19,11 @@ use super::{
 use crate::{
     app::AppState,
     db::entity::{channel, mention, message, pin, reaction, user, workspace_member},
-    domain::{MessageBody, events::kind, mentions},
+    domain::{
+        MessageBody,
+        events::{EventData, MessageDeleted},
+        mentions,
+    },
     error::{AppError, AppResult},
 };
 
@@ -364,14 +368,7 @@ pub async fn emit_updated(
 ) -> AppResult<()> {
     let mut shared = view.clone();
     shared.reactions.iter_mut().for_each(|r| r.me = false);
-    channels::emit(
-        db,
-        channel,
-        kind::MESSAGE_UPDATED,
-        actor,
-        serde_json::to_value(&shared).unwrap_or_default(),
-    )
-    .await
+    channels::emit(db, channel, actor, EventData::MessageUpdated(shared)).await
 }
 
 /// Soft delete: the author, channel owners/admins, or server admins (not in DMs). The content
@@ -412,13 +409,17 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
         .exec(&tx)
         .await?;
     pin::Entity::delete_by_id(deleted.id).exec(&tx).await?;
-    let data = serde_json::json!({ "id": deleted.id, "seq": deleted.seq, "thread_root_id": deleted.thread_root_id, "deleted_by": principal.user_id });
+    let gone = MessageDeleted {
+        id: deleted.id,
+        seq: deleted.seq,
+        thread_root_id: deleted.thread_root_id,
+        deleted_by: principal.user_id,
+    };
     channels::emit(
         &tx,
         &access.channel,
-        kind::MESSAGE_DELETED,
         principal.user_id,
-        data,
+        EventData::MessageDeleted(gone),
     )
     .await?;
     if let Some(root_id) = deleted.thread_root_id

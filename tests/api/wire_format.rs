@@ -9,7 +9,10 @@
 
 use std::{collections::HashMap, path::PathBuf};
 
-use colink::{db::entity::outbox, domain::events::Event};
+use colink::{
+    db::entity::outbox,
+    domain::events::{Event, EventKind},
+};
 use futures_util::StreamExt;
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
@@ -161,6 +164,9 @@ fn recorded_outbox_rows_read_back_and_write_out_unchanged() {
     for kind in EVENT_TYPES {
         assert!(seen.contains(kind), "no recorded {kind} row");
     }
+    // A new event type must join the scenario (and the recording).
+    let declared: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(declared, EVENT_TYPES, "every declared type is covered");
 }
 
 /// The scenario: every event type, in channels, DMs and sessions.
