@@ -15,7 +15,7 @@ use crate::{
     db::entity::{channel, channel_member, user, workspace_member},
     domain::{
         ChannelKind, ChannelName, ChannelRole, Role,
-        events::{ChannelArchived, Event, EventData, MemberChange},
+        events::{ChannelArchived, EventData},
     },
     error::{AppError, AppResult},
 };
@@ -138,8 +138,8 @@ pub async fn create_in(
     .map_err(accounts::unique_to_conflict)?;
     add_member_in(tx, &channel, creator, ChannelRole::Owner).await?;
     let view = ChannelView::of(channel.clone(), Vec::new(), 1);
-    emit(tx, &channel, creator, EventData::ChannelCreated(view)).await?;
-    emit_member(
+    events::emit_in(tx, &channel, creator, EventData::ChannelCreated(view)).await?;
+    events::emit_member(
         tx,
         &channel,
         EventData::MemberJoined,
@@ -149,35 +149,6 @@ pub async fn create_in(
     )
     .await?;
     Ok(channel)
-}
-
-/// Store an event about `channel`, done by `actor`, in the outbox (in the caller's transaction).
-pub async fn emit(
-    db: &impl ConnectionTrait,
-    channel: &channel::Model,
-    actor: Uuid,
-    data: EventData,
-) -> AppResult<()> {
-    let event = Event::new(channel.workspace_id, Some(channel.id), Some(actor), data);
-    events::emit(db, &event).await
-}
-
-/// `member.joined` or `member.left` (`event` is `EventData::MemberJoined` or `MemberLeft`):
-/// `user_id` with `role` (for a departure, the role they had).
-pub(super) async fn emit_member(
-    db: &impl ConnectionTrait,
-    channel: &channel::Model,
-    event: fn(MemberChange) -> EventData,
-    actor: Uuid,
-    user_id: Uuid,
-    role: ChannelRole,
-) -> AppResult<()> {
-    let change = MemberChange {
-        user_id,
-        role,
-        channel_kind: channel.kind,
-    };
-    emit(db, channel, actor, event(change)).await
 }
 
 /// Add `user_id` to `channel` unless they are a member already (`INSERT … ON CONFLICT DO
@@ -311,7 +282,7 @@ pub async fn update(
         .map_err(accounts::unique_to_conflict)?;
     let mut views = read_state::views(&tx, vec![channel.clone()]).await?;
     let view = views.pop().ok_or_else(|| AppError::not_found("channel"))?;
-    emit(
+    events::emit_in(
         &tx,
         &channel,
         principal.user_id,
@@ -355,7 +326,7 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
         archived_at: channel.archived_at,
         kind: channel.kind,
     };
-    emit(
+    events::emit_in(
         &tx,
         &channel,
         principal.user_id,
@@ -407,7 +378,7 @@ pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult
         let (tx, _write) = state.begin_write().await?;
         // A concurrent join may have added them meanwhile: then there is nothing to announce.
         if add_member_in(&tx, &access.channel, principal.user_id, ChannelRole::Member).await? {
-            emit_member(
+            events::emit_member(
                 &tx,
                 &access.channel,
                 EventData::MemberJoined,
@@ -445,7 +416,7 @@ async fn remove(
         .exec_with_returning(&tx)
         .await?
     {
-        emit_member(
+        events::emit_member(
             &tx,
             channel,
             EventData::MemberLeft,
@@ -567,7 +538,7 @@ pub async fn add_member(
     let (tx, _write) = state.begin_write().await?;
     // Added by a concurrent request meanwhile: the same answer, announced once.
     if add_member_in(&tx, &access.channel, user_id, ChannelRole::Member).await? {
-        emit_member(
+        events::emit_member(
             &tx,
             &access.channel,
             EventData::MemberJoined,

@@ -104,7 +104,7 @@ pub async fn open(
         channels::add_member_in(&tx, &channel, *id, ChannelRole::Member).await?;
     }
     let created = ChannelView::of(channel.clone(), people.clone(), people.len() as u64);
-    channels::emit(
+    events::emit_in(
         &tx,
         &channel,
         principal.user_id,

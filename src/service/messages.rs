@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, broadcast, channels, events, limits,
+    Principal, access, broadcast, events, limits,
     message_writer::{NewMessage, Stored},
     now, threads,
     views::{MentionSet, MessageView, ReactionSummary},
@@ -368,7 +368,7 @@ pub async fn emit_updated(
 ) -> AppResult<()> {
     let mut shared = view.clone();
     shared.reactions.iter_mut().for_each(|r| r.me = false);
-    channels::emit(db, channel, actor, EventData::MessageUpdated(shared)).await
+    events::emit_in(db, channel, actor, EventData::MessageUpdated(shared)).await
 }
 
 /// Soft delete: the author, channel owners/admins, or server admins (not in DMs). The content
@@ -415,7 +415,7 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
         thread_root_id: deleted.thread_root_id,
         deleted_by: principal.user_id,
     };
-    channels::emit(
+    events::emit_in(
         &tx,
         &access.channel,
         principal.user_id,

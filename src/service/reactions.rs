@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Principal, access, channels, events, limits, messages, now,
+    Principal, access, events, limits, messages, now,
     page::{self, ActivityKey},
     views::MessageView,
 };
@@ -60,7 +60,7 @@ pub async fn add(
         user_id: principal.user_id,
         emoji: added.emoji.clone(),
     };
-    channels::emit(
+    events::emit_in(
         &tx,
         &access.channel,
         principal.user_id,
@@ -94,7 +94,7 @@ pub async fn remove(state: &AppState, principal: Principal, reaction_id: Uuid) -
             user_id: r.user_id,
             emoji: r.emoji,
         };
-        channels::emit(
+        events::emit_in(
             &tx,
             &access.channel,
             principal.user_id,

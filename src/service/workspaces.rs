@@ -8,7 +8,7 @@ use sea_orm::{
 use time::Duration;
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, audit, channels, limits, now};
+use super::{Principal, RequestMeta, audit, channels, events, limits, now};
 use crate::{
     app::AppState,
     db::entity::{channel, invite, user, workspace, workspace_member},
@@ -140,7 +140,7 @@ pub async fn add_member(
     if let Some(general) = general
         && channels::add_member_in(db, &general, user_id, ChannelRole::Member).await?
     {
-        channels::emit_member(
+        events::emit_member(
             db,
             &general,
             EventData::MemberJoined,
