@@ -55,18 +55,10 @@ impl Subscription for MemorySubscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::events::EventData;
 
     fn event(n: i64) -> Arc<Event> {
-        Arc::new(
-            Event::new(
-                "message.created",
-                uuid::Uuid::now_v7(),
-                None,
-                None,
-                serde_json::json!({}),
-            )
-            .with_seq(n),
-        )
+        Arc::new(Event::new(uuid::Uuid::now_v7(), None, None, EventData::sample(n)).with_seq(n))
     }
 
     #[tokio::test]

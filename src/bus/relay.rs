@@ -380,6 +380,7 @@ mod tests {
 
     use super::*;
     use crate::bus::{MemoryBus, Subscription};
+    use crate::domain::events::EventData;
 
     /// An in-memory bus whose first `failures` publishes fail, like a broker that is down.
     struct FlakyBus {
@@ -416,11 +417,10 @@ mod tests {
         let mut out = Vec::new();
         for seq in 1..=n as i64 {
             let event = Event::new(
-                "message.created",
                 uuid::Uuid::now_v7(),
                 Some(channel),
                 None,
-                serde_json::json!({}),
+                EventData::sample(seq),
             )
             .with_seq(seq);
             crate::service::events::emit(db, &event).await.unwrap();

@@ -1,54 +1,213 @@
-//! The event envelope (SPEC §7): what services write to the outbox and the bus carries.
+//! The events (SPEC §7): what services write to the outbox and the bus carries.
+//!
+//! An [`Event`] is an envelope (id, time, workspace, channel, actor, seq) around [`EventData`],
+//! which has one variant per event type with its typed payload; consumers `match` on it. Each
+//! type's name (`message.created` …) is declared once, beside its variant, in the `events!`
+//! table below, which also derives [`EventKind`] (the type without its payload) from it.
+//!
+//! The wire format — outbox rows, WebSocket frames, `resume` replays — is fixed and was the same
+//! before the payloads were typed (`tests/api/wire_format.rs` compares it with recorded rows):
+//! - the envelope is `{"id","type","occurred_at","workspace_id","channel_id","actor_id",
+//!   "seq"?,"data"}`, in that order, `seq` only on message events;
+//! - `data` is the payload with the keys of every object sorted (it goes through a
+//!   `serde_json::Value`, as it always did), so the bytes never depend on field order;
+//! - rows written by an older binary deserialize into the same variants.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser};
+use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Event type names.
-pub mod kind {
-    pub const MESSAGE_CREATED: &str = "message.created";
-    pub const MESSAGE_UPDATED: &str = "message.updated";
-    pub const MESSAGE_DELETED: &str = "message.deleted";
-    pub const REACTION_ADDED: &str = "reaction.added";
-    pub const REACTION_REMOVED: &str = "reaction.removed";
-    pub const CHANNEL_CREATED: &str = "channel.created";
-    pub const CHANNEL_UPDATED: &str = "channel.updated";
-    pub const CHANNEL_ARCHIVED: &str = "channel.archived";
-    pub const MEMBER_JOINED: &str = "member.joined";
-    pub const MEMBER_LEFT: &str = "member.left";
-    pub const CONVERSATION_READ: &str = "conversation.read";
-    /// Internal (never sent to clients): sessions ended; the hub closes their connections.
-    pub const SESSION_REVOKED: &str = "session.revoked";
+use super::{ChannelKind, ChannelRole};
+use crate::service::views::{ChannelView, MessageView};
+
+/// Declares [`EventData`] and [`EventKind`] from one table: variant, payload, type name.
+macro_rules! events {
+    ($( $(#[$doc:meta])* $variant:ident($payload:ty) = $name:literal, )*) => {
+        /// An event's payload, by type.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum EventData {
+            $( $(#[$doc])* $variant($payload), )*
+        }
+
+        /// An event's type; [`EventKind::as_str`] is its name on the wire (`message.created`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $( $variant, )*
+        }
+
+        impl EventKind {
+            /// Every type, in declaration order.
+            pub const ALL: &[EventKind] = &[$( EventKind::$variant, )*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( EventKind::$variant => $name, )*
+                }
+            }
+        }
+
+        impl EventData {
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $( EventData::$variant(_) => EventKind::$variant, )*
+                }
+            }
+
+            /// The payload as JSON (objects with sorted keys, see the module docs).
+            fn to_json(&self) -> serde_json::Result<Value> {
+                match self {
+                    $( EventData::$variant(payload) => serde_json::to_value(payload), )*
+                }
+            }
+
+            fn from_json(kind: EventKind, data: Value) -> serde_json::Result<Self> {
+                Ok(match kind {
+                    $( EventKind::$variant => EventData::$variant(serde_json::from_value(data)?), )*
+                })
+            }
+        }
+    };
 }
 
+events! {
+    /// A new message (or thread reply), as the API shows it.
+    MessageCreated(MessageView) = "message.created",
+    /// A message changed: edited, pinned, reacted to or its thread grew; the whole message.
+    MessageUpdated(MessageView) = "message.updated",
+    MessageDeleted(MessageDeleted) = "message.deleted",
+    ReactionAdded(ReactionChange) = "reaction.added",
+    ReactionRemoved(ReactionChange) = "reaction.removed",
+    /// A channel or DM (with its `participant_ids`) was created.
+    ChannelCreated(ChannelView) = "channel.created",
+    ChannelUpdated(ChannelView) = "channel.updated",
+    ChannelArchived(ChannelArchived) = "channel.archived",
+    MemberJoined(MemberChange) = "member.joined",
+    MemberLeft(MemberChange) = "member.left",
+    /// A read marker moved; private to the reader.
+    ConversationRead(ConversationRead) = "conversation.read",
+    /// Internal (never sent to clients): sessions ended; the hub closes their connections.
+    SessionRevoked(SessionRevoked) = "session.revoked",
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = UnknownEventType;
+    fn from_str(s: &str) -> Result<Self, UnknownEventType> {
+        EventKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownEventType(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type {0:?}")]
+pub struct UnknownEventType(pub String);
+
+impl Serialize for EventKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        name.parse().map_err(de::Error::custom)
+    }
+}
+
+/// `message.deleted`: the message is gone from view (its row stays, see the messages service).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageDeleted {
+    pub id: Uuid,
+    pub seq: i64,
+    pub thread_root_id: Option<Uuid>,
+    pub deleted_by: Uuid,
+}
+
+/// `reaction.added` / `reaction.removed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionChange {
+    /// The reaction's id.
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub user_id: Uuid,
+    pub emoji: String,
+}
+
+/// `channel.archived`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelArchived {
+    pub archived_at: Option<OffsetDateTime>,
+    pub kind: ChannelKind,
+}
+
+/// `member.joined` / `member.left`: who, with which role (the role they had, for a departure).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberChange {
+    pub user_id: Uuid,
+    pub role: ChannelRole,
+    pub channel_kind: ChannelKind,
+}
+
+/// `conversation.read`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRead {
+    pub user_id: Uuid,
+    pub last_read_seq: i64,
+}
+
+/// `session.revoked` (internal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRevoked {
+    pub user_id: Uuid,
+    /// The session (refresh-token family) that ended; `None`: every session of the user.
+    pub session_id: Option<Uuid>,
+    pub reason: Revoked,
+}
+
+/// Why sessions ended, as the realtime hub needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Revoked {
+    /// The credential is no longer valid: sign in again (close 4001).
+    Credential,
+    /// The user's role changed: reconnect so access is checked again (close 4003).
+    Role,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// UUIDv7: unique, time-ordered; consumers dedupe by it.
     pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
     pub workspace_id: Option<Uuid>,
     pub channel_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
     /// The channel sequence number, for message events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<i64>,
-    pub data: serde_json::Value,
+    /// The type and its payload.
+    pub data: EventData,
 }
 
 impl Event {
+    /// A new event in `workspace_id`, with a fresh id, happening now.
     pub fn new(
-        kind: &str,
         workspace_id: Uuid,
         channel_id: Option<Uuid>,
         actor_id: Option<Uuid>,
-        data: serde_json::Value,
+        data: EventData,
     ) -> Self {
         Self {
             id: Uuid::now_v7(),
-            kind: kind.to_string(),
             occurred_at: crate::domain::clock::now(),
             workspace_id: Some(workspace_id),
             channel_id,
@@ -62,38 +221,72 @@ impl Event {
         self.seq = Some(seq);
         self
     }
+
+    pub fn kind(&self) -> EventKind {
+        self.data.kind()
+    }
+}
+
+/// The envelope as it is written: the type beside the other fields, the payload as JSON.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    id: Uuid,
+    #[serde(rename = "type")]
+    kind: EventKind,
+    #[serde(with = "time::serde::rfc3339")]
+    occurred_at: OffsetDateTime,
+    workspace_id: Option<Uuid>,
+    channel_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seq: Option<i64>,
+    data: Value,
+}
+
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Wire {
+            id: self.id,
+            kind: self.kind(),
+            occurred_at: self.occurred_at,
+            workspace_id: self.workspace_id,
+            channel_id: self.channel_id,
+            actor_id: self.actor_id,
+            seq: self.seq,
+            data: self.data.to_json().map_err(ser::Error::custom)?,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = Wire::deserialize(d)?;
+        let data = EventData::from_json(wire.kind, wire.data)
+            .map_err(|e| de::Error::custom(format_args!("{} data: {e}", wire.kind)))?;
+        Ok(Event {
+            id: wire.id,
+            occurred_at: wire.occurred_at,
+            workspace_id: wire.workspace_id,
+            channel_id: wire.channel_id,
+            actor_id: wire.actor_id,
+            seq: wire.seq,
+            data,
+        })
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn envelope_shape() {
-        let e = Event::new(
-            kind::MESSAGE_CREATED,
-            Uuid::now_v7(),
-            Some(Uuid::now_v7()),
-            None,
-            serde_json::json!({"x": 1}),
-        )
-        .with_seq(7);
-        let v = serde_json::to_value(&e).unwrap();
-        for key in [
-            "id",
-            "type",
-            "occurred_at",
-            "workspace_id",
-            "channel_id",
-            "actor_id",
-            "seq",
-            "data",
-        ] {
-            assert!(v.get(key).is_some(), "{key}");
-        }
-        assert_eq!(v["type"], "message.created");
-        assert!(v["occurred_at"].as_str().unwrap().ends_with('Z'));
-        let back: Event = serde_json::from_value(v).unwrap();
-        assert_eq!(back, e);
+impl EventData {
+    /// Some payload, for tests that only need an event.
+    pub(crate) fn sample(n: i64) -> Self {
+        EventData::ConversationRead(ConversationRead {
+            user_id: Uuid::nil(),
+            last_read_seq: n,
+        })
     }
 }
+
+#[cfg(test)]
+#[path = "events_tests.rs"]
+mod tests;

@@ -1,5 +1,6 @@
 //! Domain types that validate at construction. No IO here.
 
+mod channel;
 pub mod clock;
 mod conversation;
 mod email;
@@ -10,6 +11,7 @@ mod patterns;
 mod role;
 mod user_fields;
 
+pub use channel::{ChannelKind, ChannelRole};
 pub use conversation::{ChannelName, ClientId, Emoji, MAX_MESSAGE_CHARS, MessageBody};
 pub use email::Email;
 pub use password::{NewPassword, PasswordProblem};

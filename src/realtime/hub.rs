@@ -5,21 +5,22 @@
 //! recipient's bounded queue with `try_send` — it never waits for a connection. A connection
 //! whose queue is full is evicted (closed with 4008) instead of slowing anyone else down.
 //!
-//! Who receives an event:
+//! Who receives an event (the hub matches on its [`EventData`] variant):
 //! - connections subscribed to its `channel_id` (a subscription was checked against the
 //!   database when made);
 //! - user-scoped, whatever they subscribed to: the user named by `member.joined` /
-//!   `member.left` (`data.user_id`), the participants of a new DM (`channel.created` with
-//!   `data.participant_ids`), and users mentioned in `message.created` (`data.mentions.user_ids`;
-//!   checked against the database first, by the audience worker, since anyone can be mentioned).
+//!   `member.left` (their `user_id`), the participants of a new DM (`channel.created` with
+//!   `participant_ids`), and users mentioned in `message.created` (`mentions.user_ids`; checked
+//!   against the database first, by the audience worker, since anyone can be mentioned).
 //!
 //! - every connection of the workspace, for the lifecycle of its public channels
-//!   (`channel.created` / `channel.updated` / `channel.archived` of a channel of kind `public`):
+//!   (`channel.created` / `channel.updated` / `channel.archived` of a [`ChannelKind::Public`]):
 //!   any member may read and join them, so channel lists stay current without a subscription.
 //!   The workspaces are those the user belonged to when connecting.
 //!
 //! `conversation.read` is the exception: a read marker is private and goes only to the reader's
-//! own connections.
+//! own connections. `session.revoked` is internal: it reaches no one, it closes the connections
+//! of the ended sessions.
 //!
 //! Membership changes take effect at once: `member.joined` subscribes the new member's
 //! connections to the channel, a new DM subscribes its participants', and `member.left` of a
@@ -41,7 +42,10 @@ use super::{
     metrics::Metrics,
     protocol::{Outbound, ServerFrame, close},
 };
-use crate::domain::events::{Event, kind};
+use crate::domain::{
+    ChannelKind,
+    events::{Event, EventData, Revoked, SessionRevoked},
+};
 
 pub type ConnId = u64;
 
@@ -280,8 +284,8 @@ impl Hub {
 
     /// Deliver one bus event (see the module docs for who receives it).
     pub fn deliver(&self, event: &Event) -> Option<MentionJob> {
-        if event.kind == kind::SESSION_REVOKED {
-            self.end_sessions(event);
+        if let EventData::SessionRevoked(revoked) = &event.data {
+            self.end_sessions(revoked);
             return None;
         }
         // Serialised once, and only if someone receives it.
@@ -293,7 +297,7 @@ impl Hub {
         let slow = {
             let reg = self.read();
             // A read marker is private: only the reader's own connections (other devices).
-            let subscribed: HashSet<ConnId> = if event.kind == kind::CONVERSATION_READ {
+            let subscribed: HashSet<ConnId> = if let EventData::ConversationRead(_) = event.data {
                 event
                     .actor_id
                     .map(|u| reg.conns_of(u).collect())
@@ -321,9 +325,8 @@ impl Hub {
             if !extra.is_empty() {
                 slow.extend(self.send(&reg, extra, &frame()));
             }
-            if let (Some(channel_id), true) = (channel, event.kind == kind::MESSAGE_CREATED) {
-                let users: Vec<Uuid> = mentioned_users(event)
-                    .into_iter()
+            if let (Some(channel_id), EventData::MessageCreated(message)) = (channel, &event.data) {
+                let users: Vec<Uuid> = (message.mentions.user_ids.iter().copied())
                     .filter(|u| reg.conns_of(*u).any(|id| !subscribed.contains(&id)))
                     .collect();
                 if !users.is_empty() {
@@ -345,13 +348,11 @@ impl Hub {
 
     /// Subscriptions follow membership changes (see the module docs).
     fn apply_membership(&self, event: &Event, channel: Uuid, named: &[Uuid]) {
-        let joined = event.kind == kind::MEMBER_JOINED
-            || (event.kind == kind::CHANNEL_CREATED && !named.is_empty());
-        let left = event.kind == kind::MEMBER_LEFT
-            && event.data.get("channel_kind").and_then(|k| k.as_str()) != Some("public");
-        if !joined && !left {
-            return;
-        }
+        let joined = match &event.data {
+            EventData::MemberJoined(_) | EventData::ChannelCreated(_) => true,
+            EventData::MemberLeft(left) if !left.channel_kind.is_public() => false,
+            _ => return,
+        };
         let mut newly = Vec::new();
         {
             let mut reg = self.write();
@@ -472,65 +473,38 @@ impl Hub {
 
     /// `session.revoked` (internal, never sent to clients): close the connections of the ended
     /// sessions, 4001 for a revoked credential, 4003 for a role change.
-    fn end_sessions(&self, event: &Event) {
-        let field = |name: &str| {
-            event
-                .data
-                .get(name)
-                .and_then(|v| v.as_str())
-                .and_then(|v| v.parse::<Uuid>().ok())
-        };
-        let Some(user) = field("user_id") else {
-            return;
-        };
-        let reason = match event.data.get("reason").and_then(|v| v.as_str()) {
-            Some("role") => CloseReason {
+    fn end_sessions(&self, revoked: &SessionRevoked) {
+        let reason = match revoked.reason {
+            Revoked::Role => CloseReason {
                 code: close::PERMISSIONS_CHANGED,
                 reason: "your role changed: reconnect",
             },
-            _ => CloseReason {
+            Revoked::Credential => CloseReason {
                 code: close::UNAUTHORIZED,
                 reason: "the session was revoked",
             },
         };
-        self.close_sessions(user, field("session_id"), reason);
+        self.close_sessions(revoked.user_id, revoked.session_id, reason);
     }
-}
-
-fn uuids(value: Option<&serde_json::Value>) -> Vec<Uuid> {
-    value
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
-        .collect()
 }
 
 /// `channel.created` / `updated` / `archived` of a public channel: news for the whole workspace.
 fn public_channel_lifecycle(event: &Event) -> bool {
-    matches!(
-        event.kind.as_str(),
-        kind::CHANNEL_CREATED | kind::CHANNEL_UPDATED | kind::CHANNEL_ARCHIVED
-    ) && event.data.get("kind").and_then(|k| k.as_str()) == Some("public")
+    let kind = match &event.data {
+        EventData::ChannelCreated(c) | EventData::ChannelUpdated(c) => c.kind,
+        EventData::ChannelArchived(archived) => archived.kind,
+        _ => return false,
+    };
+    kind == ChannelKind::Public
 }
 
 /// Users an event is about, who may see it whatever they subscribed to.
 fn named_users(event: &Event) -> Vec<Uuid> {
-    match event.kind.as_str() {
-        kind::MEMBER_JOINED | kind::MEMBER_LEFT => event
-            .data
-            .get("user_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse().ok())
-            .into_iter()
-            .collect(),
-        kind::CHANNEL_CREATED => uuids(event.data.get("participant_ids")),
+    match &event.data {
+        EventData::MemberJoined(member) | EventData::MemberLeft(member) => vec![member.user_id],
+        EventData::ChannelCreated(created) => created.participant_ids.clone(),
         _ => Vec::new(),
     }
-}
-
-fn mentioned_users(event: &Event) -> Vec<Uuid> {
-    uuids(event.data.get("mentions").and_then(|m| m.get("user_ids")))
 }
 
 #[cfg(test)]

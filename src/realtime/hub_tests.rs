@@ -1,9 +1,20 @@
 //! Unit tests of the hub (a file of their own: the hub is long enough).
 
 use super::*;
+use crate::domain::{ChannelRole, events::MemberChange};
 
-fn event(kind: &str, channel: Uuid, data: serde_json::Value) -> Event {
-    Event::new(kind, Uuid::now_v7(), Some(channel), None, data)
+fn event(channel: Uuid, data: EventData) -> Event {
+    Event::new(Uuid::now_v7(), Some(channel), None, data)
+}
+
+/// A channel event (delivered to the channel's subscribers).
+fn deleted(by: Uuid) -> EventData {
+    EventData::MessageDeleted(crate::domain::events::MessageDeleted {
+        id: Uuid::now_v7(),
+        seq: 1,
+        thread_root_id: None,
+        deleted_by: by,
+    })
 }
 
 #[tokio::test]
@@ -15,11 +26,7 @@ async fn delivers_to_subscribers_and_evicts_full_queues() {
     hub.subscribe(fast.id, channel);
     hub.subscribe(slow.id, channel);
     for _ in 0..3 {
-        hub.deliver(&event(
-            kind::MESSAGE_UPDATED,
-            channel,
-            serde_json::json!({}),
-        ));
+        hub.deliver(&event(channel, deleted(u1)));
         assert!(fast.queue.recv().await.is_some());
     }
     assert_eq!(slow.closed.borrow().map(|r| r.code), Some(close::TOO_SLOW));
@@ -32,8 +39,12 @@ async fn membership_events_subscribe_and_unsubscribe_the_named_user() {
     let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 16, 10));
     let (user, channel) = (Uuid::now_v7(), Uuid::now_v7());
     let mut conn = hub.register(user, None, &[]).unwrap();
-    let data = serde_json::json!({"user_id": user, "channel_kind": "private"});
-    hub.deliver(&event(kind::MEMBER_JOINED, channel, data.clone()));
+    let change = MemberChange {
+        user_id: user,
+        role: ChannelRole::Member,
+        channel_kind: ChannelKind::Private,
+    };
+    hub.deliver(&event(channel, EventData::MemberJoined(change.clone())));
     assert!(hub.is_subscribed(conn.id, channel));
     assert!(
         conn.queue
@@ -44,7 +55,7 @@ async fn membership_events_subscribe_and_unsubscribe_the_named_user() {
             .contains("member.joined")
     );
     assert!(conn.queue.recv().await.unwrap().text.contains("subscribed"));
-    hub.deliver(&event(kind::MEMBER_LEFT, channel, data));
+    hub.deliver(&event(channel, EventData::MemberLeft(change)));
     assert!(
         conn.queue
             .recv()
@@ -92,17 +103,23 @@ async fn session_revocations_close_only_the_matching_connections() {
     let mut one = hub.register(user, Some(s1), &[]).unwrap();
     let mut two = hub.register(user, Some(s2), &[]).unwrap();
     let theirs = hub.register(other, Some(s1), &[]).unwrap();
-    let revoked = |session: Option<Uuid>, reason: &str| Event {
+    let revoked = |session: Option<Uuid>, reason: Revoked| Event {
         id: Uuid::now_v7(),
-        kind: kind::SESSION_REVOKED.into(),
         occurred_at: crate::domain::clock::now(),
         workspace_id: None,
         channel_id: None,
         actor_id: Some(user),
         seq: None,
-        data: serde_json::json!({"user_id": user, "session_id": session, "reason": reason}),
+        data: EventData::SessionRevoked(SessionRevoked {
+            user_id: user,
+            session_id: session,
+            reason,
+        }),
     };
-    assert!(hub.deliver(&revoked(Some(s1), "credential")).is_none());
+    assert!(
+        hub.deliver(&revoked(Some(s1), Revoked::Credential))
+            .is_none()
+    );
     assert_eq!(
         one.closed.borrow_and_update().map(|r| r.code),
         Some(close::UNAUTHORIZED)
@@ -111,7 +128,7 @@ async fn session_revocations_close_only_the_matching_connections() {
     assert!(!theirs.closed.has_changed().unwrap());
     // Never forwarded to anyone.
     assert!(two.queue.try_recv().is_err());
-    hub.deliver(&revoked(None, "role"));
+    hub.deliver(&revoked(None, Revoked::Role));
     assert_eq!(
         two.closed.borrow_and_update().map(|r| r.code),
         Some(close::PERMISSIONS_CHANGED)

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     db::entity::{channel, channel_member, message, workspace_member},
-    domain::events::{Event, kind},
+    domain::events::{Event, EventData},
     error::AppResult,
     identity::jwt::Scope,
     service::{Principal, access, authn, messages},
@@ -49,13 +49,12 @@ pub async fn replay_page(
         .into_iter()
         .map(|view| Event {
             id: Uuid::now_v7(),
-            kind: kind::MESSAGE_CREATED.to_string(),
             occurred_at: view.created_at,
             workspace_id: Some(channel.workspace_id),
             channel_id: Some(channel.id),
             actor_id: Some(view.user_id),
             seq: Some(view.seq),
-            data: serde_json::to_value(&view).unwrap_or_default(),
+            data: EventData::MessageCreated(view),
         })
         .collect())
 }

@@ -24,16 +24,13 @@ pub struct Access {
 
 impl Access {
     pub fn is_dm(&self) -> bool {
-        matches!(self.channel.kind.as_str(), "dm" | "group_dm")
+        self.channel.kind.is_dm()
     }
     pub fn is_member(&self) -> bool {
         self.membership.is_some()
     }
     pub fn is_channel_admin(&self) -> bool {
-        matches!(
-            self.membership.as_ref().map(|m| m.role.as_str()),
-            Some("owner" | "admin")
-        )
+        self.membership.as_ref().is_some_and(|m| m.role.manages())
     }
     /// Server admins moderate channels, not private conversations between people.
     pub fn is_moderator(&self) -> bool {
@@ -89,7 +86,7 @@ pub async fn readable(
     if access.is_member() || access.is_moderator() {
         return Ok(access);
     }
-    if access.channel.kind == "public"
+    if access.channel.kind.is_public()
         && !principal.is_guest()
         && workspaces::membership(db, access.channel.workspace_id, principal.user_id)
             .await?

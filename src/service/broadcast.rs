@@ -11,7 +11,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::Principal;
-use crate::{db::entity::channel_member, domain::mentions::Mentions, error::AppResult};
+use crate::{
+    db::entity::channel_member,
+    domain::{ChannelRole, mentions::Mentions},
+    error::AppResult,
+};
 
 /// Something the server tells the sender about the message it just stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
@@ -40,7 +44,7 @@ pub async fn restrict(
     if members <= u64::from(max_members) {
         return Ok(None);
     }
-    let role: Option<String> = channel_member::Entity::find()
+    let role: Option<ChannelRole> = channel_member::Entity::find()
         .select_only()
         .column(channel_member::Column::Role)
         .filter(channel_member::Column::ChannelId.eq(channel_id))
@@ -48,7 +52,7 @@ pub async fn restrict(
         .into_tuple()
         .one(db)
         .await?;
-    if matches!(role.as_deref(), Some("owner" | "admin")) {
+    if role.is_some_and(ChannelRole::manages) {
         return Ok(None);
     }
     parsed.channel = false;

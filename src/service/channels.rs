@@ -14,8 +14,8 @@ use crate::{
     app::AppState,
     db::entity::{channel, channel_member, user, workspace_member},
     domain::{
-        ChannelName, Role,
-        events::{Event, kind},
+        ChannelKind, ChannelName, ChannelRole, Role,
+        events::{ChannelArchived, EventData},
     },
     error::{AppError, AppResult, ErrorCode},
 };
@@ -117,7 +117,11 @@ pub async fn create_in(
     let channel = channel::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
-        kind: Set(if is_private { "private" } else { "public" }.to_string()),
+        kind: Set(if is_private {
+            ChannelKind::Private
+        } else {
+            ChannelKind::Public
+        }),
         name: Set(Some(name.into_inner())),
         description: Set(description),
         topic: Set(None),
@@ -132,53 +136,19 @@ pub async fn create_in(
     .insert(tx)
     .await
     .map_err(accounts::unique_to_conflict)?;
-    add_member_in(tx, &channel, creator, "owner").await?;
+    add_member_in(tx, &channel, creator, ChannelRole::Owner).await?;
     let view = ChannelView::of(channel.clone(), Vec::new(), 1);
-    emit(
+    events::emit_in(tx, &channel, creator, EventData::ChannelCreated(view)).await?;
+    events::emit_member(
         tx,
         &channel,
-        kind::CHANNEL_CREATED,
+        EventData::MemberJoined,
         creator,
-        serde_json::to_value(&view).unwrap_or_default(),
+        creator,
+        ChannelRole::Owner,
     )
     .await?;
-    emit_member(tx, &channel, kind::MEMBER_JOINED, creator, creator, "owner").await?;
     Ok(channel)
-}
-
-pub async fn emit(
-    db: &impl ConnectionTrait,
-    channel: &channel::Model,
-    event_kind: &str,
-    actor: Uuid,
-    data: serde_json::Value,
-) -> AppResult<()> {
-    let event = Event::new(
-        event_kind,
-        channel.workspace_id,
-        Some(channel.id),
-        Some(actor),
-        data,
-    );
-    events::emit(db, &event).await
-}
-
-pub(super) async fn emit_member(
-    db: &impl ConnectionTrait,
-    channel: &channel::Model,
-    event_kind: &str,
-    actor: Uuid,
-    user_id: Uuid,
-    role: &str,
-) -> AppResult<()> {
-    emit(
-        db,
-        channel,
-        event_kind,
-        actor,
-        serde_json::json!({ "user_id": user_id, "role": role, "channel_kind": channel.kind }),
-    )
-    .await
 }
 
 /// Add `user_id` to `channel` unless they are a member already (`INSERT … ON CONFLICT DO
@@ -187,12 +157,12 @@ pub async fn add_member_in(
     db: &DatabaseTransaction,
     channel: &channel::Model,
     user_id: Uuid,
-    role: &str,
+    role: ChannelRole,
 ) -> AppResult<bool> {
     let inserted = channel_member::Entity::insert(channel_member::ActiveModel {
         channel_id: Set(channel.id),
         user_id: Set(user_id),
-        role: Set(role.to_string()),
+        role: Set(role),
         // New members start with the history read: unread counts begin at their arrival.
         last_read_seq: Set(channel.last_seq),
         muted: Set(false),
@@ -225,14 +195,14 @@ pub async fn list(
         .filter(if principal.is_guest() {
             // Guests: only what they were added to.
             Condition::all()
-                .add(channel::Column::Kind.is_in(["public", "private"]))
+                .add(channel::Column::Kind.is_in([ChannelKind::Public, ChannelKind::Private]))
                 .add(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
         } else {
             Condition::any()
-                .add(channel::Column::Kind.eq("public"))
+                .add(channel::Column::Kind.eq(ChannelKind::Public))
                 .add(
                     Condition::all()
-                        .add(channel::Column::Kind.eq("private"))
+                        .add(channel::Column::Kind.eq(ChannelKind::Private))
                         .add(
                             channel::Column::Id
                                 .in_subquery(read_state::memberships_of(principal.user_id)),
@@ -312,12 +282,11 @@ pub async fn update(
         .map_err(accounts::unique_to_conflict)?;
     let mut views = read_state::views(&tx, vec![channel.clone()]).await?;
     let view = views.pop().ok_or_else(|| AppError::not_found("channel"))?;
-    emit(
+    events::emit_in(
         &tx,
         &channel,
-        kind::CHANNEL_UPDATED,
         principal.user_id,
-        serde_json::to_value(&view).unwrap_or_default(),
+        EventData::ChannelUpdated(view),
     )
     .await?;
     events::commit(state, tx).await?;
@@ -353,12 +322,15 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
     let Some(channel) = archived.into_iter().next() else {
         return Ok(());
     };
-    emit(
+    let archived = ChannelArchived {
+        archived_at: channel.archived_at,
+        kind: channel.kind,
+    };
+    events::emit_in(
         &tx,
         &channel,
-        kind::CHANNEL_ARCHIVED,
         principal.user_id,
-        serde_json::json!({ "archived_at": channel.archived_at, "kind": channel.kind }),
+        EventData::ChannelArchived(archived),
     )
     .await?;
     events::commit(state, tx).await?;
@@ -385,7 +357,7 @@ pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult
                 e
             }
         })?;
-    if access.channel.kind != "public" {
+    if !access.channel.kind.is_public() {
         if access.is_member() {
             return get(state, principal, id).await;
         }
@@ -405,14 +377,14 @@ pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult
         }
         let (tx, _write) = state.begin_write().await?;
         // A concurrent join may have added them meanwhile: then there is nothing to announce.
-        if add_member_in(&tx, &access.channel, principal.user_id, "member").await? {
-            emit_member(
+        if add_member_in(&tx, &access.channel, principal.user_id, ChannelRole::Member).await? {
+            events::emit_member(
                 &tx,
                 &access.channel,
-                kind::MEMBER_JOINED,
+                EventData::MemberJoined,
                 principal.user_id,
                 principal.user_id,
-                "member",
+                ChannelRole::Member,
             )
             .await?;
         }
@@ -444,7 +416,15 @@ async fn remove(
         .exec_with_returning(&tx)
         .await?
     {
-        emit_member(&tx, channel, kind::MEMBER_LEFT, actor, user_id, &gone.role).await?;
+        events::emit_member(
+            &tx,
+            channel,
+            EventData::MemberLeft,
+            actor,
+            user_id,
+            gone.role,
+        )
+        .await?;
     }
     events::commit(state, tx).await?;
     state.post_access.forget_member(channel.id, user_id);
@@ -456,8 +436,8 @@ pub struct Member {
     pub user_id: Uuid,
     pub username: String,
     pub display_name: String,
-    /// owner, admin or member (in this channel).
-    pub role: String,
+    /// The role in this channel.
+    pub role: ChannelRole,
     #[serde(with = "time::serde::rfc3339")]
     pub joined_at: time::OffsetDateTime,
     /// online, away, dnd or offline.
@@ -494,7 +474,7 @@ pub async fn members(
     if let Some(after) = cursor {
         query = query.filter(user::Column::Username.gt(after));
     }
-    let rows: Vec<(Uuid, String, String, String, time::OffsetDateTime)> =
+    let rows: Vec<(Uuid, String, String, ChannelRole, time::OffsetDateTime)> =
         query.limit(limit + 1).into_tuple().all(&state.db).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let presence = state.realtime.presence.statuses(&ids).await;
@@ -531,7 +511,7 @@ pub async fn add_member(
     }
     let allowed = access.is_channel_admin()
         || access.is_moderator()
-        || (access.channel.kind == "public" && access.is_member() && !principal.is_guest());
+        || (access.channel.kind.is_public() && access.is_member() && !principal.is_guest());
     if !allowed {
         return Err(AppError::forbidden(
             "only channel owners and admins can add people here",
@@ -558,14 +538,14 @@ pub async fn add_member(
     }
     let (tx, _write) = state.begin_write().await?;
     // Added by a concurrent request meanwhile: the same answer, announced once.
-    if add_member_in(&tx, &access.channel, user_id, "member").await? {
-        emit_member(
+    if add_member_in(&tx, &access.channel, user_id, ChannelRole::Member).await? {
+        events::emit_member(
             &tx,
             &access.channel,
-            kind::MEMBER_JOINED,
+            EventData::MemberJoined,
             principal.user_id,
             user_id,
-            "member",
+            ChannelRole::Member,
         )
         .await?;
     }

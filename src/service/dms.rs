@@ -11,7 +11,7 @@ use super::{
 use crate::{
     app::AppState,
     db::entity::channel,
-    domain::events::kind,
+    domain::{ChannelKind, ChannelRole, events::EventData},
     error::{AppError, AppResult, ErrorCode},
 };
 
@@ -76,7 +76,11 @@ pub async fn open(
     let inserted = channel::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
-        kind: Set(if people.len() <= 2 { "dm" } else { "group_dm" }.to_string()),
+        kind: Set(if people.len() <= 2 {
+            ChannelKind::Dm
+        } else {
+            ChannelKind::GroupDm
+        }),
         name: Set(None),
         description: Set(None),
         topic: Set(None),
@@ -103,15 +107,14 @@ pub async fn open(
         Err(e) => return Err(e.into()),
     };
     for id in &people {
-        channels::add_member_in(&tx, &channel, *id, "member").await?;
+        channels::add_member_in(&tx, &channel, *id, ChannelRole::Member).await?;
     }
     let created = ChannelView::of(channel.clone(), people.clone(), people.len() as u64);
-    channels::emit(
+    events::emit_in(
         &tx,
         &channel,
-        kind::CHANNEL_CREATED,
         principal.user_id,
-        serde_json::to_value(&created).unwrap_or_default(),
+        EventData::ChannelCreated(created),
     )
     .await?;
     events::commit(state, tx).await?;
@@ -143,7 +146,7 @@ pub async fn list(
 ) -> AppResult<(Vec<ChannelView>, Option<String>)> {
     let dms = channel::Entity::find()
         .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
-        .filter(channel::Column::Kind.is_in(["dm", "group_dm"]));
+        .filter(channel::Column::Kind.is_in([ChannelKind::Dm, ChannelKind::GroupDm]));
     let (dms, next) = conversations::page_by_activity(&state.db, dms, cursor, limit).await?;
     let mut views = read_state::views(&state.db, dms).await?;
     read_state::personalise(&state.db, principal.user_id, &mut views).await?;

@@ -26,7 +26,7 @@ use crate::{
         WriteGate,
         entity::{channel, mention, message, outbox},
     },
-    domain::events::{Event, kind},
+    domain::events::{Event, EventData},
     error::{AppError, AppResult},
     workers::Shutdown,
 };
@@ -340,17 +340,16 @@ async fn store(
         let mut view = MessageView::bare(model.clone());
         view.mentions = m.mentions.clone();
         let event = Event::new(
-            kind::MESSAGE_CREATED,
             m.workspace_id,
             Some(m.channel_id),
             Some(m.author),
-            serde_json::to_value(&view).unwrap_or_default(),
+            EventData::MessageCreated(view.clone()),
         )
         .with_seq(seq);
         events.push(outbox::ActiveModel {
             position: NotSet,
             event_id: Set(event.id),
-            event_type: Set(event.kind.clone()),
+            event_type: Set(event.kind().as_str().to_string()),
             workspace_id: Set(event.workspace_id),
             channel_id: Set(event.channel_id),
             payload: Set(serde_json::to_string(&event).unwrap_or_default()),

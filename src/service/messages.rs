@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, broadcast, channels, events, limits,
+    Principal, access, broadcast, events, limits,
     message_writer::{NewMessage, Stored},
     now, threads,
     views::{MentionSet, MessageView},
@@ -19,7 +19,11 @@ use super::{
 use crate::{
     app::AppState,
     db::entity::{channel, mention, message, pin, user, workspace_member},
-    domain::{MessageBody, events::kind, mentions},
+    domain::{
+        MessageBody,
+        events::{EventData, MessageDeleted},
+        mentions,
+    },
     error::{AppError, AppResult},
 };
 
@@ -334,14 +338,7 @@ pub async fn emit_updated(
 ) -> AppResult<()> {
     let mut shared = view.clone();
     shared.reactions.iter_mut().for_each(|r| r.me = false);
-    channels::emit(
-        db,
-        channel,
-        kind::MESSAGE_UPDATED,
-        actor,
-        serde_json::to_value(&shared).unwrap_or_default(),
-    )
-    .await
+    events::emit_in(db, channel, actor, EventData::MessageUpdated(shared)).await
 }
 
 /// Soft delete: the author, channel owners/admins, or server admins (not in DMs). The content
@@ -382,13 +379,17 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
         .exec(&tx)
         .await?;
     pin::Entity::delete_by_id(deleted.id).exec(&tx).await?;
-    let data = serde_json::json!({ "id": deleted.id, "seq": deleted.seq, "thread_root_id": deleted.thread_root_id, "deleted_by": principal.user_id });
-    channels::emit(
+    let gone = MessageDeleted {
+        id: deleted.id,
+        seq: deleted.seq,
+        thread_root_id: deleted.thread_root_id,
+        deleted_by: principal.user_id,
+    };
+    events::emit_in(
         &tx,
         &access.channel,
-        kind::MESSAGE_DELETED,
         principal.user_id,
-        data,
+        EventData::MessageDeleted(gone),
     )
     .await?;
     if let Some(root_id) = deleted.thread_root_id

@@ -10,14 +10,17 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, channels, events, limits, messages, now,
+    Principal, access, events, limits, messages, now,
     page::{self, ActivityKey},
     views::{MessageView, ReactionSummary},
 };
 use crate::{
     app::AppState,
     db::entity::{message, pin, reaction},
-    domain::{Emoji, events::kind},
+    domain::{
+        Emoji,
+        events::{EventData, ReactionChange},
+    },
     error::{AppError, AppResult},
 };
 
@@ -53,13 +56,17 @@ pub async fn add(
         }
         _ => e.into(),
     })?;
-    let data = serde_json::json!({ "id": added.id, "message_id": m.id, "user_id": principal.user_id, "emoji": added.emoji });
-    channels::emit(
+    let change = ReactionChange {
+        id: added.id,
+        message_id: m.id,
+        user_id: principal.user_id,
+        emoji: added.emoji.clone(),
+    };
+    events::emit_in(
         &tx,
         &access.channel,
-        kind::REACTION_ADDED,
         principal.user_id,
-        data,
+        EventData::ReactionAdded(change),
     )
     .await?;
     events::commit(state, tx).await?;
@@ -176,13 +183,17 @@ pub async fn remove(state: &AppState, principal: Principal, reaction_id: Uuid) -
     let (tx, _write) = state.begin_write().await?;
     let removed = reaction::Entity::delete_by_id(r.id).exec(&tx).await?;
     if removed.rows_affected == 1 {
-        let data = serde_json::json!({ "id": r.id, "message_id": m.id, "user_id": r.user_id, "emoji": r.emoji });
-        channels::emit(
+        let change = ReactionChange {
+            id: r.id,
+            message_id: m.id,
+            user_id: r.user_id,
+            emoji: r.emoji,
+        };
+        events::emit_in(
             &tx,
             &access.channel,
-            kind::REACTION_REMOVED,
             principal.user_id,
-            data,
+            EventData::ReactionRemoved(change),
         )
         .await?;
     }

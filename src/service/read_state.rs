@@ -12,7 +12,7 @@ use super::{Principal, access, events, views::ChannelView};
 use crate::{
     app::AppState,
     db::entity::{channel, channel_member, mention, message},
-    domain::events::{Event, kind},
+    domain::events::{ConversationRead, Event, EventData},
     error::AppResult,
 };
 
@@ -164,11 +164,13 @@ pub async fn mark_read(
         if moved.rows_affected == 1 {
             marker = target;
             let event = Event::new(
-                kind::CONVERSATION_READ,
                 access.channel.workspace_id,
                 Some(channel_id),
                 Some(principal.user_id),
-                serde_json::json!({ "user_id": principal.user_id, "last_read_seq": target }),
+                EventData::ConversationRead(ConversationRead {
+                    user_id: principal.user_id,
+                    last_read_seq: target,
+                }),
             );
             events::emit(&tx, &event).await?;
             events::commit(state, tx).await?;
@@ -237,5 +239,5 @@ pub async fn views(
 }
 
 fn is_dm(c: &channel::Model) -> bool {
-    matches!(c.kind.as_str(), "dm" | "group_dm")
+    c.kind.is_dm()
 }

@@ -16,10 +16,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{RequestMeta, accounts, audit, authn, events, now};
+pub use crate::domain::events::Revoked;
 use crate::{
     app::AppState,
     db::entity::{refresh_token, user},
-    domain::events::{Event, kind},
+    domain::events::{Event, EventData, SessionRevoked},
     error::{AppError, AppResult, ErrorCode},
     identity::{
         jwt::{Grant, Scope},
@@ -103,41 +104,22 @@ pub async fn emit_revoked(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     session: Option<Uuid>,
-    why: Revoked,
+    reason: Revoked,
 ) -> AppResult<()> {
     let event = Event {
         id: Uuid::now_v7(),
-        kind: kind::SESSION_REVOKED.to_string(),
         occurred_at: now(),
         workspace_id: None,
         channel_id: None,
         actor_id: Some(user_id),
         seq: None,
-        data: serde_json::json!({
-            "user_id": user_id,
-            "session_id": session,
-            "reason": why.as_str(),
+        data: EventData::SessionRevoked(SessionRevoked {
+            user_id,
+            session_id: session,
+            reason,
         }),
     };
     events::emit(db, &event).await
-}
-
-/// Why sessions ended, as the realtime hub needs to know it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Revoked {
-    /// The credential is no longer valid: sign in again (close 4001).
-    Credential,
-    /// The user's role changed: reconnect so access is checked again (close 4003).
-    Role,
-}
-
-impl Revoked {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Revoked::Credential => "credential",
-            Revoked::Role => "role",
-        }
-    }
 }
 
 fn invalid_refresh() -> AppError {

@@ -22,7 +22,11 @@ use super::{
 use crate::{
     app::AppState,
     db::entity::{channel, message},
-    domain::{MessageBody, events::kind, mentions},
+    domain::{
+        MessageBody,
+        events::{Event, EventData},
+        mentions,
+    },
     error::{AppError, AppResult},
 };
 
@@ -178,12 +182,11 @@ async fn insert(
         channel: new.parsed.channel,
         here: new.parsed.here,
     };
-    let event = crate::domain::events::Event::new(
-        kind::MESSAGE_CREATED,
+    let event = Event::new(
         channel.workspace_id,
         Some(channel.id),
         Some(author),
-        serde_json::to_value(&view).unwrap_or_default(),
+        EventData::MessageCreated(view.clone()),
     )
     .with_seq(seq);
     events::emit(tx, &event).await?;

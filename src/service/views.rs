@@ -1,19 +1,22 @@
 //! How channels and messages look to clients — in API responses and in event payloads alike
-//! (one representation, so a client can apply an event exactly like a fetched object).
+//! (one representation, so a client can apply an event exactly like a fetched object). They also
+//! deserialize, as the payloads of events read back from the outbox.
 
 use poem_openapi::Object;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::entity::{channel, message};
+use crate::{
+    db::entity::{channel, message},
+    domain::ChannelKind,
+};
 
-#[derive(Debug, Clone, Serialize, Object)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 pub struct ChannelView {
     pub id: Uuid,
     pub workspace_id: Uuid,
-    /// `public`, `private`, `dm` or `group_dm`.
-    pub kind: String,
+    pub kind: ChannelKind,
     /// `None` for DMs.
     #[oai(nullable)]
     pub name: Option<String>,
@@ -56,7 +59,7 @@ impl ChannelView {
         Self {
             id: c.id,
             workspace_id: c.workspace_id,
-            is_private: c.kind != "public",
+            is_private: !c.kind.is_public(),
             kind: c.kind,
             name: c.name,
             description: c.description,
@@ -76,7 +79,7 @@ impl ChannelView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Object)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 pub struct ReactionSummary {
     pub emoji: String,
     /// Everyone who reacted with this emoji.
@@ -87,14 +90,14 @@ pub struct ReactionSummary {
     pub me: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Object)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
 pub struct MentionSet {
     pub user_ids: Vec<Uuid>,
     pub channel: bool,
     pub here: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Object)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 pub struct MessageView {
     pub id: Uuid,
     pub channel_id: Uuid,
@@ -126,7 +129,7 @@ pub struct MessageView {
     pub created_at: OffsetDateTime,
     /// Only in the answer to the sender's own post: what the server did differently from what
     /// was asked (e.g. an `@channel` it did not expand). Never in events or lists.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", skip_deserializing)]
     #[oai(default, skip_serializing_if_is_empty)]
     pub notices: Vec<super::broadcast::Notice>,
 }

@@ -8,11 +8,11 @@ use sea_orm::{
 use time::Duration;
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, audit, channels, limits, now};
+use super::{Principal, RequestMeta, audit, channels, events, limits, now};
 use crate::{
     app::AppState,
     db::entity::{channel, invite, user, workspace, workspace_member},
-    domain::{ChannelName, WorkspaceName, events::kind},
+    domain::{ChannelKind, ChannelName, ChannelRole, WorkspaceName, events::EventData},
     error::{AppError, AppResult, ErrorCode},
     identity::opaque,
 };
@@ -133,20 +133,20 @@ pub async fn add_member(
     let general = channel::Entity::find()
         .filter(channel::Column::WorkspaceId.eq(workspace_id))
         .filter(channel::Column::Name.eq(GENERAL_CHANNEL))
-        .filter(channel::Column::Kind.eq("public"))
+        .filter(channel::Column::Kind.eq(ChannelKind::Public))
         .filter(channel::Column::ArchivedAt.is_null())
         .one(db)
         .await?;
     if let Some(general) = general
-        && channels::add_member_in(db, &general, user_id, "member").await?
+        && channels::add_member_in(db, &general, user_id, ChannelRole::Member).await?
     {
-        channels::emit_member(
+        events::emit_member(
             db,
             &general,
-            kind::MEMBER_JOINED,
+            EventData::MemberJoined,
             user_id,
             user_id,
-            "member",
+            ChannelRole::Member,
         )
         .await?;
     }

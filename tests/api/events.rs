@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use colink::bus::{Dedup, Subscription};
-use colink::domain::events::Event;
+use colink::domain::{
+    ChannelKind, ChannelRole,
+    events::{ConversationRead, Event, EventData, MemberChange},
+};
+use colink::service::views::MessageView;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, sea_query::Expr};
 use serde_json::json;
 
@@ -18,12 +22,24 @@ async fn next(sub: &mut Box<dyn Subscription>) -> std::sync::Arc<Event> {
         .expect("bus open")
 }
 
+fn uuid(s: &str) -> uuid::Uuid {
+    s.parse().unwrap()
+}
+
+/// The message a `message.created` / `message.updated` carries.
+fn message(e: &Event) -> &MessageView {
+    match &e.data {
+        EventData::MessageCreated(m) | EventData::MessageUpdated(m) => m,
+        other => panic!("not a message event: {other:?}"),
+    }
+}
+
 /// Events until one of type `last` (inclusive).
 async fn collect_until(sub: &mut Box<dyn Subscription>, last: &str) -> Vec<std::sync::Arc<Event>> {
     let mut out = Vec::new();
     loop {
         let e = next(sub).await;
-        let done = e.kind == last;
+        let done = e.kind().as_str() == last;
         out.push(e);
         if done {
             return out;
@@ -106,7 +122,7 @@ async fn every_change_publishes_its_event_in_order() {
         .expect(204);
 
     let events = collect_until(&mut sub, "channel.archived").await;
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind().as_str()).collect();
     assert_eq!(
         kinds,
         [
@@ -138,22 +154,28 @@ async fn every_change_publishes_its_event_in_order() {
     }
     let created: Vec<&std::sync::Arc<Event>> = events
         .iter()
-        .filter(|e| e.kind == "message.created")
+        .filter(|e| matches!(e.data, EventData::MessageCreated(_)))
         .collect();
     let seqs: Vec<i64> = created.iter().map(|e| e.seq.unwrap()).collect();
     assert_eq!(seqs, [1, 2, 3], "per-channel order");
     // The payload is the message as the API shows it.
-    assert_eq!(created[0].data["content"], "one");
+    assert_eq!(message(created[0]).content, "one");
     assert_eq!(
-        created[1].data["mentions"]["user_ids"],
-        json!([alice.user_id])
+        message(created[1]).mentions.user_ids,
+        [uuid(&alice.user_id)]
     );
-    assert_eq!(created[2].data["thread_root_id"], m1_id);
+    assert_eq!(message(created[2]).thread_root_id, Some(uuid(m1_id)));
     assert_eq!(
         events[11].data,
-        json!({"user_id": bob.user_id, "last_read_seq": 3})
+        EventData::ConversationRead(ConversationRead {
+            user_id: uuid(&bob.user_id),
+            last_read_seq: 3
+        })
     );
-    assert_eq!(events[12].data["id"], m1_id);
+    let EventData::MessageDeleted(deleted) = &events[12].data else {
+        panic!("{:?}", events[12]);
+    };
+    assert_eq!(deleted.id, uuid(m1_id));
     // The event ids are time-ordered like the outbox.
     assert!(events.windows(2).all(|w| w[0].id < w[1].id));
 }
@@ -244,7 +266,9 @@ async fn a_row_committed_behind_the_cursor_is_still_published() {
     // Wait until the relay has published past every row (its cursor is beyond them).
     app.send(&alice, &ch, "marker").await;
     loop {
-        if next(&mut sub).await.data["content"] == "marker" {
+        if let EventData::MessageCreated(m) = &next(&mut sub).await.data
+            && m.content == "marker"
+        {
             break;
         }
     }
@@ -346,17 +370,17 @@ async fn membership_changes_unpins_and_dm_creation_publish_events() {
     let (mut archived, mut dm_created) = (false, false);
     while !(archived && dm_created) {
         let e = next(&mut sub).await;
-        archived |= e.kind == "channel.archived";
-        dm_created |= e.kind == "channel.created" && e.data["id"] == dm.as_str();
+        archived |= matches!(e.data, EventData::ChannelArchived(_));
+        dm_created |= matches!(&e.data, EventData::ChannelCreated(c) if c.id == uuid(&dm));
         events.push(e);
     }
     let channel: uuid::Uuid = ch.parse().unwrap();
-    let in_channel: Vec<(&str, serde_json::Value)> = events
+    let in_channel: Vec<&EventData> = events
         .iter()
         .filter(|e| e.channel_id == Some(channel))
-        .map(|e| (e.kind.as_str(), e.data.clone()))
+        .map(|e| &e.data)
         .collect();
-    let kinds: Vec<&str> = in_channel.iter().map(|(k, _)| *k).collect();
+    let kinds: Vec<&str> = in_channel.iter().map(|d| d.kind().as_str()).collect();
     assert_eq!(
         kinds,
         [
@@ -371,21 +395,36 @@ async fn membership_changes_unpins_and_dm_creation_publish_events() {
             "channel.archived",
         ]
     );
-    let member = |i: usize| {
-        (
-            in_channel[i].1["user_id"].as_str().unwrap().to_string(),
-            in_channel[i].1["role"].as_str().unwrap().to_string(),
-        )
+    let member = |i: usize| match in_channel[i] {
+        EventData::MemberJoined(MemberChange {
+            user_id,
+            role,
+            channel_kind,
+        })
+        | EventData::MemberLeft(MemberChange {
+            user_id,
+            role,
+            channel_kind,
+        }) => {
+            assert_eq!(*channel_kind, ChannelKind::Private);
+            (*user_id, *role)
+        }
+        other => panic!("not a member event: {other:?}"),
     };
-    assert_eq!(member(1), (alice.user_id.clone(), "owner".to_string()));
-    assert_eq!(member(2), (bob.user_id.clone(), "member".to_string()));
-    assert_eq!(in_channel[4].1["pinned"], true);
-    assert_eq!(in_channel[5].1["pinned"], false);
-    assert_eq!(member(6), (bob.user_id.clone(), "member".to_string()));
-    assert_eq!(member(7), (alice.user_id.clone(), "owner".to_string()));
+    let pinned = |i: usize| match in_channel[i] {
+        EventData::MessageUpdated(m) => m.pinned,
+        other => panic!("not message.updated: {other:?}"),
+    };
+    let (alice_id, bob_id) = (uuid(&alice.user_id), uuid(&bob.user_id));
+    assert_eq!(member(1), (alice_id, ChannelRole::Owner));
+    assert_eq!(member(2), (bob_id, ChannelRole::Member));
+    assert!(pinned(4));
+    assert!(!pinned(5));
+    assert_eq!(member(6), (bob_id, ChannelRole::Member));
+    assert_eq!(member(7), (alice_id, ChannelRole::Owner));
     let actors: Vec<Option<uuid::Uuid>> = events
         .iter()
-        .filter(|e| e.channel_id == Some(channel) && e.kind.starts_with("member."))
+        .filter(|e| e.channel_id == Some(channel) && e.kind().as_str().starts_with("member."))
         .map(|e| e.actor_id)
         .collect();
     let id = |s: &str| Some(s.parse::<uuid::Uuid>().unwrap());
@@ -399,13 +438,16 @@ async fn membership_changes_unpins_and_dm_creation_publish_events() {
         ]
     );
     // The DM's creation, with its participants.
-    let created = events
+    let (created, view) = events
         .iter()
-        .find(|e| e.kind == "channel.created" && e.data["id"] == dm.as_str())
+        .find_map(|e| match &e.data {
+            EventData::ChannelCreated(c) if c.id == uuid(&dm) => Some((e, c)),
+            _ => None,
+        })
         .unwrap();
-    assert_eq!(created.data["kind"], "dm");
+    assert_eq!(view.kind, ChannelKind::Dm);
     assert_eq!(created.channel_id, dm.parse().ok());
-    let mut people = vec![alice.user_id.clone(), bob.user_id.clone()];
+    let mut people = vec![alice_id, bob_id];
     people.sort();
-    assert_eq!(created.data["participant_ids"], json!(people));
+    assert_eq!(view.participant_ids, people);
 }

@@ -37,5 +37,6 @@ mod setup;
 mod threads;
 mod totp;
 mod users;
+mod wire_format;
 mod workspaces;
 mod write_limits;

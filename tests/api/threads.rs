@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use colink::bus::Subscription;
+use colink::{bus::Subscription, domain::events::EventData};
 use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp, concurrently, spawn_app};
@@ -14,8 +14,10 @@ async fn root_updates(sub: &mut Box<dyn Subscription>, root: &str, n: usize) -> 
             .await
             .expect("an event within 10 s")
             .expect("bus open");
-        if e.kind == "message.updated" && e.data["id"] == root {
-            counts.push(e.data["reply_count"].as_i64().unwrap());
+        if let EventData::MessageUpdated(m) = &e.data
+            && m.id.to_string() == root
+        {
+            counts.push(i64::from(m.reply_count));
         }
     }
     counts

@@ -1,14 +1,16 @@
 use sea_orm::entity::prelude::*;
 use time::OffsetDateTime;
 
+use crate::domain::ChannelKind;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "channels")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub workspace_id: Uuid,
-    /// `public`, `private`, `dm` or `group_dm`.
-    pub kind: String,
+    /// Stored as `public`, `private`, `dm` or `group_dm`.
+    pub kind: ChannelKind,
     pub name: Option<String>,
     pub description: Option<String>,
     pub topic: Option<String>,

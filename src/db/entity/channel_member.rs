@@ -1,6 +1,8 @@
 use sea_orm::entity::prelude::*;
 use time::OffsetDateTime;
 
+use crate::domain::ChannelRole;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "channel_members")]
 pub struct Model {
@@ -8,8 +10,8 @@ pub struct Model {
     pub channel_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: Uuid,
-    /// `owner`, `admin` or `member`.
-    pub role: String,
+    /// Stored as `owner`, `admin` or `member`.
+    pub role: ChannelRole,
     pub last_read_seq: i64,
     pub muted: bool,
     pub joined_at: OffsetDateTime,
