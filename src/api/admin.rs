@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
-    dto::{Created, NoContent, User, UserPage},
+    dto::{Created, NoContent, Page, User},
     security::{BearerAuth, meta},
     statuses::{self as s, ApiResult},
     users::default_limit,
@@ -130,13 +130,6 @@ struct AuditEntry {
     created_at: OffsetDateTime,
 }
 
-#[derive(Object)]
-struct AuditPage {
-    items: Vec<AuditEntry>,
-    #[oai(nullable)]
-    next_cursor: Option<String>,
-}
-
 impl From<crate::db::entity::api_client::Model> for Client {
     fn from(c: crate::db::entity::api_client::Model) -> Self {
         Self {
@@ -165,7 +158,7 @@ impl AdminApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<UserPage>, (s::Authed, s::BadRequest)> {
+    ) -> ApiResult<Json<Page<User>>, (s::Authed, s::BadRequest)> {
         users::require_admin(auth.0)?;
         let page = users::search(
             &self.state,
@@ -176,7 +169,7 @@ impl AdminApi {
             limit.0,
         )
         .await?;
-        Ok(Json(UserPage {
+        Ok(Json(Page {
             items: page
                 .items
                 .into_iter()
@@ -301,7 +294,7 @@ impl AdminApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<AuditPage>, (s::Authed, s::BadRequest)> {
+    ) -> ApiResult<Json<Page<AuditEntry>>, (s::Authed, s::BadRequest)> {
         users::require_admin(auth.0)?;
         let page = audit_query::list(
             &self.state,
@@ -315,7 +308,7 @@ impl AdminApi {
             },
         )
         .await?;
-        Ok(Json(AuditPage {
+        Ok(Json(Page {
             items: page
                 .items
                 .into_iter()

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
-    dto::{Created, NoContent},
+    dto::{Created, NoContent, Page},
     security::BearerAuth,
     statuses::{self as s, ApiResult},
     users::default_limit,
@@ -58,21 +58,6 @@ struct UpdateChannelBody {
 }
 
 #[derive(Object)]
-struct ChannelPage {
-    items: Vec<ChannelView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    #[oai(nullable)]
-    next_cursor: Option<String>,
-}
-
-#[derive(Object)]
-struct MemberPage {
-    items: Vec<Member>,
-    #[oai(nullable)]
-    next_cursor: Option<String>,
-}
-
-#[derive(Object)]
 struct AddMemberBody {
     user_id: Uuid,
 }
@@ -88,14 +73,6 @@ struct ReadState {
     last_read_seq: i64,
     unread_count: u64,
     mention_count: u64,
-}
-
-#[derive(Object)]
-struct PinPage {
-    items: Vec<MessageView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    #[oai(nullable)]
-    next_cursor: Option<String>,
 }
 
 #[OpenApi(prefix_path = "/channels", tag = "ApiTags::Channels")]
@@ -145,14 +122,14 @@ impl ChannelsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<ChannelPage>, (s::Authed, s::BadRequest, s::NotFound)> {
+    ) -> ApiResult<Json<Page<ChannelView>>, (s::Authed, s::BadRequest, s::NotFound)> {
         let filter = ListFilter {
             workspace_id: workspace_id.0,
             include_archived: include_archived.0,
         };
         let (items, next_cursor) =
             channels::list(&self.state, auth.0, filter, cursor.as_deref(), limit.0).await?;
-        Ok(Json(ChannelPage { items, next_cursor }))
+        Ok(Json(Page { items, next_cursor }))
     }
 
     /// One channel (private channels: members and admins only).
@@ -228,10 +205,10 @@ impl ChannelsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<MemberPage>, (s::Authed, s::BadRequest, s::NotFound)> {
+    ) -> ApiResult<Json<Page<Member>>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             channels::members(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
-        Ok(Json(MemberPage { items, next_cursor }))
+        Ok(Json(Page { items, next_cursor }))
     }
 
     /// Add someone (channel owners/admins; any member for public channels).
@@ -296,9 +273,9 @@ impl ChannelsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<PinPage>, (s::Authed, s::BadRequest, s::NotFound)> {
+    ) -> ApiResult<Json<Page<MessageView>>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             reactions::pins(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
-        Ok(Json(PinPage { items, next_cursor }))
+        Ok(Json(Page { items, next_cursor }))
     }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
+    dto::Page,
     security::BearerAuth,
     statuses::{self as s, ApiResult},
     users::default_limit,
@@ -45,26 +46,11 @@ enum OpenDmResponse {
 }
 
 #[derive(Object)]
-struct DmPage {
-    items: Vec<ChannelView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    #[oai(nullable)]
-    next_cursor: Option<String>,
-}
-
-#[derive(Object)]
 struct Conversation {
     #[oai(flatten)]
     channel: ChannelView,
     #[oai(nullable)]
     last_message: Option<MessageView>,
-}
-
-#[derive(Object)]
-struct ConversationPage {
-    items: Vec<Conversation>,
-    #[oai(nullable)]
-    next_cursor: Option<String>,
 }
 
 #[OpenApi(tag = "ApiTags::Conversations")]
@@ -97,10 +83,10 @@ impl DmsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<DmPage>, (s::Authed, s::BadRequest)> {
+    ) -> ApiResult<Json<Page<ChannelView>>, (s::Authed, s::BadRequest)> {
         let (items, next_cursor) =
             dms::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
-        Ok(Json(DmPage { items, next_cursor }))
+        Ok(Json(Page { items, next_cursor }))
     }
 
     /// Every channel and DM you are in, most recent activity first, with the last message and
@@ -115,10 +101,10 @@ impl DmsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<ConversationPage>, (s::Authed, s::BadRequest)> {
+    ) -> ApiResult<Json<Page<Conversation>>, (s::Authed, s::BadRequest)> {
         let (items, next_cursor) =
             conversations::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
-        Ok(Json(ConversationPage {
+        Ok(Json(Page {
             items: items
                 .into_iter()
                 .map(|c| Conversation {

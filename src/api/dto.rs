@@ -1,6 +1,10 @@
 //! Response shapes shared by several resources.
 
-use poem_openapi::{ApiResponse, Object, payload::Json, types::ToJSON};
+use poem_openapi::{
+    ApiResponse, Object,
+    payload::Json,
+    types::{ParseFromJSON, ToJSON},
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -127,9 +131,11 @@ impl From<TokenPair> for Tokens {
     }
 }
 
+/// One page of a list. `next_cursor` continues it (as `cursor`; for channel history, as
+/// `before`, or `after` when reading forward); null on the last page.
 #[derive(Object)]
-pub struct UserPage {
-    pub items: Vec<User>,
+pub struct Page<T: ParseFromJSON + ToJSON + Send + Sync> {
+    pub items: Vec<T>,
     #[oai(nullable)]
     pub next_cursor: Option<String>,
 }

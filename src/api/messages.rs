@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
-    dto::{Created, NoContent},
+    dto::{Created, NoContent, Page},
     security::BearerAuth,
     statuses::{self as s, ApiResult},
     users::default_limit,
@@ -70,14 +70,6 @@ struct Reaction {
     user_id: Uuid,
     emoji: String,
     created_at: OffsetDateTime,
-}
-
-#[derive(Object)]
-struct MessagePage {
-    items: Vec<MessageView>,
-    /// The `seq` to pass as `before` (or `after`) for the next page.
-    #[oai(nullable)]
-    next_cursor: Option<String>,
 }
 
 #[derive(Object)]
@@ -152,10 +144,10 @@ impl MessagesApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<MessagePage>, (s::Authed, s::BadRequest, s::NotFound)> {
+    ) -> ApiResult<Json<Page<MessageView>>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             messages::list(&self.state, auth.0, id.0, before.0, after.0, limit.0).await?;
-        Ok(Json(MessagePage { items, next_cursor }))
+        Ok(Json(Page { items, next_cursor }))
     }
 
     /// Edit your message.

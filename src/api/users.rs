@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
-    dto::{User, UserPage},
+    dto::{Page, User},
     security::{BearerAuth, EnrollmentAuth},
     statuses::{self as s, ApiResult},
 };
@@ -102,7 +102,7 @@ impl UsersApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<UserPage>, (s::Authed, s::BadRequest, s::NotFound)> {
+    ) -> ApiResult<Json<Page<User>>, (s::Authed, s::BadRequest, s::NotFound)> {
         let page = users::search(
             &self.state,
             auth.0,
@@ -112,7 +112,7 @@ impl UsersApi {
             limit.0,
         )
         .await?;
-        Ok(Json(UserPage {
+        Ok(Json(Page {
             items: page
                 .items
                 .into_iter()
