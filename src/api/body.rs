@@ -209,6 +209,10 @@ fn mismatch(
                     None | Some(Value::Null) if schema.required.contains(name) => {
                         return Some((field, "is required".into()));
                     }
+                    // Optional (it has a default) but not nullable: absent is fine, null is not.
+                    Some(Value::Null) if !property.nullable => {
+                        return Some((field, "must not be null".into()));
+                    }
                     None | Some(Value::Null) => {}
                     Some(v) => {
                         if let Some(found) = mismatch(registry, property, v, &field) {

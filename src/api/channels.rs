@@ -65,6 +65,7 @@ struct AddMemberBody {
 #[derive(Object)]
 struct ReadBody {
     /// Everything up to and including this sequence number has been read.
+    #[oai(validator(minimum(value = "0")))]
     seq: i64,
 }
 

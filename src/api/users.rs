@@ -38,6 +38,7 @@ struct StatusBody {
     /// Empty text and emoji clear the status.
     status_text: StatusText,
     status_emoji: StatusEmoji,
+    /// When the status ends; a time already past clears it.
     #[oai(nullable)]
     expires_at: Option<OffsetDateTime>,
 }

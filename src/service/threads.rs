@@ -248,7 +248,10 @@ async fn thread_root(
         .await?
         .filter(|m| m.channel_id == channel_id)
         .ok_or_else(|| {
-            AppError::validation("thread_root_id: no such message in this conversation")
+            AppError::new(
+                crate::error::ErrorCode::NotFound,
+                "thread_root_id: no such message in this conversation",
+            )
         })?;
     let root = match m.thread_root_id {
         None => m,

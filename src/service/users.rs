@@ -105,12 +105,11 @@ pub async fn set_status(
 ) -> AppResult<user::Model> {
     let text = StatusText::parse(text)?.into_inner();
     let emoji = StatusEmoji::parse(emoji)?.into_inner();
-    if expires_at.is_some_and(|at| at <= now()) {
-        return Err(AppError::validation("expires_at: must be in the future"));
-    }
     let user = accounts::get(&state.db, principal.user_id).await?;
     let mut active = user.into_active_model();
-    let clear = text.is_empty() && emoji.is_empty();
+    // A status that has already expired is no status: it clears, as it would have a moment later.
+    let expired = expires_at.is_some_and(|at| at <= now());
+    let clear = expired || (text.is_empty() && emoji.is_empty());
     active.status_text = Set((!clear).then_some(text));
     active.status_emoji = Set((!clear).then_some(emoji));
     active.status_expires_at = Set(if clear { None } else { expires_at });

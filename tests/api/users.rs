@@ -41,13 +41,23 @@ async fn profile_status_search_and_visibility() {
         .await
         .expect(200);
     assert_eq!(me["status"]["text"], "Lunch");
+    // A status that has already expired clears the status.
+    let cleared = app
+        .post(
+            "/users/me/status",
+            Some(&alice.access),
+            json!({"status_text": "x", "status_emoji": "", "expires_at": "2001-01-01T00:00:00Z"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(cleared["status"], serde_json::Value::Null, "{cleared}");
     app.post(
         "/users/me/status",
         Some(&alice.access),
-        json!({"status_text": "x", "status_emoji": "", "expires_at": "2001-01-01T00:00:00Z"}),
+        json!({"status_text": "Lunch", "status_emoji": ":taco:", "expires_at": later}),
     )
     .await
-    .problem(400, "validation_failed");
+    .expect(200);
     app.post(
         "/users/me/status",
         Some(&alice.access),
