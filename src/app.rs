@@ -115,9 +115,6 @@ impl AppState {
                 let store = RedbKv::open(&path)?;
                 (Arc::new(store.clone()), Some(store))
             }
-            (KvChoice::Configured, KvBackend::Redis) => {
-                anyhow::bail!("kv.backend = \"redis\" is not available in this build")
-            }
         };
         let keys = Keys::load(
             config.auth.secret_key.as_ref().map(|s| s.expose()),

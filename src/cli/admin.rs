@@ -120,103 +120,18 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             role,
             password_stdin,
         } => {
-            let username = Username::parse(&username)?;
-            let email = Email::parse(&email)?;
-            let display_name = display_name
-                .as_deref()
-                .map(DisplayName::parse)
-                .transpose()?;
-            let role: Role = role.parse()?;
-            if role == Role::Bot {
-                anyhow::bail!("bots are created with `colink admin create-client`");
-            }
-            let (pw, generated) = read_password(password_stdin)?;
-            let pw = NewPassword::parse(&pw, &[username.as_str(), email.as_str()])?;
-            let hash = password::hash(pw.expose()).await?;
-            let user = state
-                .write(|tx| {
-                    Box::pin(async move {
-                        let user = accounts::create(
-                            tx,
-                            NewAccount {
-                                username,
-                                email,
-                                display_name,
-                                password_hash: Some(hash),
-                                role,
-                                email_verified: true,
-                            },
-                        )
-                        .await?;
-                        match workspaces::default_workspace(tx).await? {
-                            Some(ws) if role == Role::Guest => {
-                                workspaces::add_member_without_channels(tx, ws.id, user.id).await?
-                            }
-                            Some(ws) => {
-                                workspaces::add_member(tx, ws.id, user.id, "member").await?
-                            }
-                            None => {}
-                        }
-                        crate::service::audit::record(
-                            tx,
-                            meta,
-                            crate::service::audit::Entry {
-                                actor: None,
-                                action: crate::service::audit::action::USER_CREATED,
-                                target: Some(("user", user.id)),
-                                details: Some(
-                                    serde_json::json!({ "via": "cli", "role": role.as_str() }),
-                                ),
-                            },
-                        )
-                        .await?;
-                        Ok(user)
-                    })
-                })
-                .await
-                .map_err(cli_error)?;
-            setup::close(&state).await;
-            println!(
-                "created user {} ({}) with role {}",
-                user.username, user.id, user.role
-            );
-            if generated {
-                println!("password: {}", pw.expose());
-            }
+            let new = NewUser {
+                username,
+                email,
+                display_name,
+                role,
+            };
+            create_user(&state, meta, new, password_stdin).await?;
         }
         AdminAction::ResetPassword {
             user,
             password_stdin,
-        } => {
-            let user = find(&state, &user).await?;
-            let (pw, generated) = read_password(password_stdin)?;
-            let pw = NewPassword::parse(&pw, &[&user.username, &user.email])?;
-            let hash = password::hash(pw.expose()).await?;
-            let user_id = user.id;
-            state
-                .write(|tx| {
-                    Box::pin(async move {
-                        accounts::set_password(tx, user_id, hash).await?;
-                        crate::service::audit::record(
-                            tx,
-                            meta,
-                            crate::service::audit::Entry {
-                                actor: None,
-                                action: crate::service::audit::action::PASSWORD_RESET,
-                                target: Some(("user", user_id)),
-                                details: Some(serde_json::json!({ "via": "cli" })),
-                            },
-                        )
-                        .await
-                    })
-                })
-                .await
-                .map_err(cli_error)?;
-            println!("password of {} reset; all sessions ended", user.username);
-            if generated {
-                println!("password: {}", pw.expose());
-            }
-        }
+        } => reset_password(&state, meta, &user, password_stdin).await?,
         AdminAction::SetRole { user, role } => {
             let user = find(&state, &user).await?;
             let updated = users::set_role(&state, meta, operator(), user.id, &role)
@@ -247,6 +162,125 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             println!("bot user:      {} ({})", new.bot.username, new.bot.id);
             println!("exchange them at POST /api/v1/auth/token (grant_type=client_credentials)");
         }
+    }
+    Ok(())
+}
+
+/// `admin create-user`, as typed.
+struct NewUser {
+    username: String,
+    email: String,
+    display_name: Option<String>,
+    role: String,
+}
+
+async fn create_user(
+    state: &AppState,
+    meta: RequestMeta,
+    new: NewUser,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let NewUser {
+        username,
+        email,
+        display_name,
+        role,
+    } = new;
+    let username = Username::parse(&username)?;
+    let email = Email::parse(&email)?;
+    let display_name = display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let role: Role = role.parse()?;
+    if role == Role::Bot {
+        anyhow::bail!("bots are created with `colink admin create-client`");
+    }
+    let (pw, generated) = read_password(password_stdin)?;
+    let pw = NewPassword::parse(&pw, &[username.as_str(), email.as_str()])?;
+    let hash = password::hash(pw.expose()).await?;
+    let user = state
+        .write(|tx| {
+            Box::pin(async move {
+                let user = accounts::create(
+                    tx,
+                    NewAccount {
+                        username,
+                        email,
+                        display_name,
+                        password_hash: Some(hash),
+                        role,
+                        email_verified: true,
+                    },
+                )
+                .await?;
+                match workspaces::default_workspace(tx).await? {
+                    Some(ws) if role == Role::Guest => {
+                        workspaces::add_member_without_channels(tx, ws.id, user.id).await?
+                    }
+                    Some(ws) => workspaces::add_member(tx, ws.id, user.id, "member").await?,
+                    None => {}
+                }
+                crate::service::audit::record(
+                    tx,
+                    meta,
+                    crate::service::audit::Entry {
+                        actor: None,
+                        action: crate::service::audit::action::USER_CREATED,
+                        target: Some(("user", user.id)),
+                        details: Some(serde_json::json!({ "via": "cli", "role": role.as_str() })),
+                    },
+                )
+                .await?;
+                Ok(user)
+            })
+        })
+        .await
+        .map_err(cli_error)?;
+    setup::close(state).await;
+    println!(
+        "created user {} ({}) with role {}",
+        user.username, user.id, user.role
+    );
+    if generated {
+        println!("password: {}", pw.expose());
+    }
+    Ok(())
+}
+
+async fn reset_password(
+    state: &AppState,
+    meta: RequestMeta,
+    user: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let user = find(state, user).await?;
+    let (pw, generated) = read_password(password_stdin)?;
+    let pw = NewPassword::parse(&pw, &[&user.username, &user.email])?;
+    let hash = password::hash(pw.expose()).await?;
+    let user_id = user.id;
+    state
+        .write(|tx| {
+            Box::pin(async move {
+                accounts::set_password(tx, user_id, hash).await?;
+                crate::service::audit::record(
+                    tx,
+                    meta,
+                    crate::service::audit::Entry {
+                        actor: None,
+                        action: crate::service::audit::action::PASSWORD_RESET,
+                        target: Some(("user", user_id)),
+                        details: Some(serde_json::json!({ "via": "cli" })),
+                    },
+                )
+                .await
+            })
+        })
+        .await
+        .map_err(cli_error)?;
+    println!("password of {} reset; all sessions ended", user.username);
+    if generated {
+        println!("password: {}", pw.expose());
     }
     Ok(())
 }

@@ -2,32 +2,35 @@ use crate::{App, config::Config, telemetry};
 
 pub async fn run(config: Config, warnings: &[String]) -> anyhow::Result<()> {
     telemetry::init(&config.telemetry);
+    // Installed before the server starts, so a SIGTERM that arrives as soon as it answers
+    // (a supervisor's quick restart, a test) is a graceful stop, not the default kill.
+    let stop = shutdown_signal()?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
     let app = App::build(config).await?;
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(stop).await
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Ctrl-C or SIGTERM; the handlers are registered when this is called.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }

@@ -26,40 +26,7 @@ pub async fn open(
 ) -> AppResult<(ChannelView, bool)> {
     limits::spend(state, principal.user_id, limits::Write::Conversation).await?;
     let workspace_id = channels::resolve_workspace(&state.db, principal, workspace_id).await?;
-    let mut people = participant_ids;
-    people.push(principal.user_id);
-    people.sort();
-    people.dedup();
-    for id in &people {
-        let user = accounts::get(&state.db, *id).await.map_err(|_| {
-            AppError::new(
-                ErrorCode::NotFound,
-                format!("participant_ids: unknown user {id}"),
-            )
-        })?;
-        if user.deactivated_at.is_some()
-            || workspaces::membership(&state.db, workspace_id, *id)
-                .await?
-                .is_none()
-        {
-            return Err(AppError::new(
-                ErrorCode::NotFound,
-                format!("participant_ids: {id} is not in this workspace"),
-            ));
-        }
-        if principal.is_guest() && !super::users::visible(&state.db, principal, *id).await? {
-            return Err(AppError::forbidden(
-                "guests can message only people they share a conversation with",
-            ));
-        }
-    }
-    // Counted after the lookups, so naming someone who does not exist is a 404 however many
-    // people the request names.
-    if people.len() > MAX_PARTICIPANTS {
-        return Err(AppError::validation(format!(
-            "participant_ids: at most {MAX_PARTICIPANTS} people in a group DM"
-        )));
-    }
+    let people = participants(state, principal, workspace_id, participant_ids).await?;
     let key = format!(
         "{workspace_id}:{}",
         people
@@ -119,6 +86,51 @@ pub async fn open(
     .await?;
     events::commit(state, tx).await?;
     Ok((view(state, principal, channel).await?, true))
+}
+
+/// The DM's people: the caller and `others`, each once, sorted, every one an active member of
+/// the workspace the caller may message; at most [`MAX_PARTICIPANTS`].
+async fn participants(
+    state: &AppState,
+    principal: Principal,
+    workspace_id: Uuid,
+    others: Vec<Uuid>,
+) -> AppResult<Vec<Uuid>> {
+    let mut people = others;
+    people.push(principal.user_id);
+    people.sort();
+    people.dedup();
+    for id in &people {
+        let user = accounts::get(&state.db, *id).await.map_err(|_| {
+            AppError::new(
+                ErrorCode::NotFound,
+                format!("participant_ids: unknown user {id}"),
+            )
+        })?;
+        if user.deactivated_at.is_some()
+            || workspaces::membership(&state.db, workspace_id, *id)
+                .await?
+                .is_none()
+        {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                format!("participant_ids: {id} is not in this workspace"),
+            ));
+        }
+        if principal.is_guest() && !super::users::visible(&state.db, principal, *id).await? {
+            return Err(AppError::forbidden(
+                "guests can message only people they share a conversation with",
+            ));
+        }
+    }
+    // Counted after the lookups, so naming someone who does not exist is a 404 however many
+    // people the request names.
+    if people.len() > MAX_PARTICIPANTS {
+        return Err(AppError::validation(format!(
+            "participant_ids: at most {MAX_PARTICIPANTS} people in a group DM"
+        )));
+    }
+    Ok(people)
 }
 
 async fn by_key(state: &AppState, key: &str) -> AppResult<Option<channel::Model>> {
