@@ -24,6 +24,7 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(state: &AppState, f: Filter) -> AppResult<Page> {
     let limit = f.limit.clamp(1, 200);
     let mut q = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);

@@ -16,11 +16,13 @@ use crate::{
     },
 };
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal> {
     Ok(verify(state, bearer).await?.0)
 }
 
 /// Like [`authenticate`], also returning the token's claims (expiry, session).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn verify(state: &AppState, bearer: &str) -> AppResult<(Principal, Claims)> {
     let claims = state.jwt.verify(bearer).map_err(|e| match e {
         TokenError::Expired => {
@@ -54,6 +56,7 @@ pub async fn verify(state: &AppState, bearer: &str) -> AppResult<(Principal, Cla
 
 /// Whether the session (refresh-token family) `sid` is still open, from the cache or the
 /// database.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn session_open(state: &AppState, sid: Uuid) -> AppResult<bool> {
     if let Some(open) = state.sessions.get(&sid) {
         return Ok(open);
@@ -73,6 +76,7 @@ pub async fn session_open(state: &AppState, sid: Uuid) -> AppResult<bool> {
 }
 
 /// The user's token state, from the cache or the database.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
 pub async fn token_state(state: &AppState, user_id: Uuid) -> AppResult<Option<TokenState>> {
     if let Some(cached) = state.token_states.get(&user_id) {
         return Ok(Some(cached));

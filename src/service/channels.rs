@@ -66,6 +66,7 @@ fn bounded(field: &'static str, value: Option<String>, max: usize) -> AppResult<
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id))]
 pub async fn create(
     state: &AppState,
     principal: Principal,
@@ -181,6 +182,7 @@ pub struct ListFilter {
 
 /// Public channels of the workspace plus private ones the caller is in (no DMs), by name;
 /// the cursor is the last name of the previous page.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id))]
 pub async fn list(
     state: &AppState,
     principal: Principal,
@@ -223,6 +225,7 @@ pub async fn list(
     Ok((views, next))
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn get(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
     let access = access::readable(&state.db, principal, id).await?;
     let mut views = read_state::views(&state.db, vec![access.channel]).await?;
@@ -236,6 +239,7 @@ pub struct ChannelUpdate {
     pub topic: Option<String>,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn update(
     state: &AppState,
     principal: Principal,
@@ -294,6 +298,7 @@ pub async fn update(
 }
 
 /// `DELETE /channels/{id}`: archive (read-only from then on; history kept).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppResult<()> {
     let access = access::readable(&state.db, principal, id).await?;
     access.require_manage()?;
@@ -338,6 +343,7 @@ pub async fn archive(state: &AppState, principal: Principal, id: Uuid) -> AppRes
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
     if principal.is_guest() {
         let access = access::readable(&state.db, principal, id).await?;
@@ -393,6 +399,7 @@ pub async fn join(state: &AppState, principal: Principal, id: Uuid) -> AppResult
     get(state, principal, id).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn leave(state: &AppState, principal: Principal, id: Uuid) -> AppResult<()> {
     let access = access::readable(&state.db, principal, id).await?;
     if access.is_dm() {
@@ -446,6 +453,7 @@ pub struct Member {
 
 /// Members ordered by username; cursor = last username of the previous page. One query joins
 /// the memberships with the users and stops at the page.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn members(
     state: &AppState,
     principal: Principal,
@@ -496,6 +504,7 @@ pub async fn members(
 }
 
 /// Add someone: channel owners/admins (and server admins); any member for public channels.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn add_member(
     state: &AppState,
     principal: Principal,
@@ -553,6 +562,7 @@ pub async fn add_member(
 }
 
 /// Remove someone (owners/admins; anyone may remove themselves).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn remove_member(
     state: &AppState,
     principal: Principal,

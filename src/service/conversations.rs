@@ -51,6 +51,7 @@ pub(super) async fn page_by_activity(
     page::newest_first(db, channels, at, id, activity, cursor, limit).await
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id))]
 pub async fn list(
     state: &AppState,
     principal: Principal,

@@ -18,6 +18,7 @@ use crate::{
 pub const MAX_PARTICIPANTS: usize = 8;
 
 /// Open the DM with these people (the caller included automatically). `true` when created.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id))]
 pub async fn open(
     state: &AppState,
     principal: Principal,
@@ -150,6 +151,7 @@ async fn view(state: &AppState, principal: Principal, c: channel::Model) -> AppR
 
 /// The caller's DMs, most recent activity first — ordered and paged exactly like the
 /// conversations list (a DM without messages counts from its creation).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id))]
 pub async fn list(
     state: &AppState,
     principal: Principal,

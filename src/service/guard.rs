@@ -72,6 +72,7 @@ fn known_address_key(user_id: Uuid, meta: RequestMeta) -> String {
 
 /// Before checking a password: refuse (429) when the account is locked and this address is not
 /// one it signed in from.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn before_password(
     state: &AppState,
     meta: RequestMeta,
@@ -93,6 +94,7 @@ pub async fn before_password(
 
 /// After a wrong password: count it. Returns the error to answer instead of the usual one when
 /// the account is now over its budget (429).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn password_failed(state: &AppState, account: &Account) -> AppResult<Option<AppError>> {
     let limit = state.config.limits.login_per_account;
     let counter = limits::count(state, &account.failures_key(), limit).await?;
@@ -101,6 +103,7 @@ pub async fn password_failed(state: &AppState, account: &Account) -> AppResult<O
 
 /// After a completed sign-in: remember the address, so a locked account still admits its owner
 /// from here.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
 pub async fn signed_in(state: &AppState, meta: RequestMeta, user_id: Uuid) -> AppResult<()> {
     state
         .kv
@@ -116,6 +119,7 @@ pub async fn signed_in(state: &AppState, meta: RequestMeta, user_id: Uuid) -> Ap
 /// Check the current password of a signed-in user (before security changes such as TOTP setup
 /// and removal), under the same budget and rules as a login. Wrong → 403 `invalid_password`
 /// (429 once the budget is used up), recorded as a failed login.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
 pub async fn confirm_password(
     state: &AppState,
     meta: RequestMeta,
@@ -154,6 +158,7 @@ fn second_factor_key(user_id: Uuid) -> String {
 }
 
 /// Count a second-factor code about to be checked for `user_id`; 429 when over the budget.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
 pub async fn second_factor_attempt(state: &AppState, user_id: Uuid) -> AppResult<()> {
     limits::hit(
         state,
@@ -164,6 +169,7 @@ pub async fn second_factor_attempt(state: &AppState, user_id: Uuid) -> AppResult
 }
 
 /// A correct code: the count starts afresh.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %user_id))]
 pub async fn second_factor_passed(state: &AppState, user_id: Uuid) -> AppResult<()> {
     limits::reset(state, &second_factor_key(user_id)).await
 }

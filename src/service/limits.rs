@@ -9,6 +9,7 @@ use crate::{
 };
 
 /// Count one attempt under `key`; refuse with 429 and `Retry-After` once over the limit.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn hit(state: &AppState, key: &str, limit: RateLimit) -> AppResult<()> {
     let counter = count(state, key, limit).await?;
     if counter.count > u64::from(limit.max) {
@@ -53,6 +54,7 @@ impl Write {
 }
 
 /// Spend one of `user`'s tokens for `write`; 429 with `Retry-After` when none is left.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn spend(state: &AppState, user: uuid::Uuid, write: Write) -> AppResult<()> {
     let bucket = write.bucket(&state.config.limits.writes);
     let key = format!("bucket:{}:{user}", write.name());
@@ -74,6 +76,7 @@ pub async fn spend(state: &AppState, user: uuid::Uuid, write: Write) -> AppResul
 }
 
 /// Count one event under `key` (the first opens a window of `limit.window`); the counter after.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn count(state: &AppState, key: &str, limit: RateLimit) -> AppResult<Counter> {
     Ok(state
         .kv
@@ -83,6 +86,7 @@ pub async fn count(state: &AppState, key: &str, limit: RateLimit) -> AppResult<C
 
 /// The counter under `key` when it has reached `limit.max` in its current window, without
 /// counting anything.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn exhausted(
     state: &AppState,
     key: &str,
@@ -96,6 +100,7 @@ pub async fn exhausted(
 }
 
 /// Start the window of `key` afresh.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn reset(state: &AppState, key: &str) -> AppResult<()> {
     Ok(state.kv.delete(&format!("ratelimit:{key}")).await?)
 }

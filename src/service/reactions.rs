@@ -25,6 +25,7 @@ use crate::{
 };
 
 /// Add a reaction: 409 when the caller already reacted with that emoji.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, message_id = %message_id))]
 pub async fn add(
     state: &AppState,
     principal: Principal,
@@ -167,6 +168,7 @@ pub async fn summaries(
 }
 
 /// Remove one's own reaction.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id))]
 pub async fn remove(state: &AppState, principal: Principal, reaction_id: Uuid) -> AppResult<()> {
     let r = reaction::Entity::find_by_id(reaction_id)
         .one(&state.db)
@@ -201,6 +203,7 @@ pub async fn remove(state: &AppState, principal: Principal, reaction_id: Uuid) -
 }
 
 /// Pin or unpin (members; idempotent). Emits `message.updated` with the new `pinned` state.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, message_id = %message_id))]
 pub async fn set_pinned(
     state: &AppState,
     principal: Principal,
@@ -245,6 +248,7 @@ pub async fn set_pinned(
 
 /// Pinned messages of a conversation, most recently pinned first (paged like the
 /// conversations list, by pin time and message id).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, channel_id = %channel_id))]
 pub async fn pins(
     state: &AppState,
     principal: Principal,

@@ -135,6 +135,7 @@ pub async fn personalise(
 }
 
 /// Move the caller's read marker forward to `seq` (never backwards; clamped to the last message).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, channel_id = %channel_id))]
 pub async fn mark_read(
     state: &AppState,
     principal: Principal,

@@ -160,6 +160,7 @@ pub async fn complete(
 }
 
 /// Whether setup is still pending (a user created meanwhile, e.g. by the CLI, ends it).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn needed(state: &AppState) -> AppResult<bool> {
     if state.setup.pending_token().await.is_none() {
         return Ok(false);
