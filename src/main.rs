@@ -31,6 +31,7 @@ fn main() -> ExitCode {
 /// threshold and later blocks come from arenas that are never returned to the OS, so a burst of
 /// logins left the process at 0.5–0.9 GiB. A fixed threshold maps them and unmaps them on free.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code, reason = "mallopt, before any other thread exists")]
 fn tune_allocator() {
     // SAFETY: mallopt only adjusts allocator parameters; called before any other thread exists.
     unsafe {

@@ -13,6 +13,10 @@ fn fk_user(table: impl IntoIden, col: impl IntoIden) -> ForeignKeyCreateStatemen
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    #[allow(
+        clippy::too_many_lines,
+        reason = "a schema reads best as one list of tables"
+    )]
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()

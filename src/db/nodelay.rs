@@ -8,6 +8,11 @@
 //! port gets TCP_NODELAY (idempotent; a new pool connection is rare). Remove this module once
 //! sqlx sets the option itself.
 
+#![allow(
+    unsafe_code,
+    reason = "getsockopt/setsockopt on descriptors this process owns; see the SAFETY notes"
+)]
+
 /// Set TCP_NODELAY on every TCP socket of this process whose peer port is `port`; how many were
 /// changed. Best effort: descriptors that are not TCP sockets, or close meanwhile, are skipped.
 #[cfg(target_os = "linux")]

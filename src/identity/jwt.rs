@@ -86,7 +86,10 @@ impl JwtKeys {
             scope: grant.scope,
             sid: grant.session,
         };
-        // HS256 over a serialisable struct cannot fail.
+        #[allow(
+            clippy::expect_used,
+            reason = "HS256 over a serialisable struct cannot fail"
+        )]
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("signing an access token")
     }

@@ -56,7 +56,10 @@ impl Keys {
         let cipher = ChaCha20Poly1305::new((&self.encryption).into());
         let nonce_bytes = random_bytes::<12>();
         let nonce = Nonce::from(nonce_bytes);
-        // Encryption with a valid key and an in-memory buffer cannot fail.
+        #[allow(
+            clippy::expect_used,
+            reason = "encryption with a valid key and an in-memory buffer cannot fail"
+        )]
         let ciphertext = cipher
             .encrypt(
                 &nonce,

@@ -12,6 +12,7 @@ pub fn generate() -> String {
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     // The OS RNG failing is not recoverable; every caller would have to abort anyway.
+    #[allow(clippy::expect_used, reason = "no randomness, no security: abort")]
     getrandom::fill(&mut buf).expect("operating system random number generator failed");
     buf
 }

@@ -199,6 +199,10 @@ impl WriterTask {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "being split into steps on the writepath branch"
+)]
 async fn store(
     tx: &DatabaseTransaction,
     messages: &[NewMessage],

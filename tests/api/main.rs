@@ -1,5 +1,11 @@
 //! Integration tests: each test spawns the real server and drives it over HTTP.
 //! Runs on SQLite by default and on PostgreSQL when `COLINK_TEST_DATABASE_URL` is set.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_lines,
+    reason = "test helpers and scenarios: a failed unwrap is the test failing, a scenario reads top to bottom"
+)]
 
 mod account;
 mod admin;
