@@ -146,8 +146,29 @@ pub struct ReactionChange {
 /// `channel.archived`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelArchived {
+    /// RFC 3339, like every time on the wire. Rows written before 2026-11-30 hold the `time`
+    /// crate's tuple form (`[2026,334,7,40,32,879921631,0,0,0]`); they still read.
+    #[serde(
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "rfc3339_or_tuple"
+    )]
     pub archived_at: Option<OffsetDateTime>,
     pub kind: ChannelKind,
+}
+
+/// An optional time as RFC 3339, or in the tuple form older rows hold.
+fn rfc3339_or_tuple<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Time {
+        Text(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
+        Tuple(OffsetDateTime),
+    }
+    Ok(Option::<Time>::deserialize(d)?.map(|t| match t {
+        Time::Text(at) | Time::Tuple(at) => at,
+    }))
 }
 
 /// `member.joined` / `member.left`: who, with which role (the role they had, for a departure).

@@ -101,3 +101,23 @@ fn revocations_name_their_reason() {
     );
     assert_eq!(data.kind(), EventKind::SessionRevoked);
 }
+
+#[test]
+fn archived_at_is_rfc3339_and_older_rows_in_tuple_form_still_read() {
+    let at = time::macros::datetime!(2026-11-30 07:40:32.879921631 UTC);
+    let data = ChannelArchived {
+        archived_at: Some(at),
+        kind: ChannelKind::Private,
+    };
+    let text = serde_json::to_string(&data).unwrap();
+    assert_eq!(
+        text,
+        r#"{"archived_at":"2026-11-30T07:40:32.879921631Z","kind":"private"}"#
+    );
+    let older = r#"{"archived_at":[2026,334,7,40,32,879921631,0,0,0],"kind":"private"}"#;
+    let read: ChannelArchived = serde_json::from_str(older).unwrap();
+    assert_eq!(read, data);
+    let none: ChannelArchived =
+        serde_json::from_str(r#"{"archived_at":null,"kind":"public"}"#).unwrap();
+    assert_eq!(none.archived_at, None);
+}
