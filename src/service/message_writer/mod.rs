@@ -20,7 +20,7 @@ use crate::{
     bus::relay::OutboxFeed,
     db::{WriteGate, entity::message},
     error::{AppError, AppResult},
-    workers::Shutdown,
+    workers::{Placement, Shutdown, Worker},
 };
 
 /// Most messages stored by one transaction.
@@ -55,7 +55,7 @@ pub struct MessageWriter {
     jobs: mpsc::Sender<Job>,
 }
 
-/// The writer task's side, taken once by `app.rs` when the workers start.
+/// The writer task's side: a [`Worker`] on a thread of its own, started by `app.rs`.
 pub struct WriterTask {
     jobs: mpsc::Receiver<Job>,
     db: DatabaseConnection,
@@ -99,8 +99,24 @@ impl MessageWriter {
     }
 }
 
+#[async_trait::async_trait]
+impl Worker for WriterTask {
+    fn name(&self) -> &'static str {
+        "message-writer"
+    }
+
+    /// Every message goes through this task: it must not queue behind request handlers.
+    fn placement(&self) -> Placement {
+        Placement::Dedicated
+    }
+
+    async fn run(self: Box<Self>, shutdown: Shutdown) {
+        self.work(shutdown).await;
+    }
+}
+
 impl WriterTask {
-    pub async fn run(mut self, mut shutdown: Shutdown) {
+    async fn work(mut self, mut shutdown: Shutdown) {
         loop {
             let first = tokio::select! {
                 biased;
