@@ -17,11 +17,12 @@ use crate::{
         token_state::{SessionCache, TokenStateCache},
     },
     kv::{Kv, RedbKv},
+    realtime::{AudienceJobs, AudienceWorker, HubWorker},
     service::{
         message_writer::{self, MessageWriter, WriterTask},
         setup::SetupGate,
     },
-    workers::Workers,
+    workers::{Periodic, Worker, Workers},
 };
 
 /// Everything a request handler or worker needs; shared behind an `Arc`.
@@ -45,13 +46,15 @@ pub struct AppState {
     pub post_access: crate::service::access::PostAccessCache,
     /// WebSocket connections, presence and typing (see `realtime`).
     pub realtime: crate::realtime::Realtime,
-    /// The receiving ends of the message writer and the relay, taken when the workers start.
-    worker_ends: std::sync::Mutex<Option<WorkerEnds>>,
 }
 
+/// What the background workers own besides the state: the receiving ends of the queues that
+/// `AppState` holds the sending ends of, and the embedded kv store to purge.
 struct WorkerEnds {
     message_writer: WriterTask,
     outbox_feed: relay::FeedReceiver,
+    audience_jobs: AudienceJobs,
+    redb: Option<RedbKv>,
 }
 
 /// Where ephemeral state lives.
@@ -86,19 +89,17 @@ impl AppState {
     }
 
     /// Connect, migrate and open every backend, for the server.
-    async fn open(config: Config) -> anyhow::Result<(Self, Option<RedbKv>)> {
+    async fn open(config: Config) -> anyhow::Result<(Self, WorkerEnds)> {
         Self::open_with(config, KvChoice::Configured).await
     }
 
-    /// Like the server's state, but with an in-memory kv so it runs beside a live server.
+    /// Like the server's state, but with an in-memory kv so it runs beside a live server. No
+    /// workers run: sending a message fails as `unavailable`.
     pub async fn open_for_cli(config: Config) -> anyhow::Result<Self> {
         Ok(Self::open_with(config, KvChoice::InMemory).await?.0)
     }
 
-    async fn open_with(
-        config: Config,
-        kv_choice: KvChoice,
-    ) -> anyhow::Result<(Self, Option<RedbKv>)> {
+    async fn open_with(config: Config, kv_choice: KvChoice) -> anyhow::Result<(Self, WorkerEnds)> {
         crate::identity::keys::create_private_dir(&config.data_dir)
             .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
         let db = db::connect(&config).await?;
@@ -131,7 +132,7 @@ impl AppState {
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         let (outbox, outbox_feed) = relay::feed();
-        let realtime = crate::realtime::Realtime::new(&config.realtime);
+        let (realtime, audience_jobs) = crate::realtime::Realtime::new(&config.realtime);
         let writer_db = db::connect_with(&config, 1).await?;
         let (message_writer, writer_task) =
             message_writer::channel(writer_db, write_gate.clone(), outbox.clone());
@@ -152,12 +153,13 @@ impl AppState {
                 message_writer,
                 post_access: Default::default(),
                 realtime,
-                worker_ends: std::sync::Mutex::new(Some(WorkerEnds {
-                    message_writer: writer_task,
-                    outbox_feed,
-                })),
             },
-            redb,
+            WorkerEnds {
+                message_writer: writer_task,
+                outbox_feed,
+                audience_jobs,
+                redb,
+            },
         ))
     }
 }
@@ -166,7 +168,7 @@ pub struct App {
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     addr: std::net::SocketAddr,
-    redb: Option<RedbKv>,
+    worker_ends: WorkerEnds,
 }
 
 impl App {
@@ -180,7 +182,7 @@ impl App {
         if config.server.public_url.is_none() {
             config.server.public_url = url::Url::parse(&format!("http://{addr}")).ok();
         }
-        let (state, redb) = AppState::open(config).await?;
+        let (state, worker_ends) = AppState::open(config).await?;
         let state = Arc::new(state);
 
         if let Some(token) = state.setup.pending_token().await {
@@ -198,7 +200,7 @@ impl App {
             state,
             listener,
             addr,
-            redb,
+            worker_ends,
         })
     }
 
@@ -216,7 +218,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let workers = start_workers(&self.state, self.redb.clone());
+        let workers = Workers::start(background_workers(&self.state, self.worker_ends));
         let routes = crate::api::routes(self.state.clone(), self.addr.port());
         tracing::info!(addr = %self.addr, port = self.addr.port(), "CoLink listening");
         // WebSocket connections would hold the graceful shutdown open: close them first.
@@ -247,62 +249,66 @@ impl App {
     }
 }
 
-fn start_workers(state: &Arc<AppState>, redb: Option<RedbKv>) -> Workers {
-    let mut workers = Workers::default();
-    if let Some(store) = redb {
-        workers.spawn_periodic("kv-purge", Duration::from_secs(60), move || {
-            let store = store.clone();
-            async move {
-                if let Err(e) = store.purge_expired().await {
-                    tracing::warn!(error = %e, "purging expired kv entries failed");
+/// Every background task, in start order; shutdown stops them in the same order, each finishing
+/// before the next is told (the writer stores what is queued before the relay's last pass).
+fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Worker>> {
+    let mut workers: Vec<Box<dyn Worker>> = Vec::new();
+    if let Some(store) = ends.redb {
+        workers.push(Box::new(Periodic::new(
+            "kv-purge",
+            Duration::from_secs(60),
+            move || {
+                let store = store.clone();
+                async move {
+                    if let Err(e) = store.purge_expired().await {
+                        tracing::warn!(error = %e, "purging expired kv entries failed");
+                    }
                 }
-            }
-        });
+            },
+        )));
     }
-    let ends = state
-        .worker_ends
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    if let Some(WorkerEnds {
-        message_writer,
-        outbox_feed,
-    }) = ends
-    {
-        workers.spawn_dedicated("message-writer", move |shutdown| {
-            message_writer.run(shutdown)
-        });
-        let outbox_relay = relay::Relay {
-            db: state.db.clone(),
-            bus: state.bus.clone(),
-            feed: outbox_feed,
-            gate: state.write_gate.clone(),
-        };
-        workers.spawn("outbox-relay", move |shutdown| outbox_relay.run(shutdown));
-    }
-    crate::realtime::Realtime::start(state, &mut workers);
+    workers.push(Box::new(ends.message_writer));
+    workers.push(Box::new(relay::Relay {
+        db: state.db.clone(),
+        bus: state.bus.clone(),
+        feed: ends.outbox_feed,
+        gate: state.write_gate.clone(),
+    }));
+    workers.push(Box::new(HubWorker(state.clone())));
+    workers.push(Box::new(AudienceWorker {
+        state: state.clone(),
+        jobs: ends.audience_jobs,
+    }));
     if state.config.is_sqlite() {
         let db = state.db.clone();
-        workers.spawn_periodic("sqlite-checkpoint", Duration::from_secs(1), move || {
-            let db = db.clone();
-            async move {
-                if let Err(e) = db::checkpoint(&db).await {
-                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+        workers.push(Box::new(Periodic::new(
+            "sqlite-checkpoint",
+            Duration::from_secs(1),
+            move || {
+                let db = db.clone();
+                async move {
+                    if let Err(e) = db::checkpoint(&db).await {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed");
+                    }
                 }
-            }
-        });
+            },
+        )));
     }
     let (db, gate) = (state.db.clone(), state.write_gate.clone());
     let retention = state.config.bus.outbox_retention.0;
-    workers.spawn_periodic("outbox-prune", Duration::from_secs(300), move || {
-        let (db, gate) = (db.clone(), gate.clone());
-        async move {
-            match relay::prune(&db, &gate, retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(rows = n, "pruned published outbox rows"),
-                Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+    workers.push(Box::new(Periodic::new(
+        "outbox-prune",
+        Duration::from_secs(300),
+        move || {
+            let (db, gate) = (db.clone(), gate.clone());
+            async move {
+                match relay::prune(&db, &gate, retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(rows = n, "pruned published outbox rows"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+                }
             }
-        }
-    });
+        },
+    )));
     workers
 }

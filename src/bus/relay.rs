@@ -34,7 +34,11 @@ use sea_orm::{
 use tokio::sync::{Notify, mpsc};
 
 use super::{BusError, EventBus};
-use crate::{db::entity::outbox, domain::events::Event, workers::Shutdown};
+use crate::{
+    db::entity::outbox,
+    domain::events::Event,
+    workers::{Shutdown, Worker},
+};
 
 /// Why a relay pass stopped early; the next pass retries from the cursor, after a back-off.
 #[derive(Debug, thiserror::Error)]
@@ -143,8 +147,20 @@ impl Progress {
     }
 }
 
+#[async_trait::async_trait]
+impl Worker for Relay {
+    fn name(&self) -> &'static str {
+        "outbox-relay"
+    }
+
+    async fn run(self: Box<Self>, shutdown: Shutdown) {
+        self.work(shutdown).await;
+    }
+}
+
 impl Relay {
-    pub async fn run(mut self, mut shutdown: Shutdown) {
+    /// Publish until shutdown; then publish and record what was committed before it.
+    async fn work(mut self, mut shutdown: Shutdown) {
         let mut progress = Progress {
             stale: true,
             ..Progress::default()
@@ -459,7 +475,7 @@ mod tests {
             gate: crate::db::WriteGate::for_connection(db),
         };
         let (stop, stopped) = watch::channel(false);
-        (feed, stop, tokio::spawn(relay.run(stopped)))
+        (feed, stop, tokio::spawn(relay.work(stopped)))
     }
 
     async fn unpublished(db: &DatabaseConnection) -> u64 {

@@ -42,7 +42,7 @@ use crate::{
     app::AppState,
     bus::{Dedup, RecvError},
     config::RealtimeConfig,
-    workers::{Shutdown, Workers},
+    workers::{Shutdown, Worker},
 };
 
 /// Work for the audience worker.
@@ -63,17 +63,19 @@ pub struct Realtime {
     pub typing: Arc<dyn TypingStore>,
     pub metrics: Arc<Metrics>,
     jobs: mpsc::Sender<MentionJob>,
-    jobs_rx: std::sync::Mutex<Option<mpsc::Receiver<MentionJob>>>,
     /// Users whose presence changed and whose audience has not been told yet.
     presence_changed: std::sync::Mutex<HashSet<Uuid>>,
     presence_wakeup: tokio::sync::Notify,
 }
 
+/// The audience worker's queue: its receiving end, for [`AudienceWorker`].
+pub struct AudienceJobs(mpsc::Receiver<MentionJob>);
+
 impl Realtime {
-    pub fn new(config: &RealtimeConfig) -> Self {
+    pub fn new(config: &RealtimeConfig) -> (Self, AudienceJobs) {
         let metrics = Arc::new(Metrics::default());
         let (jobs, jobs_rx) = mpsc::channel(JOB_QUEUE);
-        Self {
+        let realtime = Self {
             hub: Arc::new(Hub::new(
                 metrics.clone(),
                 config.send_queue,
@@ -86,10 +88,10 @@ impl Realtime {
             typing: Arc::new(MemoryTyping::new(config.typing_ttl.0)),
             metrics,
             jobs,
-            jobs_rx: std::sync::Mutex::new(Some(jobs_rx)),
             presence_changed: std::sync::Mutex::new(HashSet::new()),
             presence_wakeup: tokio::sync::Notify::new(),
-        }
+        };
+        (realtime, AudienceJobs(jobs_rx))
     }
 
     /// Hand work to the audience worker without waiting.
@@ -127,23 +129,37 @@ impl Realtime {
             reason: "server shutting down",
         });
     }
+}
 
-    /// Start the hub and audience workers.
-    pub fn start(state: &Arc<AppState>, workers: &mut Workers) {
-        let hub_state = state.clone();
-        workers.spawn("realtime-hub", move |shutdown| run_hub(hub_state, shutdown));
-        let rx = state
-            .realtime
-            .jobs_rx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(rx) = rx {
-            let state = state.clone();
-            workers.spawn("realtime-audience", move |shutdown| {
-                run_audience(state, rx, shutdown)
-            });
-        }
+/// The hub worker: bus → hub.
+pub struct HubWorker(pub Arc<AppState>);
+
+#[async_trait::async_trait]
+impl Worker for HubWorker {
+    fn name(&self) -> &'static str {
+        "realtime-hub"
+    }
+
+    async fn run(self: Box<Self>, shutdown: Shutdown) {
+        run_hub(self.0, shutdown).await;
+    }
+}
+
+/// The audience worker: presence changes, mentions of unsubscribed users, presence timers.
+pub struct AudienceWorker {
+    pub state: Arc<AppState>,
+    pub jobs: AudienceJobs,
+}
+
+#[async_trait::async_trait]
+impl Worker for AudienceWorker {
+    fn name(&self) -> &'static str {
+        "realtime-audience"
+    }
+
+    async fn run(self: Box<Self>, shutdown: Shutdown) {
+        let AudienceWorker { state, jobs } = *self;
+        run_audience(state, jobs.0, shutdown).await;
     }
 }
 

@@ -83,6 +83,7 @@ pub async fn send(
                     channel: parsed.channel,
                     here: parsed.here,
                 },
+                thread_root_id: None,
             })
             .await?;
         return match stored {
@@ -136,13 +137,11 @@ pub(super) async fn resolve_usernames(
         .await?)
 }
 
-pub(super) async fn store_mentions(
-    db: &impl ConnectionTrait,
-    msg: &message::Model,
-    parsed: &mentions::Mentions,
-    users: &[Uuid],
-) -> Result<(), sea_orm::DbErr> {
-    let mut rows = Vec::new();
+/// The mention rows of `msg`: the one place mention rows are built.
+pub(super) fn mention_rows<'a>(
+    msg: &'a message::Model,
+    set: &'a MentionSet,
+) -> impl Iterator<Item = mention::ActiveModel> + 'a {
     let row = |kind: &str, user_id: Option<Uuid>| mention::ActiveModel {
         id: Set(Uuid::now_v7()),
         message_id: Set(msg.id),
@@ -152,15 +151,19 @@ pub(super) async fn store_mentions(
         kind: Set(kind.to_string()),
         user_id: Set(user_id),
     };
-    for u in users {
-        rows.push(row("user", Some(*u)));
-    }
-    if parsed.channel {
-        rows.push(row("channel", None));
-    }
-    if parsed.here {
-        rows.push(row("here", None));
-    }
+    let users = set.user_ids.iter().map(move |u| row("user", Some(*u)));
+    let channel = set.channel.then(|| row("channel", None));
+    let here = set.here.then(|| row("here", None));
+    users.chain(channel).chain(here)
+}
+
+/// Store the mention rows of `msg` (inside the caller's transaction).
+async fn store_mentions(
+    db: &impl ConnectionTrait,
+    msg: &message::Model,
+    set: &MentionSet,
+) -> Result<(), sea_orm::DbErr> {
+    let rows: Vec<_> = mention_rows(msg, set).collect();
     if !rows.is_empty() {
         mention::Entity::insert_many(rows)
             .exec_without_returning(db)
@@ -321,7 +324,12 @@ pub async fn edit(
         .filter(mention::Column::MessageId.eq(updated.id))
         .exec(&tx)
         .await?;
-    store_mentions(&tx, &updated, &parsed, &mentioned).await?;
+    let set = MentionSet {
+        user_ids: mentioned,
+        channel: parsed.channel,
+        here: parsed.here,
+    };
+    store_mentions(&tx, &updated, &set).await?;
     let view = one(&tx, principal.user_id, updated).await?;
     emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
     events::commit(state, tx).await?;

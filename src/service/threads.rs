@@ -1,32 +1,29 @@
 //! Threads: replies and reading a thread.
 //!
-//! A reply takes the channel's next sequence number like any message, but stays out of the
-//! channel's top-level list. The root's `reply_count` and `last_reply_at` change with one atomic
-//! `UPDATE … SET reply_count = reply_count ± 1` inside the reply's (or the deletion's)
-//! transaction, so concurrent replies never lose a count; the root's `message.updated` event
-//! carries the values that statement returned.
+//! A reply is stored by the message writer and takes the channel's next sequence number like any
+//! message, but stays out of the channel's top-level list. The root's `reply_count` and
+//! `last_reply_at` change with one atomic `UPDATE … SET reply_count = reply_count ± n` inside the
+//! replies' (or the deletion's) transaction, so concurrent replies never lose a count; each
+//! reply's root `message.updated` event carries the count it made.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, SqlErr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
 use super::{
-    Principal, access, broadcast, events, limits,
+    Principal, access, broadcast, limits,
+    message_writer::{NewMessage, Stored},
     messages::{self, Sent},
-    now, page,
+    page,
     views::{MentionSet, MessageView},
 };
 use crate::{
     app::AppState,
-    db::entity::{channel, message},
-    domain::{
-        MessageBody,
-        events::{Event, EventData},
-        mentions,
-    },
+    db::entity::message,
+    domain::{MessageBody, mentions},
     error::{AppError, AppResult},
 };
 
@@ -39,16 +36,21 @@ pub struct NewReply {
 
 /// Reply in the thread of `root_id` (a reply to a reply goes to its root). Idempotent by
 /// `client_id` exactly like a top-level send: a repeat — also a concurrent one — answers with
-/// the original and writes nothing.
+/// the original and writes nothing. Stored by the message writer like every message, which also
+/// counts the reply on its root and emits the root's `message.updated`.
 pub async fn reply(
     state: &AppState,
     principal: Principal,
     channel_id: Uuid,
     root_id: Uuid,
-    mut new: NewReply,
+    new: NewReply,
 ) -> AppResult<Sent> {
     limits::spend(state, principal.user_id, limits::Write::Reply).await?;
-    let client_id = new.client_id.clone();
+    let NewReply {
+        body,
+        client_id,
+        mut parsed,
+    } = new;
     // Access first: someone removed from the channel learns nothing by repeating a client id.
     let access = access::readable(&state.db, principal, channel_id).await?;
     if let Some(cid) = &client_id
@@ -61,136 +63,40 @@ pub async fn reply(
     access.require_write()?;
     let root = thread_root(&state.db, channel_id, root_id).await?;
     let max_members = state.config.limits.mention_all_max_members;
-    let notice = broadcast::restrict(
-        &state.db,
-        principal,
-        channel_id,
-        max_members,
-        &mut new.parsed,
-    )
-    .await?;
-    let mentioned = messages::resolve_usernames(
-        &state.db,
-        access.channel.workspace_id,
-        &new.parsed.usernames,
-    )
-    .await?;
+    let notice =
+        broadcast::restrict(&state.db, principal, channel_id, max_members, &mut parsed).await?;
+    let mentioned =
+        messages::resolve_usernames(&state.db, access.channel.workspace_id, &parsed.usernames)
+            .await?;
 
-    let (tx, _write) = state.begin_write().await?;
-    let mut view = match insert(
-        &tx,
-        &access.channel,
-        principal.user_id,
-        &root,
-        new,
-        &mentioned,
-    )
-    .await
-    {
-        Ok(view) => view,
-        // A concurrent retry with the same client_id won the race: answer with its message.
-        Err(Failed::Duplicate) => {
-            drop(tx);
-            let cid = client_id.unwrap_or_default();
-            let original = by_client_id(&state.db, principal.user_id, &cid, channel_id)
-                .await?
-                .ok_or_else(|| AppError::internal("client_id conflict without an original"))?;
-            return Ok(Sent::Existing(
+    let stored = state
+        .message_writer
+        .store(NewMessage {
+            workspace_id: access.channel.workspace_id,
+            channel_id,
+            author: principal.user_id,
+            content: body.into_inner(),
+            client_id,
+            mentions: MentionSet {
+                user_ids: mentioned,
+                channel: parsed.channel,
+                here: parsed.here,
+            },
+            thread_root_id: Some(root.id),
+        })
+        .await?;
+    match stored {
+        Stored::Created(mut view) => {
+            view.notices.extend(notice);
+            Ok(Sent::Created(*view))
+        }
+        Stored::Duplicate(id) => {
+            let original = messages::find(&state.db, id).await?;
+            Ok(Sent::Existing(
                 messages::one(&state.db, principal.user_id, original).await?,
-            ));
-        }
-        Err(Failed::App(e)) => return Err(e),
-    };
-    let updated = bump_root(&tx, root.id, 1, Some(view.created_at))
-        .await?
-        .ok_or_else(|| AppError::conflict("the thread's first message was deleted"))?;
-    let root_view = messages::one(&tx, principal.user_id, updated).await?;
-    messages::emit_updated(&tx, &access.channel, principal.user_id, &root_view).await?;
-    events::commit(state, tx).await?;
-    view.notices.extend(notice);
-    Ok(Sent::Created(view))
-}
-
-enum Failed {
-    /// The `(user, client_id)` pair exists already.
-    Duplicate,
-    App(AppError),
-}
-
-impl From<sea_orm::DbErr> for Failed {
-    fn from(e: sea_orm::DbErr) -> Self {
-        if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-            Failed::Duplicate
-        } else {
-            Failed::App(e.into())
+            ))
         }
     }
-}
-
-impl From<AppError> for Failed {
-    fn from(e: AppError) -> Self {
-        Failed::App(e)
-    }
-}
-
-/// Store the reply and its `message.created` event (not yet the root's counters).
-async fn insert(
-    tx: &DatabaseTransaction,
-    channel: &channel::Model,
-    author: Uuid,
-    root: &message::Model,
-    new: NewReply,
-    mentioned: &[Uuid],
-) -> Result<MessageView, Failed> {
-    let at = now();
-    // The next sequence number, taken under the channel row's write lock: it commits or rolls
-    // back together with the message, so sequences have no gaps.
-    let seq = channel::Entity::update_many()
-        .col_expr(
-            channel::Column::LastSeq,
-            Expr::col(channel::Column::LastSeq).add(1),
-        )
-        .col_expr(channel::Column::LastMessageAt, Expr::value(at))
-        .filter(channel::Column::Id.eq(channel.id))
-        .exec_with_returning(tx)
-        .await
-        .map_err(Failed::from)?
-        .pop()
-        .map(|c| c.last_seq)
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    let msg = message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        channel_id: Set(channel.id),
-        seq: Set(seq),
-        user_id: Set(author),
-        content: Set(new.body.into_inner()),
-        thread_root_id: Set(Some(root.id)),
-        reply_count: Set(0),
-        last_reply_at: Set(None),
-        client_id: Set(new.client_id),
-        edited_at: Set(None),
-        deleted_at: Set(None),
-        deleted_by: Set(None),
-        created_at: Set(at),
-    }
-    .insert(tx)
-    .await?;
-    messages::store_mentions(tx, &msg, &new.parsed, mentioned).await?;
-    let mut view = MessageView::bare(msg);
-    view.mentions = MentionSet {
-        user_ids: mentioned.to_vec(),
-        channel: new.parsed.channel,
-        here: new.parsed.here,
-    };
-    let event = Event::new(
-        channel.workspace_id,
-        Some(channel.id),
-        Some(author),
-        EventData::MessageCreated(view.clone()),
-    )
-    .with_seq(seq);
-    events::emit(tx, &event).await?;
-    Ok(view)
 }
 
 /// Add `delta` to the root's `reply_count` in one statement (never below zero), setting
@@ -200,7 +106,7 @@ pub async fn bump_root(
     root_id: Uuid,
     delta: i32,
     last_reply_at: Option<time::OffsetDateTime>,
-) -> AppResult<Option<message::Model>> {
+) -> Result<Option<message::Model>, sea_orm::DbErr> {
     let mut update = message::Entity::update_many()
         .col_expr(
             message::Column::ReplyCount,

@@ -145,18 +145,27 @@ async fn bad_message_input_is_refused_with_4xx() {
         json!({"content": ""}),
         json!({"content": "   \n"}),
         json!({"content": "x".repeat(40_001)}),
-        // (poem-openapi accepts JSON scalars for string fields; structures are refused.)
+        // The schema says string: no structure, and no number or boolean taken as its text.
         json!({"content": {"text": "hi"}}),
+        json!({"content": 5}),
+        json!({"content": true}),
         json!({"content": ["hi"]}),
         json!({}),
         json!({"content": "ok", "client_id": ""}),
         json!({"content": "ok", "thread_root_id": "not-a-uuid"}),
-        json!({"content": "ok", "thread_root_id": uuid::Uuid::now_v7()}),
     ] {
         app.post(&path, Some(&alice.access), body.clone())
             .await
             .problem(400, "validation_failed");
     }
+    // A well-formed id of no message here: not found.
+    app.post(
+        &path,
+        Some(&alice.access),
+        json!({"content": "ok", "thread_root_id": uuid::Uuid::now_v7()}),
+    )
+    .await
+    .problem(404, "not_found");
     app.send(&alice, &ch, &"x".repeat(40_000)).await;
     app.post(
         &format!("/channels/{}/messages", uuid::Uuid::now_v7()),

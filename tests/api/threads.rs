@@ -315,3 +315,96 @@ async fn threads_reactions_and_pins() {
             .is_empty()
     );
 }
+
+/// A reply takes the channel's next sequence number like a top-level message: sent together,
+/// they get distinct seqs with no gap, and their events carry them — each once.
+#[tokio::test]
+async fn replies_and_top_level_messages_sent_together_share_one_gap_free_sequence() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &ch).await;
+    let root = app.send(&alice, &ch, "root").await;
+    let root_seq = root["seq"].as_i64().unwrap();
+    let root = root["id"].as_str().unwrap().to_string();
+    let replies = reply_url(&app, &root);
+    let top = format!("{}/api/v1/channels/{ch}/messages", app.base);
+
+    let n = 30;
+    let results = concurrently(n, |i| {
+        let who = if i % 3 == 0 { &alice } else { &bob };
+        let url = if i % 2 == 0 { &replies } else { &top };
+        app.client
+            .post(url)
+            .bearer_auth(&who.access)
+            .json(&json!({"content": format!("message {i}")}))
+    })
+    .await;
+    assert!(results.iter().all(|(s, _)| *s == 201), "{results:?}");
+    let mut seqs: Vec<i64> = results
+        .iter()
+        .map(|(_, b)| b["seq"].as_i64().unwrap())
+        .collect();
+    seqs.sort();
+    let expected: Vec<i64> = (root_seq + 1..=root_seq + n as i64).collect();
+    assert_eq!(seqs, expected, "distinct and gap-free");
+    for (i, (_, body)) in results.iter().enumerate() {
+        let root_id = if i % 2 == 0 { json!(root) } else { Value::Null };
+        assert_eq!(body["thread_root_id"], root_id, "{body}");
+    }
+
+    // The events: one message.created per message with its seq; one root update per reply,
+    // each with the count its reply made, after that reply's created event.
+    let created = crate::races::outbox_events(&app, "message.created", &ch).await;
+    let mut event_seqs: Vec<i64> = created
+        .iter()
+        .map(|d| d["seq"].as_i64().unwrap())
+        .filter(|s| *s > root_seq)
+        .collect();
+    event_seqs.sort();
+    assert_eq!(event_seqs, expected);
+    let mut counts: Vec<i64> = crate::races::outbox_events(&app, "message.updated", &ch)
+        .await
+        .iter()
+        .filter(|d| d["id"] == root.as_str())
+        .map(|d| d["reply_count"].as_i64().unwrap())
+        .collect();
+    counts.sort();
+    assert_eq!(counts, (1..=n as i64 / 2).collect::<Vec<_>>());
+    let t = thread(&app, &alice, &root).await;
+    assert_eq!(t["items"][0]["reply_count"], n / 2);
+    assert_eq!(t["items"].as_array().unwrap().len(), n / 2 + 1);
+}
+
+/// A reply to a deleted message is refused and takes no sequence number.
+#[tokio::test]
+async fn a_reply_to_a_deleted_root_is_refused_and_leaves_no_gap() {
+    let app = spawn_app().await;
+    let (_, _, alice, _) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    let root = app.send(&alice, &ch, "root").await;
+    let root_id = root["id"].as_str().unwrap();
+    let reply = app
+        .post(
+            &format!("/messages/{root_id}/threads"),
+            Some(&alice.access),
+            json!({"content": "reply"}),
+        )
+        .await
+        .expect(201);
+    app.delete(&format!("/messages/{root_id}"), &alice.access)
+        .await
+        .expect(204);
+    let reply_id = reply["id"].as_str().unwrap();
+    for target in [root_id, reply_id] {
+        app.post(
+            &format!("/messages/{target}/threads"),
+            Some(&alice.access),
+            json!({"content": "too late", "client_id": "late-1"}),
+        )
+        .await
+        .problem(409, "conflict");
+    }
+    let next = app.send(&alice, &ch, "after").await;
+    assert_eq!(next["seq"].as_i64(), reply["seq"].as_i64().map(|s| s + 1));
+}
