@@ -158,13 +158,15 @@ impl Client {
         &self.http
     }
 
-    /// The URL of `path`: API paths (`/channels`) get the `/api/v1` prefix; `/api/…`, `/ws…`,
-    /// `/health`, `/ready`, `/metrics` and `/docs…` are taken as they are; a full URL is kept.
+    /// The URL of `path`: API paths (`/channels`, `/ws/ticket`) get the `/api/v1` prefix;
+    /// `/api…`, `/health`, `/ready`, `/metrics`, `/docs…` and the gateway `/ws?…` are taken as
+    /// they are; a full URL is kept.
     pub fn url(&self, path: &str) -> String {
-        const UNPREFIXED: [&str; 6] = ["/api", "/ws", "/health", "/ready", "/metrics", "/docs"];
+        const UNPREFIXED: [&str; 5] = ["/api", "/health", "/ready", "/metrics", "/docs"];
+        let gateway = path == "/ws" || path.starts_with("/ws?");
         if !path.starts_with('/') {
             path.to_owned()
-        } else if UNPREFIXED.iter().any(|p| path.starts_with(p)) {
+        } else if gateway || UNPREFIXED.iter().any(|p| path.starts_with(p)) {
             format!("{}{path}", self.base)
         } else {
             format!("{}/api/v1{path}", self.base)
@@ -339,6 +341,11 @@ mod tests {
         let c = Client::new("http://127.0.0.1:8080/");
         assert_eq!(c.url("/channels"), "http://127.0.0.1:8080/api/v1/channels");
         assert_eq!(c.url("/ready"), "http://127.0.0.1:8080/ready");
+        assert_eq!(
+            c.url("/ws/ticket"),
+            "http://127.0.0.1:8080/api/v1/ws/ticket"
+        );
+        assert_eq!(c.url("/ws?ticket=x"), "http://127.0.0.1:8080/ws?ticket=x");
         assert_eq!(
             c.url("/api/openapi.json"),
             "http://127.0.0.1:8080/api/openapi.json"
