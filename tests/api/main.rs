@@ -32,6 +32,7 @@ mod reactions;
 mod realtime;
 mod realtime_channels;
 mod resume_load;
+mod sdk;
 mod sessions;
 mod setup;
 mod threads;
