@@ -8,81 +8,52 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
-use serde_json::json;
+use colink_client::{Client, Login, NewChannel, NewInvite, Register, Setup, Tokens, Uuid};
 use tokio::task::JoinSet;
-
-use crate::api::Api;
 
 /// Registration and login hash with argon2 (~65 ms each in release): keep this modest.
 const AUTH_CONCURRENCY: usize = 8;
 /// Channel joins are cheap writes.
 const JOIN_CONCURRENCY: usize = 16;
 
-#[derive(Deserialize)]
-struct Id {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct SetupDone {
-    workspace: Id,
-    tokens: Tokens,
-}
-
-#[derive(Deserialize)]
-struct Tokens {
-    access_token: String,
-    refresh_token: String,
-    expires_in: u64,
-}
-
-#[derive(Deserialize)]
-struct Invite {
-    token: String,
-}
-
 /// A logged-in user. The access token is swapped by [`spawn_refresher`] on long runs.
 pub struct BenchUser {
     pub username: String,
-    access: RwLock<Arc<str>>,
+    /// The client with the user's current access token (cloning it only counts references).
+    client: RwLock<Client>,
     refresh: Mutex<String>,
 }
 
 impl BenchUser {
-    fn new(username: String, tokens: Tokens) -> BenchUser {
+    fn new(api: &Client, username: String, tokens: Tokens) -> BenchUser {
         BenchUser {
             username,
-            access: RwLock::new(tokens.access_token.into()),
+            client: RwLock::new(api.with_token(tokens.access_token)),
             refresh: Mutex::new(tokens.refresh_token),
         }
     }
 
-    /// The current access token.
-    pub fn token(&self) -> Arc<str> {
-        match self.access.read() {
-            Ok(t) => t.clone(),
+    /// The client with the current access token.
+    pub fn client(&self) -> Client {
+        match self.client.read() {
+            Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    async fn refresh(&self, api: &Api) -> Result<()> {
+    async fn refresh(&self, api: &Client) -> Result<()> {
         let current = match self.refresh.lock() {
             Ok(t) => t.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        let step = format!("refresh token of {}", self.username);
-        let tokens: Tokens = api
-            .post(
-                &step,
-                "/auth/refresh",
-                None,
-                Some(&json!({ "refresh_token": current })),
-            )
-            .await?;
-        match self.access.write() {
-            Ok(mut t) => *t = tokens.access_token.into(),
-            Err(poisoned) => *poisoned.into_inner() = tokens.access_token.into(),
+        let tokens = api
+            .refresh(&current)
+            .await
+            .with_context(|| format!("refresh token of {}", self.username))?;
+        let client = api.with_token(tokens.access_token);
+        match self.client.write() {
+            Ok(mut c) => *c = client,
+            Err(poisoned) => *poisoned.into_inner() = client,
         }
         match self.refresh.lock() {
             Ok(mut t) => *t = tokens.refresh_token,
@@ -96,7 +67,7 @@ impl BenchUser {
 pub struct Fixture {
     pub users: Arc<Vec<Arc<BenchUser>>>,
     /// Channel ids.
-    pub channels: Arc<Vec<String>>,
+    pub channels: Arc<Vec<Uuid>>,
     /// Access token lifetime in seconds, as the server announced it.
     pub access_ttl: u64,
 }
@@ -140,8 +111,9 @@ pub fn run_tag() -> String {
 
 /// The owner account and workspace made by `/setup`.
 pub struct Owner {
-    pub access_token: String,
-    pub workspace_id: String,
+    /// The client with the owner's access token.
+    pub client: Client,
+    pub workspace_id: Uuid,
     /// Access token lifetime in seconds, as the server announced it.
     pub access_ttl: u64,
     /// The password every bench account uses (strong enough for the server's check).
@@ -149,25 +121,21 @@ pub struct Owner {
 }
 
 /// `POST /setup`: the owner account and the workspace.
-pub async fn setup(api: &Api, setup_token: &str) -> Result<Owner> {
+pub async fn setup(api: &Client, setup_token: &str) -> Result<Owner> {
     // Strong enough for the server's zxcvbn check, and different on every run.
     let password = format!("bench-Velvet-41-orbit-{}", random_hex());
-    let done: SetupDone = api
-        .post(
-            "setup (owner account and workspace)",
-            "/setup",
-            None,
-            Some(&json!({
-                "setup_token": setup_token,
-                "email": "bench-owner@example.com",
-                "username": "benchowner",
-                "password": password,
-                "workspace_name": "Bench",
-            })),
-        )
-        .await?;
+    let done = api
+        .setup(&Setup {
+            setup_token,
+            email: "bench-owner@example.com",
+            username: "benchowner",
+            password: &password,
+            workspace_name: "Bench",
+        })
+        .await
+        .context("setup (owner account and workspace)")?;
     Ok(Owner {
-        access_token: done.tokens.access_token,
+        client: api.with_token(done.tokens.access_token),
         workspace_id: done.workspace.id,
         access_ttl: done.tokens.expires_in,
         password,
@@ -175,93 +143,86 @@ pub async fn setup(api: &Api, setup_token: &str) -> Result<Owner> {
 }
 
 /// Public channels `bench-1…bench-N`, created by the owner; their ids.
-pub async fn create_channels(api: &Api, owner: &Owner, channels: usize) -> Result<Vec<String>> {
+pub async fn create_channels(owner: &Owner, channels: usize) -> Result<Vec<Uuid>> {
     let mut ids = Vec::with_capacity(channels);
     for i in 1..=channels {
-        let ch: Id = api
-            .post(
-                &format!("create channel bench-{i}"),
-                "/channels",
-                Some(&owner.access_token),
-                Some(&json!({ "name": format!("bench-{i}"), "is_private": false })),
-            )
-            .await?;
-        ids.push(ch.id);
+        let name = format!("bench-{i}");
+        let channel = owner
+            .client
+            .create_channel(&NewChannel {
+                name: &name,
+                is_private: false,
+                ..NewChannel::default()
+            })
+            .await
+            .with_context(|| format!("create channel {name}"))?;
+        ids.push(channel.id);
     }
     Ok(ids)
 }
 
 pub async fn create(
-    api: &Api,
+    api: &Client,
     setup_token: &str,
     users: usize,
     channels: usize,
 ) -> Result<Fixture> {
     let started = Instant::now();
-    let owner_account = setup(api, setup_token).await?;
-    let owner = owner_account.access_token.clone();
-    let access_ttl = owner_account.access_ttl;
-    let password = owner_account.password.clone();
+    let owner = setup(api, setup_token).await?;
+    let access_ttl = owner.access_ttl;
 
-    let invite: Invite = api
-        .post(
-            "create invite",
-            &format!("/workspaces/{}/invites", owner_account.workspace_id),
-            Some(&owner),
-            Some(&json!({ "max_uses": users })),
+    let invite = owner
+        .client
+        .create_invite(
+            owner.workspace_id,
+            &NewInvite {
+                max_uses: Some(u32::try_from(users).unwrap_or(u32::MAX)),
+                ..NewInvite::default()
+            },
         )
-        .await?;
+        .await
+        .context("create invite")?;
 
     eprintln!("registering and logging in {users} users ({AUTH_CONCURRENCY} at a time)…");
     let invite_token: Arc<str> = invite.token.into();
-    let password: Arc<str> = password.into();
+    let password: Arc<str> = owner.password.as_str().into();
     let bench_users = run_limited(users, AUTH_CONCURRENCY, |i| {
         let (api, invite_token, password) = (api.clone(), invite_token.clone(), password.clone());
         async move {
             let username = format!("bench{:04}", i + 1);
-            let _: serde_json::Value = api
-                .post(
-                    &format!("register {username}"),
-                    "/auth/register",
-                    None,
-                    Some(&json!({
-                        "email": format!("{username}@example.com"),
-                        "username": username,
-                        "password": &*password,
-                        "invite_token": &*invite_token,
-                    })),
-                )
-                .await?;
-            let tokens: Tokens = api
-                .post(
-                    &format!("log in {username}"),
-                    "/auth/login",
-                    None,
-                    Some(&json!({ "login": username, "password": &*password })),
-                )
-                .await?;
-            Ok(Arc::new(BenchUser::new(username, tokens)))
+            let email = format!("{username}@example.com");
+            api.register(&Register {
+                email: &email,
+                username: &username,
+                password: &password,
+                invite_token: Some(&invite_token),
+                ..Register::default()
+            })
+            .await
+            .with_context(|| format!("register {username}"))?;
+            let login = api
+                .login(&username, &password)
+                .await
+                .with_context(|| format!("log in {username}"))?;
+            let Some(Login::Tokens(tokens)) = login.into_login() else {
+                anyhow::bail!("log in {username}: the server asks for a second factor");
+            };
+            Ok(Arc::new(BenchUser::new(&api, username, tokens)))
         }
     })
     .await?;
 
     eprintln!("creating {channels} channels; every user joins every channel…");
-    let channel_ids = create_channels(api, &owner_account, channels).await?;
-    let channel_ids = Arc::new(channel_ids);
+    let channel_ids = Arc::new(create_channels(&owner, channels).await?);
     let users_arc = Arc::new(bench_users);
     run_limited(users * channels, JOIN_CONCURRENCY, |k| {
-        let api = api.clone();
         let user = users_arc[k / channels].clone();
-        let channel = channel_ids[k % channels].clone();
+        let channel = channel_ids[k % channels];
         async move {
-            let _: serde_json::Value = api
-                .post(
-                    &format!("{} joins channel {channel}", user.username),
-                    &format!("/channels/{channel}/join"),
-                    Some(&user.token()),
-                    None,
-                )
-                .await?;
+            user.client()
+                .join(channel)
+                .await
+                .with_context(|| format!("{} joins channel {channel}", user.username))?;
             Ok(())
         }
     })
@@ -280,7 +241,7 @@ pub async fn create(
 
 /// Refresh every user's access token two minutes before it expires, for long runs.
 /// Abort the returned handle when the run is over.
-pub fn spawn_refresher(api: Api, fixture: &Fixture) -> tokio::task::JoinHandle<()> {
+pub fn spawn_refresher(api: Client, fixture: &Fixture) -> tokio::task::JoinHandle<()> {
     let users = fixture.users.clone();
     let every = Duration::from_secs(fixture.access_ttl.saturating_sub(120).max(30));
     tokio::spawn(async move {

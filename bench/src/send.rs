@@ -12,13 +12,12 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use reqwest::StatusCode;
-use serde::{Deserialize, Serialize};
+use colink_client::{Error, History, MessagesUrl, NewMessage, StatusCode};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::{
-    api::{self, Api},
+    api::{self, Client},
     bootstrap::{self, BenchUser, Fixture},
     report::{self, Latency, PhaseSummary, ProcSummary, Report, ServerInfo, Verification},
     server::{self, RssWatcher, Server, TargetArgs},
@@ -79,7 +78,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
         .build()
         .context("building the HTTP client")?;
     let server = Server::start(&args.target, &probe).await?;
-    let api = Api::new(&server.base_url, args.concurrency as usize + 16)?;
+    let api = api::client(&server.base_url, args.concurrency as usize + 16)?;
 
     let outcome = measure(&args, &server, &api, command).await;
     let hint = server.log_hint();
@@ -105,7 +104,12 @@ pub async fn run(args: SendArgs) -> Result<()> {
     }
 }
 
-async fn measure(args: &SendArgs, server: &Server, api: &Api, command: String) -> Result<Report> {
+async fn measure(
+    args: &SendArgs,
+    server: &Server,
+    api: &Client,
+    command: String,
+) -> Result<Report> {
     let fixture = bootstrap::create(
         api,
         &server.setup_token,
@@ -175,7 +179,7 @@ async fn measure(args: &SendArgs, server: &Server, api: &Api, command: String) -
     };
 
     eprintln!("verifying stored message counts…");
-    let verification = verify(api, &fixture, created).await;
+    let verification = verify(&fixture, created).await;
     let measured = m.summary();
     let verdict = match (&m.aborted, &measured.latency_ms) {
         (None, Some(l)) => Some(target_verdict(measured.messages_per_s, l.p99)),
@@ -233,18 +237,11 @@ enum Limit {
     Until(Instant),
 }
 
-#[derive(Serialize)]
-struct NewMessage<'a> {
-    content: &'a str,
-    client_id: &'a str,
-}
-
 /// State shared by the senders of one phase.
 struct Phase {
-    http: reqwest::Client,
     users: Arc<Vec<Arc<BenchUser>>>,
     /// `POST` URL per channel.
-    urls: Vec<String>,
+    urls: Vec<MessagesUrl>,
     tag: String,
     phase: char,
     limit: Limit,
@@ -330,69 +327,56 @@ async fn sender(p: Arc<Phase>) -> SenderResult {
             "bench message {k} from {}: the quick brown fox jumps over the lazy dog",
             user.username
         );
-        let token = user.token();
+        let client = user.client();
         p.attempts.fetch_add(1, Ordering::Relaxed);
 
         let started = Instant::now();
-        let sent = p
-            .http
-            .post(url)
-            .bearer_auth(&*token)
-            .json(&NewMessage {
-                content: &content,
-                client_id: &client_id,
-            })
-            .send()
-            .await;
-        match sent {
-            Ok(resp) => {
-                let status = resp.status();
-                let body = resp.bytes().await;
-                let micros = started.elapsed().as_micros() as u64;
-                match body {
-                    Ok(_) if status == StatusCode::CREATED => {
-                        out.latencies_us.push(micros);
-                        out.ok += 1;
-                    }
-                    Ok(body) => {
-                        let key = status.as_u16().to_string();
-                        *out.errors.entry(key.clone()).or_default() += 1;
-                        p.error(key, || {
-                            let hint = if status == StatusCode::NOT_FOUND {
-                                " (is this route implemented in the server build under test?)"
-                            } else {
-                                ""
-                            };
-                            format!(
-                                "POST {url} answered {status}: {}{hint}",
-                                api::truncate(&String::from_utf8_lossy(&body), 500)
-                            )
-                        });
-                    }
-                    Err(e) => {
-                        *out.errors.entry("body".into()).or_default() += 1;
-                        p.error("body".into(), || {
-                            format!("reading the answer of {url}: {}", api::chain(&e))
-                        });
-                    }
-                }
+        let message = NewMessage {
+            content: &content,
+            client_id: Some(&client_id),
+            thread_root_id: None,
+        };
+        let sent = client.post_message(url, &message).await;
+        let micros = started.elapsed().as_micros() as u64;
+        let (key, detail): (String, String) = match sent {
+            Ok(sent) if sent.status == StatusCode::CREATED => {
+                out.latencies_us.push(micros);
+                out.ok += 1;
+                continue;
             }
-            Err(e) => {
-                let key = if e.is_timeout() {
-                    "timeout"
-                } else {
-                    "transport"
-                };
-                *out.errors.entry(key.into()).or_default() += 1;
-                p.error(key.into(), || format!("POST {url}: {}", api::chain(&e)));
-            }
-        }
+            // A 2xx other than 201 (200: a repeated client id) is no new message.
+            Ok(sent) => (
+                sent.status.as_u16().to_string(),
+                format!(
+                    "POST {} answered {}: {}",
+                    url.as_str(),
+                    sent.status,
+                    api::truncate(&String::from_utf8_lossy(&sent.body), 500)
+                ),
+            ),
+            Err(Error::Api(e)) => (e.status.as_u16().to_string(), e.to_string()),
+            Err(Error::Transport { source, .. }) if source.is_timeout() => (
+                "timeout".into(),
+                format!("POST {}: {}", url.as_str(), api::chain(&source)),
+            ),
+            Err(Error::Transport { source, .. }) if source.is_body() => (
+                "body".into(),
+                format!(
+                    "reading the answer of {}: {}",
+                    url.as_str(),
+                    api::chain(&source)
+                ),
+            ),
+            Err(e) => ("transport".into(), format!("POST {}: {e}", url.as_str())),
+        };
+        *out.errors.entry(key.clone()).or_default() += 1;
+        p.error(key, || detail);
     }
     out
 }
 
 async fn run_phase(
-    api: &Api,
+    api: &Client,
     fixture: &Fixture,
     tag: &str,
     phase: char,
@@ -404,12 +388,11 @@ async fn run_phase(
         Limit::Until(_) => 4096,
     };
     let p = Arc::new(Phase {
-        http: api.http.clone(),
         users: fixture.users.clone(),
         urls: fixture
             .channels
             .iter()
-            .map(|id| api.url(&format!("/channels/{id}/messages")))
+            .map(|id| api.messages_url(*id))
             .collect(),
         tag: tag.to_owned(),
         phase,
@@ -460,30 +443,25 @@ async fn run_phase(
     })
 }
 
-#[derive(Deserialize)]
-struct Page {
-    items: Vec<Seq>,
-}
-
-#[derive(Deserialize)]
-struct Seq {
-    seq: u64,
-}
-
 /// Cheap durability check: the newest `seq` of every channel, summed, must equal the number
 /// of 201 answers (warm-up included).
-async fn verify(api: &Api, fixture: &Fixture, created: u64) -> Verification {
+async fn verify(fixture: &Fixture, created: u64) -> Verification {
     let Some(user) = fixture.users.first() else {
         return Verification::skipped("no users");
     };
-    let token = user.token();
+    let client = user.client();
+    let newest = History {
+        limit: Some(1),
+        ..History::default()
+    };
     let mut sum = 0;
     for id in fixture.channels.iter() {
-        let path = format!("/channels/{id}/messages?limit=1");
-        match api.get::<Page>("verification", &path, Some(&token)).await {
-            Ok(page) => sum += page.items.first().map_or(0, |m| m.seq),
-            Err(e) if api::is_not_found(&e) => {
-                return Verification::skipped(&format!("GET /api/v1{path} answered 404"));
+        match client.messages(*id, &newest).await {
+            Ok(page) => sum += page.items.first().map_or(0, |m| m.seq as u64),
+            Err(e) if e.is_not_found() => {
+                return Verification::skipped(&format!(
+                    "GET /api/v1/channels/{id}/messages answered 404"
+                ));
             }
             Err(e) => return Verification::error(&format!("{e:#}")),
         }

@@ -1,9 +1,11 @@
 //! Test harness: spawn the real server (`App::build`, port 0, temp data dir; a fresh PostgreSQL
-//! database per test when `COLINK_TEST_DATABASE_URL` is set) and talk HTTP to it.
+//! database per test when `COLINK_TEST_DATABASE_URL` is set) and talk to it through the one
+//! typed client, `colink-client` (raw requests go through its escape hatch, `Client::request`).
 
 use std::{sync::Arc, time::Duration};
 
 use colink::{App, Config, app::AppState, config::Secret};
+use colink_client::{Client, Login, NewChannel, NewInvite, NewMessage, PageQuery, Register, Setup};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -13,7 +15,10 @@ pub const PASSWORD: &str = "tundra-Velvet-41-orbit";
 
 pub struct TestApp {
     pub base: String,
+    /// The HTTP client under [`TestApp::api`], for hand-made requests.
     pub client: reqwest::Client,
+    /// The typed client, without a token ([`TestApp::api_as`] for a user's).
+    pub api: Client,
     pub state: Arc<AppState>,
     pub config: Config,
     pub data_dir: Arc<tempfile::TempDir>,
@@ -174,6 +179,7 @@ pub async fn start_subscribed(
         .build()
         .unwrap();
     let test_app = TestApp {
+        api: Client::with_http(&base, client.clone()),
         base,
         client,
         state,
@@ -243,17 +249,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let url = if path.starts_with('/')
-            && !path.starts_with("/api")
-            && !path.starts_with("/health")
-            && !path.starts_with("/ready")
-            && !path.starts_with("/docs")
-        {
-            format!("{}/api/v1{path}", self.base)
-        } else {
-            format!("{}{path}", self.base)
-        };
-        let mut req = self.client.request(method, url);
+        let mut req = self.api.request(method, path);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -263,20 +259,23 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
-        let body = if text.is_empty() {
+        let raw = self.api.send_raw(req).await.expect("request");
+        let body = if raw.body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+            serde_json::from_slice(&raw.body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw.body).into_owned()))
         };
         Reply {
-            status,
-            headers,
+            status: raw.status,
+            headers: raw.headers,
             body,
         }
+    }
+
+    /// The typed client with `session`'s access token.
+    pub fn api_as(&self, session: &Session) -> Client {
+        self.api.with_token(session.access.as_str())
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -297,112 +296,117 @@ impl TestApp {
     /// Complete first-run setup; returns the owner's session and the workspace id.
     pub async fn setup_owner(&self) -> (Session, String) {
         let token = self.setup_token().await;
-        let body = self
-            .post(
-                "/setup",
-                None,
-                json!({"setup_token": token, "email": "owner@example.com", "username": "owner",
-                       "password": PASSWORD, "workspace_name": "Acme"}),
-            )
+        let done = self
+            .api
+            .setup(&Setup {
+                setup_token: &token,
+                email: "owner@example.com",
+                username: "owner",
+                password: PASSWORD,
+                workspace_name: "Acme",
+            })
             .await
-            .expect(201);
+            .unwrap_or_else(|e| panic!("setup: {e}"));
         let session = Session {
-            user_id: body["user"]["id"].as_str().unwrap().to_string(),
-            access: body["tokens"]["access_token"].as_str().unwrap().to_string(),
-            refresh: body["tokens"]["refresh_token"]
-                .as_str()
-                .unwrap()
-                .to_string(),
+            user_id: done.user.id.to_string(),
+            access: done.tokens.access_token,
+            refresh: done.tokens.refresh_token,
         };
-        (
-            session,
-            body["workspace"]["id"].as_str().unwrap().to_string(),
-        )
+        (session, done.workspace.id.to_string())
     }
 
     /// Invite + register + login a member of `workspace`.
     pub async fn member(&self, inviter: &Session, workspace: &str, username: &str) -> Session {
         let invite = self
-            .post(
-                &format!("/workspaces/{workspace}/invites"),
-                Some(&inviter.access),
-                json!({}),
-            )
+            .api_as(inviter)
+            .create_invite(uuid_of(workspace), &NewInvite::default())
             .await
-            .expect(201);
-        self.post(
-            "/auth/register",
-            None,
-            json!({"email": format!("{username}@example.com"), "username": username,
-                   "password": PASSWORD, "invite_token": invite["token"]}),
-        )
-        .await
-        .expect(201);
+            .unwrap_or_else(|e| panic!("invite: {e}"));
+        let email = format!("{username}@example.com");
+        self.api
+            .register(&Register {
+                email: &email,
+                username,
+                password: PASSWORD,
+                invite_token: Some(&invite.token),
+                ..Register::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("register {username}: {e}"));
         self.login(username, PASSWORD).await
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Session {
-        let body = self
-            .post(
-                "/auth/login",
-                None,
-                json!({"login": login, "password": password}),
-            )
+        let answer = self
+            .api
+            .login(login, password)
             .await
-            .expect(200);
-        let access = body["access_token"]
-            .as_str()
-            .expect("tokens, not an MFA challenge")
-            .to_string();
-        let me = self.get("/users/me", &access).await.expect(200);
+            .unwrap_or_else(|e| panic!("login {login}: {e}"));
+        let Some(Login::Tokens(tokens)) = answer.into_login() else {
+            panic!("login {login}: an MFA challenge, not tokens");
+        };
+        let me = self
+            .api
+            .with_token(tokens.access_token.as_str())
+            .me()
+            .await
+            .unwrap_or_else(|e| panic!("users/me: {e}"));
         Session {
-            user_id: me["id"].as_str().unwrap().to_string(),
-            access,
-            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+            user_id: me.id.to_string(),
+            access: tokens.access_token,
+            refresh: tokens.refresh_token,
         }
     }
 
     /// Audit entries with this action (newest first), read through the admin API.
     pub async fn audit(&self, admin: &Session, action: &str) -> Vec<Value> {
-        let body = self
-            .get(&format!("/admin/audit?action={action}"), &admin.access)
+        let page = self
+            .api_as(admin)
+            .audit(Some(action), &PageQuery::default())
             .await
-            .expect(200);
-        body["items"].as_array().unwrap().clone()
+            .unwrap_or_else(|e| panic!("audit: {e}"));
+        page.items
+            .iter()
+            .map(|entry| serde_json::to_value(entry).unwrap())
+            .collect()
     }
 
     /// Create a channel as `session`; returns its id.
     pub async fn channel(&self, session: &Session, name: &str, private: bool) -> String {
-        let body = self
-            .post(
-                "/channels",
-                Some(&session.access),
-                json!({"name": name, "is_private": private}),
-            )
+        let channel = self
+            .api_as(session)
+            .create_channel(&NewChannel {
+                name,
+                is_private: private,
+                ..NewChannel::default()
+            })
             .await
-            .expect(201);
-        body["id"].as_str().unwrap().to_string()
+            .unwrap_or_else(|e| panic!("create channel {name}: {e}"));
+        channel.id.to_string()
     }
 
     pub async fn join(&self, session: &Session, channel: &str) {
-        self.post(
-            &format!("/channels/{channel}/join"),
-            Some(&session.access),
-            json!({}),
-        )
-        .await
-        .expect(200);
+        self.api_as(session)
+            .join(uuid_of(channel))
+            .await
+            .unwrap_or_else(|e| panic!("join {channel}: {e}"));
     }
 
-    /// Post a message; returns it.
+    /// Post a message; returns it (as JSON, after checking that it decodes as the typed
+    /// `Message` of the OpenAPI document).
     pub async fn send(&self, session: &Session, channel: &str, content: &str) -> Value {
-        self.post(
-            &format!("/channels/{channel}/messages"),
-            Some(&session.access),
-            json!({"content": content}),
-        )
-        .await
-        .expect(201)
+        let api = self.api_as(session);
+        let sent = api
+            .post_message(
+                &api.messages_url(uuid_of(channel)),
+                &NewMessage::new(content),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("send: {e}"));
+        assert_eq!(sent.status, StatusCode::CREATED);
+        sent.message()
+            .unwrap_or_else(|e| panic!("the message does not decode: {e}"));
+        sent.json().expect("JSON")
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
@@ -422,9 +426,15 @@ impl TestApp {
     }
 }
 
+/// A UUID from a test's id string.
+#[track_caller]
+pub fn uuid_of(s: &str) -> colink_client::Uuid {
+    s.parse().expect("a UUID")
+}
+
 // ---- WebSocket clients (realtime tests) ----
 
-pub type WsStream = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub type WsStream = colink_client::ws::Connection<tokio::net::TcpStream>;
 
 /// How long a test waits for an expected frame before failing.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(15);
@@ -452,10 +462,9 @@ impl TestApp {
         }
         let stream = socket.connect(addr).await.expect("tcp connect");
         let url = format!("ws://{addr}/ws?{query}");
-        let (ws, _) = tokio_tungstenite::client_async(url, stream)
+        WsStream::handshake(stream, &url, None)
             .await
-            .expect("websocket handshake");
-        ws
+            .expect("websocket handshake")
     }
 
     /// A connection authenticated with `token`, proven live by a ping/pong round trip.
@@ -471,36 +480,20 @@ impl TestApp {
 
 impl WsClient {
     pub async fn send(&mut self, frame: Value) {
-        use futures_util::SinkExt;
-        self.ws
-            .send(tokio_tungstenite::tungstenite::Message::Text(
-                frame.to_string().into(),
-            ))
-            .await
-            .expect("send frame");
+        self.ws.send_json(&frame).await.expect("send frame");
     }
 
     /// The next JSON frame (control frames are skipped); `None` when the connection ended.
     pub async fn next(&mut self) -> Option<Result<Value, WsEnd>> {
-        use futures_util::StreamExt;
-        use tokio_tungstenite::tungstenite::Message;
-        loop {
-            let msg = tokio::time::timeout(FRAME_TIMEOUT, self.ws.next())
-                .await
-                .expect("timed out waiting for a frame");
-            match msg {
-                Some(Ok(Message::Text(text))) => {
-                    return Some(Ok(serde_json::from_str(&text).expect("JSON frame")));
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    return Some(Err(
-                        frame.map_or(WsEnd::Dropped, |f| WsEnd::Code(f.code.into()))
-                    ));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) => return Some(Err(WsEnd::Dropped)),
-                None => return None,
-            }
+        use colink_client::Error;
+        let frame = tokio::time::timeout(FRAME_TIMEOUT, self.ws.next_as::<Value>())
+            .await
+            .expect("timed out waiting for a frame");
+        match frame {
+            Ok(frame) => Some(Ok(frame)),
+            Err(Error::Closed { code: Some(code) }) => Some(Err(WsEnd::Code(code))),
+            Err(Error::Closed { code: None } | Error::WebSocket(_)) => Some(Err(WsEnd::Dropped)),
+            Err(e) => panic!("reading a frame: {e}"),
         }
     }
 

@@ -38,6 +38,7 @@ mod reactions;
 mod realtime;
 mod realtime_channels;
 mod resume_load;
+mod sdk;
 mod sessions;
 mod setup;
 mod threads;

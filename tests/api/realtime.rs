@@ -221,7 +221,7 @@ async fn presence_goes_online_dnd_away_and_offline() {
     // Idle: away after `away_after`.
     b.expect(|f| is_presence_of(f, &a_user, "away")).await;
     // Last connection closed: offline after the grace.
-    a.ws.close(None).await.unwrap();
+    a.ws.close().await.unwrap();
     b.expect(|f| is_presence_of(f, &a_user, "offline")).await;
     let user = app
         .get(&format!("/users/{a_user}"), &bob.access)
@@ -392,7 +392,7 @@ async fn resume_replays_what_was_missed_in_order_and_once() {
     ws.subscribe(&channel).await;
     app.send(&alice, &channel, "m1").await;
     let seen = ws.event("message.created").await["seq"].as_i64().unwrap();
-    ws.ws.close(None).await.unwrap();
+    ws.ws.close().await.unwrap();
 
     for i in 2..=6 {
         app.send(&alice, &channel, &format!("m{i}")).await;

@@ -13,10 +13,8 @@ use colink::{
     db::entity::outbox,
     domain::events::{Event, EventKind},
 };
-use futures_util::StreamExt;
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
 
@@ -133,16 +131,13 @@ async fn raw_frames(ws: &mut WsClient) -> Vec<String> {
     ws.send(json!({"type": "ping"})).await;
     let mut frames = Vec::new();
     loop {
-        let msg = tokio::time::timeout(FRAME_TIMEOUT, ws.ws.next())
+        let text = tokio::time::timeout(FRAME_TIMEOUT, ws.ws.next_text())
             .await
             .unwrap_or_else(|_| panic!("no pong in time; before it: {frames:?}"));
-        match msg {
-            Some(Ok(Message::Text(text))) if text.as_str() == r#"{"type":"pong"}"# => {
-                return frames;
-            }
-            Some(Ok(Message::Text(text))) => frames.push(text.to_string()),
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
+        match text {
+            Ok(text) if text.as_str() == r#"{"type":"pong"}"# => return frames,
+            Ok(text) => frames.push(text.to_string()),
+            Err(e) => panic!("connection ended: {e}"),
         }
     }
 }
@@ -299,11 +294,11 @@ async fn every_event_type_keeps_its_wire_format() {
         .await;
     let mut replay = Vec::new();
     while replay.len() < 3 {
-        match tokio::time::timeout(FRAME_TIMEOUT, replay_ws.ws.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) if text.starts_with(r#"{"type":"event","#) => {
+        match tokio::time::timeout(FRAME_TIMEOUT, replay_ws.ws.next_text()).await {
+            Ok(Ok(text)) if text.starts_with(r#"{"type":"event","#) => {
                 replay.push(text.to_string())
             }
-            Ok(Some(Ok(_))) => continue,
+            Ok(Ok(_)) => continue,
             other => panic!("the replay ended early ({replay:?}): {other:?}"),
         }
     }

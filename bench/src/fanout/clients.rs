@@ -2,46 +2,27 @@
 
 use std::{cell::RefCell, collections::HashSet, rc::Rc, time::Instant};
 
-use anyhow::{Context, Result, bail};
-use futures_util::{SinkExt, StreamExt};
+use anyhow::{Context, Result};
+use colink_client::{
+    Client, Error, Uuid,
+    ws::{Connection, WebSocketConfig, WsAuth},
+};
 use serde::Deserialize;
-use serde_json::json;
-use tokio_tungstenite::tungstenite::{Message, protocol::WebSocketConfig};
 
 use super::{Bot, Deliveries, SETUP_CONCURRENCY};
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Open `/ws` for `bot` and subscribe to its channel; returns once the server confirmed.
-async fn connect(base_url: &str, bot: &Bot, channel_id: &str) -> Result<Socket> {
-    let url = format!(
-        "{}/ws?token={}",
-        base_url.replacen("http", "ws", 1),
-        bot.token
-    );
+async fn connect(api: &Client, bot: &Bot, channel_id: Uuid) -> Result<Connection> {
     // Small buffers: 10,000 clients with tungstenite's default 2 × 128 KiB would take 2.5 GiB.
     let config = WebSocketConfig::default()
         .read_buffer_size(16 * 1024)
         .write_buffer_size(0);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
+    let mut ws = api
+        .ws_connect_with(WsAuth::Token(&bot.token), Some(config))
         .await
         .context("WebSocket handshake")?;
-    let subscribe = json!({ "type": "subscribe", "channel_id": channel_id }).to_string();
-    ws.send(Message::text(subscribe))
-        .await
-        .context("sending subscribe")?;
-    while let Some(frame) = ws.next().await {
-        if let Message::Text(text) = frame.context("reading the subscribe answer")? {
-            let frame: serde_json::Value = serde_json::from_str(text.as_str())?;
-            match frame["type"].as_str() {
-                Some("subscribed") => return Ok(ws),
-                Some("error") => bail!("subscribe refused: {frame}"),
-                _ => continue,
-            }
-        }
-    }
-    bail!("the server closed the connection before confirming the subscription")
+    ws.subscribe(channel_id).await.context("subscribing")?;
+    Ok(ws)
 }
 
 /// The part of a server frame the clients look at.
@@ -67,7 +48,7 @@ struct EventData {
 
 /// Read frames until the connection ends or `stop` fires; record every message delivery.
 async fn read_deliveries(
-    mut ws: Socket,
+    mut ws: Connection,
     start: Instant,
     shared: Rc<RefCell<Deliveries>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -75,25 +56,17 @@ async fn read_deliveries(
     let mut seen = HashSet::new();
     loop {
         let frame = tokio::select! {
-            frame = ws.next() => frame,
+            frame = ws.next_text() => frame,
             _ = stop.changed() => return,
         };
         let text = match frame {
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(close))) => {
-                shared
-                    .borrow_mut()
-                    .dropped
-                    .push(format!("closed by the server: {close:?}"));
+            Ok(text) => text,
+            Err(e @ Error::Closed { .. }) => {
+                shared.borrow_mut().dropped.push(e.to_string());
                 return;
             }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => {
+            Err(e) => {
                 shared.borrow_mut().dropped.push(format!("read error: {e}"));
-                return;
-            }
-            None => {
-                shared.borrow_mut().dropped.push("connection ended".into());
                 return;
             }
         };
@@ -130,9 +103,9 @@ async fn read_deliveries(
 /// Open every client's connection, `SETUP_CONCURRENCY` handshakes at a time, each with a reader
 /// task on this thread's `LocalSet`; returns the seconds it took.
 pub(super) async fn connect_all(
-    base_url: &str,
+    api: &Client,
     bots: Vec<Bot>,
-    channels: Vec<String>,
+    channels: Vec<Uuid>,
     start: Instant,
     shared: &Rc<RefCell<Deliveries>>,
     stopped: &tokio::sync::watch::Receiver<bool>,
@@ -144,11 +117,10 @@ pub(super) async fn connect_all(
     let mut pending = tokio::task::JoinSet::new();
     while next < bots.len() || !pending.is_empty() {
         while next < bots.len() && pending.len() < SETUP_CONCURRENCY {
-            let (base, bots, channels, i) =
-                (base_url.to_owned(), bots.clone(), channels.clone(), next);
+            let (api, bots, channels, i) = (api.clone(), bots.clone(), channels.clone(), next);
             pending.spawn(async move {
                 let bot = &bots[i];
-                connect(&base, bot, &channels[bot.channel])
+                connect(&api, bot, channels[bot.channel])
                     .await
                     .with_context(|| format!("client {}", i + 1))
             });

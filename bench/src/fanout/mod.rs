@@ -18,11 +18,11 @@ mod output;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use serde::Deserialize;
+use colink_client::{Client, NewMessage, Uuid};
 use serde_json::json;
 
 use crate::{
-    api::Api,
+    api,
     bootstrap::{self, Owner},
     report::{self, ProcSummary},
     server::{self, RssWatcher, Server, TargetArgs},
@@ -90,7 +90,7 @@ pub async fn run(args: FanoutArgs) -> Result<()> {
         .build()
         .context("building the HTTP client")?;
     let server = Server::start(&args.target, &probe).await?;
-    let api = Api::new(&server.base_url, SETUP_CONCURRENCY + 16)?;
+    let api = api::client(&server.base_url, SETUP_CONCURRENCY + 16)?;
     let outcome = measure(&args, &server, &api).await;
     let hint = server.log_hint();
     let stopped = server.shutdown().await;
@@ -110,56 +110,31 @@ struct Bot {
 }
 
 async fn create_bots(
-    api: &Api,
+    api: &Client,
     owner: &Owner,
     args: &FanoutArgs,
-    channels: &[String],
+    channels: &[Uuid],
 ) -> Result<Vec<Bot>> {
-    #[derive(Deserialize)]
-    struct Created {
-        client_id: String,
-        client_secret: String,
-    }
-    #[derive(Deserialize)]
-    struct Token {
-        access_token: String,
-    }
     let members = args.members as usize;
-    let (owner_token, channels) = (owner.access_token.clone(), channels.to_vec());
+    let channels = channels.to_vec();
     bootstrap::run_limited(args.clients as usize, SETUP_CONCURRENCY, |i| {
-        let (api, owner_token) = (api.clone(), owner_token.clone());
+        let (api, owner) = (api.clone(), owner.client.clone());
         let channel = i / members;
-        let channel_id = channels[channel].clone();
+        let channel_id = channels[channel];
         async move {
             let username = format!("fan{:05}", i + 1);
-            let created: Created = api
-                .post(
-                    &format!("create bot {username}"),
-                    "/admin/clients",
-                    Some(&owner_token),
-                    Some(&json!({ "name": username, "username": username })),
-                )
-                .await?;
-            let token: Token = api
-                .post(
-                    &format!("token for {username}"),
-                    "/auth/token",
-                    None,
-                    Some(&json!({
-                        "grant_type": "client_credentials",
-                        "client_id": created.client_id,
-                        "client_secret": created.client_secret,
-                    })),
-                )
-                .await?;
-            let _: serde_json::Value = api
-                .post(
-                    &format!("{username} joins channel {channel_id}"),
-                    &format!("/channels/{channel_id}/join"),
-                    Some(&token.access_token),
-                    None,
-                )
-                .await?;
+            let created = owner
+                .create_bot(&username, &username)
+                .await
+                .with_context(|| format!("create bot {username}"))?;
+            let token = api
+                .client_token(&created.client.client_id, &created.client_secret)
+                .await
+                .with_context(|| format!("token for {username}"))?;
+            api.with_token(token.access_token.as_str())
+                .join(channel_id)
+                .await
+                .with_context(|| format!("{username} joins channel {channel_id}"))?;
             Ok(Bot {
                 token: token.access_token,
                 channel,
@@ -183,12 +158,12 @@ struct Outcome {
     actual_rate: f64,
 }
 
-async fn measure(args: &FanoutArgs, server: &Server, api: &Api) -> Result<Outcome> {
+async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Outcome> {
     let started = Instant::now();
     let owner = bootstrap::setup(api, &server.setup_token).await?;
     let members = args.members as usize;
     let n_channels = (args.clients as usize).div_ceil(members);
-    let channels = bootstrap::create_channels(api, &owner, n_channels).await?;
+    let channels = bootstrap::create_channels(&owner, n_channels).await?;
     eprintln!(
         "creating {} bot clients in {n_channels} channels of {members}…",
         args.clients
@@ -210,15 +185,8 @@ async fn measure(args: &FanoutArgs, server: &Server, api: &Api) -> Result<Outcom
     let local = tokio::task::LocalSet::new();
     local
         .run_until(async {
-            let connected_in_s = clients::connect_all(
-                &server.base_url,
-                bots,
-                channels.clone(),
-                start,
-                &shared,
-                &stopped,
-            )
-            .await?;
+            let connected_in_s =
+                clients::connect_all(api, bots, channels.clone(), start, &shared, &stopped).await?;
             // Let the readers drain what connecting produced (presence frames) before measuring.
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss_connected_mib = server
@@ -234,7 +202,7 @@ async fn measure(args: &FanoutArgs, server: &Server, api: &Api) -> Result<Outcom
                 args.rate, args.duration
             );
             let (sent, send_errors, send_elapsed) =
-                send_at_rate(api, &owner, &channels, args.rate, total, start, &shared).await;
+                send_at_rate(&owner, &channels, args.rate, total, start, &shared).await;
             let expected: u64 = (0..total)
                 .filter(|k| shared.borrow().sent_at[*k].is_some())
                 .map(|k| members_of(k % n_channels, n_channels, members, args.clients as usize))
@@ -308,32 +276,33 @@ fn members_of(c: usize, n_channels: usize, members: usize, clients: usize) -> u6
 /// Post `total` messages, one every 1/rate s (open loop: a slow answer does not delay the next
 /// send). Returns (201 answers, failures, time from first to last send).
 async fn send_at_rate(
-    api: &Api,
     owner: &Owner,
-    channels: &[String],
+    channels: &[Uuid],
     rate: f64,
     total: usize,
     start: Instant,
     shared: &Rc<RefCell<Deliveries>>,
 ) -> (u64, u64, f64) {
+    let urls: std::sync::Arc<[_]> = channels
+        .iter()
+        .map(|id| owner.client.messages_url(*id))
+        .collect();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut requests = tokio::task::JoinSet::new();
     let first = Instant::now();
     for k in 0..total {
         ticker.tick().await;
-        let channel = channels[k % channels.len()].clone();
-        let (api, token) = (api.clone(), owner.access_token.clone());
+        let (client, urls) = (owner.client.clone(), urls.clone());
         shared.borrow_mut().sent_at[k] = Some(start.elapsed());
         requests.spawn(async move {
-            api.post::<serde_json::Value>(
-                "send",
-                &format!("/channels/{channel}/messages"),
-                Some(&token),
-                Some(&json!({ "content": format!("fanout {k}") })),
-            )
-            .await
-            .is_ok()
+            let content = format!("fanout {k}");
+            let url = &urls[k % urls.len()];
+            // The answer is not decoded: only its status counts.
+            client
+                .post_message(url, &NewMessage::new(&content))
+                .await
+                .is_ok()
         });
     }
     let elapsed = first.elapsed().as_secs_f64();
