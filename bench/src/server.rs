@@ -239,6 +239,7 @@ impl Server {
         if let Some(pid) = spawned.child.id() {
             let pid = libc::pid_t::try_from(pid).context("server pid out of range")?;
             // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped yet.
+            #[allow(unsafe_code, reason = "kill(2): no safe wrapper in std")]
             unsafe {
                 libc::kill(pid, libc::SIGTERM);
             }
@@ -324,6 +325,7 @@ pub struct ProcSample {
 
 pub fn clock_ticks_per_sec() -> u64 {
     // SAFETY: sysconf has no preconditions.
+    #[allow(unsafe_code, reason = "sysconf(3): no safe wrapper in std")]
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(ticks).ok().filter(|t| *t > 0).unwrap_or(100)
 }

@@ -324,6 +324,7 @@ fn raise_fd_limit(clients: u64) -> Result<u64> {
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    #[allow(unsafe_code, reason = "getrlimit/setrlimit: no safe wrapper in std")]
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             bail!("getrlimit(RLIMIT_NOFILE) failed");
