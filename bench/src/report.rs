@@ -148,10 +148,45 @@ impl Verification {
     }
 }
 
+/// Table rows: (label, value).
+type Rows = Vec<(&'static str, String)>;
+
 impl Report {
     pub fn print_table(&self) {
-        let m = &self.measured;
-        let mut rows: Vec<(&str, String)> = vec![
+        let rows = self.table_rows();
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in rows {
+            println!("{k:<width$}  {v}");
+        }
+    }
+
+    /// The rows in print order; rows without a value (no warm-up, no target…) are left out.
+    fn table_rows(&self) -> Rows {
+        let mut rows = self.run_rows();
+        if let Some(w) = &self.warmup {
+            rows.push((
+                "warm-up",
+                format!(
+                    "{} messages in {:.1} s (not measured)",
+                    w.messages, w.elapsed_s
+                ),
+            ));
+        }
+        self.measured.push_rows(&mut rows);
+        self.push_resource_rows(&mut rows);
+        rows.push(("durability", self.verification.line()));
+        if let Some(t) = &self.target {
+            rows.push(("target", t.clone()));
+        }
+        if let Some(a) = &self.aborted {
+            rows.push(("ABORTED", a.clone()));
+        }
+        rows
+    }
+
+    /// What ran, where and when.
+    fn run_rows(&self) -> Rows {
+        vec![
             ("scenario", self.scenario.to_owned()),
             ("date", self.date.clone()),
             ("commit", self.commit.clone().unwrap_or_else(|| "-".into())),
@@ -162,46 +197,11 @@ impl Report {
                 format!("{} ({})", self.server.target, self.server.backend),
             ),
             ("parameters", params_line(&self.params)),
-        ];
-        if let Some(w) = &self.warmup {
-            rows.push((
-                "warm-up",
-                format!(
-                    "{} messages in {:.1} s (not measured)",
-                    w.messages, w.elapsed_s
-                ),
-            ));
-        }
-        rows.push(("messages", format!("{} (201)", m.messages)));
-        rows.push(("elapsed", format!("{:.2} s", m.elapsed_s)));
-        rows.push(("messages/s", format!("{:.0}", m.messages_per_s)));
-        match &m.latency_ms {
-            Some(l) => {
-                rows.push(("latency p50", format!("{:.2} ms", l.p50)));
-                rows.push(("latency p95", format!("{:.2} ms", l.p95)));
-                rows.push(("latency p99", format!("{:.2} ms", l.p99)));
-                rows.push(("latency max", format!("{:.2} ms", l.max)));
-                rows.push(("latency mean", format!("{:.2} ms", l.mean)));
-            }
-            None => rows.push(("latency", "no successful requests".into())),
-        }
-        let by_status = m
-            .errors_by_status
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        rows.push((
-            "errors",
-            if m.errors == 0 {
-                "0".into()
-            } else {
-                format!("{} ({by_status})", m.errors)
-            },
-        ));
-        if let Some(first) = &m.first_error {
-            rows.push(("first error", first.clone()));
-        }
+        ]
+    }
+
+    /// The server's RSS and CPU, and this load generator's CPU.
+    fn push_resource_rows(&self, rows: &mut Rows) {
         match &self.server_process {
             Some(p) => {
                 rows.push((
@@ -227,16 +227,41 @@ impl Report {
         if let Some(cpu) = self.bench_cpu_percent {
             rows.push(("bench CPU", format!("{cpu:.0} % (this load generator)")));
         }
-        rows.push(("durability", self.verification.line()));
-        if let Some(t) = &self.target {
-            rows.push(("target", t.clone()));
+    }
+}
+
+impl PhaseSummary {
+    /// Throughput, latency and errors of the phase.
+    fn push_rows(&self, rows: &mut Rows) {
+        rows.push(("messages", format!("{} (201)", self.messages)));
+        rows.push(("elapsed", format!("{:.2} s", self.elapsed_s)));
+        rows.push(("messages/s", format!("{:.0}", self.messages_per_s)));
+        match &self.latency_ms {
+            Some(l) => {
+                rows.push(("latency p50", format!("{:.2} ms", l.p50)));
+                rows.push(("latency p95", format!("{:.2} ms", l.p95)));
+                rows.push(("latency p99", format!("{:.2} ms", l.p99)));
+                rows.push(("latency max", format!("{:.2} ms", l.max)));
+                rows.push(("latency mean", format!("{:.2} ms", l.mean)));
+            }
+            None => rows.push(("latency", "no successful requests".into())),
         }
-        if let Some(a) = &self.aborted {
-            rows.push(("ABORTED", a.clone()));
-        }
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        for (k, v) in rows {
-            println!("{k:<width$}  {v}");
+        let by_status = self
+            .errors_by_status
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push((
+            "errors",
+            if self.errors == 0 {
+                "0".into()
+            } else {
+                format!("{} ({by_status})", self.errors)
+            },
+        ));
+        if let Some(first) = &self.first_error {
+            rows.push(("first error", first.clone()));
         }
     }
 }

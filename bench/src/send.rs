@@ -19,8 +19,8 @@ use tokio::task::JoinSet;
 use crate::{
     api::{self, Client},
     bootstrap::{self, BenchUser, Fixture},
-    report::{self, Latency, PhaseSummary, ProcSummary, Report, ServerInfo, Verification},
-    server::{self, RssWatcher, Server, TargetArgs},
+    report::{self, Latency, PhaseSummary, Report, ServerInfo, Verification},
+    server::{self, PhaseReadings, PhaseUsage, Server, TargetArgs},
 };
 
 /// SPEC §9 target for this scenario.
@@ -119,26 +119,74 @@ async fn measure(
     .await?;
     let refresher = bootstrap::spawn_refresher(api.clone(), &fixture);
     let tag = bootstrap::run_tag();
+
+    let warmup = warm_up(args, api, &fixture, &tag).await?;
+    if let Some(w) = &warmup
+        && let Some(reason) = &w.aborted
+    {
+        refresher.abort();
+        bail!(
+            "warm-up stopped: {reason}; first: {}",
+            w.first_error.as_deref().unwrap_or("?")
+        );
+    }
+    let warmup = warmup.map(|w| w.summary());
+    let (measured, usage) = measured_phase(args, server, api, &fixture, &tag).await?;
+    refresher.abort();
+
+    eprintln!("verifying stored message counts…");
+    let created = warmup.as_ref().map_or(0, |w| w.messages) + measured.ok;
+    let verification = verify(&fixture, created).await;
+    let summary = measured.summary();
+    Ok(Report {
+        scenario: "send",
+        date: report::utc_now(),
+        commit: report::git_commit(),
+        command,
+        machine: report::machine(),
+        server: ServerInfo {
+            target: server.describe.clone(),
+            backend: server.backend.clone(),
+            pid: server.pid,
+        },
+        params: params(args),
+        warmup,
+        target: verdict(measured.aborted.as_deref(), &summary),
+        measured: summary,
+        server_process: usage.server,
+        bench_cpu_percent: usage.bench_cpu_percent,
+        verification,
+        aborted: measured.aborted,
+    })
+}
+
+/// The unmeasured warm-up phase, when `--warmup` is not 0.
+async fn warm_up(
+    args: &SendArgs,
+    api: &Client,
+    fixture: &Fixture,
+    tag: &str,
+) -> Result<Option<PhaseResult>> {
+    if args.warmup <= 0.0 {
+        return Ok(None);
+    }
+    eprintln!("warm-up: {} s (not measured)…", args.warmup);
+    let until = Instant::now() + Duration::from_secs_f64(args.warmup);
     let concurrency = args.concurrency as usize;
-    let mut created = 0;
+    let w = run_phase(api, fixture, tag, 'w', Limit::Until(until), concurrency).await?;
+    Ok(Some(w))
+}
 
-    let warmup = if args.warmup > 0.0 {
-        eprintln!("warm-up: {} s (not measured)…", args.warmup);
-        let until = Instant::now() + Duration::from_secs_f64(args.warmup);
-        let w = run_phase(api, &fixture, &tag, 'w', Limit::Until(until), concurrency).await?;
-        created += w.ok;
-        if let Some(reason) = &w.aborted {
-            refresher.abort();
-            bail!(
-                "warm-up stopped: {reason}; first: {}",
-                w.first_error.as_deref().unwrap_or("?")
-            );
-        }
-        Some(w.summary())
-    } else {
-        None
-    };
-
+/// The measured phase (`--messages` or `--duration`), and the server's and this process's
+/// resource use over it.
+async fn measured_phase(
+    args: &SendArgs,
+    server: &Server,
+    api: &Client,
+    fixture: &Fixture,
+    tag: &str,
+) -> Result<(PhaseResult, PhaseUsage)> {
+    let concurrency = args.concurrency as usize;
     let limit = match args.duration {
         Some(secs) => {
             eprintln!("measuring for {secs} s with {concurrency} senders…");
@@ -152,66 +200,30 @@ async fn measure(
             Limit::Count(args.messages)
         }
     };
-    let server_before = server.pid.and_then(sample_server);
-    let watcher = server.pid.map(RssWatcher::start);
-    let self_before = server::sample(std::process::id()).ok();
-    let m = run_phase(api, &fixture, &tag, 'm', limit, concurrency).await?;
-    let self_after = server::sample(std::process::id()).ok();
-    let server_after = server.pid.and_then(sample_server);
-    let rss_peak = match watcher {
-        Some(w) => Some(w.finish().await),
-        None => None,
-    };
-    refresher.abort();
-    created += m.ok;
+    let readings = PhaseReadings::start(server.pid, sample_server);
+    let measured = run_phase(api, fixture, tag, 'm', limit, concurrency).await?;
+    let usage = readings.finish().await;
+    Ok((measured, usage))
+}
 
-    let server_process = match (server_before, server_after) {
-        (Some(before), Some(after)) => Some(ProcSummary::new(
-            &before,
-            &after,
-            rss_peak.unwrap_or(0).max(after.rss_kib),
-        )),
-        _ => None,
-    };
-    let bench_cpu_percent = match (self_before, self_after) {
-        (Some(b), Some(a)) => Some(server::cpu_percent(&b, &a)),
-        _ => None,
-    };
+/// The run's parameters, as the report shows them.
+fn params(args: &SendArgs) -> serde_json::Value {
+    json!({
+        "users": args.users,
+        "channels": args.channels,
+        "concurrency": args.concurrency,
+        "messages": if args.duration.is_some() { None } else { Some(args.messages) },
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+    })
+}
 
-    eprintln!("verifying stored message counts…");
-    let verification = verify(&fixture, created).await;
-    let measured = m.summary();
-    let verdict = match (&m.aborted, &measured.latency_ms) {
+/// The SPEC verdict, when the measured phase ran to its end and had successful requests.
+fn verdict(aborted: Option<&str>, measured: &PhaseSummary) -> Option<String> {
+    match (aborted, &measured.latency_ms) {
         (None, Some(l)) => Some(target_verdict(measured.messages_per_s, l.p99)),
         _ => None,
-    };
-    Ok(Report {
-        scenario: "send",
-        date: report::utc_now(),
-        commit: report::git_commit(),
-        command,
-        machine: report::machine(),
-        server: ServerInfo {
-            target: server.describe.clone(),
-            backend: server.backend.clone(),
-            pid: server.pid,
-        },
-        params: json!({
-            "users": args.users,
-            "channels": args.channels,
-            "concurrency": args.concurrency,
-            "messages": if args.duration.is_some() { None } else { Some(args.messages) },
-            "duration_s": args.duration,
-            "warmup_s": args.warmup,
-        }),
-        warmup,
-        measured,
-        server_process,
-        bench_cpu_percent,
-        verification,
-        target: verdict,
-        aborted: m.aborted,
-    })
+    }
 }
 
 /// Best effort: a failed reading only costs the RSS/CPU figures.

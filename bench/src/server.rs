@@ -17,6 +17,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use tokio::process::{Child, Command};
 
+use crate::report::ProcSummary;
+
 /// How to reach the server under test.
 #[derive(Args, Debug)]
 pub struct TargetArgs {
@@ -125,6 +127,7 @@ impl Server {
         Self::spawn(args, http).await
     }
 
+    /// Spawn `BIN serve` on a fresh data dir, wait until it is ready, read its setup token.
     async fn spawn(args: &TargetArgs, http: &reqwest::Client) -> Result<Server> {
         let bin = args.server_bin.clone().unwrap_or_else(default_server_bin);
         if !bin.is_file() {
@@ -134,66 +137,19 @@ impl Server {
                 bin.display()
             );
         }
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let root = std::env::temp_dir().join(format!(
-            "colink-bench-{}-{}",
-            std::process::id(),
-            nanos % 1_000_000_000
-        ));
-        let data = root.join("data");
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&data)
-            .with_context(|| format!("creating data dir {}", data.display()))?;
-        let log = root.join("server.log");
-        let log_file = std::fs::File::create(&log)
-            .with_context(|| format!("creating server log {}", log.display()))?;
+        let DataDir {
+            root,
+            data,
+            log,
+            log_file,
+        } = DataDir::create()?;
         let port = free_port()?;
         let backend = match &args.database_url {
             Some(url) if url.starts_with("postgres") => "postgres",
             Some(_) => "custom",
             None => "sqlite",
         };
-
-        let mut cmd = Command::new(&bin);
-        cmd.arg("serve")
-            .env("COLINK_DATA_DIR", &data)
-            .env("COLINK_SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("COLINK_TELEMETRY__LEVEL", "warn")
-            .env("COLINK_LIMITS__LOGIN_PER_IP__MAX", "1000000")
-            .env("COLINK_LIMITS__LOGIN_PER_ACCOUNT__MAX", "1000000")
-            .env("COLINK_LIMITS__REGISTER_PER_IP__MAX", "1000000")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(
-                log_file.try_clone().context("duplicating log handle")?,
-            ))
-            .stderr(Stdio::from(log_file))
-            .kill_on_drop(true);
-        // The load generator writes far faster than people: lift the per-user write limits.
-        for write in [
-            "MESSAGES",
-            "REPLIES",
-            "REACTIONS",
-            "CONVERSATIONS",
-            "INVITES",
-            "WS_TICKETS",
-        ] {
-            for field in ["CAPACITY", "PER_MINUTE"] {
-                cmd.env(
-                    format!("COLINK_LIMITS__WRITES__{write}__{field}"),
-                    "1000000000",
-                );
-            }
-        }
-        if let Some(url) = &args.database_url {
-            cmd.env("COLINK_DATABASE__URL", url);
-        }
-        let child = cmd
+        let child = serve_command(&bin, &data, log_file, port, args.database_url.as_deref())?
             .spawn()
             .with_context(|| format!("starting {} serve", bin.display()))?;
         let pid = child.id();
@@ -261,6 +217,91 @@ impl Server {
             None => String::new(),
         }
     }
+}
+
+/// A fresh temporary directory for a spawned server: its data dir and its log.
+struct DataDir {
+    root: PathBuf,
+    /// `<root>/data`, the server's COLINK_DATA_DIR (mode 0700).
+    data: PathBuf,
+    /// `<root>/server.log`, the server's stdout and stderr.
+    log: PathBuf,
+    log_file: std::fs::File,
+}
+
+impl DataDir {
+    fn create() -> Result<DataDir> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let root = std::env::temp_dir().join(format!(
+            "colink-bench-{}-{}",
+            std::process::id(),
+            nanos % 1_000_000_000
+        ));
+        let data = root.join("data");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data)
+            .with_context(|| format!("creating data dir {}", data.display()))?;
+        let log = root.join("server.log");
+        let log_file = std::fs::File::create(&log)
+            .with_context(|| format!("creating server log {}", log.display()))?;
+        Ok(DataDir {
+            root,
+            data,
+            log,
+            log_file,
+        })
+    }
+}
+
+/// `BIN serve` on the data dir `data`, listening on 127.0.0.1:`port`, stdout and stderr to
+/// `log_file`, with the rate limits lifted.
+fn serve_command(
+    bin: &Path,
+    data: &Path,
+    log_file: std::fs::File,
+    port: u16,
+    database_url: Option<&str>,
+) -> Result<Command> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve")
+        .env("COLINK_DATA_DIR", data)
+        .env("COLINK_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("COLINK_TELEMETRY__LEVEL", "warn")
+        .env("COLINK_LIMITS__LOGIN_PER_IP__MAX", "1000000")
+        .env("COLINK_LIMITS__LOGIN_PER_ACCOUNT__MAX", "1000000")
+        .env("COLINK_LIMITS__REGISTER_PER_IP__MAX", "1000000")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(
+            log_file.try_clone().context("duplicating log handle")?,
+        ))
+        .stderr(Stdio::from(log_file))
+        .kill_on_drop(true);
+    // The load generator writes far faster than people: lift the per-user write limits.
+    for write in [
+        "MESSAGES",
+        "REPLIES",
+        "REACTIONS",
+        "CONVERSATIONS",
+        "INVITES",
+        "WS_TICKETS",
+    ] {
+        for field in ["CAPACITY", "PER_MINUTE"] {
+            cmd.env(
+                format!("COLINK_LIMITS__WRITES__{write}__{field}"),
+                "1000000000",
+            );
+        }
+    }
+    if let Some(url) = database_url {
+        cmd.env("COLINK_DATABASE__URL", url);
+    }
+    Ok(cmd)
 }
 
 /// Poll `GET /ready` every 50 ms until it answers 200 (at most 30 s).
@@ -404,5 +445,65 @@ impl RssWatcher {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
         self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// What the server and this load generator used over a measured phase.
+pub struct PhaseUsage {
+    /// The server's RSS and CPU, when both of its readings succeeded.
+    pub server: Option<ProcSummary>,
+    /// This process's CPU (100 = one core).
+    pub bench_cpu_percent: Option<f64>,
+}
+
+/// Readings taken at the start of a measured phase: the server's and this process's CPU time and
+/// RSS, and a watcher for the server's RSS peak until [`PhaseReadings::finish`].
+pub struct PhaseReadings {
+    server_pid: Option<u32>,
+    /// Reads the server process; best effort, so a failure only costs its figures.
+    sample_server: fn(u32) -> Option<ProcSample>,
+    server_before: Option<ProcSample>,
+    watcher: Option<RssWatcher>,
+    self_before: Option<ProcSample>,
+}
+
+impl PhaseReadings {
+    pub fn start(server_pid: Option<u32>, sample_server: fn(u32) -> Option<ProcSample>) -> Self {
+        let server_before = server_pid.and_then(sample_server);
+        let watcher = server_pid.map(RssWatcher::start);
+        let self_before = sample(std::process::id()).ok();
+        PhaseReadings {
+            server_pid,
+            sample_server,
+            server_before,
+            watcher,
+            self_before,
+        }
+    }
+
+    /// Take the closing readings, stop the RSS watcher, and compare with the start.
+    pub async fn finish(self) -> PhaseUsage {
+        let self_after = sample(std::process::id()).ok();
+        let server_after = self.server_pid.and_then(self.sample_server);
+        let rss_peak = match self.watcher {
+            Some(w) => Some(w.finish().await),
+            None => None,
+        };
+        let server = match (self.server_before, server_after) {
+            (Some(before), Some(after)) => Some(ProcSummary::new(
+                &before,
+                &after,
+                rss_peak.unwrap_or(0).max(after.rss_kib),
+            )),
+            _ => None,
+        };
+        let bench_cpu_percent = match (self.self_before, self_after) {
+            (Some(b), Some(a)) => Some(cpu_percent(&b, &a)),
+            _ => None,
+        };
+        PhaseUsage {
+            server,
+            bench_cpu_percent,
+        }
     }
 }

@@ -25,7 +25,7 @@ use crate::{
     api,
     bootstrap::{self, Owner},
     report::{self, ProcSummary},
-    server::{self, RssWatcher, Server, TargetArgs},
+    server::{self, PhaseReadings, Server, TargetArgs},
 };
 
 /// SPEC §9 targets for this scenario.
@@ -65,6 +65,7 @@ pub struct FanoutArgs {
 }
 
 /// What the clients saw, shared by the tasks of this single-threaded process.
+#[derive(Default)]
 struct Deliveries {
     /// When message k was sent (request started), relative to `start`.
     sent_at: Vec<Option<Duration>>,
@@ -158,9 +159,16 @@ struct Outcome {
     actual_rate: f64,
 }
 
-async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Outcome> {
-    let started = Instant::now();
-    let owner = bootstrap::setup(api, &server.setup_token).await?;
+/// Everything created over HTTP before the measurement.
+struct Setup {
+    owner: Owner,
+    channels: Vec<Uuid>,
+    bots: Vec<Bot>,
+}
+
+/// Set up the server, create the channels and one bot client per WebSocket connection.
+async fn set_up(args: &FanoutArgs, api: &Client, setup_token: &str) -> Result<Setup> {
+    let owner = bootstrap::setup(api, setup_token).await?;
     let members = args.members as usize;
     let n_channels = (args.clients as usize).div_ceil(members);
     let channels = bootstrap::create_channels(&owner, n_channels).await?;
@@ -169,16 +177,28 @@ async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Out
         args.clients
     );
     let bots = create_bots(api, &owner, args, &channels).await?;
+    Ok(Setup {
+        owner,
+        channels,
+        bots,
+    })
+}
+
+async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Outcome> {
+    let started = Instant::now();
+    let Setup {
+        owner,
+        channels,
+        bots,
+    } = set_up(args, api, &server.setup_token).await?;
     eprintln!("bootstrap done in {:.1} s", started.elapsed().as_secs_f64());
 
     let total = (args.rate * args.duration).ceil() as usize;
     let start = Instant::now();
     let shared = Rc::new(RefCell::new(Deliveries {
         sent_at: vec![None; total],
-        latencies_us: Vec::with_capacity(total * members),
-        duplicates: 0,
-        unknown: 0,
-        dropped: Vec::new(),
+        latencies_us: Vec::with_capacity(total * args.members as usize),
+        ..Deliveries::default()
     }));
     let (stop, stopped) = tokio::sync::watch::channel(false);
 
@@ -193,9 +213,7 @@ async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Out
                 .pid
                 .and_then(|pid| server::sample(pid).ok())
                 .map(|s| s.rss_kib as f64 / 1024.0);
-            let server_before = server.pid.and_then(|pid| server::sample(pid).ok());
-            let watcher = server.pid.map(RssWatcher::start);
-            let self_before = server::sample(std::process::id()).ok();
+            let readings = PhaseReadings::start(server.pid, |pid| server::sample(pid).ok());
 
             eprintln!(
                 "sending {total} messages at {}/s for {} s…",
@@ -203,52 +221,13 @@ async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Out
             );
             let (sent, send_errors, send_elapsed) =
                 send_at_rate(&owner, &channels, args.rate, total, start, &shared).await;
-            let expected: u64 = (0..total)
-                .filter(|k| shared.borrow().sent_at[*k].is_some())
-                .map(|k| members_of(k % n_channels, n_channels, members, args.clients as usize))
-                .sum();
-            let deadline = Instant::now() + Duration::from_secs_f64(args.drain);
-            while (shared.borrow().latencies_us.len() as u64) < expected
-                && Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            let self_after = server::sample(std::process::id()).ok();
-            let server_after = server.pid.and_then(|pid| server::sample(pid).ok());
-            let peak = match watcher {
-                Some(w) => Some(w.finish().await),
-                None => None,
-            };
+            let expected = expected_deliveries(&shared.borrow(), args, channels.len());
+            wait_for_deliveries(&shared, expected, args.drain).await;
+            let usage = readings.finish().await;
             let _ = stop.send(true);
-            let process = match (server_before, server_after) {
-                (Some(b), Some(a)) => {
-                    Some(ProcSummary::new(&b, &a, peak.unwrap_or(0).max(a.rss_kib)))
-                }
-                _ => None,
-            };
-            let bench_cpu = match (self_before, self_after) {
-                (Some(b), Some(a)) => Some(server::cpu_percent(&b, &a)),
-                _ => None,
-            };
-            let deliveries = std::mem::replace(
-                &mut *shared.borrow_mut(),
-                Deliveries {
-                    sent_at: Vec::new(),
-                    latencies_us: Vec::new(),
-                    duplicates: 0,
-                    unknown: 0,
-                    dropped: Vec::new(),
-                },
-            );
+            let deliveries = std::mem::take(&mut *shared.borrow_mut());
             Ok(Outcome {
-                params: json!({
-                    "clients": args.clients,
-                    "members": args.members,
-                    "channels": n_channels,
-                    "rate": args.rate,
-                    "duration_s": args.duration,
-                    "drain_s": args.drain,
-                }),
+                params: params(args, channels.len()),
                 server: format!("{} ({})", server.describe, server.backend),
                 connected_in_s,
                 sent,
@@ -256,12 +235,44 @@ async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Out
                 expected,
                 deliveries,
                 rss_connected_mib,
-                process,
-                bench_cpu,
+                process: usage.server,
+                bench_cpu: usage.bench_cpu_percent,
                 actual_rate: sent as f64 / send_elapsed.max(1e-9),
             })
         })
         .await
+}
+
+/// The run's parameters, as the report shows them.
+fn params(args: &FanoutArgs, n_channels: usize) -> serde_json::Value {
+    json!({
+        "clients": args.clients,
+        "members": args.members,
+        "channels": n_channels,
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "drain_s": args.drain,
+    })
+}
+
+/// Deliveries due for the messages actually sent: one per member of the message's channel.
+fn expected_deliveries(deliveries: &Deliveries, args: &FanoutArgs, n_channels: usize) -> u64 {
+    let (members, clients) = (args.members as usize, args.clients as usize);
+    deliveries
+        .sent_at
+        .iter()
+        .enumerate()
+        .filter(|(_, sent_at)| sent_at.is_some())
+        .map(|(k, _)| members_of(k % n_channels, n_channels, members, clients))
+        .sum()
+}
+
+/// Wait until `expected` deliveries arrived, for at most `drain` seconds.
+async fn wait_for_deliveries(shared: &RefCell<Deliveries>, expected: u64, drain: f64) {
+    let deadline = Instant::now() + Duration::from_secs_f64(drain);
+    while (shared.borrow().latencies_us.len() as u64) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Clients in channel `c` (the last channel may be smaller).
