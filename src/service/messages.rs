@@ -53,6 +53,7 @@ fn check_client_id(client_id: Option<String>) -> AppResult<Option<String>> {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, channel_id = %channel_id))]
 pub async fn send(
     state: &AppState,
     principal: Principal,
@@ -232,6 +233,7 @@ pub async fn one(
 
 /// Top-level messages: newest first, or with `after` the ones after that seq, oldest first;
 /// `before` and `after` together select the window between them.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, channel_id = %channel_id))]
 pub async fn list(
     state: &AppState,
     principal: Principal,
@@ -294,6 +296,7 @@ pub async fn lock_live(
 }
 
 /// Edit (author only).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, message_id = %message_id))]
 pub async fn edit(
     state: &AppState,
     principal: Principal,
@@ -352,6 +355,7 @@ pub async fn emit_updated(
 /// Soft delete: the author, channel owners/admins, or server admins (not in DMs). The content
 /// stays in the database; the API shows `deleted: true` and empty content. Deleting a reply takes
 /// it off its root's `reply_count` (atomically, once even under concurrent deletes).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, message_id = %message_id))]
 pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) -> AppResult<()> {
     let m = find(&state.db, message_id).await?;
     let access = access::readable(&state.db, principal, m.channel_id).await?;

@@ -38,6 +38,7 @@ pub struct NewReply {
 /// `client_id` exactly like a top-level send: a repeat — also a concurrent one — answers with
 /// the original and writes nothing. Stored by the message writer like every message, which also
 /// counts the reply on its root and emits the root's `message.updated`.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, channel_id = %channel_id, root_id = %root_id))]
 pub async fn reply(
     state: &AppState,
     principal: Principal,
@@ -171,6 +172,7 @@ async fn thread_root(
 
 /// A thread, oldest first: the root, then its replies. Paged by sequence number: the first page
 /// starts with the root; the cursor is the `seq` of the last item of the previous page.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, message_id = %message_id))]
 pub async fn thread(
     state: &AppState,
     principal: Principal,
