@@ -17,6 +17,7 @@ mod cli;
 mod cli_usage;
 mod connections;
 mod contract;
+mod counts;
 mod database;
 mod dms;
 mod durability;

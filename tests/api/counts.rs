@@ -1,0 +1,297 @@
+//! Unread and mention counts are exact after every kind of change, checked against a brute-force
+//! count on seeded random sequences of operations (issue 9: whatever makes the counts cheap must
+//! keep this test green).
+//!
+//! The model keeps every message the test wrote (conversation, seq, author, top level or reply,
+//! deleted, whom it mentions) and applies the rule `read_state::counts` documents to the read
+//! marker the server reports: unread = top-level messages by others after the marker, not
+//! deleted; mentions = messages (replies too) by others after the marker, not deleted, that
+//! mention the user, `@channel` or `@here`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Session, TestApp, spawn_app};
+
+/// A small deterministic generator (the test must replay the same sequence on every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+struct Written {
+    id: String,
+    conversation: usize,
+    seq: i64,
+    author: usize,
+    top_level: bool,
+    deleted: bool,
+    /// Users mentioned by name, and whether `@channel` / `@here` is in it.
+    mentions: BTreeSet<usize>,
+    broadcast: bool,
+}
+
+struct World {
+    users: Vec<(String, Session)>,
+    conversations: Vec<String>,
+    members: Vec<BTreeSet<usize>>,
+    messages: Vec<Written>,
+}
+
+impl World {
+    fn content(&self, rng: &mut Lcg, author: usize) -> (String, BTreeSet<usize>, bool) {
+        let mut text = format!("note {}", rng.next());
+        let mut mentions = BTreeSet::new();
+        let mut broadcast = false;
+        match rng.below(6) {
+            0 | 1 => {
+                let who = rng.below(self.users.len());
+                text.push_str(&format!(" @{}", self.users[who].0));
+                if who != author {
+                    mentions.insert(who);
+                } else {
+                    mentions.insert(author);
+                }
+            }
+            2 => {
+                text.push_str(if rng.below(2) == 0 {
+                    " @channel"
+                } else {
+                    " @here"
+                });
+                broadcast = true;
+            }
+            _ => {}
+        }
+        (text, mentions, broadcast)
+    }
+
+    /// The expected (unread, mentions) of `user` in `conversation` after `marker`.
+    fn expected(&self, user: usize, conversation: usize, marker: i64) -> (u64, u64) {
+        let mut unread = 0;
+        let mut mentions = 0;
+        for m in &self.messages {
+            if m.conversation != conversation || m.deleted || m.author == user || m.seq <= marker {
+                continue;
+            }
+            if m.top_level {
+                unread += 1;
+            }
+            if m.broadcast || m.mentions.contains(&user) {
+                mentions += 1;
+            }
+        }
+        (unread, mentions)
+    }
+}
+
+async fn check(app: &TestApp, world: &World, step: usize) {
+    for (user, (name, session)) in world.users.iter().enumerate() {
+        let page = app
+            .get("/channels?limit=200", &session.access)
+            .await
+            .expect(200);
+        let listed: BTreeMap<String, &Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].as_str().unwrap().to_string(), c))
+            .collect();
+        for (conversation, id) in world.conversations.iter().enumerate() {
+            if !world.members[conversation].contains(&user) {
+                continue;
+            }
+            let c = listed
+                .get(id)
+                .unwrap_or_else(|| panic!("step {step}: {name} does not list {id}"));
+            let marker = c["last_read_seq"].as_i64().unwrap();
+            let (unread, mentions) = world.expected(user, conversation, marker);
+            assert_eq!(
+                (c["unread_count"].as_u64(), c["mention_count"].as_u64()),
+                (Some(unread), Some(mentions)),
+                "step {step}: {name} in conversation {conversation} (marker {marker})"
+            );
+        }
+    }
+}
+
+async fn run(seed: u64, steps: usize) {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let mut users = vec![("owner".to_string(), owner)];
+    for name in ["ana", "ben", "cy"] {
+        let session = app.member(&users[0].1, &ws, name).await;
+        users.push((name.to_string(), session));
+    }
+    let mut conversations = Vec::new();
+    let mut members = Vec::new();
+    for name in ["alpha", "beta"] {
+        let id = app.channel(&users[0].1, name, false).await;
+        for (_, session) in &users[1..] {
+            app.join(session, &id).await;
+        }
+        conversations.push(id);
+        members.push((0..users.len()).collect::<BTreeSet<usize>>());
+    }
+    let mut world = World {
+        users,
+        conversations,
+        members,
+        messages: Vec::new(),
+    };
+    let mut rng = Lcg(seed);
+    for step in 0..steps {
+        apply(&app, &mut world, &mut rng).await;
+        if step % 4 == 3 {
+            check(&app, &world, step).await;
+        }
+    }
+    check(&app, &world, steps).await;
+}
+
+/// One random operation: send, reply, edit (mentions change), delete, mark read, leave or
+/// join.
+async fn apply(app: &TestApp, world: &mut World, rng: &mut Lcg) {
+    let user = rng.below(world.users.len());
+    let conversation = rng.below(world.conversations.len());
+    let member = world.members[conversation].contains(&user);
+    let token = world.users[user].1.access.clone();
+    let id = world.conversations[conversation].clone();
+    match (rng.below(10), member) {
+        (_, false) => {
+            app.post(&format!("/channels/{id}/join"), Some(&token), json!({}))
+                .await
+                .expect(200);
+            world.members[conversation].insert(user);
+        }
+        (0..=2, true) => {
+            let (text, mentions, broadcast) = world.content(rng, user);
+            let sent = app
+                .post(
+                    &format!("/channels/{id}/messages"),
+                    Some(&token),
+                    json!({ "content": text }),
+                )
+                .await
+                .expect(201);
+            world.messages.push(Written {
+                id: sent["id"].as_str().unwrap().to_string(),
+                conversation,
+                seq: sent["seq"].as_i64().unwrap(),
+                author: user,
+                top_level: true,
+                deleted: false,
+                mentions,
+                broadcast,
+            });
+        }
+        (3 | 4, true) => {
+            let roots: Vec<usize> = (0..world.messages.len())
+                .filter(|&i| {
+                    let m = &world.messages[i];
+                    m.conversation == conversation && m.top_level && !m.deleted
+                })
+                .collect();
+            if roots.is_empty() {
+                return;
+            }
+            let root = world.messages[roots[rng.below(roots.len())]].id.clone();
+            let (text, mentions, broadcast) = world.content(rng, user);
+            let sent = app
+                .post(
+                    &format!("/messages/{root}/threads"),
+                    Some(&token),
+                    json!({ "content": text }),
+                )
+                .await
+                .expect(201);
+            world.messages.push(Written {
+                id: sent["id"].as_str().unwrap().to_string(),
+                conversation,
+                seq: sent["seq"].as_i64().unwrap(),
+                author: user,
+                top_level: false,
+                deleted: false,
+                mentions,
+                broadcast,
+            });
+        }
+        (5, true) => {
+            let own: Vec<usize> = (0..world.messages.len())
+                .filter(|&i| world.messages[i].author == user && !world.messages[i].deleted)
+                .collect();
+            if own.is_empty() {
+                return;
+            }
+            let at = own[rng.below(own.len())];
+            let (text, mentions, broadcast) = world.content(rng, user);
+            let path = format!("/messages/{}", world.messages[at].id);
+            app.put(&path, &token, json!({ "content": text }))
+                .await
+                .expect(200);
+            world.messages[at].mentions = mentions;
+            world.messages[at].broadcast = broadcast;
+        }
+        (6, true) => {
+            let own: Vec<usize> = (0..world.messages.len())
+                .filter(|&i| world.messages[i].author == user && !world.messages[i].deleted)
+                .collect();
+            if own.is_empty() {
+                return;
+            }
+            let at = own[rng.below(own.len())];
+            let path = format!("/messages/{}", world.messages[at].id);
+            app.delete(&path, &token).await.expect(204);
+            world.messages[at].deleted = true;
+        }
+        (7 | 8, true) => {
+            let last = world
+                .messages
+                .iter()
+                .filter(|m| m.conversation == conversation)
+                .map(|m| m.seq)
+                .max()
+                .unwrap_or(0);
+            let seq = if last == 0 {
+                0
+            } else {
+                rng.below(last as usize + 1) as i64
+            };
+            app.post(
+                &format!("/channels/{id}/read"),
+                Some(&token),
+                json!({ "seq": seq }),
+            )
+            .await
+            .expect(200);
+        }
+        (_, true) => {
+            // The owner stays, so every conversation keeps a member who can write.
+            if user == 0 {
+                return;
+            }
+            app.post(&format!("/channels/{id}/leave"), Some(&token), json!({}))
+                .await
+                .expect(204);
+            world.members[conversation].remove(&user);
+        }
+    }
+}
+
+#[tokio::test]
+async fn counts_match_a_brute_force_count_on_random_operations() {
+    for seed in [1, 2, 3] {
+        run(seed, 60).await;
+    }
+}
