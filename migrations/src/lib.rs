@@ -5,6 +5,11 @@ pub use sea_orm_migration::prelude::*;
 mod helpers;
 mod m20261122_000001_identity;
 mod m20261122_000002_conversations;
+mod m20261130_000004_read_counts;
+
+/// The statements that compute the read counters from the messages (run by the migration; tests
+/// use them to check the counters kept on every change against a recount).
+pub use m20261130_000004_read_counts::BACKFILL as READ_COUNTS_BACKFILL;
 
 pub struct Migrator;
 
@@ -14,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_identity::Migration),
             Box::new(m20261122_000002_conversations::Migration),
+            Box::new(m20261130_000004_read_counts::Migration),
         ]
     }
 }

@@ -133,6 +133,7 @@ pub async fn create_in(
         archived_at: Set(None),
         last_seq: Set(0),
         last_message_at: Set(None),
+        top_level_count: Set(0),
     }
     .insert(tx)
     .await
@@ -166,13 +167,21 @@ pub async fn add_member_in(
         role: Set(role),
         // New members start with the history read: unread counts begin at their arrival.
         last_read_seq: Set(channel.last_seq),
+        read_top_level: Set(0),
+        own_unread: Set(0),
+        mention_count: Set(0),
         muted: Set(false),
         joined_at: Set(now()),
     })
     .on_conflict_do_nothing()
     .exec_without_returning(db)
     .await?;
-    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+    let added = matches!(inserted, TryInsertResult::Inserted(n) if n > 0);
+    if added {
+        // The marker and read counts from the channel row as it is inside this transaction.
+        super::read_counts::on_join(db, channel.id, user_id).await?;
+    }
+    Ok(added)
 }
 
 pub struct ListFilter {

@@ -59,6 +59,7 @@ pub async fn open(
         archived_at: Set(None),
         last_seq: Set(0),
         last_message_at: Set(None),
+        top_level_count: Set(0),
     }
     .insert(&tx)
     .await;

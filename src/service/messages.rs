@@ -323,6 +323,7 @@ pub async fn edit(
     active.content = Set(body.into_inner());
     active.edited_at = Set(Some(now()));
     let updated = active.update(&tx).await?;
+    let before = super::read_counts::stored_mentions(&tx, updated.id).await?;
     mention::Entity::delete_many()
         .filter(mention::Column::MessageId.eq(updated.id))
         .exec(&tx)
@@ -333,6 +334,8 @@ pub async fn edit(
         here: parsed.here,
     };
     store_mentions(&tx, &updated, &set).await?;
+    let (c, seq, author) = (updated.channel_id, updated.seq, updated.user_id);
+    super::read_counts::on_mentions_changed(&tx, c, seq, author, &before, &set).await?;
     let view = one(&tx, principal.user_id, updated).await?;
     emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
     events::commit(state, tx).await?;
@@ -386,10 +389,12 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
     else {
         return Ok(());
     };
+    let mentioned = super::read_counts::stored_mentions(&tx, deleted.id).await?;
     mention::Entity::delete_many()
         .filter(mention::Column::MessageId.eq(deleted.id))
         .exec(&tx)
         .await?;
+    super::read_counts::on_delete(&tx, &deleted, &mentioned).await?;
     pin::Entity::delete_by_id(deleted.id).exec(&tx).await?;
     let gone = MessageDeleted {
         id: deleted.id,

@@ -20,6 +20,7 @@ pub mod message_writer;
 pub mod messages;
 pub mod page;
 pub mod reactions;
+pub mod read_counts;
 pub mod read_state;
 pub mod recovery;
 pub mod registration;

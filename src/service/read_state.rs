@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Principal, access, events, views::ChannelView};
 use crate::{
     app::AppState,
-    db::entity::{channel, channel_member, mention, message},
+    db::entity::{channel, channel_member},
     domain::events::{ConversationRead, Event, EventData},
     error::AppResult,
 };
@@ -32,7 +32,8 @@ pub fn memberships_of(user_id: Uuid) -> SelectStatement {
         .to_owned()
 }
 
-/// Unread and mention counts after each read marker. The rule, as in Slack:
+/// Unread and mention counts of `user_id` in these channels, from the counters kept by
+/// `read_counts` (two queries, whatever the backlog). The rule, as in Slack:
 ///
 /// - `unread`: top-level messages by others, not deleted, after the marker. Thread replies are
 ///   read in their thread and do not make the conversation unread.
@@ -44,63 +45,34 @@ pub fn memberships_of(user_id: Uuid) -> SelectStatement {
 /// numbers too, so moving the marker past a reply clears its mention.
 pub async fn counts(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
-    read_markers: &[(Uuid, i64)],
+    memberships: &[channel_member::Model],
 ) -> AppResult<HashMap<Uuid, Counts>> {
-    let mut out: HashMap<Uuid, Counts> = HashMap::new();
-    if read_markers.is_empty() {
-        return Ok(out);
+    if memberships.is_empty() {
+        return Ok(HashMap::new());
     }
-    for chunk in read_markers.chunks(200) {
-        let mut after_marker = Condition::any();
-        let mut mention_after_marker = Condition::any();
-        for (channel_id, seq) in chunk {
-            after_marker = after_marker.add(
-                Condition::all()
-                    .add(message::Column::ChannelId.eq(*channel_id))
-                    .add(message::Column::Seq.gt(*seq)),
-            );
-            mention_after_marker = mention_after_marker.add(
-                Condition::all()
-                    .add(mention::Column::ChannelId.eq(*channel_id))
-                    .add(mention::Column::Seq.gt(*seq)),
-            );
-        }
-        let unread: Vec<(Uuid, i64)> = message::Entity::find()
-            .select_only()
-            .column(message::Column::ChannelId)
-            .column_as(Expr::col(message::Column::Id).count(), "n")
-            .filter(after_marker)
-            .filter(message::Column::UserId.ne(user_id))
-            .filter(message::Column::DeletedAt.is_null())
-            .filter(message::Column::ThreadRootId.is_null())
-            .group_by(message::Column::ChannelId)
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (channel_id, n) in unread {
-            out.entry(channel_id).or_default().unread = u64::try_from(n).unwrap_or(0);
-        }
-        let mentions: Vec<(Uuid, i64)> = mention::Entity::find()
-            .select_only()
-            .column(mention::Column::ChannelId)
-            .column_as(Expr::col(mention::Column::MessageId).count_distinct(), "n")
-            .filter(mention_after_marker)
-            .filter(mention::Column::AuthorId.ne(user_id))
-            .filter(
-                Condition::any()
-                    .add(mention::Column::UserId.eq(user_id))
-                    .add(mention::Column::Kind.is_in(["channel", "here"])),
-            )
-            .group_by(mention::Column::ChannelId)
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (channel_id, n) in mentions {
-            out.entry(channel_id).or_default().mentions = u64::try_from(n).unwrap_or(0);
-        }
-    }
-    Ok(out)
+    let ids: Vec<Uuid> = memberships.iter().map(|m| m.channel_id).collect();
+    let totals: HashMap<Uuid, i64> = channel::Entity::find()
+        .select_only()
+        .column(channel::Column::Id)
+        .column(channel::Column::TopLevelCount)
+        .filter(channel::Column::Id.is_in(ids))
+        .into_tuple::<(Uuid, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(memberships
+        .iter()
+        .map(|m| {
+            let total = totals.get(&m.channel_id).copied().unwrap_or(0);
+            let unread = total - m.read_top_level - m.own_unread;
+            let counts = Counts {
+                unread: u64::try_from(unread).unwrap_or(0),
+                mentions: u64::try_from(m.mention_count).unwrap_or(0),
+            };
+            (m.channel_id, counts)
+        })
+        .collect())
 }
 
 /// Fill the caller-specific fields of channel views.
@@ -118,11 +90,8 @@ pub async fn personalise(
         .into_iter()
         .map(|m| (m.channel_id, m))
         .collect();
-    let markers: Vec<(Uuid, i64)> = memberships
-        .values()
-        .map(|m| (m.channel_id, m.last_read_seq))
-        .collect();
-    let counts = counts(db, user_id, &markers).await?;
+    let rows: Vec<channel_member::Model> = memberships.values().cloned().collect();
+    let counts = counts(db, &rows).await?;
     for v in views.iter_mut() {
         let membership = memberships.get(&v.id);
         let c = counts.get(&v.id).copied().unwrap_or_default();
@@ -163,6 +132,7 @@ pub async fn mark_read(
             .exec(&tx)
             .await?;
         if moved.rows_affected == 1 {
+            super::read_counts::on_read(&tx, channel_id, principal.user_id, marker, target).await?;
             marker = target;
             let event = Event::new(
                 access.channel.workspace_id,
@@ -186,7 +156,13 @@ pub async fn mark_read(
             }
         }
     }
-    let counts = counts(&state.db, principal.user_id, &[(channel_id, marker)]).await?;
+    let member = channel_member::Entity::find_by_id((channel_id, principal.user_id))
+        .one(&state.db)
+        .await?;
+    let counts = match member {
+        Some(m) => counts(&state.db, &[m]).await?,
+        None => HashMap::new(),
+    };
     Ok((marker, counts.get(&channel_id).copied().unwrap_or_default()))
 }
 

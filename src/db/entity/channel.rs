@@ -23,6 +23,8 @@ pub struct Model {
     /// The last message sequence number assigned (gapless per channel).
     pub last_seq: i64,
     pub last_message_at: Option<OffsetDateTime>,
+    /// Top-level messages that are not deleted (see `service::read_counts`).
+    pub top_level_count: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,9 @@
 //! 4. [`build`]: message rows, mention rows and events (`message.created`, and for a reply its
 //!    root's `message.updated` with the count that reply made).
 //! 5. [`insert`]: multi-row inserts for messages and mentions, then the outbox rows.
+//! 6. [`read_counts::on_new_messages`]: the channels' top-level counts, the authors' own
+//!    unread, the mention counts of the people mentioned (one statement per channel, and one per
+//!    message that mentions anyone).
 //!
 //! A batch of top-level messages takes no per-message query: step 2 is skipped without replies.
 
@@ -26,7 +29,7 @@ use crate::{
     db::entity::{channel, mention, message},
     domain::events::{Event, EventData},
     error::{AppError, AppResult},
-    service::{events, messages, threads, views::MessageView},
+    service::{events, messages, read_counts, threads, views::MessageView},
 };
 
 /// Message rows per multi-row insert (13 columns), mention rows per insert (7 columns): under
@@ -56,6 +59,17 @@ pub(super) async fn store(
     };
     let rows = build(&batch, &fresh, &mut roots, &mut results);
     let committed = insert(tx, rows).await?;
+    let counted: Vec<read_counts::NewRow<'_>> = fresh
+        .iter()
+        .map(|&i| read_counts::NewRow {
+            channel_id: messages[i].channel_id,
+            author: messages[i].author,
+            seq: seqs[i],
+            top_level: messages[i].thread_root_id.is_none(),
+            mentions: &messages[i].mentions,
+        })
+        .collect();
+    read_counts::on_new_messages(tx, &counted).await?;
     let results = results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(AppError::internal("message left without a result"))))

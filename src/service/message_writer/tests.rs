@@ -40,6 +40,7 @@ async fn database() -> (DatabaseConnection, channel::Model, Uuid, Uuid) {
         archived_at: None,
         last_seq: 2,
         last_message_at: Some(now),
+        top_level_count: 0,
     })
     .insert(&db)
     .await

@@ -1,0 +1,317 @@
+//! Unread and mention counts kept current in the transaction of every change, so reading them
+//! costs the same whatever the backlog. The rule (as in Slack; see `read_state`):
+//!
+//! - unread: top-level messages by others after the member's read marker, not deleted;
+//! - mentions: messages (replies too) by others after the marker, not deleted, that mention the
+//!   member, `@channel` or `@here`.
+//!
+//! Stored per conversation: `channels.top_level_count` (top-level messages not deleted); per
+//! member: `read_top_level` (of those, the ones at or before the marker), `own_unread` (the
+//! member's own ones after the marker) and `mention_count`. Then
+//! `unread = top_level_count - read_top_level - own_unread`.
+//!
+//! Every change that moves one of them goes through this module, in the change's transaction:
+//! new messages ([`on_new_messages`], from the message writer), a moved marker ([`on_read`]), a
+//! deletion ([`on_delete`]), changed mentions ([`on_mentions_changed`]) and a new member
+//! ([`on_join`]). `tests/api/counts.rs` holds them to a brute-force count on random operations.
+//!
+//! On PostgreSQL the member row is locked (marker update) before anything is counted, and
+//! deletions lock the channel row, so a marker move, a join and a deletion that race still agree.
+
+use std::collections::BTreeSet;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect,
+    sea_query::{CaseStatement, Expr, ExprTrait, LockType},
+};
+use uuid::Uuid;
+
+use crate::db::entity::{channel, channel_member, mention, message};
+use crate::service::views::MentionSet;
+
+/// One new message for [`on_new_messages`].
+pub struct NewRow<'a> {
+    pub channel_id: Uuid,
+    pub author: Uuid,
+    pub seq: i64,
+    pub top_level: bool,
+    pub mentions: &'a MentionSet,
+}
+
+/// A batch of new messages: each channel's top-level count and its authors' `own_unread` (one
+/// statement per channel), and the mention counts of the people each message mentions (one
+/// statement per message that mentions anyone).
+pub async fn on_new_messages(tx: &DatabaseTransaction, rows: &[NewRow<'_>]) -> Result<(), DbErr> {
+    let mut channels: Vec<(Uuid, Vec<(Uuid, i64)>)> = Vec::new();
+    for row in rows.iter().filter(|r| r.top_level) {
+        let authors = match channels.iter_mut().find(|(c, _)| *c == row.channel_id) {
+            Some((_, authors)) => authors,
+            None => {
+                channels.push((row.channel_id, Vec::new()));
+                &mut channels.last_mut().ok_or(DbErr::Custom("empty".into()))?.1
+            }
+        };
+        match authors.iter_mut().find(|(a, _)| *a == row.author) {
+            Some((_, n)) => *n += 1,
+            None => authors.push((row.author, 1)),
+        }
+    }
+    for (channel_id, authors) in &channels {
+        let total: i64 = authors.iter().map(|(_, n)| n).sum();
+        channel::Entity::update_many()
+            .col_expr(
+                channel::Column::TopLevelCount,
+                Expr::col(channel::Column::TopLevelCount).add(total),
+            )
+            .filter(channel::Column::Id.eq(*channel_id))
+            .exec(tx)
+            .await?;
+        let mut own = CaseStatement::new();
+        for (author, n) in authors {
+            own = own.case(Expr::col(channel_member::Column::UserId).eq(*author), *n);
+        }
+        let own: Expr = own.finally(0i64).into();
+        channel_member::Entity::update_many()
+            .col_expr(
+                channel_member::Column::OwnUnread,
+                Expr::col(channel_member::Column::OwnUnread).add(own),
+            )
+            .filter(channel_member::Column::ChannelId.eq(*channel_id))
+            .filter(channel_member::Column::UserId.is_in(authors.iter().map(|(a, _)| *a)))
+            .exec(tx)
+            .await?;
+    }
+    let none = MentionSet::default();
+    for row in rows {
+        on_mentions_changed(tx, row.channel_id, row.seq, row.author, &none, row.mentions).await?;
+    }
+    Ok(())
+}
+
+/// Whom a message's mentions reach: everyone (`@channel`, `@here`) or these people.
+fn reaches(set: &MentionSet) -> (bool, BTreeSet<Uuid>) {
+    (
+        set.channel || set.here,
+        set.user_ids.iter().copied().collect(),
+    )
+}
+
+/// The mentions of a message (`seq`, by `author`) went from `before` to `after`: members other
+/// than the author whose marker is before the message gain or lose one mention.
+pub async fn on_mentions_changed(
+    db: &impl ConnectionTrait,
+    channel_id: Uuid,
+    seq: i64,
+    author: Uuid,
+    before: &MentionSet,
+    after: &MentionSet,
+) -> Result<(), DbErr> {
+    let (all_before, users_before) = reaches(before);
+    let (all_after, users_after) = reaches(after);
+    let unread_by_others = || {
+        channel_member::Entity::update_many()
+            .filter(channel_member::Column::ChannelId.eq(channel_id))
+            .filter(channel_member::Column::UserId.ne(author))
+            .filter(channel_member::Column::LastReadSeq.lt(seq))
+    };
+    let add = |delta: i64| Expr::col(channel_member::Column::MentionCount).add(delta);
+    match (all_before, all_after) {
+        (true, true) => {}
+        (false, true) => {
+            unread_by_others()
+                .col_expr(channel_member::Column::MentionCount, add(1))
+                .filter(channel_member::Column::UserId.is_not_in(users_before))
+                .exec(db)
+                .await?;
+        }
+        (true, false) => {
+            unread_by_others()
+                .col_expr(channel_member::Column::MentionCount, add(-1))
+                .filter(channel_member::Column::UserId.is_not_in(users_after))
+                .exec(db)
+                .await?;
+        }
+        (false, false) => {
+            let gained: Vec<Uuid> = users_after.difference(&users_before).copied().collect();
+            let lost: Vec<Uuid> = users_before.difference(&users_after).copied().collect();
+            for (people, delta) in [(gained, 1), (lost, -1)] {
+                if !people.is_empty() {
+                    unread_by_others()
+                        .col_expr(channel_member::Column::MentionCount, add(delta))
+                        .filter(channel_member::Column::UserId.is_in(people))
+                        .exec(db)
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The mentions a stored message makes, read back from its mention rows.
+pub async fn stored_mentions(
+    db: &impl ConnectionTrait,
+    message_id: Uuid,
+) -> Result<MentionSet, DbErr> {
+    let mut set = MentionSet::default();
+    for m in mention::Entity::find()
+        .filter(mention::Column::MessageId.eq(message_id))
+        .all(db)
+        .await?
+    {
+        match (m.kind.as_str(), m.user_id) {
+            ("user", Some(u)) => set.user_ids.push(u),
+            ("channel", _) => set.channel = true,
+            ("here", _) => set.here = true,
+            _ => {}
+        }
+    }
+    Ok(set)
+}
+
+/// A message was deleted (its mentions were `mentions`).
+pub async fn on_delete(
+    tx: &DatabaseTransaction,
+    deleted: &message::Model,
+    mentions: &MentionSet,
+) -> Result<(), DbErr> {
+    if deleted.thread_root_id.is_none() {
+        channel::Entity::update_many()
+            .col_expr(
+                channel::Column::TopLevelCount,
+                Expr::col(channel::Column::TopLevelCount).sub(1),
+            )
+            .filter(channel::Column::Id.eq(deleted.channel_id))
+            .exec(tx)
+            .await?;
+        // Members who had read it: one fewer read; its author, if after their marker: one
+        // fewer of their own.
+        channel_member::Entity::update_many()
+            .col_expr(
+                channel_member::Column::ReadTopLevel,
+                Expr::col(channel_member::Column::ReadTopLevel).sub(1),
+            )
+            .filter(channel_member::Column::ChannelId.eq(deleted.channel_id))
+            .filter(channel_member::Column::LastReadSeq.gte(deleted.seq))
+            .exec(tx)
+            .await?;
+        channel_member::Entity::update_many()
+            .col_expr(
+                channel_member::Column::OwnUnread,
+                Expr::col(channel_member::Column::OwnUnread).sub(1),
+            )
+            .filter(channel_member::Column::ChannelId.eq(deleted.channel_id))
+            .filter(channel_member::Column::UserId.eq(deleted.user_id))
+            .filter(channel_member::Column::LastReadSeq.lt(deleted.seq))
+            .exec(tx)
+            .await?;
+    }
+    let none = MentionSet::default();
+    on_mentions_changed(
+        tx,
+        deleted.channel_id,
+        deleted.seq,
+        deleted.user_id,
+        mentions,
+        &none,
+    )
+    .await
+}
+
+/// `user_id` was just added to `channel_id`: their marker is the channel's last message, and the
+/// counters start from the channel row as it is now (locked, so no deletion slips between).
+pub async fn on_join(
+    tx: &DatabaseTransaction,
+    channel_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), DbErr> {
+    let now: Option<(i64, i64)> = channel::Entity::find_by_id(channel_id)
+        .select_only()
+        .column(channel::Column::LastSeq)
+        .column(channel::Column::TopLevelCount)
+        .lock(LockType::Update)
+        .into_tuple()
+        .one(tx)
+        .await?;
+    let Some((last_seq, top_level)) = now else {
+        return Ok(());
+    };
+    channel_member::Entity::update_many()
+        .col_expr(channel_member::Column::LastReadSeq, Expr::value(last_seq))
+        .col_expr(channel_member::Column::ReadTopLevel, Expr::value(top_level))
+        .col_expr(channel_member::Column::OwnUnread, Expr::value(0i64))
+        .col_expr(channel_member::Column::MentionCount, Expr::value(0i64))
+        .filter(channel_member::Column::ChannelId.eq(channel_id))
+        .filter(channel_member::Column::UserId.eq(user_id))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// `user_id`'s marker in `channel_id` moved from `from` to `to` (already written, so the row is
+/// locked): the top-level messages in between are now read, their own ones no longer unread,
+/// and the mentions are counted again after the new marker.
+pub async fn on_read(
+    tx: &DatabaseTransaction,
+    channel_id: Uuid,
+    user_id: Uuid,
+    from: i64,
+    to: i64,
+) -> Result<(), DbErr> {
+    let between = || {
+        message::Entity::find()
+            .filter(message::Column::ChannelId.eq(channel_id))
+            .filter(message::Column::ThreadRootId.is_null())
+            .filter(message::Column::DeletedAt.is_null())
+            .filter(message::Column::Seq.gt(from))
+            .filter(message::Column::Seq.lte(to))
+    };
+    let read = i64::try_from(between().count(tx).await?).unwrap_or(i64::MAX);
+    let own = between()
+        .filter(message::Column::UserId.eq(user_id))
+        .count(tx)
+        .await?;
+    let own = i64::try_from(own).unwrap_or(i64::MAX);
+    let mentions = mentions_after(tx, channel_id, user_id, to).await?;
+    channel_member::Entity::update_many()
+        .col_expr(
+            channel_member::Column::ReadTopLevel,
+            Expr::col(channel_member::Column::ReadTopLevel).add(read),
+        )
+        .col_expr(
+            channel_member::Column::OwnUnread,
+            Expr::col(channel_member::Column::OwnUnread).sub(own),
+        )
+        .col_expr(channel_member::Column::MentionCount, Expr::value(mentions))
+        .filter(channel_member::Column::ChannelId.eq(channel_id))
+        .filter(channel_member::Column::UserId.eq(user_id))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// Messages by others after `marker` that mention `user_id`, `@channel` or `@here` (what is left
+/// unread after a marker moves: usually few).
+async fn mentions_after(
+    db: &impl ConnectionTrait,
+    channel_id: Uuid,
+    user_id: Uuid,
+    marker: i64,
+) -> Result<i64, DbErr> {
+    let n: Option<i64> = mention::Entity::find()
+        .select_only()
+        .column_as(Expr::col(mention::Column::MessageId).count_distinct(), "n")
+        .filter(mention::Column::ChannelId.eq(channel_id))
+        .filter(mention::Column::Seq.gt(marker))
+        .filter(mention::Column::AuthorId.ne(user_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(mention::Column::UserId.eq(user_id))
+                .add(mention::Column::Kind.is_in(["channel", "here"])),
+        )
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(n.unwrap_or(0))
+}
