@@ -299,3 +299,30 @@ async fn thread_changes_reach_only_the_users_own_connections() {
         "{frames:?}"
     );
 }
+
+#[tokio::test]
+async fn the_migration_backfills_follows_of_existing_threads() {
+    use migration::MigratorTrait;
+    let app = spawn_app().await;
+    let (owner, ws, alice, bob) = app.team().await;
+    let carol = app.member(&owner, &ws, "carol").await;
+    let dave = app.member(&owner, &ws, "dave").await;
+    let ch = app.channel(&alice, "dev", false).await;
+    for s in [&bob, &carol, &dave] {
+        app.join(s, &ch).await;
+    }
+    let r = root(&app, &alice, &ch, "root for @carol").await;
+    reply(&app, &bob, r, "hi @dave").await;
+    root(&app, &alice, &ch, "no replies").await;
+
+    // Drop the table and build it again: the backfill finds the same follows.
+    migration::Migrator::down(&app.state.db, Some(1))
+        .await
+        .unwrap();
+    migration::Migrator::up(&app.state.db, None).await.unwrap();
+    for s in [&alice, &bob, &carol, &dave] {
+        assert_eq!(only(&app.api_as(s)).await.root.id, r);
+    }
+    assert_eq!(only(&app.api_as(&alice)).await.unread_replies, 1);
+    assert!(threads(&app.api_as(&owner)).await.is_empty());
+}
