@@ -4,10 +4,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    AuditEntry, BotClient, Channel, ClientToken, Conversation, CreatedBot, Error, History, Invite,
-    LoginResponse, Member, Message, MessagesUrl, Method, NewChannel, NewInvite, NewMessage, Page,
-    PageQuery, Reaction, ReadState, RecoveryCodes, Register, Sent, Setup, SetupDone, SetupStatus,
-    Ticket, Tokens, TotpEnrollment, User, Workspace, query,
+    AuditEntry, BotClient, Channel, ClientToken, Conversation, CreatedBot, Error, FollowedThread,
+    History, Invite, LoginResponse, Member, Message, MessagesUrl, Method, NewChannel, NewInvite,
+    NewMessage, Page, PageQuery, Reaction, ReadState, RecoveryCodes, Register, Sent, Setup,
+    SetupDone, SetupStatus, ThreadState, Ticket, Tokens, TotpEnrollment, User, Workspace, query,
 };
 
 /// No request body.
@@ -356,6 +356,34 @@ impl crate::Client {
     pub async fn thread(&self, root: Uuid, page: &PageQuery) -> Result<Page<Message>, Error> {
         let path = format!("/messages/{root}/thread{}", page_query(page));
         self.call(Method::GET, &path, NONE).await
+    }
+
+    /// The caller's followed threads, most recent reply first.
+    pub async fn threads(&self, page: &PageQuery) -> Result<Page<FollowedThread>, Error> {
+        let path = format!("/threads{}", page_query(page));
+        self.call(Method::GET, &path, NONE).await
+    }
+
+    /// Follow the thread of `message` (idempotent).
+    pub async fn follow(&self, message: Uuid) -> Result<(), Error> {
+        let path = format!("/messages/{message}/follow");
+        self.call_empty(Method::PUT, &path, NONE).await
+    }
+
+    /// Unfollow the thread of `message` (idempotent; replies by others do not follow it again).
+    pub async fn unfollow(&self, message: Uuid) -> Result<(), Error> {
+        let path = format!("/messages/{message}/follow");
+        self.call_empty(Method::DELETE, &path, NONE).await
+    }
+
+    /// Move the caller's read marker in the thread of `message` to `seq` (never backwards).
+    pub async fn read_thread(&self, message: Uuid, seq: i64) -> Result<ThreadState, Error> {
+        #[derive(Serialize)]
+        struct Body {
+            seq: i64,
+        }
+        let path = format!("/messages/{message}/thread/read");
+        self.call(Method::POST, &path, Some(&Body { seq })).await
     }
 
     pub async fn react(&self, message: Uuid, emoji: &str) -> Result<Reaction, Error> {

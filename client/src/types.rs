@@ -314,6 +314,31 @@ pub struct ReadState {
 
 // ---- messages ----
 
+/// `GET /threads`: one of the caller's followed threads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowedThread {
+    pub root: Message,
+    pub channel_id: Uuid,
+    pub reply_count: i32,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_reply_at: Option<OffsetDateTime>,
+    /// The root's author, then repliers by first reply: at most 5.
+    pub participants: Vec<Uuid>,
+    pub last_read_seq: i64,
+    pub unread_replies: u64,
+    pub unread_mentions: u64,
+}
+
+/// The caller's state of one thread (`POST /messages/{id}/thread/read`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadState {
+    pub root_id: Uuid,
+    pub following: bool,
+    pub last_read_seq: i64,
+    pub unread_replies: u64,
+    pub unread_mentions: u64,
+}
+
 /// `POST /channels/{id}/messages`: borrowed, so a hot loop serialises without copying.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct NewMessage<'a> {

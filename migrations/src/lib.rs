@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod helpers;
 mod m20261122_000001_identity;
 mod m20261122_000002_conversations;
+mod m20261130_000003_thread_follows;
 mod m20261130_000004_read_counts;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_identity::Migration),
             Box::new(m20261122_000002_conversations::Migration),
+            Box::new(m20261130_000003_thread_follows::Migration),
             Box::new(m20261130_000004_read_counts::Migration),
         ]
     }

@@ -19,6 +19,7 @@ mod realtime;
 pub mod security;
 mod setup;
 pub mod statuses;
+mod threads;
 mod users;
 mod workspaces;
 
@@ -59,6 +60,7 @@ type Apis = (
     workspaces::WorkspacesApi,
     channels::ChannelsApi,
     messages::MessagesApi,
+    threads::ThreadsApi,
     dms::DmsApi,
     admin::AdminApi,
     realtime::RealtimeApi,
@@ -85,6 +87,9 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         messages::MessagesApi {
+            state: state.clone(),
+        },
+        threads::ThreadsApi {
             state: state.clone(),
         },
         dms::DmsApi {

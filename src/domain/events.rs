@@ -86,6 +86,8 @@ events! {
     MemberLeft(MemberChange) = "member.left",
     /// A read marker moved; private to the reader.
     ConversationRead(ConversationRead) = "conversation.read",
+    /// A user followed, unfollowed or read a thread; private to that user, like a read marker.
+    ThreadUpdated(ThreadUpdated) = "thread.updated",
     /// Internal (never sent to clients): sessions ended; the hub closes their connections.
     SessionRevoked(SessionRevoked) = "session.revoked",
 }
@@ -184,6 +186,17 @@ pub struct MemberChange {
 pub struct ConversationRead {
     pub user_id: Uuid,
     pub last_read_seq: i64,
+}
+
+/// `thread.updated`: the user's state of one thread, as `GET /threads` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadUpdated {
+    pub root_id: Uuid,
+    pub user_id: Uuid,
+    pub following: bool,
+    pub last_read_seq: i64,
+    pub unread_replies: u64,
+    pub unread_mentions: u64,
 }
 
 /// `session.revoked` (internal).

@@ -296,8 +296,12 @@ impl Hub {
         let mut mention_job = None;
         let slow = {
             let reg = self.read();
-            // A read marker is private: only the reader's own connections (other devices).
-            let subscribed: HashSet<ConnId> = if let EventData::ConversationRead(_) = event.data {
+            // Read markers and thread state are private: only the user's own connections.
+            let private = matches!(
+                event.data,
+                EventData::ConversationRead(_) | EventData::ThreadUpdated(_)
+            );
+            let subscribed: HashSet<ConnId> = if private {
                 event
                     .actor_id
                     .map(|u| reg.conns_of(u).collect())

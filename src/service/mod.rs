@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod dms;
 pub mod email_tokens;
 pub mod events;
+pub mod followed_threads;
 pub mod guard;
 pub mod limits;
 pub mod login;

@@ -24,6 +24,7 @@ mod durability;
 mod edge;
 mod events;
 mod first_run;
+mod followed_threads;
 mod general;
 mod guests;
 mod heartbeat;

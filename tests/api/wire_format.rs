@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Every event type; the scenario must produce each at least once.
-const EVENT_TYPES: [&str; 12] = [
+const EVENT_TYPES: [&str; 13] = [
     "message.created",
     "message.updated",
     "message.deleted",
@@ -31,6 +31,7 @@ const EVENT_TYPES: [&str; 12] = [
     "member.joined",
     "member.left",
     "conversation.read",
+    "thread.updated",
     "session.revoked",
 ];
 
@@ -283,6 +284,15 @@ async fn every_event_type_keeps_its_wire_format() {
     )
     .await
     .expect(201);
+
+    // Alice reads the thread in the (now archived) public channel: her own thread.updated.
+    app.post(
+        &format!("/messages/{first}/thread/read"),
+        Some(&alice.access),
+        json!({"seq": 2}),
+    )
+    .await
+    .expect(200);
 
     // What alice's connection received: each event frame is its outbox row, verbatim.
     let frames = raw_frames(&mut alice_ws).await;

@@ -14,6 +14,7 @@ pub mod pin;
 pub mod reaction;
 pub mod recovery_code;
 pub mod refresh_token;
+pub mod thread_follow;
 pub mod user;
 pub mod workspace;
 pub mod workspace_member;

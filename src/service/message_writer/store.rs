@@ -8,8 +8,10 @@
 //!    batch, under the channel rows' write locks, so sequences are gap-free.
 //! 4. [`build`]: message rows, mention rows and events (`message.created`, and for a reply its
 //!    root's `message.updated` with the count that reply made).
-//! 5. [`insert`]: multi-row inserts for messages and mentions, then the outbox rows.
-//! 6. [`read_counts::on_new_messages`]: the channels' top-level counts, the authors' own
+//! 5. [`followed_threads::auto::record`]: the follows the replies make (their authors, the
+//!    roots' authors, the users mentioned), in a constant number of multi-row statements.
+//! 6. [`insert`]: multi-row inserts for messages and mentions, then the outbox rows.
+//! 7. [`read_counts::on_new_messages`]: the channels' top-level counts, the authors' own
 //!    unread, the mention counts of the people mentioned (one statement per channel, and one per
 //!    message that mentions anyone).
 //!
@@ -29,7 +31,7 @@ use crate::{
     db::entity::{channel, mention, message},
     domain::events::{Event, EventData},
     error::{AppError, AppResult},
-    service::{events, messages, read_counts, threads, views::MessageView},
+    service::{events, followed_threads, messages, read_counts, threads, views::MessageView},
 };
 
 /// Message rows per multi-row insert (13 columns), mention rows per insert (7 columns): under
@@ -57,7 +59,9 @@ pub(super) async fn store(
         seqs: &seqs,
         now,
     };
+    let follows = follows(&batch, &fresh, &roots);
     let rows = build(&batch, &fresh, &mut roots, &mut results);
+    followed_threads::auto::record(tx, &follows, now).await?;
     let committed = insert(tx, rows).await?;
     let counted: Vec<read_counts::NewRow<'_>> = fresh
         .iter()
@@ -295,7 +299,31 @@ fn build(
     rows
 }
 
-/// Step 5. Multi-row inserts: messages, mentions, then the outbox; the events with positions.
+/// For step 5: the replies among `fresh`, with their roots' authors and mentions.
+fn follows(
+    batch: &Batch<'_>,
+    fresh: &[usize],
+    roots: &HashMap<usize, MessageView>,
+) -> Vec<followed_threads::auto::Reply> {
+    fresh
+        .iter()
+        .filter_map(|&i| {
+            let m = &batch.messages[i];
+            let root = roots.get(&i)?;
+            Some(followed_threads::auto::Reply {
+                root_id: m.thread_root_id?,
+                channel_id: m.channel_id,
+                author: m.author,
+                seq: batch.seqs[i],
+                mentioned: m.mentions.user_ids.clone(),
+                root_author: root.user_id,
+                root_mentioned: root.mentions.user_ids.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Step 6. Multi-row inserts: messages, mentions, then the outbox; the events with positions.
 async fn insert(tx: &DatabaseTransaction, rows: Rows) -> Result<Committed, DbErr> {
     for chunk in owned_chunks(rows.messages, MESSAGE_CHUNK) {
         message::Entity::insert_many(chunk)
