@@ -6,11 +6,13 @@
 //! - [`bootstrap`]: owner setup, invite, users (register + login), channels, memberships;
 //! - [`report`]: latency statistics, machine description, table or JSON output.
 //!
-//! Scenarios: `send` (durable message sends over HTTP) and `fanout` (WebSocket delivery latency).
+//! Scenarios: `send` (durable message sends over HTTP), `fanout` (WebSocket delivery latency) and
+//! `mix` (a Mattermost-style action mix of simulated users over a generated dataset).
 
 mod api;
 mod bootstrap;
 mod fanout;
+mod mix;
 mod report;
 mod send;
 mod server;
@@ -37,6 +39,9 @@ enum Command {
     /// WebSocket fan-out: N clients in channels of M members receive messages posted over HTTP
     /// at a fixed rate; delivery latency per recipient, losses, server RSS and CPU.
     Fanout(fanout::FanoutArgs),
+    /// Mattermost-style action mix: simulated users with think time over a generated dataset;
+    /// per-request latency and errors; `--find-max` finds the most users within thresholds.
+    Mix(mix::MixArgs),
 }
 
 // One thread: on the 2-core target machine the load generator must leave the server as much CPU
@@ -49,6 +54,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Send(args) => send::run(args).await,
         Command::Fanout(args) => fanout::run(args).await,
+        Command::Mix(args) => mix::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

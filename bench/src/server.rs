@@ -124,11 +124,31 @@ impl Server {
                 spawned: None,
             });
         }
-        Self::spawn(args, http).await
+        Self::spawn(args, http, None).await
     }
 
-    /// Spawn `BIN serve` on a fresh data dir, wait until it is ready, read its setup token.
-    async fn spawn(args: &TargetArgs, http: &reqwest::Client) -> Result<Server> {
+    /// Like [`Server::start`], but a spawned server uses the persistent data dir `dir` (created
+    /// when missing, never deleted; its log is `<dir>/bench-server.log`). A server whose data
+    /// dir was set up before has no setup token: pass `fresh = false` and none is read.
+    pub async fn start_in(
+        args: &TargetArgs,
+        http: &reqwest::Client,
+        dir: &Path,
+        fresh: bool,
+    ) -> Result<Server> {
+        if args.url.is_some() {
+            bail!("--data-dir applies to a spawned server, not to --url");
+        }
+        Self::spawn(args, http, Some((dir, fresh))).await
+    }
+
+    /// Spawn `BIN serve` on a fresh data dir (or `dir`), wait until it is ready, read its setup
+    /// token (unless `dir` says the server is set up already).
+    async fn spawn(
+        args: &TargetArgs,
+        http: &reqwest::Client,
+        dir: Option<(&Path, bool)>,
+    ) -> Result<Server> {
         let bin = args.server_bin.clone().unwrap_or_else(default_server_bin);
         if !bin.is_file() {
             bail!(
@@ -142,7 +162,11 @@ impl Server {
             data,
             log,
             log_file,
-        } = DataDir::create()?;
+        } = match dir {
+            Some((dir, _)) => DataDir::persistent(dir)?,
+            None => DataDir::create()?,
+        };
+        let keep = args.keep_data || dir.is_some();
         let port = free_port()?;
         let backend = match &args.database_url {
             Some(url) if url.starts_with("postgres") => "postgres",
@@ -157,7 +181,7 @@ impl Server {
             child,
             root,
             log,
-            keep: args.keep_data,
+            keep,
         };
         let base_url = format!("http://127.0.0.1:{port}");
         eprintln!(
@@ -173,10 +197,13 @@ impl Server {
             Some(&spawned.log),
         )
         .await?;
-        let token_file = data.join("setup-token");
-        let setup_token = read_setup_token(&token_file)
-            .await
-            .map_err(|e| anyhow!("{e:#}{}", log_tail(&spawned.log, 20)))?;
+        let setup_token = if dir.is_none_or(|(_, fresh)| fresh) {
+            read_setup_token(&data.join("setup-token"))
+                .await
+                .map_err(|e| anyhow!("{e:#}{}", log_tail(&spawned.log, 20)))?
+        } else {
+            String::new()
+        };
         Ok(Server {
             base_url,
             setup_token,
@@ -258,6 +285,29 @@ impl DataDir {
     }
 }
 
+impl DataDir {
+    /// A data dir that outlives the run: `dir` itself (mode 0700), the log inside it.
+    fn persistent(dir: &Path) -> Result<DataDir> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating data dir {}", dir.display()))?;
+        let log = dir.join("bench-server.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("opening server log {}", log.display()))?;
+        Ok(DataDir {
+            root: dir.to_owned(),
+            data: dir.to_owned(),
+            log,
+            log_file,
+        })
+    }
+}
+
 /// `BIN serve` on the data dir `data`, listening on 127.0.0.1:`port`, stdout and stderr to
 /// `log_file`, with the rate limits lifted.
 fn serve_command(
@@ -275,6 +325,10 @@ fn serve_command(
         .env("COLINK_LIMITS__LOGIN_PER_IP__MAX", "1000000")
         .env("COLINK_LIMITS__LOGIN_PER_ACCOUNT__MAX", "1000000")
         .env("COLINK_LIMITS__REGISTER_PER_IP__MAX", "1000000")
+        // A mix user subscribes to up to 100 channels at once, and several simulated users
+        // may share one account.
+        .env("COLINK_REALTIME__MAX_FRAMES_PER_SECOND", "10000")
+        .env("COLINK_REALTIME__MAX_CONNECTIONS_PER_USER", "1000")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::from(

@@ -329,7 +329,7 @@ async fn send_at_rate(
 
 /// Raise this process's open-file limit to its hard limit (children inherit it); refuse to run
 /// when it cannot cover `clients` connections plus some headroom.
-fn raise_fd_limit(clients: u64) -> Result<u64> {
+pub(crate) fn raise_fd_limit(clients: u64) -> Result<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
