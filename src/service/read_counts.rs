@@ -11,7 +11,7 @@
 //! `unread = top_level_count - read_top_level - own_unread`.
 //!
 //! Every change that moves one of them goes through this module, in the change's transaction:
-//! new messages ([`on_new_messages`], from the message writer), a moved marker ([`on_read`]), a
+//! new messages ([`top_level_count_plus`] and [`on_new_messages`], from the message writer), a moved marker ([`on_read`]), a
 //! deletion ([`on_delete`]), changed mentions ([`on_mentions_changed`]) and a new member
 //! ([`on_join`]). `tests/api/counts.rs` holds them to a brute-force count on random operations.
 //!
@@ -21,8 +21,8 @@
 use std::collections::BTreeSet;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect,
     sea_query::{CaseStatement, Expr, ExprTrait, LockType},
 };
 use uuid::Uuid;
@@ -39,54 +39,60 @@ pub struct NewRow<'a> {
     pub mentions: &'a MentionSet,
 }
 
-/// A batch of new messages: each channel's top-level count and its authors' `own_unread` (one
-/// statement per channel), and the mention counts of the people each message mentions (one
-/// statement per message that mentions anyone).
+/// `channels.top_level_count` after a batch that adds `added` top-level messages to each
+/// channel, for the message writer's one `UPDATE channels` per batch (the statement that
+/// assigns the sequence numbers).
+pub fn top_level_count_plus(added: &[(Uuid, i64)]) -> Expr {
+    let mut by_channel = CaseStatement::new();
+    for (channel_id, n) in added {
+        by_channel = by_channel.case(Expr::col(channel::Column::Id).eq(*channel_id), *n);
+    }
+    let by_channel: Expr = by_channel.finally(0i64).into();
+    Expr::col(channel::Column::TopLevelCount).add(by_channel)
+}
+
+/// A batch of new messages (the channels' top-level counts are already counted, see
+/// [`top_level_count_plus`]): the authors' `own_unread`, in one statement for the batch, and
+/// the mention counts of the people each message mentions (one statement per message that
+/// mentions anyone).
 pub async fn on_new_messages(tx: &DatabaseTransaction, rows: &[NewRow<'_>]) -> Result<(), DbErr> {
-    let mut channels: Vec<(Uuid, Vec<(Uuid, i64)>)> = Vec::new();
+    let mut own: Vec<((Uuid, Uuid), i64)> = Vec::new();
     for row in rows.iter().filter(|r| r.top_level) {
-        let authors = match channels.iter_mut().find(|(c, _)| *c == row.channel_id) {
-            Some((_, authors)) => authors,
-            None => {
-                channels.push((row.channel_id, Vec::new()));
-                &mut channels.last_mut().ok_or(DbErr::Custom("empty".into()))?.1
-            }
-        };
-        match authors.iter_mut().find(|(a, _)| *a == row.author) {
+        let key = (row.channel_id, row.author);
+        match own.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => *n += 1,
-            None => authors.push((row.author, 1)),
+            None => own.push((key, 1)),
         }
     }
-    for (channel_id, authors) in &channels {
-        let total: i64 = authors.iter().map(|(_, n)| n).sum();
-        channel::Entity::update_many()
-            .col_expr(
-                channel::Column::TopLevelCount,
-                Expr::col(channel::Column::TopLevelCount).add(total),
-            )
-            .filter(channel::Column::Id.eq(*channel_id))
-            .exec(tx)
-            .await?;
-        let mut own = CaseStatement::new();
-        for (author, n) in authors {
-            own = own.case(Expr::col(channel_member::Column::UserId).eq(*author), *n);
+    if !own.is_empty() {
+        let mut increment = CaseStatement::new();
+        let mut authors = Condition::any();
+        for ((channel_id, author), n) in &own {
+            let this = Condition::all()
+                .add(channel_member::Column::ChannelId.eq(*channel_id))
+                .add(channel_member::Column::UserId.eq(*author));
+            increment = increment.case(this.clone(), *n);
+            authors = authors.add(this);
         }
-        let own: Expr = own.finally(0i64).into();
+        let increment: Expr = increment.finally(0i64).into();
         channel_member::Entity::update_many()
             .col_expr(
                 channel_member::Column::OwnUnread,
-                Expr::col(channel_member::Column::OwnUnread).add(own),
+                Expr::col(channel_member::Column::OwnUnread).add(increment),
             )
-            .filter(channel_member::Column::ChannelId.eq(*channel_id))
-            .filter(channel_member::Column::UserId.is_in(authors.iter().map(|(a, _)| *a)))
+            .filter(authors)
             .exec(tx)
             .await?;
     }
     let none = MentionSet::default();
-    for row in rows {
+    for row in rows.iter().filter(|r| reaches_anyone(r.mentions)) {
         on_mentions_changed(tx, row.channel_id, row.seq, row.author, &none, row.mentions).await?;
     }
     Ok(())
+}
+
+fn reaches_anyone(set: &MentionSet) -> bool {
+    set.channel || set.here || !set.user_ids.is_empty()
 }
 
 /// Whom a message's mentions reach: everyone (`@channel`, `@here`) or these people.

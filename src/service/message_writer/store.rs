@@ -4,16 +4,16 @@
 //!    or of one earlier in this batch) answers with the original and writes nothing.
 //! 2. [`bump_roots`]: replies add to their root's `reply_count` (one atomic `UPDATE … RETURNING`
 //!    per root); a reply whose root was deleted meanwhile is refused — before it takes a seq.
-//! 3. [`assign_seqs`]: one `UPDATE … RETURNING` advances `last_seq` of every channel in the
-//!    batch, under the channel rows' write locks, so sequences are gap-free.
+//! 3. [`assign_seqs`]: one `UPDATE … RETURNING` advances `last_seq` (and the top-level count,
+//!    see `read_counts`) of every channel in the batch, under the channel rows' write locks, so
+//!    sequences are gap-free.
 //! 4. [`build`]: message rows, mention rows and events (`message.created`, and for a reply its
 //!    root's `message.updated` with the count that reply made).
 //! 5. [`followed_threads::auto::record`]: the follows the replies make (their authors, the
 //!    roots' authors, the users mentioned), in a constant number of multi-row statements.
 //! 6. [`insert`]: multi-row inserts for messages and mentions, then the outbox rows.
-//! 7. [`read_counts::on_new_messages`]: the channels' top-level counts, the authors' own
-//!    unread, the mention counts of the people mentioned (one statement per channel, and one per
-//!    message that mentions anyone).
+//! 7. [`read_counts::on_new_messages`]: the authors' own unread (one statement) and the mention
+//!    counts of the people mentioned (one statement per message that mentions anyone).
 //!
 //! A batch of top-level messages takes no per-message query: step 2 is skipped without replies.
 
@@ -214,10 +214,24 @@ async fn assign_seqs(
     }
     let increment: Expr = increment.finally(0i64).into();
     let channel_ids: Vec<Uuid> = per_channel.iter().map(|(c, _)| *c).collect();
+    let top_level: Vec<(Uuid, i64)> = per_channel
+        .iter()
+        .map(|(c, list)| {
+            let n = list
+                .iter()
+                .filter(|&&i| messages[i].thread_root_id.is_none())
+                .count();
+            (*c, i64::try_from(n).unwrap_or(i64::MAX))
+        })
+        .collect();
     let updated = channel::Entity::update_many()
         .col_expr(
             channel::Column::LastSeq,
             Expr::col(channel::Column::LastSeq).add(increment),
+        )
+        .col_expr(
+            channel::Column::TopLevelCount,
+            read_counts::top_level_count_plus(&top_level),
         )
         .col_expr(channel::Column::LastMessageAt, Expr::value(now))
         .filter(channel::Column::Id.is_in(channel_ids))
