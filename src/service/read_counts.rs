@@ -21,9 +21,9 @@
 use std::collections::BTreeSet;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect,
-    sea_query::{CaseStatement, Expr, ExprTrait, LockType},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
+    sea_query::{CaseStatement, Expr, ExprTrait, Func, LockType},
 };
 use uuid::Uuid;
 
@@ -265,20 +265,37 @@ pub async fn on_read(
     from: i64,
     to: i64,
 ) -> Result<(), DbErr> {
-    let between = || {
-        message::Entity::find()
-            .filter(message::Column::ChannelId.eq(channel_id))
-            .filter(message::Column::ThreadRootId.is_null())
-            .filter(message::Column::DeletedAt.is_null())
-            .filter(message::Column::Seq.gt(from))
-            .filter(message::Column::Seq.lte(to))
+    // Counted over the channel's messages in the range (the `(channel_id, seq)` index): a filter
+    // on `thread_root_id` in the WHERE would let SQLite pick the thread index instead and scan
+    // every channel's top-level messages in that seq range.
+    let top_level = || {
+        Condition::all()
+            .add(message::Column::ThreadRootId.is_null())
+            .add(message::Column::DeletedAt.is_null())
     };
-    let read = i64::try_from(between().count(tx).await?).unwrap_or(i64::MAX);
-    let own = between()
-        .filter(message::Column::UserId.eq(user_id))
-        .count(tx)
+    // `SUM` of integers is NUMERIC on PostgreSQL: cast back to a 64-bit integer.
+    let count_if = |condition: Condition| {
+        let one: Expr = CaseStatement::new()
+            .case(condition, 1i64)
+            .finally(0i64)
+            .into();
+        Expr::from(Func::cast_as(Func::sum(one), "BIGINT"))
+    };
+    let counted: Option<(Option<i64>, Option<i64>)> = message::Entity::find()
+        .select_only()
+        .column_as(count_if(top_level()), "read")
+        .column_as(
+            count_if(top_level().add(message::Column::UserId.eq(user_id))),
+            "own",
+        )
+        .filter(message::Column::ChannelId.eq(channel_id))
+        .filter(message::Column::Seq.gt(from))
+        .filter(message::Column::Seq.lte(to))
+        .into_tuple()
+        .one(tx)
         .await?;
-    let own = i64::try_from(own).unwrap_or(i64::MAX);
+    let (read, own) = counted.unwrap_or_default();
+    let (read, own) = (read.unwrap_or(0), own.unwrap_or(0));
     let mentions = mentions_after(tx, channel_id, user_id, to).await?;
     channel_member::Entity::update_many()
         .col_expr(
