@@ -88,6 +88,9 @@ pinned = {
     "GET /messages/{id}/thread": {"id": message},
     "POST /messages/{id}/reactions": {"id": message},
     "POST /messages/{id}/pin": {"id": message},
+    "PUT /messages/{id}/follow": {"id": message},
+    "POST /messages/{id}/follow": {"id": message},
+    "POST /messages/{id}/thread/read": {"id": message},
 }
 # Where a schema-valid request can still be refused with 400, because the value is opaque or
 # its rule is not a schema's to say: a cursor that did not come from `next_cursor`, a token or
@@ -102,6 +105,7 @@ OPAQUE = {
     "GET /admin/users": "cursor",
     "GET /admin/audit": "cursor",
     "GET /messages/{id}/thread": "cursor",
+    "GET /threads": "cursor",
     "POST /setup": "password strength",
     "POST /auth/register": "password strength",
     "POST /auth/password-reset/confirm": "reset token, password strength",
