@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, ExprTrait, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait, LockType, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -124,35 +124,40 @@ pub async fn mark_read(
     let mut marker = membership.last_read_seq;
     if target > marker {
         let (tx, _write) = state.begin_write().await?;
-        let moved = channel_member::Entity::update_many()
-            .col_expr(channel_member::Column::LastReadSeq, Expr::value(target))
-            .filter(channel_member::Column::ChannelId.eq(channel_id))
-            .filter(channel_member::Column::UserId.eq(principal.user_id))
-            .filter(channel_member::Column::LastReadSeq.lt(target))
-            .exec(&tx)
-            .await?;
-        if moved.rows_affected == 1 {
-            super::read_counts::on_read(&tx, channel_id, principal.user_id, marker, target).await?;
-            marker = target;
-            let event = Event::new(
-                access.channel.workspace_id,
-                Some(channel_id),
-                Some(principal.user_id),
-                EventData::ConversationRead(ConversationRead {
-                    user_id: principal.user_id,
-                    last_read_seq: target,
-                }),
-            );
-            events::emit(&tx, &event).await?;
-            events::commit(state, tx).await?;
-        } else {
-            // Someone (another tab) moved it further meanwhile.
-            tx.commit().await?;
-            if let Some(m) = channel_member::Entity::find_by_id((channel_id, principal.user_id))
-                .one(&state.db)
-                .await?
-            {
-                marker = m.last_read_seq;
+        // The marker as it is now, the row locked: another tab may have moved it meanwhile, and
+        // the read counts move by what lies between this marker and the target, counted once.
+        let current = channel_member::Entity::find_by_id((channel_id, principal.user_id))
+            .lock(LockType::Update)
+            .one(&tx)
+            .await?
+            .map(|m| m.last_read_seq);
+        match current {
+            Some(from) if target > from => {
+                channel_member::Entity::update_many()
+                    .col_expr(channel_member::Column::LastReadSeq, Expr::value(target))
+                    .filter(channel_member::Column::ChannelId.eq(channel_id))
+                    .filter(channel_member::Column::UserId.eq(principal.user_id))
+                    .exec(&tx)
+                    .await?;
+                super::read_counts::on_read(&tx, channel_id, principal.user_id, from, target)
+                    .await?;
+                marker = target;
+                let event = Event::new(
+                    access.channel.workspace_id,
+                    Some(channel_id),
+                    Some(principal.user_id),
+                    EventData::ConversationRead(ConversationRead {
+                        user_id: principal.user_id,
+                        last_read_seq: target,
+                    }),
+                );
+                events::emit(&tx, &event).await?;
+                events::commit(state, tx).await?;
+            }
+            // Moved as far or further meanwhile (or the membership ended): nothing to do.
+            other => {
+                tx.commit().await?;
+                marker = other.unwrap_or(marker);
             }
         }
     }

@@ -310,3 +310,129 @@ async fn counts_match_a_brute_force_count_on_random_operations() {
         run(seed, 80).await;
     }
 }
+
+/// Sends, replies, deletions and read markers racing each other (on PostgreSQL they run side by
+/// side) leave the counters equal to a recount from the messages and mentions as stored.
+#[tokio::test]
+async fn counts_stay_exact_under_concurrent_changes() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let mut people = vec![("owner".to_string(), owner)];
+    for name in ["ana", "ben", "cy"] {
+        let session = app.member(&people[0].1, &ws, name).await;
+        people.push((name.to_string(), session));
+    }
+    let ch = app.channel(&people[0].1, "race", false).await;
+    for (_, session) in &people[1..] {
+        app.join(session, &ch).await;
+    }
+    let seed = app.send(&people[0].1, &ch, "first @ana").await;
+    let root = seed["id"].as_str().unwrap().to_string();
+    for round in 0..6u64 {
+        let requests: Vec<_> = (0..24u64)
+            .map(|k| {
+                let (_, session) = &people[(k % 4) as usize];
+                let other = &people[((k + round + 1) % 4) as usize].0;
+                let token = session.access.clone();
+                let (path, body) = match (k + round) % 5 {
+                    0 | 1 => (
+                        format!("/channels/{ch}/messages"),
+                        json!({ "content": format!("hi @{other} {k}") }),
+                    ),
+                    2 => (
+                        format!("/messages/{root}/threads"),
+                        json!({ "content": format!("reply @{other}") }),
+                    ),
+                    3 => (format!("/channels/{ch}/read"), json!({ "seq": 1_000_000 })),
+                    _ => (
+                        format!("/channels/{ch}/messages"),
+                        json!({ "content": "hello @channel" }),
+                    ),
+                };
+                (path, token, body)
+            })
+            .collect();
+        let answers = crate::helpers::concurrently(requests.len(), |i| {
+            let (path, token, body) = &requests[i];
+            app.client
+                .post(format!("{}/api/v1{path}", app.base))
+                .bearer_auth(token)
+                .json(body)
+        })
+        .await;
+        // Delete some of what was just posted, concurrently with the next round's reads.
+        let posted: Vec<(usize, String)> = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, (status, _))| *status == 201)
+            .filter_map(|(i, (_, v))| v["id"].as_str().map(|id| (i, id.to_string())))
+            .filter(|(i, _)| i % 3 == 0)
+            .collect();
+        let deletes = crate::helpers::concurrently(posted.len(), |j| {
+            let (i, id) = &posted[j];
+            let token = &requests[*i].1;
+            app.client
+                .delete(format!("{}/api/v1/messages/{id}", app.base))
+                .bearer_auth(token)
+        })
+        .await;
+        assert!(deletes.iter().all(|(s, _)| *s == 204), "{deletes:?}");
+    }
+    for (name, session) in &people {
+        let page = app
+            .get("/channels?limit=200", &session.access)
+            .await
+            .expect(200);
+        let c = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == ch.as_str())
+            .unwrap()
+            .clone();
+        let marker = c["last_read_seq"].as_i64().unwrap();
+        let (unread, mentions) = recount(&app, &ch, &session.user_id, marker).await;
+        assert_eq!(
+            (c["unread_count"].as_i64(), c["mention_count"].as_i64()),
+            (Some(unread), Some(mentions)),
+            "{name} (marker {marker})"
+        );
+    }
+}
+
+/// The counts of `user` after `marker`, counted from the stored messages and mentions.
+async fn recount(app: &TestApp, channel: &str, user: &str, marker: i64) -> (i64, i64) {
+    use colink::db::entity::{mention, message};
+    use sea_orm::{
+        ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+        sea_query::{Expr, ExprTrait},
+    };
+    let channel: uuid::Uuid = channel.parse().unwrap();
+    let user: uuid::Uuid = user.parse().unwrap();
+    let db = &app.state.db;
+    let unread = message::Entity::find()
+        .filter(message::Column::ChannelId.eq(channel))
+        .filter(message::Column::Seq.gt(marker))
+        .filter(message::Column::ThreadRootId.is_null())
+        .filter(message::Column::DeletedAt.is_null())
+        .filter(message::Column::UserId.ne(user))
+        .count(db)
+        .await
+        .unwrap();
+    let mentions: Option<i64> = mention::Entity::find()
+        .select_only()
+        .column_as(Expr::col(mention::Column::MessageId).count_distinct(), "n")
+        .filter(mention::Column::ChannelId.eq(channel))
+        .filter(mention::Column::Seq.gt(marker))
+        .filter(mention::Column::AuthorId.ne(user))
+        .filter(
+            Condition::any()
+                .add(mention::Column::UserId.eq(user))
+                .add(mention::Column::Kind.is_in(["channel", "here"])),
+        )
+        .into_tuple()
+        .one(db)
+        .await
+        .unwrap();
+    (i64::try_from(unread).unwrap(), mentions.unwrap_or(0))
+}
