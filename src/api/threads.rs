@@ -49,20 +49,9 @@ impl ThreadsApi {
         Ok(Json(Page { items, next_cursor }))
     }
 
-    /// Follow the message's thread (idempotent).
-    #[oai(path = "/messages/:id/follow", method = "put")]
+    /// Follow the message's thread (idempotent; `PUT` or `POST`).
+    #[oai(path = "/messages/:id/follow", method = "put", method = "post")]
     async fn follow(
-        &self,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound, s::Unavailable)> {
-        followed_threads::set_following(&self.state, auth.0, id.0, true).await?;
-        Ok(NoContent::NoContent)
-    }
-
-    /// Follow the message's thread (idempotent; the same as `PUT`).
-    #[oai(path = "/messages/:id/follow", method = "post")]
-    async fn follow_post(
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,

@@ -190,13 +190,7 @@ pub async fn decorate(
         .all(db)
         .await?
     {
-        let set = mention_sets.entry(m.message_id).or_default();
-        match (m.kind.as_str(), m.user_id) {
-            ("user", Some(u)) => set.user_ids.push(u),
-            ("channel", _) => set.channel = true,
-            ("here", _) => set.here = true,
-            _ => {}
-        }
+        mention_sets.entry(m.message_id).or_default().add(&m);
     }
     let pinned: BTreeSet<Uuid> = pin::Entity::find()
         .select_only()

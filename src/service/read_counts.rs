@@ -166,12 +166,7 @@ pub async fn stored_mentions(
         .all(db)
         .await?
     {
-        match (m.kind.as_str(), m.user_id) {
-            ("user", Some(u)) => set.user_ids.push(u),
-            ("channel", _) => set.channel = true,
-            ("here", _) => set.here = true,
-            _ => {}
-        }
+        set.add(&m);
     }
     Ok(set)
 }

@@ -97,6 +97,18 @@ pub struct MentionSet {
     pub here: bool,
 }
 
+impl MentionSet {
+    /// Add what one stored mention row says (`user`, `channel` or `here`).
+    pub fn add(&mut self, row: &crate::db::entity::mention::Model) {
+        match (row.kind.as_str(), row.user_id) {
+            ("user", Some(u)) => self.user_ids.push(u),
+            ("channel", _) => self.channel = true,
+            ("here", _) => self.here = true,
+            _ => {}
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 pub struct MessageView {
     pub id: Uuid,

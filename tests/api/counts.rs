@@ -77,6 +77,14 @@ impl World {
         (text, mentions, broadcast)
     }
 
+    /// One of the messages `keep` accepts, at random.
+    fn pick(&self, rng: &mut Lcg, keep: impl Fn(&Written) -> bool) -> Option<usize> {
+        let found: Vec<usize> = (0..self.messages.len())
+            .filter(|&i| keep(&self.messages[i]))
+            .collect();
+        (!found.is_empty()).then(|| found[rng.below(found.len())])
+    }
+
     /// The expected (unread, mentions) of `user` in `conversation` after `marker`.
     fn expected(&self, user: usize, conversation: usize, marker: i64) -> (u64, u64) {
         let mut unread = 0;
@@ -191,65 +199,22 @@ async fn apply(app: &TestApp, world: &mut World, rng: &mut Lcg) {
             world.members[conversation].insert(user);
         }
         (0..=2, true) => {
-            let (text, mentions, broadcast) = world.content(rng, user);
-            let sent = app
-                .post(
-                    &format!("/channels/{id}/messages"),
-                    Some(&token),
-                    json!({ "content": text }),
-                )
-                .await
-                .expect(201);
-            world.messages.push(Written {
-                id: sent["id"].as_str().unwrap().to_string(),
-                conversation,
-                seq: sent["seq"].as_i64().unwrap(),
-                author: user,
-                top_level: true,
-                deleted: false,
-                mentions,
-                broadcast,
-            });
+            let path = format!("/channels/{id}/messages");
+            post(app, world, rng, (user, conversation), &path, true).await;
         }
         (3 | 4, true) => {
-            let roots: Vec<usize> = (0..world.messages.len())
-                .filter(|&i| {
-                    let m = &world.messages[i];
-                    m.conversation == conversation && m.top_level && !m.deleted
-                })
-                .collect();
-            if roots.is_empty() {
+            let Some(root) = world.pick(rng, |m| {
+                m.conversation == conversation && m.top_level && !m.deleted
+            }) else {
                 return;
-            }
-            let root = world.messages[roots[rng.below(roots.len())]].id.clone();
-            let (text, mentions, broadcast) = world.content(rng, user);
-            let sent = app
-                .post(
-                    &format!("/messages/{root}/threads"),
-                    Some(&token),
-                    json!({ "content": text }),
-                )
-                .await
-                .expect(201);
-            world.messages.push(Written {
-                id: sent["id"].as_str().unwrap().to_string(),
-                conversation,
-                seq: sent["seq"].as_i64().unwrap(),
-                author: user,
-                top_level: false,
-                deleted: false,
-                mentions,
-                broadcast,
-            });
+            };
+            let path = format!("/messages/{}/threads", world.messages[root].id);
+            post(app, world, rng, (user, conversation), &path, false).await;
         }
         (5, true) => {
-            let own: Vec<usize> = (0..world.messages.len())
-                .filter(|&i| world.messages[i].author == user && !world.messages[i].deleted)
-                .collect();
-            if own.is_empty() {
+            let Some(at) = world.pick(rng, |m| m.author == user && !m.deleted) else {
                 return;
-            }
-            let at = own[rng.below(own.len())];
+            };
             let (text, mentions, broadcast) = world.content(rng, user);
             let path = format!("/messages/{}", world.messages[at].id);
             app.put(&path, &token, json!({ "content": text }))
@@ -259,13 +224,9 @@ async fn apply(app: &TestApp, world: &mut World, rng: &mut Lcg) {
             world.messages[at].broadcast = broadcast;
         }
         (6, true) => {
-            let own: Vec<usize> = (0..world.messages.len())
-                .filter(|&i| world.messages[i].author == user && !world.messages[i].deleted)
-                .collect();
-            if own.is_empty() {
+            let Some(at) = world.pick(rng, |m| m.author == user && !m.deleted) else {
                 return;
-            }
-            let at = own[rng.below(own.len())];
+            };
             let path = format!("/messages/{}", world.messages[at].id);
             app.delete(&path, &token).await.expect(204);
             world.messages[at].deleted = true;
@@ -302,6 +263,33 @@ async fn apply(app: &TestApp, world: &mut World, rng: &mut Lcg) {
             world.members[conversation].remove(&user);
         }
     }
+}
+
+/// Post random content as `user` in `conversation` to `path` (a message or a reply) and record it.
+async fn post(
+    app: &TestApp,
+    world: &mut World,
+    rng: &mut Lcg,
+    (user, conversation): (usize, usize),
+    path: &str,
+    top_level: bool,
+) {
+    let (text, mentions, broadcast) = world.content(rng, user);
+    let token = world.users[user].1.access.clone();
+    let sent = app
+        .post(path, Some(&token), json!({ "content": text }))
+        .await
+        .expect(201);
+    world.messages.push(Written {
+        id: sent["id"].as_str().unwrap().to_string(),
+        conversation,
+        seq: sent["seq"].as_i64().unwrap(),
+        author: user,
+        top_level,
+        deleted: false,
+        mentions,
+        broadcast,
+    });
 }
 
 #[tokio::test]
