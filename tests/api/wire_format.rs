@@ -143,6 +143,27 @@ async fn raw_frames(ws: &mut WsClient) -> Vec<String> {
     }
 }
 
+/// Frames up to and including the first event of type `kind`.
+async fn frames_until(ws: &mut WsClient, kind: &str) -> Vec<String> {
+    let marker = format!(r#""type":"{kind}""#);
+    let mut frames = Vec::new();
+    loop {
+        let text = tokio::time::timeout(FRAME_TIMEOUT, ws.ws.next_text())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} in time; before it: {frames:?}"));
+        match text {
+            Ok(text) => {
+                let done = text.contains(&marker);
+                frames.push(text.to_string());
+                if done {
+                    return frames;
+                }
+            }
+            Err(e) => panic!("connection ended: {e}"),
+        }
+    }
+}
+
 /// Rows an older binary left in the outbox read back as events and write out unchanged.
 #[test]
 fn recorded_outbox_rows_read_back_and_write_out_unchanged() {
@@ -294,8 +315,11 @@ async fn every_event_type_keeps_its_wire_format() {
     .await
     .expect(200);
 
-    // What alice's connection received: each event frame is its outbox row, verbatim.
-    let frames = raw_frames(&mut alice_ws).await;
+    // What alice's connection received: each event frame is its outbox row, verbatim. The relay
+    // delivers after the write commits, so wait for the last write's event before the ping;
+    // otherwise it could still be in flight when the replay socket below subscribes.
+    let mut frames = frames_until(&mut alice_ws, "thread.updated").await;
+    frames.extend(raw_frames(&mut alice_ws).await);
 
     // A replay rebuilds message events from the messages table (the message as it is now).
     let mut replay_ws = app.ws(&alice.access).await;
@@ -312,10 +336,8 @@ async fn every_event_type_keeps_its_wire_format() {
             other => panic!("the replay ended early ({replay:?}): {other:?}"),
         }
     }
-    assert!(
-        raw_frames(&mut replay_ws).await.is_empty(),
-        "three messages"
-    );
+    let after_replay = raw_frames(&mut replay_ws).await;
+    assert!(after_replay.is_empty(), "three messages: {after_replay:?}");
 
     // Sessions: a logout (one session), a role change and a logout-all (every session).
     let spare = app.login("bob", PASSWORD).await;
