@@ -133,7 +133,7 @@ impl AppState {
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         let (outbox, outbox_feed) = relay::feed();
         let (realtime, audience_jobs) = crate::realtime::Realtime::new(&config.realtime);
-        let writer_db = db::connect_with(&config, 1).await?;
+        let writer_db = db::connect_writer(&config).await?;
         let (message_writer, writer_task) =
             message_writer::channel(writer_db, write_gate.clone(), outbox.clone());
         Ok((

@@ -7,10 +7,13 @@ mod m20261122_000001_identity;
 mod m20261122_000002_conversations;
 mod m20261130_000003_thread_follows;
 mod m20261130_000004_read_counts;
+mod m20261130_000005_sidebar;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
 pub use m20261130_000004_read_counts::BACKFILL as READ_COUNTS_BACKFILL;
+/// The statements that compute the channels' member counts and last top-level seqs.
+pub use m20261130_000005_sidebar::BACKFILL as SIDEBAR_BACKFILL;
 
 pub struct Migrator;
 
@@ -22,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_conversations::Migration),
             Box::new(m20261130_000003_thread_follows::Migration),
             Box::new(m20261130_000004_read_counts::Migration),
+            Box::new(m20261130_000005_sidebar::Migration),
         ]
     }
 }

@@ -56,13 +56,16 @@ pub async fn handle<E: Endpoint>(
     let logged_path = access_log::path(&path);
     let logged_query = req.uri().query().map(access_log::query);
 
-    let mut resp = match read_body(&mut req, &policy).await {
-        Err(resp) => resp,
-        Ok(()) => match next.call(req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => problem::from_poem_error(e),
-        },
-    };
+    let (mut resp, db_statements) = crate::db::statements::counted(async {
+        match read_body(&mut req, &policy).await {
+            Err(resp) => resp,
+            Ok(()) => match next.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => problem::from_poem_error(e),
+            },
+        }
+    })
+    .await;
 
     if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
         && let Some(methods) = policy.allow.allow(&path)
@@ -109,6 +112,7 @@ pub async fn handle<E: Endpoint>(
         query = logged_query.as_deref(),
         status,
         latency_ms = format_args!("{latency_ms:.2}"),
+        db_statements,
         "request"
     );
     Ok(resp)

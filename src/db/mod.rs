@@ -2,6 +2,7 @@
 
 pub mod entity;
 mod nodelay;
+pub mod statements;
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -17,14 +18,37 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{config::Config, error::AppResult};
 
+/// Prepared statements kept per pooled connection (sqlx's default).
+const POOL_STATEMENT_CACHE: usize = 100;
+
+/// Prepared statements kept by the message writer's connection. Its batch statements have one
+/// text per batch shape (rows, channels, authors in the batch), so with the default of 100 it
+/// prepared most of them again on every batch: ~15 % of the server's CPU in the `send`
+/// benchmark. The shapes are bounded by the batch size (512), and so is this cache's memory.
+const WRITER_STATEMENT_CACHE: usize = 2048;
+
 /// Open the configured database. SQLite gets WAL, a busy timeout, foreign keys and
 /// `synchronous=NORMAL` on every pooled connection.
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
-    connect_with(config, config.database.max_connections).await
+    connect_with(
+        config,
+        config.database.max_connections,
+        POOL_STATEMENT_CACHE,
+    )
+    .await
 }
 
-/// A pool of exactly `connections` (the message writer owns one connection of its own).
-pub async fn connect_with(config: &Config, connections: u32) -> anyhow::Result<DatabaseConnection> {
+/// The message writer's own connection (see [`WRITER_STATEMENT_CACHE`]).
+pub async fn connect_writer(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    connect_with(config, 1, WRITER_STATEMENT_CACHE).await
+}
+
+/// A pool of exactly `connections`, each keeping up to `statements` prepared statements.
+async fn connect_with(
+    config: &Config,
+    connections: u32,
+    statements: usize,
+) -> anyhow::Result<DatabaseConnection> {
     let url = config.database_url();
     if config.is_sqlite() && config.database.url.is_none() {
         crate::identity::keys::create_private_dir(&config.data_dir)
@@ -39,7 +63,7 @@ pub async fn connect_with(config: &Config, connections: u32) -> anyhow::Result<D
         .sqlx_logging(false)
         // A local SQLite file needs no liveness ping before every use of a pooled connection.
         .test_before_acquire(!config.is_sqlite())
-        .map_sqlx_sqlite_opts(|opts| {
+        .map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
@@ -47,7 +71,9 @@ pub async fn connect_with(config: &Config, connections: u32) -> anyhow::Result<D
                 // Checkpoints run in the background (`checkpoint`), not inside a commit.
                 .pragma("wal_autocheckpoint", "0")
                 .create_if_missing(true)
-        });
+                .statement_cache_capacity(statements)
+        })
+        .map_sqlx_postgres_opts(move |opts| opts.statement_cache_capacity(statements));
     if let Some(port) = postgres_tcp_port(options.get_url()) {
         options.map_sqlx_postgres_pool_opts(move |pool| {
             pool.after_connect(move |_connection, _meta| {
@@ -58,9 +84,10 @@ pub async fn connect_with(config: &Config, connections: u32) -> anyhow::Result<D
             })
         });
     }
-    let db = Database::connect(options)
+    let mut db = Database::connect(options)
         .await
         .context("connecting to the database (database.url)")?;
+    db.set_metric_callback(|_| statements::note());
     Ok(db)
 }
 

@@ -6,7 +6,10 @@
 //! - write (post, react, pin, read markers): members, and the conversation must not be archived.
 //! - manage (update, archive, remove members): channel owners/admins and server admins.
 
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, JoinType, QuerySelect,
+    sea_query::{Expr, ExprTrait, IntoCondition},
+};
 use uuid::Uuid;
 
 use super::{Principal, workspaces};
@@ -71,13 +74,25 @@ pub async fn readable(
     principal: Principal,
     channel_id: Uuid,
 ) -> AppResult<Access> {
-    let channel = channel::Entity::find_by_id(channel_id)
+    // The channel and the caller's membership in one query.
+    let caller = principal.user_id;
+    let (channel, membership) = channel::Entity::find_by_id(channel_id)
+        .select_also(channel_member::Entity)
+        .join(
+            JoinType::LeftJoin,
+            channel::Entity::belongs_to(channel_member::Entity)
+                .from(channel::Column::Id)
+                .to(channel_member::Column::ChannelId)
+                .on_condition(move |_, member| {
+                    Expr::col((member, channel_member::Column::UserId))
+                        .eq(caller)
+                        .into_condition()
+                })
+                .into(),
+        )
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("channel"))?;
-    let membership = channel_member::Entity::find_by_id((channel_id, principal.user_id))
-        .one(db)
-        .await?;
     let access = Access {
         channel,
         membership,

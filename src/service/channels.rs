@@ -134,11 +134,14 @@ pub async fn create_in(
         last_seq: Set(0),
         last_message_at: Set(None),
         top_level_count: Set(0),
+        member_count: Set(0),
+        last_top_level_seq: Set(0),
     }
     .insert(tx)
     .await
     .map_err(accounts::unique_to_conflict)?;
     add_member_in(tx, &channel, creator, ChannelRole::Owner).await?;
+    let channel = reload(tx, channel).await?;
     let view = ChannelView::of(channel.clone(), Vec::new(), 1);
     events::emit_in(tx, &channel, creator, EventData::ChannelCreated(view)).await?;
     events::emit_member(
@@ -182,6 +185,17 @@ pub async fn add_member_in(
         super::read_counts::on_join(db, channel.id, user_id).await?;
     }
     Ok(added)
+}
+
+/// The channel's row as it is now in `db` (after members were added: `member_count`).
+pub async fn reload(
+    db: &impl ConnectionTrait,
+    channel: channel::Model,
+) -> AppResult<channel::Model> {
+    Ok(channel::Entity::find_by_id(channel.id)
+        .one(db)
+        .await?
+        .unwrap_or(channel))
 }
 
 pub struct ListFilter {
@@ -229,16 +243,15 @@ pub async fn list(
     }
     let rows = query.limit(limit + 1).all(&state.db).await?;
     let (channels, next) = page::split(rows, limit, |c| c.name.clone().unwrap_or_default());
-    let mut views = read_state::views(&state.db, channels).await?;
-    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    let views = read_state::views_for(&state.db, principal.user_id, channels).await?;
     Ok((views, next))
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn get(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
     let access = access::readable(&state.db, principal, id).await?;
-    let mut views = read_state::views(&state.db, vec![access.channel]).await?;
-    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    let mut views =
+        read_state::views_for(&state.db, principal.user_id, vec![access.channel]).await?;
     views.pop().ok_or_else(|| AppError::not_found("channel"))
 }
 
@@ -432,6 +445,7 @@ async fn remove(
         .exec_with_returning(&tx)
         .await?
     {
+        super::read_counts::on_leave(&tx, channel.id).await?;
         events::emit_member(
             &tx,
             channel,

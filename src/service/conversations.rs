@@ -2,18 +2,22 @@
 //! with its last top-level message and unread / mention counts.
 //!
 //! Activity includes thread replies (a reply moves its conversation up, like a message); the
-//! last message is the last top-level one; for the counts see `read_state::counts`.
+//! last message is the last top-level one; for the counts see `read_state::counts`. A page costs
+//! a constant number of queries: the page, the caller's memberships, the last messages (and
+//! their reactions and mentions when they have any), and DM participants when there are DMs.
 
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Select,
     sea_query::{Expr, Func},
 };
 use uuid::Uuid;
 
 use super::{
-    Principal, messages,
+    Principal,
+    decorate::Flagged,
+    messages,
     page::{self, ActivityKey},
     read_state,
     views::{ChannelView, MessageView},
@@ -63,7 +67,7 @@ pub async fn list(
         .filter(channel::Column::ArchivedAt.is_null());
     let (page, next) = page_by_activity(&state.db, channels, cursor, limit).await?;
 
-    let mut last: HashMap<Uuid, MessageView> = messages::decorate(
+    let mut last: HashMap<Uuid, MessageView> = messages::decorate_flagged(
         &state.db,
         Some(principal.user_id),
         last_top_level(&state.db, &page).await?,
@@ -72,8 +76,7 @@ pub async fn list(
     .into_iter()
     .map(|m| (m.channel_id, m))
     .collect();
-    let mut views = read_state::views(&state.db, page).await?;
-    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    let views = read_state::views_for(&state.db, principal.user_id, page).await?;
     let items = views
         .into_iter()
         .map(|v| Conversation {
@@ -85,41 +88,26 @@ pub async fn list(
 }
 
 /// The last top-level message of each channel (replies live in their threads, so a reply never
-/// stands for the conversation). Usually the channel's last message is top-level: one query
-/// fetches those; a channel whose last message is a reply gets one indexed look-up backwards.
+/// stands for the conversation), found by `channels.last_top_level_seq`: one query, with the
+/// flags that spare [`messages::decorate_flagged`] its look-ups for plain messages.
 async fn last_top_level(
     db: &impl ConnectionTrait,
     channels: &[channel::Model],
-) -> AppResult<Vec<message::Model>> {
-    let with_messages: Vec<&channel::Model> = channels.iter().filter(|c| c.last_seq > 0).collect();
-    if with_messages.is_empty() {
-        return Ok(Vec::new());
-    }
+) -> AppResult<Vec<Flagged>> {
     let mut last_of = Condition::any();
-    for c in &with_messages {
+    let mut any = false;
+    for c in channels.iter().filter(|c| c.last_top_level_seq > 0) {
         last_of = last_of.add(
             Condition::all()
                 .add(message::Column::ChannelId.eq(c.id))
-                .add(message::Column::Seq.eq(c.last_seq)),
+                .add(message::Column::Seq.eq(c.last_top_level_seq)),
         );
+        any = true;
     }
-    let (mut found, replies): (Vec<message::Model>, Vec<message::Model>) = message::Entity::find()
-        .filter(last_of)
+    if !any {
+        return Ok(Vec::new());
+    }
+    Ok(messages::flagged(message::Entity::find().filter(last_of))
         .all(db)
-        .await?
-        .into_iter()
-        .partition(|m| m.thread_root_id.is_none());
-    for reply in replies {
-        if let Some(m) = message::Entity::find()
-            .filter(message::Column::ChannelId.eq(reply.channel_id))
-            .filter(message::Column::ThreadRootId.is_null())
-            .filter(message::Column::Seq.lt(reply.seq))
-            .order_by_desc(message::Column::Seq)
-            .one(db)
-            .await?
-        {
-            found.push(m);
-        }
-    }
-    Ok(found)
+        .await?)
 }

@@ -60,6 +60,8 @@ pub async fn open(
         last_seq: Set(0),
         last_message_at: Set(None),
         top_level_count: Set(0),
+        member_count: Set(0),
+        last_top_level_seq: Set(0),
     }
     .insert(&tx)
     .await;
@@ -78,6 +80,7 @@ pub async fn open(
     for id in &people {
         channels::add_member_in(&tx, &channel, *id, ChannelRole::Member).await?;
     }
+    let channel = channels::reload(&tx, channel).await?;
     let created = ChannelView::of(channel.clone(), people.clone(), people.len() as u64);
     events::emit_in(
         &tx,
@@ -143,8 +146,7 @@ async fn by_key(state: &AppState, key: &str) -> AppResult<Option<channel::Model>
 }
 
 async fn view(state: &AppState, principal: Principal, c: channel::Model) -> AppResult<ChannelView> {
-    let mut views = read_state::views(&state.db, vec![c]).await?;
-    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    let mut views = read_state::views_for(&state.db, principal.user_id, vec![c]).await?;
     views
         .pop()
         .ok_or_else(|| AppError::not_found("conversation"))
@@ -163,7 +165,6 @@ pub async fn list(
         .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
         .filter(channel::Column::Kind.is_in([ChannelKind::Dm, ChannelKind::GroupDm]));
     let (dms, next) = conversations::page_by_activity(&state.db, dms, cursor, limit).await?;
-    let mut views = read_state::views(&state.db, dms).await?;
-    read_state::personalise(&state.db, principal.user_id, &mut views).await?;
+    let views = read_state::views_for(&state.db, principal.user_id, dms).await?;
     Ok((views, next))
 }

@@ -1,7 +1,7 @@
 //! Messages: send (idempotent; gapless per-channel sequence assigned in the committing
 //! transaction), list, edit, soft delete. Replies: see `threads`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -173,46 +173,7 @@ async fn store_mentions(
     Ok(())
 }
 
-/// Add reactions, mentions and pin state to messages (three queries for any number).
-pub async fn decorate(
-    db: &impl ConnectionTrait,
-    viewer: Option<Uuid>,
-    msgs: Vec<message::Model>,
-) -> AppResult<Vec<MessageView>> {
-    let ids: Vec<Uuid> = msgs.iter().map(|m| m.id).collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut reactions = super::reactions::summaries(db, &ids, viewer).await?;
-    let mut mention_sets: HashMap<Uuid, MentionSet> = HashMap::new();
-    for m in mention::Entity::find()
-        .filter(mention::Column::MessageId.is_in(ids.clone()))
-        .all(db)
-        .await?
-    {
-        mention_sets.entry(m.message_id).or_default().add(&m);
-    }
-    let pinned: BTreeSet<Uuid> = pin::Entity::find()
-        .select_only()
-        .column(pin::Column::MessageId)
-        .filter(pin::Column::MessageId.is_in(ids))
-        .into_tuple()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(msgs
-        .into_iter()
-        .map(|m| {
-            let id = m.id;
-            let mut view = MessageView::bare(m);
-            view.reactions = reactions.remove(&id).unwrap_or_default();
-            view.mentions = mention_sets.remove(&id).unwrap_or_default();
-            view.pinned = pinned.contains(&id);
-            view
-        })
-        .collect())
-}
+pub use super::decorate::{decorate, decorate_flagged, flagged};
 
 pub async fn one(
     db: &impl ConnectionTrait,
@@ -250,14 +211,14 @@ pub async fn list(
             .order_by_asc(message::Column::Seq),
         None => q.order_by_desc(message::Column::Seq),
     };
-    let mut rows = q.limit(limit + 1).all(&state.db).await?;
+    let mut rows = flagged(q.limit(limit + 1)).all(&state.db).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next = more
-        .then(|| rows.last().map(|m| m.seq.to_string()))
+        .then(|| rows.last().map(|m| m.message.seq.to_string()))
         .flatten();
     Ok((
-        decorate(&state.db, Some(principal.user_id), rows).await?,
+        decorate_flagged(&state.db, Some(principal.user_id), rows).await?,
         next,
     ))
 }

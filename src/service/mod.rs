@@ -10,6 +10,7 @@ pub mod broadcast;
 pub mod channels;
 pub mod clients;
 pub mod conversations;
+pub mod decorate;
 pub mod dms;
 pub mod email_tokens;
 pub mod events;

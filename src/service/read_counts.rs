@@ -12,8 +12,8 @@
 //!
 //! Every change that moves one of them goes through this module, in the change's transaction:
 //! new messages ([`top_level_count_plus`] and [`on_new_messages`], from the message writer), a moved marker ([`on_read`]), a
-//! deletion ([`on_delete`]), changed mentions ([`on_mentions_changed`]) and a new member
-//! ([`on_join`]). `tests/api/counts.rs` holds them to a brute-force count on random operations.
+//! deletion ([`on_delete`]), changed mentions ([`on_mentions_changed`]), a new member
+//! ([`on_join`]) and a member leaving ([`on_leave`], which also keeps `channels.member_count`). `tests/api/counts.rs` holds them to a brute-force count on random operations.
 //!
 //! On PostgreSQL the member row is locked (marker update) before anything is counted, and
 //! deletions lock the channel row, so a marker move, a join and a deletion that race still agree.
@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
     QuerySelect,
-    sea_query::{CaseStatement, Expr, ExprTrait, Func, LockType},
+    sea_query::{CaseStatement, Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
 
@@ -220,31 +220,52 @@ pub async fn on_delete(
     .await
 }
 
-/// `user_id` was just added to `channel_id`: their marker is the channel's last message, and the
-/// counters start from the channel row as it is now (locked, so no deletion slips between).
+/// `user_id` was just added to `channel_id`: the channel counts one more member, the new
+/// member's marker is the channel's last message, and their counters start from the channel row
+/// as it is now (written, so locked: no deletion slips between).
 pub async fn on_join(
     tx: &DatabaseTransaction,
     channel_id: Uuid,
     user_id: Uuid,
 ) -> Result<(), DbErr> {
-    let now: Option<(i64, i64)> = channel::Entity::find_by_id(channel_id)
-        .select_only()
-        .column(channel::Column::LastSeq)
-        .column(channel::Column::TopLevelCount)
-        .lock(LockType::Update)
-        .into_tuple()
-        .one(tx)
-        .await?;
-    let Some((last_seq, top_level)) = now else {
+    let Some(channel) = channel::Entity::update_many()
+        .col_expr(
+            channel::Column::MemberCount,
+            Expr::col(channel::Column::MemberCount).add(1i64),
+        )
+        .filter(channel::Column::Id.eq(channel_id))
+        .exec_with_returning(tx)
+        .await?
+        .pop()
+    else {
         return Ok(());
     };
     channel_member::Entity::update_many()
-        .col_expr(channel_member::Column::LastReadSeq, Expr::value(last_seq))
-        .col_expr(channel_member::Column::ReadTopLevel, Expr::value(top_level))
+        .col_expr(
+            channel_member::Column::LastReadSeq,
+            Expr::value(channel.last_seq),
+        )
+        .col_expr(
+            channel_member::Column::ReadTopLevel,
+            Expr::value(channel.top_level_count),
+        )
         .col_expr(channel_member::Column::OwnUnread, Expr::value(0i64))
         .col_expr(channel_member::Column::MentionCount, Expr::value(0i64))
         .filter(channel_member::Column::ChannelId.eq(channel_id))
         .filter(channel_member::Column::UserId.eq(user_id))
+        .exec(tx)
+        .await?;
+    Ok(())
+}
+
+/// A member left `channel_id` (their row is deleted in the same transaction).
+pub async fn on_leave(tx: &DatabaseTransaction, channel_id: Uuid) -> Result<(), DbErr> {
+    channel::Entity::update_many()
+        .col_expr(
+            channel::Column::MemberCount,
+            Expr::col(channel::Column::MemberCount).sub(1i64),
+        )
+        .filter(channel::Column::Id.eq(channel_id))
         .exec(tx)
         .await?;
     Ok(())

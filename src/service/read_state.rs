@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, ExprTrait, LockType, Query, SelectStatement},
+    sea_query::{Expr, LockType, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -32,8 +32,8 @@ pub fn memberships_of(user_id: Uuid) -> SelectStatement {
         .to_owned()
 }
 
-/// Unread and mention counts of `user_id` in these channels, from the counters kept by
-/// `read_counts` (two queries, whatever the backlog). The rule, as in Slack:
+/// Unread and mention counts of a member, from the counters kept by `read_counts` (nothing is
+/// counted here, whatever the backlog). The rule, as in Slack:
 ///
 /// - `unread`: top-level messages by others, not deleted, after the marker. Thread replies are
 ///   read in their thread and do not make the conversation unread.
@@ -43,64 +43,47 @@ pub fn memberships_of(user_id: Uuid) -> SelectStatement {
 ///
 /// Both are measured against the one per-conversation marker: replies take channel sequence
 /// numbers too, so moving the marker past a reply clears its mention.
-pub async fn counts(
-    db: &impl ConnectionTrait,
-    memberships: &[channel_member::Model],
-) -> AppResult<HashMap<Uuid, Counts>> {
-    if memberships.is_empty() {
-        return Ok(HashMap::new());
+pub fn counts(channel: &channel::Model, member: &channel_member::Model) -> Counts {
+    let unread = channel.top_level_count - member.read_top_level - member.own_unread;
+    Counts {
+        unread: u64::try_from(unread).unwrap_or(0),
+        mentions: u64::try_from(member.mention_count).unwrap_or(0),
     }
-    let ids: Vec<Uuid> = memberships.iter().map(|m| m.channel_id).collect();
-    let totals: HashMap<Uuid, i64> = channel::Entity::find()
-        .select_only()
-        .column(channel::Column::Id)
-        .column(channel::Column::TopLevelCount)
-        .filter(channel::Column::Id.is_in(ids))
-        .into_tuple::<(Uuid, i64)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(memberships
-        .iter()
-        .map(|m| {
-            let total = totals.get(&m.channel_id).copied().unwrap_or(0);
-            let unread = total - m.read_top_level - m.own_unread;
-            let counts = Counts {
-                unread: u64::try_from(unread).unwrap_or(0),
-                mentions: u64::try_from(m.mention_count).unwrap_or(0),
-            };
-            (m.channel_id, counts)
-        })
-        .collect())
 }
 
-/// Fill the caller-specific fields of channel views.
-pub async fn personalise(
+/// The views of `channels` as `viewer` sees them (membership, marker, unread and mention
+/// counts), in the given order: one query for the viewer's memberships, and one for the
+/// participants when there are DMs among them.
+pub async fn views_for(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
-    views: &mut [ChannelView],
-) -> AppResult<()> {
-    let ids: Vec<Uuid> = views.iter().map(|v| v.id).collect();
+    viewer: Uuid,
+    channels: Vec<channel::Model>,
+) -> AppResult<Vec<ChannelView>> {
+    if channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = channels.iter().map(|c| c.id).collect();
     let memberships: HashMap<Uuid, channel_member::Model> = channel_member::Entity::find()
-        .filter(channel_member::Column::UserId.eq(user_id))
+        .filter(channel_member::Column::UserId.eq(viewer))
         .filter(channel_member::Column::ChannelId.is_in(ids))
         .all(db)
         .await?
         .into_iter()
         .map(|m| (m.channel_id, m))
         .collect();
-    let rows: Vec<channel_member::Model> = memberships.values().cloned().collect();
-    let counts = counts(db, &rows).await?;
-    for v in views.iter_mut() {
-        let membership = memberships.get(&v.id);
-        let c = counts.get(&v.id).copied().unwrap_or_default();
-        v.is_member = Some(membership.is_some());
-        v.last_read_seq = membership.map(|m| m.last_read_seq);
-        v.unread_count = Some(if membership.is_some() { c.unread } else { 0 });
-        v.mention_count = Some(if membership.is_some() { c.mentions } else { 0 });
+    let counted: Vec<Option<Counts>> = channels
+        .iter()
+        .map(|c| memberships.get(&c.id).map(|m| counts(c, m)))
+        .collect();
+    let mut views = views(db, channels).await?;
+    for (v, c) in views.iter_mut().zip(counted) {
+        let c_or_zero = c.unwrap_or_default();
+        v.is_member = Some(c.is_some());
+        v.last_read_seq = memberships.get(&v.id).map(|m| m.last_read_seq);
+        v.unread_count = Some(c_or_zero.unread);
+        v.mention_count = Some(c_or_zero.mentions);
     }
-    Ok(())
+    Ok(views)
 }
 
 /// Move the caller's read marker forward to `seq` (never backwards; clamped to the last message).
@@ -164,34 +147,22 @@ pub async fn mark_read(
     let member = channel_member::Entity::find_by_id((channel_id, principal.user_id))
         .one(&state.db)
         .await?;
-    let counts = match member {
-        Some(m) => counts(&state.db, &[m]).await?,
-        None => HashMap::new(),
+    let channel = channel::Entity::find_by_id(channel_id)
+        .one(&state.db)
+        .await?;
+    let counted = match (channel, member) {
+        (Some(c), Some(m)) => counts(&c, &m),
+        _ => Counts::default(),
     };
-    Ok((marker, counts.get(&channel_id).copied().unwrap_or_default()))
+    Ok((marker, counted))
 }
 
-/// A `ChannelView` per channel, in the given order: member counts by one `COUNT … GROUP BY`,
-/// participants loaded for DMs only (at most 8 each).
+/// A `ChannelView` per channel, in the given order, as anyone sees it (see [`views_for`] for
+/// the viewer's counts): participants loaded for DMs only (one query when there are any).
 pub async fn views(
     db: &impl ConnectionTrait,
     channels: Vec<channel::Model>,
 ) -> AppResult<Vec<ChannelView>> {
-    if channels.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Uuid> = channels.iter().map(|c| c.id).collect();
-    let counts: HashMap<Uuid, i64> = channel_member::Entity::find()
-        .select_only()
-        .column(channel_member::Column::ChannelId)
-        .column_as(Expr::col(channel_member::Column::UserId).count(), "n")
-        .filter(channel_member::Column::ChannelId.is_in(ids))
-        .group_by(channel_member::Column::ChannelId)
-        .into_tuple::<(Uuid, i64)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
     let dm_ids: Vec<Uuid> = channels.iter().filter(|c| is_dm(c)).map(|c| c.id).collect();
     let mut participants: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     if !dm_ids.is_empty() {
@@ -210,9 +181,7 @@ pub async fn views(
     Ok(channels
         .into_iter()
         .map(|c| {
-            let count = counts
-                .get(&c.id)
-                .map_or(0, |n| u64::try_from(*n).unwrap_or(0));
+            let count = u64::try_from(c.member_count).unwrap_or(0);
             let mut people = participants.remove(&c.id).unwrap_or_default();
             people.sort();
             ChannelView::of(c, people, count)

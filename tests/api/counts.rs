@@ -123,6 +123,11 @@ async fn check(app: &TestApp, world: &World, step: usize) {
             let c = listed
                 .get(id)
                 .unwrap_or_else(|| panic!("step {step}: {name} does not list {id}"));
+            assert_eq!(
+                c["member_count"].as_u64(),
+                Some(world.members[conversation].len() as u64),
+                "step {step}: member count of conversation {conversation}"
+            );
             let marker = c["last_read_seq"].as_i64().unwrap();
             let (unread, mentions) = world.expected(user, conversation, marker);
             assert_eq!(
@@ -131,6 +136,44 @@ async fn check(app: &TestApp, world: &World, step: usize) {
                 "step {step}: {name} in conversation {conversation} (marker {marker})"
             );
         }
+    }
+}
+
+/// Each conversation's last message in `GET /conversations` is its last top-level message
+/// (deleted or not), whatever replies came after it.
+async fn check_last_messages(app: &TestApp, world: &World, step: usize) {
+    for (name, session) in &world.users {
+        check_last_messages_of(app, world, step, name, session).await;
+    }
+}
+
+async fn check_last_messages_of(
+    app: &TestApp,
+    world: &World,
+    step: usize,
+    name: &str,
+    session: &Session,
+) {
+    let page = app
+        .get("/conversations?limit=200", &session.access)
+        .await
+        .expect(200);
+    for item in page["items"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        let Some(conversation) = world.conversations.iter().position(|c| c == id) else {
+            continue;
+        };
+        let expected = world
+            .messages
+            .iter()
+            .filter(|m| m.conversation == conversation && m.top_level)
+            .max_by_key(|m| m.seq)
+            .map(|m| m.id.as_str());
+        assert_eq!(
+            item["last_message"]["id"].as_str(),
+            expected,
+            "step {step}: {name}'s last message of conversation {conversation}"
+        );
     }
 }
 
@@ -163,6 +206,7 @@ async fn run(seed: u64, steps: usize) {
         apply(&app, &mut world, &mut rng).await;
         if step % 4 == 3 {
             check(&app, &world, step).await;
+            check_last_messages(&app, &world, step).await;
         }
     }
     check(&app, &world, steps).await;
@@ -174,13 +218,19 @@ async fn run(seed: u64, steps: usize) {
     )
     .await
     .unwrap();
-    db.execute_unprepared("UPDATE channels SET top_level_count = 0")
-        .await
-        .unwrap();
-    for statement in migration::READ_COUNTS_BACKFILL {
+    db.execute_unprepared(
+        "UPDATE channels SET top_level_count = 0, member_count = 3, last_top_level_seq = 1",
+    )
+    .await
+    .unwrap();
+    for statement in migration::READ_COUNTS_BACKFILL
+        .iter()
+        .chain(migration::SIDEBAR_BACKFILL)
+    {
         db.execute_unprepared(statement).await.unwrap();
     }
     check(&app, &world, steps + 1).await;
+    check_last_messages(&app, &world, steps + 1).await;
 }
 
 /// One random operation: send, reply, edit (mentions change), delete, mark read, leave or

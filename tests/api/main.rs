@@ -43,6 +43,7 @@ mod resume_load;
 mod sdk;
 mod sessions;
 mod setup;
+mod statements;
 mod threads;
 mod totp;
 mod users;

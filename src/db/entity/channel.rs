@@ -25,6 +25,10 @@ pub struct Model {
     pub last_message_at: Option<OffsetDateTime>,
     /// Top-level messages that are not deleted (see `service::read_counts`).
     pub top_level_count: i64,
+    /// Rows of `channel_members` for this channel.
+    pub member_count: i64,
+    /// The seq of the last top-level message, deleted or not (0 before the first).
+    pub last_top_level_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

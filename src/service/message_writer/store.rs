@@ -233,6 +233,10 @@ async fn assign_seqs(
             channel::Column::TopLevelCount,
             read_counts::top_level_count_plus(&top_level),
         )
+        .col_expr(
+            channel::Column::LastTopLevelSeq,
+            last_top_level_seq(messages, &per_channel),
+        )
         .col_expr(channel::Column::LastMessageAt, Expr::value(now))
         .filter(channel::Column::Id.is_in(channel_ids))
         .exec_with_returning(tx)
@@ -248,6 +252,33 @@ async fn assign_seqs(
         }
     }
     Ok(seqs)
+}
+
+/// `channels.last_top_level_seq` after the batch: in a channel where the batch's last top-level
+/// message is the `k`-th (from 0) of the channel's messages in the batch, it takes seq
+/// `last_seq + k + 1` (`last_seq` as before this statement); other channels keep theirs.
+fn last_top_level_seq(messages: &[NewMessage], per_channel: &[(Uuid, Vec<usize>)]) -> Expr {
+    let keep = Expr::col(channel::Column::LastTopLevelSeq);
+    let mut by_channel = CaseStatement::new();
+    let mut any = false;
+    for (channel_id, list) in per_channel {
+        if let Some(k) = list
+            .iter()
+            .rposition(|&i| messages[i].thread_root_id.is_none())
+        {
+            let offset = i64::try_from(k).unwrap_or(i64::MAX - 1) + 1;
+            by_channel = by_channel.case(
+                Expr::col(channel::Column::Id).eq(*channel_id),
+                Expr::col(channel::Column::LastSeq).add(offset),
+            );
+            any = true;
+        }
+    }
+    if any {
+        by_channel.finally(keep).into()
+    } else {
+        keep
+    }
 }
 
 /// What the steps decided for the batch, for [`build`].

@@ -41,6 +41,8 @@ async fn database() -> (DatabaseConnection, channel::Model, Uuid, Uuid) {
         last_seq: 2,
         last_message_at: Some(now),
         top_level_count: 0,
+        member_count: 0,
+        last_top_level_seq: 0,
     })
     .insert(&db)
     .await
