@@ -42,6 +42,9 @@ enum Command {
     /// Mattermost-style action mix: simulated users with think time over a generated dataset;
     /// per-request latency and errors; `--find-max` finds the most users within thresholds.
     Mix(mix::MixArgs),
+    /// The sidebar and history routes at full speed (wrk) as the `mix` dataset's account in
+    /// the most conversations: requests/s and latency per route.
+    Reads(mix::reads::ReadsArgs),
 }
 
 // One thread: on the 2-core target machine the load generator must leave the server as much CPU
@@ -55,6 +58,7 @@ async fn main() -> ExitCode {
         Command::Send(args) => send::run(args).await,
         Command::Fanout(args) => fanout::run(args).await,
         Command::Mix(args) => mix::run(args).await,
+        Command::Reads(args) => mix::reads::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,6 +45,8 @@ pub struct Identity {
     pub username: String,
     /// Workspaces the user belonged to when connecting (for workspace-wide events).
     pub workspaces: Vec<uuid::Uuid>,
+    /// When the credential and role were checked (before reading them).
+    pub checked_at: time::OffsetDateTime,
 }
 
 /// How long a closing handshake may take before the socket is simply dropped.

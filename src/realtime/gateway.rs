@@ -64,6 +64,7 @@ fn refusal(e: &AppError) -> Refusal {
 }
 
 async fn authenticate(state: &AppState, credential: Credential) -> Result<Identity, Refusal> {
+    let checked_at = crate::domain::clock::now();
     let principal = match credential {
         Credential::Token(token) => authn::authenticate(state, &token)
             .await
@@ -94,6 +95,7 @@ async fn authenticate(state: &AppState, credential: Credential) -> Result<Identi
         token_version,
         username,
         workspaces,
+        checked_at,
     })
 }
 
@@ -135,10 +137,11 @@ pub async fn ws(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Re
                 .into_response();
         }
     };
-    let Some(registration) = rt.hub.register(
+    let Some(registration) = rt.hub.register_checked_at(
         who.principal.user_id,
         who.principal.session_id,
         &who.workspaces,
+        who.checked_at,
     ) else {
         super::metrics::Metrics::add(&rt.metrics.rejected_connections, 1);
         return ws

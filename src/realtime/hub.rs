@@ -79,6 +79,8 @@ struct Conn {
     close: watch::Sender<Option<CloseReason>>,
     channels: HashSet<Uuid>,
     workspaces: Vec<Uuid>,
+    /// When its credential and role were checked: a role change after that closes it.
+    checked_at: time::OffsetDateTime,
 }
 
 #[derive(Default)]
@@ -181,6 +183,17 @@ impl Hub {
         session: Option<Uuid>,
         workspaces: &[Uuid],
     ) -> Option<Registration> {
+        self.register_checked_at(user, session, workspaces, crate::domain::clock::now())
+    }
+
+    /// Like [`Self::register`], for a connection whose role was read at `checked_at`.
+    pub fn register_checked_at(
+        self: &Arc<Self>,
+        user: Uuid,
+        session: Option<Uuid>,
+        workspaces: &[Uuid],
+        checked_at: time::OffsetDateTime,
+    ) -> Option<Registration> {
         let mut reg = self.write();
         if reg.by_user.get(&user).map_or(0, HashSet::len) >= self.max_per_user {
             return None;
@@ -197,6 +210,7 @@ impl Hub {
                 close: close_tx,
                 channels: HashSet::new(),
                 workspaces: workspaces.to_vec(),
+                checked_at,
             },
         );
         reg.by_user.entry(user).or_default().insert(id);
@@ -285,7 +299,7 @@ impl Hub {
     /// Deliver one bus event (see the module docs for who receives it).
     pub fn deliver(&self, event: &Event) -> Option<MentionJob> {
         if let EventData::SessionRevoked(revoked) = &event.data {
-            self.end_sessions(revoked);
+            self.end_sessions(revoked, event.occurred_at);
             return None;
         }
         // Serialised once, and only if someone receives it.
@@ -460,15 +474,23 @@ impl Hub {
 
     /// Close every connection of `user` (e.g. their access was revoked).
     pub fn close_user(&self, user: Uuid, reason: CloseReason) {
-        self.close_sessions(user, None, reason);
+        self.close_sessions(user, None, None, reason);
     }
 
-    /// Close `user`'s connections of `session` (all of them when `None`).
-    fn close_sessions(&self, user: Uuid, session: Option<Uuid>, reason: CloseReason) {
+    /// Close `user`'s connections of `session` (all of them when `None`) that were checked
+    /// before `before` (all of them when `None`).
+    fn close_sessions(
+        &self,
+        user: Uuid,
+        session: Option<Uuid>,
+        before: Option<time::OffsetDateTime>,
+        reason: CloseReason,
+    ) {
         let reg = self.read();
         for id in reg.conns_of(user) {
             if let Some(conn) = reg.conns.get(&id)
                 && (session.is_none() || conn.session == session)
+                && before.is_none_or(|at| conn.checked_at < at)
             {
                 let _ = conn.close.send(Some(reason));
             }
@@ -476,19 +498,27 @@ impl Hub {
     }
 
     /// `session.revoked` (internal, never sent to clients): close the connections of the ended
-    /// sessions, 4001 for a revoked credential, 4003 for a role change.
-    fn end_sessions(&self, revoked: &SessionRevoked) {
-        let reason = match revoked.reason {
-            Revoked::Role => CloseReason {
-                code: close::PERMISSIONS_CHANGED,
-                reason: "your role changed: reconnect",
-            },
-            Revoked::Credential => CloseReason {
-                code: close::UNAUTHORIZED,
-                reason: "the session was revoked",
-            },
+    /// sessions, 4001 for a revoked credential, 4003 for a role change — for a role change only
+    /// the connections that read the role before it changed (`occurred_at`): one that
+    /// reconnected since, after the heartbeat saw the change first, already has the new role.
+    fn end_sessions(&self, revoked: &SessionRevoked, occurred_at: time::OffsetDateTime) {
+        let (reason, before) = match revoked.reason {
+            Revoked::Role => (
+                CloseReason {
+                    code: close::PERMISSIONS_CHANGED,
+                    reason: "your role changed: reconnect",
+                },
+                Some(occurred_at),
+            ),
+            Revoked::Credential => (
+                CloseReason {
+                    code: close::UNAUTHORIZED,
+                    reason: "the session was revoked",
+                },
+                None,
+            ),
         };
-        self.close_sessions(revoked.user_id, revoked.session_id, reason);
+        self.close_sessions(revoked.user_id, revoked.session_id, before, reason);
     }
 }
 

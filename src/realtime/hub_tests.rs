@@ -135,3 +135,36 @@ async fn session_revocations_close_only_the_matching_connections() {
     );
     assert!(!theirs.closed.has_changed().unwrap());
 }
+
+#[tokio::test]
+async fn a_role_change_closes_only_connections_that_read_the_old_role() {
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
+    let user = Uuid::now_v7();
+    let changed_at = crate::domain::clock::now();
+    let second = time::Duration::seconds(1);
+    let mut before = hub
+        .register_checked_at(user, None, &[], changed_at - second)
+        .unwrap();
+    // Reconnected after the heartbeat saw the change, before the event arrived.
+    let after = hub
+        .register_checked_at(user, None, &[], changed_at + second)
+        .unwrap();
+    hub.deliver(&Event {
+        id: Uuid::now_v7(),
+        occurred_at: changed_at,
+        workspace_id: None,
+        channel_id: None,
+        actor_id: None,
+        seq: None,
+        data: EventData::SessionRevoked(SessionRevoked {
+            user_id: user,
+            session_id: None,
+            reason: Revoked::Role,
+        }),
+    });
+    assert_eq!(
+        before.closed.borrow_and_update().map(|r| r.code),
+        Some(close::PERMISSIONS_CHANGED)
+    );
+    assert!(!after.closed.has_changed().unwrap());
+}

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
     QuerySelect,
-    sea_query::{CaseStatement, Expr, ExprTrait, Func},
+    sea_query::{CaseStatement, Expr, ExprTrait, Func, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -271,19 +271,22 @@ pub async fn on_leave(tx: &DatabaseTransaction, channel_id: Uuid) -> Result<(), 
     Ok(())
 }
 
-/// `user_id`'s marker in `channel_id` moved from `from` to `to` (already written, so the row is
-/// locked): the top-level messages in between are now read, their own ones no longer unread,
-/// and the mentions are counted again after the new marker.
+/// Move `user_id`'s marker in `channel_id` from `from` (read with the member row locked) to `to`:
+/// the top-level messages in between are now read, their own ones no longer unread, and the
+/// mentions are counted again after the new marker. Two statements: one counts (over the
+/// channel's `(channel_id, seq)` range, with the channel's top-level total and the mentions
+/// left as scalar subqueries), one writes the marker and the counters. Returns the member row
+/// as written and the channel's `top_level_count`, for [`crate::service::read_state::counts`].
 pub async fn on_read(
     tx: &DatabaseTransaction,
     channel_id: Uuid,
     user_id: Uuid,
     from: i64,
     to: i64,
-) -> Result<(), DbErr> {
-    // Counted over the channel's messages in the range (the `(channel_id, seq)` index): a filter
-    // on `thread_root_id` in the WHERE would let SQLite pick the thread index instead and scan
-    // every channel's top-level messages in that seq range.
+) -> Result<Option<(channel_member::Model, i64)>, DbErr> {
+    // A filter on `thread_root_id` in the WHERE would let SQLite pick the thread index instead
+    // and scan every channel's top-level messages in that seq range: the conditions are inside
+    // the sums.
     let top_level = || {
         Condition::all()
             .add(message::Column::ThreadRootId.is_null())
@@ -297,12 +300,22 @@ pub async fn on_read(
             .into();
         Expr::from(Func::cast_as(Func::sum(one), "BIGINT"))
     };
-    let counted: Option<(Option<i64>, Option<i64>)> = message::Entity::find()
+    let total = Query::select()
+        .column(channel::Column::TopLevelCount)
+        .from(channel::Entity)
+        .and_where(channel::Column::Id.eq(channel_id))
+        .to_owned();
+    let counted: Option<RangeCounts> = message::Entity::find()
         .select_only()
         .column_as(count_if(top_level()), "read")
         .column_as(
             count_if(top_level().add(message::Column::UserId.eq(user_id))),
             "own",
+        )
+        .column_as(Expr::from(total), "total")
+        .column_as(
+            Expr::from(mentions_after(channel_id, user_id, to)),
+            "mentions",
         )
         .filter(message::Column::ChannelId.eq(channel_id))
         .filter(message::Column::Seq.gt(from))
@@ -310,47 +323,46 @@ pub async fn on_read(
         .into_tuple()
         .one(tx)
         .await?;
-    let (read, own) = counted.unwrap_or_default();
-    let (read, own) = (read.unwrap_or(0), own.unwrap_or(0));
-    let mentions = mentions_after(tx, channel_id, user_id, to).await?;
-    channel_member::Entity::update_many()
+    let (read, own, total, mentions) = counted.unwrap_or_default();
+    let written = channel_member::Entity::update_many()
+        .col_expr(channel_member::Column::LastReadSeq, Expr::value(to))
         .col_expr(
             channel_member::Column::ReadTopLevel,
-            Expr::col(channel_member::Column::ReadTopLevel).add(read),
+            Expr::col(channel_member::Column::ReadTopLevel).add(read.unwrap_or(0)),
         )
         .col_expr(
             channel_member::Column::OwnUnread,
-            Expr::col(channel_member::Column::OwnUnread).sub(own),
+            Expr::col(channel_member::Column::OwnUnread).sub(own.unwrap_or(0)),
         )
-        .col_expr(channel_member::Column::MentionCount, Expr::value(mentions))
+        .col_expr(
+            channel_member::Column::MentionCount,
+            Expr::value(mentions.unwrap_or(0)),
+        )
         .filter(channel_member::Column::ChannelId.eq(channel_id))
         .filter(channel_member::Column::UserId.eq(user_id))
-        .exec(tx)
-        .await?;
-    Ok(())
+        .exec_with_returning(tx)
+        .await?
+        .pop();
+    Ok(written.map(|m| (m, total.unwrap_or(0))))
 }
 
-/// Messages by others after `marker` that mention `user_id`, `@channel` or `@here` (what is left
-/// unread after a marker moves: usually few).
-async fn mentions_after(
-    db: &impl ConnectionTrait,
-    channel_id: Uuid,
-    user_id: Uuid,
-    marker: i64,
-) -> Result<i64, DbErr> {
-    let n: Option<i64> = mention::Entity::find()
-        .select_only()
-        .column_as(Expr::col(mention::Column::MessageId).count_distinct(), "n")
-        .filter(mention::Column::ChannelId.eq(channel_id))
-        .filter(mention::Column::Seq.gt(marker))
-        .filter(mention::Column::AuthorId.ne(user_id))
-        .filter(
-            sea_orm::Condition::any()
+/// What [`on_read`] counts: (top-level messages now read, own ones among them, the channel's
+/// top-level total, mentions left after the new marker); `SUM` of no rows is NULL.
+type RangeCounts = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+
+/// `SELECT COUNT(DISTINCT message_id) …`: messages by others after `marker` that mention
+/// `user_id`, `@channel` or `@here` (what is left unread after a marker moves: usually few).
+fn mentions_after(channel_id: Uuid, user_id: Uuid, marker: i64) -> SelectStatement {
+    Query::select()
+        .expr(Expr::col(mention::Column::MessageId).count_distinct())
+        .from(mention::Entity)
+        .and_where(mention::Column::ChannelId.eq(channel_id))
+        .and_where(mention::Column::Seq.gt(marker))
+        .and_where(mention::Column::AuthorId.ne(user_id))
+        .cond_where(
+            Condition::any()
                 .add(mention::Column::UserId.eq(user_id))
                 .add(mention::Column::Kind.is_in(["channel", "here"])),
         )
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(n.unwrap_or(0))
+        .to_owned()
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, LockType, Query, SelectStatement},
+    sea_query::{LockType, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -104,57 +104,48 @@ pub async fn mark_read(
         ));
     }
     let target = std::cmp::min(seq, access.channel.last_seq);
-    let mut marker = membership.last_read_seq;
-    if target > marker {
-        let (tx, _write) = state.begin_write().await?;
-        // The marker as it is now, the row locked: another tab may have moved it meanwhile, and
-        // the read counts move by what lies between this marker and the target, counted once.
-        let current = channel_member::Entity::find_by_id((channel_id, principal.user_id))
-            .lock(LockType::Update)
-            .one(&tx)
-            .await?
-            .map(|m| m.last_read_seq);
-        match current {
-            Some(from) if target > from => {
-                channel_member::Entity::update_many()
-                    .col_expr(channel_member::Column::LastReadSeq, Expr::value(target))
-                    .filter(channel_member::Column::ChannelId.eq(channel_id))
-                    .filter(channel_member::Column::UserId.eq(principal.user_id))
-                    .exec(&tx)
-                    .await?;
-                super::read_counts::on_read(&tx, channel_id, principal.user_id, from, target)
-                    .await?;
-                marker = target;
-                let event = Event::new(
-                    access.channel.workspace_id,
-                    Some(channel_id),
-                    Some(principal.user_id),
-                    EventData::ConversationRead(ConversationRead {
-                        user_id: principal.user_id,
-                        last_read_seq: target,
-                    }),
-                );
-                events::emit(&tx, &event).await?;
-                events::commit(state, tx).await?;
-            }
-            // Moved as far or further meanwhile (or the membership ended): nothing to do.
-            other => {
-                tx.commit().await?;
-                marker = other.unwrap_or(marker);
-            }
-        }
+    if target <= membership.last_read_seq {
+        return Ok((
+            membership.last_read_seq,
+            counts(&access.channel, &membership),
+        ));
     }
-    let member = channel_member::Entity::find_by_id((channel_id, principal.user_id))
-        .one(&state.db)
+    let (tx, _write) = state.begin_write().await?;
+    // The marker as it is now, the row locked: another tab may have moved it meanwhile, and the
+    // read counts move by what lies between this marker and the target, counted once.
+    let current = channel_member::Entity::find_by_id((channel_id, principal.user_id))
+        .lock(LockType::Update)
+        .one(&tx)
         .await?;
-    let channel = channel::Entity::find_by_id(channel_id)
-        .one(&state.db)
-        .await?;
-    let counted = match (channel, member) {
-        (Some(c), Some(m)) => counts(&c, &m),
-        _ => Counts::default(),
+    let moved = match &current {
+        Some(m) if target > m.last_read_seq => {
+            super::read_counts::on_read(&tx, channel_id, principal.user_id, m.last_read_seq, target)
+                .await?
+        }
+        _ => None,
     };
-    Ok((marker, counted))
+    let Some((member, top_level_count)) = moved else {
+        // Moved as far or further meanwhile (or the membership ended): nothing to do.
+        tx.commit().await?;
+        let now = current.unwrap_or(membership);
+        return Ok((now.last_read_seq, counts(&access.channel, &now)));
+    };
+    let event = Event::new(
+        access.channel.workspace_id,
+        Some(channel_id),
+        Some(principal.user_id),
+        EventData::ConversationRead(ConversationRead {
+            user_id: principal.user_id,
+            last_read_seq: target,
+        }),
+    );
+    events::emit(&tx, &event).await?;
+    events::commit(state, tx).await?;
+    let channel = channel::Model {
+        top_level_count,
+        ..access.channel
+    };
+    Ok((target, counts(&channel, &member)))
 }
 
 /// A `ChannelView` per channel, in the given order, as anyone sees it (see [`views_for`] for

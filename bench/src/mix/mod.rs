@@ -9,6 +9,7 @@ mod actions;
 mod dataset;
 mod generate;
 mod output;
+pub mod reads;
 mod rng;
 mod search;
 mod step;
