@@ -11,7 +11,7 @@
 //! `unread = top_level_count - read_top_level - own_unread`.
 //!
 //! Every change that moves one of them goes through this module, in the change's transaction:
-//! new messages ([`top_level_count_plus`] and [`on_new_messages`], from the message writer), a moved marker ([`on_read`]), a
+//! new messages ([`top_level_count_plus`] and [`on_new_messages`], from the message writer), a moved marker ([`move_marker`]), a
 //! deletion ([`on_delete`]), changed mentions ([`on_mentions_changed`]), a new member
 //! ([`on_join`]) and a member leaving ([`on_leave`], which also keeps `channels.member_count`). `tests/api/counts.rs` holds them to a brute-force count on random operations.
 //!
@@ -21,8 +21,8 @@
 use std::collections::BTreeSet;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    FromQueryResult, Iterable, QueryFilter,
     sea_query::{CaseStatement, Expr, ExprTrait, Func, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -271,84 +271,82 @@ pub async fn on_leave(tx: &DatabaseTransaction, channel_id: Uuid) -> Result<(), 
     Ok(())
 }
 
-/// Move `user_id`'s marker in `channel_id` from `from` (read with the member row locked) to `to`:
-/// the top-level messages in between are now read, their own ones no longer unread, and the
-/// mentions are counted again after the new marker. Two statements: one counts (over the
-/// channel's `(channel_id, seq)` range, with the channel's top-level total and the mentions
-/// left as scalar subqueries), one writes the marker and the counters. Returns the member row
-/// as written and the channel's `top_level_count`, for [`crate::service::read_state::counts`].
-pub async fn on_read(
+/// Move `user_id`'s marker in `channel_id` forward to `to`, in one statement: an `UPDATE` of the
+/// member row (only if its marker is before `to`) whose counters move by what lies between the
+/// marker as it is in that row and `to` — the top-level messages now read, their own ones no
+/// longer unread — and whose mentions are counted again after `to`; it returns the row as
+/// written and the channel's `top_level_count`. The row is locked by the write itself, so two
+/// tabs marking read at once count the messages between once (on PostgreSQL the second update
+/// re-evaluates against the first one's row). `None`: the marker was at `to` or past it already
+/// (or the membership ended).
+pub async fn move_marker(
     tx: &DatabaseTransaction,
     channel_id: Uuid,
     user_id: Uuid,
-    from: i64,
     to: i64,
 ) -> Result<Option<(channel_member::Model, i64)>, DbErr> {
-    // A filter on `thread_root_id` in the WHERE would let SQLite pick the thread index instead
-    // and scan every channel's top-level messages in that seq range: the conditions are inside
-    // the sums.
+    use channel_member::Column as M;
+    let old_marker = || Expr::col((channel_member::Entity, M::LastReadSeq));
     let top_level = || {
         Condition::all()
-            .add(message::Column::ThreadRootId.is_null())
-            .add(message::Column::DeletedAt.is_null())
+            .add(Expr::col((message::Entity, message::Column::ThreadRootId)).is_null())
+            .add(Expr::col((message::Entity, message::Column::DeletedAt)).is_null())
     };
-    // `SUM` of integers is NUMERIC on PostgreSQL: cast back to a 64-bit integer.
-    let count_if = |condition: Condition| {
+    // Over the channel's `(channel_id, seq)` range: the top-level conditions sit inside the sum,
+    // since a `thread_root_id` filter in the WHERE would let SQLite scan the thread index across
+    // every channel instead. `SUM` is NUMERIC on PostgreSQL (cast back) and NULL for no rows.
+    let counted = |condition: Condition| -> Expr {
         let one: Expr = CaseStatement::new()
             .case(condition, 1i64)
             .finally(0i64)
             .into();
-        Expr::from(Func::cast_as(Func::sum(one), "BIGINT"))
+        let sum = Query::select()
+            .expr(Func::cast_as(Func::sum(one), "BIGINT"))
+            .from(message::Entity)
+            .and_where(Expr::col((message::Entity, message::Column::ChannelId)).eq(channel_id))
+            .and_where(Expr::col((message::Entity, message::Column::Seq)).gt(old_marker()))
+            .and_where(Expr::col((message::Entity, message::Column::Seq)).lte(to))
+            .to_owned();
+        Func::coalesce([Expr::from(sum), Expr::val(0i64)]).into()
     };
+    let own = top_level().add(Expr::col((message::Entity, message::Column::UserId)).eq(user_id));
     let total = Query::select()
         .column(channel::Column::TopLevelCount)
         .from(channel::Entity)
         .and_where(channel::Column::Id.eq(channel_id))
         .to_owned();
-    let counted: Option<RangeCounts> = message::Entity::find()
-        .select_only()
-        .column_as(count_if(top_level()), "read")
-        .column_as(
-            count_if(top_level().add(message::Column::UserId.eq(user_id))),
-            "own",
+    let update = Query::update()
+        .table(channel_member::Entity)
+        .value(
+            M::ReadTopLevel,
+            Expr::col(M::ReadTopLevel).add(counted(top_level())),
         )
-        .column_as(Expr::from(total), "total")
-        .column_as(
+        .value(M::OwnUnread, Expr::col(M::OwnUnread).sub(counted(own)))
+        .value(
+            M::MentionCount,
             Expr::from(mentions_after(channel_id, user_id, to)),
-            "mentions",
         )
-        .filter(message::Column::ChannelId.eq(channel_id))
-        .filter(message::Column::Seq.gt(from))
-        .filter(message::Column::Seq.lte(to))
-        .into_tuple()
-        .one(tx)
-        .await?;
-    let (read, own, total, mentions) = counted.unwrap_or_default();
-    let written = channel_member::Entity::update_many()
-        .col_expr(channel_member::Column::LastReadSeq, Expr::value(to))
-        .col_expr(
-            channel_member::Column::ReadTopLevel,
-            Expr::col(channel_member::Column::ReadTopLevel).add(read.unwrap_or(0)),
+        .value(M::LastReadSeq, to)
+        .and_where(M::ChannelId.eq(channel_id))
+        .and_where(M::UserId.eq(user_id))
+        .and_where(M::LastReadSeq.lt(to))
+        // The member row, then the channel's total (the last column).
+        .returning(
+            Query::returning().exprs(
+                channel_member::Column::iter()
+                    .map(|c| Expr::col((channel_member::Entity, c)))
+                    .chain([Expr::from(total)]),
+            ),
         )
-        .col_expr(
-            channel_member::Column::OwnUnread,
-            Expr::col(channel_member::Column::OwnUnread).sub(own.unwrap_or(0)),
-        )
-        .col_expr(
-            channel_member::Column::MentionCount,
-            Expr::value(mentions.unwrap_or(0)),
-        )
-        .filter(channel_member::Column::ChannelId.eq(channel_id))
-        .filter(channel_member::Column::UserId.eq(user_id))
-        .exec_with_returning(tx)
-        .await?
-        .pop();
-    Ok(written.map(|m| (m, total.unwrap_or(0))))
+        .to_owned();
+    let backend = tx.get_database_backend();
+    let Some(row) = tx.query_one_raw(backend.build(&update)).await? else {
+        return Ok(None);
+    };
+    let member = channel_member::Model::from_query_result(&row, "")?;
+    let total: i64 = row.try_get_by_index(channel_member::Column::iter().count())?;
+    Ok(Some((member, total)))
 }
-
-/// What [`on_read`] counts: (top-level messages now read, own ones among them, the channel's
-/// top-level total, mentions left after the new marker); `SUM` of no rows is NULL.
-type RangeCounts = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
 
 /// `SELECT COUNT(DISTINCT message_id) …`: messages by others after `marker` that mention
 /// `user_id`, `@channel` or `@here` (what is left unread after a marker moves: usually few).

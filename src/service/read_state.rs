@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{LockType, Query, SelectStatement},
+    sea_query::{Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -111,23 +111,15 @@ pub async fn mark_read(
         ));
     }
     let (tx, _write) = state.begin_write().await?;
-    // The marker as it is now, the row locked: another tab may have moved it meanwhile, and the
-    // read counts move by what lies between this marker and the target, counted once.
-    let current = channel_member::Entity::find_by_id((channel_id, principal.user_id))
-        .lock(LockType::Update)
-        .one(&tx)
-        .await?;
-    let moved = match &current {
-        Some(m) if target > m.last_read_seq => {
-            super::read_counts::on_read(&tx, channel_id, principal.user_id, m.last_read_seq, target)
-                .await?
-        }
-        _ => None,
-    };
-    let Some((member, top_level_count)) = moved else {
-        // Moved as far or further meanwhile (or the membership ended): nothing to do.
+    let Some((member, top_level_count)) =
+        super::read_counts::move_marker(&tx, channel_id, principal.user_id, target).await?
+    else {
+        // Another tab moved it as far or further meanwhile (or the membership ended).
         tx.commit().await?;
-        let now = current.unwrap_or(membership);
+        let now = channel_member::Entity::find_by_id((channel_id, principal.user_id))
+            .one(&state.db)
+            .await?
+            .unwrap_or(membership);
         return Ok((now.last_read_seq, counts(&access.channel, &now)));
     };
     let event = Event::new(
