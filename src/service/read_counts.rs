@@ -21,9 +21,9 @@
 use std::collections::BTreeSet;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    FromQueryResult, Iterable, QueryFilter,
-    sea_query::{CaseStatement, Expr, ExprTrait, Func, Query, SelectStatement},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, Iterable, QueryFilter, QuerySelect,
+    sea_query::{CaseStatement, Expr, ExprTrait, Func, LockType, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -272,13 +272,16 @@ pub async fn on_leave(tx: &DatabaseTransaction, channel_id: Uuid) -> Result<(), 
 }
 
 /// Move `user_id`'s marker in `channel_id` forward to `to`, in one statement: an `UPDATE` of the
-/// member row (only if its marker is before `to`) whose counters move by what lies between the
-/// marker as it is in that row and `to` — the top-level messages now read, their own ones no
-/// longer unread — and whose mentions are counted again after `to`; it returns the row as
-/// written and the channel's `top_level_count`. The row is locked by the write itself, so two
-/// tabs marking read at once count the messages between once (on PostgreSQL the second update
-/// re-evaluates against the first one's row). `None`: the marker was at `to` or past it already
-/// (or the membership ended).
+/// member row (only if its marker is before `to`) that sets the counters for the new marker and
+/// returns the row as written and the channel's `top_level_count`. The work is the shorter of
+/// two counts over the channel's messages: from the row's own marker up to `to` (the top-level
+/// messages now read, their own ones no longer unread), or from `to` to the channel's last
+/// message (read = total − what follows; own unread = own ones that follow). Catching up to the
+/// latest message after a long absence therefore costs what follows `to` — usually nothing —
+/// not the backlog. Mentions are counted after `to` (the `(channel_id, seq)` index of
+/// mentions). Two tabs marking read at once count once: the second sees the first's marker
+/// (SQLite's one writer; on PostgreSQL the row is locked first, see below). `None`: the marker
+/// was at `to` or past it already (or the membership ended).
 pub async fn move_marker(
     tx: &DatabaseTransaction,
     channel_id: Uuid,
@@ -287,41 +290,45 @@ pub async fn move_marker(
 ) -> Result<Option<(channel_member::Model, i64)>, DbErr> {
     use channel_member::Column as M;
     let old_marker = || Expr::col((channel_member::Entity, M::LastReadSeq));
+    let channel_value = |column: channel::Column| {
+        Expr::from(
+            Query::select()
+                .column(column)
+                .from(channel::Entity)
+                .and_where(channel::Column::Id.eq(channel_id))
+                .to_owned(),
+        )
+    };
+    let total = || channel_value(channel::Column::TopLevelCount);
     let top_level = || {
         Condition::all()
             .add(Expr::col((message::Entity, message::Column::ThreadRootId)).is_null())
             .add(Expr::col((message::Entity, message::Column::DeletedAt)).is_null())
     };
-    // Over the channel's `(channel_id, seq)` range: the top-level conditions sit inside the sum,
-    // since a `thread_root_id` filter in the WHERE would let SQLite scan the thread index across
-    // every channel instead. `SUM` is NUMERIC on PostgreSQL (cast back) and NULL for no rows.
-    let counted = |condition: Condition| -> Expr {
-        let one: Expr = CaseStatement::new()
-            .case(condition, 1i64)
-            .finally(0i64)
-            .into();
-        let sum = Query::select()
-            .expr(Func::cast_as(Func::sum(one), "BIGINT"))
-            .from(message::Entity)
-            .and_where(Expr::col((message::Entity, message::Column::ChannelId)).eq(channel_id))
-            .and_where(Expr::col((message::Entity, message::Column::Seq)).gt(old_marker()))
-            .and_where(Expr::col((message::Entity, message::Column::Seq)).lte(to))
-            .to_owned();
-        Func::coalesce([Expr::from(sum), Expr::val(0i64)]).into()
-    };
-    let own = top_level().add(Expr::col((message::Entity, message::Column::UserId)).eq(user_id));
-    let total = Query::select()
-        .column(channel::Column::TopLevelCount)
-        .from(channel::Entity)
-        .and_where(channel::Column::Id.eq(channel_id))
-        .to_owned();
+    let own = || top_level().add(Expr::col((message::Entity, message::Column::UserId)).eq(user_id));
+    let range = Range { channel_id, to };
+    // Forward when the marker is nearer to `to` than `to` is to the last message.
+    let forward = Expr::val(to)
+        .sub(old_marker())
+        .lte(channel_value(channel::Column::LastSeq).sub(to));
+    let read: Expr = CaseStatement::new()
+        .case(
+            forward.clone(),
+            Expr::col(M::ReadTopLevel).add(range.up_to(top_level(), old_marker())),
+        )
+        .finally(total().sub(range.after(top_level())))
+        .into();
+    let own_unread: Expr = CaseStatement::new()
+        .case(
+            forward,
+            Expr::col(M::OwnUnread).sub(range.up_to(own(), old_marker())),
+        )
+        .finally(range.after(own()))
+        .into();
     let update = Query::update()
         .table(channel_member::Entity)
-        .value(
-            M::ReadTopLevel,
-            Expr::col(M::ReadTopLevel).add(counted(top_level())),
-        )
-        .value(M::OwnUnread, Expr::col(M::OwnUnread).sub(counted(own)))
+        .value(M::ReadTopLevel, read)
+        .value(M::OwnUnread, own_unread)
         .value(
             M::MentionCount,
             Expr::from(mentions_after(channel_id, user_id, to)),
@@ -335,17 +342,75 @@ pub async fn move_marker(
             Query::returning().exprs(
                 channel_member::Column::iter()
                     .map(|c| Expr::col((channel_member::Entity, c)))
-                    .chain([Expr::from(total)]),
+                    .chain([total()]),
             ),
         )
         .to_owned();
     let backend = tx.get_database_backend();
+    if backend == DbBackend::Postgres {
+        // Lock the row first. An UPDATE that waits for another transaction's write of the row
+        // (the message writer bumping this member's counters) re-evaluates on the new row but
+        // keeps its subqueries' older snapshot, so the counts after `to` would miss the
+        // messages that write was about; a statement after the lock sees them. (SQLite runs
+        // one write transaction at a time: nothing to wait for.)
+        channel_member::Entity::find_by_id((channel_id, user_id))
+            .select_only()
+            .column(M::LastReadSeq)
+            .lock(LockType::Update)
+            .into_tuple::<i64>()
+            .one(tx)
+            .await?;
+    }
     let Some(row) = tx.query_one_raw(backend.build(&update)).await? else {
         return Ok(None);
     };
     let member = channel_member::Model::from_query_result(&row, "")?;
     let total: i64 = row.try_get_by_index(channel_member::Column::iter().count())?;
     Ok(Some((member, total)))
+}
+
+/// Counts of a channel's messages around a new marker `to`, for [`move_marker`]. Over the
+/// channel's `(channel_id, seq)` range, with the conditions inside the sum: a `thread_root_id`
+/// filter in the WHERE would let SQLite scan the thread index across every channel instead.
+struct Range {
+    channel_id: Uuid,
+    to: i64,
+}
+
+impl Range {
+    /// Messages meeting `condition` in `(from, to]`.
+    fn up_to(&self, condition: Condition, from: Expr) -> Expr {
+        self.count(
+            condition,
+            Condition::all()
+                .add(Expr::col((message::Entity, message::Column::Seq)).gt(from))
+                .add(Expr::col((message::Entity, message::Column::Seq)).lte(self.to)),
+        )
+    }
+
+    /// Messages meeting `condition` after `to`.
+    fn after(&self, condition: Condition) -> Expr {
+        self.count(
+            condition,
+            Condition::all().add(Expr::col((message::Entity, message::Column::Seq)).gt(self.to)),
+        )
+    }
+
+    /// `COALESCE((SELECT CAST(SUM(CASE WHEN condition THEN 1 ELSE 0 END) AS BIGINT) …), 0)`:
+    /// `SUM` is NUMERIC on PostgreSQL and NULL for no rows.
+    fn count(&self, condition: Condition, seqs: Condition) -> Expr {
+        let one: Expr = CaseStatement::new()
+            .case(condition, 1i64)
+            .finally(0i64)
+            .into();
+        let sum = Query::select()
+            .expr(Func::cast_as(Func::sum(one), "BIGINT"))
+            .from(message::Entity)
+            .and_where(Expr::col((message::Entity, message::Column::ChannelId)).eq(self.channel_id))
+            .cond_where(seqs)
+            .to_owned();
+        Func::coalesce([Expr::from(sum), Expr::val(0i64)]).into()
+    }
 }
 
 /// `SELECT COUNT(DISTINCT message_id) …`: messages by others after `marker` that mention
