@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use colink_client::{Error, History, MessagesUrl, NewMessage, StatusCode};
 use serde_json::json;
@@ -81,14 +81,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let api = api::client(&server.base_url, args.concurrency as usize + 16)?;
 
     let outcome = measure(&args, &server, &api, command).await;
-    let hint = server.log_hint();
-    let stopped = server.shutdown().await;
-    let report = match outcome {
-        Ok(r) => r,
-        Err(e) if hint.is_empty() => return Err(e),
-        Err(e) => return Err(anyhow!("{e:#}{hint}")),
-    };
-    stopped?;
+    let report = server.finish(outcome).await?;
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -214,6 +214,20 @@ impl Server {
         })
     }
 
+    /// Stop the server after a scenario ran and pass on its outcome; a failed scenario's error
+    /// ends with the last lines of the server log.
+    pub async fn finish<T>(self, outcome: Result<T>) -> Result<T> {
+        let hint = self.log_hint();
+        let stopped = self.shutdown().await;
+        let result = match outcome {
+            Ok(r) => r,
+            Err(e) if hint.is_empty() => return Err(e),
+            Err(e) => return Err(anyhow::anyhow!("{e:#}{hint}")),
+        };
+        stopped?;
+        Ok(result)
+    }
+
     /// Stop a spawned server: SIGTERM, wait up to 15 s, then SIGKILL. No-op with `--url`.
     pub async fn shutdown(mut self) -> Result<()> {
         let Some(mut spawned) = self.spawned.take() else {

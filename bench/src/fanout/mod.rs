@@ -16,7 +16,7 @@ use std::{
 mod clients;
 mod output;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use colink_client::{Client, NewMessage, Uuid};
 use serde_json::json;
@@ -93,14 +93,7 @@ pub async fn run(args: FanoutArgs) -> Result<()> {
     let server = Server::start(&args.target, &probe).await?;
     let api = api::client(&server.base_url, SETUP_CONCURRENCY + 16)?;
     let outcome = measure(&args, &server, &api).await;
-    let hint = server.log_hint();
-    let stopped = server.shutdown().await;
-    let result = match outcome {
-        Ok(r) => r,
-        Err(e) if hint.is_empty() => return Err(e),
-        Err(e) => return Err(anyhow!("{e:#}{hint}")),
-    };
-    stopped?;
+    let result = server.finish(outcome).await?;
     result.print(&command, args.json)
 }
 

@@ -22,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use colink_client::Client;
 use serde_json::json;
@@ -131,14 +131,7 @@ pub async fn run(args: MixArgs) -> Result<()> {
         None => Server::start(&args.target, &probe).await?,
     };
     let outcome = measure(&args, &server, existing, command).await;
-    let hint = server.log_hint();
-    let stopped = server.shutdown().await;
-    let report = match outcome {
-        Ok(r) => r,
-        Err(e) if hint.is_empty() => return Err(e),
-        Err(e) => return Err(anyhow!("{e:#}{hint}")),
-    };
-    stopped?;
+    let report = server.finish(outcome).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -87,14 +87,7 @@ pub async fn run(args: ReadsArgs) -> Result<()> {
         .context("building the HTTP client")?;
     let server = Server::start_in(&args.target, &probe, &args.data_dir, false).await?;
     let outcome = measure(&args, &server, manifest).await;
-    let hint = server.log_hint();
-    let stopped = server.shutdown().await;
-    let report = match outcome {
-        Ok(r) => r,
-        Err(e) if hint.is_empty() => return Err(e),
-        Err(e) => return Err(anyhow!("{e:#}{hint}")),
-    };
-    stopped?;
+    let report = server.finish(outcome).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
