@@ -1,7 +1,7 @@
 //! Message views: a message row plus its reactions, mentions and pin state.
 //!
 //! Most messages have no reactions, no mentions and no pin. A list that selects its rows through
-//! [`flagged`] learns which do from the same query (three `EXISTS` look-ups by message id per
+//! [`flagged`] learns which do from the same query (three look-ups by message id per
 //! row), so [`decorate_flagged`] queries reactions and mentions only for the messages that have
 //! some: a page of plain messages costs its one query, any page at most three. [`decorate`]
 //! serves rows selected without the flags (three queries for any number of messages).
@@ -43,17 +43,23 @@ impl FromQueryResult for Flagged {
 
 /// `select`'s messages with their flags (see [`Flagged`]).
 pub fn flagged(select: Select<message::Entity>) -> Selector<SelectModel<Flagged>> {
+    // `(SELECT 1 … LIMIT 1) IS NOT NULL` rather than `EXISTS (…)`: PostgreSQL plans an EXISTS
+    // for the rows it expects before the LIMIT (every top-level message of the channel) and
+    // hashes a whole-table scan of reactions for it (11 ms per page at 20,000 reactions); a
+    // scalar subquery is an index probe per row returned.
     fn exists_for_message<E: EntityTrait>(table: E, column: impl IntoIden) -> Expr {
         let column = column.into_iden();
-        Expr::exists(
+        Expr::from(
             Query::select()
                 .expr(Expr::val(1))
                 .from(table)
                 .and_where(
                     Expr::col((table, column)).equals((message::Entity, message::Column::Id)),
                 )
+                .limit(1)
                 .to_owned(),
         )
+        .is_not_null()
     }
     select
         .column_as(
