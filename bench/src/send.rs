@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use crate::{
     api::{self, Client},
     bootstrap::{self, BenchUser, Fixture},
-    report::{self, Latency, PhaseSummary, Report, ServerInfo, Verification},
+    report::{self, Latency, PhaseSummary, Report, Verification},
     server::{self, PhaseReadings, PhaseUsage, Server, TargetArgs},
 };
 
@@ -137,11 +137,7 @@ async fn measure(
         commit: report::git_commit(),
         command,
         machine: report::machine(),
-        server: ServerInfo {
-            target: server.describe.clone(),
-            backend: server.backend.clone(),
-            pid: server.pid,
-        },
+        server: server.info(),
         params: params(args),
         warmup,
         target: verdict(measured.aborted.as_deref(), &summary),

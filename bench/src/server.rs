@@ -214,6 +214,15 @@ impl Server {
         })
     }
 
+    /// What a report says of this server.
+    pub fn info(&self) -> crate::report::ServerInfo {
+        crate::report::ServerInfo {
+            target: self.describe.clone(),
+            backend: self.backend.clone(),
+            pid: self.pid,
+        }
+    }
+
     /// Stop the server after a scenario ran and pass on its outcome; a failed scenario's error
     /// ends with the last lines of the server log.
     pub async fn finish<T>(self, outcome: Result<T>) -> Result<T> {

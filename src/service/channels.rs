@@ -1,8 +1,9 @@
-//! Channels: create, list, get, update, archive, join, leave, members.
+//! Channels: create, list, get, update, archive, join, leave, add and remove members (the member
+//! list: `channel_members`).
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -12,13 +13,15 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::entity::{channel, channel_member, user, workspace_member},
+    db::entity::{channel, channel_member, workspace_member},
     domain::{
         ChannelKind, ChannelName, ChannelRole, Role,
         events::{ChannelArchived, EventData},
     },
     error::{AppError, AppResult, ErrorCode},
 };
+
+pub use super::channel_members::{Member, members};
 
 /// The workspace a request means: the given one (the caller must belong to it), or the caller's
 /// first workspace.
@@ -459,71 +462,6 @@ async fn remove(
     events::commit(state, tx).await?;
     state.post_access.forget_member(channel.id, user_id);
     Ok(())
-}
-
-#[derive(Debug, Clone, serde::Serialize, poem_openapi::Object)]
-pub struct Member {
-    pub user_id: Uuid,
-    pub username: String,
-    pub display_name: String,
-    /// The role in this channel.
-    pub role: ChannelRole,
-    #[serde(with = "time::serde::rfc3339")]
-    pub joined_at: time::OffsetDateTime,
-    /// online, away, dnd or offline.
-    pub presence: String,
-}
-
-/// Members ordered by username; cursor = last username of the previous page. One query joins
-/// the memberships with the users and stops at the page.
-#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, id = %id))]
-pub async fn members(
-    state: &AppState,
-    principal: Principal,
-    id: Uuid,
-    cursor: Option<&str>,
-    limit: u64,
-) -> AppResult<(Vec<Member>, Option<String>)> {
-    access::readable(&state.db, principal, id).await?;
-    let limit = page::limit(limit);
-    let mut query = channel_member::Entity::find()
-        .select_only()
-        .column(channel_member::Column::UserId)
-        .column(user::Column::Username)
-        .column(user::Column::DisplayName)
-        .column(channel_member::Column::Role)
-        .column(channel_member::Column::JoinedAt)
-        .join(
-            JoinType::InnerJoin,
-            channel_member::Entity::belongs_to(user::Entity)
-                .from(channel_member::Column::UserId)
-                .to(user::Column::Id)
-                .into(),
-        )
-        .filter(channel_member::Column::ChannelId.eq(id))
-        .order_by_asc(user::Column::Username);
-    if let Some(after) = cursor {
-        query = query.filter(user::Column::Username.gt(after));
-    }
-    let rows: Vec<(Uuid, String, String, ChannelRole, time::OffsetDateTime)> =
-        query.limit(limit + 1).into_tuple().all(&state.db).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-    let presence = state.realtime.presence.statuses(&ids).await;
-    let members = rows
-        .into_iter()
-        .zip(presence)
-        .map(
-            |((user_id, username, display_name, role, joined_at), presence)| Member {
-                user_id,
-                username,
-                display_name,
-                role,
-                joined_at,
-                presence: presence.as_str().into(),
-            },
-        )
-        .collect();
-    Ok(page::split(members, limit, |m| m.username.clone()))
 }
 
 /// Add someone: channel owners/admins (and server admins); any member for public channels.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod audit_query;
 pub mod authn;
 pub mod broadcast;
+pub mod channel_members;
 pub mod channels;
 pub mod clients;
 pub mod conversations;

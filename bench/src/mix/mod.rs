@@ -34,8 +34,7 @@ use self::{
     search::Search,
 };
 use crate::{
-    api,
-    report::{self, ServerInfo},
+    api, report,
     server::{Server, TargetArgs},
 };
 
@@ -229,11 +228,7 @@ async fn measure(
         commit: report::git_commit(),
         command,
         machine: report::machine(),
-        server: ServerInfo {
-            target: server.describe.clone(),
-            backend: server.backend.clone(),
-            pid: server.pid,
-        },
+        server: server.info(),
         params: params(args),
         dataset: info,
         steps,

@@ -148,11 +148,7 @@ async fn measure(args: &ReadsArgs, server: &Server, manifest: Manifest) -> Resul
         commit: report::git_commit(),
         command,
         machine: report::machine(),
-        server: ServerInfo {
-            target: server.describe.clone(),
-            backend: server.backend.clone(),
-            pid: server.pid,
-        },
+        server: server.info(),
         params: json!({
             "connections": args.connections,
             "threads": args.threads,
