@@ -18,6 +18,7 @@ pub mod realtime;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod web;
 pub mod workers;
 
 pub use app::App;

@@ -1,5 +1,6 @@
 //! The HTTP API: one file per resource, assembled here into `/api/v1`, the OpenAPI document at
-//! `/api/openapi.json`, Swagger UI at `/docs`, and the operations endpoints.
+//! `/api/openapi.json`, Swagger UI at `/docs`, and the operations endpoints; every other path
+//! is the web app (`crate::web`).
 
 mod access_log;
 mod account;
@@ -121,6 +122,7 @@ pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
     let allow = allow::AllowTable::from_spec(&api.spec(), "/api/v1");
     let policy = Arc::new(edge::EdgePolicy::new(&state.config, allow));
     let origins = state.config.server.cors_origins.clone();
+    let web = crate::web::WebApp::new();
 
     let route = Route::new()
         .nest("/api/v1", api)
@@ -129,6 +131,9 @@ pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
         .at("/health", get(ops::health))
         .at("/ready", get(ops::ready))
         .at("/ws", get(crate::realtime::gateway::ws))
+        // Everything else: the web app's files, or its index.html for the app's own routes.
+        .at("/", web.clone())
+        .at("/*path", web)
         .data(state);
 
     // An empty allowlist means no cross-origin access at all (poem's Cors would allow any).

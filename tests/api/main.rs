@@ -47,6 +47,7 @@ mod statements;
 mod threads;
 mod totp;
 mod users;
+mod web;
 mod wire_format;
 mod workspaces;
 mod write_limits;

@@ -1,0 +1,575 @@
+//! The web app: the files of `ui-dist/` (the Vite build of `ui/`), embedded in the binary with
+//! rust-embed and served at every path the API does not own. (Debug builds read `ui-dist/` from
+//! disk at each request instead, so a fresh `vite build` shows without recompiling.)
+//!
+//! Invariants:
+//! - The API, `/api/openapi.json`, `/ws`, `/docs`, `/health` and `/ready` are routed before this
+//!   endpoint (`api::routes`). A path under `/api` that reaches it is answered 404 problem+json
+//!   (any method), never with the app.
+//! - GET and HEAD only: any other method is 405 problem+json with `Allow: GET, HEAD`.
+//! - A path naming an embedded file gets that file. A missing file under `/assets/` is 404 (an
+//!   old hashed name must not be answered with HTML the browser would run as a script); any other
+//!   path gets `index.html` (history fallback: `/setup`, `/login`, `/invite/<token>`,
+//!   `/w/<workspace>/c/<channel>` are the app's own routes).
+//! - Files under `/assets/` carry Vite's content hash in their names: `Cache-Control: public,
+//!   max-age=31536000, immutable`. Everything else, `index.html` first, is `no-cache`
+//!   (revalidated on each use, so a new release is picked up at once).
+//! - Every answer has a strong `ETag` (the file's SHA-256, with `-br` / `-gz` for a compressed
+//!   body, as each encoding is its own representation); a matching `If-None-Match` gets 304.
+//! - Text files of at least [`MIN_COMPRESS`] bytes are compressed with brotli and gzip once each,
+//!   on first request, and kept in memory (per server, in [`WebApp`]); the client's
+//!   `Accept-Encoding` picks one (brotli first) and `Vary: Accept-Encoding` says the answer
+//!   depends on it. Formats that are compressed already (images, woff/woff2) go as they are.
+//! - HTML gets a strict Content-Security-Policy ([`HTML_CSP`]): scripts, styles, fonts and
+//!   connections from this origin only, no inline script or style element, no plugins, no
+//!   framing. Vite's build needs nothing more (React sets styles through the CSSOM, which CSP
+//!   does not restrict). The edge keeps it and adds the other security headers
+//!   (`X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`, HSTS); Swagger UI at
+//!   `/docs` keeps its own, looser policy there.
+
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    io::Write,
+    sync::{Arc, OnceLock, PoisonError, RwLock},
+};
+
+use bytes::Bytes;
+use poem::{
+    Endpoint, Request, Response,
+    http::{HeaderValue, Method, StatusCode, header},
+};
+
+use crate::{api::problem, error::ErrorCode};
+
+/// The built web app, at the crate root. Without it (a checkout before the app's first build)
+/// the server still builds and runs, and says so at the app's paths.
+#[derive(rust_embed::Embed)]
+#[folder = "ui-dist/"]
+#[allow_missing = true]
+struct Dist;
+
+/// The Content-Security-Policy of every HTML answer.
+pub const HTML_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+    base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// Smaller files are sent as they are: compression would save a packet at best.
+pub const MIN_COMPRESS: usize = 1024;
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const REVALIDATE: &str = "no-cache";
+const INDEX: &str = "index.html";
+
+/// The endpoint serving the web app, with its cache of prepared (hashed, compressed) files.
+#[derive(Clone, Default)]
+pub struct WebApp {
+    cache: Arc<RwLock<HashMap<String, Arc<Prepared>>>>,
+}
+
+/// One embedded file, ready to send.
+struct Prepared {
+    hash: [u8; 32],
+    body: Bytes,
+    content_type: &'static str,
+    cache_control: &'static str,
+    html: bool,
+    /// Worth compressing: a text format of at least [`MIN_COMPRESS`] bytes.
+    compressible: bool,
+    etag: String,
+    /// Compressed bodies, made on first use; `None` when not smaller than the file.
+    br: OnceLock<Option<Bytes>>,
+    gzip: OnceLock<Option<Bytes>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Identity,
+    Brotli,
+    Gzip,
+}
+
+impl Coding {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Coding::Identity => None,
+            Coding::Brotli => Some("br"),
+            Coding::Gzip => Some("gzip"),
+        }
+    }
+    fn etag_suffix(self) -> &'static str {
+        match self {
+            Coding::Identity => "",
+            Coding::Brotli => "-br",
+            Coding::Gzip => "-gz",
+        }
+    }
+}
+
+/// What a path asks for.
+enum Target {
+    /// A path the API owns: never the app.
+    Api,
+    /// An embedded file (its path inside `ui-dist/`).
+    File(String),
+    /// A hashed asset that does not exist.
+    MissingAsset,
+    /// Anything else: the app's own route.
+    App,
+}
+
+fn target(path: &str) -> Target {
+    if path == "/api" || path.starts_with("/api/") {
+        return Target::Api;
+    }
+    let relative = path.strip_prefix('/').unwrap_or(path);
+    // `..`, `.`, empty segments and backslashes never name an embedded file.
+    let plain = !relative.is_empty()
+        && relative
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains(['\\', '\0']));
+    if plain && Dist::get(relative).is_some() {
+        Target::File(relative.to_owned())
+    } else if relative.starts_with("assets/") {
+        Target::MissingAsset
+    } else {
+        Target::App
+    }
+}
+
+impl Endpoint for WebApp {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let file = match target(req.uri().path()) {
+            Target::Api | Target::MissingAsset => {
+                return Ok(problem::response(
+                    ErrorCode::NotFound,
+                    "no such resource",
+                    None,
+                ));
+            }
+            _ if !matches!(*req.method(), Method::GET | Method::HEAD) => {
+                let mut resp = problem::response(
+                    ErrorCode::MethodNotAllowed,
+                    "the web app's pages and files take GET and HEAD only",
+                    None,
+                );
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                return Ok(resp);
+            }
+            Target::File(path) => path,
+            Target::App => INDEX.to_owned(),
+        };
+        let Some(prepared) = self.prepared(&file) else {
+            return Ok(problem::response(
+                ErrorCode::NotFound,
+                "the web app is not part of this build (ui-dist/ has no index.html)",
+                None,
+            ));
+        };
+        Ok(respond(&req, prepared).await)
+    }
+}
+
+impl WebApp {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The prepared file at `path`, from the cache when the embedded file has not changed (it
+    /// can only change in debug builds, which read `ui-dist/` from disk).
+    fn prepared(&self, path: &str) -> Option<Arc<Prepared>> {
+        let file = Dist::get(path)?;
+        let hash = file.metadata.sha256_hash();
+        let cached = self
+            .cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .filter(|p| p.hash == hash)
+            .cloned();
+        if let Some(p) = cached {
+            return Some(p);
+        }
+        let prepared = Arc::new(Prepared::new(path, file.data, hash));
+        self.cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_owned(), prepared.clone());
+        Some(prepared)
+    }
+}
+
+impl Prepared {
+    fn new(path: &str, data: Cow<'static, [u8]>, hash: [u8; 32]) -> Self {
+        let (content_type, compressed_format) = content_type(path);
+        let body = match data {
+            Cow::Borrowed(b) => Bytes::from_static(b),
+            Cow::Owned(v) => Bytes::from(v),
+        };
+        let etag = hash[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            hash,
+            compressible: !compressed_format && body.len() >= MIN_COMPRESS,
+            body,
+            content_type,
+            cache_control: if path.starts_with("assets/") {
+                IMMUTABLE
+            } else {
+                REVALIDATE
+            },
+            html: content_type.starts_with("text/html"),
+            etag,
+            br: OnceLock::new(),
+            gzip: OnceLock::new(),
+        }
+    }
+
+    fn etag(&self, coding: Coding) -> String {
+        format!("\"{}{}\"", self.etag, coding.etag_suffix())
+    }
+
+    /// The body in `coding`, compressing it on first use (off the async workers).
+    async fn encoded(self: &Arc<Self>, coding: Coding) -> Option<Bytes> {
+        let cell = match coding {
+            Coding::Identity => return Some(self.body.clone()),
+            Coding::Brotli => &self.br,
+            Coding::Gzip => &self.gzip,
+        };
+        if let Some(done) = cell.get() {
+            return done.clone();
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let cell = match coding {
+                Coding::Brotli => &this.br,
+                _ => &this.gzip,
+            };
+            cell.get_or_init(|| match coding {
+                Coding::Brotli => brotli(&this.body),
+                _ => gzip(&this.body),
+            })
+            .clone()
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+}
+
+async fn respond(req: &Request, file: Arc<Prepared>) -> Response {
+    let (take_br, take_gzip) = accepted(req);
+    let mut chosen = (Coding::Identity, None);
+    if file.compressible {
+        for (coding, wanted) in [(Coding::Brotli, take_br), (Coding::Gzip, take_gzip)] {
+            if wanted && let Some(body) = file.encoded(coding).await {
+                chosen = (coding, Some(body));
+                break;
+            }
+        }
+    }
+    let (coding, body) = chosen;
+    let etag = file.etag(coding);
+    let not_modified = if_none_match(req, &etag);
+
+    let mut builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, file.cache_control);
+    if file.compressible {
+        builder = builder.header(header::VARY, "Accept-Encoding");
+    }
+    if not_modified {
+        return builder.status(StatusCode::NOT_MODIFIED).finish();
+    }
+    builder = builder.header(header::CONTENT_TYPE, file.content_type);
+    if let Some(name) = coding.name() {
+        builder = builder.header(header::CONTENT_ENCODING, name);
+    }
+    if file.html {
+        builder = builder.header(header::CONTENT_SECURITY_POLICY, HTML_CSP);
+    }
+    // HEAD: hyper sends the headers (Content-Length included) and drops the body.
+    builder.body(body.unwrap_or_else(|| file.body.clone()))
+}
+
+/// Whether the client takes brotli and gzip (`Accept-Encoding`, RFC 9110 §12.5.3: `q=0` refuses
+/// a coding, `*` stands for those not named).
+fn accepted(req: &Request) -> (bool, bool) {
+    let (mut br, mut gzip, mut any) = (None, None, None);
+    let values = req.headers().get_all(header::ACCEPT_ENCODING);
+    for item in values
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let (coding, params) = item.split_once(';').unwrap_or((item, ""));
+        let weight_ok = params
+            .split(';')
+            .filter_map(|p| {
+                let (key, value) = p.split_once('=')?;
+                key.trim().eq_ignore_ascii_case("q").then_some(value)
+            })
+            .all(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
+        let coding = coding.trim();
+        if coding.eq_ignore_ascii_case("br") {
+            br = Some(weight_ok);
+        } else if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(weight_ok);
+        } else if coding == "*" {
+            any = Some(weight_ok);
+        }
+    }
+    (br.or(any).unwrap_or(false), gzip.or(any).unwrap_or(false))
+}
+
+/// `If-None-Match` names `etag` (weak comparison, RFC 9110 §13.1.2) or is `*`.
+fn if_none_match(req: &Request, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+/// The `Content-Type` for `path`, and whether the format is compressed already.
+fn content_type(path: &str) -> (&'static str, bool) {
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "html" | "htm" => ("text/html; charset=utf-8", false),
+        "js" | "mjs" => ("text/javascript; charset=utf-8", false),
+        "css" => ("text/css; charset=utf-8", false),
+        "json" | "map" => ("application/json", false),
+        "webmanifest" => ("application/manifest+json", false),
+        "svg" => ("image/svg+xml", false),
+        "txt" => ("text/plain; charset=utf-8", false),
+        "xml" => ("application/xml", false),
+        "wasm" => ("application/wasm", false),
+        "ico" => ("image/x-icon", false),
+        "ttf" => ("font/ttf", false),
+        "otf" => ("font/otf", false),
+        "png" => ("image/png", true),
+        "jpg" | "jpeg" => ("image/jpeg", true),
+        "gif" => ("image/gif", true),
+        "webp" => ("image/webp", true),
+        "avif" => ("image/avif", true),
+        "woff" => ("font/woff", true),
+        "woff2" => ("font/woff2", true),
+        _ => ("application/octet-stream", true),
+    }
+}
+
+fn gzip(data: &[u8]) -> Option<Bytes> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 2),
+        flate2::Compression::best(),
+    );
+    encoder.write_all(data).ok()?;
+    smaller(encoder.finish().ok()?, data)
+}
+
+fn brotli(data: &[u8]) -> Option<Bytes> {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        size_hint: data.len(),
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(data.len() / 2);
+    brotli::BrotliCompress(&mut &data[..], &mut out, &params).ok()?;
+    smaller(out, data)
+}
+
+fn smaller(compressed: Vec<u8>, original: &[u8]) -> Option<Bytes> {
+    (compressed.len() < original.len()).then(|| Bytes::from(compressed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder();
+        for (name, value) in headers {
+            builder = builder.header(name.to_string(), value.to_string());
+        }
+        builder.finish()
+    }
+
+    #[test]
+    fn accept_encoding_honours_weights_and_the_wildcard() {
+        let cases: [(&'static str, (bool, bool)); 8] = [
+            ("", (false, false)),
+            ("gzip, deflate, br, zstd", (true, true)),
+            ("gzip", (false, true)),
+            ("br;q=0, gzip;q=0.5", (false, true)),
+            ("*", (true, true)),
+            ("*;q=0, gzip", (false, true)),
+            ("BR; Q=0.1", (true, false)),
+            ("identity", (false, false)),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                accepted(&request(&[("accept-encoding", value)])),
+                expected,
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_map_to_files_the_app_or_404() {
+        assert!(matches!(target("/api"), Target::Api));
+        assert!(matches!(target("/api/v2/x"), Target::Api));
+        assert!(matches!(target("/apix"), Target::App));
+        assert!(matches!(target("/"), Target::App));
+        assert!(matches!(target("/index.html"), Target::File(p) if p == "index.html"));
+        assert!(matches!(target("/w/acme/c/general"), Target::App));
+        assert!(matches!(
+            target("/assets/missing-0000.js"),
+            Target::MissingAsset
+        ));
+        assert!(matches!(
+            target("/assets/../index.html"),
+            Target::MissingAsset
+        ));
+        assert!(matches!(target("/../Cargo.toml"), Target::App));
+        assert!(matches!(target("//index.html"), Target::App));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_lists() {
+        let etag = "\"abc\"";
+        assert!(if_none_match(
+            &request(&[("if-none-match", "\"abc\"")]),
+            etag
+        ));
+        assert!(if_none_match(
+            &request(&[("if-none-match", "\"x\", W/\"abc\"")]),
+            etag
+        ));
+        assert!(if_none_match(&request(&[("if-none-match", "*")]), etag));
+        assert!(!if_none_match(
+            &request(&[("if-none-match", "\"abc-br\"")]),
+            etag
+        ));
+        assert!(!if_none_match(&request(&[]), etag));
+    }
+
+    #[test]
+    fn compression_round_trips_and_skips_what_does_not_shrink() {
+        use std::io::Read;
+        let text = "const answer = 42;\n".repeat(200);
+        let br = brotli(text.as_bytes()).expect("text shrinks");
+        let mut out = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, text.as_bytes());
+        let gz = gzip(text.as_bytes()).expect("text shrinks");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, text.as_bytes());
+        let noise = crate::identity::opaque::random_bytes::<64>();
+        assert!(gzip(&noise).is_none() && brotli(&noise).is_none());
+    }
+
+    fn bundle(path: &str, size: usize) -> Arc<Prepared> {
+        let text = "export const greeting = 'hello';\n".repeat(size / 33 + 1);
+        let data = text.as_bytes()[..size].to_vec();
+        let hash = crate::identity::opaque::random_bytes::<32>();
+        Arc::new(Prepared::new(path, Cow::Owned(data), hash))
+    }
+
+    fn header(resp: &Response, name: header::HeaderName) -> &str {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    #[tokio::test]
+    async fn assets_are_compressed_once_cached_for_a_year_and_revalidated() {
+        let file = bundle("assets/index-AbC123.js", 8000);
+        let br = respond(&request(&[("accept-encoding", "gzip, br")]), file.clone()).await;
+        assert_eq!(br.status(), StatusCode::OK);
+        assert_eq!(header(&br, header::CONTENT_ENCODING), "br");
+        assert_eq!(header(&br, header::CACHE_CONTROL), IMMUTABLE);
+        assert_eq!(header(&br, header::VARY), "Accept-Encoding");
+        assert_eq!(
+            header(&br, header::CONTENT_TYPE),
+            "text/javascript; charset=utf-8"
+        );
+        assert!(br.headers().get(header::CONTENT_SECURITY_POLICY).is_none());
+        let etag = header(&br, header::ETAG).to_owned();
+        assert!(etag.starts_with('"') && etag.ends_with("-br\""), "{etag}");
+        let compressed = file.br.get().cloned().flatten().expect("cached");
+
+        // The cached body is reused, not compressed again.
+        let again = respond(&request(&[("accept-encoding", "br")]), file.clone()).await;
+        let body = again.into_body().into_bytes().await.unwrap();
+        assert_eq!(body.as_ptr(), compressed.as_ptr());
+
+        let gz = respond(&request(&[("accept-encoding", "gzip")]), file.clone()).await;
+        assert_eq!(header(&gz, header::CONTENT_ENCODING), "gzip");
+        let plain = respond(&request(&[]), file.clone()).await;
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let plain_etag = header(&plain, header::ETAG).to_owned();
+        assert_ne!(plain_etag, etag);
+        assert_eq!(plain.into_body().into_bytes().await.unwrap(), file.body);
+
+        let revalidated = respond(
+            &request(&[("accept-encoding", "br"), ("if-none-match", &etag)]),
+            file.clone(),
+        )
+        .await;
+        assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(header(&revalidated, header::ETAG), etag);
+        assert!(
+            revalidated
+                .into_body()
+                .into_bytes()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn small_and_precompressed_files_go_as_they_are() {
+        for file in [
+            bundle("assets/tiny-1.js", MIN_COMPRESS - 1),
+            bundle("assets/font-1.woff2", 8000),
+        ] {
+            let resp = respond(&request(&[("accept-encoding", "br, gzip")]), file).await;
+            assert!(resp.headers().get(header::CONTENT_ENCODING).is_none());
+            assert!(resp.headers().get(header::VARY).is_none());
+        }
+        let page = respond(&request(&[]), bundle("index.html", 500)).await;
+        assert_eq!(header(&page, header::CACHE_CONTROL), REVALIDATE);
+        assert_eq!(header(&page, header::CONTENT_SECURITY_POLICY), HTML_CSP);
+        assert_eq!(
+            header(&page, header::CONTENT_TYPE),
+            "text/html; charset=utf-8"
+        );
+    }
+
+    #[test]
+    fn content_types_of_the_build() {
+        assert_eq!(
+            content_type("assets/index-AbC123.js").0,
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(content_type("index.html").0, "text/html; charset=utf-8");
+        assert_eq!(content_type("assets/x.woff2"), ("font/woff2", true));
+        assert_eq!(content_type("favicon.svg"), ("image/svg+xml", false));
+        assert_eq!(content_type("LICENSE"), ("application/octet-stream", true));
+    }
+}
