@@ -40,6 +40,7 @@ error_codes! {
     RegistrationClosed => (FORBIDDEN, "registration_closed", "Registration closed"),
     InviteRequired => (FORBIDDEN, "invite_required", "Invite required"),
     TotpEnrollmentRequired => (FORBIDDEN, "totp_enrollment_required", "Two-factor enrollment required"),
+    CsrfFailed => (FORBIDDEN, "csrf_failed", "CSRF check failed"),
     NotFound => (NOT_FOUND, "not_found", "Not found"),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
     RequestTimeout => (REQUEST_TIMEOUT, "request_timeout", "Request timeout"),

@@ -43,12 +43,36 @@ struct RegisterBody {
 }
 
 #[derive(Object)]
-struct LoginBody {
+pub(super) struct LoginBody {
     /// Username or email.
     #[oai(validator(max_length = 320))]
     login: String,
     #[oai(validator(max_length = 1024))]
     password: String,
+}
+
+/// Password login, as `POST /auth/login` and `POST /auth/web/login` do it.
+pub(super) async fn password_login(
+    state: &AppState,
+    req: &Request,
+    body: &LoginBody,
+) -> Result<login::LoginOutcome, AppError> {
+    if body.password.len() > 1024 || body.login.len() > 320 {
+        return Err(AppError::new(
+            ErrorCode::InvalidCredentials,
+            "invalid login or password",
+        ));
+    }
+    login::login(state, meta(state, req), &body.login, &body.password).await
+}
+
+/// The second login step, as `POST /auth/login/totp` and `POST /auth/web/login/totp` do it.
+pub(super) async fn totp_login(
+    state: &AppState,
+    req: &Request,
+    body: &LoginTotpBody,
+) -> Result<sessions::TokenPair, AppError> {
+    login::login_totp(state, meta(state, req), &body.mfa_token, &body.code).await
 }
 
 /// Either tokens, or `mfa_required` with an `mfa_token` for `POST /auth/login/totp`.
@@ -71,7 +95,7 @@ struct LoginResponse {
 }
 
 #[derive(Object)]
-struct LoginTotpBody {
+pub(super) struct LoginTotpBody {
     #[oai(validator(max_length = 1024))]
     mfa_token: String,
     /// A 6-digit TOTP code or a recovery code.
@@ -179,18 +203,7 @@ impl AuthApi {
             s::TooManyRequests,
         ),
     > {
-        if body.password.len() > 1024 || body.login.len() > 320 {
-            return Err(
-                AppError::new(ErrorCode::InvalidCredentials, "invalid login or password").into(),
-            );
-        }
-        let outcome = login::login(
-            &self.state,
-            meta(&self.state, req),
-            &body.login,
-            &body.password,
-        )
-        .await?;
+        let outcome = password_login(&self.state, req, &body).await?;
         Ok(Json(match outcome {
             login::LoginOutcome::Tokens(pair) => {
                 let t = Tokens::from(pair);
@@ -223,13 +236,7 @@ impl AuthApi {
         req: &Request,
         body: JsonBody<LoginTotpBody>,
     ) -> ApiResult<Json<Tokens>, (s::Body, s::Unauthorized, s::Forbidden, s::TooManyRequests)> {
-        let pair = login::login_totp(
-            &self.state,
-            meta(&self.state, req),
-            &body.mfa_token,
-            &body.code,
-        )
-        .await?;
+        let pair = totp_login(&self.state, req, &body).await?;
         Ok(Json(pair.into()))
     }
 

@@ -22,6 +22,7 @@ mod setup;
 pub mod statuses;
 mod threads;
 mod users;
+mod web_session;
 mod workspaces;
 
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub enum ApiTags {
 type Apis = (
     setup::SetupApi,
     auth::AuthApi,
+    web_session::WebSessionApi,
     account::AccountApi,
     users::UsersApi,
     workspaces::WorkspacesApi,
@@ -73,6 +75,9 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         auth::AuthApi {
+            state: state.clone(),
+        },
+        web_session::WebSessionApi {
             state: state.clone(),
         },
         account::AccountApi {

@@ -48,6 +48,7 @@ mod threads;
 mod totp;
 mod users;
 mod web;
+mod web_session;
 mod wire_format;
 mod workspaces;
 mod write_limits;

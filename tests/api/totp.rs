@@ -20,14 +20,14 @@ fn code(secret_b32: &str, offset_steps: i64) -> String {
 }
 
 /// What enrolling returned: the secret, the recovery codes, and the code that confirmed it.
-struct Enrolled {
-    secret: String,
-    recovery_codes: Vec<String>,
-    confirm_code: String,
+pub struct Enrolled {
+    pub secret: String,
+    pub recovery_codes: Vec<String>,
+    pub confirm_code: String,
 }
 
 /// Enroll `session`'s user.
-async fn enroll(app: &TestApp, session: &Session) -> Enrolled {
+pub async fn enroll(app: &TestApp, session: &Session) -> Enrolled {
     let setup = app
         .post(
             "/auth/totp/setup",
