@@ -186,14 +186,15 @@ impl App {
         let state = Arc::new(state);
 
         if let Some(token) = state.setup.pending_token().await {
-            // No web app serves a setup page yet: point at the API route (see the README).
-            let url = format!("{}/api/v1/setup", state.config.public_url());
+            // The web app's setup page takes the token from its query string; scripts can use
+            // POST /api/v1/setup with it (see the README, Quick start).
+            let url = format!("{}/setup?token={token}", state.config.public_url());
             tracing::warn!(
                 setup_token = %token,
                 setup_url = %url,
                 file = %state.config.data_dir.join("setup-token").display(),
-                "no account exists yet: create the owner account with POST /api/v1/setup and this \
-                 setup_token (see README, Quick start)"
+                "no account exists yet: open this page to create the owner account (setup_url; \
+                 scripts: POST /api/v1/setup with this setup_token)"
             );
         }
         Ok(Self {

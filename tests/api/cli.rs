@@ -273,21 +273,21 @@ fn serve_logs_one_json_access_line_per_request_and_no_secrets() {
     };
     let setup_token = std::fs::read_to_string(dir.path().join("setup-token")).unwrap();
     let base = format!("http://127.0.0.1:{port}/api/v1");
-    // The start-up line names the token and the API route to use it with (SPEC §5).
+    // The start-up line names the token, the web app's setup page that takes it, and the API
+    // route for scripts (SPEC §5).
     let announced = log
         .iter()
         .find(|e| e["setup_token"].is_string())
         .expect("a setup line while no account exists");
     assert_eq!(announced["setup_token"], setup_token.trim());
-    assert_eq!(announced["setup_url"], format!("{base}/setup"));
-    assert!(
-        announced["message"]
-            .as_str()
-            .unwrap()
-            .contains("POST /api/v1/setup"),
-        "{announced}"
+    assert_eq!(
+        announced["setup_url"],
+        format!("http://127.0.0.1:{port}/setup?token={}", setup_token.trim())
     );
-    let setup_url = announced["setup_url"].as_str().unwrap().to_string();
+    let message = announced["message"].as_str().unwrap();
+    assert!(message.contains("open this page"), "{announced}");
+    assert!(message.contains("POST /api/v1/setup"), "{announced}");
+    let setup_url = format!("{base}/setup");
     let http = reqwest::Client::new();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let secrets = rt.block_on(async {
