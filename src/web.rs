@@ -110,8 +110,8 @@ impl Coding {
 enum Target {
     /// A path the API owns: never the app.
     Api,
-    /// An embedded file (its path inside `ui-dist/`).
-    File(String),
+    /// An embedded file: its path inside `ui-dist/`, and the file.
+    File(String, rust_embed::EmbeddedFile),
     /// A hashed asset that does not exist.
     MissingAsset,
     /// Anything else: the app's own route.
@@ -128,8 +128,8 @@ fn target(path: &str) -> Target {
         && relative
             .split('/')
             .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains(['\\', '\0']));
-    if plain && Dist::get(relative).is_some() {
-        Target::File(relative.to_owned())
+    if let Some(file) = Dist::get(relative).filter(|_| plain) {
+        Target::File(relative.to_owned(), file)
     } else if relative.starts_with("assets/") {
         Target::MissingAsset
     } else {
@@ -159,17 +159,19 @@ impl Endpoint for WebApp {
                     .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
                 return Ok(resp);
             }
-            Target::File(path) => path,
-            Target::App => INDEX.to_owned(),
+            Target::File(path, file) => (path, file),
+            Target::App => match Dist::get(INDEX) {
+                Some(file) => (INDEX.to_owned(), file),
+                None => {
+                    return Ok(problem::response(
+                        ErrorCode::NotFound,
+                        "the web app is not part of this build (ui-dist/ has no index.html)",
+                        None,
+                    ));
+                }
+            },
         };
-        let Some(prepared) = self.prepared(&file) else {
-            return Ok(problem::response(
-                ErrorCode::NotFound,
-                "the web app is not part of this build (ui-dist/ has no index.html)",
-                None,
-            ));
-        };
-        Ok(respond(&req, prepared).await)
+        Ok(respond(&req, self.prepared(file.0, file.1)).await)
     }
 }
 
@@ -178,27 +180,26 @@ impl WebApp {
         Self::default()
     }
 
-    /// The prepared file at `path`, from the cache when the embedded file has not changed (it
-    /// can only change in debug builds, which read `ui-dist/` from disk).
-    fn prepared(&self, path: &str) -> Option<Arc<Prepared>> {
-        let file = Dist::get(path)?;
+    /// The embedded `file` at `path`, prepared: from the cache unless its content changed
+    /// (which only happens in debug builds, as they read `ui-dist/` from disk).
+    fn prepared(&self, path: String, file: rust_embed::EmbeddedFile) -> Arc<Prepared> {
         let hash = file.metadata.sha256_hash();
         let cached = self
             .cache
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(path)
+            .get(&path)
             .filter(|p| p.hash == hash)
             .cloned();
         if let Some(p) = cached {
-            return Some(p);
+            return p;
         }
-        let prepared = Arc::new(Prepared::new(path, file.data, hash));
+        let prepared = Arc::new(Prepared::new(&path, file.data, hash));
         self.cache
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(path.to_owned(), prepared.clone());
-        Some(prepared)
+            .insert(path, prepared.clone());
+        prepared
     }
 }
 
@@ -428,7 +429,9 @@ mod tests {
         assert!(matches!(target("/api/v2/x"), Target::Api));
         assert!(matches!(target("/apix"), Target::App));
         assert!(matches!(target("/"), Target::App));
-        assert!(matches!(target("/index.html"), Target::File(p) if p == "index.html"));
+        if Dist::get(INDEX).is_some() {
+            assert!(matches!(target("/index.html"), Target::File(p, _) if p == "index.html"));
+        }
         assert!(matches!(target("/w/acme/c/general"), Target::App));
         assert!(matches!(
             target("/assets/missing-0000.js"),

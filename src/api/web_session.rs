@@ -193,9 +193,19 @@ fn request_cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-/// The `X-CSRF-Token` header equals the `colink_csrf` cookie; the token on success.
+/// The shape of the CSRF tokens this server issues: 16 bytes, base64url.
+fn is_csrf_token(value: &str) -> bool {
+    value.len() == 22
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The `X-CSRF-Token` header equals the `colink_csrf` cookie, which has the shape of a token
+/// this server issued (refresh sets it again as it came); the token on success.
 fn check_csrf<'a>(req: &'a Request, header: Option<&str>) -> Result<&'a str, AppError> {
-    match (request_cookie(req, CSRF_COOKIE), header) {
+    let cookie = request_cookie(req, CSRF_COOKIE).filter(|c| is_csrf_token(c));
+    match (cookie, header) {
         (Some(cookie), Some(header))
             if opaque::constant_time_eq(cookie.as_bytes(), header.as_bytes()) =>
         {
@@ -351,13 +361,23 @@ mod tests {
 
     #[test]
     fn csrf_needs_the_cookie_and_an_equal_header() {
-        let req = request("colink_csrf=abc");
-        assert_eq!(check_csrf(&req, Some("abc")).ok(), Some("abc"));
-        assert!(check_csrf(&req, Some("abd")).is_err());
+        const TOKEN: &str = "AAAAAAAAAAAAAAAAAAAA-_";
+        let req = request("colink_csrf=AAAAAAAAAAAAAAAAAAAA-_");
+        assert_eq!(check_csrf(&req, Some(TOKEN)).ok(), Some(TOKEN));
+        assert!(check_csrf(&req, Some("AAAAAAAAAAAAAAAAAAAA-A")).is_err());
         assert!(check_csrf(&req, None).is_err());
-        assert!(check_csrf(&request("other=abc"), Some("abc")).is_err());
+        assert!(check_csrf(&request("other=AAAAAAAAAAAAAAAAAAAA-_"), Some(TOKEN)).is_err());
+        // Equal, but not a token this server could have issued.
+        assert!(check_csrf(&request("colink_csrf=abc"), Some("abc")).is_err());
+        assert!(
+            check_csrf(
+                &request("colink_csrf=AAAAAAAAAAAAAAAAAAAA,,"),
+                Some("AAAAAAAAAAAAAAAAAAAA,,")
+            )
+            .is_err()
+        );
         let token = new_csrf_token();
-        assert_eq!(token.len(), 22);
+        assert!(is_csrf_token(&token));
         assert_ne!(token, new_csrf_token());
     }
 }

@@ -224,6 +224,11 @@ async fn refresh_and_logout_need_the_csrf_header_to_match_the_cookie() {
     web_post(&app, "refresh", Some(&csrf_only), Some(&jar.csrf))
         .await
         .problem(401, "token_revoked");
+    let forged = format!("colink_refresh=nonsense; colink_csrf={}", jar.csrf);
+    web_post(&app, "refresh", Some(&forged), Some(&jar.csrf))
+        .await
+        .problem(401, "token_revoked");
+    // A pair that matches but is no token this server issues is refused as well.
     web_post(
         &app,
         "refresh",
@@ -231,7 +236,7 @@ async fn refresh_and_logout_need_the_csrf_header_to_match_the_cookie() {
         Some("x"),
     )
     .await
-    .problem(401, "token_revoked");
+    .problem(403, "csrf_failed");
 }
 
 #[tokio::test]
