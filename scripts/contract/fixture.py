@@ -111,6 +111,7 @@ OPAQUE = {
     "POST /auth/password-reset/confirm": "reset token, password strength",
     "POST /auth/email/verify": "verification token",
     "POST /auth/login/totp": "one-time code",
+    "POST /auth/web/login/totp": "one-time code",
     "POST /auth/totp/confirm": "one-time code",
     "DELETE /auth/totp": "one-time code",
 }
