@@ -272,6 +272,18 @@ impl MessagesApi {
         Ok(NoContent::NoContent)
     }
 
+    /// Remove your reaction with this emoji (the emoji URL-encoded, as in `POST …/reactions`).
+    #[oai(path = "/messages/:id/reactions/:emoji", method = "delete")]
+    async fn unreact_emoji(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        #[oai(validator(max_length = 64))] emoji: Path<String>,
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
+        reactions::remove_mine(&self.state, auth.0, id.0, &emoji.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
     /// Pin to the conversation.
     #[oai(path = "/messages/:id/pin", method = "post")]
     async fn pin(

@@ -176,6 +176,38 @@ pub async fn remove(state: &AppState, principal: Principal, reaction_id: Uuid) -
         .ok_or_else(|| AppError::not_found("reaction"))?;
     let m = messages::find(&state.db, r.message_id).await?;
     let access = access::readable(&state.db, principal, m.channel_id).await?;
+    remove_found(state, principal, r, access).await
+}
+
+/// Remove one's own reaction with `emoji` from a message (404 when there is none): clients
+/// toggle a reaction by message and emoji, as they show it, without knowing its id.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id, message_id = %message_id))]
+pub async fn remove_mine(
+    state: &AppState,
+    principal: Principal,
+    message_id: Uuid,
+    emoji: &str,
+) -> AppResult<()> {
+    let emoji = Emoji::parse(emoji)?;
+    let m = messages::find(&state.db, message_id).await?;
+    let access = access::readable(&state.db, principal, m.channel_id).await?;
+    let r = reaction::Entity::find()
+        .filter(reaction::Column::MessageId.eq(message_id))
+        .filter(reaction::Column::UserId.eq(principal.user_id))
+        .filter(reaction::Column::Emoji.eq(emoji.as_str()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("reaction"))?;
+    remove_found(state, principal, r, access).await
+}
+
+/// Remove `r` (read access to its message already checked).
+async fn remove_found(
+    state: &AppState,
+    principal: Principal,
+    r: reaction::Model,
+    access: access::Access,
+) -> AppResult<()> {
     if r.user_id != principal.user_id {
         return Err(AppError::forbidden(
             "you can only remove your own reactions",
@@ -187,7 +219,7 @@ pub async fn remove(state: &AppState, principal: Principal, reaction_id: Uuid) -
     if removed.rows_affected == 1 {
         let change = ReactionChange {
             id: r.id,
-            message_id: m.id,
+            message_id: r.message_id,
             user_id: r.user_id,
             emoji: r.emoji,
         };

@@ -99,6 +99,11 @@ fn routes(f: &Fixture) -> Vec<(Method, String, Option<Value>)> {
             Some(json!({"emoji": "wave"})),
         ),
         (Method::DELETE, format!("/reactions/{r}"), None),
+        (
+            Method::DELETE,
+            format!("/messages/{m}/reactions/wave"),
+            None,
+        ),
         (Method::POST, format!("/messages/{m}/pin"), Some(json!({}))),
         (Method::DELETE, format!("/messages/{m}/pin"), None),
     ]

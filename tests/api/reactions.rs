@@ -188,3 +188,38 @@ async fn a_message_shows_its_first_fifty_emoji_and_other_messages_are_unaffected
         json!([{"emoji": "e59", "count": 1, "user_ids": [fans[1]], "me": false}])
     );
 }
+
+#[tokio::test]
+async fn a_reaction_is_removed_by_message_and_emoji_by_its_author_only() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let ch = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &ch).await;
+    let m = app.send(&alice, &ch, "party").await;
+    let m = m["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/messages/{m}/reactions"),
+        Some(&bob.access),
+        json!({"emoji": "🎉"}),
+    )
+    .await
+    .expect(201);
+    // Percent-encoded in the path, as a browser sends it. Alice has no 🎉 there: 404, and
+    // bob's stays.
+    let path = format!("/messages/{m}/reactions/%F0%9F%8E%89");
+    app.delete(&path, &alice.access).await.expect(404);
+    assert_eq!(
+        listed(&app, &alice.access, &ch, &m).await["reactions"][0]["count"],
+        1
+    );
+    app.delete(&path, &bob.access).await.expect(204);
+    assert_eq!(
+        listed(&app, &alice.access, &ch, &m).await["reactions"],
+        json!([])
+    );
+    app.delete(&path, &bob.access).await.expect(404);
+    // Not an emoji: 400.
+    app.delete(&format!("/messages/{m}/reactions/nope%20nope"), &bob.access)
+        .await
+        .expect(400);
+}
