@@ -1,0 +1,196 @@
+// End to end: two people in two browser contexts against the real binary (SPEC issue 10, Tests).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as OTPAuth from "otpauth";
+import { startServer, launchBrowser, newUser, artifacts } from "./harness.mjs";
+
+let server;
+let browser;
+const errors = [];
+let alice; // the owner
+let bob; // invited
+const password = "correct horse battery";
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  alice = await newUser(browser, "alice", errors);
+  bob = await newUser(browser, "bob", errors);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const shot = async (page, name) => {
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.screenshot({ path: join(artifacts, `${name}-${scheme}.png`) });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+};
+
+const composer = (page) => page.getByRole("textbox", { name: /^Message/ });
+const messageList = (page) => page.getByRole("log", { name: "Messages" });
+
+test("the owner sets up CoLink in the browser", async () => {
+  const { page } = alice;
+  await page.goto(`${server.base}/`);
+  await page.waitForURL(/\/setup$/);
+  await shot(page, "setup-empty");
+  await page.goto(`${server.base}/setup?token=${server.setupToken}`);
+  await page.getByLabel("Workspace name").fill("Acme");
+  await page.getByLabel("Your email").fill("alice@example.com");
+  await page.getByLabel("Username").fill("alice");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.waitForURL(/\/w\/[^/]+\/c\/[^/]+$/);
+  await assert.doesNotReject(page.getByRole("heading", { name: "general", exact: true }).waitFor());
+});
+
+let inviteUrl;
+test("the owner creates an invite link and a second person registers with it", async () => {
+  await alice.page.getByRole("button", { name: "Invite people" }).click();
+  await alice.page.getByRole("button", { name: "Create invite link" }).click();
+  inviteUrl = await alice.page.getByLabel("Invite link").inputValue();
+  assert.match(inviteUrl, /\/invite\/.+/);
+  await alice.page.getByRole("button", { name: "Close" }).click();
+
+  const { page } = bob;
+  await page.goto(inviteUrl);
+  await page.getByLabel("Email").fill("bob@example.com");
+  await page.getByLabel("Full name").fill("Bob Builder");
+  await page.getByLabel("Username").fill("bob");
+  await page.getByLabel("Password").fill(password);
+  await shot(page, "register");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(/\/w\/[^/]+\/c\/[^/]+$/);
+  await page.getByRole("heading", { name: "general", exact: true }).waitFor();
+});
+
+test("a message typed by one appears for the other without a reload, with typing shown first", async () => {
+  await composer(bob.page).pressSequentially("hel", { delay: 20 });
+  await alice.page.getByText("Bob Builder is typing…").waitFor();
+  await composer(bob.page).fill("");
+
+  await composer(alice.page).fill("Hello **Bob**, glad you are here :tada:");
+  await composer(alice.page).press("Enter");
+  const seen = messageList(bob.page).getByText("glad you are here");
+  await seen.waitFor();
+  assert.equal(await messageList(bob.page).locator("strong", { hasText: "Bob" }).count(), 1);
+  assert.equal(await messageList(bob.page).locator(".msg-content .emoji", { hasText: "🎉" }).count(), 1);
+
+  await composer(bob.page).fill("Thanks @alice!");
+  await composer(bob.page).press("Enter");
+  await messageList(alice.page).getByText("Thanks").waitFor();
+  // Alice's own mention is highlighted.
+  await messageList(alice.page).locator(".mention-me", { hasText: "@alice" }).waitFor();
+});
+
+test("reaction counts update for both", async () => {
+  const msg = messageList(alice.page).locator("article", { hasText: "Thanks" });
+  await msg.hover();
+  await msg.getByRole("button", { name: "React with 👍" }).click();
+  await messageList(bob.page).getByRole("button", { name: "👍 1" }).waitFor();
+  const bobMsg = messageList(bob.page).locator("article", { hasText: "Thanks" });
+  await bobMsg.getByRole("button", { name: "👍 1" }).click();
+  await messageList(alice.page).getByRole("button", { name: "👍 2, including you" }).waitFor();
+  await messageList(bob.page).getByRole("button", { name: "👍 2, including you" }).waitFor();
+  await shot(alice.page, "channel");
+});
+
+test("a thread reply shows in the thread and as a reply count for both", async () => {
+  const root = messageList(bob.page).locator("article", { hasText: "glad you are here" });
+  await root.hover();
+  await root.getByRole("button", { name: "Reply in thread" }).click();
+  const thread = bob.page.getByRole("complementary", { name: "Thread" });
+  await thread.getByRole("textbox", { name: "Reply…" }).fill("Replying in the thread");
+  await thread.getByRole("textbox", { name: "Reply…" }).press("Enter");
+  await thread.getByText("Replying in the thread").waitFor();
+  // The reply stays out of the channel; the root shows the count, for Alice too.
+  await messageList(alice.page).getByRole("button", { name: /^1 reply/ }).click();
+  await alice.page.getByRole("complementary", { name: "Thread" }).getByText("Replying in the thread").waitFor();
+  assert.equal(await messageList(alice.page).getByText("Replying in the thread").count(), 0);
+  await shot(alice.page, "thread");
+  await alice.page.getByRole("button", { name: "Close thread" }).click();
+  await bob.page.getByRole("button", { name: "Close thread" }).click();
+});
+
+test("reload keeps the session", async () => {
+  await bob.page.reload();
+  await bob.page.getByRole("heading", { name: "general", exact: true }).waitFor();
+  await messageList(bob.page).getByText("glad you are here").waitFor();
+});
+
+test("offline and back: each message sent meanwhile appears exactly once", async () => {
+  await bob.context.setOffline(true);
+  for (const n of [1, 2, 3]) {
+    await composer(alice.page).fill(`while you were away ${n}`);
+    await composer(alice.page).press("Enter");
+  }
+  await messageList(alice.page).getByText("while you were away 3").waitFor();
+  await bob.context.setOffline(false);
+  for (const n of [1, 2, 3]) {
+    await messageList(bob.page).getByText(`while you were away ${n}`).waitFor();
+  }
+  for (const n of [1, 2, 3]) {
+    assert.equal(await messageList(bob.page).getByText(`while you were away ${n}`).count(), 1, `message ${n} once`);
+  }
+});
+
+test("two-factor enrolment, then signing in with a TOTP code", async () => {
+  const { page } = alice;
+  await page.goto(`${server.base}/settings/security`);
+  await page.getByLabel("Current password").fill(password);
+  await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+  const secret = (await page.getByTestId("totp-secret").textContent())?.trim() ?? "";
+  assert.ok(secret.length >= 16, "the secret is shown");
+  await page.getByRole("img", { name: /QR code/ }).waitFor();
+  await shot(page, "totp-enrol");
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+  await page.getByLabel("Code from the app").fill(totp.generate());
+  await page.getByRole("button", { name: "Turn on" }).click();
+  await page.getByRole("list", { name: "Recovery codes" }).waitFor();
+
+  await page.goto(`${server.base}/`);
+  await page.getByRole("button", { name: "Account menu" }).click();
+  await page.getByRole("menuitem", { name: "Sign out" }).click();
+  await page.waitForURL(/\/login/);
+  await page.getByLabel("Username or email").fill("alice");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // A code is accepted once: the next 30-second step's code (within the server's ±1 step).
+  await page.getByLabel("Authentication code").fill(totp.generate({ timestamp: Date.now() + 30_000 }));
+  await shot(page, "login-totp");
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.waitForURL(/\/w\/[^/]+\/c\/[^/]+$/).catch(async (e) => {
+    await page.screenshot({ path: join(artifacts, "failed-totp-login.png") });
+    throw e;
+  });
+});
+
+test("at 375 px the sidebar collapses into a menu", async () => {
+  const { page } = bob;
+  await page.setViewportSize({ width: 375, height: 740 });
+  const sidebar = page.getByRole("navigation", { name: "Conversations" });
+  await page.getByRole("button", { name: "Open the sidebar" }).waitFor();
+  // Off screen (after its slide transition).
+  await page.waitForFunction(() => {
+    const nav = document.querySelector("nav.sidebar");
+    return nav && nav.getBoundingClientRect().right <= 0;
+  });
+  assert.ok(await sidebar.isVisible(), "in the DOM, ready to slide in");
+  await shot(page, "phone-channel");
+  await page.getByRole("button", { name: "Open the sidebar" }).click();
+  await page.waitForFunction(() => {
+    const nav = document.querySelector("nav.sidebar");
+    return nav && nav.getBoundingClientRect().x >= 0;
+  });
+  await shot(page, "phone-sidebar");
+});
+
+test("no console errors", () => {
+  assert.deepEqual(errors, []);
+});

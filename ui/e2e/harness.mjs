@@ -1,0 +1,94 @@
+// The end-to-end harness: the real CoLink binary with a temporary data dir on a free port, and
+// Debian's Chromium driven by playwright-core. No mocks.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const artifacts = resolve(here, "..", "test-artifacts");
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function waitReady(base, child, log) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`colink exited with ${child.exitCode}:\n${log.join("")}`);
+    try {
+      const r = await fetch(`${base}/ready`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`colink did not become ready:\n${log.join("")}`);
+}
+
+/** Start the server; returns { base, setupToken, stop, log }. */
+export async function startServer(extraEnv = {}) {
+  const bin = process.env.SERVER_BIN;
+  if (!bin || !existsSync(bin)) throw new Error("set SERVER_BIN to the release binary (scripts/e2e.sh does)");
+  const dataDir = mkdtempSync(join(tmpdir(), "colink-e2e-"));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const log = [];
+  const child = spawn(bin, ["serve"], {
+    env: {
+      ...process.env,
+      COLINK_DATA_DIR: dataDir,
+      COLINK_SERVER__BIND: `127.0.0.1:${port}`,
+      COLINK_SERVER__PUBLIC_URL: base,
+      COLINK_TELEMETRY__LEVEL: process.env.COLINK_TELEMETRY__LEVEL ?? "warn",
+      ...extraEnv,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.on("data", (d) => log.push(String(d)));
+  child.stderr.on("data", (d) => log.push(String(d)));
+  await waitReady(base, child, log);
+  const setupToken = readFileSync(join(dataDir, "setup-token"), "utf8").trim();
+  return {
+    base,
+    setupToken,
+    log,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  mkdirSync(artifacts, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+/** A browser context that fails the test on console errors and uncaught exceptions. */
+export async function newUser(browser, name, errors, opts = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...opts });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    // A refused refresh before signing in is expected (401); anything else is a bug.
+    if (m.type() === "error" && !/401|Failed to load resource/.test(m.text())) errors.push(`${name}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`${name}: ${e.message}`));
+  return { context, page };
+}

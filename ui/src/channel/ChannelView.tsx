@@ -1,0 +1,176 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Icon } from "../components/Icon";
+import { api, call, ApiError } from "../api/client";
+import { lastSeq, receive } from "../lib/timeline";
+import { post } from "./actions";
+import { ThreadPanel } from "./ThreadPanel";
+import { ThreadOpener } from "./threadContext";
+import { timelines, useTimeline } from "../store/timelines";
+import { conversationTitle, patchConversation, useConversation, useMe, useUser } from "../store/data";
+import { realtime } from "../realtime/socket";
+import { setActiveConversation, useTyping } from "../realtime/live";
+import { MessageList } from "./MessageList";
+import { Composer } from "./Composer";
+import { MembersPanel } from "./MembersPanel";
+import { PresenceDot, useDisplayName } from "../components/Avatar";
+
+const PAGE = 50;
+
+async function loadLatest(channelId: string) {
+  const page = await call(api.GET("/channels/{id}/messages", { params: { path: { id: channelId }, query: { limit: PAGE } } }));
+  timelines.update(channelId, (t) => ({ ...receive(t, page.items), loaded: true, hasOlder: t.loaded ? t.hasOlder : page.items.length === PAGE }));
+}
+
+export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: string; onMenu: () => void }) {
+  const { data: me } = useMe();
+  const conv = useConversation(channelId);
+  const timeline = useTimeline(channelId);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [panel, setPanel] = useState<null | "members" | { thread: string }>(null);
+  const typing = useTyping(channelId, me?.id);
+  // The read marker when the conversation was opened: the "new messages" line goes after it.
+  const [newAfter] = useState(() => conv?.last_read_seq ?? null);
+  const other = conv?.kind === "dm" ? conv.participant_ids.find((p) => p !== me?.id) ?? me?.id : undefined;
+  const otherUser = useUser(other);
+
+  useEffect(() => {
+    localStorage.setItem(`colink:last:${ws}`, channelId);
+    setActiveConversation(channelId);
+    return () => setActiveConversation(null);
+  }, [ws, channelId]);
+
+  // Load the newest page, then follow the conversation live from the last seq held.
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    let cancelled = false;
+    const start = async () => {
+      try {
+        if (!timelines.get(channelId).loaded) await loadLatest(channelId);
+        if (cancelled) return;
+        stop = realtime.watch(channelId, () => lastSeq(timelines.get(channelId)));
+      } catch (e) {
+        if (!cancelled) setError(e instanceof ApiError ? e : new ApiError(0, "unknown", String(e)));
+      }
+    };
+    void start();
+    const offResync = realtime.on((f) => {
+      if (f.type === "error" && f.code === "resync") void loadLatest(channelId);
+    });
+    return () => {
+      cancelled = true;
+      stop?.();
+      offResync();
+    };
+  }, [channelId]);
+
+  const loadOlder = useCallback(async () => {
+    const t = timelines.get(channelId);
+    const first = t.messages[0];
+    if (!t.hasOlder || !first) return;
+    const page = await call(api.GET("/channels/{id}/messages", { params: { path: { id: channelId }, query: { before: first.seq, limit: PAGE } } }));
+    timelines.update(channelId, (x) => ({ ...receive(x, page.items), hasOlder: page.items.length === PAGE }));
+  }, [channelId]);
+
+  // Move the read marker when the newest message is on screen.
+  const marked = useRef(0);
+  const markRead = useCallback(() => {
+    const seq = lastSeq(timelines.get(channelId));
+    if (seq === 0 || seq <= marked.current || document.visibilityState !== "visible") return;
+    marked.current = seq;
+    patchConversation(channelId, (c) => ({ ...c, last_read_seq: Math.max(c.last_read_seq ?? 0, seq), unread_count: 0, mention_count: 0 }));
+    void call(api.POST("/channels/{id}/read", { params: { path: { id: channelId } }, body: { seq } })).catch(() => {
+      marked.current = 0;
+    });
+  }, [channelId]);
+  useEffect(() => {
+    const onVisible = () => document.visibilityState === "visible" && markRead();
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [markRead]);
+
+  const title = conv ? conversationTitle(conv, me?.id, (id) => (id === other ? otherUser.data?.display_name || otherUser.data?.username || "…" : "…")) : "";
+  const icon = conv?.kind === "public" ? "hash" : conv?.kind === "private" ? "lock" : null;
+  const readOnly = !!conv?.archived_at;
+
+  return (
+    <ThreadOpener.Provider value={(rootId) => setPanel({ thread: rootId })}>
+    <div className={panel ? "conversation with-panel" : "conversation"}>
+      <section className="channel" aria-label={title ? `Conversation ${title}` : "Conversation"}>
+        <header className="channel-head">
+          <button className="icon-btn menu-btn" aria-label="Open the sidebar" onClick={onMenu}>
+            <Icon name="menu" size={20} />
+          </button>
+          <div className="channel-title">
+            <h1>
+              {icon ? <Icon name={icon} className="channel-icon" /> : other ? <PresenceDot userId={other} fallback={otherUser.data?.presence} /> : null}
+              {title}
+            </h1>
+            {conv?.topic || conv?.description ? <p className="topic">{conv.topic || conv.description}</p> : null}
+          </div>
+          {conv && conv.kind !== "dm" ? (
+            <button className={panel === "members" ? "btn small active" : "btn small"} onClick={() => setPanel(panel === "members" ? null : "members")} aria-pressed={panel === "members"} aria-label={`Members: ${conv.member_count}`}>
+              <Icon name="users" size={16} /> {conv.member_count}
+            </button>
+          ) : null}
+        </header>
+        {error ? (
+          <div className="empty-state" role="alert">
+            <h2>{error.status === 403 || error.status === 404 ? "You can't open this conversation" : "Couldn't load messages"}</h2>
+            <p>{error.message}</p>
+          </div>
+        ) : (
+          <MessageList
+            channelId={channelId}
+            timeline={timeline}
+            me={me}
+            newAfter={newAfter}
+            onLoadOlder={loadOlder}
+            onAtBottom={markRead}
+            intro={conv ? <Intro title={title} kind={conv.kind} /> : null}
+          />
+        )}
+        <div className="typing" aria-live="polite">
+          <TypingLine ids={typing} />
+        </div>
+        {readOnly ? (
+          <div className="archived-note">This channel is archived: you can read it, but not post.</div>
+        ) : (
+          <Composer channelId={channelId} ws={ws} placeholder={title ? `Message ${icon === "hash" ? "#" : ""}${title}` : "Message"} onSend={(text) => post(channelId, text)} />
+        )}
+      </section>
+      {panel === "members" ? <MembersPanel channelId={channelId} onClose={() => setPanel(null)} /> : null}
+      {panel && typeof panel === "object" ? <ThreadPanel key={panel.thread} rootId={panel.thread} channelId={channelId} ws={ws} me={me} onClose={() => setPanel(null)} /> : null}
+    </div>
+    </ThreadOpener.Provider>
+  );
+}
+
+function Who({ id }: { id: string }) {
+  return <b>{useDisplayName(id)}</b>;
+}
+
+function TypingLine({ ids }: { ids: string[] }) {
+  const [a, b] = ids;
+  if (!a) return null;
+  if (ids.length > 2) return <>Several people are typing…</>;
+  return b ? (
+    <>
+      <Who id={a} /> and <Who id={b} /> are typing…
+    </>
+  ) : (
+    <>
+      <Who id={a} /> is typing…
+    </>
+  );
+}
+
+function Intro({ title, kind }: { title: string; kind: string }) {
+  return (
+    <div className="intro">
+      <h2>{kind === "public" || kind === "private" ? `Welcome to #${title}` : title}</h2>
+      <p className="muted">
+        {kind === "public" || kind === "private" ? "This is the very beginning of the channel." : "This is the beginning of your conversation."}
+      </p>
+    </div>
+  );
+}

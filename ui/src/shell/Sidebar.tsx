@@ -1,0 +1,170 @@
+import { useState } from "react";
+import { Icon } from "../components/Icon";
+import { Link, useLocation } from "wouter";
+import type { Conversation } from "../api/client";
+import { session } from "../api/session";
+import { Avatar, PresenceDot, useDisplayName } from "../components/Avatar";
+import { conversationTitle, useConversations, useMe, useUser, useWorkspaces } from "../store/data";
+import { BrowseChannels, CreateChannel, InvitePeople, NewDm } from "./Dialogs";
+
+type Open = null | "browse" | "create" | "dm" | "invite" | "menu" | "workspaces";
+
+export function Sidebar({ ws, active, onSwitcher }: { ws: string; active: string; onSwitcher: () => void }) {
+  const { data: me } = useMe();
+  const { data: convs } = useConversations();
+  const { data: workspaces } = useWorkspaces();
+  const [open, setOpen] = useState<Open>(null);
+  const workspace = workspaces?.find((w) => w.id === ws);
+  const inWs = (convs ?? []).filter((c) => c.workspace_id === ws || (!c.workspace_id && (c.kind === "dm" || c.kind === "group_dm")));
+  const channels = inWs.filter((c) => c.kind === "public" || c.kind === "private").sort((a, b) => (a.name ?? "").localeCompare(b.name ?? ""));
+  const dms = inWs
+    .filter((c) => c.kind === "dm" || c.kind === "group_dm")
+    .sort((a, b) => Date.parse(b.last_message_at ?? b.created_at) - Date.parse(a.last_message_at ?? a.created_at));
+  localStorage.setItem("colink:last-ws", ws);
+
+  return (
+    <nav className="sidebar" aria-label="Conversations">
+      <div className="sidebar-head">
+        <button className="ws-button" aria-haspopup="menu" aria-expanded={open === "workspaces"} onClick={() => setOpen(open === "workspaces" ? null : "workspaces")}>
+          <span className="ws-name">{workspace?.name ?? "Workspace"}</span>
+          <Icon name="chevron" size={16} />
+        </button>
+        {open === "workspaces" ? (
+          <div className="menu" role="menu">
+            {workspaces?.map((w) => (
+              <Link key={w.id} href={`/w/${w.id}`} role="menuitem" className={w.id === ws ? "menu-item current" : "menu-item"} onClick={() => setOpen(null)}>
+                {w.name}
+              </Link>
+            ))}
+            <hr />
+            <button role="menuitem" className="menu-item" onClick={() => setOpen("invite")}>
+              Invite people to {workspace?.name ?? "this workspace"}
+            </button>
+          </div>
+        ) : null}
+      </div>
+      <button className="jump" onClick={onSwitcher}>
+        <span>Jump to…</span>
+        <kbd>Ctrl K</kbd>
+      </button>
+      <div className="sidebar-scroll">
+        <Section title="Channels" onAdd={() => setOpen("create")} addLabel="Create a channel">
+          {channels.map((c) => (
+            <Item key={c.id} c={c} ws={ws} active={c.id === active} me={me?.id} />
+          ))}
+          <button className="side-item subtle" onClick={() => setOpen("browse")}>
+            <span className="side-icon" aria-hidden="true">
+              <Icon name="plus" size={16} />
+            </span>
+            Browse channels
+          </button>
+        </Section>
+        <Section title="Direct messages" onAdd={() => setOpen("dm")} addLabel="New message">
+          {dms.map((c) => (
+            <Item key={c.id} c={c} ws={ws} active={c.id === active} me={me?.id} />
+          ))}
+          <button className="side-item subtle" onClick={() => setOpen("invite")}>
+            <span className="side-icon" aria-hidden="true">
+              <Icon name="plus" size={16} />
+            </span>
+            Invite people
+          </button>
+        </Section>
+      </div>
+      {me ? (
+        <div className="sidebar-foot">
+          <button className="me-button" aria-label="Account menu" aria-haspopup="menu" aria-expanded={open === "menu"} onClick={() => setOpen(open === "menu" ? null : "menu")}>
+            <Avatar userId={me.id} size={28} showPresence />
+            <span className="me-name">{me.display_name || me.username}</span>
+            {me.status?.emoji ? <span title={me.status.text}>{me.status.emoji}</span> : null}
+          </button>
+          {open === "menu" ? <ProfileMenu onClose={() => setOpen(null)} /> : null}
+        </div>
+      ) : null}
+      {open === "browse" ? <BrowseChannels ws={ws} onClose={() => setOpen(null)} /> : null}
+      {open === "create" ? <CreateChannel ws={ws} onClose={() => setOpen(null)} /> : null}
+      {open === "dm" ? <NewDm ws={ws} onClose={() => setOpen(null)} /> : null}
+      {open === "invite" ? <InvitePeople ws={ws} onClose={() => setOpen(null)} /> : null}
+    </nav>
+  );
+}
+
+function Section({ title, onAdd, addLabel, children }: { title: string; onAdd: () => void; addLabel: string; children: React.ReactNode }) {
+  const [collapsed, setCollapsed] = useState(false);
+  return (
+    <section className="side-section">
+      <div className="side-section-head">
+        <button className="side-toggle" aria-expanded={!collapsed} onClick={() => setCollapsed(!collapsed)}>
+          <Icon name="chevron" size={14} className={collapsed ? "caret closed" : "caret"} />
+          {title}
+        </button>
+        <button className="icon-btn small" aria-label={addLabel} title={addLabel} onClick={onAdd}>
+          <Icon name="plus" size={16} />
+        </button>
+      </div>
+      {collapsed ? null : <div role="list">{children}</div>}
+    </section>
+  );
+}
+
+function Item({ c, ws, active, me }: { c: Conversation; ws: string; active: boolean; me: string | undefined }) {
+  const other = c.kind === "dm" ? c.participant_ids.find((p) => p !== me) ?? me : undefined;
+  const otherUser = useUser(other);
+  const title = conversationTitle(c, me, (id) => (id === other ? otherUser.data?.display_name || otherUser.data?.username || "…" : "…"));
+  const unread = (c.unread_count ?? 0) > 0 && !active;
+  const mentions = active ? 0 : c.mention_count ?? 0;
+  return (
+    <Link
+      href={`/w/${ws}/c/${c.id}`}
+      role="listitem"
+      className={`side-item${active ? " active" : ""}${unread ? " unread" : ""}`}
+      aria-current={active ? "page" : undefined}
+    >
+      <span className="side-icon" aria-hidden="true">
+        {c.kind === "public" ? <Icon name="hash" size={16} /> : c.kind === "private" ? <Icon name="lock" size={16} /> : c.kind === "dm" && other ? <PresenceDot userId={other} fallback={otherUser.data?.presence} /> : <Icon name="users" size={16} />}
+      </span>
+      <span className="side-label">{c.kind === "group_dm" ? <GroupTitle c={c} me={me} /> : title}</span>
+      {mentions > 0 ? (
+        <span className="badge" aria-label={`${mentions} mentions`}>
+          {mentions > 99 ? "99+" : mentions}
+        </span>
+      ) : null}
+    </Link>
+  );
+}
+
+function Name({ id }: { id: string }) {
+  return <>{useDisplayName(id)}</>;
+}
+
+function GroupTitle({ c, me }: { c: Conversation; me: string | undefined }) {
+  const others = c.participant_ids.filter((p) => p !== me);
+  return (
+    <>
+      {others.map((id, i) => (
+        <span key={id}>
+          {i > 0 ? ", " : ""}
+          <Name id={id} />
+        </span>
+      ))}
+    </>
+  );
+}
+
+function ProfileMenu({ onClose }: { onClose: () => void }) {
+  const [, navigate] = useLocation();
+  return (
+    <div className="menu up" role="menu">
+      <button role="menuitem" className="menu-item" onClick={() => { onClose(); navigate("/settings/profile"); }}>
+        Profile & status
+      </button>
+      <button role="menuitem" className="menu-item" onClick={() => { onClose(); navigate("/settings/security"); }}>
+        Security & sessions
+      </button>
+      <hr />
+      <button role="menuitem" className="menu-item danger" onClick={() => void session.signOut()}>
+        Sign out
+      </button>
+    </div>
+  );
+}
