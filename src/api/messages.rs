@@ -278,7 +278,7 @@ impl MessagesApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-        #[oai(validator(max_length = 64))] emoji: Path<String>,
+        emoji: Path<Emoji>,
     ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         reactions::remove_mine(&self.state, auth.0, id.0, &emoji.0).await?;
         Ok(NoContent::NoContent)

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::{
     app::AppState,
+    domain::Role,
     error::{AppError, ErrorCode},
     identity::jwt::Scope,
     service::{accounts, authn},
@@ -87,9 +88,15 @@ async fn authenticate(state: &AppState, credential: Credential) -> Result<Identi
         .await
         .map_err(|e| refusal(&e))?
         .username;
-    let workspaces = super::queries::workspaces_of(state, principal.user_id)
-        .await
-        .map_err(|e| refusal(&e))?;
+    // Guests hear only about the conversations they were added to, not a workspace's public
+    // channels.
+    let workspaces = if principal.role == Role::Guest {
+        Vec::new()
+    } else {
+        super::queries::workspaces_of(state, principal.user_id)
+            .await
+            .map_err(|e| refusal(&e))?
+    };
     Ok(Identity {
         principal,
         token_version,
@@ -141,6 +148,7 @@ pub async fn ws(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Re
         who.principal.user_id,
         who.principal.session_id,
         &who.workspaces,
+        who.principal.role != Role::Guest,
         who.checked_at,
     ) else {
         super::metrics::Metrics::add(&rt.metrics.rejected_connections, 1);

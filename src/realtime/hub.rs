@@ -16,7 +16,10 @@
 //! - every connection of the workspace, for the lifecycle of its public channels
 //!   (`channel.created` / `channel.updated` / `channel.archived` of a [`ChannelKind::Public`]):
 //!   any member may read and join them, so channel lists stay current without a subscription.
-//!   The workspaces are those the user belonged to when connecting.
+//!   The workspaces are those the user belonged to when connecting, and for members (not guests,
+//!   who see only the conversations they were added to) every workspace they join while
+//!   connected: joining one adds them to its #general, and a `member.joined` of a public channel
+//!   of a workspace naming them enrols their connections in that workspace.
 //!
 //! `conversation.read` is the exception: a read marker is private and goes only to the reader's
 //! own connections. `session.revoked` is internal: it reaches no one, it closes the connections
@@ -79,6 +82,8 @@ struct Conn {
     close: watch::Sender<Option<CloseReason>>,
     channels: HashSet<Uuid>,
     workspaces: Vec<Uuid>,
+    /// Whether workspaces joined while connected are added to `workspaces` (not for guests).
+    follows_new_workspaces: bool,
     /// When its credential and role were checked: a role change after that closes it.
     checked_at: time::OffsetDateTime,
 }
@@ -183,15 +188,17 @@ impl Hub {
         session: Option<Uuid>,
         workspaces: &[Uuid],
     ) -> Option<Registration> {
-        self.register_checked_at(user, session, workspaces, crate::domain::clock::now())
+        self.register_checked_at(user, session, workspaces, true, crate::domain::clock::now())
     }
 
-    /// Like [`Self::register`], for a connection whose role was read at `checked_at`.
+    /// Like [`Self::register`], for a connection whose role was read at `checked_at`;
+    /// `follows_new_workspaces` is false for guests (see the module docs).
     pub fn register_checked_at(
         self: &Arc<Self>,
         user: Uuid,
         session: Option<Uuid>,
         workspaces: &[Uuid],
+        follows_new_workspaces: bool,
         checked_at: time::OffsetDateTime,
     ) -> Option<Registration> {
         let mut reg = self.write();
@@ -210,6 +217,7 @@ impl Hub {
                 close: close_tx,
                 channels: HashSet::new(),
                 workspaces: workspaces.to_vec(),
+                follows_new_workspaces,
                 checked_at,
             },
         );
@@ -361,6 +369,12 @@ impl Hub {
         if let Some(channel) = channel {
             self.apply_membership(event, channel, &named);
         }
+        if let (EventData::MemberJoined(member), Some(workspace)) =
+            (&event.data, event.workspace_id)
+            && member.channel_kind.is_public()
+        {
+            self.enrol_in_workspace(member.user_id, workspace);
+        }
         mention_job
     }
 
@@ -396,6 +410,22 @@ impl Hub {
             );
             let slow = self.send(&self.read(), newly, &frame);
             self.evict(slow);
+        }
+    }
+
+    /// Only members of a workspace join its public channels: the member's connections that
+    /// follow new workspaces now hear about that workspace's public channels.
+    fn enrol_in_workspace(&self, user: Uuid, workspace: Uuid) {
+        let mut reg = self.write();
+        let ids: Vec<ConnId> = reg.conns_of(user).collect();
+        for id in ids {
+            let Some(conn) = reg.conns.get_mut(&id) else {
+                continue;
+            };
+            if conn.follows_new_workspaces && !conn.workspaces.contains(&workspace) {
+                conn.workspaces.push(workspace);
+                reg.by_workspace.entry(workspace).or_default().insert(id);
+            }
         }
     }
 

@@ -143,11 +143,11 @@ async fn a_role_change_closes_only_connections_that_read_the_old_role() {
     let changed_at = crate::domain::clock::now();
     let second = time::Duration::seconds(1);
     let mut before = hub
-        .register_checked_at(user, None, &[], changed_at - second)
+        .register_checked_at(user, None, &[], true, changed_at - second)
         .unwrap();
     // Reconnected after the heartbeat saw the change, before the event arrived.
     let after = hub
-        .register_checked_at(user, None, &[], changed_at + second)
+        .register_checked_at(user, None, &[], true, changed_at + second)
         .unwrap();
     hub.deliver(&Event {
         id: Uuid::now_v7(),
@@ -167,4 +167,55 @@ async fn a_role_change_closes_only_connections_that_read_the_old_role() {
         Some(close::PERMISSIONS_CHANGED)
     );
     assert!(!after.closed.has_changed().unwrap());
+}
+
+/// Joining a workspace while connected (its #general's `member.joined`) brings that
+/// workspace's public channel lifecycle to the member's connections, not to a guest's.
+#[tokio::test]
+async fn members_hear_about_a_workspace_joined_while_connected_guests_do_not() {
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 16, 10));
+    let (member, guest, workspace) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (general, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut m = hub.register(member, None, &[]).unwrap();
+    let mut g = hub
+        .register_checked_at(guest, None, &[], false, crate::domain::clock::now())
+        .unwrap();
+    let archived = || {
+        Event::new(
+            workspace,
+            Some(other),
+            None,
+            EventData::ChannelArchived(crate::domain::events::ChannelArchived {
+                archived_at: None,
+                kind: ChannelKind::Public,
+            }),
+        )
+    };
+    // Before joining: nothing about the workspace.
+    hub.deliver(&archived());
+    assert!(m.queue.try_recv().is_err());
+    for user in [member, guest] {
+        let joined = MemberChange {
+            user_id: user,
+            role: ChannelRole::Member,
+            channel_kind: ChannelKind::Public,
+        };
+        hub.deliver(&Event::new(
+            workspace,
+            Some(general),
+            None,
+            EventData::MemberJoined(joined),
+        ));
+    }
+    while m.queue.try_recv().is_ok() {}
+    while g.queue.try_recv().is_ok() {}
+    hub.deliver(&archived());
+    assert!(
+        m.queue
+            .try_recv()
+            .unwrap()
+            .text
+            .contains("channel.archived")
+    );
+    assert!(g.queue.try_recv().is_err(), "a guest hears nothing of it");
 }

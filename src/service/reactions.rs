@@ -186,9 +186,8 @@ pub async fn remove_mine(
     state: &AppState,
     principal: Principal,
     message_id: Uuid,
-    emoji: &str,
+    emoji: &Emoji,
 ) -> AppResult<()> {
-    let emoji = Emoji::parse(emoji)?;
     let m = messages::find(&state.db, message_id).await?;
     let access = access::readable(&state.db, principal, m.channel_id).await?;
     let r = reaction::Entity::find()
