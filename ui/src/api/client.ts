@@ -65,10 +65,10 @@ async function authedFetch(input: Request): Promise<Response> {
   return res;
 }
 
-export const api = createClient<paths>({ baseUrl: "/api/v1", fetch: authedFetch });
+export const api = createClient<paths>({ baseUrl: `${location.origin}/api/v1`, fetch: authedFetch });
 
 /** A client without the access token (setup, login, cookie refresh). */
-export const publicApi = createClient<paths>({ baseUrl: "/api/v1" });
+export const publicApi = createClient<paths>({ baseUrl: `${location.origin}/api/v1` });
 
 /** The data of a successful call, or an `ApiError`. */
 export async function call<T>(p: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {

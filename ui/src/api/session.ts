@@ -19,7 +19,7 @@ type Status = "unknown" | "signed-in" | "signed-out";
 type Message = { type: "token"; token: string; expiresAt: number } | { type: "signed-out" };
 
 const REFRESH_EARLY_MS = 60_000;
-const raw = createClient<paths>({ baseUrl: "/api/v1", credentials: "same-origin" });
+const raw = createClient<paths>({ baseUrl: `${location.origin}/api/v1`, credentials: "same-origin" });
 
 /** The CSRF cookie's value (double-submit: the server compares it with the header). */
 export function csrfToken(cookies: string = document.cookie): string {

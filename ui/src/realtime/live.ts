@@ -3,7 +3,7 @@
  * counts, typing and presence. Components only read the stores.
  */
 import { useSyncExternalStore } from "react";
-import type { Conversation, Message } from "../api/client";
+import type { Conversation, Message, User } from "../api/client";
 import { receive, receiveThread, deleteMessage, react } from "../lib/timeline";
 import { threadKey, threadKeysHolding, timelines } from "../store/timelines";
 import { keys, patchConversation } from "../store/data";
@@ -62,6 +62,29 @@ function mentionsMe(m: Message, me: string): boolean {
   return m.mentions.user_ids.includes(me) || m.mentions.channel || m.mentions.here;
 }
 
+/**
+ * A desktop notification for a mention or a direct message, when the tab is hidden, the browser
+ * allows it and the user did not turn them off (settings); clicking it opens the conversation.
+ */
+function notify(m: Message, c: Conversation | undefined, me: string) {
+  if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
+  if (localStorage.getItem("colink:notify") === "off" || document.visibilityState === "visible") return;
+  const direct = c?.kind === "dm" || c?.kind === "group_dm";
+  if (!direct && !mentionsMe(m, me)) return;
+  const author = queryClient.getQueryData<User>(keys.user(m.user_id));
+  const who = author ? author.display_name || author.username : "Someone";
+  const where = direct ? "" : ` in #${c?.name ?? "a channel"}`;
+  const n = new Notification(`${who}${where}`, { body: m.content.slice(0, 200), tag: m.id });
+  n.onclick = () => {
+    window.focus();
+    if (c) {
+      history.pushState(null, "", `/w/${c.workspace_id}/c/${c.id}`);
+      dispatchEvent(new PopStateEvent("popstate"));
+    }
+    n.close();
+  };
+}
+
 function onMessage(m: Message, me: string, created: boolean) {
   timelines.update(m.channel_id, (t) => (t.loaded ? receive(t, [m], true) : t));
   const root = m.thread_root_id ?? m.id;
@@ -83,6 +106,7 @@ function onMessage(m: Message, me: string, created: boolean) {
     };
   });
   if (!known) void queryClient.invalidateQueries({ queryKey: keys.conversations });
+  if (!mine) notify(m, queryClient.getQueryData<Conversation[]>(keys.conversations)?.find((c) => c.id === m.channel_id), me);
 }
 
 export function handleFrame(frame: Frame, me: string) {

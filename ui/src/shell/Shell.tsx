@@ -7,6 +7,7 @@ import { Sidebar } from "./Sidebar";
 import { ChannelView } from "../channel/ChannelView";
 import { QuickSwitcher } from "./QuickSwitcher";
 import { Settings } from "../settings/Settings";
+import { NotifyBanner } from "./NotifyBanner";
 
 /** The signed-in app: sidebar and the open conversation; the socket lives as long as this. */
 export function Shell() {
@@ -51,6 +52,7 @@ function Layout({ ws, channel, onSwitcher }: { ws: string; channel: string; onSw
       <Sidebar ws={ws} active={channel} onSwitcher={onSwitcher} />
       <div className="nav-scrim" onClick={() => setNavOpen(false)} aria-hidden="true" />
       <main className="main">
+        <NotifyBanner />
         <ChannelView key={channel} ws={ws} channelId={channel} onMenu={() => setNavOpen(true)} />
       </main>
     </div>
