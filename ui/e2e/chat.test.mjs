@@ -3,7 +3,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as OTPAuth from "otpauth";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { startServer, launchBrowser, newUser, artifacts } from "./harness.mjs";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 let server;
 let browser;
@@ -155,7 +159,7 @@ test("two-factor enrolment, then signing in with a TOTP code", async () => {
   await page.getByRole("list", { name: "Recovery codes" }).waitFor();
 
   await page.goto(`${server.base}/`);
-  await page.getByRole("button", { name: "Account menu" }).click();
+  await page.getByRole("button", { name: /account menu/ }).click();
   await page.getByRole("menuitem", { name: "Sign out" }).click();
   await page.waitForURL(/\/login/);
   await page.getByLabel("Username or email").fill("alice");
@@ -189,6 +193,31 @@ test("at 375 px the sidebar collapses into a menu", async () => {
     return nav && nav.getBoundingClientRect().x >= 0;
   });
   await shot(page, "phone-sidebar");
+});
+
+/** axe-core's serious and critical violations on the page as it is now. */
+async function axeViolations(page) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("; ")})`);
+  });
+  return result;
+}
+
+test("no serious accessibility violations (axe) on the main screens, in both themes", async () => {
+  const found = [];
+  for (const scheme of ["light", "dark"]) {
+    await alice.page.emulateMedia({ colorScheme: scheme });
+    found.push(...(await axeViolations(alice.page)).map((v) => `channel/${scheme}: ${v}`));
+  }
+  const visitor = await newUser(browser, "visitor", errors);
+  await visitor.page.goto(`${server.base}/login`);
+  await visitor.page.getByLabel("Username or email").waitFor();
+  found.push(...(await axeViolations(visitor.page)).map((v) => `login: ${v}`));
+  await visitor.page.goto(`${server.base}/settings/profile`);
+  await visitor.context.close();
+  assert.deepEqual(found, []);
 });
 
 test("no console errors", () => {

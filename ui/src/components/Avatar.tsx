@@ -1,7 +1,8 @@
 import { usePresence } from "../realtime/live";
 import { useUser } from "../store/data";
 
-const COLORS = ["#e11d48", "#db2777", "#9333ea", "#4f46e5", "#2563eb", "#0891b2", "#059669", "#65a30d", "#d97706", "#ea580c"];
+// Dark enough for white initials (WCAG AA, 4.5:1) in both themes.
+const COLORS = ["#be123c", "#be185d", "#7e22ce", "#4338ca", "#1d4ed8", "#0e7490", "#047857", "#4d7c0f", "#b45309", "#c2410c"];
 
 export function colorFor(id: string): string {
   let h = 0;

@@ -49,9 +49,11 @@ export function Sidebar({ ws, active, onSwitcher }: { ws: string; active: string
       </button>
       <div className="sidebar-scroll">
         <Section title="Channels" onAdd={() => setOpen("create")} addLabel="Create a channel">
-          {channels.map((c) => (
-            <Item key={c.id} c={c} ws={ws} active={c.id === active} me={me?.id} />
-          ))}
+          <ul className="side-list">
+            {channels.map((c) => (
+              <Item key={c.id} c={c} ws={ws} active={c.id === active} me={me?.id} />
+            ))}
+          </ul>
           <button className="side-item subtle" onClick={() => setOpen("browse")}>
             <span className="side-icon" aria-hidden="true">
               <Icon name="plus" size={16} />
@@ -60,9 +62,11 @@ export function Sidebar({ ws, active, onSwitcher }: { ws: string; active: string
           </button>
         </Section>
         <Section title="Direct messages" onAdd={() => setOpen("dm")} addLabel="New message">
-          {dms.map((c) => (
-            <Item key={c.id} c={c} ws={ws} active={c.id === active} me={me?.id} />
-          ))}
+          <ul className="side-list">
+            {dms.map((c) => (
+              <Item key={c.id} c={c} ws={ws} active={c.id === active} me={me?.id} />
+            ))}
+          </ul>
           <button className="side-item subtle" onClick={() => setOpen("invite")}>
             <span className="side-icon" aria-hidden="true">
               <Icon name="plus" size={16} />
@@ -73,9 +77,12 @@ export function Sidebar({ ws, active, onSwitcher }: { ws: string; active: string
       </div>
       {me ? (
         <div className="sidebar-foot">
-          <button className="me-button" aria-label="Account menu" aria-haspopup="menu" aria-expanded={open === "menu"} onClick={() => setOpen(open === "menu" ? null : "menu")}>
+          <button className="me-button" aria-haspopup="menu" aria-expanded={open === "menu"} onClick={() => setOpen(open === "menu" ? null : "menu")}>
             <Avatar userId={me.id} size={28} showPresence />
-            <span className="me-name">{me.display_name || me.username}</span>
+            <span className="me-name">
+              {me.display_name || me.username}
+              <span className="sr-only">, account menu</span>
+            </span>
             {me.status?.emoji ? <span title={me.status.text}>{me.status.emoji}</span> : null}
           </button>
           {open === "menu" ? <ProfileMenu onClose={() => setOpen(null)} /> : null}
@@ -102,7 +109,7 @@ function Section({ title, onAdd, addLabel, children }: { title: string; onAdd: (
           <Icon name="plus" size={16} />
         </button>
       </div>
-      {collapsed ? null : <div role="list">{children}</div>}
+      {collapsed ? null : children}
     </section>
   );
 }
@@ -114,9 +121,9 @@ function Item({ c, ws, active, me }: { c: Conversation; ws: string; active: bool
   const unread = (c.unread_count ?? 0) > 0 && !active;
   const mentions = active ? 0 : c.mention_count ?? 0;
   return (
+    <li>
     <Link
       href={`/w/${ws}/c/${c.id}`}
-      role="listitem"
       className={`side-item${active ? " active" : ""}${unread ? " unread" : ""}`}
       aria-current={active ? "page" : undefined}
     >
@@ -130,6 +137,7 @@ function Item({ c, ws, active, me }: { c: Conversation; ws: string; active: bool
         </span>
       ) : null}
     </Link>
+    </li>
   );
 }
 
