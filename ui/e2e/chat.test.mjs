@@ -135,6 +135,9 @@ test("offline and back: each message sent meanwhile appears exactly once", async
     await composer(alice.page).press("Enter");
   }
   await messageList(alice.page).getByText("while you were away 3").waitFor();
+  // Bob's app saw the network go: no live delivery, it says so.
+  await bob.page.getByText("You're offline").waitFor();
+  assert.equal(await messageList(bob.page).getByText("while you were away").count(), 0);
   await bob.context.setOffline(false);
   for (const n of [1, 2, 3]) {
     await messageList(bob.page).getByText(`while you were away ${n}`).waitFor();

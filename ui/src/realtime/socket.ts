@@ -74,7 +74,8 @@ export class Realtime {
     if (!this.stopped) return;
     this.stopped = false;
     window.addEventListener("online", this.onOnline);
-    session.subscribe(this.onSession);
+    window.addEventListener("offline", this.onOffline);
+    this.offSession = session.subscribe(this.onSession);
     void this.connect();
   }
 
@@ -82,6 +83,8 @@ export class Realtime {
     this.stopped = true;
     clearTimeout(this.timer);
     window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("offline", this.onOffline);
+    this.offSession?.();
     this.ws?.close(1000);
     this.ws = null;
     this.setState("offline");
@@ -126,6 +129,18 @@ export class Realtime {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
   }
 
+  private offSession: (() => void) | undefined;
+
+  /** The browser lost the network: drop the socket now (it would linger half-open) and wait
+   * for `online` to reconnect and resume. */
+  private onOffline = () => {
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000);
+    this.setState("offline");
+  };
+
   private onOnline = () => {
     if (this.state !== "open") {
       this.attempt = 0;
@@ -147,6 +162,10 @@ export class Realtime {
 
   private async connect() {
     if (this.stopped) return;
+    if (!navigator.onLine) {
+      this.setState("offline"); // `online` reconnects
+      return;
+    }
     this.setState("connecting");
     let ticket: string;
     try {
@@ -177,7 +196,7 @@ export class Realtime {
     ws.onclose = (e: CloseEvent) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (this.stopped) return;
+      if (this.stopped || !navigator.onLine) return;
       if (e.code === 4001) {
         // The token expired or was revoked: a fresh one, or the session is over.
         void session.refresh().then((ok) => (ok ? this.retry() : this.stop()));

@@ -8,6 +8,7 @@ import { ChannelView } from "../channel/ChannelView";
 import { QuickSwitcher } from "./QuickSwitcher";
 import { Settings } from "../settings/Settings";
 import { NotifyBanner } from "./NotifyBanner";
+import { ConnectionBanner } from "./ConnectionBanner";
 
 /** The signed-in app: sidebar and the open conversation; the socket lives as long as this. */
 export function Shell() {
@@ -52,6 +53,7 @@ function Layout({ ws, channel, onSwitcher }: { ws: string; channel: string; onSw
       <Sidebar ws={ws} active={channel} onSwitcher={onSwitcher} />
       <div className="nav-scrim" onClick={() => setNavOpen(false)} aria-hidden="true" />
       <main className="main">
+        <ConnectionBanner />
         <NotifyBanner />
         <ChannelView key={channel} ws={ws} channelId={channel} onMenu={() => setNavOpen(true)} />
       </main>
