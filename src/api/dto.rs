@@ -31,6 +31,9 @@ pub struct User {
     pub email: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub email_verified: Option<bool>,
+    /// Whether two-factor authentication is on: only in `GET /users/me`.
+    #[oai(skip_serializing_if_is_none)]
+    pub totp_enabled: Option<bool>,
     #[oai(nullable)]
     pub avatar_url: Option<String>,
     /// owner, admin, member, guest or bot.
@@ -63,6 +66,7 @@ impl User {
             display_name: u.display_name,
             email: private.then_some(u.email),
             email_verified: private.then_some(u.email_verified_at.is_some()),
+            totp_enabled: None,
             avatar_url: None,
             role: u.role,
             status,

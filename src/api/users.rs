@@ -49,11 +49,12 @@ impl UsersApi {
     #[oai(path = "/me", method = "get")]
     async fn me(&self, auth: EnrollmentAuth) -> ApiResult<Json<User>, (s::Authed,)> {
         let user = accounts::get(&self.state.db, auth.0.user_id).await?;
-        Ok(Json(
-            User::view(user, Some(&auth.0))
-                .with_presence(&self.state)
-                .await,
-        ))
+        let totp_enabled = accounts::totp_enabled(&self.state.db, auth.0.user_id).await?;
+        let mut me = User::view(user, Some(&auth.0))
+            .with_presence(&self.state)
+            .await;
+        me.totp_enabled = Some(totp_enabled);
+        Ok(Json(me))
     }
 
     /// Update the caller's profile.

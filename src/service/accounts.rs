@@ -156,6 +156,14 @@ pub async fn credentials(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<
         .ok_or_else(|| AppError::internal(format!("user {user_id} has no credentials row")))
 }
 
+/// Whether the user has two-factor authentication on (bots have no credentials: false).
+pub async fn totp_enabled(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<bool> {
+    Ok(credential::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .is_some_and(|c| c.totp_enabled_at.is_some()))
+}
+
 pub async fn count(db: &impl ConnectionTrait) -> AppResult<u64> {
     use sea_orm::PaginatorTrait;
     Ok(user::Entity::find().count(db).await?)

@@ -91,11 +91,22 @@ async fn mfa_challenge(app: &TestApp) -> String {
 async fn totp_login_flow_and_single_use_codes() {
     let app = spawn_app().await;
     let (owner, _) = app.setup_owner().await;
+    let me = app.get("/users/me", &owner.access).await.expect(200);
+    assert_eq!(me["totp_enabled"], false, "{me}");
     let Enrolled {
         secret,
         confirm_code,
         ..
     } = enroll(&app, &owner).await;
+    let me = app.get("/users/me", &owner.access).await.expect(200);
+    assert_eq!(me["totp_enabled"], true, "{me}");
+    // Only the user themself is told.
+    let id = me["id"].as_str().unwrap();
+    let other = app
+        .get(&format!("/users/{id}"), &owner.access)
+        .await
+        .expect(200);
+    assert!(other.get("totp_enabled").is_none(), "{other}");
     app.post(
         "/auth/totp/setup",
         Some(&owner.access),
