@@ -122,6 +122,52 @@ test("a thread reply shows in the thread and as a reply count for both", async (
   await bob.page.getByRole("button", { name: "Close thread" }).click();
 });
 
+test("pinning shows the message in the pinned panel", async () => {
+  const msg = messageList(alice.page).locator("article", { hasText: "glad you are here" });
+  await msg.hover();
+  await msg.getByRole("button", { name: "Pin" }).click();
+  await messageList(bob.page).locator("article", { hasText: "glad you are here" }).getByText("Pinned").waitFor();
+  await bob.page.getByRole("button", { name: "Pinned messages" }).click();
+  await bob.page.getByRole("complementary", { name: "Pinned messages" }).getByText("glad you are here").waitFor();
+  await bob.page.getByRole("button", { name: "Close pinned messages" }).click();
+});
+
+test("a private channel with someone added, and a direct message, appear live in their sidebar", async () => {
+  const a = alice.page;
+  await a.getByRole("button", { name: "Create a channel" }).click();
+  await a.getByLabel("Name").fill("secret-plans");
+  await a.getByText("Make private").click();
+  await a.getByRole("button", { name: "Create", exact: true }).click();
+  await a.getByRole("heading", { name: "secret-plans", exact: true }).waitFor();
+  await a.getByRole("button", { name: /^Members/ }).click();
+  await a.getByRole("button", { name: "Add people" }).click();
+  await a.getByLabel("Find people to add").fill("bob");
+  await a.getByRole("button", { name: /Bob Builder/ }).click();
+  await a.getByRole("button", { name: "Add", exact: true }).click();
+  const bobNav = bob.page.getByRole("navigation", { name: "Conversations" });
+  await bobNav.getByRole("link", { name: "secret-plans" }).waitFor();
+
+  await a.getByRole("button", { name: "New message" }).click();
+  await a.getByLabel("Find people").fill("bob");
+  await a.getByRole("button", { name: /Bob Builder/ }).click();
+  await a.getByRole("button", { name: "Open conversation" }).click();
+  await a.getByRole("heading", { name: "Bob Builder", exact: true }).waitFor();
+  await composer(a).fill("a direct hello");
+  await composer(a).press("Enter");
+  await messageList(a).getByText("a direct hello").waitFor().catch(async (e) => {
+    await a.screenshot({ path: join(artifacts, "failed-dm.png") });
+    throw e;
+  });
+  // Bob's sidebar lists the DM under Alice's name, unread until he opens it.
+  const dm = bobNav.getByRole("link", { name: /alice/ });
+  await dm.waitFor();
+  await dm.click();
+  await messageList(bob.page).getByText("a direct hello").waitFor();
+  await shot(bob.page, "dm");
+  await bobNav.getByRole("link", { name: "general" }).click();
+  await a.getByRole("navigation", { name: "Conversations" }).getByRole("link", { name: "general" }).click();
+});
+
 test("reload keeps the session", async () => {
   await bob.page.reload();
   await bob.page.getByRole("heading", { name: "general", exact: true }).waitFor();

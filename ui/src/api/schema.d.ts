@@ -6828,6 +6828,8 @@ export interface components {
             role: string;
             status?: (components["schemas"]["UserStatus"] & unknown) | null;
             suspended: boolean;
+            /** @description Whether two-factor authentication is on: only in `GET /users/me`. */
+            totp_enabled?: boolean;
             username: string;
         };
         /** UserStatus */

@@ -6,13 +6,16 @@ import { post } from "./actions";
 import { ThreadPanel } from "./ThreadPanel";
 import { ThreadOpener } from "./threadContext";
 import { timelines, useTimeline } from "../store/timelines";
-import { conversationTitle, patchConversation, useConversation, useMe, useUser } from "../store/data";
+import { conversationTitle, keys, patchConversation, useConversation, useMe, useUser } from "../store/data";
 import { realtime } from "../realtime/socket";
 import { setActiveConversation, useTyping } from "../realtime/live";
 import { MessageList } from "./MessageList";
 import { Composer } from "./Composer";
 import { MembersPanel } from "./MembersPanel";
 import { PresenceDot, useDisplayName } from "../components/Avatar";
+import { PinsPanel } from "./PinsPanel";
+import { useLocation } from "wouter";
+import { queryClient } from "../queryClient";
 
 const PAGE = 50;
 
@@ -26,7 +29,9 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
   const conv = useConversation(channelId);
   const timeline = useTimeline(channelId);
   const [error, setError] = useState<ApiError | null>(null);
-  const [panel, setPanel] = useState<null | "members" | { thread: string }>(null);
+  const [panel, setPanel] = useState<null | "members" | "pins" | { thread: string }>(null);
+  const [menu, setMenu] = useState(false);
+  const [, navigate] = useLocation();
   const typing = useTyping(channelId, me?.id);
   // The read marker when the conversation was opened: the "new messages" line goes after it.
   const [newAfter] = useState(() => conv?.last_read_seq ?? null);
@@ -107,10 +112,38 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
             </h1>
             {conv?.topic || conv?.description ? <p className="topic">{conv.topic || conv.description}</p> : null}
           </div>
+          <button className={panel === "pins" ? "btn small active" : "btn small"} onClick={() => setPanel(panel === "pins" ? null : "pins")} aria-pressed={panel === "pins"} aria-label="Pinned messages" title="Pinned messages">
+            <Icon name="pin" size={16} />
+          </button>
           {conv && conv.kind !== "dm" ? (
             <button className={panel === "members" ? "btn small active" : "btn small"} onClick={() => setPanel(panel === "members" ? null : "members")} aria-pressed={panel === "members"} aria-label={`Members: ${conv.member_count}`}>
               <Icon name="users" size={16} /> {conv.member_count}
             </button>
+          ) : null}
+          {conv && (conv.kind === "public" || conv.kind === "private") ? (
+            <div className="head-menu">
+              <button className="icon-btn" aria-label="Channel options" aria-haspopup="menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>
+                <Icon name="more" />
+              </button>
+              {menu ? (
+                <div className="menu right" role="menu">
+                  <button
+                    role="menuitem"
+                    className="menu-item danger"
+                    onClick={async () => {
+                      setMenu(false);
+                      if (conv.kind === "private" && !confirm("Leave this private channel? You will need someone to add you back.")) return;
+                      await call(api.POST("/channels/{id}/leave", { params: { path: { id: channelId } } }));
+                      await queryClient.invalidateQueries({ queryKey: keys.conversations });
+                      localStorage.removeItem(`colink:last:${ws}`);
+                      navigate(`/w/${ws}`);
+                    }}
+                  >
+                    Leave #{conv.name}
+                  </button>
+                </div>
+              ) : null}
+            </div>
           ) : null}
         </header>
         {error ? (
@@ -139,6 +172,7 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
         )}
       </section>
       {panel === "members" ? <MembersPanel channelId={channelId} onClose={() => setPanel(null)} /> : null}
+      {panel === "pins" ? <PinsPanel channelId={channelId} me={me} onClose={() => setPanel(null)} /> : null}
       {panel && typeof panel === "object" ? <ThreadPanel key={panel.thread} rootId={panel.thread} channelId={channelId} ws={ws} me={me} onClose={() => setPanel(null)} /> : null}
     </div>
     </ThreadOpener.Provider>

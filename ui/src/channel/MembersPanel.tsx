@@ -4,6 +4,59 @@ import { api, call } from "../api/client";
 import { Avatar } from "../components/Avatar";
 import { keys } from "../store/data";
 import { seedPresence } from "../realtime/live";
+import { useState } from "react";
+import { FormError, useSubmit } from "../components/Form";
+import { queryClient } from "../queryClient";
+import { rememberUsers } from "../store/data";
+import type { User } from "../api/client";
+
+/** Find people of the workspace and add them to the channel. */
+function AddMember({ channelId, memberIds, onDone }: { channelId: string; memberIds: string[]; onDone: () => void }) {
+  const [q, setQ] = useState("");
+  const people = useQuery({
+    queryKey: ["people", q],
+    queryFn: async () => {
+      const r = await call(api.GET("/users", { params: { query: { query: q || undefined, limit: 20 } } }));
+      rememberUsers(r.items);
+      return r.items;
+    },
+  });
+  const [picked, setPicked] = useState<User | null>(null);
+  const { busy, error, submit } = useSubmit(async () => {
+    if (!picked) return;
+    await call(api.POST("/channels/{id}/members", { params: { path: { id: channelId } }, body: { user_id: picked.id } }));
+    await queryClient.invalidateQueries({ queryKey: keys.members(channelId) });
+    onDone();
+  });
+  const candidates = (people.data ?? []).filter((u) => !memberIds.includes(u.id)).slice(0, 6);
+  return (
+    <div className="add-member">
+      <input className="search" autoFocus type="search" placeholder="Find people to add" aria-label="Find people to add" value={q} onChange={(e) => setQ(e.target.value)} />
+      <ul className="pick-list">
+        {candidates.map((u) => (
+          <li key={u.id}>
+            <button className={picked?.id === u.id ? "pick selected" : "pick"} aria-pressed={picked?.id === u.id} onClick={() => setPicked(u)}>
+              <Avatar userId={u.id} size={24} />
+              <span className="pick-main">
+                <b>{u.display_name || u.username}</b>
+                <span className="muted">@{u.username}</span>
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      <FormError error={error} />
+      <div className="dialog-actions">
+        <button className="btn small" onClick={onDone}>
+          Cancel
+        </button>
+        <button className="btn small primary" disabled={!picked || busy} onClick={() => void submit()}>
+          Add
+        </button>
+      </div>
+    </div>
+  );
+}
 
 export function useMembers(channelId: string) {
   return useQuery({
@@ -18,6 +71,7 @@ export function useMembers(channelId: string) {
 
 export function MembersPanel({ channelId, onClose }: { channelId: string; onClose: () => void }) {
   const { data } = useMembers(channelId);
+  const [adding, setAdding] = useState(false);
   return (
     <aside className="panel" aria-label="Members">
       <div className="panel-head">
@@ -25,6 +79,15 @@ export function MembersPanel({ channelId, onClose }: { channelId: string; onClos
         <button className="icon-btn" aria-label="Close members" onClick={onClose}>
           <Icon name="close" />
         </button>
+      </div>
+      <div className="panel-actions">
+        {adding ? (
+          <AddMember channelId={channelId} memberIds={(data ?? []).map((m) => m.user_id)} onDone={() => setAdding(false)} />
+        ) : (
+          <button className="btn small" onClick={() => setAdding(true)}>
+            <Icon name="plus" size={14} /> Add people
+          </button>
+        )}
       </div>
       <ul className="member-list">
         {(data ?? []).map((m) => (

@@ -119,6 +119,7 @@ export function handleFrame(frame: Frame, me: string) {
           break;
         case "message.updated":
           onMessage(e.data, me, false);
+          void queryClient.invalidateQueries({ queryKey: ["pins", e.data.channel_id] });
           break;
         case "message.deleted":
           if (e.channel_id) {

@@ -149,7 +149,8 @@ function Security() {
   const [enrollment, setEnrollment] = useState<{ otpauth_url: string; secret: string } | null>(null);
   const [code, setCode] = useState("");
   const [codes, setCodes] = useState<string[] | null>(null);
-  const [totpOn, setTotpOn] = useState<boolean | null>(null);
+  const [totpChanged, setTotpOn] = useState<boolean | null>(null);
+  const totpOn = totpChanged ?? me?.totp_enabled ?? false;
   const start = useSubmit(async () => {
     setEnrollment(await call(api.POST("/auth/totp/setup", { body: { password } })));
     setPassword("");
@@ -159,10 +160,12 @@ function Security() {
     setCodes(r.recovery_codes);
     setEnrollment(null);
     setTotpOn(true);
+    await queryClient.invalidateQueries({ queryKey: keys.me });
   });
   const disable = useSubmit(async () => {
     await call(api.DELETE("/auth/totp", { body: { password, code } }));
     setTotpOn(false);
+    await queryClient.invalidateQueries({ queryKey: keys.me });
     setPassword("");
     setCode("");
   });
