@@ -28,6 +28,15 @@ struct ResetRequestBody {
 }
 
 #[derive(Object)]
+struct ChangePasswordBody {
+    #[oai(validator(max_length = 1024))]
+    current_password: String,
+    /// 8–256 characters, not easy to guess.
+    #[oai(validator(min_length = 8, max_length = 256))]
+    new_password: String,
+}
+
+#[derive(Object)]
 struct ResetConfirmBody {
     #[oai(validator(max_length = 256))]
     token: String,
@@ -113,6 +122,27 @@ impl AccountApi {
             &self.state,
             meta(&self.state, req),
             &body.token,
+            &body.new_password,
+        )
+        .await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Change your password (the current one confirms it: wrong → 403 `invalid_password`,
+    /// counted like a failed login). Every session of the account ends, this one too: sign in
+    /// again with the new password.
+    #[oai(path = "/password", method = "post")]
+    async fn change_password(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: JsonBody<ChangePasswordBody>,
+    ) -> ApiResult<NoContent, (s::Authed, s::Body, s::TooManyRequests)> {
+        recovery::change_password(
+            &self.state,
+            meta(&self.state, req),
+            auth.0,
+            &body.current_password,
             &body.new_password,
         )
         .await?;

@@ -33,4 +33,10 @@ impl Invalid {
             message: message.into(),
         }
     }
+
+    /// The same problem, named after the request field that carried the value (a
+    /// `new_password` is checked as a password).
+    pub fn for_field(self, field: &'static str) -> Self {
+        Self { field, ..self }
+    }
 }

@@ -13,6 +13,7 @@ pub mod action {
     pub const TOTP_ENABLED: &str = "auth.totp_enabled";
     pub const TOTP_DISABLED: &str = "auth.totp_disabled";
     pub const PASSWORD_RESET: &str = "auth.password_reset";
+    pub const PASSWORD_CHANGED: &str = "auth.password_changed";
     pub const LOGOUT_ALL: &str = "auth.logout_all";
     pub const REFRESH_REUSE: &str = "auth.refresh_token_reuse";
     pub const ROLE_CHANGED: &str = "user.role_changed";

@@ -2,7 +2,10 @@
 
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
-use super::{RequestMeta, accounts, audit, email_tokens, email_tokens::Purpose, limits, now};
+use super::{
+    Principal, RequestMeta, accounts, audit, email_tokens, email_tokens::Purpose, guard, limits,
+    now,
+};
 use crate::{
     app::AppState,
     config::RateLimit,
@@ -81,7 +84,8 @@ pub async fn confirm_password_reset(
         .flat_map(|u| [u.username.as_str(), u.email.as_str()])
         .collect();
     let hash = {
-        let candidate = NewPassword::parse(new_password, &context)?;
+        let candidate =
+            NewPassword::parse(new_password, &context).map_err(|e| e.for_field("new_password"))?;
         password::hash(candidate.expose())
             .await
             .map_err(AppError::internal)?
@@ -114,6 +118,51 @@ pub async fn confirm_password_reset(
         })
         .await?;
     tracing::Span::current().record("user_id", tracing::field::display(user_id));
+    state.token_states.forget(&user_id);
+    Ok(())
+}
+
+/// Change a signed-in user's password: the current one is confirmed first (as for TOTP
+/// changes: 403 `invalid_password`, counted like a failed login). Like every password change,
+/// it ends every session of the user, this one too: the client signs in again with the new
+/// password.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id))]
+pub async fn change_password(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    current: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    let user_id = principal.user_id;
+    guard::confirm_password(state, meta, user_id, current).await?;
+    let user = accounts::get(&state.db, user_id).await?;
+    let hash = {
+        let context = [user.username.as_str(), user.email.as_str()];
+        let candidate =
+            NewPassword::parse(new_password, &context).map_err(|e| e.for_field("new_password"))?;
+        password::hash(candidate.expose())
+            .await
+            .map_err(AppError::internal)?
+    };
+    state
+        .write(|tx| {
+            Box::pin(async move {
+                accounts::set_password(tx, user_id, hash).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor: Some(user_id),
+                        action: audit::action::PASSWORD_CHANGED,
+                        target: Some(("user", user_id)),
+                        details: None,
+                    },
+                )
+                .await
+            })
+        })
+        .await?;
     state.token_states.forget(&user_id);
     Ok(())
 }
