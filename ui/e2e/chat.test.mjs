@@ -196,7 +196,7 @@ test("offline and back: each message sent meanwhile appears exactly once", async
 test("two-factor enrolment, then signing in with a TOTP code", async () => {
   const { page } = alice;
   await page.goto(`${server.base}/settings/security`);
-  await page.getByLabel("Current password").fill(password);
+  await page.getByLabel("Confirm with your password").fill(password);
   await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
   const secret = (await page.getByTestId("totp-secret").textContent())?.trim() ?? "";
   assert.ok(secret.length >= 16, "the secret is shown");
@@ -222,6 +222,20 @@ test("two-factor enrolment, then signing in with a TOTP code", async () => {
     await page.screenshot({ path: join(artifacts, "failed-totp-login.png") });
     throw e;
   });
+});
+
+test("changing the password keeps this tab signed in and survives a reload", async () => {
+  const { page } = bob;
+  await page.goto(`${server.base}/settings/security`);
+  await page.getByLabel("Current password").fill(password);
+  await page.getByLabel("New password", { exact: true }).fill("a whole new passphrase");
+  await page.getByLabel("Repeat the new password").fill("a whole new passphrase");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await page.getByText("Your password was changed").waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "Security" }).waitFor();
+  await page.goto(`${server.base}/`);
+  await page.getByRole("heading", { name: "general", exact: true }).waitFor();
 });
 
 test("at 375 px the sidebar collapses into a menu", async () => {

@@ -13,8 +13,13 @@ async function freshSession(answer: (req: Request) => Response | Promise<Respons
   );
   vi.resetModules();
   const mod = await import("./session");
+  current = mod.session;
   return { ...mod, calls };
 }
+
+// The module instance under test: closed after each test, so an earlier one's timers and
+// cross-tab channel cannot answer in a later test.
+let current: { close(): void } | undefined;
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
@@ -22,6 +27,7 @@ beforeEach(() => {
   document.cookie = "colink_csrf=abc123; path=/";
 });
 afterEach(() => {
+  current?.close();
   vi.unstubAllGlobals();
   vi.useRealTimers();
 });

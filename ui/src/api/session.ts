@@ -78,6 +78,20 @@ export class Session {
     return this.inflight;
   }
 
+  /** Stop timers and leave the tabs' channel (tests; a page just unloads). */
+  close() {
+    clearTimeout(this.timer);
+    this.channel?.close();
+    this.listeners.clear();
+  }
+
+  /** Run `fn` holding the refresh lock: a refresh that another event starts meanwhile (a
+   * socket closed because the old session ended) waits, then finds the new token. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (typeof navigator !== "undefined" && navigator.locks) return navigator.locks.request("colink-refresh", fn) as Promise<T>;
+    return fn();
+  }
+
   /** End the session here and in every tab. */
   async signOut() {
     try {

@@ -2,7 +2,7 @@ import { useEffect, useState, useSyncExternalStore } from "react";
 import { Link, useLocation } from "wouter";
 import { api, call, publicApi } from "../api/client";
 import { session } from "../api/session";
-import { Field, FormError, useSubmit } from "../components/Form";
+import { Field, FormError, NewPasswordField, UsernameField, useSubmit } from "../components/Form";
 import { Splash } from "../components/Splash";
 import { AuthLayout } from "./AuthLayout";
 import { signIn } from "./signIn";
@@ -70,15 +70,8 @@ function RegisterForm({ token }: { token: string | null }) {
       <form onSubmit={submit} noValidate>
         <Field label="Email" type="email" autoComplete="email" autoFocus value={email} onChange={(e) => setEmail(e.target.value)} error={error?.field("email")} />
         <Field label="Full name" autoComplete="name" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={error?.field("display_name")} hint="Optional: how your team sees you." />
-        <Field
-          label="Username"
-          autoComplete="username"
-          value={username}
-          onChange={(e) => setUsername(e.target.value.toLowerCase())}
-          error={error?.field("username")}
-          hint="Lowercase letters, digits, dots, dashes and underscores."
-        />
-        <Field label="Password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} error={error?.field("password")} hint="At least 8 characters." />
+        <UsernameField value={username} onChange={setUsername} error={error?.field("username")} />
+        <NewPasswordField value={password} onChange={setPassword} error={error?.field("password")} />
         <FormError error={error} />
         <button className="btn primary wide" disabled={busy || !email || !username || password.length < 8}>
           {busy ? "Creating account…" : "Create account"}

@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { useLocation } from "wouter";
 import { useQuery } from "@tanstack/react-query";
 import { call, publicApi } from "../api/client";
-import { Field, FormError, useSubmit } from "../components/Form";
+import { Field, FormError, NewPasswordField, UsernameField, useSubmit } from "../components/Form";
 import { AuthLayout } from "./AuthLayout";
 import { signIn } from "./signIn";
 
@@ -46,15 +46,8 @@ export function Setup() {
         )}
         <Field label="Workspace name" placeholder="Acme Inc." autoFocus value={workspace} onChange={(e) => setWorkspace(e.target.value)} error={error?.field("workspace_name")} />
         <Field label="Your email" type="email" autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} error={error?.field("email")} />
-        <Field
-          label="Username"
-          autoComplete="username"
-          value={username}
-          onChange={(e) => setUsername(e.target.value.toLowerCase())}
-          error={error?.field("username")}
-          hint="Lowercase letters, digits, dots, dashes and underscores."
-        />
-        <Field label="Password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} error={error?.field("password")} hint="At least 8 characters." />
+        <UsernameField value={username} onChange={setUsername} error={error?.field("username")} />
+        <NewPasswordField value={password} onChange={setPassword} error={error?.field("password")} />
         <FormError error={fromLink && error?.status === 403 ? error : error?.status === 403 ? null : error} />
         <button className="btn primary wide" disabled={busy || !token || !workspace || !email || !username || password.length < 8}>
           {busy ? "Creating…" : "Create workspace"}

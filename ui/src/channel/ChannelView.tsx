@@ -14,6 +14,7 @@ import { Composer } from "./Composer";
 import { MembersPanel } from "./MembersPanel";
 import { PresenceDot, useDisplayName } from "../components/Avatar";
 import { PinsPanel } from "./PinsPanel";
+import { LinksContext, useWorkspaceLinks } from "./links";
 import { useLocation } from "wouter";
 import { queryClient } from "../queryClient";
 
@@ -31,6 +32,7 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
   const [error, setError] = useState<ApiError | null>(null);
   const [panel, setPanel] = useState<null | "members" | "pins" | { thread: string }>(null);
   const [menu, setMenu] = useState(false);
+  const links = useWorkspaceLinks(ws);
   const [, navigate] = useLocation();
   const typing = useTyping(channelId, me?.id);
   // The read marker when the conversation was opened: the "new messages" line goes after it.
@@ -98,6 +100,7 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
   const readOnly = !!conv?.archived_at;
 
   return (
+    <LinksContext.Provider value={links}>
     <ThreadOpener.Provider value={(rootId) => setPanel({ thread: rootId })}>
     <div className={panel ? "conversation with-panel" : "conversation"}>
       <section className="channel" aria-label={title ? `Conversation ${title}` : "Conversation"}>
@@ -176,6 +179,7 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
       {panel && typeof panel === "object" ? <ThreadPanel key={panel.thread} rootId={panel.thread} channelId={channelId} ws={ws} me={me} onClose={() => setPanel(null)} /> : null}
     </div>
     </ThreadOpener.Provider>
+    </LinksContext.Provider>
   );
 }
 

@@ -4,23 +4,16 @@ import { api, call } from "../api/client";
 import { Avatar } from "../components/Avatar";
 import { keys } from "../store/data";
 import { seedPresence } from "../realtime/live";
+import { PeopleList, usePeopleSearch } from "../components/PeoplePicker";
 import { useState } from "react";
 import { FormError, useSubmit } from "../components/Form";
 import { queryClient } from "../queryClient";
-import { rememberUsers } from "../store/data";
 import type { User } from "../api/client";
 
 /** Find people of the workspace and add them to the channel. */
 function AddMember({ channelId, memberIds, onDone }: { channelId: string; memberIds: string[]; onDone: () => void }) {
   const [q, setQ] = useState("");
-  const people = useQuery({
-    queryKey: ["people", q],
-    queryFn: async () => {
-      const r = await call(api.GET("/users", { params: { query: { query: q || undefined, limit: 20 } } }));
-      rememberUsers(r.items);
-      return r.items;
-    },
-  });
+  const people = usePeopleSearch(q);
   const [picked, setPicked] = useState<User | null>(null);
   const { busy, error, submit } = useSubmit(async () => {
     if (!picked) return;
@@ -32,19 +25,7 @@ function AddMember({ channelId, memberIds, onDone }: { channelId: string; member
   return (
     <div className="add-member">
       <input className="search" autoFocus type="search" placeholder="Find people to add" aria-label="Find people to add" value={q} onChange={(e) => setQ(e.target.value)} />
-      <ul className="pick-list">
-        {candidates.map((u) => (
-          <li key={u.id}>
-            <button className={picked?.id === u.id ? "pick selected" : "pick"} aria-pressed={picked?.id === u.id} onClick={() => setPicked(u)}>
-              <Avatar userId={u.id} size={24} />
-              <span className="pick-main">
-                <b>{u.display_name || u.username}</b>
-                <span className="muted">@{u.username}</span>
-              </span>
-            </button>
-          </li>
-        ))}
-      </ul>
+      <PeopleList people={candidates} selected={(u) => picked?.id === u.id} onPick={setPicked} size={24} />
       <FormError error={error} />
       <div className="dialog-actions">
         <button className="btn small" onClick={onDone}>

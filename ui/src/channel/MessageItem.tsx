@@ -9,6 +9,8 @@ import { dropPending } from "../lib/timeline";
 import type { Pending } from "../lib/timeline";
 import { resend, toggleReaction } from "./actions";
 import { useThreadOpener } from "./threadContext";
+import { useLinks } from "./links";
+import { ProfileCard } from "../components/ProfileCard";
 import { useUser } from "../store/data";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
@@ -61,11 +63,16 @@ function ReactionChip({ emoji, count, mine, userIds, onClick }: { emoji: string;
 
 function Header({ userId, at, grouped }: { userId: string; at: string; grouped: boolean }) {
   const { data: user } = useUser(userId);
+  const [card, setCard] = useState(false);
+  const links = useLinks();
   const d = new Date(at);
   if (grouped) return null;
   return (
     <div className="msg-head">
-      <span className="msg-author">{user ? user.display_name || user.username : "…"}</span>
+      <button className="msg-author" onClick={() => setCard(!card)} aria-haspopup="dialog">
+        {user ? user.display_name || user.username : "…"}
+      </button>
+      {card ? <ProfileCard userId={userId} ws={links?.ws} onClose={() => setCard(false)} /> : null}
       {user?.status?.emoji ? <span title={user.status.text}>{user.status.emoji}</span> : null}
       <time dateTime={at} title={fullFmt.format(d)}>
         {timeFmt.format(d)}
@@ -89,6 +96,7 @@ export const MessageItem = memo(function MessageItem({
 }) {
   const [picker, setPicker] = useState(false);
   const openThread = useThreadOpener();
+  const links = useLinks();
   const mine = m.user_id === me?.id;
   const canDelete = mine || me?.role === "admin" || me?.role === "owner";
   const d = new Date(m.created_at);
@@ -121,7 +129,7 @@ export const MessageItem = memo(function MessageItem({
           <EditBox message={m} onDone={() => onEdit(false)} />
         ) : (
           <div className="msg-content">
-            <Markdown text={m.content} me={me?.username} />
+            <Markdown text={m.content} me={me?.username} channelHref={links?.channelHref} navigate={links?.navigate} />
             {m.edited_at ? <span className="edited" title={fullFmt.format(new Date(m.edited_at))}>(edited)</span> : null}
           </div>
         )}

@@ -54,3 +54,22 @@ export function useSubmit<T>(action: () => Promise<T>) {
   };
   return { busy, error, submit, setError };
 }
+
+/** The username field of the account forms (the server stores usernames lowercase). */
+export function UsernameField({ value, onChange, error }: { value: string; onChange: (v: string) => void; error?: string | undefined }) {
+  return (
+    <Field
+      label="Username"
+      autoComplete="username"
+      value={value}
+      onChange={(e) => onChange(e.target.value.toLowerCase())}
+      error={error}
+      hint="Lowercase letters, digits, dots, dashes and underscores."
+    />
+  );
+}
+
+/** A new password (setup, registration). */
+export function NewPasswordField({ value, onChange, error }: { value: string; onChange: (v: string) => void; error?: string | undefined }) {
+  return <Field label="Password" type="password" autoComplete="new-password" value={value} onChange={(e) => onChange(e.target.value)} error={error} hint="At least 8 characters." />;
+}

@@ -67,4 +67,11 @@ describe("markdown", () => {
     expect(isJumbo(":tada::fire:")).toBe(true);
     expect(isJumbo("🎉 ok")).toBe(false);
   });
+
+  it("links #channels the viewer has, and only those", () => {
+    const out = render(<Markdown text="see #general and #nope, not a#b" channelHref={(n) => (n === "general" ? "/w/1/c/2" : undefined)} />).container.innerHTML;
+    expect(out).toContain('<a class="channel-link" href="/w/1/c/2">#general</a>');
+    expect(out).toContain("#nope");
+    expect(out).not.toContain('href="/w/1/c/2">#b');
+  });
 });

@@ -13,6 +13,10 @@ export interface RenderOptions {
   me?: string;
   /** Called when a mention is clicked (e.g. to open the profile). */
   onMention?: (username: string) => void;
+  /** The app path of a channel by name, when the viewer has it: `#name` becomes a link. */
+  channelHref?: (name: string) => string | undefined;
+  /** Follows an in-app link without reloading the page. */
+  navigate?: (href: string) => void;
 }
 
 const SAFE_SCHEMES = ["http:", "https:", "mailto:"];
@@ -104,6 +108,7 @@ const INLINE_SOURCE =
     "((?:https?://)[^\\s<>()\"']{1,2000}[^\\s<>()\"'.,;:!?])", // 9 bare url
     "(?<![\\w@])@([a-z0-9][a-z0-9._-]{0,31}[a-z0-9]|[a-z0-9])(?![\\w-])", // 10 mention
     ":([a-z0-9_+-]{1,40}):", // 11 emoji
+    "(?<![\\w#&/])#([a-z0-9][a-z0-9_-]{0,79})(?![\\w-])", // 12 channel
   ].join("|");
 
 const BROADCAST = new Set(["channel", "here", "all", "everyone"]);
@@ -160,6 +165,26 @@ export function renderInline(text: string, opts: RenderOptions, keyBase = ""): R
         >
           @{m[10]}
         </span>,
+      );
+    } else if (m[12] !== undefined) {
+      const href = opts.channelHref?.(m[12].toLowerCase());
+      out.push(
+        href ? (
+          <a
+            key={key()}
+            className="channel-link"
+            href={href}
+            onClick={(e) => {
+              if (!opts.navigate) return;
+              e.preventDefault();
+              opts.navigate(href);
+            }}
+          >
+            #{m[12]}
+          </a>
+        ) : (
+          m[0]
+        ),
       );
     } else if (m[11] !== undefined) {
       const e = emojiFor(m[11].toLowerCase());

@@ -3,6 +3,7 @@ import { Link, useLocation } from "wouter";
 import { encode } from "uqr";
 import { api, call } from "../api/client";
 import { session } from "../api/session";
+import { signIn } from "../auth/signIn";
 import { Field, FormError, useSubmit } from "../components/Form";
 import { Avatar } from "../components/Avatar";
 import { EmojiPicker } from "../channel/EmojiPicker";
@@ -226,7 +227,7 @@ function Security() {
         ) : (
           <form onSubmit={start.submit}>
             <p>Protect your account with a code from an authenticator app in addition to your password.</p>
-            <Field label="Current password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} error={start.error?.field("password")} />
+            <Field label="Confirm with your password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} error={start.error?.field("password")} />
             <FormError error={start.error} />
             <button className="btn primary" disabled={start.busy || !password}>
               Set up two-factor authentication
@@ -234,6 +235,8 @@ function Security() {
           </form>
         )}
       </div>
+      <h2>Password</h2>
+      <ChangePassword username={me.username} />
       <h2>Sessions</h2>
       <div className="card">
         <p>Signed in somewhere you don't recognise? End every session, on every device, including this one.</p>
@@ -243,6 +246,38 @@ function Security() {
         </button>
       </div>
     </>
+  );
+}
+
+function ChangePassword({ username }: { username: string }) {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [repeat, setRepeat] = useState("");
+  const [done, setDone] = useState(false);
+  const { busy, error, submit } = useSubmit(async () => {
+    // Every session ends with the change, this one too: sign in again at once, under the
+    // refresh lock so nothing refreshes the ended session meanwhile.
+    await session.exclusive(async () => {
+      await call(api.POST("/auth/password", { body: { current_password: current, new_password: next } }));
+      await signIn(username, next);
+    });
+    setCurrent("");
+    setNext("");
+    setRepeat("");
+    setDone(true);
+  });
+  const mismatch = repeat.length > 0 && repeat !== next;
+  return (
+    <form className="card" onSubmit={submit} noValidate>
+      {done ? <p role="status">Your password was changed, and every other device was signed out.</p> : null}
+      <Field label="Current password" type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} error={error?.code === "invalid_password" ? error.message : error?.field("current_password")} />
+      <Field label="New password" type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} error={error?.field("new_password")} hint="At least 8 characters, not easy to guess." />
+      <Field label="Repeat the new password" type="password" autoComplete="new-password" value={repeat} onChange={(e) => setRepeat(e.target.value)} error={mismatch ? "The passwords differ." : undefined} />
+      <FormError error={error?.code === "invalid_password" ? null : error} />
+      <button className="btn primary" disabled={busy || !current || next.length < 8 || next !== repeat}>
+        {busy ? "Changing…" : "Change password"}
+      </button>
+    </form>
   );
 }
 

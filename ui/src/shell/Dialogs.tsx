@@ -5,9 +5,9 @@ import { useLocation } from "wouter";
 import { api, call, type User } from "../api/client";
 import { Dialog } from "../components/Dialog";
 import { Field, FormError, useSubmit } from "../components/Form";
-import { Avatar } from "../components/Avatar";
 import { queryClient } from "../queryClient";
-import { keys, rememberUsers, useMe } from "../store/data";
+import { keys, useMe } from "../store/data";
+import { PeopleList, usePeopleSearch } from "../components/PeoplePicker";
 
 export function BrowseChannels({ ws, onClose }: { ws: string; onClose: () => void }) {
   const [, navigate] = useLocation();
@@ -107,14 +107,7 @@ export function NewDm({ ws, onClose }: { ws: string; onClose: () => void }) {
   const { data: me } = useMe();
   const [q, setQ] = useState("");
   const [picked, setPicked] = useState<User[]>([]);
-  const people = useQuery({
-    queryKey: ["people", q],
-    queryFn: async () => {
-      const r = await call(api.GET("/users", { params: { query: { query: q || undefined, limit: 20 } } }));
-      rememberUsers(r.items);
-      return r.items;
-    },
-  });
+  const people = usePeopleSearch(q);
   const { busy, error, submit } = useSubmit(async () => {
     const c = await call(api.POST("/dms", { body: { participant_ids: picked.map((p) => p.id), workspace_id: ws } }));
     await queryClient.invalidateQueries({ queryKey: keys.conversations });
@@ -132,21 +125,7 @@ export function NewDm({ ws, onClose }: { ws: string; onClose: () => void }) {
         ))}
       </div>
       <input className="search" type="search" placeholder="Find people by name" aria-label="Find people" autoFocus value={q} onChange={(e) => setQ(e.target.value)} />
-      <ul className="pick-list" aria-label="People">
-        {(people.data ?? [])
-          .filter((u) => u.id !== me?.id)
-          .map((u) => (
-            <li key={u.id}>
-              <button className={picked.some((p) => p.id === u.id) ? "pick selected" : "pick"} onClick={() => toggle(u)} aria-pressed={picked.some((p) => p.id === u.id)}>
-                <Avatar userId={u.id} size={28} showPresence />
-                <span className="pick-main">
-                  <b>{u.display_name || u.username}</b>
-                  <span className="muted">@{u.username}</span>
-                </span>
-              </button>
-            </li>
-          ))}
-      </ul>
+      <PeopleList people={(people.data ?? []).filter((u) => u.id !== me?.id)} selected={(u) => picked.some((p) => p.id === u.id)} onPick={toggle} />
       <FormError error={error} />
       <div className="dialog-actions">
         <button className="btn primary" disabled={busy || picked.length === 0} onClick={() => void submit()}>

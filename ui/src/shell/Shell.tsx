@@ -46,8 +46,37 @@ export function Shell() {
 
 function Layout({ ws, channel, onSwitcher }: { ws: string; channel: string; onSwitcher: () => void }) {
   const [navOpen, setNavOpen] = useState(false);
-  const [location] = useLocation();
+  const [location, navigate] = useLocation();
   useEffect(() => setNavOpen(false), [location]);
+  const convs = useConversations();
+  const workspaces = useWorkspaces();
+
+  // Alt+↑ / Alt+↓: the previous / next conversation in the sidebar's order.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (!e.altKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown")) return;
+      const order = [...document.querySelectorAll<HTMLAnchorElement>("nav.sidebar .side-list a")].map((a) => a.getAttribute("href"));
+      const i = order.indexOf(`/w/${ws}/c/${channel}`);
+      const next = order[i + (e.key === "ArrowDown" ? 1 : -1)];
+      if (next) {
+        e.preventDefault();
+        navigate(next);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [ws, channel, navigate]);
+
+  // The tab's title: unread conversations and mentions of this workspace, then where you are.
+  useEffect(() => {
+    const inWs = (convs.data ?? []).filter((c) => c.workspace_id === ws);
+    const c = inWs.find((x) => x.id === channel);
+    const mentions = inWs.reduce((n, x) => n + (x.id === channel ? 0 : x.kind === "dm" || x.kind === "group_dm" ? x.unread_count ?? 0 : x.mention_count ?? 0), 0);
+    const unread = inWs.some((x) => x.id !== channel && (x.unread_count ?? 0) > 0);
+    const where = c?.name ? `#${c.name}` : "Direct message";
+    const wsName = workspaces.data?.find((w) => w.id === ws)?.name ?? "CoLink";
+    document.title = `${mentions > 0 ? `(${mentions}) ` : unread ? "* " : ""}${where} · ${wsName} · CoLink`;
+  }, [convs.data, workspaces.data, ws, channel]);
   return (
     <div className={navOpen ? "app nav-open" : "app"}>
       <Sidebar ws={ws} active={channel} onSwitcher={onSwitcher} />

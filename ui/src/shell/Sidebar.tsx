@@ -6,6 +6,8 @@ import { session } from "../api/session";
 import { Avatar, PresenceDot, useDisplayName } from "../components/Avatar";
 import { conversationTitle, useConversations, useMe, useUser, useWorkspaces } from "../store/data";
 import { BrowseChannels, CreateChannel, InvitePeople, NewDm } from "./Dialogs";
+import { realtime } from "../realtime/socket";
+import { seedPresence, usePresence } from "../realtime/live";
 
 type Open = null | "browse" | "create" | "dm" | "invite" | "menu" | "workspaces";
 
@@ -119,7 +121,9 @@ function Item({ c, ws, active, me }: { c: Conversation; ws: string; active: bool
   const otherUser = useUser(other);
   const title = conversationTitle(c, me, (id) => (id === other ? otherUser.data?.display_name || otherUser.data?.username || "…" : "…"));
   const unread = (c.unread_count ?? 0) > 0 && !active;
-  const mentions = active ? 0 : c.mention_count ?? 0;
+  // Direct messages count every unread message, as mentions do in channels.
+  const direct = c.kind === "dm" || c.kind === "group_dm";
+  const mentions = active ? 0 : (direct ? c.unread_count : c.mention_count) ?? 0;
   return (
     <li>
     <Link
@@ -132,7 +136,7 @@ function Item({ c, ws, active, me }: { c: Conversation; ws: string; active: bool
       </span>
       <span className="side-label">{c.kind === "group_dm" ? <GroupTitle c={c} me={me} /> : title}</span>
       {mentions > 0 ? (
-        <span className="badge" aria-label={`${mentions} mentions`}>
+        <span className="badge" aria-label={direct ? `${mentions} unread` : `${mentions} mentions`}>
           {mentions > 99 ? "99+" : mentions}
         </span>
       ) : null}
@@ -161,6 +165,10 @@ function GroupTitle({ c, me }: { c: Conversation; me: string | undefined }) {
 
 function ProfileMenu({ onClose }: { onClose: () => void }) {
   const [, navigate] = useLocation();
+  const { data: me } = useMe();
+  const live = usePresence(me?.id);
+  const away = (live ?? me?.presence) === "away";
+  const setAway = (a: boolean) => me && seedPresence(me.id, a ? "away" : "online");
   return (
     <div className="menu up" role="menu">
       <button role="menuitem" className="menu-item" onClick={() => { onClose(); navigate("/settings/profile"); }}>
@@ -168,6 +176,9 @@ function ProfileMenu({ onClose }: { onClose: () => void }) {
       </button>
       <button role="menuitem" className="menu-item" onClick={() => { onClose(); navigate("/settings/security"); }}>
         Security & sessions
+      </button>
+      <button role="menuitem" className="menu-item" onClick={() => { onClose(); realtime.presence(away ? "online" : "away"); setAway(!away); }}>
+        {away ? "Set yourself as active" : "Set yourself as away"}
       </button>
       <hr />
       <button role="menuitem" className="menu-item danger" onClick={() => void session.signOut()}>
