@@ -4,7 +4,9 @@ use crate::domain::Email;
 use std::sync::Arc;
 
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::{
     ApiTags,
@@ -15,7 +17,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    service::{recovery, totp},
+    service::{recovery, sessions, totp},
 };
 
 pub struct AccountApi {
@@ -25,6 +27,23 @@ pub struct AccountApi {
 #[derive(Object)]
 struct ResetRequestBody {
     email: Email,
+}
+
+/// One of your sessions (a sign-in on some device).
+#[derive(Object)]
+struct SessionView {
+    id: Uuid,
+    started_at: OffsetDateTime,
+    /// When it was last refreshed (or signed in): it was in use then.
+    last_active_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    /// The session of the token that asked.
+    current: bool,
+}
+
+#[derive(Object)]
+struct SessionList {
+    items: Vec<SessionView>,
 }
 
 #[derive(Object)]
@@ -146,6 +165,36 @@ impl AccountApi {
             &body.new_password,
         )
         .await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// Your signed-in sessions, most recently active first (at most 200).
+    #[oai(path = "/sessions", method = "get")]
+    async fn sessions(&self, auth: BearerAuth) -> ApiResult<Json<SessionList>, (s::Authed,)> {
+        let current = auth.0.session_id;
+        let items = sessions::list(&self.state, auth.0.user_id)
+            .await?
+            .into_iter()
+            .map(|s| SessionView {
+                id: s.id,
+                started_at: s.started_at,
+                last_active_at: s.last_active_at,
+                expires_at: s.expires_at,
+                current: current == Some(s.id),
+            })
+            .collect();
+        Ok(Json(SessionList { items }))
+    }
+
+    /// Sign one of your sessions out: its access tokens stop working and its WebSockets close
+    /// at once (404 when it is not yours or already ended).
+    #[oai(path = "/sessions/:id", method = "delete")]
+    async fn end_session(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound)> {
+        sessions::end(&self.state, auth.0.user_id, id.0).await?;
         Ok(NoContent::NoContent)
     }
 

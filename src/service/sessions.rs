@@ -221,6 +221,80 @@ async fn revoke_family(db: &impl ConnectionTrait, user_id: Uuid, family_id: Uuid
     Ok(())
 }
 
+/// A session (one login: a refresh-token family) as its owner sees it.
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub started_at: time::OffsetDateTime,
+    /// The last refresh (or the login): the session was in use then.
+    pub last_active_at: time::OffsetDateTime,
+    pub expires_at: time::OffsetDateTime,
+}
+
+/// The most sessions `GET /auth/sessions` lists.
+pub const MAX_LISTED: u64 = 200;
+
+/// The user's live sessions, most recently active first: each family's current refresh token
+/// (neither rotated, revoked nor expired).
+pub async fn list(state: &AppState, user_id: Uuid) -> AppResult<Vec<SessionInfo>> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let now = now();
+    let live = refresh_token::Entity::find()
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .filter(refresh_token::Column::RotatedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(now))
+        .order_by_desc(refresh_token::Column::CreatedAt)
+        .limit(MAX_LISTED)
+        .all(&state.db)
+        .await?;
+    Ok(live
+        .into_iter()
+        .map(|t| {
+            let started_at = t
+                .family_id
+                .get_timestamp()
+                .and_then(|ts| {
+                    let (secs, nanos) = ts.to_unix();
+                    let secs = i64::try_from(secs).ok()?;
+                    time::OffsetDateTime::from_unix_timestamp(secs)
+                        .ok()
+                        .map(|at| at + time::Duration::nanoseconds(i64::from(nanos)))
+                })
+                .unwrap_or(t.created_at);
+            let session_end = started_at
+                + time::Duration::seconds(
+                    i64::try_from(state.config.auth.session_max_age.secs()).unwrap_or(i64::MAX),
+                );
+            SessionInfo {
+                id: t.family_id,
+                started_at,
+                last_active_at: t.created_at,
+                expires_at: Ord::min(t.expires_at, session_end),
+            }
+        })
+        .collect())
+}
+
+/// End one of the user's own sessions (its sockets close, its access tokens stop working);
+/// 404 when it is not theirs or already over.
+#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+pub async fn end(state: &AppState, user_id: Uuid, session: Uuid) -> AppResult<()> {
+    let live = refresh_token::Entity::find()
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::FamilyId.eq(session))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .one(&state.db)
+        .await?;
+    if live.is_none() {
+        return Err(AppError::not_found("session"));
+    }
+    let (tx, _write) = state.begin_write().await?;
+    revoke_family(&tx, user_id, session).await?;
+    events::commit(state, tx).await?;
+    state.sessions.forget(&session);
+    Ok(())
+}
+
 /// End the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
 #[tracing::instrument(skip_all)]
 pub async fn revoke(state: &AppState, presented: &str) -> AppResult<()> {

@@ -126,3 +126,32 @@ async fn a_socket_closes_when_its_token_expires_unless_an_auth_frame_renews_it()
     // Both had the same deadline: the renewed one is still there.
     renewed.drain().await;
 }
+
+#[tokio::test]
+async fn people_list_their_sessions_and_sign_one_out() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let laptop = app.login("owner", PASSWORD).await;
+    let list = app.get("/auth/sessions", &laptop.access).await.expect(200);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    // Most recently active first: the laptop's login, marked as the asking session.
+    assert_eq!(items[0]["current"], true, "{list}");
+    assert_eq!(items[1]["current"], false, "{list}");
+    let other = items[1]["id"].as_str().unwrap().to_string();
+    // Another user cannot end it.
+    app.delete(&format!("/auth/sessions/{other}"), &alice.access)
+        .await
+        .expect(404);
+    app.get("/users/me", &owner.access).await.expect(200);
+    // Its owner can: that session's access token stops working at once, the laptop's does not.
+    app.delete(&format!("/auth/sessions/{other}"), &laptop.access)
+        .await
+        .expect(204);
+    app.get("/users/me", &owner.access).await.expect(401);
+    app.get("/users/me", &laptop.access).await.expect(200);
+    app.delete(&format!("/auth/sessions/{other}"), &laptop.access)
+        .await
+        .expect(404);
+}
