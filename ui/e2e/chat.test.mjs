@@ -234,6 +234,10 @@ test("changing the password keeps this tab signed in and survives a reload", asy
   await page.getByText("Your password was changed").waitFor();
   await page.reload();
   await page.getByRole("heading", { name: "Security" }).waitFor();
+  // Every other session ended with the change: this browser's new one is the only one.
+  const sessions = page.getByRole("list", { name: "Your sessions" });
+  await sessions.getByText("This browser").waitFor();
+  assert.equal(await sessions.getByRole("listitem").count(), 1);
   await page.goto(`${server.base}/`);
   await page.getByRole("heading", { name: "general", exact: true }).waitFor();
 });

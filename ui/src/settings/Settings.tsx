@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { Link, useLocation } from "wouter";
 import { encode } from "uqr";
+import { useQuery } from "@tanstack/react-query";
 import { api, call } from "../api/client";
 import { session } from "../api/session";
 import { signIn } from "../auth/signIn";
@@ -239,6 +240,7 @@ function Security() {
       <ChangePassword username={me.username} />
       <h2>Sessions</h2>
       <div className="card">
+        <SessionList />
         <p>Signed in somewhere you don't recognise? End every session, on every device, including this one.</p>
         <FormError error={everywhere.error} />
         <button className="btn danger" disabled={everywhere.busy} onClick={() => void everywhere.submit()}>
@@ -246,6 +248,35 @@ function Security() {
         </button>
       </div>
     </>
+  );
+}
+
+const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** Where you are signed in; any other session can be signed out from here. */
+function SessionList() {
+  const list = useQuery({ queryKey: ["sessions"], queryFn: async () => (await call(api.GET("/auth/sessions"))).items });
+  const end = async (id: string) => {
+    await call(api.DELETE("/auth/sessions/{id}", { params: { path: { id } } }));
+    await queryClient.invalidateQueries({ queryKey: ["sessions"] });
+  };
+  return (
+    <ul className="sessions" aria-label="Your sessions">
+      {(list.data ?? []).map((s) => (
+        <li key={s.id}>
+          <div>
+            <b>{s.current ? "This browser" : "Signed in"} </b>
+            <span className="muted">since {when.format(new Date(s.started_at))}</span>
+            <div className="muted small">Last active {when.format(new Date(s.last_active_at))}</div>
+          </div>
+          {s.current ? <span className="tag">current</span> : (
+            <button className="btn small" onClick={() => void end(s.id)}>
+              Sign out
+            </button>
+          )}
+        </li>
+      ))}
+    </ul>
   );
 }
 
