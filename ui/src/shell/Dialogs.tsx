@@ -167,3 +167,31 @@ export function InvitePeople({ ws, onClose }: { ws: string; onClose: () => void 
     </Dialog>
   );
 }
+
+export function CreateWorkspace({ onClose }: { onClose: () => void }) {
+  const [, navigate] = useLocation();
+  const [name, setName] = useState("");
+  const { busy, error, submit } = useSubmit(async () => {
+    const w = await call(api.POST("/workspaces", { body: { name: name.trim() } }));
+    await queryClient.invalidateQueries({ queryKey: keys.workspaces });
+    await queryClient.invalidateQueries({ queryKey: keys.conversations });
+    onClose();
+    navigate(`/w/${w.id}`);
+  });
+  return (
+    <Dialog title="Create a workspace" onClose={onClose}>
+      <form onSubmit={submit} noValidate>
+        <Field label="Workspace name" placeholder="e.g. Acme Research" autoFocus value={name} onChange={(e) => setName(e.target.value)} error={error?.field("name")} hint="It gets its own #general, channels and invite links." />
+        <FormError error={error} />
+        <div className="dialog-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button className="btn primary" disabled={busy || !name.trim()}>
+            {busy ? "Creating…" : "Create"}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

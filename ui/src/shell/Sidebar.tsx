@@ -5,11 +5,11 @@ import type { Conversation } from "../api/client";
 import { session } from "../api/session";
 import { Avatar, PresenceDot, useDisplayName } from "../components/Avatar";
 import { conversationTitle, useConversations, useMe, useUser, useWorkspaces } from "../store/data";
-import { BrowseChannels, CreateChannel, InvitePeople, NewDm } from "./Dialogs";
+import { BrowseChannels, CreateChannel, CreateWorkspace, InvitePeople, NewDm } from "./Dialogs";
 import { realtime } from "../realtime/socket";
 import { seedPresence, usePresence } from "../realtime/live";
 
-type Open = null | "browse" | "create" | "dm" | "invite" | "menu" | "workspaces";
+type Open = null | "browse" | "create" | "dm" | "invite" | "menu" | "workspaces" | "new-workspace";
 
 export function Sidebar({ ws, active, onSwitcher }: { ws: string; active: string; onSwitcher: () => void }) {
   const { data: me } = useMe();
@@ -42,6 +42,11 @@ export function Sidebar({ ws, active, onSwitcher }: { ws: string; active: string
             <button role="menuitem" className="menu-item" onClick={() => setOpen("invite")}>
               Invite people to {workspace?.name ?? "this workspace"}
             </button>
+            {me?.role === "owner" || me?.role === "admin" ? (
+              <button role="menuitem" className="menu-item" onClick={() => setOpen("new-workspace")}>
+                Create a workspace
+              </button>
+            ) : null}
           </div>
         ) : null}
       </div>
@@ -94,6 +99,7 @@ export function Sidebar({ ws, active, onSwitcher }: { ws: string; active: string
       {open === "create" ? <CreateChannel ws={ws} onClose={() => setOpen(null)} /> : null}
       {open === "dm" ? <NewDm ws={ws} onClose={() => setOpen(null)} /> : null}
       {open === "invite" ? <InvitePeople ws={ws} onClose={() => setOpen(null)} /> : null}
+      {open === "new-workspace" ? <CreateWorkspace onClose={() => setOpen(null)} /> : null}
     </nav>
   );
 }
