@@ -168,6 +168,31 @@ test("a private channel with someone added, and a direct message, appear live in
   await a.getByRole("navigation", { name: "Conversations" }).getByRole("link", { name: "general" }).click();
 });
 
+test("Ctrl+K jumps to a conversation; the channel browser lists and joins public channels", async () => {
+  const a = alice.page;
+  await a.keyboard.press("Control+k");
+  const box = a.getByRole("combobox", { name: "Conversation name" });
+  await box.fill("secret");
+  await shot(a, "quick-switcher");
+  await box.press("Enter");
+  await a.getByRole("heading", { name: "secret-plans", exact: true }).waitFor();
+
+  // A public channel Bob is not in: he finds it in the browser and joins.
+  await a.getByRole("button", { name: "Create a channel" }).click();
+  await a.getByLabel("Name").fill("random");
+  await a.getByRole("button", { name: "Create", exact: true }).click();
+  await a.getByRole("heading", { name: "random", exact: true }).waitFor();
+  const b = bob.page;
+  await b.getByRole("button", { name: "Browse channels" }).click();
+  const list = b.getByRole("dialog", { name: "Browse channels" });
+  await list.getByText("random").waitFor();
+  await shot(b, "browse-channels");
+  await list.getByRole("button", { name: /random/ }).click();
+  await b.getByRole("heading", { name: "random", exact: true }).waitFor();
+  await b.getByRole("navigation", { name: "Conversations" }).getByRole("link", { name: "general" }).click();
+  await a.getByRole("navigation", { name: "Conversations" }).getByRole("link", { name: "general" }).click();
+});
+
 test("reload keeps the session", async () => {
   await bob.page.reload();
   await bob.page.getByRole("heading", { name: "general", exact: true }).waitFor();
