@@ -82,3 +82,47 @@ async fn a_demoted_admin_loses_private_channels_they_watched() {
     let refused = again.expect(|f| f["type"] == "error").await;
     assert_eq!(refused["code"], "forbidden");
 }
+
+/// Joining a workspace while connected: its public channels' lifecycle arrives on the open
+/// socket, without a reconnect; nothing of it arrived before the join.
+#[tokio::test]
+async fn a_workspace_joined_while_connected_is_heard_without_reconnecting() {
+    let app = spawn_app().await;
+    let (owner, _, alice, _) = app.team().await;
+    let mut ws = app.ws(&alice.access).await;
+    let beta = app
+        .post("/workspaces", Some(&owner.access), json!({"name": "Beta"}))
+        .await
+        .expect(201);
+    let beta = beta["id"].as_str().unwrap();
+    let create = |name: &'static str| {
+        app.post(
+            "/channels",
+            Some(&owner.access),
+            json!({"name": name, "is_private": false, "workspace_id": beta}),
+        )
+    };
+    let before = create("before-joining").await.expect(201);
+    let invite = app
+        .post(
+            &format!("/workspaces/{beta}/invites"),
+            Some(&owner.access),
+            json!({}),
+        )
+        .await
+        .expect(201);
+    let token = invite["token"].as_str().unwrap();
+    app.post(
+        &format!("/invites/{token}/accept"),
+        Some(&alice.access),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let after = create("after-joining").await.expect(201);
+    let created = ws
+        .expect(|f| f["type"] == "event" && f["event"]["type"] == "channel.created")
+        .await;
+    assert_eq!(created["event"]["channel_id"], after["id"], "{created}");
+    assert_ne!(created["event"]["channel_id"], before["id"]);
+}
