@@ -199,6 +199,31 @@ test("reload keeps the session", async () => {
   await messageList(bob.page).getByText("glad you are here").waitFor();
 });
 
+test("unread and mention badges update live for conversations that are not open", async () => {
+  // Bob (reloaded: a new socket, subscribed to nothing by the server) is in #general; Alice
+  // writes in #secret-plans, which Bob is in but not looking at.
+  const bobNav = bob.page.getByRole("navigation", { name: "Conversations" });
+  await bob.page.getByRole("heading", { name: "general", exact: true }).waitFor();
+  await alice.page.getByRole("navigation", { name: "Conversations" }).getByRole("link", { name: "secret-plans" }).click();
+  await alice.page.getByRole("heading", { name: "secret-plans", exact: true }).waitFor();
+  assert.equal(await bob.page.locator("nav.sidebar a.side-item.unread", { hasText: "secret-plans" }).count(), 0, "read before");
+  // A plain message (no mention: only a subscription brings it) marks it unread...
+  await composer(alice.page).fill("the plan is ready");
+  await composer(alice.page).press("Enter");
+  await bob.page.locator("nav.sidebar a.side-item.unread", { hasText: "secret-plans" }).waitFor();
+  // ...and a mention adds a badge.
+  await composer(alice.page).fill("@bob have a look at the plan");
+  await composer(alice.page).press("Enter");
+  await bobNav.getByRole("link", { name: /secret-plans/ }).getByLabel("1 mentions").waitFor();
+  await shot(bob.page, "sidebar-mention");
+  await bobNav.getByRole("link", { name: /secret-plans/ }).click();
+  await messageList(bob.page).getByText("have a look at the plan").waitFor();
+  // Read: the badge is gone.
+  assert.equal(await bobNav.getByRole("link", { name: /secret-plans/ }).getByLabel("1 mentions").count(), 0);
+  await bobNav.getByRole("link", { name: "general" }).click();
+  await alice.page.getByRole("navigation", { name: "Conversations" }).getByRole("link", { name: "general" }).click();
+});
+
 test("offline and back: each message sent meanwhile appears exactly once", async () => {
   await bob.context.setOffline(true);
   for (const n of [1, 2, 3]) {

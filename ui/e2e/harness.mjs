@@ -90,5 +90,14 @@ export async function newUser(browser, name, errors, opts = {}) {
     if (m.type() === "error" && !/401|Failed to load resource/.test(m.text())) errors.push(`${name}: ${m.text()}`);
   });
   page.on("pageerror", (e) => errors.push(`${name}: ${e.message}`));
+  // E2E_WS_LOG=1 prints every WebSocket frame (debugging a failure).
+  if (process.env.E2E_WS_LOG) {
+    page.on("websocket", (ws) => {
+      console.log(`${name} ws open`);
+      ws.on("framesent", (f) => console.log(`${name} > ${String(f.payload).slice(0, 160)}`));
+      ws.on("framereceived", (f) => console.log(`${name} < ${String(f.payload).slice(0, 160)}`));
+      ws.on("close", () => console.log(`${name} ws closed`));
+    });
+  }
   return { context, page };
 }

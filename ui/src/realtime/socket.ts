@@ -81,10 +81,13 @@ export class Realtime {
 
   stop() {
     this.stopped = true;
+    this.generation += 1;
     clearTimeout(this.timer);
     window.removeEventListener("online", this.onOnline);
     window.removeEventListener("offline", this.onOffline);
     this.offSession?.();
+    clearInterval(this.drain);
+    this.drain = undefined;
     this.ws?.close(1000);
     this.ws = null;
     this.setState("offline");
@@ -107,9 +110,59 @@ export class Realtime {
     return () => {
       if (this.open.get(channelId) === lastSeq) {
         this.open.delete(channelId);
-        this.send({ type: "unsubscribe", channel_id: channelId });
+        if (!this.background.includes(channelId)) {
+          this.sent.delete(channelId);
+          this.send({ type: "unsubscribe", channel_id: channelId });
+        }
       }
     };
+  }
+
+  /**
+   * Conversations followed for the sidebar's unread counts and notifications (the user's own,
+   * most recently active first). They are subscribed in the background, a few frames a second,
+   * inside the server's per-connection frame budget; open conversations go first, with resume.
+   */
+  follow(ids: string[]) {
+    this.background = ids;
+    this.startDrain();
+  }
+
+  private background: string[] = [];
+  /** Conversations subscribed on the current socket. */
+  private sent = new Set<string>();
+  private drain: ReturnType<typeof setInterval> | undefined;
+
+  private startDrain() {
+    if (this.drain === undefined) this.drain = setInterval(() => this.drainOne(), 250);
+  }
+
+  private drainOne() {
+    if (this.ws?.readyState !== WebSocket.OPEN) return;
+    const next = this.background.find((id) => !this.sent.has(id));
+    if (next === undefined) {
+      clearInterval(this.drain);
+      this.drain = undefined;
+      // Messages sent before a subscription took effect were not delivered: the caller reads
+      // the counts again once everything is followed.
+      if (this.subscribedSome) {
+        this.subscribedSome = false;
+        for (const fn of this.followedListeners) fn();
+      }
+      return;
+    }
+    this.sent.add(next);
+    this.subscribedSome = true;
+    this.send({ type: "subscribe", channel_id: next });
+  }
+
+  private subscribedSome = false;
+  private followedListeners = new Set<() => void>();
+
+  /** Called when every followed conversation is subscribed after some were not. */
+  onFollowed(fn: () => void): () => void {
+    this.followedListeners.add(fn);
+    return () => this.followedListeners.delete(fn);
   }
 
   typing(channelId: string) {
@@ -121,6 +174,7 @@ export class Realtime {
   }
 
   private sendResume(channelId: string, after: number) {
+    this.sent.add(channelId);
     if (after > 0) this.send({ type: "resume", channel_id: channelId, after_seq: after });
     else this.send({ type: "subscribe", channel_id: channelId });
   }
@@ -135,6 +189,7 @@ export class Realtime {
    * for `online` to reconnect and resume. */
   private onOffline = () => {
     clearTimeout(this.timer);
+    this.generation += 1;
     const ws = this.ws;
     this.ws = null;
     ws?.close(1000);
@@ -160,8 +215,13 @@ export class Realtime {
     this.lastToken = token;
   };
 
+  /** Bumped by every connect and stop: a connect that awaited its ticket while another began
+   * (or the socket was stopped) gives up, so there is never more than one socket. */
+  private generation = 0;
+
   private async connect() {
     if (this.stopped) return;
+    const generation = ++this.generation;
     if (!navigator.onLine) {
       this.setState("offline"); // `online` reconnects
       return;
@@ -171,18 +231,20 @@ export class Realtime {
     try {
       ticket = (await call(api.POST("/ws/ticket"))).ticket;
     } catch {
-      this.retry();
+      if (generation === this.generation) this.retry();
       return;
     }
-    if (this.stopped) return;
+    if (this.stopped || generation !== this.generation) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${proto}//${location.host}/ws?ticket=${encodeURIComponent(ticket)}`);
     this.ws = ws;
     this.lastToken = session.accessToken();
     ws.onopen = () => {
       this.attempt = 0;
+      this.sent.clear();
       this.setState("open");
       for (const [id, seq] of this.open) this.sendResume(id, seq());
+      this.startDrain();
     };
     ws.onmessage = (e: MessageEvent<string>) => {
       let frame: Frame;
