@@ -71,7 +71,7 @@ export function Composer({ channelId, draftId, ws, placeholder, onSend }: { chan
         .map((c) => ({ key: c.id, label: `#${c.name}`, detail: c.description ?? undefined, insert: `#${c.name} ` }));
     }
     return searchEmoji(q, 6).map(([name, e]) => ({ key: name, label: `${e}  :${name}:`, insert: `${e} ` }));
-  }, [token?.trigger, token?.query, members.data, convs.data, ws]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [token?.trigger, token?.query, members.data, convs.data, ws]);
 
   const apply = (s: Suggestion) => {
     if (!token) return;

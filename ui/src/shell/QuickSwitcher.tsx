@@ -27,7 +27,6 @@ export function QuickSwitcher({ onClose }: { onClose: () => void }) {
       .filter((x) => !needle || x.label.toLowerCase().includes(needle))
       .sort((a, b) => Date.parse(b.c.last_message_at ?? b.c.created_at) - Date.parse(a.c.last_message_at ?? a.c.created_at))
       .slice(0, 12);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [convs, q, me?.id]);
   const go = (i: number) => {
     const x = items[i];

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Icon } from "../components/Icon";
 import { Link, useLocation } from "wouter";
 import type { Conversation } from "../api/client";
@@ -22,7 +22,7 @@ export function Sidebar({ ws, active, onSwitcher }: { ws: string; active: string
   const dms = inWs
     .filter((c) => c.kind === "dm" || c.kind === "group_dm")
     .sort((a, b) => Date.parse(b.last_message_at ?? b.created_at) - Date.parse(a.last_message_at ?? a.created_at));
-  localStorage.setItem("colink:last-ws", ws);
+  useEffect(() => localStorage.setItem("colink:last-ws", ws), [ws]);
 
   return (
     <nav className="sidebar" aria-label="Conversations">
