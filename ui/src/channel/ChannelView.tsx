@@ -35,8 +35,16 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
   const links = useWorkspaceLinks(ws);
   const [, navigate] = useLocation();
   const typing = useTyping(channelId, me?.id);
-  // The read marker when the conversation was opened: the "new messages" line goes after it.
-  const [newAfter] = useState(() => conv?.last_read_seq ?? null);
+  // The read marker when the conversation was opened (or when the list arrived, on a direct
+  // link): the "new messages" line goes after it, and stays there while the channel is open.
+  const [newAfter, setNewAfter] = useState(() => conv?.last_read_seq ?? null);
+  const markerTaken = useRef(conv !== undefined);
+  useEffect(() => {
+    if (!markerTaken.current && conv) {
+      markerTaken.current = true;
+      setNewAfter(conv.last_read_seq ?? null);
+    }
+  }, [conv]);
   const other = conv?.kind === "dm" ? conv.participant_ids.find((p) => p !== me?.id) ?? me?.id : undefined;
   const otherUser = useUser(other);
 
