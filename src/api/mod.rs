@@ -128,6 +128,11 @@ pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
     let policy = Arc::new(edge::EdgePolicy::new(&state.config, allow));
     let origins = state.config.server.cors_origins.clone();
     let web = crate::web::WebApp::new();
+    // Release servers compress the app's files at start; debug builds (tests) read `ui-dist/`
+    // from disk per request and would only spend CPU.
+    if !cfg!(debug_assertions) {
+        web.warm_in_background();
+    }
 
     let route = Route::new()
         .nest("/api/v1", api)
