@@ -81,6 +81,8 @@ struct Conn {
     /// Replays still to stream, oldest request first.
     replays: VecDeque<Replay>,
     limiter: FrameLimiter,
+    /// What `subscribe_all` followed, once per connection (later ones answer the same count).
+    followed_all: Option<usize>,
     missed_pongs: u32,
     /// Fires when the credential expires, unless an `auth` frame moved it.
     expiry: std::pin::Pin<Box<tokio::time::Sleep>>,
@@ -146,6 +148,7 @@ pub async fn run(socket: WebSocketStream, state: Arc<AppState>, who: Identity, r
         sink,
         sent_seq: HashMap::new(),
         replays: VecDeque::new(),
+        followed_all: None,
         missed_pongs: 0,
         expiry: Box::pin(tokio::time::sleep_until(deadline(who_expires))),
     };
@@ -336,6 +339,7 @@ impl Conn {
                 }
                 Ok(())
             }
+            ClientFrame::SubscribeAll => self.subscribe_all().await,
             ClientFrame::Unsubscribe { channel_id } => {
                 self.state.realtime.hub.unsubscribe(self.reg.id, channel_id);
                 self.sent_seq.remove(&channel_id);
@@ -374,6 +378,38 @@ impl Conn {
             })),
             Err(_) => Ok(self.who.principal),
         }
+    }
+
+    /// Follow every conversation of the user, as `subscribe_checked` does one: subscribe, then
+    /// read the memberships again and drop any that ended meanwhile (its `member.left` may have
+    /// passed before the subscription existed). Once per connection: later membership changes
+    /// reach the hub as events.
+    async fn subscribe_all(&mut self) -> Flow {
+        if self.followed_all.is_none() {
+            let user = self.who.principal.user_id;
+            let hub = &self.state.realtime.hub;
+            let before = super::queries::member_channels(&self.state, user).await;
+            let Ok(before) = before else {
+                return self
+                    .write_frame(ServerFrame::error(
+                        code::INTERNAL,
+                        "could not read your conversations: try again",
+                    ))
+                    .await;
+            };
+            for channel in &before {
+                hub.subscribe(self.reg.id, *channel);
+            }
+            let after = super::queries::member_channels(&self.state, user)
+                .await
+                .unwrap_or_else(|_| before.clone());
+            for gone in before.iter().filter(|c| !after.contains(c)) {
+                hub.unsubscribe(self.reg.id, *gone);
+            }
+            self.followed_all = Some(after.len());
+        }
+        let count = self.followed_all.unwrap_or_default();
+        self.write_frame(ServerFrame::SubscribedAll { count }).await
     }
 
     /// Subscribe, then check access once more: a removal that committed after the first check

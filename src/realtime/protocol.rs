@@ -39,6 +39,9 @@ pub enum ClientFrame {
     Unsubscribe {
         channel_id: Uuid,
     },
+    /// Every conversation the user is a member of (for live sidebar counts); membership
+    /// changes afterwards follow through `member.joined` / `member.left`.
+    SubscribeAll,
     Typing {
         channel_id: Uuid,
     },
@@ -62,6 +65,10 @@ pub enum ClientFrame {
 pub enum ServerFrame<'a> {
     Subscribed {
         channel_id: Uuid,
+    },
+    /// The answer to `subscribe_all`: how many conversations the connection now follows.
+    SubscribedAll {
+        count: usize,
     },
     Event {
         event: &'a Event,

@@ -76,6 +76,23 @@ pub async fn co_members(state: &AppState, user: Uuid) -> AppResult<Vec<Uuid>> {
         .await?)
 }
 
+/// The most conversations one `subscribe_all` follows (the newest first).
+pub const MAX_FOLLOWED: u64 = 5_000;
+
+/// The conversations `user` is a member of, newest first, at most [`MAX_FOLLOWED`].
+pub async fn member_channels(state: &AppState, user: Uuid) -> AppResult<Vec<Uuid>> {
+    use sea_orm::QueryOrder;
+    Ok(channel_member::Entity::find()
+        .select_only()
+        .column(channel_member::Column::ChannelId)
+        .filter(channel_member::Column::UserId.eq(user))
+        .order_by_desc(channel_member::Column::ChannelId)
+        .limit(MAX_FOLLOWED)
+        .into_tuple()
+        .all(&state.db)
+        .await?)
+}
+
 /// Whether `user` (active, with their current role) may read `channel`.
 pub async fn can_read(state: &AppState, user: Uuid, channel: Uuid) -> AppResult<bool> {
     let Some(token_state) = authn::token_state(state, user).await? else {

@@ -126,3 +126,41 @@ async fn a_workspace_joined_while_connected_is_heard_without_reconnecting() {
     assert_eq!(created["event"]["channel_id"], after["id"], "{created}");
     assert_ne!(created["event"]["channel_id"], before["id"]);
 }
+
+/// `subscribe_all`: one frame follows every conversation the user is in (the sidebar's live
+/// counts), and nothing else.
+#[tokio::test]
+async fn subscribe_all_follows_every_conversation_of_the_user_and_no_other() {
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    let joined = app.channel(&bob, "joined", false).await;
+    app.join(&alice, &joined).await;
+    let private = app.channel(&bob, "private", true).await;
+    app.post(
+        &format!("/channels/{private}/members"),
+        Some(&bob.access),
+        json!({"user_id": alice.user_id}),
+    )
+    .await
+    .expect(204);
+    let elsewhere = app.channel(&bob, "elsewhere", false).await;
+
+    let mut ws = app.ws(&alice.access).await;
+    ws.send(json!({"type": "subscribe_all"})).await;
+    let answer = ws.expect(|f| f["type"] == "subscribed_all").await;
+    // #general, #joined and #private.
+    assert_eq!(answer["count"], 3, "{answer}");
+
+    app.send(&bob, &elsewhere, "not for alice").await;
+    for (channel, text) in [(&joined, "in joined"), (&private, "in private")] {
+        app.send(&bob, channel, text).await;
+        let frame = ws
+            .expect(|f| f["type"] == "event" && f["event"]["type"] == "message.created")
+            .await;
+        assert_eq!(frame["event"]["data"]["content"], text, "{frame}");
+    }
+    // Once per connection: asking again answers the same, without another subscription.
+    ws.send(json!({"type": "subscribe_all"})).await;
+    let again = ws.expect(|f| f["type"] == "subscribed_all").await;
+    assert_eq!(again["count"], 3);
+}
