@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Icon } from "../components/Icon";
-import { api, call, ApiError } from "../api/client";
+import { api, call, ApiError, type Conversation } from "../api/client";
 import { lastSeq, receive } from "../lib/timeline";
 import { post } from "./actions";
 import { ThreadPanel } from "./ThreadPanel";
@@ -62,7 +62,11 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
       try {
         if (!timelines.get(channelId).loaded) await loadLatest(channelId);
         if (cancelled) return;
-        stop = realtime.watch(channelId, () => lastSeq(timelines.get(channelId)));
+        stop = realtime.watch(
+          channelId,
+          () => lastSeq(timelines.get(channelId)),
+          () => !!queryClient.getQueryData<Conversation[]>(keys.conversations)?.some((c) => c.id === channelId),
+        );
       } catch (e) {
         if (!cancelled) setError(e instanceof ApiError ? e : new ApiError(0, "unknown", String(e)));
       }

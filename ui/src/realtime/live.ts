@@ -193,26 +193,12 @@ export function handleFrame(frame: Frame, me: string) {
 export function startLive(me: string): () => void {
   const off = realtime.on((f) => handleFrame(f, me));
   // Once every conversation is followed (after a start or a reconnect), the counts may have
-  // moved while some were not yet subscribed: read them again, once.
+  // moved before: read them again, once.
   const offFollowed = realtime.onFollowed(() => void queryClient.invalidateQueries({ queryKey: keys.conversations }));
-  // Follow every conversation of the user for live counts, most recently active first.
-  const follow = () => {
-    const list = queryClient.getQueryData<Conversation[]>(keys.conversations) ?? [];
-    const ids = [...list]
-      .filter((c) => !c.archived_at)
-      .sort((a, b) => Date.parse(b.last_message_at ?? b.created_at) - Date.parse(a.last_message_at ?? a.created_at))
-      .map((c) => c.id);
-    realtime.follow(ids);
-  };
-  follow();
-  const offCache = queryClient.getQueryCache().subscribe((e) => {
-    if (e.query.queryKey[0] === keys.conversations[0] && e.type === "updated") follow();
-  });
   realtime.start();
   return () => {
     off();
     offFollowed();
-    offCache();
     realtime.stop();
   };
 }

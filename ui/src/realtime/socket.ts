@@ -4,7 +4,8 @@
  * - It reconnects with jittered exponential back-off (0.5 s → 30 s), at once when the browser
  *   comes back online, and after a fresh token when the server closed it with 4001.
  * - After every (re)connect each open conversation is resumed from the last seq the app holds, so
- *   nothing is lost across a drop; the timeline de-duplicates what arrives twice.
+ *   nothing is lost across a drop; the timeline de-duplicates what arrives twice. Then one
+ *   `subscribe_all` follows every other conversation of the user, for live unread counts.
  * - The access token is renewed on the open socket (`auth` frame) whenever the session refreshes.
  * The frame types below follow SPEC §6; event payloads use the generated schema types.
  */
@@ -49,6 +50,7 @@ export type ServerEvent =
 export type Frame =
   | { type: "event"; event: ServerEvent }
   | { type: "subscribed"; channel_id: string }
+  | { type: "subscribed_all"; count: number }
   | { type: "typing"; channel_id: string; user_id: string; username: string }
   | { type: "presence"; user_id: string; status: Presence }
   | { type: "pong" }
@@ -86,8 +88,6 @@ export class Realtime {
     window.removeEventListener("online", this.onOnline);
     window.removeEventListener("offline", this.onOffline);
     this.offSession?.();
-    clearInterval(this.drain);
-    this.drain = undefined;
     this.ws?.close(1000);
     this.ws = null;
     this.setState("offline");
@@ -103,67 +103,29 @@ export class Realtime {
     return () => this.stateListeners.delete(fn);
   }
 
-  /** Follow a conversation; `lastSeq` tells where to resume after a reconnect. */
-  watch(channelId: string, lastSeq: () => number): () => void {
+  /** Follow a conversation; `lastSeq` tells where to resume after a reconnect. When it is
+   * closed, it stays subscribed if `isMine()` (`subscribe_all` follows the user's own
+   * conversations for the sidebar); a public channel only looked at is unsubscribed. */
+  watch(channelId: string, lastSeq: () => number, isMine: () => boolean): () => void {
     this.open.set(channelId, lastSeq);
     this.sendResume(channelId, lastSeq());
     return () => {
       if (this.open.get(channelId) === lastSeq) {
         this.open.delete(channelId);
-        if (!this.background.includes(channelId)) {
-          this.sent.delete(channelId);
-          this.send({ type: "unsubscribe", channel_id: channelId });
-        }
+        if (!isMine()) this.send({ type: "unsubscribe", channel_id: channelId });
       }
     };
   }
 
-  /**
-   * Conversations followed for the sidebar's unread counts and notifications (the user's own,
-   * most recently active first). They are subscribed in the background, a few frames a second,
-   * inside the server's per-connection frame budget; open conversations go first, with resume.
-   */
-  follow(ids: string[]) {
-    this.background = ids;
-    this.startDrain();
-  }
-
-  private background: string[] = [];
-  /** Conversations subscribed on the current socket. */
-  private sent = new Set<string>();
-  private drain: ReturnType<typeof setInterval> | undefined;
-
-  private startDrain() {
-    if (this.drain === undefined) this.drain = setInterval(() => this.drainOne(), 250);
-  }
-
-  private drainOne() {
-    if (this.ws?.readyState !== WebSocket.OPEN) return;
-    const next = this.background.find((id) => !this.sent.has(id));
-    if (next === undefined) {
-      clearInterval(this.drain);
-      this.drain = undefined;
-      // Messages sent before a subscription took effect were not delivered: the caller reads
-      // the counts again once everything is followed.
-      if (this.subscribedSome) {
-        this.subscribedSome = false;
-        for (const fn of this.followedListeners) fn();
-      }
-      return;
-    }
-    this.sent.add(next);
-    this.subscribedSome = true;
-    this.send({ type: "subscribe", channel_id: next });
-  }
-
-  private subscribedSome = false;
-  private followedListeners = new Set<() => void>();
-
-  /** Called when every followed conversation is subscribed after some were not. */
+  /** Called when the server confirms `subscribe_all` (after each connect): every
+   * conversation of the user is followed from then on, so the caller reads the counts once to
+   * cover what was sent before. */
   onFollowed(fn: () => void): () => void {
     this.followedListeners.add(fn);
     return () => this.followedListeners.delete(fn);
   }
+
+  private followedListeners = new Set<() => void>();
 
   typing(channelId: string) {
     this.send({ type: "typing", channel_id: channelId });
@@ -174,7 +136,6 @@ export class Realtime {
   }
 
   private sendResume(channelId: string, after: number) {
-    this.sent.add(channelId);
     if (after > 0) this.send({ type: "resume", channel_id: channelId, after_seq: after });
     else this.send({ type: "subscribe", channel_id: channelId });
   }
@@ -241,10 +202,10 @@ export class Realtime {
     this.lastToken = session.accessToken();
     ws.onopen = () => {
       this.attempt = 0;
-      this.sent.clear();
       this.setState("open");
       for (const [id, seq] of this.open) this.sendResume(id, seq());
-      this.startDrain();
+      // Every other conversation of the user, for live unread counts (one frame).
+      this.send({ type: "subscribe_all" });
     };
     ws.onmessage = (e: MessageEvent<string>) => {
       let frame: Frame;
@@ -253,6 +214,7 @@ export class Realtime {
       } catch {
         return;
       }
+      if (frame.type === "subscribed_all") for (const fn of this.followedListeners) fn();
       for (const h of this.handlers) h(frame);
     };
     ws.onclose = (e: CloseEvent) => {
