@@ -312,6 +312,43 @@ test("at 375 px the sidebar collapses into a menu", async () => {
   await shot(page, "phone-sidebar");
 });
 
+test("the verification link mailed at registration confirms the address", async () => {
+  const link = server
+    .mails()
+    .map((m) => /https?:\/\/\S+\/verify-email\?token=[\w-]+/.exec(m)?.[0])
+    .find(Boolean);
+  assert.ok(link, "registration mailed a verification link");
+  const visitor = await newUser(browser, "visitor", errors);
+  await visitor.page.goto(link);
+  await visitor.page.getByRole("heading", { name: "Email confirmed" }).waitFor();
+  await visitor.context.close();
+});
+
+test("forgot password: the mailed link sets a new password, which signs in", async () => {
+  const visitor = await newUser(browser, "visitor", errors);
+  const page = visitor.page;
+  await page.goto(`${server.base}/login`);
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  const before = server.mailCount();
+  await page.getByLabel("Email").fill("bob@example.com");
+  await page.getByRole("button", { name: "Send reset link" }).click();
+  await page.getByRole("heading", { name: "Check your inbox" }).waitFor();
+  const mail = await server.newestMail(before);
+  const link = /https?:\/\/\S+\/reset-password\?token=[\w-]+/.exec(mail.text)?.[0];
+  assert.ok(link, "the mail has a reset link");
+  await page.goto(link);
+  await page.getByLabel("New password").fill("reset passphrase 2026");
+  await page.getByLabel("Repeat it").fill("reset passphrase 2026");
+  await page.getByRole("button", { name: "Set password" }).click();
+  await page.getByRole("heading", { name: "Password changed" }).waitFor();
+  await page.getByRole("link", { name: "Sign in" }).click();
+  await page.getByLabel("Username or email").fill("bob");
+  await page.getByLabel("Password").fill("reset passphrase 2026");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/w\/[^/]+\/c\/[^/]+$/);
+  await visitor.context.close();
+});
+
 /** axe-core's serious and critical violations on the page as it is now. */
 async function axeViolations(page) {
   await page.evaluate(axeSource);

@@ -1,7 +1,7 @@
 // The end-to-end harness: the real CoLink binary with a temporary data dir on a free port, and
 // Debian's Chromium driven by playwright-core. No mocks.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createServer } from "node:net";
@@ -64,6 +64,29 @@ export async function startServer(extraEnv = {}) {
     base,
     setupToken,
     log,
+    /** The newest mail CoLink wrote to its mailbox directory (no SMTP configured), decoded. */
+    async newestMail(after = 0) {
+      const dir = join(dataDir, "mailbox");
+      for (let i = 0; i < 300; i++) {
+        const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".eml")).sort() : [];
+        if (files.length > after) {
+          const raw = readFileSync(join(dir, files[files.length - 1]), "utf8");
+          return { count: files.length, text: raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=") };
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error("no mail arrived");
+    },
+    /** Every mail so far, decoded, oldest first. */
+    mails() {
+      const dir = join(dataDir, "mailbox");
+      const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".eml")).sort() : [];
+      return files.map((f) => readFileSync(join(dir, f), "utf8").replace(/=\r?\n/g, "").replace(/=3D/g, "="));
+    },
+    mailCount() {
+      const dir = join(dataDir, "mailbox");
+      return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".eml")).length : 0;
+    },
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
