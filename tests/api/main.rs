@@ -34,6 +34,7 @@ mod lockout;
 mod mentions;
 mod messages;
 mod pagination;
+mod password;
 mod permissions;
 mod races;
 mod reactions;
