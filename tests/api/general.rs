@@ -103,22 +103,7 @@ async fn setup_registration_and_invites_put_everyone_in_general() {
     let second_general = general(&app, &owner, Some(second)).await;
     let second_id = second_general["id"].as_str().unwrap().to_string();
     assert_ne!(second_id, id);
-    let invite = app
-        .post(
-            &format!("/workspaces/{second}/invites"),
-            Some(&owner.access),
-            json!({}),
-        )
-        .await
-        .expect(201);
-    let token = invite["token"].as_str().unwrap();
-    app.post(
-        &format!("/invites/{token}/accept"),
-        Some(&alice.access),
-        json!({}),
-    )
-    .await
-    .expect(200);
+    let token = app.invite_into(&owner, second, &alice).await;
     assert_eq!(
         member_names(&app, &owner, &second_id).await,
         ["alice:member", "owner:owner"]

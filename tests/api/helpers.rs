@@ -418,6 +418,28 @@ impl TestApp {
     }
 
     /// Owner + workspace + members `alice` and `bob`.
+    /// `inviter` invites `user` (already signed up) into `workspace`, and `user` accepts; the
+    /// invite's token.
+    pub async fn invite_into(&self, inviter: &Session, workspace: &str, user: &Session) -> String {
+        let invite = self
+            .post(
+                &format!("/workspaces/{workspace}/invites"),
+                Some(&inviter.access),
+                json!({}),
+            )
+            .await
+            .expect(201);
+        let token = invite["token"].as_str().unwrap();
+        self.post(
+            &format!("/invites/{token}/accept"),
+            Some(&user.access),
+            json!({}),
+        )
+        .await
+        .expect(200);
+        token.to_string()
+    }
+
     pub async fn team(&self) -> (Session, String, Session, Session) {
         let (owner, ws) = self.setup_owner().await;
         let alice = self.member(&owner, &ws, "alice").await;

@@ -103,22 +103,7 @@ async fn a_workspace_joined_while_connected_is_heard_without_reconnecting() {
         )
     };
     let before = create("before-joining").await.expect(201);
-    let invite = app
-        .post(
-            &format!("/workspaces/{beta}/invites"),
-            Some(&owner.access),
-            json!({}),
-        )
-        .await
-        .expect(201);
-    let token = invite["token"].as_str().unwrap();
-    app.post(
-        &format!("/invites/{token}/accept"),
-        Some(&alice.access),
-        json!({}),
-    )
-    .await
-    .expect(200);
+    app.invite_into(&owner, beta, &alice).await;
     let after = create("after-joining").await.expect(201);
     let created = ws
         .expect(|f| f["type"] == "event" && f["event"]["type"] == "channel.created")

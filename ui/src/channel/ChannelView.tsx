@@ -6,7 +6,7 @@ import { post } from "./actions";
 import { ThreadPanel } from "./ThreadPanel";
 import { ThreadOpener } from "./threadContext";
 import { timelines, useTimeline } from "../store/timelines";
-import { conversationTitle, keys, patchConversation, useConversation, useMe, useUser } from "../store/data";
+import { keys, patchConversation, useConversation, useConversationTitle, useMe } from "../store/data";
 import { realtime } from "../realtime/socket";
 import { setActiveConversation, useTyping } from "../realtime/live";
 import { MessageList } from "./MessageList";
@@ -45,8 +45,7 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
       setNewAfter(conv.last_read_seq ?? null);
     }
   }, [conv]);
-  const other = conv?.kind === "dm" ? conv.participant_ids.find((p) => p !== me?.id) ?? me?.id : undefined;
-  const otherUser = useUser(other);
+  const { title, partner, partnerId } = useConversationTitle(conv, me?.id);
 
   useEffect(() => {
     localStorage.setItem(`colink:last:${ws}`, channelId);
@@ -107,7 +106,6 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
     return () => document.removeEventListener("visibilitychange", onVisible);
   }, [markRead]);
 
-  const title = conv ? conversationTitle(conv, me?.id, (id) => (id === other ? otherUser.data?.display_name || otherUser.data?.username || "…" : "…")) : "";
   const icon = conv?.kind === "public" ? "hash" : conv?.kind === "private" ? "lock" : null;
   const readOnly = !!conv?.archived_at;
 
@@ -122,7 +120,7 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
           </button>
           <div className="channel-title">
             <h1>
-              {icon ? <Icon name={icon} className="channel-icon" /> : other ? <PresenceDot userId={other} fallback={otherUser.data?.presence} /> : null}
+              {icon ? <Icon name={icon} className="channel-icon" /> : partnerId ? <PresenceDot userId={partnerId} fallback={partner?.presence} /> : null}
               {title}
             </h1>
             {conv?.topic || conv?.description ? <p className="topic">{conv.topic || conv.description}</p> : null}

@@ -3,8 +3,8 @@ import { Icon } from "../components/Icon";
 import { Link, useLocation } from "wouter";
 import type { Conversation } from "../api/client";
 import { session } from "../api/session";
-import { Avatar, PresenceDot, useDisplayName } from "../components/Avatar";
-import { conversationTitle, useConversations, useMe, useUser, useWorkspaces } from "../store/data";
+import { Avatar, PresenceDot } from "../components/Avatar";
+import { useConversationTitle, useConversations, useMe, useWorkspaces } from "../store/data";
 import { BrowseChannels, CreateChannel, CreateWorkspace, InvitePeople, NewDm } from "./Dialogs";
 import { realtime } from "../realtime/socket";
 import { seedPresence, usePresence } from "../realtime/live";
@@ -123,9 +123,7 @@ function Section({ title, onAdd, addLabel, children }: { title: string; onAdd: (
 }
 
 function Item({ c, ws, active, me }: { c: Conversation; ws: string; active: boolean; me: string | undefined }) {
-  const other = c.kind === "dm" ? c.participant_ids.find((p) => p !== me) ?? me : undefined;
-  const otherUser = useUser(other);
-  const title = conversationTitle(c, me, (id) => (id === other ? otherUser.data?.display_name || otherUser.data?.username || "…" : "…"));
+  const { title, partner, partnerId } = useConversationTitle(c, me);
   const unread = (c.unread_count ?? 0) > 0 && !active;
   // Direct messages count every unread message, as mentions do in channels.
   const direct = c.kind === "dm" || c.kind === "group_dm";
@@ -138,9 +136,9 @@ function Item({ c, ws, active, me }: { c: Conversation; ws: string; active: bool
       aria-current={active ? "page" : undefined}
     >
       <span className="side-icon" aria-hidden="true">
-        {c.kind === "public" ? <Icon name="hash" size={16} /> : c.kind === "private" ? <Icon name="lock" size={16} /> : c.kind === "dm" && other ? <PresenceDot userId={other} fallback={otherUser.data?.presence} /> : <Icon name="users" size={16} />}
+        {c.kind === "public" ? <Icon name="hash" size={16} /> : c.kind === "private" ? <Icon name="lock" size={16} /> : partnerId ? <PresenceDot userId={partnerId} fallback={partner?.presence} /> : <Icon name="users" size={16} />}
       </span>
-      <span className="side-label">{c.kind === "group_dm" ? <GroupTitle c={c} me={me} /> : title}</span>
+      <span className="side-label">{title}</span>
       {mentions > 0 ? (
         <span className="badge" aria-label={direct ? `${mentions} unread` : `${mentions} mentions`}>
           {mentions > 99 ? "99+" : mentions}
@@ -148,24 +146,6 @@ function Item({ c, ws, active, me }: { c: Conversation; ws: string; active: bool
       ) : null}
     </Link>
     </li>
-  );
-}
-
-function Name({ id }: { id: string }) {
-  return <>{useDisplayName(id)}</>;
-}
-
-function GroupTitle({ c, me }: { c: Conversation; me: string | undefined }) {
-  const others = c.participant_ids.filter((p) => p !== me);
-  return (
-    <>
-      {others.map((id, i) => (
-        <span key={id}>
-          {i > 0 ? ", " : ""}
-          <Name id={id} />
-        </span>
-      ))}
-    </>
   );
 }
 

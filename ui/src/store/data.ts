@@ -1,5 +1,5 @@
 /** Server state shared by the shell: who I am, my workspaces, my conversations, people. */
-import { useQuery } from "@tanstack/react-query";
+import { useQueries, useQuery } from "@tanstack/react-query";
 import { api, call, type Conversation, type User } from "../api/client";
 import { queryClient } from "../queryClient";
 
@@ -47,13 +47,39 @@ export function patchConversation(id: string, fn: (c: Conversation) => Conversat
   queryClient.setQueryData<Conversation[]>(keys.conversations, (list) => list?.map((c) => (c.id === id ? fn(c) : c)));
 }
 
-export function useUser(id: string | null | undefined) {
-  return useQuery({
+function userQuery(id: string | null | undefined) {
+  return {
     queryKey: keys.user(id ?? ""),
     queryFn: () => call(api.GET("/users/{id}", { params: { path: { id: id as string } } })),
     enabled: !!id,
     staleTime: 5 * 60_000,
-  });
+  };
+}
+
+export function useUser(id: string | null | undefined) {
+  return useQuery(userQuery(id));
+}
+
+/**
+ * A conversation's title (the channel's name, or the names of the other people of a DM) and,
+ * for a one-to-one DM, the other person (for their presence).
+ */
+export function useConversationTitle(c: Conversation | undefined, me: string | undefined): { title: string; partner: User | undefined; partnerId: string | undefined } {
+  const direct = c?.kind === "dm" || c?.kind === "group_dm";
+  const others = direct && c ? c.participant_ids.filter((p) => p !== me) : [];
+  // A DM with oneself is titled with one's own name.
+  const people = direct && others.length === 0 && me ? [me] : others;
+  const users = useQueries({ queries: people.map((id) => userQuery(id)) });
+  const names = new Map(people.map((id, i) => {
+    const u = users[i]?.data;
+    return [id, u ? u.display_name || u.username : "…"] as const;
+  }));
+  const partnerId = c?.kind === "dm" ? people[0] : undefined;
+  return {
+    title: c ? conversationTitle(c, me, (id) => names.get(id) ?? "…") : "",
+    partner: partnerId ? users[0]?.data : undefined,
+    partnerId,
+  };
 }
 
 /** Seed the people cache from a list that already has them (members, search results). */
