@@ -44,6 +44,8 @@ pub struct AppState {
     pub message_writer: MessageWriter,
     /// Cached post permissions for the message hot path (see `service::access`).
     pub post_access: crate::service::access::PostAccessCache,
+    /// The newest page of each conversation's messages (see `service::latest_page`).
+    pub latest_pages: crate::service::latest_page::LatestPages,
     /// WebSocket connections, presence and typing (see `realtime`).
     pub realtime: crate::realtime::Realtime,
 }
@@ -152,6 +154,7 @@ impl AppState {
                 write_gate,
                 message_writer,
                 post_access: Default::default(),
+                latest_pages: Default::default(),
                 realtime,
             },
             WorkerEnds {

@@ -7,15 +7,15 @@
 //! - manage (update, archive, remove members): channel owners/admins and server admins.
 
 use sea_orm::{
-    ConnectionTrait, EntityTrait, JoinType, QuerySelect,
-    sea_query::{Expr, ExprTrait, IntoCondition},
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryResult, QuerySelect,
+    sea_query::{Expr, ExprTrait, Func, IntoCondition, Query},
 };
 use uuid::Uuid;
 
-use super::{Principal, workspaces};
+use super::{Principal, latest_page::ContentKey, workspaces};
 use crate::identity::token_state::ExpiringCache;
 use crate::{
-    db::entity::{channel, channel_member},
+    db::entity::{channel, channel_member, channel_version},
     error::{AppError, AppResult, ErrorCode},
 };
 
@@ -23,9 +23,54 @@ pub struct Access {
     pub channel: channel::Model,
     pub membership: Option<channel_member::Model>,
     pub principal: Principal,
+    /// `channel_versions.version` when the channel was read (see `latest_page`).
+    content_version: i64,
+}
+
+const CONTENT_VERSION: &str = "content_version";
+
+/// `COALESCE((SELECT version FROM channel_versions WHERE channel_id = channels.id), 0)`.
+fn content_version() -> Expr {
+    Func::coalesce([
+        Expr::from(
+            Query::select()
+                .column(channel_version::Column::Version)
+                .from(channel_version::Entity)
+                .and_where(
+                    Expr::col((channel_version::Entity, channel_version::Column::ChannelId))
+                        .equals((channel::Entity, channel::Column::Id)),
+                )
+                .to_owned(),
+        ),
+        Expr::val(0i64),
+    ])
+    .into()
+}
+
+/// A channel row with its content version (the first half of the access check's row).
+struct Versioned {
+    channel: channel::Model,
+    content_version: i64,
+}
+
+impl FromQueryResult for Versioned {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            channel: channel::Model::from_query_result(res, pre)?,
+            // `select_also` prefixes the first entity's columns, this one included.
+            content_version: res.try_get(pre, CONTENT_VERSION)?,
+        })
+    }
 }
 
 impl Access {
+    /// The state of the conversation's messages when it was read (see `latest_page`).
+    pub fn content_key(&self) -> ContentKey {
+        ContentKey {
+            last_seq: self.channel.last_seq,
+            version: self.content_version,
+        }
+    }
     pub fn is_dm(&self) -> bool {
         self.channel.kind.is_dm()
     }
@@ -74,9 +119,10 @@ pub async fn readable(
     principal: Principal,
     channel_id: Uuid,
 ) -> AppResult<Access> {
-    // The channel and the caller's membership in one query.
+    // The channel, its content version and the caller's membership in one query.
     let caller = principal.user_id;
-    let (channel, membership) = channel::Entity::find_by_id(channel_id)
+    let (seen, membership) = channel::Entity::find_by_id(channel_id)
+        .expr_as(content_version(), CONTENT_VERSION)
         .select_also(channel_member::Entity)
         .join(
             JoinType::LeftJoin,
@@ -90,13 +136,17 @@ pub async fn readable(
                 })
                 .into(),
         )
+        .into_model::<Versioned, channel_member::Model>()
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("channel"))?;
+    let content_version = seen.content_version;
+    let channel = seen.channel;
     let access = Access {
         channel,
         membership,
         principal,
+        content_version,
     };
     if access.is_member() || access.is_moderator() {
         return Ok(access);

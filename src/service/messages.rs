@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, broadcast, events, limits,
+    Principal, access, broadcast, events, latest_page, limits,
     message_writer::{NewMessage, Stored},
     now, threads,
     views::{MentionSet, MessageView},
@@ -197,8 +197,22 @@ pub async fn list(
     after: Option<i64>,
     limit: u64,
 ) -> AppResult<(Vec<MessageView>, Option<String>)> {
-    access::readable(&state.db, principal, channel_id).await?;
+    let access = access::readable(&state.db, principal, channel_id).await?;
     let limit = limit.clamp(1, 200);
+    if before.is_none() && after.is_none() && limit <= latest_page::CACHED {
+        let (views, more) = latest_page::newest(
+            &state.db,
+            &state.latest_pages,
+            &access,
+            principal.user_id,
+            limit,
+        )
+        .await?;
+        let next = more
+            .then(|| views.last().map(|m| m.seq.to_string()))
+            .flatten();
+        return Ok((views, next));
+    }
     let mut q = message::Entity::find()
         .filter(message::Column::ChannelId.eq(channel_id))
         .filter(message::Column::ThreadRootId.is_null());
@@ -293,6 +307,7 @@ pub async fn edit(
     super::read_counts::on_mentions_changed(&tx, c, seq, author, &before, &set).await?;
     let view = one(&tx, principal.user_id, updated).await?;
     emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
+    latest_page::bump(&tx, access.channel.id).await?;
     events::commit(state, tx).await?;
     Ok(view)
 }
@@ -370,5 +385,6 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
         let view = one(&tx, principal.user_id, root).await?;
         emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
     }
+    latest_page::bump(&tx, access.channel.id).await?;
     events::commit(state, tx).await
 }

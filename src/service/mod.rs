@@ -17,6 +17,7 @@ pub mod email_tokens;
 pub mod events;
 pub mod followed_threads;
 pub mod guard;
+pub mod latest_page;
 pub mod limits;
 pub mod login;
 pub mod message_writer;

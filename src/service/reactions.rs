@@ -10,7 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Principal, access, events, limits, messages, now,
+    Principal, access, events, latest_page, limits, messages, now,
     page::{self, ActivityKey},
     views::{MessageView, ReactionSummary},
 };
@@ -70,6 +70,7 @@ pub async fn add(
         EventData::ReactionAdded(change),
     )
     .await?;
+    latest_page::bump(&tx, access.channel.id).await?;
     events::commit(state, tx).await?;
     Ok(added)
 }
@@ -229,6 +230,7 @@ async fn remove_found(
             EventData::ReactionRemoved(change),
         )
         .await?;
+        latest_page::bump(&tx, access.channel.id).await?;
     }
     events::commit(state, tx).await
 }
@@ -272,6 +274,7 @@ pub async fn set_pinned(
     let view = messages::one(&tx, principal.user_id, m).await?;
     if changed {
         messages::emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
+        latest_page::bump(&tx, access.channel.id).await?;
     }
     events::commit(state, tx).await?;
     Ok(view)

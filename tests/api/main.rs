@@ -30,6 +30,7 @@ mod guests;
 mod heartbeat;
 mod helpers;
 mod instrumentation;
+mod latest_page;
 mod lockout;
 mod mentions;
 mod messages;

@@ -174,6 +174,13 @@ async fn sidebar_and_history_pages_cost_a_constant_number_of_statements() {
         // messages with their reactions and mentions, DM participants.
         assert!(after <= 6, "{route}: {after} statements");
     }
+
+    // The newest page again, nothing changed since: served from memory (`latest_page`) after
+    // the access check, which also reads the page's key; one more for the caller's own
+    // reactions, as this page has some.
+    let newest = format!("/channels/{first}/messages?limit=30");
+    log.statements(&app, &alice, &newest).await;
+    assert_eq!(log.statements(&app, &alice, &newest).await, 2);
 }
 
 /// One more message in `channel` with a reaction and a mention (for the history page).

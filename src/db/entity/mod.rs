@@ -4,6 +4,7 @@ pub mod api_client;
 pub mod audit_log;
 pub mod channel;
 pub mod channel_member;
+pub mod channel_version;
 pub mod credential;
 pub mod email_token;
 pub mod invite;
