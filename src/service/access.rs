@@ -7,15 +7,19 @@
 //! - manage (update, archive, remove members): channel owners/admins and server admins.
 
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryResult, QuerySelect,
-    sea_query::{Expr, ExprTrait, Func, IntoCondition, Query},
+    ConnectionTrait, EntityTrait, JoinType, QuerySelect,
+    sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use uuid::Uuid;
 
-use super::{Principal, latest_page::ContentKey, workspaces};
+use super::{
+    Principal,
+    latest_page::{self, ContentKey, Versioned},
+    workspaces,
+};
 use crate::identity::token_state::ExpiringCache;
 use crate::{
-    db::entity::{channel, channel_member, channel_version},
+    db::entity::{channel, channel_member},
     error::{AppError, AppResult, ErrorCode},
 };
 
@@ -25,42 +29,6 @@ pub struct Access {
     pub principal: Principal,
     /// `channel_versions.version` when the channel was read (see `latest_page`).
     content_version: i64,
-}
-
-const CONTENT_VERSION: &str = "content_version";
-
-/// `COALESCE((SELECT version FROM channel_versions WHERE channel_id = channels.id), 0)`.
-fn content_version() -> Expr {
-    Func::coalesce([
-        Expr::from(
-            Query::select()
-                .column(channel_version::Column::Version)
-                .from(channel_version::Entity)
-                .and_where(
-                    Expr::col((channel_version::Entity, channel_version::Column::ChannelId))
-                        .equals((channel::Entity, channel::Column::Id)),
-                )
-                .to_owned(),
-        ),
-        Expr::val(0i64),
-    ])
-    .into()
-}
-
-/// A channel row with its content version (the first half of the access check's row).
-struct Versioned {
-    channel: channel::Model,
-    content_version: i64,
-}
-
-impl FromQueryResult for Versioned {
-    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        Ok(Self {
-            channel: channel::Model::from_query_result(res, pre)?,
-            // `select_also` prefixes the first entity's columns, this one included.
-            content_version: res.try_get(pre, CONTENT_VERSION)?,
-        })
-    }
 }
 
 impl Access {
@@ -122,7 +90,7 @@ pub async fn readable(
     // The channel, its content version and the caller's membership in one query.
     let caller = principal.user_id;
     let (seen, membership) = channel::Entity::find_by_id(channel_id)
-        .expr_as(content_version(), CONTENT_VERSION)
+        .expr_as(latest_page::content_version(), latest_page::CONTENT_VERSION)
         .select_also(channel_member::Entity)
         .join(
             JoinType::LeftJoin,

@@ -3,28 +3,26 @@
 //!
 //! Activity includes thread replies (a reply moves its conversation up, like a message); the
 //! last message is the last top-level one; for the counts see `read_state::counts`. A page costs
-//! a constant number of queries: the page, the caller's memberships, the last messages (and
-//! their reactions and mentions when they have any), and DM participants when there are DMs.
-
-use std::collections::HashMap;
+//! a constant number of queries: the page with the caller's member rows and the content keys;
+//! the last messages not kept in memory (`latest_page`), with their reactions and mentions when
+//! they have any; the caller's own reactions on them; DM participants when there are DMs.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Select,
-    sea_query::{Expr, Func},
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Select,
+    sea_query::{Expr, ExprTrait, Func, IntoCondition},
 };
 use uuid::Uuid;
 
 use super::{
     Principal,
-    decorate::Flagged,
-    messages,
+    latest_page::{self, Versioned},
     page::{self, ActivityKey},
     read_state,
     views::{ChannelView, MessageView},
 };
 use crate::{
     app::AppState,
-    db::entity::{channel, message},
+    db::entity::{channel, channel_member},
     error::AppResult,
 };
 
@@ -38,6 +36,16 @@ fn activity(c: &channel::Model) -> ActivityKey {
     ActivityKey::new(c.last_message_at.unwrap_or(c.created_at), c.id)
 }
 
+/// The SQL of [`activity`]: `COALESCE(last_message_at, created_at)`, then `id`.
+fn activity_order() -> (Expr, Expr) {
+    let at: Expr = Func::coalesce([
+        Expr::col((channel::Entity, channel::Column::LastMessageAt)),
+        Expr::col((channel::Entity, channel::Column::CreatedAt)),
+    ])
+    .into();
+    (at, Expr::col((channel::Entity, channel::Column::Id)))
+}
+
 /// One page of `channels`, most recent activity first (see [`activity`]), ordered and cut in
 /// SQL: `COALESCE(last_message_at, created_at) DESC, id DESC`.
 pub(super) async fn page_by_activity(
@@ -46,12 +54,7 @@ pub(super) async fn page_by_activity(
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<channel::Model>, Option<String>)> {
-    let at: Expr = Func::coalesce([
-        Expr::col((channel::Entity, channel::Column::LastMessageAt)),
-        Expr::col((channel::Entity, channel::Column::CreatedAt)),
-    ])
-    .into();
-    let id = Expr::col((channel::Entity, channel::Column::Id));
+    let (at, id) = activity_order();
     page::newest_first(db, channels, at, id, activity, cursor, limit).await
 }
 
@@ -62,21 +65,19 @@ pub async fn list(
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<Conversation>, Option<String>)> {
-    let channels = channel::Entity::find()
-        .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
-        .filter(channel::Column::ArchivedAt.is_null());
-    let (page, next) = page_by_activity(&state.db, channels, cursor, limit).await?;
-
-    let mut last: HashMap<Uuid, MessageView> = messages::decorate_flagged(
+    let (page, next) = memberships_by_activity(&state.db, principal.user_id, cursor, limit).await?;
+    let mut last = latest_page::last_messages(
         &state.db,
-        Some(principal.user_id),
-        last_top_level(&state.db, &page).await?,
+        &state.latest_pages,
+        principal.user_id,
+        page.iter().map(|(v, _)| v),
     )
-    .await?
-    .into_iter()
-    .map(|m| (m.channel_id, m))
-    .collect();
-    let views = read_state::views_for(&state.db, principal.user_id, page).await?;
+    .await?;
+    let rows = page
+        .into_iter()
+        .map(|(v, m)| (v.channel, Some(m)))
+        .collect();
+    let views = read_state::member_views(&state.db, rows).await?;
     let items = views
         .into_iter()
         .map(|v| Conversation {
@@ -87,27 +88,40 @@ pub async fn list(
     Ok((items, next))
 }
 
-/// The last top-level message of each channel (replies live in their threads, so a reply never
-/// stands for the conversation), found by `channels.last_top_level_seq`: one query, with the
-/// flags that spare [`messages::decorate_flagged`] its look-ups for plain messages.
-async fn last_top_level(
+/// One page of the conversations `user_id` is in (not archived), most recent activity first,
+/// each with its content version and the member row: one query.
+async fn memberships_by_activity(
     db: &impl ConnectionTrait,
-    channels: &[channel::Model],
-) -> AppResult<Vec<Flagged>> {
-    let mut last_of = Condition::any();
-    let mut any = false;
-    for c in channels.iter().filter(|c| c.last_top_level_seq > 0) {
-        last_of = last_of.add(
-            Condition::all()
-                .add(message::Column::ChannelId.eq(c.id))
-                .add(message::Column::Seq.eq(c.last_top_level_seq)),
-        );
-        any = true;
-    }
-    if !any {
-        return Ok(Vec::new());
-    }
-    Ok(messages::flagged(message::Entity::find().filter(last_of))
+    user_id: Uuid,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<(Vec<(Versioned, channel_member::Model)>, Option<String>)> {
+    let query = channel::Entity::find()
+        .expr_as(latest_page::content_version(), latest_page::CONTENT_VERSION)
+        .select_also(channel_member::Entity)
+        .join(
+            JoinType::InnerJoin,
+            channel::Entity::belongs_to(channel_member::Entity)
+                .from(channel::Column::Id)
+                .to(channel_member::Column::ChannelId)
+                .on_condition(move |_, member| {
+                    Expr::col((member, channel_member::Column::UserId))
+                        .eq(user_id)
+                        .into_condition()
+                })
+                .into(),
+        )
+        .filter(channel::Column::ArchivedAt.is_null());
+    let (at, id) = activity_order();
+    let rows = page::newest_first_query(query, at, id, cursor, limit)?
+        .into_model::<Versioned, channel_member::Model>()
         .all(db)
-        .await?)
+        .await?;
+    let rows: Vec<(Versioned, channel_member::Model)> = rows
+        .into_iter()
+        .filter_map(|(v, m)| Some((v, m?)))
+        .collect();
+    Ok(page::split(rows, page::limit(limit), |(v, _)| {
+        activity(&v.channel).encode()
+    }))
 }

@@ -23,8 +23,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, sea_query::Expr, sea_query::ExprTrait, sea_query::OnConflict,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, Func, OnConflict, Query},
 };
 use uuid::Uuid;
 
@@ -34,7 +35,7 @@ use super::{
     views::MessageView,
 };
 use crate::{
-    db::entity::{channel_version, message, reaction},
+    db::entity::{channel, channel_version, message, reaction},
     error::AppResult,
 };
 
@@ -43,6 +44,52 @@ pub const CACHED: u64 = 50;
 
 /// Memory the cached pages may take on a node (estimated from their text).
 pub const BUDGET_BYTES: usize = 32 << 20;
+
+/// A channel row with its content version, as the access check and the conversations list
+/// read it: `.expr_as(content_version(), CONTENT_VERSION)` before `select_also`.
+pub struct Versioned {
+    pub channel: channel::Model,
+    pub content_version: i64,
+}
+
+impl Versioned {
+    pub fn key(&self) -> ContentKey {
+        ContentKey {
+            last_seq: self.channel.last_seq,
+            version: self.content_version,
+        }
+    }
+}
+
+pub const CONTENT_VERSION: &str = "content_version";
+
+/// `COALESCE((SELECT version FROM channel_versions WHERE channel_id = channels.id), 0)`.
+pub fn content_version() -> Expr {
+    Func::coalesce([
+        Expr::from(
+            Query::select()
+                .column(channel_version::Column::Version)
+                .from(channel_version::Entity)
+                .and_where(
+                    Expr::col((channel_version::Entity, channel_version::Column::ChannelId))
+                        .equals((channel::Entity, channel::Column::Id)),
+                )
+                .to_owned(),
+        ),
+        Expr::val(0i64),
+    ])
+    .into()
+}
+
+impl FromQueryResult for Versioned {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            channel: channel::Model::from_query_result(res, pre)?,
+            // `select_also` prefixes the first entity's columns, this one included.
+            content_version: res.try_get(pre, CONTENT_VERSION)?,
+        })
+    }
+}
 
 /// The state of a conversation's messages (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +100,11 @@ pub struct ContentKey {
 
 struct Page {
     key: ContentKey,
-    /// Newest first, at most [`CACHED`].
+    /// The newest top-level messages, newest first: [`CACHED`] of them when read for the history,
+    /// one when read for the conversations list.
     views: Arc<[MessageView]>,
-    /// Older top-level messages exist.
-    more: bool,
+    /// Whether older top-level messages exist: known when the page was read for the history.
+    more: Option<bool>,
     bytes: usize,
     stamp: u64,
 }
@@ -96,18 +144,33 @@ impl LatestPages {
         self.pages.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn get(&self, channel_id: Uuid, key: ContentKey) -> Option<(Arc<[MessageView]>, bool)> {
+    fn get(&self, channel_id: Uuid, key: ContentKey) -> Option<(Arc<[MessageView]>, Option<bool>)> {
         let pages = self.lock();
         let page = pages.by_channel.get(&channel_id)?;
         (page.key == key).then(|| (page.views.clone(), page.more))
     }
 
-    fn put(&self, channel_id: Uuid, key: ContentKey, views: Arc<[MessageView]>, more: bool) {
+    /// Keep `views` as the newest of `channel_id` at `key`, unless a page at least as long is
+    /// already kept for that key.
+    fn put(
+        &self,
+        channel_id: Uuid,
+        key: ContentKey,
+        views: Arc<[MessageView]>,
+        more: Option<bool>,
+    ) {
         let bytes = estimate(&views);
         if bytes > self.budget {
             return;
         }
         let mut pages = self.lock();
+        if pages
+            .by_channel
+            .get(&channel_id)
+            .is_some_and(|p| p.key == key && p.views.len() >= views.len())
+        {
+            return;
+        }
         let stamp = pages.next_stamp;
         pages.next_stamp += 1;
         let page = Page {
@@ -200,8 +263,12 @@ pub async fn newest(
 ) -> AppResult<(Vec<MessageView>, bool)> {
     let channel_id = access.channel.id;
     let key = access.content_key();
-    let (page, more) = match cache.get(channel_id, key) {
-        Some(hit) => hit,
+    // A page read for the conversations list holds one message and does not know what follows.
+    let usable = |(page, more): &(Arc<[MessageView]>, Option<bool>)| {
+        page.len() as u64 > limit || more.is_some()
+    };
+    let (page, more) = match cache.get(channel_id, key).filter(usable) {
+        Some((page, more)) => (page, more.unwrap_or(true)),
         None => {
             let mut rows = flagged(
                 message::Entity::find()
@@ -215,7 +282,7 @@ pub async fn newest(
             let more = rows.len() as u64 > CACHED;
             rows.truncate(CACHED as usize);
             let page: Arc<[MessageView]> = decorate_flagged(db, None, rows).await?.into();
-            cache.put(channel_id, key, page.clone(), more);
+            cache.put(channel_id, key, page.clone(), Some(more));
             (page, more)
         }
     };
@@ -223,6 +290,55 @@ pub async fn newest(
     let mut views = page[..take].to_vec();
     mark_own_reactions(db, viewer, &mut views).await?;
     Ok((views, more || page.len() > take))
+}
+
+/// The last top-level message of each of `channels` (those that have one), as `viewer` sees
+/// it: from the kept pages, and for the others one query by `channels.last_top_level_seq`
+/// (replies live in their threads, so a reply never stands for the conversation), whose
+/// answers are kept as one-message pages; then `viewer`'s reactions (one query when any).
+pub async fn last_messages<'a>(
+    db: &impl ConnectionTrait,
+    cache: &LatestPages,
+    viewer: Uuid,
+    channels: impl IntoIterator<Item = &'a Versioned>,
+) -> AppResult<HashMap<Uuid, MessageView>> {
+    let mut found: Vec<MessageView> = Vec::new();
+    let mut missing: HashMap<Uuid, ContentKey> = HashMap::new();
+    let mut last_of = Condition::any();
+    for v in channels {
+        let c = &v.channel;
+        if c.last_top_level_seq == 0 {
+            continue;
+        }
+        let kept = cache
+            .get(c.id, v.key())
+            .and_then(|(page, _)| page.first().cloned())
+            .filter(|m| m.seq == c.last_top_level_seq);
+        match kept {
+            Some(m) => found.push(m),
+            None => {
+                missing.insert(c.id, v.key());
+                last_of = last_of.add(
+                    Condition::all()
+                        .add(message::Column::ChannelId.eq(c.id))
+                        .add(message::Column::Seq.eq(c.last_top_level_seq)),
+                );
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let rows = flagged(message::Entity::find().filter(last_of))
+            .all(db)
+            .await?;
+        for m in decorate_flagged(db, None, rows).await? {
+            if let Some(key) = missing.get(&m.channel_id) {
+                cache.put(m.channel_id, *key, Arc::from([m.clone()]), None);
+            }
+            found.push(m);
+        }
+    }
+    mark_own_reactions(db, viewer, &mut found).await?;
+    Ok(found.into_iter().map(|m| (m.channel_id, m)).collect())
 }
 
 /// Set `me` on the reactions `viewer` made (one query, none when no view has reactions).
@@ -293,7 +409,7 @@ mod tests {
     fn a_page_is_served_only_for_its_key() {
         let cache = LatestPages::default();
         let c = Uuid::now_v7();
-        cache.put(c, K1, vec![view(1, "hi")].into(), false);
+        cache.put(c, K1, vec![view(1, "hi")].into(), Some(false));
         assert!(cache.get(c, K1).is_some());
         let edited = ContentKey { version: 1, ..K1 };
         let newer = ContentKey { last_seq: 2, ..K1 };
@@ -308,19 +424,19 @@ mod tests {
         let cache = LatestPages::with_budget(3 * one);
         let channels: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
         for c in &channels {
-            cache.put(*c, K1, vec![view(1, &"x".repeat(1000))].into(), false);
+            cache.put(*c, K1, vec![view(1, &"x".repeat(1000))].into(), Some(false));
         }
         assert_eq!(cache.usage(), (3, 3 * one));
         assert!(cache.get(channels[0], K1).is_none());
         assert!(cache.get(channels[1], K1).is_none());
         assert!(cache.get(channels[4], K1).is_some());
         // Replacing a page does not count it twice, and the queue stays bounded.
-        for _ in 0..1000 {
+        for i in 0..1000 {
             cache.put(
                 channels[4],
-                K1,
+                ContentKey { last_seq: i, ..K1 },
                 vec![view(1, &"x".repeat(1000))].into(),
-                false,
+                Some(false),
             );
         }
         assert_eq!(cache.usage(), (3, 3 * one));
@@ -328,10 +444,31 @@ mod tests {
     }
 
     #[test]
+    fn a_one_message_page_never_replaces_a_longer_one_of_the_same_key() {
+        let cache = LatestPages::default();
+        let c = Uuid::now_v7();
+        let full: Arc<[MessageView]> = vec![view(2, "b"), view(1, "a")].into();
+        cache.put(c, K1, full, Some(false));
+        cache.put(c, K1, vec![view(2, "b")].into(), None);
+        assert_eq!(
+            cache.get(c, K1).map(|(p, more)| (p.len(), more)),
+            Some((2, Some(false)))
+        );
+        // A newer state replaces it, whatever its length.
+        let newer = ContentKey { last_seq: 3, ..K1 };
+        cache.put(c, newer, vec![view(3, "c")].into(), None);
+        assert!(cache.get(c, K1).is_none());
+        assert_eq!(
+            cache.get(c, newer).map(|(p, more)| (p.len(), more)),
+            Some((1, None))
+        );
+    }
+
+    #[test]
     fn a_page_larger_than_the_budget_is_not_kept() {
         let cache = LatestPages::with_budget(100);
         let c = Uuid::now_v7();
-        cache.put(c, K1, vec![view(1, &"x".repeat(1000))].into(), false);
+        cache.put(c, K1, vec![view(1, &"x".repeat(1000))].into(), Some(false));
         assert_eq!(cache.usage(), (0, 0));
     }
 }

@@ -99,7 +99,7 @@ impl ActivityKey {
 /// have for it.
 pub async fn newest_first<E: EntityTrait>(
     db: &impl ConnectionTrait,
-    mut query: Select<E>,
+    query: Select<E>,
     at: Expr,
     id: Expr,
     key: impl Fn(&E::Model) -> ActivityKey,
@@ -107,6 +107,21 @@ pub async fn newest_first<E: EntityTrait>(
     limit: u64,
 ) -> AppResult<(Vec<E::Model>, Option<String>)> {
     let limit = self::limit(limit);
+    let rows = newest_first_query(query, at, id, cursor, limit)?
+        .all(db)
+        .await?;
+    Ok(split(rows, limit, |r| key(r).encode()))
+}
+
+/// The query of [`newest_first`] (cursor condition, order, one row more than `limit`), for
+/// queries read otherwise than into one model; cut its rows with [`split`].
+pub fn newest_first_query<Q: QueryFilter + QueryOrder + QuerySelect>(
+    mut query: Q,
+    at: Expr,
+    id: Expr,
+    cursor: Option<&str>,
+    limit: u64,
+) -> AppResult<Q> {
     if let Some(after) = cursor.map(ActivityKey::parse).transpose()? {
         let t = after.time()?;
         query = query.filter(
@@ -117,13 +132,10 @@ pub async fn newest_first<E: EntityTrait>(
             ),
         );
     }
-    let rows = query
+    Ok(query
         .order_by(at, Order::Desc)
         .order_by(id, Order::Desc)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    Ok(split(rows, limit, |r| key(r).encode()))
+        .limit(self::limit(limit) + 1))
 }
 
 #[cfg(test)]

@@ -71,15 +71,31 @@ pub async fn views_for(
         .into_iter()
         .map(|m| (m.channel_id, m))
         .collect();
-    let counted: Vec<Option<Counts>> = channels
-        .iter()
-        .map(|c| memberships.get(&c.id).map(|m| counts(c, m)))
+    let rows = channels
+        .into_iter()
+        .map(|c| {
+            let m = memberships.get(&c.id).cloned();
+            (c, m)
+        })
         .collect();
-    let mut views = views(db, channels).await?;
-    for (v, c) in views.iter_mut().zip(counted) {
-        let c_or_zero = c.unwrap_or_default();
-        v.is_member = Some(c.is_some());
-        v.last_read_seq = memberships.get(&v.id).map(|m| m.last_read_seq);
+    member_views(db, rows).await
+}
+
+/// The views of `channels` with the viewer's member rows (`None`: not a member), in the given
+/// order: no query, or one for the participants when there are DMs among them.
+pub async fn member_views(
+    db: &impl ConnectionTrait,
+    rows: Vec<(channel::Model, Option<channel_member::Model>)>,
+) -> AppResult<Vec<ChannelView>> {
+    let counted: Vec<Option<(Counts, i64)>> = rows
+        .iter()
+        .map(|(c, m)| m.as_ref().map(|m| (counts(c, m), m.last_read_seq)))
+        .collect();
+    let mut views = views(db, rows.into_iter().map(|(c, _)| c).collect()).await?;
+    for (v, counted) in views.iter_mut().zip(counted) {
+        let c_or_zero = counted.map(|(c, _)| c).unwrap_or_default();
+        v.is_member = Some(counted.is_some());
+        v.last_read_seq = counted.map(|(_, marker)| marker);
         v.unread_count = Some(c_or_zero.unread);
         v.mention_count = Some(c_or_zero.mentions);
     }

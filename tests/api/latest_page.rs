@@ -3,7 +3,8 @@
 //! (post, reply, edit, delete, react, unreact, pin, unpin, by three people) compares, for every
 //! member, the cached answer (`?limit=L`) with the same page read past the cache
 //! (`?before=<max>&limit=L`, which always queries the database): items (reactions with `me`,
-//! reply counts, pins, deletions) and cursor alike.
+//! reply counts, pins, deletions) and cursor alike, and the conversation's last message in
+//! `GET /conversations`.
 
 use serde_json::{Value, json};
 
@@ -40,6 +41,22 @@ async fn compare(app: &TestApp, users: &[Session], channel: &str, rng: &mut Lcg,
         assert_eq!(
             cached, fresh,
             "step {step}: user {user}'s newest {limit} differ from the database's"
+        );
+        // The conversations list shows the newest one, from the same pages.
+        let listed = app
+            .get("/conversations?limit=50", &session.access)
+            .await
+            .expect(200);
+        let conversation = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == channel)
+            .unwrap();
+        assert_eq!(
+            conversation["last_message"],
+            fresh["items"].get(0).cloned().unwrap_or(Value::Null),
+            "step {step}: user {user}'s last message in the conversations list"
         );
     }
 }
