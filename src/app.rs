@@ -19,6 +19,7 @@ use crate::{
     kv::{Kv, RedbKv},
     realtime::{AudienceJobs, AudienceWorker, HubWorker},
     service::{
+        marker_writer::{self, MarkerTask, MarkerWriter},
         message_writer::{self, MessageWriter, WriterTask},
         setup::SetupGate,
     },
@@ -42,6 +43,8 @@ pub struct AppState {
     pub outbox: relay::OutboxFeed,
     pub write_gate: WriteGate,
     pub message_writer: MessageWriter,
+    /// Group commit of read markers (see `service::marker_writer`).
+    pub marker_writer: MarkerWriter,
     /// Cached post permissions for the message hot path (see `service::access`).
     pub post_access: crate::service::access::PostAccessCache,
     /// The newest page of each conversation's messages (see `service::latest_page`).
@@ -54,6 +57,7 @@ pub struct AppState {
 /// `AppState` holds the sending ends of, and the embedded kv store to purge.
 struct WorkerEnds {
     message_writer: WriterTask,
+    marker_writer: MarkerTask,
     outbox_feed: relay::FeedReceiver,
     audience_jobs: AudienceJobs,
     redb: Option<RedbKv>,
@@ -138,6 +142,8 @@ impl AppState {
         let writer_db = db::connect_writer(&config).await?;
         let (message_writer, writer_task) =
             message_writer::channel(writer_db, write_gate.clone(), outbox.clone());
+        let (marker_writer, marker_task) =
+            marker_writer::channel(db.clone(), write_gate.clone(), outbox.clone());
         Ok((
             Self {
                 config,
@@ -153,12 +159,14 @@ impl AppState {
                 outbox,
                 write_gate,
                 message_writer,
+                marker_writer,
                 post_access: Default::default(),
                 latest_pages: Default::default(),
                 realtime,
             },
             WorkerEnds {
                 message_writer: writer_task,
+                marker_writer: marker_task,
                 outbox_feed,
                 audience_jobs,
                 redb,
@@ -272,6 +280,7 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
         )));
     }
     workers.push(Box::new(ends.message_writer));
+    workers.push(Box::new(ends.marker_writer));
     workers.push(Box::new(relay::Relay {
         db: state.db.clone(),
         bus: state.bus.clone(),

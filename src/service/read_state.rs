@@ -8,11 +8,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Principal, access, events, views::ChannelView};
+use super::{Principal, access, marker_writer::MarkerMove, views::ChannelView};
 use crate::{
     app::AppState,
     db::entity::{channel, channel_member},
-    domain::events::{ConversationRead, Event, EventData},
     error::AppResult,
 };
 
@@ -126,29 +125,20 @@ pub async fn mark_read(
             counts(&access.channel, &membership),
         ));
     }
-    let (tx, _write) = state.begin_write().await?;
-    let Some((member, top_level_count)) =
-        super::read_counts::move_marker(&tx, channel_id, principal.user_id, target).await?
-    else {
+    let marker = MarkerMove {
+        workspace_id: access.channel.workspace_id,
+        channel_id,
+        user_id: principal.user_id,
+        to: target,
+    };
+    let Some((member, top_level_count)) = state.marker_writer.store(marker).await? else {
         // Another tab moved it as far or further meanwhile (or the membership ended).
-        tx.commit().await?;
         let now = channel_member::Entity::find_by_id((channel_id, principal.user_id))
             .one(&state.db)
             .await?
             .unwrap_or(membership);
         return Ok((now.last_read_seq, counts(&access.channel, &now)));
     };
-    let event = Event::new(
-        access.channel.workspace_id,
-        Some(channel_id),
-        Some(principal.user_id),
-        EventData::ConversationRead(ConversationRead {
-            user_id: principal.user_id,
-            last_read_seq: target,
-        }),
-    );
-    events::emit(&tx, &event).await?;
-    events::commit(state, tx).await?;
     let channel = channel::Model {
         top_level_count,
         ..access.channel

@@ -193,3 +193,57 @@ async fn edits_and_pins_racing_a_delete_never_follow_it() {
         );
     }
 }
+
+/// Read markers are moved by one writer in batches (`marker_writer`): many tabs of two people
+/// marking read at once, to different points, move each marker forward only (every answer is
+/// at least what was asked) and announce each move once: per person, the `conversation.read`
+/// events are strictly increasing and end at the furthest point asked, and the counts are
+/// those of that point.
+#[tokio::test]
+async fn concurrent_read_markers_move_forward_and_announce_each_move_once() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let ch = app.channel(&owner, "marks", false).await;
+    app.join(&alice, &ch).await;
+    app.join(&bob, &ch).await;
+    for i in 0..5 {
+        app.send(&owner, &ch, &format!("m{i}")).await;
+    }
+    let people = [&alice, &bob];
+    let asks: Vec<(usize, i64)> = (0..24).map(|k| (k % 2, [2, 3, 5][k % 3] as i64)).collect();
+    let answers = concurrently(asks.len(), |i| {
+        let (who, seq) = asks[i];
+        app.client
+            .post(format!("{}/api/v1/channels/{ch}/read", app.base))
+            .bearer_auth(&people[who].access)
+            .json(&json!({ "seq": seq }))
+    })
+    .await;
+    for ((status, body), (_, seq)) in answers.iter().zip(&asks) {
+        assert_eq!(*status, 200, "{body}");
+        assert!(body["last_read_seq"].as_i64().unwrap() >= *seq, "{body}");
+    }
+    let events = outbox_events(&app, "conversation.read", &ch).await;
+    for person in people {
+        let moves: Vec<i64> = events
+            .iter()
+            .filter(|e| e["user_id"] == person.user_id.as_str())
+            .map(|e| e["last_read_seq"].as_i64().unwrap())
+            .collect();
+        assert!(!moves.is_empty(), "{events:?}");
+        assert!(moves.windows(2).all(|w| w[0] < w[1]), "{moves:?}");
+        assert_eq!(moves.last(), Some(&5));
+        let listed = app.get("/channels?limit=50", &person.access).await.expect(200);
+        let c = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == ch.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (c["last_read_seq"].as_i64(), c["unread_count"].as_i64()),
+            (Some(5), Some(0))
+        );
+    }
+}

@@ -15,7 +15,10 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr}
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::views::{MentionSet, MessageView};
+use super::{
+    group_commit,
+    views::{MentionSet, MessageView},
+};
 use crate::{
     bus::relay::OutboxFeed,
     db::{WriteGate, entity::message},
@@ -58,6 +61,11 @@ pub struct MessageWriter {
 /// The writer task's side: a [`Worker`] on a thread of its own, started by `app.rs`.
 pub struct WriterTask {
     jobs: mpsc::Receiver<Job>,
+    writer: Writer,
+}
+
+/// What stores the batches.
+struct Writer {
     db: DatabaseConnection,
     gate: WriteGate,
     outbox: OutboxFeed,
@@ -73,9 +81,7 @@ pub fn channel(
         MessageWriter { jobs: tx },
         WriterTask {
             jobs: rx,
-            db,
-            gate,
-            outbox,
+            writer: Writer { db, gate, outbox },
         },
     )
 }
@@ -84,18 +90,11 @@ impl MessageWriter {
     /// Store a message; resolves after it has been committed.
     pub async fn store(&self, message: NewMessage) -> AppResult<Stored> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { message, reply }).await.map_err(|_| {
-            AppError::new(
-                crate::error::ErrorCode::Unavailable,
-                "the server is shutting down",
-            )
-        })?;
-        answer.await.map_err(|_| {
-            AppError::new(
-                crate::error::ErrorCode::Unavailable,
-                "the server is shutting down",
-            )
-        })?
+        self.jobs
+            .send(Job { message, reply })
+            .await
+            .map_err(|_| group_commit::shutting_down())?;
+        answer.await.map_err(|_| group_commit::shutting_down())?
     }
 }
 
@@ -116,34 +115,13 @@ impl Worker for WriterTask {
 }
 
 impl WriterTask {
-    async fn work(mut self, mut shutdown: Shutdown) {
-        loop {
-            let first = tokio::select! {
-                biased;
-                job = self.jobs.recv() => match job {
-                    Some(job) => job,
-                    None => return,
-                },
-                _ = shutdown.changed() => {
-                    // The HTTP server has stopped accepting requests: store what is queued.
-                    self.jobs.close();
-                    while let Some(job) = self.jobs.recv().await {
-                        self.write(vec![job]).await;
-                    }
-                    return;
-                }
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match self.jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            self.write(batch).await;
-        }
+    async fn work(self, shutdown: Shutdown) {
+        let Self { mut jobs, writer } = self;
+        group_commit::run(&mut jobs, shutdown, MAX_BATCH, &writer).await;
     }
+}
 
+impl group_commit::Batches<Job> for Writer {
     async fn write(&self, batch: Vec<Job>) {
         let (messages, replies): (Vec<NewMessage>, Vec<oneshot::Sender<AppResult<Stored>>>) =
             batch.into_iter().map(|j| (j.message, j.reply)).unzip();
@@ -174,7 +152,9 @@ impl WriterTask {
             }
         }
     }
+}
 
+impl Writer {
     /// A lone message failed: a `client_id` race lost to another transaction is a duplicate.
     async fn explain(&self, m: &NewMessage, e: sea_orm::DbErr) -> AppResult<Stored> {
         if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
