@@ -142,8 +142,9 @@ impl AppState {
         let writer_db = db::connect_writer(&config).await?;
         let (message_writer, writer_task) =
             message_writer::channel(writer_db, write_gate.clone(), outbox.clone());
+        let marker_db = db::connect_writer(&config).await?;
         let (marker_writer, marker_task) =
-            marker_writer::channel(db.clone(), write_gate.clone(), outbox.clone());
+            marker_writer::channel(marker_db, write_gate.clone(), outbox.clone());
         Ok((
             Self {
                 config,

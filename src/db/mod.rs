@@ -38,7 +38,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     .await
 }
 
-/// The message writer's own connection (see [`WRITER_STATEMENT_CACHE`]).
+/// A group-commit writer's own connection (see [`WRITER_STATEMENT_CACHE`]).
 pub async fn connect_writer(config: &Config) -> anyhow::Result<DatabaseConnection> {
     connect_with(config, 1, WRITER_STATEMENT_CACHE).await
 }

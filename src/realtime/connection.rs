@@ -55,6 +55,9 @@ pub struct Identity {
 /// How long a closing handshake may take before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Most queued frames written to a socket's buffer before one flush (see `Conn::forward`).
+const FRAMES_PER_FLUSH: usize = 64;
+
 /// Replays one connection may have pending (one per channel it resumes).
 const MAX_PENDING_REPLAYS: usize = 32;
 
@@ -235,17 +238,53 @@ impl Conn {
         .await
     }
 
-    /// A frame from the hub; message events already sent by a replay are dropped.
-    async fn forward(&mut self, out: Outbound) -> Flow {
+    /// Frames from the hub: `first` and those already queued behind it (at most
+    /// [`FRAMES_PER_FLUSH`]) are written to the socket's buffer, then flushed once, so a burst
+    /// costs one write to the socket rather than one per frame. Message events already sent by a
+    /// replay are dropped.
+    async fn forward(&mut self, first: Outbound) -> Flow {
+        let mut next = Some(first);
+        let mut fed = 0;
+        while let Some(out) = next.take() {
+            if self.not_sent_yet(&out) {
+                self.feed(&out.text).await?;
+                fed += 1;
+            }
+            if fed < FRAMES_PER_FLUSH {
+                next = self.reg.queue.try_recv().ok();
+            }
+        }
+        if fed == 0 {
+            return Ok(());
+        }
+        let flush = self.sink.flush();
+        tokio::select! {
+            flushed = flush => flushed.map_err(|_| Ended::Gone),
+            _ = self.reg.closed.changed() => Err(self.close_reason()),
+        }
+    }
+
+    /// Whether `out` is news to this connection (a replay may have sent that message already);
+    /// records what it is sending.
+    fn not_sent_yet(&mut self, out: &Outbound) -> bool {
         if let (Some(channel), Some(seq)) = (out.channel_id, out.seq)
             && let Some(sent) = self.sent_seq.get_mut(&channel)
         {
             if seq <= *sent {
-                return Ok(());
+                return false;
             }
             *sent = seq;
         }
-        self.write(&out.text).await
+        true
+    }
+
+    /// Add one text frame to the socket's buffer (written when it fills or on a flush).
+    async fn feed(&mut self, text: &str) -> Flow {
+        let feed = self.sink.feed(Message::Text(text.to_owned()));
+        tokio::select! {
+            fed = feed => fed.map_err(|_| Ended::Gone),
+            _ = self.reg.closed.changed() => Err(self.close_reason()),
+        }
     }
 
     async fn heartbeat(&mut self) -> Flow {

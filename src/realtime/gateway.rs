@@ -110,6 +110,10 @@ async fn authenticate(state: &AppState, credential: Credential) -> Result<Identi
 const READ_BUFFER_BYTES: usize = 4096;
 /// Bytes a connection may have waiting in its write buffer when the socket is not writable.
 const WRITE_BUFFER_MAX_BYTES: usize = 1 << 20;
+/// Frames are gathered in the write buffer up to this size before a write to the socket; a
+/// burst from the hub is flushed at its end (`connection::Conn::forward`), every other frame at
+/// once. Small, because the buffer keeps its size per connection once it has grown.
+const WRITE_BUFFER_BYTES: usize = 8 << 10;
 
 #[handler]
 pub async fn ws(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Response {
@@ -121,9 +125,10 @@ pub async fn ws(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Re
             .max_frame_size(Some(limits.max_frame_bytes))
             // tungstenite allocates a 128 KiB read buffer per connection up front and lets the
             // write buffer grow to 128 KiB before writing: 1.4 GiB for 10,000 idle connections.
-            // Client frames are small, and every server frame is written at once.
+            // Client frames are small; server frames are written at once or at the end of a
+            // burst, up to 8 KiB at a time.
             .read_buffer_size(READ_BUFFER_BYTES)
-            .write_buffer_size(0)
+            .write_buffer_size(WRITE_BUFFER_BYTES)
             .max_write_buffer_size(limits.max_frame_bytes.max(WRITE_BUFFER_MAX_BYTES)),
     );
     let rt = &state.realtime;

@@ -21,7 +21,7 @@ use crate::{
     db::{WriteGate, entity::channel_member},
     domain::events::{ConversationRead, Event, EventData},
     error::AppResult,
-    workers::{Shutdown, Worker},
+    workers::{Placement, Shutdown, Worker},
 };
 
 /// Most markers moved by one transaction.
@@ -52,7 +52,9 @@ pub struct MarkerWriter {
     jobs: mpsc::Sender<Job>,
 }
 
-/// The writer task's side: a [`Worker`], started by `app.rs`.
+/// The writer task's side: a [`Worker`] on a thread of its own with its own database
+/// connection (so that it never holds the write gate while waiting for one of the pool's),
+/// started by `app.rs`.
 pub struct MarkerTask {
     jobs: mpsc::Receiver<Job>,
     writer: Writer,
@@ -95,6 +97,12 @@ impl MarkerWriter {
 impl Worker for MarkerTask {
     fn name(&self) -> &'static str {
         "marker-writer"
+    }
+
+    /// Like the message writer: it holds the write gate while it works, so it must not wait in
+    /// the shared run queue behind request handlers.
+    fn placement(&self) -> Placement {
+        Placement::Dedicated
     }
 
     async fn run(self: Box<Self>, shutdown: Shutdown) {

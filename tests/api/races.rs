@@ -233,7 +233,10 @@ async fn concurrent_read_markers_move_forward_and_announce_each_move_once() {
         assert!(!moves.is_empty(), "{events:?}");
         assert!(moves.windows(2).all(|w| w[0] < w[1]), "{moves:?}");
         assert_eq!(moves.last(), Some(&5));
-        let listed = app.get("/channels?limit=50", &person.access).await.expect(200);
+        let listed = app
+            .get("/channels?limit=50", &person.access)
+            .await
+            .expect(200);
         let c = listed["items"]
             .as_array()
             .unwrap()

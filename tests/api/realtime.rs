@@ -580,3 +580,39 @@ async fn user_scoped_events_reach_the_user_without_a_subscription() {
         "not the private mention"
     );
 }
+
+/// Frames queued for a connection are written together and flushed once
+/// (`connection::Conn::forward`): a burst of concurrent posts, some larger than the write
+/// buffer, reaches a subscriber whole, in order and once.
+#[tokio::test]
+async fn a_burst_arrives_whole_in_order_and_once() {
+    let app = spawn_with(|c| {
+        c.limits.writes.messages.capacity = 1000;
+        c.limits.writes.messages.per_minute = 1000;
+    })
+    .await;
+    let (_, alice, bob, channel) = team_in_channel(&app).await;
+    let mut ws = app.ws(&bob.access).await;
+    ws.subscribe(&channel).await;
+    let n = 150;
+    let answers = crate::helpers::concurrently(n, |i| {
+        let content = if i % 10 == 0 {
+            "y".repeat(10_000)
+        } else {
+            format!("b{i}")
+        };
+        app.client
+            .post(format!("{}/api/v1/channels/{channel}/messages", app.base))
+            .bearer_auth(&alice.access)
+            .json(&json!({ "content": content }))
+    })
+    .await;
+    assert!(answers.iter().all(|(s, _)| *s == 201), "{answers:?}");
+    let mut seqs = Vec::new();
+    while seqs.len() < n {
+        seqs.push(ws.event("message.created").await["seq"].as_i64().unwrap());
+    }
+    let first = seqs[0];
+    assert_eq!(seqs, (first..first + n as i64).collect::<Vec<_>>());
+    assert!(message_seqs(&ws.drain().await).is_empty(), "no duplicate");
+}
