@@ -6,16 +6,13 @@
 //! - write (post, react, pin, read markers): members, and the conversation must not be archived.
 //! - manage (update, archive, remove members): channel owners/admins and server admins.
 
-use sea_orm::{
-    ConnectionTrait, EntityTrait, JoinType, QuerySelect,
-    sea_query::{Expr, ExprTrait, IntoCondition},
-};
+use sea_orm::{ConnectionTrait, EntityTrait, JoinType, QuerySelect};
 use uuid::Uuid;
 
 use super::{
     Principal,
     latest_page::{self, ContentKey, Versioned},
-    workspaces,
+    read_state, workspaces,
 };
 use crate::identity::token_state::ExpiringCache;
 use crate::{
@@ -92,18 +89,7 @@ pub async fn readable(
     let (seen, membership) = channel::Entity::find_by_id(channel_id)
         .expr_as(latest_page::content_version(), latest_page::CONTENT_VERSION)
         .select_also(channel_member::Entity)
-        .join(
-            JoinType::LeftJoin,
-            channel::Entity::belongs_to(channel_member::Entity)
-                .from(channel::Column::Id)
-                .to(channel_member::Column::ChannelId)
-                .on_condition(move |_, member| {
-                    Expr::col((member, channel_member::Column::UserId))
-                        .eq(caller)
-                        .into_condition()
-                })
-                .into(),
-        )
+        .join(JoinType::LeftJoin, read_state::membership_of(caller))
         .into_model::<Versioned, channel_member::Model>()
         .one(db)
         .await?

@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -219,6 +219,11 @@ pub async fn list(
     let workspace_id = resolve_workspace(&state.db, principal, filter.workspace_id).await?;
     let limit = page::limit(limit);
     let mut query = channel::Entity::find()
+        .select_also(channel_member::Entity)
+        .join(
+            JoinType::LeftJoin,
+            read_state::membership_of(principal.user_id),
+        )
         .filter(channel::Column::WorkspaceId.eq(workspace_id))
         .filter(if principal.is_guest() {
             // Guests: only what they were added to.
@@ -245,8 +250,8 @@ pub async fn list(
         query = query.filter(channel::Column::Name.gt(after));
     }
     let rows = query.limit(limit + 1).all(&state.db).await?;
-    let (channels, next) = page::split(rows, limit, |c| c.name.clone().unwrap_or_default());
-    let views = read_state::views_for(&state.db, principal.user_id, channels).await?;
+    let (rows, next) = page::split(rows, limit, |(c, _)| c.name.clone().unwrap_or_default());
+    let views = read_state::member_views(&state.db, rows).await?;
     Ok((views, next))
 }
 

@@ -9,7 +9,7 @@
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Select,
-    sea_query::{Expr, ExprTrait, Func, IntoCondition},
+    sea_query::{Expr, Func},
 };
 use uuid::Uuid;
 
@@ -99,18 +99,7 @@ async fn memberships_by_activity(
     let query = channel::Entity::find()
         .expr_as(latest_page::content_version(), latest_page::CONTENT_VERSION)
         .select_also(channel_member::Entity)
-        .join(
-            JoinType::InnerJoin,
-            channel::Entity::belongs_to(channel_member::Entity)
-                .from(channel::Column::Id)
-                .to(channel_member::Column::ChannelId)
-                .on_condition(move |_, member| {
-                    Expr::col((member, channel_member::Column::UserId))
-                        .eq(user_id)
-                        .into_condition()
-                })
-                .into(),
-        )
+        .join(JoinType::InnerJoin, read_state::membership_of(user_id))
         .filter(channel::Column::ArchivedAt.is_null());
     let (at, id) = activity_order();
     let rows = page::newest_first_query(query, at, id, cursor, limit)?

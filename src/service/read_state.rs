@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Query, SelectStatement},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, RelationDef,
+    sea_query::{Expr, ExprTrait, IntoCondition, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -29,6 +29,20 @@ pub fn memberships_of(user_id: Uuid) -> SelectStatement {
         .from(channel_member::Entity)
         .and_where(channel_member::Column::UserId.eq(user_id))
         .to_owned()
+}
+
+/// The join of `channels` with `user_id`'s row of `channel_members`, for reading both with
+/// `select_also(channel_member::Entity)` in one query.
+pub fn membership_of(user_id: Uuid) -> RelationDef {
+    channel::Entity::belongs_to(channel_member::Entity)
+        .from(channel::Column::Id)
+        .to(channel_member::Column::ChannelId)
+        .on_condition(move |_, member| {
+            Expr::col((member, channel_member::Column::UserId))
+                .eq(user_id)
+                .into_condition()
+        })
+        .into()
 }
 
 /// Unread and mention counts of a member, from the counters kept by `read_counts` (nothing is
