@@ -1,25 +1,95 @@
-//! The batching loop of the group-commit writers (`message_writer`, `marker_writer`): one task
-//! takes every job waiting at that moment and stores them in one transaction, so that N waiting
-//! writers cost one commit and one turn of the write gate instead of N.
+//! Group commit: one task takes every item waiting at that moment and stores them in one
+//! transaction, so that N waiting writers cost one commit and one turn of the write gate instead
+//! of N. Used by the message writer and the read-marker writer; each says how to store a batch
+//! ([`Store`]) and this module does the rest: the queue, the batching, the answers, the retry
+//! one by one when a batch fails (so one bad item cannot fail the others), and the drain on
+//! shutdown. Callers get their answer only after the commit.
 
-use tokio::sync::mpsc;
+use sea_orm::DbErr;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::workers::Shutdown;
+use crate::{
+    error::{AppError, AppResult, ErrorCode},
+    workers::Shutdown,
+};
 
-/// Stores a batch of jobs (in one transaction) and answers each job.
-pub trait Batches<J>: Sync {
-    fn write(&self, batch: Vec<J>) -> impl Future<Output = ()> + Send;
+/// Items a queue holds before callers wait to add theirs.
+const QUEUE: usize = 8192;
+
+/// How a writer stores its items.
+pub trait Store: Sync {
+    type Item: Send;
+    type Answer: Send;
+
+    /// Store `items` in one transaction: one answer per item, in order.
+    fn commit(
+        &self,
+        items: &[Self::Item],
+    ) -> impl Future<Output = Result<Vec<AppResult<Self::Answer>>, DbErr>> + Send;
+
+    /// The answer for an item whose own transaction failed with `e`.
+    fn failed(
+        &self,
+        item: &Self::Item,
+        e: DbErr,
+    ) -> impl Future<Output = AppResult<Self::Answer>> + Send;
 }
 
-/// Feed `writer` batches from `jobs` until the queue closes: wait for one job, add every job
-/// already waiting behind it (at most `max`), write them. On shutdown (the HTTP server has
-/// stopped accepting requests) close the queue and write what is left, one job at a time.
-pub async fn run<J: Send>(
-    jobs: &mut mpsc::Receiver<J>,
+struct Job<T, R> {
+    item: T,
+    reply: oneshot::Sender<AppResult<R>>,
+}
+
+/// The callers' side: cheap to clone, kept in the app state.
+pub struct Submitter<T, R> {
+    jobs: mpsc::Sender<Job<T, R>>,
+}
+
+impl<T, R> Clone for Submitter<T, R> {
+    fn clone(&self) -> Self {
+        Self {
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+/// The writer task's side of a queue.
+pub struct Queue<T, R> {
+    jobs: mpsc::Receiver<Job<T, R>>,
+}
+
+pub fn queue<T, R>() -> (Submitter<T, R>, Queue<T, R>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (Submitter { jobs: tx }, Queue { jobs: rx })
+}
+
+fn shutting_down() -> AppError {
+    AppError::new(ErrorCode::Unavailable, "the server is shutting down")
+}
+
+impl<T, R> Submitter<T, R> {
+    /// Queue `item`; resolves with its answer after the commit.
+    pub async fn submit(&self, item: T) -> AppResult<R> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { item, reply })
+            .await
+            .map_err(|_| shutting_down())?;
+        answer.await.map_err(|_| shutting_down())?
+    }
+}
+
+/// Store batches from `queue` with `store` until the queue closes: wait for one item, add every
+/// item already waiting behind it (at most `max`), store them. On shutdown (the HTTP server has
+/// stopped accepting requests) close the queue and store what is left, one item at a time.
+pub async fn run<S: Store>(
+    name: &'static str,
+    mut queue: Queue<S::Item, S::Answer>,
     mut shutdown: Shutdown,
     max: usize,
-    writer: &impl Batches<J>,
+    store: &S,
 ) {
+    let jobs = &mut queue.jobs;
     loop {
         let first = tokio::select! {
             biased;
@@ -30,7 +100,7 @@ pub async fn run<J: Send>(
             _ = shutdown.changed() => {
                 jobs.close();
                 while let Some(job) = jobs.recv().await {
-                    writer.write(vec![job]).await;
+                    write(name, store, vec![job]).await;
                 }
                 return;
             }
@@ -42,14 +112,36 @@ pub async fn run<J: Send>(
                 Err(_) => break,
             }
         }
-        writer.write(batch).await;
+        write(name, store, batch).await;
     }
 }
 
-/// The answer to a job whose writer has gone (the server is shutting down).
-pub fn shutting_down() -> crate::error::AppError {
-    crate::error::AppError::new(
-        crate::error::ErrorCode::Unavailable,
-        "the server is shutting down",
-    )
+async fn write<S: Store>(name: &'static str, store: &S, batch: Vec<Job<S::Item, S::Answer>>) {
+    let (items, replies): (Vec<S::Item>, Vec<_>) =
+        batch.into_iter().map(|j| (j.item, j.reply)).unzip();
+    match store.commit(&items).await {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
+        }
+        Err(e) if items.len() > 1 => {
+            tracing::warn!(writer = name, error = %e, size = items.len(), "batch failed; storing one by one");
+            for (item, reply) in items.into_iter().zip(replies) {
+                let single = [item];
+                let answer = match store.commit(&single).await {
+                    Ok(mut answers) => answers
+                        .pop()
+                        .unwrap_or_else(|| Err(AppError::internal("empty batch result"))),
+                    Err(e) => store.failed(&single[0], e).await,
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        Err(e) => {
+            if let (Some(item), Some(reply)) = (items.first(), replies.into_iter().next()) {
+                let _ = reply.send(store.failed(item, e).await);
+            }
+        }
+    }
 }

@@ -17,6 +17,10 @@
 //!   access check it made.
 //! - The page is stored as everyone sees it (`me` false in every reaction); each request then
 //!   marks its caller's reactions with one query, only when the page has reactions.
+//! - The conversations list reads each conversation's last message from the kept page when
+//!   there is one, and keeps a one-message page for the others; such a page serves the list,
+//!   never the history (which must know whether older messages follow), and never replaces a
+//!   longer page of the same key.
 //! - Memory is bounded by [`BUDGET_BYTES`]: pages are dropped oldest first.
 
 use std::collections::{HashMap, HashSet, VecDeque};

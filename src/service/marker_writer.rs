@@ -12,7 +12,6 @@
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr};
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{events, group_commit, read_counts};
@@ -41,22 +40,14 @@ pub struct MarkerMove {
 /// was at `to` or past it already (or the membership ended).
 pub type Moved = Option<(channel_member::Model, i64)>;
 
-struct Job {
-    marker: MarkerMove,
-    reply: oneshot::Sender<AppResult<Moved>>,
-}
-
 /// The callers' side: cheap to clone, kept in the app state.
-#[derive(Clone)]
-pub struct MarkerWriter {
-    jobs: mpsc::Sender<Job>,
-}
+pub type MarkerWriter = group_commit::Submitter<MarkerMove, Moved>;
 
 /// The writer task's side: a [`Worker`] on a thread of its own with its own database
 /// connection (so that it never holds the write gate while waiting for one of the pool's),
 /// started by `app.rs`.
 pub struct MarkerTask {
-    jobs: mpsc::Receiver<Job>,
+    queue: group_commit::Queue<MarkerMove, Moved>,
     writer: Writer,
 }
 
@@ -71,26 +62,14 @@ pub fn channel(
     gate: WriteGate,
     outbox: OutboxFeed,
 ) -> (MarkerWriter, MarkerTask) {
-    let (tx, rx) = mpsc::channel(8192);
+    let (submitter, queue) = group_commit::queue();
     (
-        MarkerWriter { jobs: tx },
+        submitter,
         MarkerTask {
-            jobs: rx,
+            queue,
             writer: Writer { db, gate, outbox },
         },
     )
-}
-
-impl MarkerWriter {
-    /// Move a marker; resolves after the commit.
-    pub async fn store(&self, marker: MarkerMove) -> AppResult<Moved> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { marker, reply })
-            .await
-            .map_err(|_| group_commit::shutting_down())?;
-        answer.await.map_err(|_| group_commit::shutting_down())?
-    }
 }
 
 #[async_trait::async_trait]
@@ -106,45 +85,18 @@ impl Worker for MarkerTask {
     }
 
     async fn run(self: Box<Self>, shutdown: Shutdown) {
-        let Self { mut jobs, writer } = *self;
-        group_commit::run(&mut jobs, shutdown, MAX_BATCH, &writer).await;
+        let Self { queue, writer } = *self;
+        group_commit::run("marker-writer", queue, shutdown, MAX_BATCH, &writer).await;
     }
 }
 
-impl group_commit::Batches<Job> for Writer {
-    async fn write(&self, batch: Vec<Job>) {
-        let (markers, replies): (Vec<MarkerMove>, Vec<_>) =
-            batch.into_iter().map(|j| (j.marker, j.reply)).unzip();
-        match self.commit(&markers).await {
-            Ok(moved) => {
-                for (reply, moved) in replies.into_iter().zip(moved) {
-                    let _ = reply.send(Ok(moved));
-                }
-            }
-            Err(e) if markers.len() > 1 => {
-                tracing::warn!(error = %e, size = markers.len(), "read marker batch failed; moving one by one");
-                for (marker, reply) in markers.into_iter().zip(replies) {
-                    let result = self
-                        .commit(&[marker])
-                        .await
-                        .map(|mut moved| moved.pop().flatten())
-                        .map_err(Into::into);
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                if let Some(reply) = replies.into_iter().next() {
-                    let _ = reply.send(Err(e.into()));
-                }
-            }
-        }
-    }
-}
+impl group_commit::Store for Writer {
+    type Item = MarkerMove;
+    type Answer = Moved;
 
-impl Writer {
     /// Move `markers` in one transaction, in order (a later move of the same member sees the
     /// earlier one); one answer per marker. Their events go to the relay after the commit.
-    async fn commit(&self, markers: &[MarkerMove]) -> Result<Vec<Moved>, DbErr> {
+    async fn commit(&self, markers: &[MarkerMove]) -> Result<Vec<AppResult<Moved>>, DbErr> {
         let (tx, _write) = crate::db::begin_write(&self.db, &self.gate).await?;
         let mut moved = Vec::with_capacity(markers.len());
         let mut read = Vec::new();
@@ -161,11 +113,15 @@ impl Writer {
                     }),
                 )));
             }
-            moved.push(done);
+            moved.push(Ok(done));
         }
         let committed = events::emit_all(&tx, read).await?;
         tx.commit().await?;
         self.outbox.hand_over(committed);
         Ok(moved)
+    }
+
+    async fn failed(&self, _: &MarkerMove, e: DbErr) -> AppResult<Moved> {
+        Err(e.into())
     }
 }

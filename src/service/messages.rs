@@ -73,7 +73,7 @@ pub async fn send(
         let mentioned = resolve_usernames(&state.db, workspace_id, &parsed.usernames).await?;
         let stored = state
             .message_writer
-            .store(NewMessage {
+            .submit(NewMessage {
                 workspace_id,
                 channel_id,
                 author: principal.user_id,

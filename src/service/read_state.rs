@@ -145,7 +145,7 @@ pub async fn mark_read(
         user_id: principal.user_id,
         to: target,
     };
-    let Some((member, top_level_count)) = state.marker_writer.store(marker).await? else {
+    let Some((member, top_level_count)) = state.marker_writer.submit(marker).await? else {
         // Another tab moved it as far or further meanwhile (or the membership ended).
         let now = channel_member::Entity::find_by_id((channel_id, principal.user_id))
             .one(&state.db)

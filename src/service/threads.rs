@@ -72,7 +72,7 @@ pub async fn reply(
 
     let stored = state
         .message_writer
-        .store(NewMessage {
+        .submit(NewMessage {
             workspace_id: access.channel.workspace_id,
             channel_id,
             author: principal.user_id,

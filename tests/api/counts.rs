@@ -401,17 +401,7 @@ async fn counts_stay_exact_under_concurrent_changes() {
         assert!(deletes.iter().all(|(s, _)| *s == 204), "{deletes:?}");
     }
     for (name, session) in &people {
-        let page = app
-            .get("/channels?limit=200", &session.access)
-            .await
-            .expect(200);
-        let c = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == ch.as_str())
-            .unwrap()
-            .clone();
+        let c = app.listed("/channels?limit=200", session, &ch).await;
         let marker = c["last_read_seq"].as_i64().unwrap();
         let (unread, mentions) = recount(&app, &ch, &session.user_id, marker).await;
         assert_eq!(

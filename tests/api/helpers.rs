@@ -409,6 +409,17 @@ impl TestApp {
         sent.json().expect("JSON")
     }
 
+    /// The item with `id` in the first page of the list at `route` (e.g. `/channels?limit=200`)
+    /// as `session` sees it.
+    pub async fn listed(&self, route: &str, session: &Session, id: &str) -> Value {
+        let page = self.get(route, &session.access).await.expect(200);
+        page["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|item| item["id"] == id))
+            .unwrap_or_else(|| panic!("{route} does not list {id}: {page}"))
+            .clone()
+    }
+
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::PUT, path, Some(token), Some(body)).await
     }

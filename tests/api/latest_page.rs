@@ -43,16 +43,9 @@ async fn compare(app: &TestApp, users: &[Session], channel: &str, rng: &mut Lcg,
             "step {step}: user {user}'s newest {limit} differ from the database's"
         );
         // The conversations list shows the newest one, from the same pages.
-        let listed = app
-            .get("/conversations?limit=50", &session.access)
-            .await
-            .expect(200);
-        let conversation = listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == channel)
-            .unwrap();
+        let conversation = app
+            .listed("/conversations?limit=50", session, channel)
+            .await;
         assert_eq!(
             conversation["last_message"],
             fresh["items"].get(0).cloned().unwrap_or(Value::Null),

@@ -233,17 +233,7 @@ async fn concurrent_read_markers_move_forward_and_announce_each_move_once() {
         assert!(!moves.is_empty(), "{events:?}");
         assert!(moves.windows(2).all(|w| w[0] < w[1]), "{moves:?}");
         assert_eq!(moves.last(), Some(&5));
-        let listed = app
-            .get("/channels?limit=50", &person.access)
-            .await
-            .expect(200);
-        let c = listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == ch.as_str())
-            .unwrap()
-            .clone();
+        let c = app.listed("/channels?limit=50", person, &ch).await;
         assert_eq!(
             (c["last_read_seq"].as_i64(), c["unread_count"].as_i64()),
             (Some(5), Some(0))

@@ -5,14 +5,13 @@
 //! so a 201 always means durable.
 //!
 //! If a batch fails, its messages are retried one by one so that one bad message cannot fail the
-//! others.
+//! others (`group_commit`).
 
 mod store;
 #[cfg(test)]
 mod tests;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{
@@ -47,20 +46,12 @@ pub enum Stored {
     Duplicate(Uuid),
 }
 
-struct Job {
-    message: NewMessage,
-    reply: oneshot::Sender<AppResult<Stored>>,
-}
-
 /// The senders' side: cheap to clone, kept in the app state.
-#[derive(Clone)]
-pub struct MessageWriter {
-    jobs: mpsc::Sender<Job>,
-}
+pub type MessageWriter = group_commit::Submitter<NewMessage, Stored>;
 
 /// The writer task's side: a [`Worker`] on a thread of its own, started by `app.rs`.
 pub struct WriterTask {
-    jobs: mpsc::Receiver<Job>,
+    queue: group_commit::Queue<NewMessage, Stored>,
     writer: Writer,
 }
 
@@ -76,26 +67,14 @@ pub fn channel(
     gate: WriteGate,
     outbox: OutboxFeed,
 ) -> (MessageWriter, WriterTask) {
-    let (tx, rx) = mpsc::channel(8192);
+    let (submitter, queue) = group_commit::queue();
     (
-        MessageWriter { jobs: tx },
+        submitter,
         WriterTask {
-            jobs: rx,
+            queue,
             writer: Writer { db, gate, outbox },
         },
     )
-}
-
-impl MessageWriter {
-    /// Store a message; resolves after it has been committed.
-    pub async fn store(&self, message: NewMessage) -> AppResult<Stored> {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { message, reply })
-            .await
-            .map_err(|_| group_commit::shutting_down())?;
-        answer.await.map_err(|_| group_commit::shutting_down())?
-    }
 }
 
 #[async_trait::async_trait]
@@ -110,53 +89,30 @@ impl Worker for WriterTask {
     }
 
     async fn run(self: Box<Self>, shutdown: Shutdown) {
-        self.work(shutdown).await;
+        let Self { queue, writer } = *self;
+        group_commit::run("message-writer", queue, shutdown, MAX_BATCH, &writer).await;
     }
 }
 
-impl WriterTask {
-    async fn work(self, shutdown: Shutdown) {
-        let Self { mut jobs, writer } = self;
-        group_commit::run(&mut jobs, shutdown, MAX_BATCH, &writer).await;
-    }
-}
+impl group_commit::Store for Writer {
+    type Item = NewMessage;
+    type Answer = Stored;
 
-impl group_commit::Batches<Job> for Writer {
-    async fn write(&self, batch: Vec<Job>) {
-        let (messages, replies): (Vec<NewMessage>, Vec<oneshot::Sender<AppResult<Stored>>>) =
-            batch.into_iter().map(|j| (j.message, j.reply)).unzip();
-        match self.commit(&messages).await {
-            Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) if messages.len() > 1 => {
-                tracing::warn!(error = %e, size = messages.len(), "message batch failed; storing one by one");
-                for (message, reply) in messages.into_iter().zip(replies) {
-                    let single = [message];
-                    let result = match self.commit(&single).await {
-                        Ok(mut r) => r
-                            .pop()
-                            .unwrap_or_else(|| Err(AppError::internal("empty batch result"))),
-                        Err(e) => self.explain(&single[0], e).await,
-                    };
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                let result = self.explain(&messages[0], e).await;
-                if let Some(reply) = replies.into_iter().next() {
-                    let _ = reply.send(result);
-                }
-            }
-        }
+    /// Store `messages` in one transaction; one result per message, in order. Their events go
+    /// to the relay after the commit.
+    async fn commit(
+        &self,
+        messages: &[NewMessage],
+    ) -> Result<Vec<AppResult<Stored>>, sea_orm::DbErr> {
+        let (tx, _write) = crate::db::begin_write(&self.db, &self.gate).await?;
+        let (results, committed) = store::store(&tx, messages).await?;
+        tx.commit().await?;
+        self.outbox.hand_over(committed);
+        Ok(results)
     }
-}
 
-impl Writer {
     /// A lone message failed: a `client_id` race lost to another transaction is a duplicate.
-    async fn explain(&self, m: &NewMessage, e: sea_orm::DbErr) -> AppResult<Stored> {
+    async fn failed(&self, m: &NewMessage, e: sea_orm::DbErr) -> AppResult<Stored> {
         if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
             && let Some(cid) = &m.client_id
             && let Ok(Some(original)) = message::Entity::find()
@@ -173,18 +129,5 @@ impl Writer {
             return Ok(Stored::Duplicate(original.id));
         }
         Err(e.into())
-    }
-
-    /// Store `messages` in one transaction; one result per message, in order. Their events go
-    /// to the relay after the commit.
-    async fn commit(
-        &self,
-        messages: &[NewMessage],
-    ) -> Result<Vec<AppResult<Stored>>, sea_orm::DbErr> {
-        let (tx, _write) = crate::db::begin_write(&self.db, &self.gate).await?;
-        let (results, committed) = store::store(&tx, messages).await?;
-        tx.commit().await?;
-        self.outbox.hand_over(committed);
-        Ok(results)
     }
 }
