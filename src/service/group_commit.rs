@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     error::{AppError, AppResult, ErrorCode},
-    workers::Shutdown,
+    workers::{Placement, Shutdown, Worker},
 };
 
 /// Items a queue holds before callers wait to add theirs.
@@ -18,8 +18,8 @@ const QUEUE: usize = 8192;
 
 /// How a writer stores its items.
 pub trait Store: Sync {
-    type Item: Send;
-    type Answer: Send;
+    type Item: Send + Sync;
+    type Answer: Send + Sync;
 
     /// Store `items` in one transaction: one answer per item, in order.
     fn commit(
@@ -54,13 +54,60 @@ impl<T, R> Clone for Submitter<T, R> {
 }
 
 /// The writer task's side of a queue.
-pub struct Queue<T, R> {
+struct Queue<T, R> {
     jobs: mpsc::Receiver<Job<T, R>>,
 }
 
-pub fn queue<T, R>() -> (Submitter<T, R>, Queue<T, R>) {
+fn queue<T, R>() -> (Submitter<T, R>, Queue<T, R>) {
     let (tx, rx) = mpsc::channel(QUEUE);
     (Submitter { jobs: tx }, Queue { jobs: rx })
+}
+
+/// A group-commit writer's task: a [`Worker`] on a thread of its own, because it holds the write
+/// gate while it works and must not wait in the shared run queue behind request handlers.
+pub struct WriterTask<S: Store> {
+    name: &'static str,
+    max: usize,
+    queue: Queue<S::Item, S::Answer>,
+    store: S,
+}
+
+/// A writer named `name` that stores batches of at most `max` items with `store`: the callers'
+/// side and the task (listed in `app.rs`).
+pub fn writer<S: Store>(
+    name: &'static str,
+    max: usize,
+    store: S,
+) -> (Submitter<S::Item, S::Answer>, WriterTask<S>) {
+    let (submitter, queue) = queue();
+    let task = WriterTask {
+        name,
+        max,
+        queue,
+        store,
+    };
+    (submitter, task)
+}
+
+#[async_trait::async_trait]
+impl<S: Store + Send + 'static> Worker for WriterTask<S> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn placement(&self) -> Placement {
+        Placement::Dedicated
+    }
+
+    async fn run(self: Box<Self>, shutdown: Shutdown) {
+        let Self {
+            name,
+            max,
+            queue,
+            store,
+        } = *self;
+        run(name, queue, shutdown, max, &store).await;
+    }
 }
 
 fn shutting_down() -> AppError {
@@ -82,7 +129,7 @@ impl<T, R> Submitter<T, R> {
 /// Store batches from `queue` with `store` until the queue closes: wait for one item, add every
 /// item already waiting behind it (at most `max`), store them. On shutdown (the HTTP server has
 /// stopped accepting requests) close the queue and store what is left, one item at a time.
-pub async fn run<S: Store>(
+async fn run<S: Store>(
     name: &'static str,
     mut queue: Queue<S::Item, S::Answer>,
     mut shutdown: Shutdown,

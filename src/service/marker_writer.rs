@@ -20,7 +20,6 @@ use crate::{
     db::{WriteGate, entity::channel_member},
     domain::events::{ConversationRead, Event, EventData},
     error::AppResult,
-    workers::{Placement, Shutdown, Worker},
 };
 
 /// Most markers moved by one transaction.
@@ -43,15 +42,13 @@ pub type Moved = Option<(channel_member::Model, i64)>;
 /// The callers' side: cheap to clone, kept in the app state.
 pub type MarkerWriter = group_commit::Submitter<MarkerMove, Moved>;
 
-/// The writer task's side: a [`Worker`] on a thread of its own with its own database
-/// connection (so that it never holds the write gate while waiting for one of the pool's),
-/// started by `app.rs`.
-pub struct MarkerTask {
-    queue: group_commit::Queue<MarkerMove, Moved>,
-    writer: Writer,
-}
+/// The writer task (see `group_commit::WriterTask`), started by `app.rs` with a database
+/// connection of its own, so that it never holds the write gate while waiting for one of the
+/// pool's.
+pub type MarkerTask = group_commit::WriterTask<Writer>;
 
-struct Writer {
+/// What moves the batches.
+pub struct Writer {
     db: DatabaseConnection,
     gate: WriteGate,
     outbox: OutboxFeed,
@@ -62,32 +59,7 @@ pub fn channel(
     gate: WriteGate,
     outbox: OutboxFeed,
 ) -> (MarkerWriter, MarkerTask) {
-    let (submitter, queue) = group_commit::queue();
-    (
-        submitter,
-        MarkerTask {
-            queue,
-            writer: Writer { db, gate, outbox },
-        },
-    )
-}
-
-#[async_trait::async_trait]
-impl Worker for MarkerTask {
-    fn name(&self) -> &'static str {
-        "marker-writer"
-    }
-
-    /// Like the message writer: it holds the write gate while it works, so it must not wait in
-    /// the shared run queue behind request handlers.
-    fn placement(&self) -> Placement {
-        Placement::Dedicated
-    }
-
-    async fn run(self: Box<Self>, shutdown: Shutdown) {
-        let Self { queue, writer } = *self;
-        group_commit::run("marker-writer", queue, shutdown, MAX_BATCH, &writer).await;
-    }
+    group_commit::writer("marker-writer", MAX_BATCH, Writer { db, gate, outbox })
 }
 
 impl group_commit::Store for Writer {

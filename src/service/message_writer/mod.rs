@@ -22,7 +22,6 @@ use crate::{
     bus::relay::OutboxFeed,
     db::{WriteGate, entity::message},
     error::{AppError, AppResult},
-    workers::{Placement, Shutdown, Worker},
 };
 
 /// Most messages stored by one transaction.
@@ -49,14 +48,11 @@ pub enum Stored {
 /// The senders' side: cheap to clone, kept in the app state.
 pub type MessageWriter = group_commit::Submitter<NewMessage, Stored>;
 
-/// The writer task's side: a [`Worker`] on a thread of its own, started by `app.rs`.
-pub struct WriterTask {
-    queue: group_commit::Queue<NewMessage, Stored>,
-    writer: Writer,
-}
+/// The writer task (see `group_commit::WriterTask`), started by `app.rs`.
+pub type WriterTask = group_commit::WriterTask<Writer>;
 
 /// What stores the batches.
-struct Writer {
+pub struct Writer {
     db: DatabaseConnection,
     gate: WriteGate,
     outbox: OutboxFeed,
@@ -67,31 +63,7 @@ pub fn channel(
     gate: WriteGate,
     outbox: OutboxFeed,
 ) -> (MessageWriter, WriterTask) {
-    let (submitter, queue) = group_commit::queue();
-    (
-        submitter,
-        WriterTask {
-            queue,
-            writer: Writer { db, gate, outbox },
-        },
-    )
-}
-
-#[async_trait::async_trait]
-impl Worker for WriterTask {
-    fn name(&self) -> &'static str {
-        "message-writer"
-    }
-
-    /// Every message goes through this task: it must not queue behind request handlers.
-    fn placement(&self) -> Placement {
-        Placement::Dedicated
-    }
-
-    async fn run(self: Box<Self>, shutdown: Shutdown) {
-        let Self { queue, writer } = *self;
-        group_commit::run("message-writer", queue, shutdown, MAX_BATCH, &writer).await;
-    }
+    group_commit::writer("message-writer", MAX_BATCH, Writer { db, gate, outbox })
 }
 
 impl group_commit::Store for Writer {
