@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Lcg, Session, TestApp, spawn_app};
+use crate::{
+    drive::Lcg,
+    helpers::{Session, TestApp, spawn_app},
+};
 
 struct Written {
     id: String,

@@ -8,7 +8,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Lcg, Session, TestApp, spawn_app};
+use crate::{
+    drive::Lcg,
+    helpers::{Session, TestApp, spawn_app},
+};
 
 const EMOJI: [&str; 3] = ["thumbsup", "tada", "eyes"];
 
