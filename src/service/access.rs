@@ -31,10 +31,7 @@ pub struct Access {
 impl Access {
     /// The state of the conversation's messages when it was read (see `latest_page`).
     pub fn content_key(&self) -> ContentKey {
-        ContentKey {
-            last_seq: self.channel.last_seq,
-            version: self.content_version,
-        }
+        ContentKey::of(&self.channel, self.content_version)
     }
     pub fn is_dm(&self) -> bool {
         self.channel.kind.is_dm()

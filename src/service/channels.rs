@@ -259,7 +259,7 @@ pub async fn list(
 pub async fn get(state: &AppState, principal: Principal, id: Uuid) -> AppResult<ChannelView> {
     let access = access::readable(&state.db, principal, id).await?;
     let mut views =
-        read_state::views_for(&state.db, principal.user_id, vec![access.channel]).await?;
+        read_state::member_views(&state.db, vec![(access.channel, access.membership)]).await?;
     views.pop().ok_or_else(|| AppError::not_found("channel"))
 }
 

@@ -8,7 +8,7 @@
 //! they have any; the caller's own reactions on them; DM participants when there are DMs.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect,
     sea_query::{Expr, Func},
 };
 use uuid::Uuid;
@@ -46,18 +46,6 @@ fn activity_order() -> (Expr, Expr) {
     (at, Expr::col((channel::Entity, channel::Column::Id)))
 }
 
-/// One page of `channels`, most recent activity first (see [`activity`]), ordered and cut in
-/// SQL: `COALESCE(last_message_at, created_at) DESC, id DESC`.
-pub(super) async fn page_by_activity(
-    db: &impl ConnectionTrait,
-    channels: Select<channel::Entity>,
-    cursor: Option<&str>,
-    limit: u64,
-) -> AppResult<(Vec<channel::Model>, Option<String>)> {
-    let (at, id) = activity_order();
-    page::newest_first(db, channels, at, id, activity, cursor, limit).await
-}
-
 #[tracing::instrument(level = "debug", skip_all, fields(user_id = %principal.user_id))]
 pub async fn list(
     state: &AppState,
@@ -65,7 +53,14 @@ pub async fn list(
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<Conversation>, Option<String>)> {
-    let (page, next) = memberships_by_activity(&state.db, principal.user_id, cursor, limit).await?;
+    let (page, next) = memberships_by_activity(
+        &state.db,
+        principal.user_id,
+        channel::Column::ArchivedAt.is_null().into(),
+        cursor,
+        limit,
+    )
+    .await?;
     let mut last = latest_page::last_messages(
         &state.db,
         &state.latest_pages,
@@ -88,11 +83,13 @@ pub async fn list(
     Ok((items, next))
 }
 
-/// One page of the conversations `user_id` is in (not archived), most recent activity first,
-/// each with its content version and the member row: one query.
-async fn memberships_by_activity(
+/// One page of the conversations `user_id` is in that match `which`, most recent activity first
+/// (see [`activity`]), each with its content version and the member row: one query, ordered and
+/// cut in SQL (`COALESCE(last_message_at, created_at) DESC, id DESC`).
+pub(super) async fn memberships_by_activity(
     db: &impl ConnectionTrait,
     user_id: Uuid,
+    which: Condition,
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<(Versioned, channel_member::Model)>, Option<String>)> {
@@ -100,7 +97,7 @@ async fn memberships_by_activity(
         .expr_as(latest_page::content_version(), latest_page::CONTENT_VERSION)
         .select_also(channel_member::Entity)
         .join(JoinType::InnerJoin, read_state::membership_of(user_id))
-        .filter(channel::Column::ArchivedAt.is_null());
+        .filter(which);
     let (at, id) = activity_order();
     let rows = page::newest_first_query(query, at, id, cursor, limit)?
         .into_model::<Versioned, channel_member::Model>()

@@ -161,10 +161,16 @@ pub async fn list(
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<ChannelView>, Option<String>)> {
-    let dms = channel::Entity::find()
-        .filter(channel::Column::Id.in_subquery(read_state::memberships_of(principal.user_id)))
-        .filter(channel::Column::Kind.is_in([ChannelKind::Dm, ChannelKind::GroupDm]));
-    let (dms, next) = conversations::page_by_activity(&state.db, dms, cursor, limit).await?;
-    let views = read_state::views_for(&state.db, principal.user_id, dms).await?;
+    let dm_kinds = channel::Column::Kind.is_in([ChannelKind::Dm, ChannelKind::GroupDm]);
+    let (dms, next) = conversations::memberships_by_activity(
+        &state.db,
+        principal.user_id,
+        dm_kinds.into(),
+        cursor,
+        limit,
+    )
+    .await?;
+    let rows = dms.into_iter().map(|(v, m)| (v.channel, Some(m))).collect();
+    let views = read_state::member_views(&state.db, rows).await?;
     Ok((views, next))
 }

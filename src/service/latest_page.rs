@@ -58,10 +58,7 @@ pub struct Versioned {
 
 impl Versioned {
     pub fn key(&self) -> ContentKey {
-        ContentKey {
-            last_seq: self.channel.last_seq,
-            version: self.content_version,
-        }
+        ContentKey::of(&self.channel, self.content_version)
     }
 }
 
@@ -100,6 +97,16 @@ impl FromQueryResult for Versioned {
 pub struct ContentKey {
     pub last_seq: i64,
     pub version: i64,
+}
+
+impl ContentKey {
+    /// The key of `channel` as read, with its content version.
+    pub fn of(channel: &channel::Model, version: i64) -> Self {
+        Self {
+            last_seq: channel.last_seq,
+            version,
+        }
+    }
 }
 
 struct Page {
