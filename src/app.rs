@@ -51,6 +51,12 @@ pub struct AppState {
     pub latest_pages: crate::service::latest_page::LatestPages,
     /// WebSocket connections, presence and typing (see `realtime`).
     pub realtime: crate::realtime::Realtime,
+    /// File objects: the local disk or S3 (see `storage`).
+    pub storage: crate::storage::Storage,
+    /// Wakes the file worker (scans, thumbnails) when a file is confirmed.
+    pub file_work: crate::service::files::processing::FileWork,
+    /// Abandoned uploads collected since start (for the admin stats and metrics).
+    pub files_collected: std::sync::atomic::AtomicU64,
 }
 
 /// What the background workers own besides the state: the receiving ends of the queues that
@@ -134,6 +140,7 @@ impl AppState {
             tracing::info!(rekeyed, "recovery codes of the former format re-keyed");
         }
         let jwt = JwtKeys::new(&keys.jwt);
+        let storage = crate::storage::Storage::open(&config, keys.file_urls)?;
         let mailer = Arc::new(Mailer::from_config(&config)?);
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
@@ -164,6 +171,9 @@ impl AppState {
                 post_access: Default::default(),
                 latest_pages: Default::default(),
                 realtime,
+                storage,
+                file_work: Default::default(),
+                files_collected: Default::default(),
             },
             WorkerEnds {
                 message_writer: writer_task,
@@ -289,6 +299,9 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
         gate: state.write_gate.clone(),
     }));
     workers.push(Box::new(HubWorker(state.clone())));
+    workers.push(Box::new(crate::service::files::processing::FileWorker(
+        state.clone(),
+    )));
     workers.push(Box::new(AudienceWorker {
         state: state.clone(),
         jobs: ends.audience_jobs,

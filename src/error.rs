@@ -27,6 +27,7 @@ macro_rules! error_codes {
 error_codes! {
     BadRequest => (BAD_REQUEST, "bad_request", "Bad request"),
     ValidationFailed => (BAD_REQUEST, "validation_failed", "Validation failed"),
+    UnsupportedFileType => (BAD_REQUEST, "unsupported_file_type", "File type not allowed"),
     InvalidToken => (BAD_REQUEST, "invalid_token", "Invalid or expired token"),
     InvalidCode => (BAD_REQUEST, "invalid_code", "Invalid code"),
     Unauthorized => (UNAUTHORIZED, "unauthorized", "Authentication required"),
@@ -50,6 +51,7 @@ error_codes! {
     ChannelArchived => (CONFLICT, "channel_archived", "Channel archived"),
     InviteExpired => (GONE, "invite_expired", "Invite expired or used up"),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+    RangeNotSatisfiable => (RANGE_NOT_SATISFIABLE, "range_not_satisfiable", "Range not satisfiable"),
     UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),
     RateLimited => (TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "Internal server error"),

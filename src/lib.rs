@@ -17,6 +17,7 @@ pub mod kv;
 pub mod realtime;
 pub mod server;
 pub mod service;
+pub mod storage;
 pub mod telemetry;
 pub mod web;
 pub mod workers;

@@ -26,6 +26,7 @@
 //! cannot express (tests of malformed input, routes not covered yet).
 
 mod error;
+mod files;
 mod routes;
 mod types;
 pub mod ws;
@@ -34,6 +35,7 @@ use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 pub use error::{ApiError, Error, FieldProblem, Problem, chain, retry_after, truncate};
+pub use files::{DownloadUrl, File, NewUpload, SharedFile, UploadUrl};
 pub use reqwest::{self, Method, StatusCode, header::HeaderMap};
 use serde::{Serialize, de::DeserializeOwned};
 pub use types::*;

@@ -348,6 +348,9 @@ pub struct NewMessage<'a> {
     pub client_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_root_id: Option<Uuid>,
+    /// Files to attach (uploaded and confirmed by the sender).
+    #[serde(skip_serializing_if = "<[Uuid]>::is_empty")]
+    pub file_ids: &'a [Uuid],
 }
 
 impl<'a> NewMessage<'a> {
@@ -383,6 +386,8 @@ pub struct Message {
     pub last_reply_at: Option<OffsetDateTime>,
     pub reactions: Vec<ReactionSummary>,
     pub mentions: MentionSet,
+    #[serde(default)]
+    pub files: Vec<crate::File>,
     pub pinned: bool,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub edited_at: Option<OffsetDateTime>,

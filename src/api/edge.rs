@@ -57,7 +57,12 @@ pub async fn handle<E: Endpoint>(
     let logged_query = req.uri().query().map(access_log::query);
 
     let (mut resp, db_statements) = crate::db::statements::counted(async {
-        match read_body(&mut req, &policy).await {
+        let streamed = streams_body(req.method(), &path);
+        match if streamed {
+            Ok(())
+        } else {
+            read_body(&mut req, &policy).await
+        } {
             Err(resp) => resp,
             Ok(()) => match next.call(req).await {
                 Ok(r) => r.into_response(),
@@ -116,6 +121,23 @@ pub async fn handle<E: Endpoint>(
         "request"
     );
     Ok(resp)
+}
+
+/// Routes whose handler streams the body itself, with its own limits (the declared size of a
+/// file, a chunk's size) and an idle timeout per read: file content PUT to CoLink's signed
+/// upload URLs and resumable-upload chunks.
+fn streams_body(method: &Method, path: &str) -> bool {
+    if method != Method::PUT {
+        return false;
+    }
+    let Some(rest) = path.strip_prefix("/api/v1/files/") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    matches!(
+        parts.as_slice(),
+        [_, "content"] | ["uploads", _, "chunks", _]
+    )
 }
 
 /// Read the body whole before the handler runs: 413 when it is over the limit (declared by

@@ -42,6 +42,9 @@ struct SendBody {
     /// Reply in this message's thread.
     #[oai(nullable)]
     thread_root_id: Option<Uuid>,
+    /// Files to attach (your own, confirmed, not infected; at most 10).
+    #[oai(default, validator(max_items = 10))]
+    file_ids: Vec<Uuid>,
 }
 
 #[derive(Object)]
@@ -50,6 +53,9 @@ struct ReplyBody {
     /// Your id for this reply: sending it again returns the original (200) instead of a copy.
     #[oai(nullable)]
     client_id: Option<ClientId>,
+    /// Files to attach (your own, confirmed, not infected; at most 10).
+    #[oai(default, validator(max_items = 10))]
+    file_ids: Vec<Uuid>,
 }
 
 #[derive(Object)]
@@ -126,6 +132,7 @@ impl MessagesApi {
             content: b.content.into_inner(),
             client_id: b.client_id.or(idempotency_key.0).map(ClientId::into_inner),
             thread_root_id: b.thread_root_id,
+            file_ids: b.file_ids,
         };
         Ok(messages::send(&self.state, auth.0, id.0, req).await?.into())
     }
@@ -210,6 +217,7 @@ impl MessagesApi {
             content: b.content.into_inner(),
             client_id: b.client_id.or(idempotency_key.0).map(ClientId::into_inner),
             thread_root_id: Some(id.0),
+            file_ids: b.file_ids,
         };
         Ok(messages::send(&self.state, auth.0, root.channel_id, req)
             .await?

@@ -13,6 +13,7 @@ mod dms;
 pub mod dto;
 mod edge;
 mod fields;
+mod files;
 mod messages;
 mod ops;
 pub mod problem;
@@ -46,6 +47,8 @@ pub enum ApiTags {
     Channels,
     /// Messages, threads, reactions, pins.
     Messages,
+    /// Uploads, downloads and the files of conversations.
+    Files,
     /// Direct messages and the conversations list.
     Conversations,
     /// Administration.
@@ -64,6 +67,7 @@ type Apis = (
     channels::ChannelsApi,
     messages::MessagesApi,
     threads::ThreadsApi,
+    files::FilesApi,
     dms::DmsApi,
     admin::AdminApi,
     realtime::RealtimeApi,
@@ -96,6 +100,9 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         threads::ThreadsApi {
+            state: state.clone(),
+        },
+        files::FilesApi {
             state: state.clone(),
         },
         dms::DmsApi {

@@ -83,6 +83,8 @@ status_markers! {
     Gone = 410;
     /// 413: the body is too large.
     PayloadTooLarge = 413;
+    /// 416: a `Range` that is not in the file.
+    RangeNotSatisfiable = 416;
     /// 415: the body is not JSON.
     UnsupportedMediaType = 415;
     /// 429: a rate limit; `Retry-After` says when to try again.

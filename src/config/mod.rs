@@ -19,6 +19,7 @@ mod net;
 mod realtime;
 mod server;
 mod sources;
+mod storage;
 mod values;
 mod writes;
 pub use limits::{LimitsConfig, RateLimit};
@@ -26,6 +27,7 @@ pub use net::IpRange;
 pub use realtime::RealtimeConfig;
 pub use server::ServerConfig;
 pub use sources::{ConfigError, env_warnings};
+pub use storage::{CHUNK_RANGE, MIB, S3Config, ScannerKind, StorageBackend, StorageConfig};
 pub use values::{HumanDuration, Secret};
 pub use writes::WriteLimits;
 
@@ -43,6 +45,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub telemetry: TelemetryConfig,
     pub realtime: RealtimeConfig,
+    pub storage: StorageConfig,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             telemetry: TelemetryConfig::default(),
             realtime: RealtimeConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -239,6 +243,7 @@ impl Config {
         self.validate_mail_and_telemetry()?;
         self.limits.validate()?;
         self.realtime.validate()?;
+        self.storage.validate()?;
         self.limits.writes.validate()
     }
 
@@ -407,6 +412,8 @@ impl Config {
             &["kv", "url"],
             &["auth", "secret_key"],
             &["email", "smtp_url"],
+            &["storage", "s3", "access_key_id"],
+            &["storage", "s3", "secret_access_key"],
         ] {
             redact(&mut value, path);
         }

@@ -16,6 +16,11 @@ pub(super) const OPTIONAL_KEYS: &[&str] = &[
     "kv.url",
     "auth.secret_key",
     "email.smtp_url",
+    "storage.root",
+    "storage.s3.endpoint",
+    "storage.s3.public_endpoint",
+    "storage.s3.access_key_id",
+    "storage.s3.secret_access_key",
 ];
 
 /// `COLINK_*` variables that are read by the `colink` command line or the scripts, not settings.

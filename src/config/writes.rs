@@ -21,6 +21,8 @@ pub struct WriteLimits {
     pub invites: Bucket,
     /// WebSocket tickets.
     pub ws_tickets: Bucket,
+    /// Uploads started (upload URLs and resumable sessions).
+    pub uploads: Bucket,
 }
 
 const fn bucket(capacity: u32, per_minute: u32) -> Bucket {
@@ -39,6 +41,7 @@ impl Default for WriteLimits {
             conversations: bucket(20, 30),
             invites: bucket(30, 30),
             ws_tickets: bucket(30, 60),
+            uploads: bucket(30, 60),
         }
     }
 }
@@ -52,6 +55,7 @@ impl WriteLimits {
             ("limits.writes.conversations", self.conversations),
             ("limits.writes.invites", self.invites),
             ("limits.writes.ws_tickets", self.ws_tickets),
+            ("limits.writes.uploads", self.uploads),
         ] {
             if b.capacity == 0 || b.per_minute == 0 {
                 return Err(ConfigError::invalid(

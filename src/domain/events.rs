@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{ChannelKind, ChannelRole};
-use crate::service::views::{ChannelView, MessageView};
+use crate::service::views::{ChannelView, FileView, MessageView};
 
 /// Declares [`EventData`] and [`EventKind`] from one table: variant, payload, type name.
 macro_rules! events {
@@ -88,6 +88,8 @@ events! {
     ConversationRead(ConversationRead) = "conversation.read",
     /// A user followed, unfollowed or read a thread; private to that user, like a read marker.
     ThreadUpdated(ThreadUpdated) = "thread.updated",
+    /// A file was confirmed; private to its uploader.
+    FileUploaded(FileView) = "file.uploaded",
     /// Internal (never sent to clients): sessions ended; the hub closes their connections.
     SessionRevoked(SessionRevoked) = "session.revoked",
 }

@@ -18,6 +18,8 @@ pub struct Keys {
     pub jwt: [u8; 32],
     encryption: [u8; 32],
     recovery: [u8; 32],
+    /// Signs the file URLs CoLink serves itself (`storage::signed`).
+    pub file_urls: [u8; 32],
 }
 
 impl Keys {
@@ -35,6 +37,7 @@ impl Keys {
             jwt: derive(master, b"colink/jwt-hs256/v1"),
             encryption: derive(master, b"colink/secret-encryption/v1"),
             recovery: derive(master, b"colink/recovery-code-hmac/v1"),
+            file_urls: derive(master, b"colink/file-url-hmac/v1"),
         }
     }
 

@@ -318,10 +318,13 @@ impl Hub {
         let mut mention_job = None;
         let slow = {
             let reg = self.read();
-            // Read markers and thread state are private: only the user's own connections.
+            // Read markers, thread state and uploads are private: only the user's own
+            // connections.
             let private = matches!(
                 event.data,
-                EventData::ConversationRead(_) | EventData::ThreadUpdated(_)
+                EventData::ConversationRead(_)
+                    | EventData::ThreadUpdated(_)
+                    | EventData::FileUploaded(_)
             );
             let subscribed: HashSet<ConnId> = if private {
                 event

@@ -1,10 +1,10 @@
-//! Message views: a message row plus its reactions, mentions and pin state.
+//! Message views: a message row plus its reactions, mentions, files and pin state.
 //!
 //! Most messages have no reactions, no mentions and no pin. A list that selects its rows through
 //! [`flagged`] learns which do from the same query (three look-ups by message id per
-//! row), so [`decorate_flagged`] queries reactions and mentions only for the messages that have
-//! some: a page of plain messages costs its one query, any page at most three. [`decorate`]
-//! serves rows selected without the flags (three queries for any number of messages).
+//! row), so [`decorate_flagged`] queries reactions, mentions and files only for the messages
+//! that have some: a page of plain messages costs its one query, any page at most five.
+//! [`decorate`] serves rows selected without the flags (five queries for any number).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::views::{MentionSet, MessageView};
 use crate::{
-    db::entity::{mention, message, pin, reaction},
+    db::entity::{mention, message, message_file, pin, reaction},
     error::AppResult,
 };
 
@@ -27,6 +27,7 @@ pub struct Flagged {
     pub message: message::Model,
     pub has_reactions: bool,
     pub has_mentions: bool,
+    pub has_files: bool,
     pub pinned: bool,
 }
 
@@ -36,6 +37,7 @@ impl FromQueryResult for Flagged {
             message: message::Model::from_query_result(res, pre)?,
             has_reactions: res.try_get(pre, "has_reactions")?,
             has_mentions: res.try_get(pre, "has_mentions")?,
+            has_files: res.try_get(pre, "has_files")?,
             pinned: res.try_get(pre, "pinned")?,
         })
     }
@@ -71,6 +73,10 @@ pub fn flagged(select: Select<message::Entity>) -> Selector<SelectModel<Flagged>
             "has_mentions",
         )
         .column_as(
+            exists_for_message(message_file::Entity, message_file::Column::MessageId),
+            "has_files",
+        )
+        .column_as(
             exists_for_message(pin::Entity, pin::Column::MessageId),
             "pinned",
         )
@@ -94,13 +100,23 @@ pub async fn decorate_flagged(
         .filter(|r| r.has_mentions)
         .map(|r| r.message.id)
         .collect();
+    let with_files: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| r.has_files)
+        .map(|r| r.message.id)
+        .collect();
     let pinned: BTreeSet<Uuid> = rows
         .iter()
         .filter(|r| r.pinned)
         .map(|r| r.message.id)
         .collect();
     let msgs = rows.into_iter().map(|r| r.message).collect();
-    assemble(db, viewer, msgs, &reacted, &mentioning, pinned).await
+    let some = Decorations {
+        reacted: &reacted,
+        mentioning: &mentioning,
+        with_files: &with_files,
+    };
+    assemble(db, viewer, msgs, some, pinned).await
 }
 
 /// Add reactions, mentions and pin state to messages (three queries for any number).
@@ -122,20 +138,37 @@ pub async fn decorate(
         .await?
         .into_iter()
         .collect();
-    assemble(db, viewer, msgs, &ids, &ids, pinned).await
+    let some = Decorations {
+        reacted: &ids,
+        mentioning: &ids,
+        with_files: &ids,
+    };
+    assemble(db, viewer, msgs, some, pinned).await
 }
 
-/// The views, with the reactions of `reacted` and the mentions of `mentioning` (a query each
-/// when not empty).
+/// The messages that have reactions, mentions and files (each list queried when not empty).
+struct Decorations<'a> {
+    reacted: &'a [Uuid],
+    mentioning: &'a [Uuid],
+    with_files: &'a [Uuid],
+}
+
+/// The views, with the reactions, mentions and files of the messages `some` names (a query
+/// each when not empty).
 async fn assemble(
     db: &impl ConnectionTrait,
     viewer: Option<Uuid>,
     msgs: Vec<message::Model>,
-    reacted: &[Uuid],
-    mentioning: &[Uuid],
+    some: Decorations<'_>,
     pinned: BTreeSet<Uuid>,
 ) -> AppResult<Vec<MessageView>> {
+    let Decorations {
+        reacted,
+        mentioning,
+        with_files,
+    } = some;
     let mut reactions = super::reactions::summaries(db, reacted, viewer).await?;
+    let mut files = super::files::of_messages(db, with_files).await?;
     let mut mention_sets: HashMap<Uuid, MentionSet> = HashMap::new();
     if !mentioning.is_empty() {
         for m in mention::Entity::find()
@@ -153,6 +186,7 @@ async fn assemble(
             let mut view = MessageView::bare(m);
             view.reactions = reactions.remove(&id).unwrap_or_default();
             view.mentions = mention_sets.remove(&id).unwrap_or_default();
+            view.files = files.remove(&id).unwrap_or_default();
             view.pinned = pinned.contains(&id);
             view
         })

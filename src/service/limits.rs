@@ -27,6 +27,7 @@ pub enum Write {
     Conversation,
     Invite,
     WsTicket,
+    Upload,
 }
 
 impl Write {
@@ -38,6 +39,7 @@ impl Write {
             Write::Conversation => "conversations",
             Write::Invite => "invites",
             Write::WsTicket => "ws_tickets",
+            Write::Upload => "uploads",
         }
     }
 
@@ -49,6 +51,7 @@ impl Write {
             Write::Conversation => limits.conversations,
             Write::Invite => limits.invites,
             Write::WsTicket => limits.ws_tickets,
+            Write::Upload => limits.uploads,
         }
     }
 }

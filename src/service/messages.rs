@@ -31,6 +31,8 @@ pub struct SendRequest {
     pub content: String,
     pub client_id: Option<String>,
     pub thread_root_id: Option<Uuid>,
+    /// Files to attach: the sender's own, confirmed (see `files::for_message`).
+    pub file_ids: Vec<Uuid>,
 }
 
 pub enum Sent {
@@ -71,6 +73,7 @@ pub async fn send(
         let notice =
             broadcast::restrict(&state.db, principal, channel_id, max_members, &mut parsed).await?;
         let mentioned = resolve_usernames(&state.db, workspace_id, &parsed.usernames).await?;
+        let files = super::files::for_message(&state.db, principal.user_id, &req.file_ids).await?;
         let stored = state
             .message_writer
             .submit(NewMessage {
@@ -85,6 +88,7 @@ pub async fn send(
                     here: parsed.here,
                 },
                 thread_root_id: None,
+                files,
             })
             .await?;
         return match stored {
@@ -106,6 +110,7 @@ pub async fn send(
             body,
             client_id,
             parsed,
+            file_ids: req.file_ids,
         },
     )
     .await

@@ -15,6 +15,7 @@ pub mod decorate;
 pub mod dms;
 pub mod email_tokens;
 pub mod events;
+pub mod files;
 pub mod followed_threads;
 pub mod group_commit;
 pub mod guard;

@@ -32,6 +32,7 @@ pub struct NewReply {
     pub body: MessageBody,
     pub client_id: Option<String>,
     pub parsed: mentions::Mentions,
+    pub file_ids: Vec<Uuid>,
 }
 
 /// Reply in the thread of `root_id` (a reply to a reply goes to its root). Idempotent by
@@ -51,6 +52,7 @@ pub async fn reply(
         body,
         client_id,
         mut parsed,
+        file_ids,
     } = new;
     // Access first: someone removed from the channel learns nothing by repeating a client id.
     let access = access::readable(&state.db, principal, channel_id).await?;
@@ -69,6 +71,7 @@ pub async fn reply(
     let mentioned =
         messages::resolve_usernames(&state.db, access.channel.workspace_id, &parsed.usernames)
             .await?;
+    let files = super::files::for_message(&state.db, principal.user_id, &file_ids).await?;
 
     let stored = state
         .message_writer
@@ -84,6 +87,7 @@ pub async fn reply(
                 here: parsed.here,
             },
             thread_root_id: Some(root.id),
+            files,
         })
         .await?;
     match stored {

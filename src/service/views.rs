@@ -129,6 +129,9 @@ pub struct MessageView {
     /// Per emoji, in the order each was first used; at most 50 emoji.
     pub reactions: Vec<ReactionSummary>,
     pub mentions: MentionSet,
+    /// Attached files, in the order they were attached (infected and deleted ones left out).
+    #[serde(default)]
+    pub files: Vec<FileView>,
     pub pinned: bool,
     #[serde(with = "time::serde::rfc3339::option")]
     #[oai(nullable)]
@@ -162,12 +165,101 @@ impl MessageView {
             last_reply_at: m.last_reply_at,
             reactions: Vec::new(),
             mentions: MentionSet::default(),
+            files: Vec::new(),
             pinned: false,
             edited_at: m.edited_at,
             deleted,
             deleted_at: m.deleted_at,
             created_at: m.created_at,
             notices: Vec::new(),
+        }
+    }
+}
+
+/// Where a file is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Enum)]
+#[serde(rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// An upload URL was handed out; the bytes are not confirmed yet.
+    Uploading,
+    /// Confirmed, waiting for the virus scanner: not downloadable yet.
+    Pending,
+    /// Scanned (or scanning is off): downloadable.
+    Clean,
+    /// The scanner found malware: never served.
+    Infected,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Uploading => "uploading",
+            FileStatus::Pending => "pending",
+            FileStatus::Clean => "clean",
+            FileStatus::Infected => "infected",
+        }
+    }
+
+    /// A stored status (an unknown one reads as `pending`: never served).
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "uploading" => FileStatus::Uploading,
+            "clean" => FileStatus::Clean,
+            "infected" => FileStatus::Infected,
+            _ => FileStatus::Pending,
+        }
+    }
+}
+
+/// A file's metadata, as the file routes, messages and `file.uploaded` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct FileView {
+    pub id: Uuid,
+    /// The name to show (cleaned of paths and control characters; never a storage path).
+    pub filename: String,
+    /// The stored type (checked against the file's bytes at confirm).
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub status: FileStatus,
+    /// Hex SHA-256 of the content, once confirmed.
+    #[oai(nullable)]
+    pub sha256: Option<String>,
+    /// Images: pixel dimensions.
+    #[oai(nullable)]
+    pub width: Option<u32>,
+    #[oai(nullable)]
+    pub height: Option<u32>,
+    /// Whether a thumbnail can be fetched (`GET /files/{id}/download-url?thumbnail=true`).
+    pub has_thumbnail: bool,
+    /// Why the last scan failed, while it is retried.
+    #[oai(nullable)]
+    pub scan_error: Option<String>,
+    pub uploader_id: Uuid,
+    /// The conversation it was uploaded for, when one was named.
+    #[oai(nullable)]
+    pub channel_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl FileView {
+    pub fn of(f: crate::db::entity::file::Model) -> Self {
+        let dimension = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
+        Self {
+            id: f.id,
+            filename: f.filename,
+            content_type: f.content_type,
+            size_bytes: u64::try_from(f.size_bytes).unwrap_or(0),
+            status: FileStatus::parse(&f.status),
+            sha256: f.sha256,
+            width: dimension(f.width),
+            height: dimension(f.height),
+            has_thumbnail: f.thumbnail == "ready",
+            scan_error: f.scan_error,
+            uploader_id: f.uploader_id,
+            channel_id: f.channel_id,
+            created_at: f.created_at,
         }
     }
 }

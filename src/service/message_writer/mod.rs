@@ -37,6 +37,8 @@ pub struct NewMessage {
     pub mentions: MentionSet,
     /// For a reply: the root of its thread (in the same channel; checked by the caller).
     pub thread_root_id: Option<Uuid>,
+    /// Attached files (checked by the caller), in order.
+    pub files: Vec<crate::service::views::FileView>,
 }
 
 pub enum Stored {

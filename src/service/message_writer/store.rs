@@ -11,7 +11,7 @@
 //!    root's `message.updated` with the count that reply made).
 //! 5. [`followed_threads::auto::record`]: the follows the replies make (their authors, the
 //!    roots' authors, the users mentioned), in a constant number of multi-row statements.
-//! 6. [`insert`]: multi-row inserts for messages and mentions, then the outbox rows.
+//! 6. [`insert`]: multi-row inserts for messages, mentions and file links, then the outbox rows.
 //! 7. [`read_counts::on_new_messages`]: the authors' own unread (one statement) and the mention
 //!    counts of the people mentioned (one statement per message that mentions anyone).
 //!
@@ -28,10 +28,12 @@ use uuid::Uuid;
 use super::{NewMessage, Stored};
 use crate::{
     bus::relay::Committed,
-    db::entity::{channel, mention, message},
+    db::entity::{channel, mention, message, message_file},
     domain::events::{Event, EventData},
     error::{AppError, AppResult},
-    service::{events, followed_threads, messages, read_counts, threads, views::MessageView},
+    service::{
+        events, files, followed_threads, messages, read_counts, threads, views::MessageView,
+    },
 };
 
 /// Message rows per multi-row insert (13 columns), mention rows per insert (7 columns): under
@@ -293,6 +295,7 @@ struct Batch<'a> {
 struct Rows {
     messages: Vec<message::ActiveModel>,
     mentions: Vec<mention::ActiveModel>,
+    files: Vec<message_file::ActiveModel>,
     events: Vec<Arc<Event>>,
 }
 
@@ -306,6 +309,7 @@ fn build(
     let mut rows = Rows {
         messages: Vec::with_capacity(fresh.len()),
         mentions: Vec::new(),
+        files: Vec::new(),
         events: Vec::with_capacity(fresh.len()),
     };
     for &i in fresh {
@@ -327,8 +331,15 @@ fn build(
         };
         rows.mentions
             .extend(messages::mention_rows(&model, &m.mentions));
+        rows.files.extend(files::link_rows(
+            model.id,
+            model.channel_id,
+            model.seq,
+            &m.files,
+        ));
         let mut view = MessageView::bare(model.clone());
         view.mentions = m.mentions.clone();
+        view.files = m.files.clone();
         let event = |data| Event::new(m.workspace_id, Some(m.channel_id), Some(m.author), data);
         let created = event(EventData::MessageCreated(view.clone())).with_seq(model.seq);
         rows.events.push(Arc::new(created));
@@ -377,6 +388,11 @@ async fn insert(tx: &DatabaseTransaction, rows: Rows) -> Result<Committed, DbErr
     }
     for chunk in owned_chunks(rows.mentions, MENTION_CHUNK) {
         mention::Entity::insert_many(chunk)
+            .exec_without_returning(tx)
+            .await?;
+    }
+    for chunk in owned_chunks(rows.files, MENTION_CHUNK) {
+        message_file::Entity::insert_many(chunk)
             .exec_without_returning(tx)
             .await?;
     }

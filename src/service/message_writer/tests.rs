@@ -91,6 +91,7 @@ fn new(
             here: false,
         },
         thread_root_id: root,
+        files: Vec::new(),
     }
 }
 

@@ -1,0 +1,289 @@
+//! File storage: one opendal operator for the local disk (`fs`) or an S3 bucket, the object
+//! keys, and the URLs clients upload and download with.
+//!
+//! Object keys come from ids only (`files/<id>/original`, `files/<id>/thumb`,
+//! `uploads/<upload id>/<n>`), never from a file name. Clients move bytes with URLs:
+//! - S3: URLs presigned for the bucket (by the operator built for `public_endpoint` when
+//!   clients reach S3 at another address), so bytes never pass through CoLink;
+//! - fs: URLs CoLink serves itself (`/api/v1/files/{id}/content`), signed by [`UrlSigner`].
+
+pub mod scanner;
+pub mod signed;
+pub mod sniff;
+pub mod thumbnail;
+
+use std::{collections::BTreeMap, time::Duration};
+
+use opendal::{ErrorKind, Operator, Reader, Writer, services};
+use uuid::Uuid;
+
+pub use signed::{UrlSigner, Variant};
+
+use crate::{
+    config::{Config, StorageBackend},
+    error::AppError,
+};
+
+/// Where a client sends (or fetches) bytes.
+pub struct Target {
+    pub url: String,
+    pub method: String,
+    /// Headers the request must carry (S3 signs some of them).
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A storage failure: the object is missing, or the backend failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("object not found")]
+    NotFound,
+    #[error("storage: {0}")]
+    Backend(#[from] opendal::Error),
+}
+
+impl StorageError {
+    fn of(e: opendal::Error) -> Self {
+        if e.kind() == ErrorKind::NotFound {
+            Self::NotFound
+        } else {
+            Self::Backend(e)
+        }
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => AppError::not_found("file content"),
+            StorageError::Backend(e) => {
+                tracing::error!(error = %e, "file storage failed");
+                AppError::new(
+                    crate::error::ErrorCode::Unavailable,
+                    "file storage is unavailable",
+                )
+            }
+        }
+    }
+}
+
+pub struct Storage {
+    op: Operator,
+    /// S3: the operator URLs are presigned with (its endpoint is the one clients use).
+    presigner: Option<Operator>,
+    signer: UrlSigner,
+    /// Where fs-backend URLs point: `<public_url>/api/v1`.
+    api_base: String,
+}
+
+/// The key of a file's object.
+pub fn object_key(file_id: Uuid, variant: Variant) -> String {
+    format!("files/{file_id}/{}", variant.as_str())
+}
+
+/// The key of one chunk of a resumable upload.
+pub fn chunk_key(upload_id: Uuid, n: u32) -> String {
+    format!("uploads/{upload_id}/{n}")
+}
+
+/// The prefix of every chunk of a resumable upload.
+pub fn chunks_prefix(upload_id: Uuid) -> String {
+    format!("uploads/{upload_id}/")
+}
+
+impl Storage {
+    /// The configured backend, with URLs signed under `url_key`.
+    pub fn open(config: &Config, url_key: [u8; 32]) -> anyhow::Result<Self> {
+        opendal_http_transport_reqwest::install_default();
+        let storage = &config.storage;
+        let (op, presigner) = match storage.backend {
+            StorageBackend::Fs => {
+                let root = storage
+                    .root
+                    .clone()
+                    .unwrap_or_else(|| config.data_dir_absolute().join("files"));
+                std::fs::create_dir_all(&root)
+                    .map_err(|e| anyhow::anyhow!("storage.root {}: {e}", root.display()))?;
+                let root = root.to_string_lossy().into_owned();
+                (Operator::new(services::Fs::default().root(&root))?, None)
+            }
+            StorageBackend::S3 => {
+                let s3 = &storage.s3;
+                let op = Operator::new(s3_builder(config, s3.endpoint.as_deref()))?;
+                let presigner = match &s3.public_endpoint {
+                    Some(public) => Operator::new(s3_builder(config, Some(public)))?,
+                    None => op.clone(),
+                };
+                (op, Some(presigner))
+            }
+        };
+        let op = op
+            .layer(opendal::layers::RetryLayer::new().with_max_times(3))
+            .layer(
+                opendal::layers::TimeoutLayer::new()
+                    .with_timeout(Duration::from_secs(60))
+                    .with_io_timeout(Duration::from_secs(30)),
+            );
+        Ok(Self {
+            op,
+            presigner,
+            signer: UrlSigner::new(url_key),
+            api_base: format!("{}/api/v1", config.public_url()),
+        })
+    }
+
+    pub fn is_s3(&self) -> bool {
+        self.presigner.is_some()
+    }
+
+    pub fn signer(&self) -> &UrlSigner {
+        &self.signer
+    }
+
+    /// Where the client PUTs the file's bytes, valid for `ttl`.
+    pub async fn upload_target(
+        &self,
+        file_id: Uuid,
+        content_type: &str,
+        ttl: Duration,
+    ) -> Result<Target, StorageError> {
+        let key = object_key(file_id, Variant::Original);
+        match &self.presigner {
+            Some(presigner) => {
+                let signed = presigner
+                    .presign_write_with(&key, ttl)
+                    .content_type(content_type)
+                    .await
+                    .map_err(StorageError::of)?;
+                Ok(presigned(&signed))
+            }
+            None => {
+                let expires = expiry(ttl);
+                let sig = self.signer.sign("PUT", file_id, Variant::Original, expires);
+                let mut headers = BTreeMap::new();
+                headers.insert("content-type".into(), content_type.into());
+                Ok(Target {
+                    url: format!(
+                        "{}/files/{file_id}/content?expires={expires}&sig={sig}",
+                        self.api_base
+                    ),
+                    method: "PUT".into(),
+                    headers,
+                })
+            }
+        }
+    }
+
+    /// A URL that GETs the file's object (original or thumbnail), valid for `ttl`; S3 answers
+    /// it with `content_type` and `disposition` (the fs route sets them itself).
+    pub async fn download_url(
+        &self,
+        file_id: Uuid,
+        variant: Variant,
+        content_type: &str,
+        disposition: &str,
+        ttl: Duration,
+    ) -> Result<String, StorageError> {
+        match &self.presigner {
+            Some(presigner) => {
+                let signed = presigner
+                    .presign_read_with(&object_key(file_id, variant), ttl)
+                    .override_content_type(content_type)
+                    .override_content_disposition(disposition)
+                    .await
+                    .map_err(StorageError::of)?;
+                Ok(signed.uri().to_string())
+            }
+            None => {
+                let expires = expiry(ttl);
+                let sig = self.signer.sign("GET", file_id, variant, expires);
+                let thumb = if variant == Variant::Thumbnail {
+                    "&variant=thumb"
+                } else {
+                    ""
+                };
+                Ok(format!(
+                    "{}/files/{file_id}/content?expires={expires}&sig={sig}{thumb}",
+                    self.api_base
+                ))
+            }
+        }
+    }
+
+    /// The size of an object.
+    pub async fn size(&self, key: &str) -> Result<u64, StorageError> {
+        let meta = self.op.stat(key).await.map_err(StorageError::of)?;
+        Ok(meta.content_length())
+    }
+
+    pub async fn reader(&self, key: &str) -> Result<Reader, StorageError> {
+        self.op.reader(key).await.map_err(StorageError::of)
+    }
+
+    /// A writer that streams an object in parts of `part_bytes` (S3: a multipart upload).
+    pub async fn writer(&self, key: &str, part_bytes: usize) -> Result<Writer, StorageError> {
+        self.op
+            .writer_with(key)
+            .chunk(part_bytes)
+            .await
+            .map_err(StorageError::of)
+    }
+
+    /// Delete an object (a missing one is not an error).
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.op.delete(key).await.map_err(StorageError::of)
+    }
+
+    /// Delete every object under `prefix`.
+    pub async fn delete_all(&self, prefix: &str) -> Result<(), StorageError> {
+        self.op
+            .delete_with(prefix)
+            .recursive(true)
+            .await
+            .map_err(StorageError::of)
+    }
+
+    /// Whether the backend answers (for `/ready`).
+    pub async fn check(&self) -> Result<(), StorageError> {
+        self.op.check().await.map_err(StorageError::of)
+    }
+}
+
+fn s3_builder(config: &Config, endpoint: Option<&str>) -> services::S3 {
+    let s3 = &config.storage.s3;
+    let mut builder = services::S3::default()
+        .bucket(&s3.bucket)
+        .region(&s3.region)
+        .disable_config_load()
+        .disable_ec2_metadata();
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint(endpoint);
+    }
+    if let Some(key) = &s3.access_key_id {
+        builder = builder.access_key_id(key.expose());
+    }
+    if let Some(secret) = &s3.secret_access_key {
+        builder = builder.secret_access_key(secret.expose());
+    }
+    if !s3.path_style {
+        builder = builder.enable_virtual_host_style();
+    }
+    builder
+}
+
+fn presigned(signed: &opendal::raw::PresignedRequest) -> Target {
+    Target {
+        url: signed.uri().to_string(),
+        method: signed.method().to_string(),
+        headers: signed
+            .header()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+    }
+}
+
+/// Unix seconds `ttl` from now.
+fn expiry(ttl: Duration) -> i64 {
+    crate::domain::clock::now().unix_timestamp()
+        + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2)
+}
