@@ -129,8 +129,10 @@ pub struct MessageView {
     /// Per emoji, in the order each was first used; at most 50 emoji.
     pub reactions: Vec<ReactionSummary>,
     pub mentions: MentionSet,
-    /// Attached files, in the order they were attached (infected and deleted ones left out).
-    #[serde(default)]
+    /// Attached files, in the order they were attached (infected and deleted ones left out);
+    /// absent when there are none (so events of messages without files read as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub files: Vec<FileView>,
     pub pinned: bool,
     #[serde(with = "time::serde::rfc3339::option")]

@@ -103,8 +103,15 @@ impl Storage {
                     .unwrap_or_else(|| config.data_dir_absolute().join("files"));
                 std::fs::create_dir_all(&root)
                     .map_err(|e| anyhow::anyhow!("storage.root {}: {e}", root.display()))?;
-                let root = root.to_string_lossy().into_owned();
-                (Operator::new(services::Fs::default().root(&root))?, None)
+                // Objects are written under `.partial/` and renamed into place when complete:
+                // a reader never sees half a file, and an aborted write leaves nothing behind.
+                let partial = root.join(".partial");
+                std::fs::create_dir_all(&partial)
+                    .map_err(|e| anyhow::anyhow!("storage.root {}: {e}", partial.display()))?;
+                let fs = services::Fs::default()
+                    .root(&root.to_string_lossy())
+                    .atomic_write_dir(&partial.to_string_lossy());
+                (Operator::new(fs)?, None)
             }
             StorageBackend::S3 => {
                 let s3 = &storage.s3;

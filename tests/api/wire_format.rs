@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Every event type; the scenario must produce each at least once.
-const EVENT_TYPES: [&str; 13] = [
+const EVENT_TYPES: [&str; 14] = [
     "message.created",
     "message.updated",
     "message.deleted",
@@ -32,6 +32,7 @@ const EVENT_TYPES: [&str; 13] = [
     "member.left",
     "conversation.read",
     "thread.updated",
+    "file.uploaded",
     "session.revoked",
 ];
 
@@ -358,6 +359,20 @@ async fn every_event_type_keeps_its_wire_format() {
     app.post("/auth/logout-all", Some(&bob.access), json!({}))
         .await
         .expect(204);
+    // An upload, confirmed: file.uploaded (private to the uploader).
+    let notes = bytes::Bytes::from_static(b"wire notes\n");
+    app.api_as(&alice)
+        .upload(
+            &colink_client::NewUpload {
+                filename: "notes.txt",
+                content_type: "text/plain",
+                size_bytes: notes.len() as u64,
+                channel_id: None,
+            },
+            notes,
+        )
+        .await
+        .unwrap();
 
     let rows = outbox::Entity::find()
         .order_by_asc(outbox::Column::Position)

@@ -256,10 +256,14 @@ pub async fn inspect(state: &AppState, key: &str) -> AppResult<Inspected> {
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            AppError::from(storage::StorageError::from(opendal::Error::new(
-                opendal::ErrorKind::Unexpected,
-                e.to_string(),
-            )))
+            AppError::from(if e.kind() == std::io::ErrorKind::NotFound {
+                storage::StorageError::NotFound
+            } else {
+                storage::StorageError::from(opendal::Error::new(
+                    opendal::ErrorKind::Unexpected,
+                    e.to_string(),
+                ))
+            })
         })?;
         if head.len() < INSPECT_HEAD {
             let take = (INSPECT_HEAD - head.len()).min(chunk.len());

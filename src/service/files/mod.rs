@@ -371,13 +371,10 @@ pub async fn in_channel(
     if let Some((seq, position)) = after {
         q = q.filter(
             Expr::tuple([
-                Expr::col((message_file::Entity, message_file::Column::Seq)).into(),
-                Expr::col((message_file::Entity, message_file::Column::Position)).into(),
+                Expr::col((message_file::Entity, message_file::Column::Seq)),
+                Expr::col((message_file::Entity, message_file::Column::Position)),
             ])
-            .lt(Expr::tuple([
-                Expr::val(seq).into(),
-                Expr::val(position).into(),
-            ])),
+            .lt(Expr::tuple([Expr::val(seq), Expr::val(position)])),
         );
     }
     let mut links = q

@@ -34,7 +34,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_AuditEntry"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -139,7 +139,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["CreatedClient"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -238,7 +238,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -311,7 +311,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -381,7 +381,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -494,7 +494,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -603,7 +603,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -685,7 +685,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -832,7 +832,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["LoginResponse"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -945,7 +945,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Tokens"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1047,7 +1047,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1175,7 +1175,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1277,7 +1277,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1351,7 +1351,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1475,7 +1475,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Tokens"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1568,7 +1568,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1688,7 +1688,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1816,7 +1816,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1891,7 +1891,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ClientToken"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1977,7 +1977,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2089,7 +2089,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["RecoveryCodes"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2194,7 +2194,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["TotpEnrollment"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2316,7 +2316,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["WebLoginResponse"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2435,7 +2435,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["WebTokens"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2543,7 +2543,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2609,7 +2609,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["WebTokens"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2677,7 +2677,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2738,7 +2738,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2856,7 +2856,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2918,7 +2918,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3011,7 +3011,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3063,6 +3063,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/channels/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The files shared in a conversation, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Page_SharedFile"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/channels/{id}/join": {
         parameters: {
             query?: never;
@@ -3092,7 +3168,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3172,7 +3248,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3255,7 +3331,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_Member"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3316,7 +3392,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3436,7 +3512,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3522,7 +3598,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3597,7 +3673,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3727,7 +3803,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3806,7 +3882,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ReadState"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3908,7 +3984,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_Conversation"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3973,7 +4049,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4035,7 +4111,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4117,6 +4193,678 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file's metadata (its uploader, and members of conversations it was shared in). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["FileView"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a file (uploader or admin): it leaves every message that carried it. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm an upload: the bytes are checked (size, type against the content) and recorded;
+         *     `file.uploaded` follows. Confirming again answers the file as it is.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["FileView"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `payload_too_large`. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unavailable`. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A download URL of the local-disk backend: the bytes, or one `Range` of them. */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Unix seconds, from the download URL. */
+                    expires: number;
+                    /** @description The signature, from the download URL. */
+                    sig: string;
+                    /** @description `thumb` for the thumbnail. */
+                    variant?: components["schemas"]["VariantParam"];
+                };
+                header?: {
+                    Range?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The file, with its stored type. */
+                200: {
+                    headers: {
+                        /** @description `bytes`. */
+                        "Accept-Ranges": string;
+                        /** @description `inline` for safe images, else `attachment`. */
+                        "Content-Disposition": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": string;
+                    };
+                };
+                /** @description The requested range. */
+                206: {
+                    headers: {
+                        /** @description `bytes`. */
+                        "Accept-Ranges": string;
+                        /** @description `inline` for safe images, else `attachment`. */
+                        "Content-Disposition": string;
+                        /** @description `bytes FIRST-LAST/TOTAL`. */
+                        "Content-Range": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "*/*": string;
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `range_not_satisfiable`. */
+                416: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unavailable`. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        /** The upload URL of the local-disk backend: the raw bytes, at most the declared size. */
+        put: {
+            parameters: {
+                query: {
+                    /** @description Unix seconds, from the upload URL. */
+                    expires: number;
+                    /** @description The signature, from the upload URL. */
+                    sig: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `request_timeout`. */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `payload_too_large`. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unavailable`. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/{id}/download-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A URL that downloads the file (or, with `thumbnail=true`, its thumbnail), valid for
+         *     5 minutes. Infected files: 403; not scanned yet: 409.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    thumbnail?: boolean;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["DownloadUrl"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unavailable`. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/files/upload-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start an upload: a URL to PUT the bytes to (S3 presigned, or CoLink's own signed URL),
+         *     then `POST /files/{id}/confirm`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["UploadUrlBody"];
+                };
+            };
+            responses: {
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["UploadUrl"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `request_timeout`. */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `payload_too_large`. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `rate_limited`. */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again. */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unavailable`. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/invites/{token}/accept": {
         parameters: {
             query?: never;
@@ -4146,7 +4894,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Workspace"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4240,7 +4988,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4342,7 +5090,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4429,7 +5177,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4494,7 +5242,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4559,7 +5307,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4640,7 +5388,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4707,7 +5455,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4792,7 +5540,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Reaction"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4912,7 +5660,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4994,7 +5742,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Thread"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5073,7 +5821,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ThreadState"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5201,7 +5949,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5329,7 +6077,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5412,7 +6160,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["SetupDone"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5540,7 +6288,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_ThreadView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5606,7 +6354,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5679,7 +6427,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5792,7 +6540,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5886,7 +6634,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6016,7 +6764,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Workspace"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6114,7 +6862,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Workspace"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6193,7 +6941,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Invite"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6506,6 +7254,12 @@ export interface components {
             name: string;
             revoked: boolean;
         };
+        /** DownloadUrl */
+        DownloadUrl: {
+            /** Format: date-time */
+            expires_at: string;
+            url: string;
+        };
         /** EditBody */
         EditBody: {
             /** @description markdown of 1–40,000 characters, not only white space, without control characters but tab and line breaks */
@@ -6519,6 +7273,48 @@ export interface components {
             /** @description The field (`content`, `inner.name`, `ids[2]`). */
             field: string;
             message: string;
+        };
+        /**
+         * @description Where a file is in its life.
+         * @enum {string}
+         */
+        FileStatus: "uploading" | "pending" | "clean" | "infected";
+        /**
+         * FileView
+         * @description A file's metadata, as the file routes, messages and `file.uploaded` show it.
+         */
+        FileView: {
+            /**
+             * Format: uuid
+             * @description The conversation it was uploaded for, when one was named.
+             */
+            channel_id?: string | null;
+            /** @description The stored type (checked against the file's bytes at confirm). */
+            content_type: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The name to show (cleaned of paths and control characters; never a storage path). */
+            filename: string;
+            /** @description Whether a thumbnail can be fetched (`GET /files/{id}/download-url?thumbnail=true`). */
+            has_thumbnail: boolean;
+            /** Format: uint32 */
+            height?: number | null;
+            /** Format: uuid */
+            id: string;
+            /** @description Why the last scan failed, while it is retried. */
+            scan_error?: string | null;
+            /** @description Hex SHA-256 of the content, once confirmed. */
+            sha256?: string | null;
+            /** Format: uint64 */
+            size_bytes: number;
+            status: components["schemas"]["FileStatus"];
+            /** Format: uuid */
+            uploader_id: string;
+            /**
+             * Format: uint32
+             * @description Images: pixel dimensions.
+             */
+            width?: number | null;
         };
         /**
          * @description OAuth2 grant types (RFC 6749): bots use `client_credentials`.
@@ -6611,6 +7407,12 @@ export interface components {
             deleted_at?: string | null;
             /** Format: date-time */
             edited_at?: string | null;
+            /**
+             * @description Attached files, in the order they were attached (infected and deleted ones left out);
+             *     absent when there are none (so events of messages without files read as before).
+             * @default []
+             */
+            files: components["schemas"]["FileView"][];
             /** Format: uuid */
             id: string;
             /** Format: date-time */
@@ -6725,6 +7527,15 @@ export interface components {
          */
         Page_MessageView: {
             items: components["schemas"]["MessageView"][];
+            next_cursor?: string | null;
+        };
+        /**
+         * Page_SharedFile
+         * @description One page of a list. `next_cursor` continues it (as `cursor`; for channel history, as
+         *     `before`, or `after` when reading forward); null on the last page.
+         */
+        Page_SharedFile: {
+            items: components["schemas"]["SharedFile"][];
             next_cursor?: string | null;
         };
         /**
@@ -6853,6 +7664,11 @@ export interface components {
             client_id?: string | null;
             /** @description markdown of 1–40,000 characters, not only white space, without control characters but tab and line breaks */
             content: string;
+            /**
+             * @description Files to attach (your own, confirmed, not infected; at most 10).
+             * @default []
+             */
+            file_ids: string[];
         };
         /** ResetConfirmBody */
         ResetConfirmBody: {
@@ -6875,6 +7691,11 @@ export interface components {
             client_id?: string | null;
             /** @description Markdown, 1–40,000 characters. `@username`, `@channel` and `@here` mention. */
             content: string;
+            /**
+             * @description Files to attach (your own, confirmed, not infected; at most 10).
+             * @default []
+             */
+            file_ids: string[];
             /**
              * Format: uuid
              * @description Reply in this message's thread.
@@ -6926,6 +7747,24 @@ export interface components {
         /** SetupStatus */
         SetupStatus: {
             needs_setup: boolean;
+        };
+        /**
+         * SharedFile
+         * @description A file as the conversation's files panel lists it: with the message that shared it.
+         */
+        SharedFile: {
+            file: components["schemas"]["FileView"];
+            /** Format: uuid */
+            message_id: string;
+            /**
+             * Format: int64
+             * @description The sharing message's sequence number in the conversation.
+             */
+            seq: number;
+            /** Format: date-time */
+            shared_at: string;
+            /** Format: uuid */
+            shared_by: string;
         };
         /** StatusBody */
         StatusBody: {
@@ -7073,6 +7912,41 @@ export interface components {
             /** @description 1–64 characters, not only white space, without control characters (stored trimmed) */
             display_name?: string | null;
         };
+        /** UploadUrl */
+        UploadUrl: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The file as recorded (`uploading` until confirmed). */
+            file: components["schemas"]["FileView"] & unknown;
+            /** Format: uuid */
+            file_id: string;
+            headers: {
+                [key: string]: string;
+            };
+            method: string;
+            /** @description Send the bytes here, with `method` and `headers`, before `expires_at`. */
+            upload_url: string;
+        };
+        /** UploadUrlBody */
+        UploadUrlBody: {
+            /**
+             * Format: uuid
+             * @description The conversation the file is for (you must be able to post there).
+             */
+            channel_id?: string | null;
+            /** @description The declared type (must be allowed, and agree with the bytes at confirm). */
+            content_type: string;
+            /**
+             * @description The file's name as the uploader knows it; cleaned for display (no directories or control
+             *     characters, at most 200 bytes). Never used as a storage path.
+             */
+            filename: string;
+            /**
+             * Format: uint64
+             * @description The exact size in bytes (at most `storage.max_file_bytes`; larger → 413).
+             */
+            size_bytes: number;
+        };
         /** User */
         User: {
             avatar_url?: string | null;
@@ -7101,6 +7975,8 @@ export interface components {
             expires_at?: string | null;
             text: string;
         };
+        /** @enum {string} */
+        VariantParam: "original" | "thumb";
         /**
          * WebLoginResponse
          * @description Either an access token (the refresh token is in the `colink_refresh` cookie), or

@@ -17,7 +17,7 @@ export async function resend(p: Pending) {
   const key = timelineKey(p);
   timelines.update(key, (t) => setPendingState(t, p.client_id, "sending"));
   try {
-    const body = { content: p.content, client_id: p.client_id };
+    const body = { content: p.content, client_id: p.client_id, file_ids: [] as string[] };
     const m = p.thread_root_id
       ? await call(api.POST("/messages/{id}/threads", { params: { path: { id: p.thread_root_id } }, body }))
       : await call(api.POST("/channels/{id}/messages", { params: { path: { id: p.channel_id } }, body }));

@@ -7,7 +7,7 @@ function msg(seq: number, user: string, minutes: number): Message {
   return {
     id: `m${seq}`, seq, channel_id: "c", user_id: user, content: "x",
     created_at: new Date(base + minutes * 60_000).toISOString(), deleted: false,
-    mentions: { channel: false, here: false, user_ids: [] }, notices: [], pinned: false, reactions: [], reply_count: 0,
+    mentions: { channel: false, here: false, user_ids: [] }, files: [], notices: [], pinned: false, reactions: [], reply_count: 0,
   };
 }
 
