@@ -336,6 +336,7 @@ async fn sender(p: Arc<Phase>) -> SenderResult {
             content: &content,
             client_id: Some(&client_id),
             thread_root_id: None,
+            file_ids: &[],
         };
         let sent = client.post_message(url, &message).await;
         let micros = started.elapsed().as_micros() as u64;

@@ -74,6 +74,35 @@ pub struct SharedFile {
     pub shared_at: OffsetDateTime,
 }
 
+/// What `POST /files/uploads` asks for.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewResumable<'a> {
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<Uuid>,
+}
+
+/// Where a resumable upload stands.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadStatus {
+    pub upload_id: Uuid,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub chunk_size: u64,
+    pub total_chunks: u32,
+    pub received_chunks: u32,
+    pub missing_chunks: Vec<u32>,
+    pub percentage: f64,
+    pub status: String,
+    #[serde(default)]
+    pub file_id: Option<Uuid>,
+}
+
 const NONE: Option<&()> = None;
 
 impl crate::Client {
@@ -111,6 +140,38 @@ impl crate::Client {
             ))));
         }
         self.confirm_file(target.file_id).await
+    }
+
+    pub async fn start_upload(&self, body: &NewResumable<'_>) -> Result<UploadStatus, Error> {
+        self.call(Method::POST, "/files/uploads", Some(body)).await
+    }
+
+    pub async fn upload_status(&self, id: Uuid) -> Result<UploadStatus, Error> {
+        self.call(Method::GET, &format!("/files/uploads/{id}"), NONE)
+            .await
+    }
+
+    /// Send chunk `n` of a resumable upload (with its SHA-256 when given), whatever the answer.
+    pub async fn put_chunk(
+        &self,
+        id: Uuid,
+        n: u32,
+        bytes: Bytes,
+        sha256: Option<&str>,
+    ) -> Result<RawResponse, Error> {
+        let mut req = self
+            .request(Method::PUT, &format!("/files/uploads/{id}/chunks/{n}"))
+            .header("content-type", "application/octet-stream")
+            .body(bytes);
+        if let Some(sha) = sha256 {
+            req = req.header("x-chunk-sha256", sha);
+        }
+        self.send_raw(req).await
+    }
+
+    pub async fn complete_upload(&self, id: Uuid) -> Result<File, Error> {
+        self.call(Method::POST, &format!("/files/uploads/{id}/complete"), NONE)
+            .await
     }
 
     pub async fn file(&self, id: Uuid) -> Result<File, Error> {

@@ -35,7 +35,7 @@ use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 pub use error::{ApiError, Error, FieldProblem, Problem, chain, retry_after, truncate};
-pub use files::{DownloadUrl, File, NewUpload, SharedFile, UploadUrl};
+pub use files::{DownloadUrl, File, NewResumable, NewUpload, SharedFile, UploadStatus, UploadUrl};
 pub use reqwest::{self, Method, StatusCode, header::HeaderMap};
 use serde::{Serialize, de::DeserializeOwned};
 pub use types::*;

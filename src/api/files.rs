@@ -29,6 +29,7 @@ use crate::{
             self, SharedFile,
             content::{self, Served},
             direct::{self, NewUpload},
+            resumable::{self, UploadStatus},
         },
         views::FileView,
     },
@@ -140,6 +141,23 @@ impl From<Served> for FileBytes {
         };
         FileBytes(builder.body(Body::from_bytes_stream(served.body)))
     }
+}
+
+#[derive(Object)]
+struct NewUploadBody {
+    /// The file's name (cleaned for display, as for `POST /files/upload-url`).
+    #[oai(validator(min_length = 1, max_length = 16384))]
+    filename: String,
+    #[oai(validator(min_length = 3, max_length = 255))]
+    content_type: String,
+    /// The exact size in bytes (at most `storage.max_file_bytes`; larger → 413).
+    size_bytes: u64,
+    /// Bytes per chunk, 1 MiB to 64 MiB (default `storage.chunk_size`, 8 MiB).
+    #[oai(validator(minimum(value = "1048576"), maximum(value = "67108864")))]
+    chunk_size: Option<u64>,
+    /// The conversation the file is for (you must be able to post there).
+    #[oai(nullable)]
+    channel_id: Option<Uuid>,
 }
 
 #[derive(poem_openapi::Enum, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +337,95 @@ impl FilesApi {
     ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound)> {
         files::delete(&self.state, auth.0, id.0).await?;
         Ok(NoContent::NoContent)
+    }
+
+    /// Start a resumable upload: send its chunks (any order, again if unsure), then complete.
+    #[oai(path = "/files/uploads", method = "post")]
+    async fn start_upload(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<NewUploadBody>,
+    ) -> ApiResult<
+        Created<UploadStatus>,
+        (
+            s::Authed,
+            s::Body,
+            s::NotFound,
+            s::Conflict,
+            s::TooManyRequests,
+        ),
+    > {
+        let b = body.0;
+        let req = NewUpload {
+            filename: b.filename,
+            content_type: b.content_type,
+            size_bytes: b.size_bytes,
+            channel_id: b.channel_id,
+        };
+        let started = resumable::start(&self.state, auth.0, req, b.chunk_size).await?;
+        Ok(Created::Created(Json(started)))
+    }
+
+    /// Where a resumable upload stands: which chunks are missing.
+    #[oai(path = "/files/uploads/:id", method = "get")]
+    async fn upload_status(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<UploadStatus>, (s::Authed, s::BadRequest, s::NotFound)> {
+        Ok(Json(resumable::status(&self.state, auth.0, id.0).await?))
+    }
+
+    /// Send chunk `n` (from 0) as the raw body: `chunk_size` bytes, the last chunk the rest.
+    /// With `X-Chunk-Sha256`, bytes that do not match are refused. Sending a chunk again
+    /// replaces it.
+    #[oai(path = "/files/uploads/:id/chunks/:n", method = "put")]
+    async fn put_chunk(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        n: Path<u32>,
+        /// Hex SHA-256 of the chunk.
+        #[oai(name = "X-Chunk-Sha256")]
+        sha256: Header<Option<String>>,
+        body: Binary<Body>,
+    ) -> ApiResult<
+        Json<UploadStatus>,
+        (
+            s::Authed,
+            s::BadRequest,
+            s::NotFound,
+            s::RequestTimeout,
+            s::Conflict,
+            s::PayloadTooLarge,
+            s::Unavailable,
+        ),
+    > {
+        let stream = Box::pin(body.0.into_bytes_stream());
+        let status =
+            resumable::put_chunk(&self.state, auth.0, id.0, n.0, sha256.0.as_deref(), stream)
+                .await?;
+        Ok(Json(status))
+    }
+
+    /// Assemble the chunks into the file and confirm it (409 listing the missing chunks).
+    #[oai(path = "/files/uploads/:id/complete", method = "post")]
+    async fn complete_upload(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<
+        Json<FileView>,
+        (
+            s::Authed,
+            s::BadRequest,
+            s::NotFound,
+            s::Conflict,
+            s::PayloadTooLarge,
+            s::Unavailable,
+        ),
+    > {
+        Ok(Json(resumable::complete(&self.state, auth.0, id.0).await?))
     }
 
     /// The files shared in a conversation, newest first.

@@ -51,6 +51,7 @@ mod setup;
 mod statements;
 mod threads;
 mod totp;
+mod uploads;
 mod users;
 mod web;
 mod web_session;

@@ -189,6 +189,7 @@ async fn write_one(g: &Gen, client: &Client, rng: &mut Rng, k: u64, c: usize) ->
             content: &content,
             client_id: Some(&client_id),
             thread_root_id: None,
+            file_ids: &[],
         };
         let sent = client
             .post_message(&g.urls[c], &msg)

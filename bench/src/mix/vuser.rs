@@ -195,6 +195,7 @@ impl VUser {
             content: &content,
             client_id: Some(&client_id),
             thread_root_id: None,
+            file_ids: &[],
         };
         let url = client.messages_url(view.channel);
         timed(t, POST_MESSAGE, client.post_message(&url, &msg)).await;

@@ -14,6 +14,7 @@
 pub mod content;
 pub mod direct;
 pub mod processing;
+pub mod resumable;
 
 use std::collections::HashMap;
 
