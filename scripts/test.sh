@@ -3,7 +3,8 @@
 #   scripts/test.sh              SQLite (the embedded default)
 #   scripts/test.sh --postgres   the same suite against PostgreSQL (started if needed)
 # Extra arguments go to `cargo test` (e.g. a test-name filter).
-# The suite includes a real SMTP server (aiosmtpd), installed here when missing.
+# The suite includes a real SMTP server (aiosmtpd), clamd and an S3 server (s3s-fs), installed
+# here when missing (s3s-fs is built once into ~/.cache/colink/tools, about 5 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,12 @@ if [ "${1:-}" = "--postgres" ]; then database=postgres; shift; fi
 # SMTP test finds it and may insist on it.
 scripts/backends/aiosmtpd.sh >/dev/null
 export COLINK_REQUIRE_SMTP=1
+# The same for ClamAV's daemon (the virus-scanning tests start their own with a test signature).
+scripts/backends/clamd.sh >/dev/null
+export COLINK_REQUIRE_CLAMD=1
+# And an S3 server that checks signatures (s3s-fs, built once into ~/.cache/colink/tools).
+scripts/backends/s3s-fs.sh >/dev/null
+export COLINK_REQUIRE_S3=1
 
 if [ "$database" = postgres ]; then
   url=$(scripts/backends/postgres.sh)

@@ -6,8 +6,9 @@
 //! - [`bootstrap`]: owner setup, invite, users (register + login), channels, memberships;
 //! - [`report`]: latency statistics, machine description, table or JSON output.
 //!
-//! Scenarios: `send` (durable message sends over HTTP), `fanout` (WebSocket delivery latency) and
-//! `mix` (a Mattermost-style action mix of simulated users over a generated dataset).
+//! Scenarios: `send` (durable message sends over HTTP), `fanout` (WebSocket delivery latency),
+//! `mix` (a Mattermost-style action mix of simulated users over a generated dataset) and
+//! `upload` (file uploads: throughput, server memory, confirm latency).
 
 mod api;
 mod bootstrap;
@@ -16,6 +17,7 @@ mod mix;
 mod report;
 mod send;
 mod server;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -45,6 +47,9 @@ enum Command {
     /// The sidebar and history routes at full speed (wrk) as the `mix` dataset's account in
     /// the most conversations: requests/s and latency per route.
     Reads(mix::reads::ReadsArgs),
+    /// File uploads: one large resumable upload (throughput, server peak RSS) and many
+    /// concurrent direct uploads (confirm latency).
+    Upload(upload::UploadArgs),
 }
 
 // One thread: on the 2-core target machine the load generator must leave the server as much CPU
@@ -59,6 +64,7 @@ async fn main() -> ExitCode {
         Command::Fanout(args) => fanout::run(args).await,
         Command::Mix(args) => mix::run(args).await,
         Command::Reads(args) => mix::reads::run(args).await,
+        Command::Upload(args) => upload::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -367,6 +367,7 @@ fn serve_command(
         "CONVERSATIONS",
         "INVITES",
         "WS_TICKETS",
+        "UPLOADS",
     ] {
         for field in ["CAPACITY", "PER_MINUTE"] {
             cmd.env(

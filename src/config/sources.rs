@@ -24,7 +24,13 @@ pub(super) const OPTIONAL_KEYS: &[&str] = &[
 ];
 
 /// `COLINK_*` variables that are read by the `colink` command line or the scripts, not settings.
-const TOOL_VARIABLES: &[&str] = &["CONFIG", "REQUIRE_SMTP", "PG_DIR"];
+const TOOL_VARIABLES: &[&str] = &[
+    "CONFIG",
+    "REQUIRE_SMTP",
+    "REQUIRE_CLAMD",
+    "REQUIRE_S3",
+    "PG_DIR",
+];
 /// Prefixes of the test suite's variables (`COLINK_TEST_DATABASE_URL`).
 const TOOL_PREFIXES: &[&str] = &["TEST_"];
 

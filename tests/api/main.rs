@@ -45,6 +45,8 @@ mod realtime;
 mod realtime_channels;
 mod realtime_delivery;
 mod resume_load;
+mod s3;
+mod scanning;
 mod sdk;
 mod sessions;
 mod setup;

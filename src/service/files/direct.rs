@@ -20,10 +20,7 @@ use crate::{
     app::AppState,
     config::ScannerKind,
     db::entity::file,
-    domain::{
-        FileName,
-        events::{Event, EventData},
-    },
+    domain::FileName,
     error::{AppError, AppResult, ErrorCode},
     service::{Principal, access, events, limits, now, views::FileView},
     storage::{self, Target, Variant, sniff},
@@ -336,7 +333,6 @@ pub async fn finish(state: &AppState, f: file::Model) -> AppResult<FileView> {
         Some(_) if inspected.size <= crate::storage::thumbnail::MAX_SOURCE_BYTES => "pending",
         _ => "none",
     };
-    let uploader = f.uploader_id;
     let mut row = f.into_active_model();
     row.status = Set(if scanned { "clean" } else { "pending" }.into());
     row.sha256 = Set(Some(inspected.sha256));
@@ -347,15 +343,7 @@ pub async fn finish(state: &AppState, f: file::Model) -> AppResult<FileView> {
     let (tx, _write) = state.begin_write().await?;
     let stored = row.update(&tx).await?;
     let view = FileView::of(stored);
-    let event = Event {
-        workspace_id: None,
-        ..Event::new(
-            Uuid::nil(),
-            view.channel_id,
-            Some(uploader),
-            EventData::FileUploaded(view.clone()),
-        )
-    };
+    let event = super::uploaded_event(view.clone());
     events::emit(&tx, &event).await?;
     events::commit(state, tx).await?;
     state.file_work.notify();

@@ -130,6 +130,21 @@ pub fn downloadable(f: &file::Model) -> AppResult<()> {
     }
 }
 
+/// `file.uploaded` for `view`: the file as it is now, private to its uploader (no workspace:
+/// the hub delivers it to the uploader's connections only).
+pub fn uploaded_event(view: FileView) -> crate::domain::events::Event {
+    let uploader = view.uploader_id;
+    crate::domain::events::Event {
+        workspace_id: None,
+        ..crate::domain::events::Event::new(
+            Uuid::nil(),
+            view.channel_id,
+            Some(uploader),
+            EventData::FileUploaded(view),
+        )
+    }
+}
+
 /// The type and `Content-Disposition` an object is served with: safe images inline, anything
 /// else as an attachment.
 pub fn served_as(f: &file::Model, variant: Variant) -> (String, String) {

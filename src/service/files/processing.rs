@@ -18,7 +18,7 @@ use crate::{
     config::ScannerKind,
     db::entity::{file, message_file, upload_session},
     error::AppResult,
-    service::{events, latest_page, messages, now},
+    service::{events, latest_page, messages, now, views::FileView},
     storage::{self, Variant, scanner, thumbnail},
     workers::{Shutdown, Worker},
 };
@@ -117,6 +117,8 @@ async fn scan(state: &AppState, f: &file::Model) -> Result<scanner::Verdict, Str
     .await
 }
 
+/// Record a scan's outcome, and tell the uploader (`file.uploaded` with the file as it is now:
+/// clean, infected, or still pending with the error of the attempt that failed).
 async fn record_scan(
     state: &AppState,
     f: file::Model,
@@ -125,12 +127,13 @@ async fn record_scan(
     let (id, uploader, attempts) = (f.id, f.uploader_id, f.scan_attempts);
     let mut row = f.into_active_model();
     let (tx, _write) = state.begin_write().await?;
-    match verdict {
+    let stored = match verdict {
         Ok(scanner::Verdict::Clean) => {
             row.status = Set("clean".into());
             row.scan_error = Set(None);
-            row.update(&tx).await?;
+            let stored = row.update(&tx).await?;
             refresh_messages(&tx, id, uploader).await?;
+            stored
         }
         Ok(scanner::Verdict::Infected(signature)) => {
             tracing::warn!(file_id = %id, %signature, "malware found in an upload");
@@ -139,17 +142,7 @@ async fn record_scan(
             row.thumbnail = Set("none".into());
             let stored = row.update(&tx).await?;
             super::unlink(&tx, id, uploader).await?;
-            let view = crate::service::views::FileView::of(stored);
-            let event = crate::domain::events::Event {
-                workspace_id: None,
-                ..crate::domain::events::Event::new(
-                    uuid::Uuid::nil(),
-                    view.channel_id,
-                    Some(uploader),
-                    crate::domain::events::EventData::FileUploaded(view),
-                )
-            };
-            events::emit(&tx, &event).await?;
+            stored
         }
         Err(error) => {
             let attempts = attempts.saturating_add(1);
@@ -158,9 +151,10 @@ async fn record_scan(
             row.scan_attempts = Set(attempts);
             row.scan_error = Set(Some(error));
             row.scan_after = Set(Some(now() + Duration::from_secs(backoff.unsigned_abs())));
-            row.update(&tx).await?;
+            row.update(&tx).await?
         }
-    }
+    };
+    events::emit(&tx, &super::uploaded_event(FileView::of(stored))).await?;
     events::commit(state, tx).await
 }
 
