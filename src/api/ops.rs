@@ -22,14 +22,19 @@ pub async fn health() -> Json<serde_json::Value> {
 pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
     let database = state.db.ping().await.map_err(|e| e.to_string());
     let kv = state.kv.ping().await.map_err(|e| e.to_string());
+    let storage = state.storage.check().await.map_err(|e| e.to_string());
     let check = |r: &Result<(), String>| match r {
         Ok(()) => json!({ "status": "ok" }),
         Err(e) => json!({ "status": "error", "error": e }),
     };
-    let ok = database.is_ok() && kv.is_ok();
+    let ok = database.is_ok() && kv.is_ok() && storage.is_ok();
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
-        "checks": { "database": check(&database), "kv": check(&kv) },
+        "checks": {
+            "database": check(&database),
+            "kv": check(&kv),
+            "storage": check(&storage),
+        },
     });
     let status = if ok {
         StatusCode::OK

@@ -196,6 +196,7 @@ async fn openapi_document_swagger_ui_health_and_ready() {
         .expect(200);
     assert_eq!(ready["checks"]["database"]["status"], "ok");
     assert_eq!(ready["checks"]["kv"]["status"], "ok");
+    assert_eq!(ready["checks"]["storage"]["status"], "ok", "{ready}");
 }
 
 /// `/ready` answers 503 with the failing check when the database cannot be reached; `/health`

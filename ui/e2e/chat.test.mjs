@@ -5,7 +5,34 @@ import { join } from "node:path";
 import * as OTPAuth from "otpauth";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { crc32, deflateSync } from "node:zlib";
 import { startServer, launchBrowser, newUser, artifacts } from "./harness.mjs";
+
+/** A `w`×`h` PNG with a colour gradient, encoded here (no image library needed). */
+function png(w, h) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body) >>> 0);
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * (w * 3 + 1) + 1 + x * 3;
+      rows[i] = 79 + Math.round((x / w) * 120);
+      rows[i + 1] = 70 + Math.round((y / h) * 120);
+      rows[i + 2] = 229;
+    }
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+}
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
@@ -130,6 +157,55 @@ test("pinning shows the message in the pinned panel", async () => {
   await bob.page.getByRole("button", { name: "Pinned messages" }).click();
   await bob.page.getByRole("complementary", { name: "Pinned messages" }).getByText("glad you are here").waitFor();
   await bob.page.getByRole("button", { name: "Close pinned messages" }).click();
+});
+
+test("files: attached with progress, previewed for the other, opened in a lightbox, listed in the files panel, downloaded", async () => {
+  const { page } = alice;
+  await page.getByLabel("Choose files").setInputFiles([
+    { name: "chart.png", mimeType: "image/png", buffer: png(640, 400) },
+    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("Minutes of the meeting\n") },
+  ]);
+  const chips = page.getByRole("list", { name: "Attachments" });
+  await chips.getByText("chart.png").waitFor();
+  // Each chip shows its size once its upload is confirmed.
+  await chips.locator(".attach-chip", { hasText: "notes.txt" }).getByText("23 B").waitFor();
+  await chips.locator(".attach-chip", { hasText: "chart.png" }).getByText(/KB$/).waitFor();
+  await composer(page).fill("Here are the files");
+  await composer(page).press("Enter");
+  await assert.equal(await chips.count(), 0);
+
+  const bobMsg = messageList(bob.page).locator("article", { hasText: "Here are the files" });
+  const preview = bobMsg.getByRole("button", { name: "Open chart.png" });
+  await preview.locator("img").waitFor();
+  await bobMsg.getByText("notes.txt").waitFor();
+  await shot(bob.page, "files-message");
+  await preview.click();
+  const lightbox = bob.page.getByRole("dialog", { name: "chart.png" });
+  await lightbox.locator("img").waitFor();
+  await lightbox.getByText("640 × 400").waitFor();
+  await shot(bob.page, "files-lightbox");
+  await lightbox.getByRole("button", { name: "Close" }).click();
+
+  await bob.page.getByRole("button", { name: "Files", exact: true }).click();
+  const panel = bob.page.getByRole("complementary", { name: "Files" });
+  await panel.getByText("chart.png").waitFor();
+  await panel.getByText("notes.txt").waitFor();
+  await shot(bob.page, "files-panel");
+  const [download] = await Promise.all([bob.page.waitForEvent("download"), panel.getByRole("button", { name: "Download notes.txt" }).click()]);
+  assert.equal(download.suggestedFilename(), "notes.txt");
+  await bob.page.getByRole("button", { name: "Close files" }).click();
+
+  // Dropped on the conversation: attached the same way.
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["dropped text\n"], "dropped.txt", { type: "text/plain" }));
+    const target = document.querySelector("section.channel");
+    target.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await chips.locator(".attach-chip", { hasText: "dropped.txt" }).getByText("13 B").waitFor();
+  await page.getByRole("button", { name: "Send" }).click();
+  await messageList(bob.page).locator("article", { hasText: "📎 dropped.txt" }).getByText("dropped.txt", { exact: true }).waitFor();
 });
 
 test("a private channel with someone added, and a direct message, appear live in their sidebar", async () => {

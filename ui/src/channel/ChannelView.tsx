@@ -14,6 +14,7 @@ import { Composer } from "./Composer";
 import { MembersPanel } from "./MembersPanel";
 import { PresenceDot, useDisplayName } from "../components/Avatar";
 import { PinsPanel } from "./PinsPanel";
+import { FilesPanel } from "../files/FilesPanel";
 import { LinksContext, useWorkspaceLinks } from "./links";
 import { useLocation } from "wouter";
 import { queryClient } from "../queryClient";
@@ -30,7 +31,9 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
   const conv = useConversation(channelId);
   const timeline = useTimeline(channelId);
   const [error, setError] = useState<ApiError | null>(null);
-  const [panel, setPanel] = useState<null | "members" | "pins" | { thread: string }>(null);
+  const [panel, setPanel] = useState<null | "members" | "pins" | "files" | { thread: string }>(null);
+  const [dropped, setDropped] = useState<{ files: File[]; n: number }>({ files: [], n: 0 });
+  const [dragging, setDragging] = useState(false);
   const [menu, setMenu] = useState(false);
   const links = useWorkspaceLinks(ws);
   const [, navigate] = useLocation();
@@ -113,7 +116,31 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
     <LinksContext.Provider value={links}>
     <ThreadOpener.Provider value={(rootId) => setPanel({ thread: rootId })}>
     <div className={panel ? "conversation with-panel" : "conversation"}>
-      <section className="channel" aria-label={title ? `Conversation ${title}` : "Conversation"}>
+      <section
+        className={dragging ? "channel dragging" : "channel"}
+        aria-label={title ? `Conversation ${title}` : "Conversation"}
+        onDragOver={(e) => {
+          if (readOnly || !e.dataTransfer.types.includes("Files")) return;
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={(e) => {
+          if (e.currentTarget === e.target) setDragging(false);
+        }}
+        onDrop={(e) => {
+          if (readOnly || e.dataTransfer.files.length === 0) return;
+          e.preventDefault();
+          setDragging(false);
+          const files = Array.from(e.dataTransfer.files);
+          setDropped((d) => ({ files, n: d.n + 1 }));
+        }}
+      >
+        {dragging ? (
+          <div className="drop-hint" aria-hidden="true">
+            <Icon name="clip" size={28} />
+            Drop to attach to {title ? `${icon === "hash" ? "#" : ""}${title}` : "the conversation"}
+          </div>
+        ) : null}
         <header className="channel-head">
           <button className="icon-btn menu-btn" aria-label="Open the sidebar" onClick={onMenu}>
             <Icon name="menu" size={20} />
@@ -125,6 +152,9 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
             </h1>
             {conv?.topic || conv?.description ? <p className="topic">{conv.topic || conv.description}</p> : null}
           </div>
+          <button className={panel === "files" ? "btn small active" : "btn small"} onClick={() => setPanel(panel === "files" ? null : "files")} aria-pressed={panel === "files"} aria-label="Files" title="Files">
+            <Icon name="file" size={16} />
+          </button>
           <button className={panel === "pins" ? "btn small active" : "btn small"} onClick={() => setPanel(panel === "pins" ? null : "pins")} aria-pressed={panel === "pins"} aria-label="Pinned messages" title="Pinned messages">
             <Icon name="pin" size={16} />
           </button>
@@ -181,11 +211,12 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
         {readOnly ? (
           <div className="archived-note">This channel is archived: you can read it, but not post.</div>
         ) : (
-          <Composer channelId={channelId} ws={ws} placeholder={title ? `Message ${icon === "hash" ? "#" : ""}${title}` : "Message"} onSend={(text) => post(channelId, text)} />
+          <Composer channelId={channelId} ws={ws} placeholder={title ? `Message ${icon === "hash" ? "#" : ""}${title}` : "Message"} onSend={(text, files) => post(channelId, text, null, files)} dropped={dropped} />
         )}
       </section>
       {panel === "members" ? <MembersPanel channelId={channelId} onClose={() => setPanel(null)} /> : null}
       {panel === "pins" ? <PinsPanel channelId={channelId} me={me} onClose={() => setPanel(null)} /> : null}
+      {panel === "files" ? <FilesPanel channelId={channelId} onClose={() => setPanel(null)} /> : null}
       {panel && typeof panel === "object" ? <ThreadPanel key={panel.thread} rootId={panel.thread} channelId={channelId} ws={ws} me={me} onClose={() => setPanel(null)} /> : null}
     </div>
     </ThreadOpener.Provider>

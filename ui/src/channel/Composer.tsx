@@ -4,6 +4,20 @@ import { searchEmoji } from "../lib/emoji";
 import { realtime } from "../realtime/socket";
 import { useConversations } from "../store/data";
 import { useMembers } from "./MembersPanel";
+import { formatSize, uploadFile, type FileView } from "../files/upload";
+
+/** A file being attached: its upload's progress, then the stored file. */
+interface Attachment {
+  key: string;
+  file: File;
+  progress: number;
+  view?: FileView;
+  error?: string;
+  abort: AbortController;
+}
+
+/** At most this many files on one message (the server's limit). */
+const MAX_FILES = 10;
 
 const MAX = 40_000;
 const TYPING_EVERY_MS = 3_000;
@@ -25,7 +39,7 @@ export function activeToken(text: string, caret: number): { trigger: "@" | "#" |
   return { trigger, query, start: caret - query.length - 1 };
 }
 
-export function Composer({ channelId, draftId, ws, placeholder, onSend }: { channelId: string; draftId?: string; ws: string; placeholder: string; onSend: (text: string) => void }) {
+export function Composer({ channelId, draftId, ws, placeholder, onSend, dropped }: { channelId: string; draftId?: string; ws: string; placeholder: string; onSend: (text: string, fileIds: string[]) => void; dropped?: { files: File[]; n: number } }) {
   const draftKey = `colink:draft:${draftId ?? channelId}`;
   const [text, setText] = useState(() => localStorage.getItem(draftKey) ?? "");
   const [caret, setCaret] = useState(0);
@@ -34,6 +48,33 @@ export function Composer({ channelId, draftId, ws, placeholder, onSend }: { chan
   const lastTyping = useRef(0);
   const members = useMembers(channelId);
   const convs = useConversations();
+  const [attachments, setAttachments] = useState<Attachment[]>([]);
+  const picker = useRef<HTMLInputElement>(null);
+
+  const update = (key: string, change: Partial<Attachment>) => setAttachments((all) => all.map((a) => (a.key === key ? { ...a, ...change } : a)));
+  const addFiles = (files: File[]) => {
+    const room = MAX_FILES - attachments.length;
+    for (const file of files.slice(0, Math.max(0, room))) {
+      const a: Attachment = { key: crypto.randomUUID(), file, progress: 0, abort: new AbortController() };
+      setAttachments((all) => [...all, a]);
+      uploadFile(file, channelId, (progress) => update(a.key, { progress }), a.abort.signal).then(
+        (view) => update(a.key, { view, progress: 1 }),
+        (e: unknown) => update(a.key, { error: e instanceof Error ? e.message : "The upload failed." }),
+      );
+    }
+    ref.current?.focus();
+  };
+  const remove = (a: Attachment) => {
+    a.abort.abort();
+    setAttachments((all) => all.filter((x) => x.key !== a.key));
+  };
+  useEffect(() => {
+    if (dropped && dropped.files.length > 0) addFiles(dropped.files);
+    // Only a new drop adds files.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [dropped?.n]);
+  const uploading = attachments.some((a) => !a.view && !a.error);
+  const ready = attachments.filter((a) => a.view).map((a) => a.view as FileView);
 
   useEffect(() => {
     if (text) localStorage.setItem(draftKey, text);
@@ -83,11 +124,14 @@ export function Composer({ channelId, draftId, ws, placeholder, onSend }: { chan
   };
 
   const submit = () => {
-    const content = text.trim();
+    if (uploading) return;
+    // A message of files alone says which files it carries.
+    const content = text.trim() || (ready.length > 0 ? `📎 ${ready.map((f) => f.filename).join(", ")}` : "");
     if (!content || content.length > MAX) return;
-    onSend(content);
+    onSend(content, ready.map((f) => f.id));
     setText("");
     setCaret(0);
+    setAttachments([]);
   };
 
   const onKeyDown = (e: React.KeyboardEvent<HTMLTextAreaElement>) => {
@@ -139,7 +183,42 @@ export function Composer({ channelId, draftId, ws, placeholder, onSend }: { chan
           ))}
         </ul>
       ) : null}
+      {attachments.length > 0 ? (
+        <ul className="attach-list" aria-label="Attachments">
+          {attachments.map((a) => (
+            <li key={a.key} className={a.error ? "attach-chip failed" : "attach-chip"}>
+              <Icon name="file" size={16} />
+              <span className="attach-name" title={a.file.name}>
+                {a.file.name}
+              </span>
+              <span className="muted attach-size">{a.error ? a.error : a.view ? formatSize(a.file.size) : `${Math.round(a.progress * 100)}%`}</span>
+              {!a.view && !a.error ? (
+                <span className="attach-progress" role="progressbar" aria-label={`Uploading ${a.file.name}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(a.progress * 100)}>
+                  <span style={{ width: `${Math.round(a.progress * 100)}%` }} />
+                </span>
+              ) : null}
+              <button className="icon-btn" aria-label={`Remove ${a.file.name}`} onClick={() => remove(a)}>
+                <Icon name="close" size={14} />
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <div className={over ? "composer-box over" : "composer-box"}>
+        <button className="icon-btn attach" aria-label="Attach files" title="Attach files" onClick={() => picker.current?.click()} disabled={attachments.length >= MAX_FILES}>
+          <Icon name="clip" size={18} />
+        </button>
+        <input
+          ref={picker}
+          type="file"
+          multiple
+          hidden
+          aria-label="Choose files"
+          onChange={(e) => {
+            addFiles(Array.from(e.target.files ?? []));
+            e.target.value = "";
+          }}
+        />
         <textarea
           ref={ref}
           rows={1}
@@ -158,13 +237,20 @@ export function Composer({ channelId, draftId, ws, placeholder, onSend }: { chan
           }}
           onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
           onKeyDown={onKeyDown}
+          onPaste={(e) => {
+            const files = Array.from(e.clipboardData.files);
+            if (files.length > 0) {
+              e.preventDefault();
+              addFiles(files);
+            }
+          }}
         />
-        <button className="send" aria-label="Send" disabled={!text.trim() || over} onClick={submit}>
+        <button className="send" aria-label="Send" disabled={(!text.trim() && ready.length === 0) || over || uploading} onClick={submit}>
           <Icon name="send" size={17} />
         </button>
       </div>
       <div className="composer-hint muted">
-        {over ? <span className="danger">{text.length - MAX} characters too long</span> : <><b>Enter</b> to send · <b>Shift+Enter</b> for a new line</>}
+        {over ? <span className="danger">{text.length - MAX} characters too long</span> : uploading ? <>Uploading… the message can be sent when the files are up</> : <><b>Enter</b> to send · <b>Shift+Enter</b> for a new line</>}
       </div>
     </div>
   );

@@ -12,6 +12,7 @@ import { useThreadOpener } from "./threadContext";
 import { useLinks } from "./links";
 import { ProfileCard } from "../components/ProfileCard";
 import { useUser } from "../store/data";
+import { Attachments } from "../files/Attachments";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
@@ -131,6 +132,7 @@ export const MessageItem = memo(function MessageItem({
           <div className="msg-content">
             <Markdown text={m.content} me={me?.username} channelHref={links?.channelHref} navigate={links?.navigate} />
             {m.edited_at ? <span className="edited" title={fullFmt.format(new Date(m.edited_at))}>(edited)</span> : null}
+            <Attachments files={m.files ?? []} />
           </div>
         )}
         {me ? <Reactions m={m} me={me.id} /> : null}

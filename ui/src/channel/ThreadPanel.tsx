@@ -62,7 +62,7 @@ export function ThreadPanel({ rootId, channelId, ws, me, onClose }: { rootId: st
         ))}
       </div>
       </ThreadOpener.Provider>
-      <Composer channelId={channelId} draftId={key} ws={ws} placeholder="Reply…" onSend={(text) => post(channelId, text, rootId)} />
+      <Composer channelId={channelId} draftId={key} ws={ws} placeholder="Reply…" onSend={(text, files) => post(channelId, text, rootId, files)} />
     </aside>
   );
 }

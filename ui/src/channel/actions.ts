@@ -6,8 +6,8 @@ import { threadKey, threadKeysHolding, timelines } from "../store/timelines";
 const timelineKey = (p: { channel_id: string; thread_root_id?: string | null }) => (p.thread_root_id ? threadKey(p.thread_root_id) : p.channel_id);
 
 /** Post a message or a thread reply, optimistically. */
-export function post(channelId: string, content: string, threadRootId: string | null = null) {
-  const p: Pending = { client_id: crypto.randomUUID(), channel_id: channelId, thread_root_id: threadRootId, content, created_at: new Date().toISOString(), state: "sending" };
+export function post(channelId: string, content: string, threadRootId: string | null = null, fileIds: string[] = []) {
+  const p: Pending = { client_id: crypto.randomUUID(), channel_id: channelId, thread_root_id: threadRootId, content, file_ids: fileIds, created_at: new Date().toISOString(), state: "sending" };
   timelines.update(timelineKey(p), (t) => addPending(t, p));
   void resend(p);
 }
@@ -17,7 +17,7 @@ export async function resend(p: Pending) {
   const key = timelineKey(p);
   timelines.update(key, (t) => setPendingState(t, p.client_id, "sending"));
   try {
-    const body = { content: p.content, client_id: p.client_id, file_ids: [] as string[] };
+    const body = { content: p.content, client_id: p.client_id, file_ids: p.file_ids ?? [] };
     const m = p.thread_root_id
       ? await call(api.POST("/messages/{id}/threads", { params: { path: { id: p.thread_root_id } }, body }))
       : await call(api.POST("/channels/{id}/messages", { params: { path: { id: p.channel_id } }, body }));

@@ -15,6 +15,8 @@ export interface Pending {
   channel_id: string;
   thread_root_id?: string | null;
   content: string;
+  /** Files attached (uploaded and confirmed before the send). */
+  file_ids?: string[];
   created_at: string;
   state: "sending" | "failed";
   error?: string;
