@@ -24,6 +24,7 @@ mod drive;
 mod durability;
 mod edge;
 mod events;
+mod file_refusals;
 mod files;
 mod first_run;
 mod followed_threads;
