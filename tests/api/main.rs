@@ -11,6 +11,7 @@ mod account;
 mod admin;
 mod archived;
 mod auth;
+mod backends;
 mod bad_input;
 mod channels;
 mod cli;

@@ -3,14 +3,17 @@
 //! confirms, assembles resumable uploads (a multipart upload) and refuses what it must. Without
 //! s3s-fs (not built yet on this machine) the tests skip, unless `COLINK_REQUIRE_S3` is set (CI).
 
-use std::{net::TcpListener, process::Stdio, time::Duration};
+use std::process::Stdio;
 
 use bytes::Bytes;
 use colink::config::{Secret, StorageBackend};
 use colink_client::{NewResumable, NewUpload, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, spawn_with};
+use crate::{
+    backends::{free_port, until_ready},
+    helpers::{TestApp, spawn_with},
+};
 
 struct S3Server {
     _child: tokio::process::Child,
@@ -39,11 +42,7 @@ async fn start_s3() -> Option<S3Server> {
     let bin = found?.trim().to_string();
     let dir = tempfile::tempdir().ok()?;
     std::fs::create_dir_all(dir.path().join("colink")).ok()?;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
+    let port = free_port();
     let mut child = tokio::process::Command::new(bin)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", "test", "--secret-key", "testsecret"])
@@ -53,23 +52,18 @@ async fn start_s3() -> Option<S3Server> {
         .kill_on_drop(true)
         .spawn()
         .ok()?;
-    for _ in 0..1500 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let listening = || async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
-        {
-            return Some(S3Server {
-                _child: child,
-                _dir: dir,
-                port,
-            });
-        }
-        if !matches!(child.try_wait(), Ok(None)) {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
+    };
+    until_ready(&mut child, listening)
+        .await
+        .then_some(S3Server {
+            _child: child,
+            _dir: dir,
+            port,
+        })
 }
 
 async fn require_s3() -> Option<S3Server> {

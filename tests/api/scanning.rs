@@ -4,14 +4,17 @@
 //! retried and shown. Without clamd (a machine where it cannot be installed) the tests skip,
 //! unless `COLINK_REQUIRE_CLAMD` is set (CI).
 
-use std::{net::TcpListener, process::Stdio, time::Duration};
+use std::process::Stdio;
 
 use bytes::Bytes;
 use colink::config::ScannerKind;
 use colink_client::{NewMessage, NewUpload, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{WsClient, spawn_with, uuid_of};
+use crate::{
+    backends::{free_port, until_ready},
+    helpers::{WsClient, spawn_with, uuid_of},
+};
 
 /// The EICAR test string: harmless, and detected as malware by design.
 const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -20,14 +23,6 @@ struct Clamd {
     _child: tokio::process::Child,
     _dir: tempfile::TempDir,
     port: u16,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A clamd of its own on a free port, once it answers PING; `None` when there is no clamd.
@@ -70,20 +65,13 @@ async fn start_clamd() -> Option<Clamd> {
         .spawn()
         .ok()?;
     // Ready when it answers PING (≈ 0.3 s); give up if it exits.
-    for _ in 0..1500 {
-        if ping(port).await {
-            return Some(Clamd {
-                _child: child,
-                _dir: dir,
-                port,
-            });
-        }
-        if !matches!(child.try_wait(), Ok(None)) {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
+    until_ready(&mut child, || ping(port))
+        .await
+        .then_some(Clamd {
+            _child: child,
+            _dir: dir,
+            port,
+        })
 }
 
 async fn ping(port: u16) -> bool {

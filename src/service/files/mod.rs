@@ -50,16 +50,9 @@ pub async fn load(db: &impl ConnectionTrait, id: Uuid) -> AppResult<file::Model>
         .ok_or_else(|| AppError::not_found("file"))
 }
 
-/// The file, if `principal` may see it (see the module docs).
-pub async fn visible(state: &AppState, principal: Principal, id: Uuid) -> AppResult<file::Model> {
-    let f = load(&state.db, id).await?;
-    if f.uploader_id == principal.user_id {
-        return Ok(f);
-    }
-    let shared_in: Vec<Uuid> = message_file::Entity::find()
-        .select_only()
-        .column(message_file::Column::ChannelId)
-        .distinct()
+/// File links whose message is live (not deleted).
+fn live_links() -> sea_orm::Select<message_file::Entity> {
+    message_file::Entity::find()
         .join(
             JoinType::InnerJoin,
             message_file::Entity::belongs_to(message::Entity)
@@ -67,8 +60,20 @@ pub async fn visible(state: &AppState, principal: Principal, id: Uuid) -> AppRes
                 .to(message::Column::Id)
                 .into(),
         )
-        .filter(message_file::Column::FileId.eq(id))
         .filter(message::Column::DeletedAt.is_null())
+}
+
+/// The file, if `principal` may see it (see the module docs).
+pub async fn visible(state: &AppState, principal: Principal, id: Uuid) -> AppResult<file::Model> {
+    let f = load(&state.db, id).await?;
+    if f.uploader_id == principal.user_id {
+        return Ok(f);
+    }
+    let shared_in: Vec<Uuid> = live_links()
+        .select_only()
+        .column(message_file::Column::ChannelId)
+        .distinct()
+        .filter(message_file::Column::FileId.eq(id))
         .limit(50)
         .into_tuple()
         .all(&state.db)
@@ -373,16 +378,8 @@ pub async fn in_channel(
         .and_where(file::Column::DeletedAt.is_null())
         .and_where(file::Column::Status.ne("infected"))
         .to_owned();
-    let mut q = message_file::Entity::find()
-        .join(
-            JoinType::InnerJoin,
-            message_file::Entity::belongs_to(message::Entity)
-                .from(message_file::Column::MessageId)
-                .to(message::Column::Id)
-                .into(),
-        )
+    let mut q = live_links()
         .filter(message_file::Column::ChannelId.eq(channel_id))
-        .filter(message::Column::DeletedAt.is_null())
         .filter(message_file::Column::FileId.in_subquery(live_files));
     if let Some((seq, position)) = after {
         q = q.filter(
