@@ -62,9 +62,38 @@ const REVALIDATE: &str = "no-cache";
 const INDEX: &str = "index.html";
 
 /// The endpoint serving the web app, with its cache of prepared (hashed, compressed) files.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct WebApp {
     cache: Arc<RwLock<HashMap<String, Arc<Prepared>>>>,
+    /// The HTML's Content-Security-Policy ([`html_csp`]).
+    csp: Arc<str>,
+}
+
+impl Default for WebApp {
+    fn default() -> Self {
+        Self {
+            cache: Arc::default(),
+            csp: HTML_CSP.into(),
+        }
+    }
+}
+
+/// [`HTML_CSP`], with `file_origin` (where files are stored, when that is another origin: an
+/// S3 endpoint) allowed for images and for connections (uploads and downloads go straight to
+/// the bucket).
+pub fn html_csp(file_origin: Option<&str>) -> String {
+    match file_origin {
+        None => HTML_CSP.to_string(),
+        Some(origin) => HTML_CSP
+            .replace(
+                "img-src 'self' data: blob:",
+                &format!("img-src 'self' data: blob: {origin}"),
+            )
+            .replace(
+                "connect-src 'self'",
+                &format!("connect-src 'self' {origin}"),
+            ),
+    }
 }
 
 /// One embedded file, ready to send.
@@ -171,13 +200,19 @@ impl Endpoint for WebApp {
                 }
             },
         };
-        Ok(respond(&req, self.prepared(file.0, file.1)).await)
+        Ok(respond(&req, self.prepared(file.0, file.1), &self.csp).await)
     }
 }
 
 impl WebApp {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Allow the origin files are stored at (see [`html_csp`]).
+    pub fn with_file_origin(mut self, origin: Option<&str>) -> Self {
+        self.csp = html_csp(origin).into();
+        self
     }
 
     /// The embedded `file` at `path`, prepared: from the cache unless its content changed
@@ -286,7 +321,7 @@ impl Prepared {
     }
 }
 
-async fn respond(req: &Request, file: Arc<Prepared>) -> Response {
+async fn respond(req: &Request, file: Arc<Prepared>, csp: &str) -> Response {
     let (take_br, take_gzip) = accepted(req);
     let mut chosen = (Coding::Identity, None);
     if file.compressible {
@@ -315,7 +350,7 @@ async fn respond(req: &Request, file: Arc<Prepared>) -> Response {
         builder = builder.header(header::CONTENT_ENCODING, name);
     }
     if file.html {
-        builder = builder.header(header::CONTENT_SECURITY_POLICY, HTML_CSP);
+        builder = builder.header(header::CONTENT_SECURITY_POLICY, csp);
     }
     // HEAD: hyper sends the headers (Content-Length included) and drops the body.
     builder.body(body.unwrap_or_else(|| file.body.clone()))

@@ -119,7 +119,12 @@ fn header(resp: &Response, name: header::HeaderName) -> &str {
 #[tokio::test]
 async fn assets_are_compressed_once_cached_for_a_year_and_revalidated() {
     let file = bundle("assets/index-AbC123.js", 8000);
-    let br = respond(&request(&[("accept-encoding", "gzip, br")]), file.clone()).await;
+    let br = respond(
+        &request(&[("accept-encoding", "gzip, br")]),
+        file.clone(),
+        HTML_CSP,
+    )
+    .await;
     assert_eq!(br.status(), StatusCode::OK);
     assert_eq!(header(&br, header::CONTENT_ENCODING), "br");
     assert_eq!(header(&br, header::CACHE_CONTROL), IMMUTABLE);
@@ -134,13 +139,23 @@ async fn assets_are_compressed_once_cached_for_a_year_and_revalidated() {
     let compressed = file.br.get().cloned().flatten().expect("cached");
 
     // The cached body is reused, not compressed again.
-    let again = respond(&request(&[("accept-encoding", "br")]), file.clone()).await;
+    let again = respond(
+        &request(&[("accept-encoding", "br")]),
+        file.clone(),
+        HTML_CSP,
+    )
+    .await;
     let body = again.into_body().into_bytes().await.unwrap();
     assert_eq!(body.as_ptr(), compressed.as_ptr());
 
-    let gz = respond(&request(&[("accept-encoding", "gzip")]), file.clone()).await;
+    let gz = respond(
+        &request(&[("accept-encoding", "gzip")]),
+        file.clone(),
+        HTML_CSP,
+    )
+    .await;
     assert_eq!(header(&gz, header::CONTENT_ENCODING), "gzip");
-    let plain = respond(&request(&[]), file.clone()).await;
+    let plain = respond(&request(&[]), file.clone(), HTML_CSP).await;
     assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
     let plain_etag = header(&plain, header::ETAG).to_owned();
     assert_ne!(plain_etag, etag);
@@ -149,6 +164,7 @@ async fn assets_are_compressed_once_cached_for_a_year_and_revalidated() {
     let revalidated = respond(
         &request(&[("accept-encoding", "br"), ("if-none-match", &etag)]),
         file.clone(),
+        HTML_CSP,
     )
     .await;
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
@@ -169,11 +185,11 @@ async fn small_and_precompressed_files_go_as_they_are() {
         bundle("assets/tiny-1.js", MIN_COMPRESS - 1),
         bundle("assets/font-1.woff2", 8000),
     ] {
-        let resp = respond(&request(&[("accept-encoding", "br, gzip")]), file).await;
+        let resp = respond(&request(&[("accept-encoding", "br, gzip")]), file, HTML_CSP).await;
         assert!(resp.headers().get(header::CONTENT_ENCODING).is_none());
         assert!(resp.headers().get(header::VARY).is_none());
     }
-    let page = respond(&request(&[]), bundle("index.html", 500)).await;
+    let page = respond(&request(&[]), bundle("index.html", 500), HTML_CSP).await;
     assert_eq!(header(&page, header::CACHE_CONTROL), REVALIDATE);
     assert_eq!(header(&page, header::CONTENT_SECURITY_POLICY), HTML_CSP);
     assert_eq!(
@@ -192,4 +208,19 @@ fn content_types_of_the_build() {
     assert_eq!(content_type("assets/x.woff2"), ("font/woff2", true));
     assert_eq!(content_type("favicon.svg"), ("image/svg+xml", false));
     assert_eq!(content_type("LICENSE"), ("application/octet-stream", true));
+}
+
+#[test]
+fn the_policy_allows_the_file_store_when_it_is_another_origin() {
+    assert_eq!(super::html_csp(None), HTML_CSP);
+    let csp = super::html_csp(Some("https://files.example.com"));
+    assert!(
+        csp.contains("img-src 'self' data: blob: https://files.example.com;"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("connect-src 'self' https://files.example.com;"),
+        "{csp}"
+    );
+    assert!(csp.contains("script-src 'self';"), "{csp}");
 }

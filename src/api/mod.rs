@@ -134,7 +134,7 @@ pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
     let allow = allow::AllowTable::from_spec(&api.spec(), "/api/v1");
     let policy = Arc::new(edge::EdgePolicy::new(&state.config, allow));
     let origins = state.config.server.cors_origins.clone();
-    let web = crate::web::WebApp::new();
+    let web = crate::web::WebApp::new().with_file_origin(state.storage.public_origin().as_deref());
     // Release servers compress the app's files at start; debug builds (tests) read `ui-dist/`
     // from disk per request and would only spend CPU.
     if !cfg!(debug_assertions) {

@@ -73,6 +73,7 @@ pub struct Storage {
     signer: UrlSigner,
     /// Where fs-backend URLs point: `<public_url>/api/v1`.
     api_base: String,
+    public_origin: Option<String>,
 }
 
 /// The key of a file's object.
@@ -130,12 +131,32 @@ impl Storage {
                     .with_timeout(Duration::from_secs(60))
                     .with_io_timeout(Duration::from_secs(30)),
             );
+        let public_origin = match storage.backend {
+            StorageBackend::Fs => None,
+            StorageBackend::S3 => Some(
+                storage
+                    .s3
+                    .public_endpoint
+                    .as_ref()
+                    .or(storage.s3.endpoint.as_ref())
+                    .and_then(|e| url::Url::parse(e).ok())
+                    .map(|u| u.origin().ascii_serialization())
+                    .unwrap_or_else(|| "https://*.amazonaws.com".into()),
+            ),
+        };
         Ok(Self {
             op,
             presigner,
+            public_origin,
             signer: UrlSigner::new(url_key),
             api_base: format!("{}/api/v1", config.public_url()),
         })
+    }
+
+    /// Where browsers fetch and send file bytes when that is not CoLink itself (S3: the public
+    /// endpoint's origin, or AWS's), for the web app's Content-Security-Policy.
+    pub fn public_origin(&self) -> Option<String> {
+        self.public_origin.clone()
     }
 
     pub fn is_s3(&self) -> bool {
