@@ -28,7 +28,7 @@ base=http://127.0.0.1:$port
 # Fuzzing sends thousands of requests as one user from one address: lift the per-user and
 # per-address limits (their 429 answers are still documented and tested elsewhere).
 writes=()
-for write in MESSAGES REPLIES REACTIONS CONVERSATIONS INVITES WS_TICKETS; do
+for write in MESSAGES REPLIES REACTIONS CONVERSATIONS INVITES WS_TICKETS UPLOADS; do
   writes+=("COLINK_LIMITS__WRITES__${write}__CAPACITY=1000000000"
            "COLINK_LIMITS__WRITES__${write}__PER_MINUTE=1000000000")
 done
