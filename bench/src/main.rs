@@ -58,6 +58,8 @@ enum Command {
 // colink-bench at one core. It still drives > 40,000 requests/s, far above the targets.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    // reqwest builds its TLS configuration with every client, even for plain HTTP.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Send(args) => send::run(args).await,

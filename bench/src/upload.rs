@@ -75,6 +75,8 @@ struct Resumable {
     parallel: u32,
     elapsed_s: f64,
     mib_per_s: f64,
+    /// The server's RSS just before the upload (after start-up and setup).
+    server_rss_before_mib: Option<f64>,
     server_peak_rss_mib: Option<f64>,
     sha256_matches: bool,
 }
@@ -170,6 +172,9 @@ async fn resumable(args: &UploadArgs, client: &Client, pid: Option<u32>) -> Resu
         .await
         .context("starting the resumable upload")?;
     let id = started.upload_id;
+    let before = pid
+        .and_then(|p| crate::server::sample(p).ok())
+        .map(|s| s.rss_kib as f64 / 1024.0);
     let rss = pid.map(RssWatcher::start);
     eprintln!(
         "uploading {total} chunks of {} MiB, {} at a time…",
@@ -194,7 +199,18 @@ async fn resumable(args: &UploadArgs, client: &Client, pid: Option<u32>) -> Resu
         .await;
     results.into_iter().collect::<Result<Vec<()>>>()?;
     eprintln!("completing…");
-    let file = client.complete_upload(id).await.context("completing")?;
+    // Assembling a large file takes longer than the shared client's request timeout.
+    let patient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(1800))
+        .build()
+        .context("building the HTTP client")?;
+    let token = client.token().unwrap_or_default().to_string();
+    let file = Client::with_http(client.base_url(), patient)
+        .with_token(token)
+        .complete_upload(id)
+        .await
+        .context("completing")?;
     let elapsed = clock.elapsed();
     let peak = match rss {
         Some(w) => Some(w.finish().await as f64 / 1024.0),
@@ -206,6 +222,7 @@ async fn resumable(args: &UploadArgs, client: &Client, pid: Option<u32>) -> Resu
         parallel: args.parallel,
         elapsed_s: elapsed.as_secs_f64(),
         mib_per_s: args.size_mib as f64 / elapsed.as_secs_f64().max(1e-9),
+        server_rss_before_mib: before,
         server_peak_rss_mib: peak,
         sha256_matches: file.sha256.as_deref() == Some(expected.as_str()),
     })
@@ -268,12 +285,14 @@ fn print_table(r: &UploadReport) {
     println!("upload benchmark ({} storage) — {}", r.storage, r.machine);
     let u = &r.resumable;
     println!(
-        "resumable: {} MiB in {} MiB chunks ({} in flight): {:.1} s, {:.1} MiB/s; server peak RSS {}; sha256 {}",
+        "resumable: {} MiB in {} MiB chunks ({} in flight): {:.1} s, {:.1} MiB/s; server RSS {} before, {} at peak; sha256 {}",
         u.size_mib,
         u.chunk_mib,
         u.parallel,
         u.elapsed_s,
         u.mib_per_s,
+        u.server_rss_before_mib
+            .map_or_else(|| "?".into(), |m| format!("{m:.1} MiB")),
         u.server_peak_rss_mib
             .map_or_else(|| "?".into(), |m| format!("{m:.1} MiB")),
         if u.sha256_matches {

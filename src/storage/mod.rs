@@ -76,6 +76,11 @@ pub struct Storage {
     public_origin: Option<String>,
 }
 
+/// Bytes read at a time, and written at a time to the local disk.
+pub const READ_CHUNK: usize = 256 * 1024;
+/// Parts of a multipart upload to S3.
+pub const S3_PART: usize = 8 * 1024 * 1024;
+
 /// The key of a file's object.
 pub fn object_key(file_id: Uuid, variant: Variant) -> String {
     format!("files/{file_id}/{}", variant.as_str())
@@ -243,15 +248,23 @@ impl Storage {
         Ok(meta.content_length())
     }
 
+    /// A reader that fetches [`READ_CHUNK`] bytes at a time, so streaming a file of any size
+    /// holds about that much of it.
     pub async fn reader(&self, key: &str) -> Result<Reader, StorageError> {
-        self.op.reader(key).await.map_err(StorageError::of)
+        self.op
+            .reader_with(key)
+            .chunk(READ_CHUNK)
+            .await
+            .map_err(StorageError::of)
     }
 
-    /// A writer that streams an object in parts of `part_bytes` (S3: a multipart upload).
-    pub async fn writer(&self, key: &str, part_bytes: usize) -> Result<Writer, StorageError> {
+    /// A writer that streams an object: on S3 a multipart upload of [`S3_PART`] parts (S3's
+    /// minimum is 5 MiB), on the local disk in [`READ_CHUNK`] writes.
+    pub async fn writer(&self, key: &str) -> Result<Writer, StorageError> {
+        let buffered = if self.is_s3() { S3_PART } else { READ_CHUNK };
         self.op
             .writer_with(key)
-            .chunk(part_bytes)
+            .chunk(buffered)
             .await
             .map_err(StorageError::of)
     }

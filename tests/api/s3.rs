@@ -197,3 +197,52 @@ async fn a_resumable_upload_is_assembled_in_the_bucket() {
     assert_eq!(got.body.len(), doc.len());
     assert_eq!(sha(&got.body), sha(&doc));
 }
+
+#[tokio::test]
+async fn bytes_that_are_not_what_was_declared_are_refused_at_confirm() {
+    let Some(s3) = require_s3().await else { return };
+    let app = app_on(&s3, "127.0.0.1").await;
+    let (_owner, _ws, alice, _bob) = app.team().await;
+    let a = app.api_as(&alice);
+    // A presigned PUT does not bind the length: more bytes than declared reach the bucket,
+    // and confirm refuses them (and deletes them).
+    let declared = Bytes::from_static(b"short\n");
+    let target = a
+        .upload_url(&NewUpload {
+            filename: "a.txt",
+            content_type: "text/plain",
+            size_bytes: declared.len() as u64,
+            channel_id: None,
+        })
+        .await
+        .unwrap();
+    let sent = Bytes::from_static(b"much longer than declared\n");
+    assert!(
+        a.put_upload(&target, sent)
+            .await
+            .unwrap()
+            .status
+            .is_success()
+    );
+    let err = a.confirm_file(target.file_id).await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
+    let key = colink::storage::object_key(target.file_id, colink::storage::Variant::Original);
+    assert!(
+        app.state.storage.size(&key).await.is_err(),
+        "the refused bytes were deleted"
+    );
+    // A program declared as a PNG, straight to the bucket: refused the same way.
+    let exe = Bytes::from_static(b"MZ\x90\x00\x03\x00\x00\x00");
+    let target = a
+        .upload_url(&NewUpload {
+            filename: "cat.png",
+            content_type: "image/png",
+            size_bytes: exe.len() as u64,
+            channel_id: None,
+        })
+        .await
+        .unwrap();
+    a.put_upload(&target, exe).await.unwrap();
+    let err = a.confirm_file(target.file_id).await.unwrap_err();
+    assert_eq!(err.code(), Some("unsupported_file_type"));
+}

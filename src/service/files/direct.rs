@@ -172,7 +172,7 @@ pub async fn copy_limited<S>(
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
 {
-    let mut writer = state.storage.writer(key, PART_BYTES).await?;
+    let mut writer = state.storage.writer(key).await?;
     let mut written: u64 = 0;
     let outcome: AppResult<()> = async {
         loop {
@@ -215,9 +215,6 @@ where
     }
 }
 
-/// Parts streamed to storage (S3: multipart parts, at least 5 MiB).
-pub const PART_BYTES: usize = 8 * 1024 * 1024;
-
 /// Confirm a direct upload: the uploader's own file, whose bytes have arrived.
 pub async fn confirm(state: &AppState, principal: Principal, id: Uuid) -> AppResult<FileView> {
     let f = load(&state.db, id).await?;
@@ -227,7 +224,7 @@ pub async fn confirm(state: &AppState, principal: Principal, id: Uuid) -> AppRes
     if f.status != "uploading" {
         return Ok(FileView::of(f));
     }
-    finish(state, f).await
+    finish(state, f, None).await
 }
 
 /// What was read back from a stored object.
@@ -241,6 +238,33 @@ pub struct Inspected {
 /// Bytes kept for the type check and image headers (JPEG dimensions may follow long EXIF data).
 const INSPECT_HEAD: usize = 256 * 1024;
 
+/// Builds an [`Inspected`] from the bytes of an object, in order.
+#[derive(Default)]
+pub struct Inspector {
+    hasher: Sha256,
+    head: Vec<u8>,
+    size: u64,
+}
+
+impl Inspector {
+    pub fn update(&mut self, chunk: &[u8]) {
+        if self.head.len() < INSPECT_HEAD {
+            let take = (INSPECT_HEAD - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.size += chunk.len() as u64;
+        self.hasher.update(chunk);
+    }
+
+    pub fn finish(self) -> Inspected {
+        Inspected {
+            size: self.size,
+            sha256: hex(&self.hasher.finalize()),
+            head: self.head,
+        }
+    }
+}
+
 /// Read an object once, streaming: its size, SHA-256 and first bytes.
 pub async fn inspect(state: &AppState, key: &str) -> AppResult<Inspected> {
     let reader = state.storage.reader(key).await?;
@@ -248,9 +272,7 @@ pub async fn inspect(state: &AppState, key: &str) -> AppResult<Inspected> {
         .into_bytes_stream(..)
         .await
         .map_err(storage::StorageError::from)?;
-    let mut hasher = Sha256::new();
-    let mut head = Vec::new();
-    let mut size = 0u64;
+    let mut inspector = Inspector::default();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
             AppError::from(if e.kind() == std::io::ErrorKind::NotFound {
@@ -262,18 +284,9 @@ pub async fn inspect(state: &AppState, key: &str) -> AppResult<Inspected> {
                 ))
             })
         })?;
-        if head.len() < INSPECT_HEAD {
-            let take = (INSPECT_HEAD - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-        }
-        size += chunk.len() as u64;
-        hasher.update(&chunk);
+        inspector.update(&chunk);
     }
-    Ok(Inspected {
-        size,
-        sha256: hex(&hasher.finalize()),
-        head,
-    })
+    Ok(inspector.finish())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -282,15 +295,24 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Check the bytes of `f`'s object and record the confirmed file (see the module docs). A
 /// refused file's object is deleted; the row stays `uploading`.
-pub async fn finish(state: &AppState, f: file::Model) -> AppResult<FileView> {
+/// `inspected`: what was learned while the object was written (resumable uploads hash as
+/// they assemble); `None` reads the object once here.
+pub async fn finish(
+    state: &AppState,
+    f: file::Model,
+    inspected: Option<Inspected>,
+) -> AppResult<FileView> {
     let key = storage::object_key(f.id, Variant::Original);
-    let inspected = match inspect(state, &key).await {
-        Err(e) if e.code == ErrorCode::NotFound => {
-            return Err(AppError::conflict(
-                "nothing was uploaded to this file's URL yet",
-            ));
-        }
-        other => other?,
+    let inspected = match inspected {
+        Some(known) => known,
+        None => match inspect(state, &key).await {
+            Err(e) if e.code == ErrorCode::NotFound => {
+                return Err(AppError::conflict(
+                    "nothing was uploaded to this file's URL yet",
+                ));
+            }
+            other => other?,
+        },
     };
     let declared = u64::try_from(f.size_bytes).unwrap_or(0);
     let max = state.config.storage.max_file_bytes;

@@ -249,10 +249,7 @@ async fn make_thumbnail(state: &AppState, f: &file::Model) -> Result<(), String>
         .map_err(|e| e.to_string())??;
     let mut writer = state
         .storage
-        .writer(
-            &storage::object_key(f.id, Variant::Thumbnail),
-            png.len().max(1),
-        )
+        .writer(&storage::object_key(f.id, Variant::Thumbnail))
         .await
         .map_err(|e| e.to_string())?;
     writer.write(png).await.map_err(|e| e.to_string())?;

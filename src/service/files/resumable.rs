@@ -19,7 +19,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::direct::{self, Checked, NewUpload, PART_BYTES};
+use super::direct::{self, Checked, NewUpload};
 use crate::{
     app::AppState,
     config::CHUNK_RANGE,
@@ -396,7 +396,8 @@ async fn assemble_and_finish(
     };
     let row = direct::new_row(s.uploader_id, &req, checked);
     let key = storage::object_key(row.id, Variant::Original);
-    let mut writer = state.storage.writer(&key, PART_BYTES).await?;
+    let mut writer = state.storage.writer(&key).await?;
+    let mut inspector = direct::Inspector::default();
     for n in 0..total {
         let reader = state.storage.reader(&storage::chunk_key(s.id, n)).await?;
         let mut stream = reader
@@ -410,6 +411,7 @@ async fn assemble_and_finish(
                     e.to_string(),
                 )))
             })?;
+            inspector.update(&bytes);
             writer
                 .write(bytes)
                 .await
@@ -423,5 +425,5 @@ async fn assemble_and_finish(
         tx.commit().await?;
         stored
     };
-    direct::finish(state, stored).await
+    direct::finish(state, stored, Some(inspector.finish())).await
 }
