@@ -38,7 +38,7 @@ pub enum StorageError {
     #[error("object not found")]
     NotFound,
     #[error("storage: {0}")]
-    Backend(#[from] opendal::Error),
+    Backend(opendal::Error),
 }
 
 impl StorageError {
@@ -48,6 +48,12 @@ impl StorageError {
         } else {
             Self::Backend(e)
         }
+    }
+}
+
+impl From<opendal::Error> for StorageError {
+    fn from(e: opendal::Error) -> Self {
+        Self::of(e)
     }
 }
 
