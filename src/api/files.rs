@@ -228,6 +228,7 @@ impl FilesApi {
             s::RequestTimeout,
             s::Conflict,
             s::PayloadTooLarge,
+            s::UnsupportedMediaType,
             s::Unavailable,
         ),
     > {
@@ -384,6 +385,8 @@ impl FilesApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
+        /// The chunk's number, from 0.
+        #[oai(validator(maximum(value = "9999")))]
         n: Path<u32>,
         /// Hex SHA-256 of the chunk.
         #[oai(name = "X-Chunk-Sha256")]
@@ -398,6 +401,7 @@ impl FilesApi {
             s::RequestTimeout,
             s::Conflict,
             s::PayloadTooLarge,
+            s::UnsupportedMediaType,
             s::Unavailable,
         ),
     > {

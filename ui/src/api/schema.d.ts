@@ -4617,6 +4617,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Problem: `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Problem: `unavailable`. */
                 503: {
                     headers: {
@@ -5082,6 +5091,7 @@ export interface paths {
                 };
                 path: {
                     id: string;
+                    /** @description The chunk's number, from 0. */
                     n: number;
                 };
                 cookie?: never;
@@ -5156,6 +5166,15 @@ export interface paths {
                 };
                 /** @description Problem: `payload_too_large`. */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unsupported_media_type`. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
