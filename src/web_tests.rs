@@ -71,10 +71,10 @@ fn if_none_match_compares_weakly_and_takes_lists() {
     assert!(!if_none_match(&request(&[]), etag));
 }
 
-#[tokio::test]
-async fn warming_compresses_every_embedded_text_file_ahead_of_requests() {
+#[test]
+fn warming_compresses_every_embedded_text_file_ahead_of_requests() {
     let web = WebApp::new();
-    web.warm().await;
+    web.warm();
     let cache = web.cache.read().unwrap_or_else(PoisonError::into_inner);
     assert_eq!(cache.len(), Dist::iter().count());
     for p in cache.values().filter(|p| p.compressible) {

@@ -86,6 +86,11 @@ pub struct Storage {
 pub const READ_CHUNK: usize = 256 * 1024;
 /// Parts of a multipart upload to S3.
 pub const S3_PART: usize = 8 * 1024 * 1024;
+/// S3's smallest part (but the last) of a multipart upload.
+pub const S3_MIN_PART: usize = 5 * 1024 * 1024;
+/// The largest chunk size whose resumable uploads are assembled by copies inside the bucket
+/// (their last chunk is buffered whole); larger chunks stream through in [`S3_PART`] parts.
+pub const MAX_COPIED_PART: usize = 16 * 1024 * 1024;
 
 /// The key of a file's object.
 pub fn object_key(file_id: Uuid, variant: Variant) -> String {
@@ -273,6 +278,46 @@ impl Storage {
             .chunk(buffered)
             .await
             .map_err(StorageError::of)
+    }
+
+    /// Whether [`Self::assemble_in_place`] keeps the bytes of parts of `part_size` inside the
+    /// backend: S3 copies each one with UploadPartCopy when it is at least S3's minimum part
+    /// ([`S3_MIN_PART`]) and at most [`MAX_COPIED_PART`]; the local disk never does.
+    pub fn assembles_in_place(&self, part_size: u64) -> bool {
+        self.op.info().capability().write_can_copy_from
+            && (S3_MIN_PART as u64..=MAX_COPIED_PART as u64).contains(&part_size)
+    }
+
+    /// Write `parts` (key and length of each, in order; all of `part_size` bytes but the last,
+    /// which may be shorter) one after the other into `key`, a multipart upload whose parts
+    /// are copied inside the bucket. Only for a `part_size` where
+    /// [`Self::assembles_in_place`] holds. The last part, when shorter, goes through a buffer
+    /// (opendal copies only whole parts), so this holds at most `part_size` bytes.
+    ///
+    /// The writer's part size is exactly the parts' size, so every copy starts on an empty
+    /// buffer: opendal 0.59.5 schedules a copied part before a buffer that it has just filled
+    /// to the part size (a part copied after one that is split across the buffer lands before
+    /// the buffered bytes), which scrambled 8 MiB chunks assembled with 5 MiB parts.
+    pub async fn assemble_in_place(
+        &self,
+        key: &str,
+        part_size: u64,
+        parts: impl IntoIterator<Item = (String, u64)>,
+    ) -> Result<(), StorageError> {
+        let mut writer = self
+            .op
+            .writer_with(key)
+            .chunk(usize::try_from(part_size).unwrap_or(MAX_COPIED_PART))
+            .await
+            .map_err(StorageError::of)?;
+        for (part, len) in parts {
+            if let Err(e) = writer.copy_from(&part, 0..len).await {
+                let _ = writer.abort().await;
+                return Err(StorageError::of(e));
+            }
+        }
+        writer.close().await.map_err(StorageError::of)?;
+        Ok(())
     }
 
     /// Delete an object (a missing one is not an error).

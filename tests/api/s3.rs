@@ -80,6 +80,14 @@ async fn require_s3() -> Option<S3Server> {
 /// A server storing files in the bucket `colink` of `s3`; clients are given URLs on
 /// `public_host` (the server itself talks to 127.0.0.1).
 async fn app_on(s3: &S3Server, public_host: &str) -> TestApp {
+    app_on_with(s3, public_host, |_| {}).await
+}
+
+async fn app_on_with(
+    s3: &S3Server,
+    public_host: &str,
+    tweak: impl FnOnce(&mut colink::config::Config) + Send + 'static,
+) -> TestApp {
     let port = s3.port;
     let public = format!("http://{public_host}:{port}");
     spawn_with(move |c| {
@@ -89,6 +97,7 @@ async fn app_on(s3: &S3Server, public_host: &str) -> TestApp {
         c.storage.s3.public_endpoint = Some(public);
         c.storage.s3.access_key_id = Some(Secret::new("test"));
         c.storage.s3.secret_access_key = Some(Secret::new("testsecret"));
+        tweak(c);
     })
     .await
 }
@@ -166,36 +175,53 @@ async fn presigned_upload_and_download_go_straight_to_the_bucket() {
 async fn a_resumable_upload_is_assembled_in_the_bucket() {
     let Some(s3) = require_s3().await else { return };
     let app = app_on(&s3, "127.0.0.1").await;
+    assert!(app.state.storage.assembles_in_place(8 * 1024 * 1024));
+    assert!(!app.state.storage.assembles_in_place(4 * 1024 * 1024));
     let (_owner, _ws, alice, _bob) = app.team().await;
     let a = app.api_as(&alice);
-    // 17 MiB in 4 MiB chunks: assembled as a multipart upload of 8 MiB parts.
     let mib = 1024 * 1024;
     let doc: Bytes = (0..17 * mib)
         .map(|i| b"abcdefghijklmnopqrstuvwxyz\n"[i % 27])
         .collect::<Vec<u8>>()
         .into();
-    let started = a
-        .start_upload(&NewResumable {
-            filename: "big.txt",
-            content_type: "text/plain",
-            size_bytes: doc.len() as u64,
-            chunk_size: Some(4 * mib as u64),
-            channel_id: None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(started.total_chunks, 5);
-    for n in [4u32, 1, 3, 0, 2] {
-        let part = doc.slice(n as usize * 4 * mib..((n as usize + 1) * 4 * mib).min(doc.len()));
-        let put = a.put_chunk(started.upload_id, n, part, None).await.unwrap();
-        assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    // 17 MiB in 8 and 6 MiB chunks: every part copied inside the bucket (UploadPartCopy; 8 MiB
+    // chunks were scrambled when copied as 5 MiB parts); in 4 MiB chunks (under S3's 5 MiB
+    // minimum part): streamed through CoLink.
+    let orders = [
+        (8, vec![1u32, 2, 0]),
+        (6, vec![2, 0, 1]),
+        (4, vec![4, 1, 3, 0, 2]),
+    ];
+    for (chunk, order) in orders {
+        let started = a
+            .start_upload(&NewResumable {
+                filename: "big.txt",
+                content_type: "text/plain",
+                size_bytes: doc.len() as u64,
+                chunk_size: Some(chunk * mib as u64),
+                channel_id: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(started.total_chunks as usize, order.len());
+        let chunk = chunk as usize * mib;
+        for n in order {
+            let n = n as usize;
+            let part = doc.slice(n * chunk..((n + 1) * chunk).min(doc.len()));
+            let put = a
+                .put_chunk(started.upload_id, n as u32, part, None)
+                .await
+                .unwrap();
+            assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+        }
+        let f = a.complete_upload(started.upload_id).await.unwrap();
+        assert_eq!(f.sha256.as_deref(), Some(sha(&doc).as_str()));
+        assert_eq!(f.size_bytes, doc.len() as u64);
+        let url = a.download_url(f.id, false).await.unwrap().url;
+        let got = a.fetch_download(&url, None).await.unwrap();
+        assert_eq!(got.body.len(), doc.len());
+        assert_eq!(sha(&got.body), sha(&doc));
     }
-    let f = a.complete_upload(started.upload_id).await.unwrap();
-    assert_eq!(f.sha256.as_deref(), Some(sha(&doc).as_str()));
-    let url = a.download_url(f.id, false).await.unwrap().url;
-    let got = a.fetch_download(&url, None).await.unwrap();
-    assert_eq!(got.body.len(), doc.len());
-    assert_eq!(sha(&got.body), sha(&doc));
 }
 
 #[tokio::test]
@@ -245,4 +271,63 @@ async fn bytes_that_are_not_what_was_declared_are_refused_at_confirm() {
     a.put_upload(&target, exe).await.unwrap();
     let err = a.confirm_file(target.file_id).await.unwrap_err();
     assert_eq!(err.code(), Some("unsupported_file_type"));
+}
+
+#[tokio::test]
+async fn presigned_urls_expire() {
+    let Some(s3) = require_s3().await else { return };
+    let one_second = colink::config::HumanDuration(std::time::Duration::from_secs(1));
+    let app = app_on_with(&s3, "127.0.0.1", move |c| {
+        c.storage.upload_url_ttl = one_second;
+        c.storage.download_url_ttl = one_second;
+    })
+    .await;
+    let (_owner, _ws, alice, _bob) = app.team().await;
+    let a = app.api_as(&alice);
+    let bytes = Bytes::from_static(b"%PDF-1.7\n% expires\n");
+    let new = NewUpload {
+        filename: "old.pdf",
+        content_type: "application/pdf",
+        size_bytes: bytes.len() as u64,
+        channel_id: None,
+    };
+    // Expiry is the passing of wall-clock time itself (SigV4 counts whole seconds from
+    // X-Amz-Date): there is no event to await, so the test lets 2 s pass. The file to download
+    // goes up through CoLink (a resumable upload), which no URL lifetime bounds.
+    let late = a.upload_url(&new).await.unwrap();
+    let started = a
+        .start_upload(&NewResumable {
+            filename: "old.pdf",
+            content_type: "application/pdf",
+            size_bytes: bytes.len() as u64,
+            chunk_size: None,
+            channel_id: None,
+        })
+        .await
+        .unwrap();
+    let put = a
+        .put_chunk(started.upload_id, 0, bytes.clone(), None)
+        .await
+        .unwrap();
+    assert!(put.status.is_success(), "{}: {:?}", put.status, put.body);
+    let f = a.complete_upload(started.upload_id).await.unwrap();
+    let download = a.download_url(f.id, false).await.unwrap().url;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+
+    let put = a.put_upload(&late, bytes.clone()).await.unwrap();
+    assert_eq!(put.status, StatusCode::FORBIDDEN, "{:?}", put.body);
+    let got = a.fetch_download(&download, None).await.unwrap();
+    assert_eq!(got.status, StatusCode::FORBIDDEN);
+    // A URL asked for now works (a loaded machine may take its whole second to use it, so a
+    // few tries): the refusal was the expiry, not the object.
+    let mut fetched = None;
+    for _ in 0..5 {
+        let again = a.download_url(f.id, false).await.unwrap().url;
+        let got = a.fetch_download(&again, None).await.unwrap();
+        if got.status == StatusCode::OK {
+            fetched = Some(got.body);
+            break;
+        }
+    }
+    assert_eq!(fetched.map(|b| sha(&b)), Some(sha(&bytes)));
 }

@@ -4,9 +4,13 @@
 //! - Chunks are numbered from 0; every chunk has `chunk_size` bytes but the last, which has the
 //!   rest. Each is stored as its own object (`uploads/<id>/<n>`) with its SHA-256 (checked
 //!   against `X-Chunk-Sha256` when sent). Sending a chunk again replaces it: harmless.
-//! - Complete streams the chunks in order into the file's object (S3: a multipart upload; fs:
-//!   one file written in parts), never holding the file in memory, then confirms it exactly as
-//!   a direct upload is confirmed ([`super::direct::finish`]) and deletes the chunks.
+//! - Complete writes the chunks in order into the file's object, never holding the file in
+//!   memory: on S3, with chunks of 5–16 MiB, a multipart upload whose parts are copied inside
+//!   the bucket (UploadPartCopy), then one streamed read to hash and sniff it; otherwise the
+//!   chunks stream through CoLink (S3: 8 MiB parts; the local disk: one file written in
+//!   parts), hashed and sniffed on the way. It then
+//!   confirms the file exactly as a direct upload is confirmed ([`super::direct::finish`]) and
+//!   deletes the chunks.
 //! - Only the uploader sees a session (others get 404). A session untouched for
 //!   `storage.abandoned_after` is collected ([`super::processing::collect_abandoned`]).
 
@@ -396,10 +400,42 @@ async fn assemble_and_finish(
     };
     let row = direct::new_row(s.uploader_id, &req, checked);
     let key = storage::object_key(row.id, Variant::Original);
-    let mut writer = state.storage.writer(&key).await?;
+    let size = u64::try_from(s.size_bytes).unwrap_or(0);
+    let chunk = u64::try_from(s.chunk_size).unwrap_or(0);
+    let inspected = if state.storage.assembles_in_place(chunk) {
+        // The bytes stay in the bucket; `finish` reads the file once to hash and sniff it.
+        let parts = (0..total).map(|n| {
+            (
+                storage::chunk_key(s.id, n),
+                chunk_len(size, chunk, total, n),
+            )
+        });
+        state.storage.assemble_in_place(&key, chunk, parts).await?;
+        None
+    } else {
+        Some(stream_chunks(state, s.id, total, &key).await?)
+    };
+    let stored = {
+        let (tx, _write) = state.begin_write().await?;
+        let stored = file::ActiveModel::from(row).insert(&tx).await?;
+        tx.commit().await?;
+        stored
+    };
+    direct::finish(state, stored, inspected).await
+}
+
+/// Copy the chunks in order into `key` through this process, hashing and sniffing them on the
+/// way (no second read of the file).
+async fn stream_chunks(
+    state: &AppState,
+    upload: Uuid,
+    total: u32,
+    key: &str,
+) -> AppResult<direct::Inspected> {
+    let mut writer = state.storage.writer(key).await?;
     let mut inspector = direct::Inspector::default();
     for n in 0..total {
-        let reader = state.storage.reader(&storage::chunk_key(s.id, n)).await?;
+        let reader = state.storage.reader(&storage::chunk_key(upload, n)).await?;
         let mut stream = reader
             .into_bytes_stream(..)
             .await
@@ -419,11 +455,5 @@ async fn assemble_and_finish(
         }
     }
     writer.close().await.map_err(storage::StorageError::from)?;
-    let stored = {
-        let (tx, _write) = state.begin_write().await?;
-        let stored = file::ActiveModel::from(row).insert(&tx).await?;
-        tx.commit().await?;
-        stored
-    };
-    direct::finish(state, stored, Some(inspector.finish())).await
+    Ok(inspector.finish())
 }
