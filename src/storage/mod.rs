@@ -39,6 +39,10 @@ pub enum StorageError {
     NotFound,
     #[error("storage: {0}")]
     Backend(opendal::Error),
+    /// A streamed store failed on its way to the backend (the body broke off, or S3 refused
+    /// the PUT).
+    #[error("storage transfer: {0}")]
+    Transfer(String),
 }
 
 impl StorageError {
@@ -68,6 +72,13 @@ impl From<StorageError> for AppError {
                     "file storage is unavailable",
                 )
             }
+            StorageError::Transfer(e) => {
+                tracing::error!(error = %e, "storing a file's bytes failed");
+                AppError::new(
+                    crate::error::ErrorCode::Unavailable,
+                    "file storage is unavailable",
+                )
+            }
         }
     }
 }
@@ -76,6 +87,8 @@ pub struct Storage {
     op: Operator,
     /// S3: the operator URLs are presigned with (its endpoint is the one clients use).
     presigner: Option<Operator>,
+    /// S3: the client that streams bodies to the bucket ([`Storage::put_stream`]).
+    http: Option<reqwest::Client>,
     signer: UrlSigner,
     /// Where fs-backend URLs point: `<public_url>/api/v1`.
     api_base: String,
@@ -160,9 +173,20 @@ impl Storage {
                     .unwrap_or_else(|| "https://*.amazonaws.com".into()),
             ),
         };
+        let http = match storage.backend {
+            StorageBackend::Fs => None,
+            StorageBackend::S3 => Some(
+                reqwest::Client::builder()
+                    .no_proxy()
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(60))
+                    .build()?,
+            ),
+        };
         Ok(Self {
             op,
             presigner,
+            http,
             public_origin,
             signer: UrlSigner::new(url_key),
             api_base: format!("{}/api/v1", config.public_url()),
@@ -318,6 +342,67 @@ impl Storage {
         }
         writer.close().await.map_err(StorageError::of)?;
         Ok(())
+    }
+
+    /// Store `body`, which must be exactly `len` bytes, at `key` as it arrives, holding no more
+    /// of it than the piece in hand: S3 gets one PUT with `Content-Length: len` whose body is
+    /// `body` (a request presigned for the server's endpoint), the local disk a streamed write.
+    /// A body that fails or ends short fails the store and leaves no object (S3 refuses a PUT
+    /// shorter than its length; the local disk's writes are atomic).
+    pub async fn put_stream<S>(&self, key: &str, len: u64, body: S) -> Result<(), StorageError>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+    {
+        use futures_util::StreamExt;
+        let Some(http) = &self.http else {
+            let mut writer = self.writer(key).await?;
+            let mut body = std::pin::pin!(body);
+            let mut written = 0u64;
+            while let Some(piece) = body.next().await {
+                let stored = match piece {
+                    Ok(piece) => {
+                        written += piece.len() as u64;
+                        writer.write(piece).await.map_err(StorageError::of)
+                    }
+                    Err(e) => Err(StorageError::Transfer(e.to_string())),
+                };
+                if let Err(e) = stored {
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
+            }
+            if written != len {
+                let _ = writer.abort().await;
+                return Err(StorageError::Transfer(format!(
+                    "{written} bytes arrived, {len} expected"
+                )));
+            }
+            return writer.close().await.map(|_| ()).map_err(StorageError::of);
+        };
+        let signed = self
+            .op
+            .presign_write(key, Duration::from_secs(15 * 60))
+            .await
+            .map_err(StorageError::of)?;
+        let mut request = http.request(signed.method().clone(), signed.uri().to_string());
+        for (name, value) in signed.header() {
+            request = request.header(name, value);
+        }
+        let answer = request
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .map_err(|e| StorageError::Transfer(e.to_string()))?;
+        if answer.status().is_success() {
+            return Ok(());
+        }
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        Err(StorageError::Transfer(format!(
+            "S3 answered {status}: {}",
+            text.chars().take(300).collect::<String>()
+        )))
     }
 
     /// Delete an object (a missing one is not an error).

@@ -331,3 +331,57 @@ async fn presigned_urls_expire() {
     }
     assert_eq!(fetched.map(|b| sha(&b)), Some(sha(&bytes)));
 }
+
+#[tokio::test]
+async fn chunks_stream_into_the_bucket_and_a_wrong_length_leaves_nothing() {
+    let Some(s3) = require_s3().await else { return };
+    let app = app_on(&s3, "127.0.0.1").await;
+    let (_owner, _ws, alice, _bob) = app.team().await;
+    let a = app.api_as(&alice);
+    let mib = 1024 * 1024;
+    let doc: Bytes = (0..mib + mib / 2)
+        .map(|i| b"0123456789\n"[i % 11])
+        .collect::<Vec<u8>>()
+        .into();
+    let started = a
+        .start_upload(&NewResumable {
+            filename: "notes.txt",
+            content_type: "text/plain",
+            size_bytes: doc.len() as u64,
+            chunk_size: Some(mib as u64),
+            channel_id: None,
+        })
+        .await
+        .unwrap();
+    let id = started.upload_id;
+    let state = app.state.clone();
+    let stored = |n: u32| {
+        let key = colink::storage::chunk_key(id, n);
+        let state = state.clone();
+        async move { state.storage.size(&key).await.ok() }
+    };
+    // Short (the PUT to the bucket is shorter than its length: S3 keeps nothing) and long.
+    let short = a
+        .put_chunk(id, 0, doc.slice(..mib / 2), None)
+        .await
+        .unwrap();
+    assert_eq!(short.status, StatusCode::BAD_REQUEST, "{:?}", short.body);
+    assert_eq!(stored(0).await, None);
+    let long = a.put_chunk(id, 1, doc.slice(..mib), None).await.unwrap();
+    assert_eq!(
+        long.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{:?}",
+        long.body
+    );
+    assert_eq!(stored(1).await, None);
+    // The right bytes: stored at their exact length, and the file assembles.
+    for (n, part) in [(1u32, doc.slice(mib..)), (0, doc.slice(..mib))] {
+        let put = a.put_chunk(id, n, part, None).await.unwrap();
+        assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    }
+    assert_eq!(stored(0).await, Some(mib as u64));
+    assert_eq!(stored(1).await, Some((mib / 2) as u64));
+    let f = a.complete_upload(id).await.unwrap();
+    assert_eq!(f.sha256.as_deref(), Some(sha(&doc).as_str()));
+}

@@ -6,7 +6,10 @@
 //! and that type allowed; it records the SHA-256, the type, image dimensions, and emits
 //! `file.uploaded` (private to the uploader) in the same transaction.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -213,6 +216,61 @@ where
             Err(e)
         }
     }
+}
+
+/// Store `body` at `key`: exactly `len` bytes, each piece within `idle` of the one before,
+/// streamed to storage as it arrives ([`storage::Storage::put_stream`]: S3 gets one PUT, no
+/// buffer). A body that stalls, runs over or ends short is refused with that reason (408, 413,
+/// 400) and nothing is stored.
+pub async fn copy_exact<S>(
+    state: &AppState,
+    key: &str,
+    body: S,
+    len: u64,
+    idle: Duration,
+) -> AppResult<()>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'static,
+{
+    let refusal: Arc<Mutex<Option<AppError>>> = Arc::default();
+    let slot = refusal.clone();
+    let checked = futures_util::stream::unfold(Some((body, 0u64)), move |at| {
+        let slot = slot.clone();
+        async move {
+            let (mut body, seen) = at?;
+            let refused = match tokio::time::timeout(idle, body.next()).await {
+                Err(_) => AppError::new(
+                    ErrorCode::RequestTimeout,
+                    format!("no data arrived for {} s", idle.as_secs()),
+                ),
+                Ok(Some(Ok(piece))) => {
+                    let seen = seen + piece.len() as u64;
+                    if seen <= len {
+                        return Some((Ok(piece), Some((body, seen))));
+                    }
+                    AppError::new(
+                        ErrorCode::PayloadTooLarge,
+                        format!("the body is larger than its {len} bytes"),
+                    )
+                }
+                Ok(Some(Err(e))) => AppError::new(
+                    ErrorCode::BadRequest,
+                    format!("the body could not be read: {e}"),
+                ),
+                Ok(None) if seen == len => return None,
+                Ok(None) => AppError::validation(format!("{len} bytes must arrive; {seen} did")),
+            };
+            if let Ok(mut first) = slot.lock() {
+                first.get_or_insert(refused);
+            }
+            Some((Err(std::io::Error::other("the body was refused")), None))
+        }
+    });
+    let stored = state.storage.put_stream(key, len, checked).await;
+    if let Some(refused) = refusal.lock().ok().and_then(|mut first| first.take()) {
+        return Err(refused);
+    }
+    Ok(stored?)
 }
 
 /// Confirm a direct upload: the uploader's own file, whose bytes have arrived.

@@ -192,7 +192,7 @@ pub async fn put_chunk<S>(
     body: S,
 ) -> AppResult<UploadStatus>
 where
-    S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'static,
 {
     let s = own(state, principal, id).await?;
     if s.status != "open" {
@@ -226,29 +226,28 @@ where
     });
     let key = storage::chunk_key(id, n);
     let idle = state.config.server.body_read_timeout.0;
-    direct::copy_limited(state, &key, Box::pin(hashed), expected, idle).await?;
-    let (digest, len) = {
+    direct::copy_exact(state, &key, Box::pin(hashed), expected, idle)
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::ValidationFailed => AppError::validation(format!(
+                "chunk {n} must have {expected} bytes: {}",
+                e.detail
+            )),
+            _ => e,
+        })?;
+    let digest = {
         let h = hasher
             .lock()
             .map_err(|_| AppError::internal("chunk hasher poisoned"))?;
-        (hex(&h.0.clone().finalize()), h.1)
+        hex(&h.0.clone().finalize())
     };
-    let refused = if len != expected {
-        Some(AppError::validation(format!(
-            "chunk {n} must have {expected} bytes; {len} arrived"
-        )))
-    } else if want_sha.as_ref().is_some_and(|w| *w != digest) {
-        Some(AppError::validation(format!(
-            "chunk {n}: the bytes do not match X-Chunk-Sha256"
-        )))
-    } else {
-        None
-    };
-    if let Some(e) = refused {
+    if want_sha.as_ref().is_some_and(|w| *w != digest) {
         let _ = state.storage.delete(&key).await;
-        return Err(e);
+        return Err(AppError::validation(format!(
+            "chunk {n}: the bytes do not match X-Chunk-Sha256"
+        )));
     }
-    record_chunk(state, id, n, len, digest).await?;
+    record_chunk(state, id, n, expected, digest).await?;
     status(state, principal, id).await
 }
 
