@@ -57,6 +57,8 @@ pub struct AppState {
     pub file_work: crate::service::files::processing::FileWork,
     /// Abandoned uploads collected since start (for the admin stats and metrics).
     pub files_collected: std::sync::atomic::AtomicU64,
+    /// Message search (see `search`).
+    pub search: crate::search::Search,
 }
 
 /// What the background workers own besides the state: the receiving ends of the queues that
@@ -67,6 +69,8 @@ struct WorkerEnds {
     outbox_feed: relay::FeedReceiver,
     audience_jobs: AudienceJobs,
     redb: Option<RedbKv>,
+    /// What the search indexer does first.
+    search_start: crate::search::indexer::Start,
 }
 
 /// Where ephemeral state lives.
@@ -117,7 +121,7 @@ impl AppState {
         let db = db::connect(&config).await?;
         db::migrate_up(&db).await?;
         let write_gate = WriteGate::for_connection(&db);
-        let (kv, redb): (Arc<dyn Kv>, Option<RedbKv>) = match (kv_choice, config.kv.backend) {
+        let (kv, redb): (Arc<dyn Kv>, Option<RedbKv>) = match (&kv_choice, config.kv.backend) {
             (KvChoice::InMemory, _) => (Arc::new(RedbKv::in_memory()?), None),
             (KvChoice::Configured, KvBackend::Embedded) => {
                 let path = config
@@ -142,6 +146,7 @@ impl AppState {
         let jwt = JwtKeys::new(&keys.jwt);
         let storage = crate::storage::Storage::open(&config, keys.file_urls)?;
         let mailer = Arc::new(Mailer::from_config(&config)?);
+        let (search, search_start) = open_search(&config, &kv_choice)?;
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         let (outbox, outbox_feed) = relay::feed();
@@ -174,6 +179,7 @@ impl AppState {
                 storage,
                 file_work: Default::default(),
                 files_collected: Default::default(),
+                search,
             },
             WorkerEnds {
                 message_writer: writer_task,
@@ -181,9 +187,26 @@ impl AppState {
                 outbox_feed,
                 audience_jobs,
                 redb,
+                search_start,
             },
         ))
     }
+}
+
+/// The search index: the server's own, or none for CLI commands (they run beside a server and
+/// must not take its index lock; they search nothing).
+fn open_search(
+    config: &Config,
+    kv_choice: &KvChoice,
+) -> anyhow::Result<(crate::search::Search, crate::search::indexer::Start)> {
+    Ok(match kv_choice {
+        KvChoice::InMemory => crate::search::Search::open_unavailable()?,
+        KvChoice::Configured => {
+            let dir = config.search.index_dir(&config.data_dir);
+            crate::search::Search::open(&dir)
+                .with_context(|| format!("opening the search index in {}", dir.display()))?
+        }
+    })
 }
 
 pub struct App {
@@ -302,6 +325,10 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
     workers.push(Box::new(crate::service::files::processing::FileWorker(
         state.clone(),
     )));
+    workers.push(Box::new(crate::search::indexer::Indexer {
+        state: state.clone(),
+        start: ends.search_start,
+    }));
     workers.push(Box::new(AudienceWorker {
         state: state.clone(),
         jobs: ends.audience_jobs,

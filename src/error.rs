@@ -56,6 +56,7 @@ error_codes! {
     RateLimited => (TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
     Unavailable => (SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+    SearchUnavailable => (SERVICE_UNAVAILABLE, "search_unavailable", "Search unavailable"),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +155,12 @@ mod tests {
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c == '_')
             );
-            if *code != ErrorCode::Internal && *code != ErrorCode::Unavailable {
+            let server_side = [
+                ErrorCode::Internal,
+                ErrorCode::Unavailable,
+                ErrorCode::SearchUnavailable,
+            ];
+            if !server_side.contains(code) {
                 assert!(code.status().is_client_error(), "{}", code.as_str());
             }
         }

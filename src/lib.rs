@@ -15,6 +15,7 @@ pub mod error;
 pub mod identity;
 pub mod kv;
 pub mod realtime;
+pub mod search;
 pub mod server;
 pub mod service;
 pub mod storage;

@@ -28,6 +28,7 @@
 mod error;
 mod files;
 mod routes;
+mod search;
 mod types;
 pub mod ws;
 
@@ -37,6 +38,9 @@ use bytes::Bytes;
 pub use error::{ApiError, Error, FieldProblem, Problem, chain, retry_after, truncate};
 pub use files::{DownloadUrl, File, NewResumable, NewUpload, SharedFile, UploadStatus, UploadUrl};
 pub use reqwest::{self, Method, StatusCode, header::HeaderMap};
+pub use search::{
+    ChannelRef, FileHit, FileResults, MessageHit, MessageResults, MessageSearch, UserRef,
+};
 use serde::{Serialize, de::DeserializeOwned};
 pub use types::*;
 pub use uuid::Uuid;

@@ -18,6 +18,7 @@ mod messages;
 mod ops;
 pub mod problem;
 mod realtime;
+mod search;
 pub mod security;
 mod setup;
 pub mod statuses;
@@ -55,6 +56,8 @@ pub enum ApiTags {
     Admin,
     /// Realtime (WebSocket) access.
     Realtime,
+    /// Full-text search of messages, and files by name.
+    Search,
 }
 
 type Apis = (
@@ -71,6 +74,7 @@ type Apis = (
     dms::DmsApi,
     admin::AdminApi,
     realtime::RealtimeApi,
+    search::SearchApi,
 );
 
 fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
@@ -112,6 +116,9 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         realtime::RealtimeApi {
+            state: state.clone(),
+        },
+        search::SearchApi {
             state: state.clone(),
         },
     );

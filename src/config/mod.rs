@@ -46,6 +46,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub realtime: RealtimeConfig,
     pub storage: StorageConfig,
+    pub search: SearchConfig,
 }
 
 impl Default for Config {
@@ -62,6 +63,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             realtime: RealtimeConfig::default(),
             storage: StorageConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -105,6 +107,39 @@ impl Default for KvConfig {
             backend: KvBackend::Embedded,
             path: None,
         }
+    }
+}
+
+/// Where message search runs. Only backends this build has: PostgreSQL full-text search
+/// arrives with its issue, and a configuration naming it is refused with this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchBackend {
+    /// An index on this node's disk, kept current from the event bus.
+    Tantivy,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    pub backend: SearchBackend,
+    /// tantivy: the index directory (default `<data_dir>/search`). Deleting it is safe: the
+    /// server rebuilds it from the database.
+    pub path: Option<PathBuf>,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            backend: SearchBackend::Tantivy,
+            path: None,
+        }
+    }
+}
+
+impl SearchConfig {
+    pub fn index_dir(&self, data_dir: &Path) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| data_dir.join("search"))
     }
 }
 

@@ -31,6 +31,7 @@ pub mod read_counts;
 pub mod read_state;
 pub mod recovery;
 pub mod registration;
+pub mod search;
 pub mod sessions;
 pub mod setup;
 pub mod threads;

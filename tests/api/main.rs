@@ -50,6 +50,7 @@ mod resume_load;
 mod s3;
 mod scanning;
 mod sdk;
+mod search;
 mod sessions;
 mod setup;
 mod statements;
