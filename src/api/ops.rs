@@ -28,12 +28,26 @@ pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
         Err(e) => json!({ "status": "error", "error": e }),
     };
     let ok = database.is_ok() && kv.is_ok() && storage.is_ok();
+    // Search does not decide readiness: while its index is rebuilt, everything else works.
+    let search = match state.search.progress() {
+        crate::search::Progress::Ready { lag, .. } => json!({
+            "status": "ok",
+            "documents": state.search.documents(),
+            "lag_seconds": lag.as_secs_f64(),
+        }),
+        crate::search::Progress::Rebuilding { done, total } => json!({
+            "status": "rebuilding",
+            "done": done,
+            "total": total,
+        }),
+    };
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
         "checks": {
             "database": check(&database),
             "kv": check(&kv),
             "storage": check(&storage),
+            "search": search,
         },
     });
     let status = if ok {

@@ -17,6 +17,9 @@ use crate::{
 
 #[derive(Subcommand, Debug)]
 pub enum AdminAction {
+    /// Rebuild the search index from the database, with a progress bar. Stop the server first
+    /// (or delete the index directory and start it: the server rebuilds it in the background).
+    Reindex,
     /// Create a user (added to the default workspace). Without --password-stdin a strong
     /// password is generated and printed once.
     CreateUser {
@@ -113,6 +116,7 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
     let state = AppState::open_for_cli(config).await?;
     let meta = RequestMeta::default();
     match action {
+        AdminAction::Reindex => super::reindex::run(&state).await?,
         AdminAction::CreateUser {
             username,
             email,

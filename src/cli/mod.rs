@@ -5,6 +5,7 @@ mod check_config;
 mod migrate;
 mod openapi;
 mod output;
+mod reindex;
 mod serve;
 
 use std::path::PathBuf;

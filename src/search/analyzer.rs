@@ -248,6 +248,7 @@ mod tests {
     fn cjk_runs_become_overlapping_bigrams() {
         assert_eq!(terms("東京タワー"), ["東京", "京タ", "タワ", "ワー"]);
         assert_eq!(terms("東"), ["東"]);
+        assert_eq!(terms("gladly"), ["glad"]);
         assert_eq!(terms("東京"), ["東京"]);
         assert_eq!(terms("go 東京 now"), ["go", "東京", "now"]);
         assert_eq!(terms("release東京"), ["releas", "東京"]);

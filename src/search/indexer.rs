@@ -138,9 +138,7 @@ impl Batch {
         let (index, writer) = (self.index.clone(), self.writer.clone());
         let oldest = self.oldest.take();
         self.first_at = None;
-        tokio::task::spawn_blocking(move || apply(&index, &writer, changes, Some(watermark)))
-            .await
-            .map_err(|e| SearchError::Corrupt(format!("indexing task failed: {e}")))??;
+        blocking(move || apply(&index, &writer, changes, Some(watermark))).await?;
         let lag = oldest.map_or(Duration::ZERO, |o| {
             (crate::domain::clock::now() - o)
                 .try_into()
@@ -157,9 +155,7 @@ fn apply(
     changes: Vec<Change>,
     watermark: Option<OffsetDateTime>,
 ) -> Result<(), SearchError> {
-    let mut writer = writer
-        .lock()
-        .map_err(|_| SearchError::Corrupt("the index writer panicked".into()))?;
+    let mut writer = lock(writer)?;
     for change in changes {
         match change {
             Change::Upsert(doc) => index.upsert(&writer, &doc)?,
@@ -311,79 +307,98 @@ async fn rebuild(
     batch: &mut Batch,
     shutdown: &mut Shutdown,
 ) -> Result<OffsetDateTime, SearchError> {
+    let stop = shutdown.clone();
+    let started = rebuild_from(
+        &state.db,
+        &batch.index,
+        &batch.writer,
+        |done, total| {
+            state
+                .search
+                .set_progress(Progress::Rebuilding { done, total })
+        },
+        || *stop.borrow(),
+    )
+    .await?;
+    batch.newest = Some(started);
+    Ok(started)
+}
+
+/// Empty the index and add every live message from the database, reporting `(done, total)`
+/// after each page and giving up when `stopped()`; commits with the time it started as the
+/// watermark, which it returns. The server's indexer and `colink admin reindex` both use it.
+pub async fn rebuild_from(
+    db: &sea_orm::DatabaseConnection,
+    index: &Arc<TantivyIndex>,
+    writer: &Arc<Mutex<IndexWriter>>,
+    progress: impl Fn(u64, u64),
+    stopped: impl Fn() -> bool,
+) -> Result<OffsetDateTime, SearchError> {
     let started = crate::domain::clock::now();
     let live = || message::Entity::find().filter(message::Column::DeletedAt.is_null());
-    let total = live().count(&state.db).await.map_err(db_error)?;
-    {
-        let writer = batch.writer.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
-            let writer = writer
-                .lock()
-                .map_err(|_| SearchError::Corrupt("the index writer panicked".into()))?;
-            writer.delete_all_documents()?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| SearchError::Corrupt(e.to_string()))??;
-    }
+    let total = live().count(db).await.map_err(db_error)?;
+    let w = writer.clone();
+    blocking(move || {
+        lock(&w)?.delete_all_documents()?;
+        Ok(())
+    })
+    .await?;
     let mut done = 0;
     let mut after: Option<Uuid> = None;
-    let reporter = tracing::info_span!("search-rebuild", total);
+    progress(0, total);
     loop {
-        if *shutdown.borrow() {
+        if stopped() {
             return Err(SearchError::Unavailable("stopped while rebuilding".into()));
         }
         let mut page = live().order_by_asc(message::Column::Id).limit(PAGE);
         if let Some(last) = after {
             page = page.filter(message::Column::Id.gt(last));
         }
-        let rows = decorate::flagged(page)
-            .all(&state.db)
-            .await
-            .map_err(db_error)?;
+        let rows = decorate::flagged(page).all(db).await.map_err(db_error)?;
         let Some(last) = rows.last() else { break };
         after = Some(last.message.id);
-        let changes: Vec<Change> = rows
+        done += rows.len() as u64;
+        let docs: Vec<Document> = rows
             .into_iter()
-            .map(|row| {
-                let m = row.message;
-                Change::Upsert(Document {
-                    id: m.id,
-                    channel_id: m.channel_id,
-                    user_id: m.user_id,
-                    created_at: m.created_at,
-                    has_file: row.has_files,
-                    text: m.content,
-                })
+            .map(|row| Document {
+                has_file: row.has_files,
+                id: row.message.id,
+                channel_id: row.message.channel_id,
+                user_id: row.message.user_id,
+                created_at: row.message.created_at,
+                text: row.message.content,
             })
             .collect();
-        done += changes.len() as u64;
-        let (index, writer) = (batch.index.clone(), batch.writer.clone());
-        tokio::task::spawn_blocking(move || -> Result<(), SearchError> {
-            let writer = writer
-                .lock()
-                .map_err(|_| SearchError::Corrupt("the index writer panicked".into()))?;
-            for change in changes {
-                if let Change::Upsert(doc) = change {
-                    index.upsert(&writer, &doc)?;
-                }
-            }
+        let (index, w) = (index.clone(), writer.clone());
+        blocking(move || {
+            let writer = lock(&w)?;
+            docs.iter().try_for_each(|doc| index.upsert(&writer, doc))?;
             Ok(())
         })
-        .await
-        .map_err(|e| SearchError::Corrupt(e.to_string()))??;
-        state
-            .search
-            .set_progress(Progress::Rebuilding { done, total });
-        reporter.in_scope(|| tracing::debug!(done, "indexed"));
+        .await?;
+        progress(done, total);
     }
-    batch.newest = Some(started);
-    let (index, writer) = (batch.index.clone(), batch.writer.clone());
-    tokio::task::spawn_blocking(move || apply(&index, &writer, Vec::new(), Some(started)))
-        .await
-        .map_err(|e| SearchError::Corrupt(e.to_string()))??;
+    let (index, w) = (index.clone(), writer.clone());
+    blocking(move || apply(&index, &w, Vec::new(), Some(started))).await?;
     tracing::info!(messages = done, "search index rebuilt");
     Ok(started)
+}
+
+/// Run index work on the blocking pool.
+async fn blocking(
+    work: impl FnOnce() -> Result<(), SearchError> + Send + 'static,
+) -> Result<(), SearchError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| SearchError::Corrupt(format!("indexing task failed: {e}")))?
+}
+
+fn lock(
+    writer: &Mutex<IndexWriter>,
+) -> Result<std::sync::MutexGuard<'_, IndexWriter>, SearchError> {
+    writer
+        .lock()
+        .map_err(|_| SearchError::Corrupt("the index writer panicked".into()))
 }
 
 /// Apply the outbox's message events from `watermark − REPLAY_MARGIN` on, in position order,

@@ -125,6 +125,15 @@ impl TantivyIndex {
         Ok((index, Opened::Rebuild { reason }))
     }
 
+    /// True when another process (a running server) writes the index in `dir`.
+    pub fn in_use(dir: &Path) -> bool {
+        use tantivy::directory::{Directory, INDEX_WRITER_LOCK};
+        let Ok(directory) = MmapDirectory::open(dir) else {
+            return false;
+        };
+        directory.acquire_lock(&INDEX_WRITER_LOCK).is_err()
+    }
+
     /// An empty index in memory (for commands that search nothing).
     pub fn in_ram() -> Result<Self, SearchError> {
         Ok(Self::wrap(Index::create_in_ram(schema().0))?)

@@ -524,3 +524,42 @@ async fn search_needs_a_token() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn admin_reindex_refuses_a_running_server_then_rebuilds_the_same_results() {
+    use crate::cli::{colink, text};
+    let app = spawn_app().await;
+    let (_, _, bob, _) = posted(&app, &["pear tart", "pear jam", "plum"]).await;
+    let before = found(&app.api_as(&bob), "pear").await;
+    let dir = app.config.data_dir.to_str().unwrap().to_string();
+    let db_url = app.config.database_url();
+    let env = [
+        ("COLINK_DATA_DIR", dir.as_str()),
+        ("COLINK_DATABASE__URL", db_url.as_str()),
+    ];
+    let out = colink(&["admin", "reindex"], &env, None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("in use by a running server"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let (config, data) = app.stop().await;
+    let out = colink(&["admin", "reindex"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("rebuilt: 3 messages"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("100%  3/3 messages"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let app = start(config, data).await;
+    let bob = app.login("bob", crate::helpers::PASSWORD).await;
+    assert_eq!(found(&app.api_as(&bob), "pear").await, before);
+}
