@@ -50,6 +50,9 @@ enum Command {
     /// File uploads: one large resumable upload (throughput, server peak RSS) and many
     /// concurrent direct uploads (confirm latency).
     Upload(upload::UploadArgs),
+    /// Message search over the `mix` dataset: index build time and size, latency per query
+    /// kind, and how soon a new message is found while sends run.
+    Search(mix::text_search::SearchArgs),
 }
 
 // One thread: on the 2-core target machine the load generator must leave the server as much CPU
@@ -67,6 +70,7 @@ async fn main() -> ExitCode {
         Command::Mix(args) => mix::run(args).await,
         Command::Reads(args) => mix::reads::run(args).await,
         Command::Upload(args) => upload::run(args).await,
+        Command::Search(args) => mix::text_search::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ use super::{
     accounts::Accounts,
     dataset::{Want, skewed},
     rng::Rng,
+    words::Zipf,
 };
 use crate::bootstrap;
 
@@ -58,6 +59,7 @@ struct Gen {
     errors: AtomicU64,
     stop: AtomicBool,
     first_error: Mutex<Option<String>>,
+    words: Zipf,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -81,6 +83,7 @@ pub async fn messages(
         seed: want.seed,
         total: want.messages,
         tag: bootstrap::run_tag(),
+        words: Zipf::default(),
         tickets: AtomicU64::new(0),
         messages: AtomicU64::new(0),
         replies: AtomicU64::new(0),
@@ -172,9 +175,7 @@ fn pick_root(g: &Gen, rng: &mut Rng, c: usize) -> Option<Uuid> {
 /// Ticket k: a thread reply or a top-level post into channel `c`, maybe a reaction as well.
 async fn write_one(g: &Gen, client: &Client, rng: &mut Rng, k: u64, c: usize) -> Result<()> {
     let client_id = format!("{}-g{k}", g.tag);
-    let content = format!(
-        "generated message {k} in channel {c}: the quick brown fox jumps over the lazy dog"
-    );
+    let content = g.words.sentence(rng);
     let reply_to = (rng.unit() < REPLY_SHARE)
         .then(|| pick_root(g, rng, c))
         .flatten();

@@ -4,17 +4,19 @@
 //! 1,000,000 messages by default). Reports per-request latency and errors, and with
 //! `--find-max` searches for the most users within Mattermost's thresholds.
 
-mod accounts;
+pub mod accounts;
 mod actions;
-mod dataset;
+pub mod dataset;
 mod generate;
 mod output;
 pub mod reads;
-mod rng;
+pub mod rng;
 mod search;
 mod step;
 mod tally;
+pub mod text_search;
 mod vuser;
+pub mod words;
 
 use std::{
     path::PathBuf,
