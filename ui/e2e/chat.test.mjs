@@ -435,6 +435,31 @@ async function axeViolations(page) {
   return result;
 }
 
+test("search finds a message by another form of a word, completes from:, highlights, and opens the conversation at it", async () => {
+  // Bob's sessions ended with the password reset above: Alice searches.
+  const { page } = alice;
+  await page.goto(`${server.base}/`);
+  await page.waitForURL(/\/w\/[^/]+\/c\/[^/]+$/);
+  await page.keyboard.press("Control+Shift+F");
+  const panel = page.getByRole("complementary", { name: "Search" });
+  const box = panel.getByRole("searchbox", { name: "Search messages" });
+  await box.fill("gladly from:al");
+  await panel.getByRole("option", { name: "@alice" }).waitFor();
+  await box.press("Enter");
+  assert.equal(await box.inputValue(), "gladly from:@alice ");
+  await box.press("Enter");
+  await panel.getByText("1 result", { exact: true }).waitFor();
+  await panel.locator("mark", { hasText: "glad" }).waitFor();
+  await shot(page, "search");
+  await panel.getByRole("button", { name: /glad you are here/ }).click();
+  await page.waitForURL(/[?&]m=/);
+  await messageList(page).locator("article.focused", { hasText: "glad you are here" }).waitFor();
+  await page.setViewportSize({ width: 375, height: 740 });
+  await shot(page, "search-phone");
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await panel.getByRole("button", { name: "Close search" }).click();
+});
+
 test("no serious accessibility violations (axe) on the main screens, in both themes", async () => {
   const found = [];
   for (const scheme of ["light", "dark"]) {

@@ -30,6 +30,8 @@ pub struct FileHit {
 #[derive(Debug, Clone, Object)]
 pub struct FileResults {
     pub items: Vec<FileHit>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -55,7 +55,8 @@ pub struct MessageSearchParams {
 #[derive(Debug, Clone, Object)]
 pub struct ChannelRef {
     pub id: Uuid,
-    /// `None` for DMs.
+    /// `null` for DMs.
+    #[oai(nullable)]
     pub name: Option<String>,
     pub kind: ChannelKind,
 }
@@ -81,7 +82,8 @@ pub struct MessageHit {
 #[derive(Debug, Clone, Object)]
 pub struct MessageResults {
     pub items: Vec<MessageHit>,
-    /// Pass as `cursor` for the next page; absent on the last one.
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
     /// Messages matching in all (results past rank 1,000 are not served).
     pub total: u64,

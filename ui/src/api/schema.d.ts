@@ -3756,7 +3756,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4407,7 +4407,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4525,7 +4525,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4626,7 +4626,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4721,7 +4721,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4857,7 +4857,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5182,7 +5182,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5283,7 +5283,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5495,7 +5495,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5570,7 +5570,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5648,7 +5648,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5713,7 +5713,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5778,7 +5778,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6319,7 +6319,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6467,7 +6467,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6559,6 +6559,177 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/search/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Files you can see (yours, and those shared in conversations you can read) whose name
+         *     contains every word of `q` (parts of words too); `from:@user` narrows by uploader.
+         *     Newest first.
+         */
+        get: {
+            parameters: {
+                query: {
+                    cursor?: string;
+                    limit?: number;
+                    q: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["FileResults"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Messages in the conversations you can read, best match first (exact phrases and recent
+         *     messages rank higher), with the matched words highlighted.
+         * @description `q`: words (all must match; English stems, accents and case do not matter; CJK text is
+         *     found by any two or more consecutive characters), `"exact phrases"`, `from:@user`,
+         *     `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`, `has:file`. The parameters
+         *     narrow the search the same way. 503 `search_unavailable` while the index is being built.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only this conversation. */
+                    channel_id?: string;
+                    cursor?: string;
+                    /** @description Sent on or after this day (UTC). */
+                    from?: string;
+                    /** @description Only messages with files. */
+                    has_file?: boolean;
+                    limit?: number;
+                    q?: string;
+                    /** @description Sent on or before this day (UTC). */
+                    to?: string;
+                    /** @description Only messages by this user. */
+                    user_id?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["MessageResults"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unavailable`, `search_unavailable`. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -7566,6 +7737,17 @@ export interface components {
          */
         ChannelKind: "public" | "private" | "dm" | "group_dm";
         /**
+         * ChannelRef
+         * @description A conversation, as a search result names it.
+         */
+        ChannelRef: {
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["ChannelKind"];
+            /** @description `null` for DMs. */
+            name?: string | null;
+        };
+        /**
          * @description A member's role in one conversation.
          * @enum {string}
          */
@@ -7709,6 +7891,19 @@ export interface components {
             field: string;
             message: string;
         };
+        /** FileHit */
+        FileHit: {
+            file: components["schemas"]["FileView"];
+            /** @description The file name, HTML-escaped, the matched parts in `<mark>`. */
+            highlight: string;
+            uploader: components["schemas"]["UserRef"];
+        };
+        /** FileResults */
+        FileResults: {
+            items: components["schemas"]["FileHit"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last one. */
+            next_cursor?: string | null;
+        };
         /**
          * @description Where a file is in its life.
          * @enum {string}
@@ -7827,6 +8022,26 @@ export interface components {
             channel: boolean;
             here: boolean;
             user_ids: string[];
+        };
+        /** MessageHit */
+        MessageHit: {
+            channel: components["schemas"]["ChannelRef"];
+            /** @description The text around the matches, HTML-escaped, matched words in `<mark>`. */
+            highlights: string[];
+            /** @description The message as it is now; `thread_root_id` links a reply to its thread. */
+            message: components["schemas"]["MessageView"] & unknown;
+            user: components["schemas"]["UserRef"];
+        };
+        /** MessageResults */
+        MessageResults: {
+            items: components["schemas"]["MessageHit"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last one. */
+            next_cursor?: string | null;
+            /**
+             * Format: uint64
+             * @description Messages matching in all (results past rank 1,000 are not served).
+             */
+            total: number;
         };
         /** MessageView */
         MessageView: {
@@ -8457,6 +8672,16 @@ export interface components {
             suspended: boolean;
             /** @description Whether two-factor authentication is on: only in `GET /users/me`. */
             totp_enabled?: boolean;
+            username: string;
+        };
+        /**
+         * UserRef
+         * @description A person, as a search result names them.
+         */
+        UserRef: {
+            display_name: string;
+            /** Format: uuid */
+            id: string;
             username: string;
         };
         /** UserStatus */

@@ -16,7 +16,8 @@ import { PresenceDot, useDisplayName } from "../components/Avatar";
 import { PinsPanel } from "./PinsPanel";
 import { FilesPanel } from "../files/FilesPanel";
 import { LinksContext, useWorkspaceLinks } from "./links";
-import { useLocation } from "wouter";
+import { useLocation, useSearch } from "wouter";
+import { SearchPanel } from "../search/SearchPanel";
 import { queryClient } from "../queryClient";
 
 const PAGE = 50;
@@ -26,7 +27,23 @@ async function loadLatest(channelId: string) {
   timelines.update(channelId, (t) => ({ ...receive(t, page.items), loaded: true, hasOlder: t.loaded ? t.hasOlder : page.items.length === PAGE }));
 }
 
-export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: string; onMenu: () => void }) {
+/** How deep into the history a link to a message looks before giving up (pages of PAGE). */
+const MAX_FOCUS_PAGES = 40;
+
+export function ChannelView({
+  ws,
+  channelId,
+  onMenu,
+  search,
+  onSearch,
+}: {
+  ws: string;
+  channelId: string;
+  onMenu: () => void;
+  /** The search panel's query while it is open (it stays open across conversations). */
+  search: string | null;
+  onSearch: (q: string | null) => void;
+}) {
   const { data: me } = useMe();
   const conv = useConversation(channelId);
   const timeline = useTimeline(channelId);
@@ -92,6 +109,36 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
     timelines.update(channelId, (x) => ({ ...receive(x, page.items), hasOlder: page.items.length === PAGE }));
   }, [channelId]);
 
+  // `?m=<id>&seq=<n>[&thread=<root>]` (from search): load back to that message and show it; a
+  // reply opens its thread.
+  const params = new URLSearchParams(useSearch());
+  const focusId = params.get("m");
+  const focusSeq = Number(params.get("seq") ?? "0");
+  const focusThread = params.get("thread");
+  useEffect(() => {
+    if (focusThread) {
+      onSearch(null);
+      setPanel({ thread: focusThread });
+    }
+  }, [focusThread, onSearch]);
+  useEffect(() => {
+    if (!focusId || focusThread || !(focusSeq > 0)) return;
+    let cancelled = false;
+    void (async () => {
+      for (let i = 0; i < MAX_FOCUS_PAGES && !cancelled; i++) {
+        const t = timelines.get(channelId);
+        if (!t.loaded) await loadLatest(channelId);
+        const now = timelines.get(channelId);
+        const first = now.messages[0];
+        if (!now.hasOlder || (first && first.seq <= focusSeq)) return;
+        await loadOlder();
+      }
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [channelId, focusId, focusSeq, focusThread, loadOlder]);
+
   // Move the read marker when the newest message is on screen.
   const marked = useRef(0);
   const markRead = useCallback(() => {
@@ -109,13 +156,21 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
     return () => document.removeEventListener("visibilitychange", onVisible);
   }, [markRead]);
 
+  // One side panel at a time: opening another closes the search, and the reverse.
+  useEffect(() => {
+    if (panel !== null) onSearch(null);
+  }, [panel, onSearch]);
+  useEffect(() => {
+    if (search !== null) setPanel(null);
+  }, [search]);
+
   const icon = conv?.kind === "public" ? "hash" : conv?.kind === "private" ? "lock" : null;
   const readOnly = !!conv?.archived_at;
 
   return (
     <LinksContext.Provider value={links}>
     <ThreadOpener.Provider value={(rootId) => setPanel({ thread: rootId })}>
-    <div className={panel ? "conversation with-panel" : "conversation"}>
+    <div className={panel || search !== null ? "conversation with-panel" : "conversation"}>
       <section
         className={dragging ? "channel dragging" : "channel"}
         aria-label={title ? `Conversation ${title}` : "Conversation"}
@@ -152,6 +207,9 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
             </h1>
             {conv?.topic || conv?.description ? <p className="topic">{conv.topic || conv.description}</p> : null}
           </div>
+          <button className={search !== null ? "btn small active" : "btn small"} onClick={() => onSearch(search === null ? "" : null)} aria-pressed={search !== null} aria-label="Search messages" title="Search messages (Ctrl+Shift+F)">
+            <Icon name="search" size={16} />
+          </button>
           <button className={panel === "files" ? "btn small active" : "btn small"} onClick={() => setPanel(panel === "files" ? null : "files")} aria-pressed={panel === "files"} aria-label="Files" title="Files">
             <Icon name="file" size={16} />
           </button>
@@ -203,6 +261,7 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
             onLoadOlder={loadOlder}
             onAtBottom={markRead}
             intro={conv ? <Intro title={title} kind={conv.kind} /> : null}
+            focusId={focusThread ? null : focusId}
           />
         )}
         <div className="typing" aria-live="polite">
@@ -214,6 +273,7 @@ export function ChannelView({ ws, channelId, onMenu }: { ws: string; channelId: 
           <Composer channelId={channelId} ws={ws} placeholder={title ? `Message ${icon === "hash" ? "#" : ""}${title}` : "Message"} onSend={(text, files) => post(channelId, text, null, files)} dropped={dropped} />
         )}
       </section>
+      {search !== null ? <SearchPanel ws={ws} query={search} onSubmit={(q) => onSearch(q)} onClose={() => onSearch(null)} /> : null}
       {panel === "members" ? <MembersPanel channelId={channelId} onClose={() => setPanel(null)} /> : null}
       {panel === "pins" ? <PinsPanel channelId={channelId} me={me} onClose={() => setPanel(null)} /> : null}
       {panel === "files" ? <FilesPanel channelId={channelId} onClose={() => setPanel(null)} /> : null}

@@ -88,12 +88,15 @@ export const MessageItem = memo(function MessageItem({
   me,
   editing,
   onEdit,
+  focused = false,
 }: {
   message: Message;
   grouped: boolean;
   me: User | undefined;
   editing: boolean;
   onEdit: (on: boolean) => void;
+  /** Opened from search: marked until the reader moves on. */
+  focused?: boolean;
 }) {
   const [picker, setPicker] = useState(false);
   const openThread = useThreadOpener();
@@ -113,7 +116,7 @@ export const MessageItem = memo(function MessageItem({
     );
   }
   return (
-    <article className={`msg${grouped ? " grouped" : ""}${m.mentions.user_ids.includes(me?.id ?? "") || m.mentions.channel || m.mentions.here ? " mentioned" : ""}${m.pinned ? " pinned" : ""}`} aria-label={`Message ${m.seq}`}>
+    <article className={`msg${grouped ? " grouped" : ""}${m.mentions.user_ids.includes(me?.id ?? "") || m.mentions.channel || m.mentions.here ? " mentioned" : ""}${m.pinned ? " pinned" : ""}${focused ? " focused" : ""}`} aria-label={`Message ${m.seq}`}>
       <div className="msg-gutter">
         {grouped ? (
           <time className="gutter-time" dateTime={m.created_at} title={fullFmt.format(d)}>

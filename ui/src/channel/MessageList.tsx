@@ -21,6 +21,7 @@ export function MessageList({
   onLoadOlder,
   onAtBottom,
   intro,
+  focusId,
 }: {
   channelId: string;
   timeline: Timeline;
@@ -29,6 +30,8 @@ export function MessageList({
   onLoadOlder: () => Promise<void>;
   onAtBottom: () => void;
   intro: ReactNode;
+  /** A message to bring into view and mark (opened from search). */
+  focusId?: string | null;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const rows = useMemo(() => buildRows(timeline.messages, timeline.pending, newAfter, me?.id), [timeline.messages, timeline.pending, newAfter, me?.id]);
@@ -61,6 +64,18 @@ export function MessageList({
     firstKey.current = key;
     prevTotal.current = total;
   }, [rows, total]);
+
+  // Bring the focused message into view once it is loaded, and stop following the bottom.
+  const focusedDone = useRef<string | null>(null);
+  useEffect(() => {
+    if (!focusId || focusedDone.current === focusId) return;
+    const index = rows.findIndex((r) => r.kind === "message" && r.message.id === focusId);
+    if (index < 0) return;
+    focusedDone.current = focusId;
+    stick.current = false;
+    setAtBottom(false);
+    v.scrollToIndex(index, { align: "center" });
+  }, [focusId, rows, v]);
 
   // Edit the last own message (↑ in an empty composer).
   useEffect(() => {
@@ -122,7 +137,7 @@ export function MessageList({
                     <span>New</span>
                   </div>
                 ) : row.kind === "message" ? (
-                  <MessageItem message={row.message} grouped={row.grouped} me={me} editing={editing === row.message.id} onEdit={(on) => setEditing(on ? row.message.id : null)} />
+                  <MessageItem message={row.message} grouped={row.grouped} me={me} focused={row.message.id === focusId} editing={editing === row.message.id} onEdit={(on) => setEditing(on ? row.message.id : null)} />
                 ) : (
                   <PendingItem pending={row.pending} grouped={row.grouped} me={me} />
                 )}

@@ -50,6 +50,20 @@ function Layout({ ws, channel, onSwitcher }: { ws: string; channel: string; onSw
   useEffect(() => setNavOpen(false), [location]);
   const convs = useConversations();
   const workspaces = useWorkspaces();
+  // The search panel's query while it is open; it stays open as the reader opens results.
+  const [search, setSearch] = useState<string | null>(null);
+
+  // Ctrl+Shift+F (⌘⇧F): search.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.shiftKey && e.key.toLowerCase() === "f") {
+        e.preventDefault();
+        setSearch((s) => s ?? "");
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
 
   // Alt+↑ / Alt+↓: the previous / next conversation in the sidebar's order.
   useEffect(() => {
@@ -84,7 +98,7 @@ function Layout({ ws, channel, onSwitcher }: { ws: string; channel: string; onSw
       <main className="main">
         <ConnectionBanner />
         <NotifyBanner />
-        <ChannelView key={channel} ws={ws} channelId={channel} onMenu={() => setNavOpen(true)} />
+        <ChannelView key={channel} ws={ws} channelId={channel} onMenu={() => setNavOpen(true)} search={search} onSearch={setSearch} />
       </main>
     </div>
   );
