@@ -69,8 +69,8 @@ struct WorkerEnds {
     outbox_feed: relay::FeedReceiver,
     audience_jobs: AudienceJobs,
     redb: Option<RedbKv>,
-    /// What the search indexer does first.
-    search_start: crate::search::indexer::Start,
+    /// What the search indexer does first; `None`: search is off.
+    search_start: Option<crate::search::indexer::Start>,
 }
 
 /// Where ephemeral state lives.
@@ -193,20 +193,19 @@ impl AppState {
     }
 }
 
-/// The search index: the server's own, or none for CLI commands (they run beside a server and
-/// must not take its index lock; they search nothing).
+/// The search index: the server's own, or none when search is off and for CLI commands (they
+/// run beside a server and must not take its index lock; they search nothing).
 fn open_search(
     config: &Config,
     kv_choice: &KvChoice,
-) -> anyhow::Result<(crate::search::Search, crate::search::indexer::Start)> {
-    Ok(match kv_choice {
-        KvChoice::InMemory => crate::search::Search::open_unavailable()?,
-        KvChoice::Configured => {
-            let dir = config.search.index_dir(&config.data_dir);
-            crate::search::Search::open(&dir)
-                .with_context(|| format!("opening the search index in {}", dir.display()))?
-        }
-    })
+) -> anyhow::Result<(crate::search::Search, Option<crate::search::indexer::Start>)> {
+    if matches!(kv_choice, KvChoice::InMemory) || !config.search.enabled {
+        return Ok((crate::search::Search::off()?, None));
+    }
+    let dir = config.search.index_dir(&config.data_dir);
+    let (search, start) = crate::search::Search::open(&dir)
+        .with_context(|| format!("opening the search index in {}", dir.display()))?;
+    Ok((search, Some(start)))
 }
 
 pub struct App {
@@ -325,10 +324,12 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
     workers.push(Box::new(crate::service::files::processing::FileWorker(
         state.clone(),
     )));
-    workers.push(Box::new(crate::search::indexer::Indexer {
-        state: state.clone(),
-        start: ends.search_start,
-    }));
+    if let Some(start) = ends.search_start {
+        workers.push(Box::new(crate::search::indexer::Indexer {
+            state: state.clone(),
+            start,
+        }));
+    }
     workers.push(Box::new(AudienceWorker {
         state: state.clone(),
         jobs: ends.audience_jobs,

@@ -122,6 +122,9 @@ pub enum SearchBackend {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchConfig {
+    /// `false`: no index and no indexing; the search routes answer 503 `search_unavailable`
+    /// (Mattermost's "Enable Post Search" off).
+    pub enabled: bool,
     pub backend: SearchBackend,
     /// tantivy: the index directory (default `<data_dir>/search`). Deleting it is safe: the
     /// server rebuilds it from the database.
@@ -131,6 +134,7 @@ pub struct SearchConfig {
 impl Default for SearchConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             backend: SearchBackend::Tantivy,
             path: None,
         }

@@ -58,8 +58,8 @@ pub struct MessageSearch {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
-    /// The index is being built; try again shortly.
-    #[error("the search index is being built ({0})")]
+    /// The index is being built (try again shortly), or search is off.
+    #[error("{0}")]
     Unavailable(String),
     #[error("search took longer than {0:?}")]
     Timeout(Duration),
@@ -90,6 +90,8 @@ impl SearchError {
 pub enum Progress {
     /// Being rebuilt from the database: `done` of about `total` messages.
     Rebuilding { done: u64, total: u64 },
+    /// Turned off (`search.enabled = false`), or a CLI command: no index, no indexer.
+    Off,
     /// Current up to `watermark`: every event that occurred before it is searchable. `lag`:
     /// how long the oldest event of the last commit waited to become searchable.
     Ready {
@@ -139,18 +141,19 @@ impl Search {
         ))
     }
 
-    /// A search that is never ready: for CLI commands, which run beside a server and must not
-    /// take its index.
-    pub fn open_unavailable() -> Result<(Self, indexer::Start), SearchError> {
-        let index = TantivyIndex::in_ram()?;
-        Ok((
-            Self {
-                index: Arc::new(index),
-                progress: watch::channel(Progress::Rebuilding { done: 0, total: 0 }).0,
-                slots: Arc::new(Semaphore::new(1)),
-            },
-            indexer::Start::Rebuild("not a server".into()),
-        ))
+    /// No search: for a server with `search.enabled = false`, and for CLI commands (they run
+    /// beside a server and must not take its index). Nothing is indexed; searches answer
+    /// `Unavailable`.
+    pub fn off() -> Result<Self, SearchError> {
+        Ok(Self {
+            index: Arc::new(TantivyIndex::in_ram()?),
+            progress: watch::channel(Progress::Off).0,
+            slots: Arc::new(Semaphore::new(1)),
+        })
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.progress() == Progress::Off
     }
 
     pub fn progress(&self) -> Progress {
@@ -172,10 +175,18 @@ impl Search {
 
     /// The ids of the matching messages, best first, and how many match in all.
     pub async fn messages(&self, search: MessageSearch) -> Result<(u64, Vec<Uuid>), SearchError> {
-        if let Progress::Rebuilding { done, total } = self.progress() {
-            return Err(SearchError::Unavailable(format!(
-                "{done} of {total} messages indexed"
-            )));
+        match self.progress() {
+            Progress::Rebuilding { done, total } => {
+                return Err(SearchError::Unavailable(format!(
+                    "the index is being built: {done} of {total} messages indexed"
+                )));
+            }
+            Progress::Off => {
+                return Err(SearchError::Unavailable(
+                    "search is turned off on this server (search.enabled = false)".into(),
+                ));
+            }
+            Progress::Ready { .. } => {}
         }
         // The permit travels with the work: a search that outlives its caller still counts.
         let permit = tokio::time::timeout(SEARCH_TIME_LIMIT, self.slots.clone().acquire_owned())

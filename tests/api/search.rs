@@ -563,3 +563,32 @@ async fn admin_reindex_refuses_a_running_server_then_rebuilds_the_same_results()
     let bob = app.login("bob", crate::helpers::PASSWORD).await;
     assert_eq!(found(&app.api_as(&bob), "pear").await, before);
 }
+
+#[tokio::test]
+async fn search_turned_off_answers_503_and_keeps_no_index() {
+    let app = crate::helpers::spawn_with(|c| c.search.enabled = false).await;
+    let (_, _, alice, bob) = app.team().await;
+    let dev = app.channel(&alice, "dev", false).await;
+    app.join(&bob, &dev).await;
+    app.send(&bob, &dev, "nothing is indexed").await;
+    let r = app
+        .get("/search/messages?q=indexed", &bob.access)
+        .await
+        .problem(503, "search_unavailable");
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap()
+            .contains("search.enabled = false"),
+        "{r}"
+    );
+    assert!(!app.config.search.index_dir(&app.config.data_dir).exists());
+    let ready = app
+        .client
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .unwrap();
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["checks"]["search"]["status"], "off", "{ready}");
+}

@@ -198,8 +198,8 @@ impl StepReport {
                 .map(|(a, n)| format!("{a} {n}"))
                 .collect();
             println!(
-                "skipped: {} (ViewGlobalThreads: GET /threads answered 404; SearchPosts: no search \
-                 route yet; AddReaction: no message loaded)",
+                "skipped: {} (ViewGlobalThreads: GET /threads answered 404; AddReaction: no message \
+                 loaded)",
                 skipped.join(", ")
             );
         }

@@ -10,7 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use colink_client::{Error, History, Method, NewMessage, PageQuery, StatusCode, Uuid};
+use colink_client::{
+    Error, History, MessageSearch, Method, NewMessage, PageQuery, StatusCode, Uuid,
+};
 
 use super::{
     accounts::Accounts,
@@ -28,6 +30,7 @@ pub const POST_REPLY: &str = "CreatePost: POST thread reply";
 pub const GET_CONVERSATIONS: &str = "UnreadCheck: GET /conversations";
 pub const GET_THREADS: &str = "ViewGlobalThreads: GET /threads";
 pub const POST_REACTION: &str = "AddReaction: POST reaction";
+pub const GET_SEARCH: &str = "SearchPosts: GET /search/messages";
 
 /// Share of CreatePost that reply in a thread of the loaded page.
 const REPLY_SHARE: f64 = 0.1;
@@ -98,7 +101,7 @@ impl VUser {
     /// Draw from the whole mix; an action the server cannot do is counted as skipped and the
     /// draw repeated among the others.
     fn pick(&mut self, s: &Shared, t: &mut Tally) -> Action {
-        let mut enabled = Enabled::ALL.without(Action::SearchPosts);
+        let mut enabled = Enabled::ALL;
         if s.no_threads.load(Ordering::Relaxed) {
             enabled = enabled.without(Action::ViewGlobalThreads);
         }
@@ -125,9 +128,30 @@ impl VUser {
             }
             Action::ViewGlobalThreads => self.threads(s, t).await,
             Action::AddReaction => self.react(s, t).await,
-            // Never chosen (no search route yet): see `pick`.
-            Action::SearchPosts => t.skip(Action::SearchPosts),
+            Action::SearchPosts => self.search(s, t).await,
         }
+    }
+
+    /// A search as people type them: a word of middling frequency, sometimes two, sometimes
+    /// narrowed to the channel in view.
+    async fn search(&mut self, s: &Shared, t: &mut Tally) {
+        let client = s.accounts.client(self.account);
+        let mut q = super::words::word(self.rng.between(50, 2_000));
+        if self.rng.unit() < 0.3 {
+            q = format!("{q} {}", super::words::word(self.rng.between(20, 500)));
+        }
+        if let Some(view) = &self.view
+            && self.rng.unit() < 0.2
+            && let Some(i) = s.channels.iter().position(|c| *c == view.channel)
+        {
+            q = format!("{q} in:#mix-{}", i + 1);
+        }
+        timed(
+            t,
+            GET_SEARCH,
+            client.search_messages(&MessageSearch::text(q)),
+        )
+        .await;
     }
 
     /// Latest 30 messages of one of the user's channels, then the read marker at the newest.

@@ -142,7 +142,7 @@ fn search_error(e: SearchError) -> AppError {
     match e {
         SearchError::Unavailable(detail) => AppError::new(
             ErrorCode::SearchUnavailable,
-            format!("search is not available yet: {detail}"),
+            format!("search is not available: {detail}"),
         ),
         SearchError::Timeout(limit) => AppError::new(
             ErrorCode::SearchUnavailable,
