@@ -10,17 +10,18 @@
 //! `indexer`). An index that cannot be opened, has another schema version or no watermark (a
 //! rebuild that did not finish) is emptied and rebuilt.
 
-use std::{ops::Bound, path::Path};
+use std::{collections::HashSet, ops::Bound, path::Path, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader,
+    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader,
     TantivyDocument, Term,
     collector::{Count, TopDocs},
     directory::MmapDirectory,
     query::{
         AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery,
         TermQuery, TermSetQuery,
+        doc_predicate_query::{DocPredicateQuery, FunctionPredicate},
     },
     schema::{
         FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -33,7 +34,7 @@ use uuid::Uuid;
 use super::{Document, MessageSearch, SearchError, analyzer};
 
 /// Bumped whenever the schema or the analyzer changes: older indexes are rebuilt.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 /// The indexing buffer; a segment is written when it fills.
 const WRITER_MEMORY: usize = 20_000_000;
 /// Exact phrases of all the words rank this much higher than the words scattered.
@@ -41,10 +42,18 @@ const PHRASE_BOOST: Score = 2.0;
 /// Recency: a message this many days old gets half the boost of one sent now.
 const RECENCY_HALF_DAYS: f32 = 7.0;
 
+/// A channel filter of at most this many channels is a union of posting lists; larger ones are
+/// checked per candidate document against the channel's fast fields (the union of hundreds of
+/// channels' postings would cost as much as reading the whole index).
+const MAX_POSTING_FILTER: usize = 8;
+
 #[derive(Clone, Copy)]
 struct Fields {
     id: Field,
     channel: Field,
+    /// The channel id's two halves, as fast fields (per-document channel checks).
+    channel_hi: Field,
+    channel_lo: Field,
     user: Field,
     at: Field,
     has_file: Field,
@@ -61,6 +70,8 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         id: builder.add_text_field("id", STRING | STORED),
         channel: builder.add_text_field("channel", STRING),
+        channel_hi: builder.add_u64_field("channel_hi", FAST),
+        channel_lo: builder.add_u64_field("channel_lo", FAST),
         user: builder.add_text_field("user", STRING),
         at: builder.add_i64_field("at", INDEXED | FAST),
         has_file: builder.add_bool_field("has_file", INDEXED),
@@ -206,6 +217,9 @@ impl TantivyIndex {
         let mut d = TantivyDocument::default();
         d.add_text(f.id, doc.id.simple().to_string());
         d.add_text(f.channel, doc.channel_id.simple().to_string());
+        let (hi, lo) = doc.channel_id.as_u64_pair();
+        d.add_u64(f.channel_hi, hi);
+        d.add_u64(f.channel_lo, lo);
         d.add_text(f.user, doc.user_id.simple().to_string());
         d.add_i64(f.at, micros(doc.created_at));
         d.add_bool(f.has_file, doc.has_file);
@@ -288,7 +302,11 @@ impl TantivyIndex {
         let ids = |field, ids: &[Uuid]| -> Box<dyn Query> {
             Box::new(TermSetQuery::new(ids.iter().map(|id| id_term(field, *id))))
         };
-        clauses.push(filter(ids(f.channel, &search.channels)));
+        clauses.push(filter(if search.channels.len() <= MAX_POSTING_FILTER {
+            ids(f.channel, &search.channels)
+        } else {
+            in_channels(&search.channels)
+        }));
         if !search.users.is_empty() {
             clauses.push(filter(ids(f.user, &search.users)));
         }
@@ -311,6 +329,20 @@ impl TantivyIndex {
         }
         BooleanQuery::new(clauses)
     }
+}
+
+/// Documents whose channel is one of `channels`, checked per candidate document.
+fn in_channels(channels: &[Uuid]) -> Box<dyn Query> {
+    let wanted: Arc<HashSet<(u64, u64)>> =
+        Arc::new(channels.iter().map(|c| c.as_u64_pair()).collect());
+    let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
+        let fast = segment.fast_fields();
+        let hi = fast.u64("channel_hi")?.first_or_default_col(0);
+        let lo = fast.u64("channel_lo")?.first_or_default_col(0);
+        let wanted = wanted.clone();
+        Ok(move |doc: DocId| wanted.contains(&(hi.get_val(doc), lo.get_val(doc))))
+    });
+    Box::new(DocPredicateQuery::from(predicate))
 }
 
 /// One term, or a phrase of several (a phrase query needs at least two).

@@ -592,3 +592,25 @@ async fn search_turned_off_answers_503_and_keeps_no_index() {
     let ready: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(ready["checks"]["search"]["status"], "off", "{ready}");
 }
+
+#[tokio::test]
+async fn with_many_readable_channels_private_ones_stay_hidden() {
+    // Past a handful of channels the filter is checked per document (fast fields), not by
+    // posting lists: the same rule must hold.
+    let app = spawn_app().await;
+    let (_, _, alice, bob) = app.team().await;
+    for i in 0..12 {
+        let c = app.channel(&alice, &format!("open-{i}"), false).await;
+        app.send(&alice, &c, &format!("quince in open {i}")).await;
+    }
+    let secret = app.channel(&alice, "secret", true).await;
+    let t = now();
+    app.send(&alice, &secret, "quince in the secret").await;
+    indexed(&app, t).await;
+    let b = app.api_as(&bob);
+    let hits = found(&b, "quince").await;
+    assert_eq!(hits.len(), 12, "{hits:?}");
+    assert!(hits.iter().all(|h| h.starts_with("quince in open")));
+    assert_eq!(found(&app.api_as(&alice), "quince").await.len(), 13);
+    assert_eq!(found(&b, "in:#open-3 quince").await, ["quince in open 3"]);
+}
