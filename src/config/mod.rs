@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 mod limits;
 mod net;
 mod realtime;
+mod search;
 mod server;
 mod sources;
 mod storage;
@@ -25,6 +26,7 @@ mod writes;
 pub use limits::{LimitsConfig, RateLimit};
 pub use net::IpRange;
 pub use realtime::RealtimeConfig;
+pub use search::{SearchBackend, SearchConfig};
 pub use server::ServerConfig;
 pub use sources::{ConfigError, env_warnings};
 pub use storage::{CHUNK_RANGE, MIB, S3Config, ScannerKind, StorageBackend, StorageConfig};
@@ -107,43 +109,6 @@ impl Default for KvConfig {
             backend: KvBackend::Embedded,
             path: None,
         }
-    }
-}
-
-/// Where message search runs. Only backends this build has: PostgreSQL full-text search
-/// arrives with its issue, and a configuration naming it is refused with this list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SearchBackend {
-    /// An index on this node's disk, kept current from the event bus.
-    Tantivy,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SearchConfig {
-    /// `false`: no index and no indexing; the search routes answer 503 `search_unavailable`
-    /// (Mattermost's "Enable Post Search" off).
-    pub enabled: bool,
-    pub backend: SearchBackend,
-    /// tantivy: the index directory (default `<data_dir>/search`). Deleting it is safe: the
-    /// server rebuilds it from the database.
-    pub path: Option<PathBuf>,
-}
-
-impl Default for SearchConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            backend: SearchBackend::Tantivy,
-            path: None,
-        }
-    }
-}
-
-impl SearchConfig {
-    pub fn index_dir(&self, data_dir: &Path) -> PathBuf {
-        self.path.clone().unwrap_or_else(|| data_dir.join("search"))
     }
 }
 

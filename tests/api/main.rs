@@ -51,6 +51,7 @@ mod s3;
 mod scanning;
 mod sdk;
 mod search;
+mod search_admin;
 mod sessions;
 mod setup;
 mod statements;
