@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use poem_openapi::{OpenApi, param::Query, payload::Json};
-use time::Date;
 use uuid::Uuid;
 
 use super::{
@@ -49,14 +48,19 @@ impl SearchApi {
         channel_id: Query<Option<Uuid>>,
         /// Only messages by this user.
         user_id: Query<Option<Uuid>>,
-        /// Sent on or after this day (UTC).
-        from: Query<Option<Date>>,
-        /// Sent on or before this day (UTC).
-        to: Query<Option<Date>>,
+        /// Sent on or after this day (UTC), `YYYY-MM-DD` (a day past the end of its month means
+        /// the month's last day; empty: no bound).
+        #[oai(validator(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"))]
+        from: Query<Option<String>>,
+        /// Sent on or before this day (UTC), as `from`.
+        #[oai(validator(pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"))]
+        to: Query<Option<String>>,
         /// Only messages with files.
         #[oai(default)]
         has_file: Query<bool>,
-        #[oai(validator(max_length = 16))] cursor: Query<Option<String>>,
+        /// `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9]{0,9}$"))]
+        cursor: Query<Option<String>>,
         #[oai(
             default = "default_search_limit",
             validator(minimum(value = "1"), maximum(value = "100"))
@@ -68,8 +72,8 @@ impl SearchApi {
             q: q.0,
             channel_id: channel_id.0,
             user_id: user_id.0,
-            from: from.0,
-            to: to.0,
+            from: from.as_deref().and_then(search::day),
+            to: to.as_deref().and_then(search::day),
             has_file: has_file.0,
             cursor: cursor.0,
             limit: limit.0,
@@ -85,7 +89,9 @@ impl SearchApi {
         &self,
         auth: BearerAuth,
         #[oai(validator(min_length = 1, max_length = 512))] q: Query<String>,
-        #[oai(validator(max_length = 16))] cursor: Query<Option<String>>,
+        /// `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9]{0,9}$"))]
+        cursor: Query<Option<String>>,
         #[oai(
             default = "default_search_limit",
             validator(minimum(value = "1"), maximum(value = "100"))

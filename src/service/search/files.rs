@@ -56,7 +56,12 @@ pub async fn files(
     if words.is_empty() && query.from.is_empty() {
         return Err(Invalid::new("q", "type part of a file name or from:@user").into());
     }
-    let offset = offset_of(cursor)?;
+    let Some(offset) = offset_of(cursor)? else {
+        return Ok(FileResults {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
     let limit = limit.clamp(1, 100);
     let db = &state.db;
     let mut select = visible(readable_channels(db, principal).await?, principal.user_id);

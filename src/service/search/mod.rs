@@ -127,15 +127,32 @@ fn start_of(day: Date) -> OffsetDateTime {
     day.with_time(Time::MIDNIGHT).assume_utc()
 }
 
-pub(super) fn offset_of(cursor: Option<&str>) -> AppResult<usize> {
-    match cursor {
-        None => Ok(0),
+/// The offset a cursor names: empty or none is the start; past `MAX_OFFSET`, nothing is served
+/// (`None`). The API lets only digits through.
+pub(super) fn offset_of(cursor: Option<&str>) -> AppResult<Option<usize>> {
+    match cursor.filter(|c| !c.is_empty()) {
+        None => Ok(Some(0)),
         Some(c) => c
             .parse::<usize>()
-            .ok()
-            .filter(|o| *o <= MAX_OFFSET)
-            .ok_or_else(|| Invalid::new("cursor", "is not a cursor this search returned").into()),
+            .map(|o| (o <= MAX_OFFSET).then_some(o))
+            .map_err(|_| Invalid::new("cursor", "is not a cursor this search returned").into()),
     }
+}
+
+/// A day written `YYYY-MM-DD`; a day past the end of its month is the month's last day, a
+/// month past 12 is December (the API's pattern lets only these shapes through). `None` for
+/// anything else, and for the empty string.
+pub fn day(text: &str) -> Option<Date> {
+    let mut parts = text.splitn(3, '-').map(|p| p.parse::<u16>().ok());
+    let (year, month, day) = (parts.next()??, parts.next()??, parts.next()??);
+    let month = time::Month::try_from(month.clamp(1, 12) as u8).ok()?;
+    let last = time::util::days_in_month(month, i32::from(year));
+    Date::from_calendar_date(
+        i32::from(year),
+        month,
+        (day.clamp(1, u16::from(last))) as u8,
+    )
+    .ok()
 }
 
 fn search_error(e: SearchError) -> AppError {
@@ -171,7 +188,9 @@ pub async fn messages(
     {
         return Err(Invalid::new("q", "type something to search for").into());
     }
-    let offset = offset_of(params.cursor.as_deref())?;
+    let Some(offset) = offset_of(params.cursor.as_deref())? else {
+        return Ok(empty());
+    };
     let limit = params.limit.clamp(1, 100) as usize;
     let db = &state.db;
     let Some((channels, users)) = scope(db, principal, &params, &query).await? else {
@@ -336,4 +355,30 @@ async fn hydrate(
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    #[test]
+    fn days_are_read_leniently_within_their_shape() {
+        assert_eq!(day("2026-12-01"), Some(date!(2026 - 12 - 01)));
+        assert_eq!(day("2026-02-30"), Some(date!(2026 - 02 - 28)));
+        assert_eq!(day("2024-02-31"), Some(date!(2024 - 02 - 29)));
+        assert_eq!(day("2026-13-00"), Some(date!(2026 - 12 - 01)));
+        assert_eq!(day("0000-00-00"), Some(date!(0000 - 01 - 01)));
+        assert_eq!(day(""), None);
+    }
+
+    #[test]
+    fn cursors_past_the_last_served_rank_end_the_pages() {
+        assert_eq!(offset_of(None).unwrap(), Some(0));
+        assert_eq!(offset_of(Some("")).unwrap(), Some(0));
+        assert_eq!(offset_of(Some("40")).unwrap(), Some(40));
+        assert_eq!(offset_of(Some("999999999")).unwrap(), None);
+        assert!(offset_of(Some("x")).is_err());
+    }
 }

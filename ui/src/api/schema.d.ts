@@ -6579,6 +6579,7 @@ export interface paths {
         get: {
             parameters: {
                 query: {
+                    /** @description `next_cursor` of the previous page. */
                     cursor?: string;
                     limit?: number;
                     q: string;
@@ -6654,14 +6655,18 @@ export interface paths {
                 query?: {
                     /** @description Only this conversation. */
                     channel_id?: string;
+                    /** @description `next_cursor` of the previous page. */
                     cursor?: string;
-                    /** @description Sent on or after this day (UTC). */
+                    /**
+                     * @description Sent on or after this day (UTC), `YYYY-MM-DD` (a day past the end of its month means
+                     *     the month's last day; empty: no bound).
+                     */
                     from?: string;
                     /** @description Only messages with files. */
                     has_file?: boolean;
                     limit?: number;
                     q?: string;
-                    /** @description Sent on or before this day (UTC). */
+                    /** @description Sent on or before this day (UTC), as `from`. */
                     to?: string;
                     /** @description Only messages by this user. */
                     user_id?: string;
