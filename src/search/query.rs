@@ -64,26 +64,23 @@ impl SearchQuery {
         let mut query = SearchQuery::default();
         for piece in pieces(q) {
             match piece {
-                Piece::Phrase(text) => query.add_text(text, true)?,
+                Piece::Phrase(text) => query.add_text(text)?,
                 Piece::Word(word) => query.add_word(word)?,
             }
         }
-        if query.clauses.len() > MAX_CLAUSES {
-            return Err(invalid(format!(
-                "has more than {MAX_CLAUSES} words and phrases"
-            )));
-        }
-        if query.from.len() + query.in_channels.len() > MAX_OPERATORS {
-            return Err(invalid(format!(
-                "has more than {MAX_OPERATORS} from: and in: operators"
-            )));
-        }
+        // Past the bounds, the rest is ignored (as web search engines do): every query the API
+        // lets through is answered.
+        query.clauses.truncate(MAX_CLAUSES);
+        query.from.truncate(MAX_OPERATORS);
+        query
+            .in_channels
+            .truncate(MAX_OPERATORS.saturating_sub(query.from.len()));
         Ok(query)
     }
 
     fn add_word(&mut self, word: &str) -> Result<(), Invalid> {
         let Some((name, value)) = word.split_once(':') else {
-            return self.add_text(word, false);
+            return self.add_text(word);
         };
         match (name.to_ascii_lowercase().as_str(), value) {
             ("from", v) if !v.trim_start_matches('@').is_empty() => {
@@ -93,28 +90,24 @@ impl SearchQuery {
                 self.in_channels
                     .push(v.trim_start_matches('#').to_lowercase());
             }
-            ("before", v) => self.before = Some(date(v, "before")?),
-            ("after", v) => self.after = Some(date(v, "after")?),
+            // A date that does not read is searched as text, like an unknown operator.
+            ("before", v) if date(v).is_some() => self.before = date(v),
+            ("after", v) if date(v).is_some() => self.after = date(v),
             ("has", v) if v.eq_ignore_ascii_case("file") || v.eq_ignore_ascii_case("files") => {
                 self.has_file = true;
             }
-            _ => return self.add_text(word, false),
+            _ => return self.add_text(word),
         }
         Ok(())
     }
 
     /// A word (which may still be several terms: `e-mail`, CJK text) or a phrase.
-    fn add_text(&mut self, text: &str, phrase: bool) -> Result<(), Invalid> {
-        let terms = analyzer::terms(text);
+    fn add_text(&mut self, text: &str) -> Result<(), Invalid> {
+        let mut terms = analyzer::terms(text);
         if terms.is_empty() {
             return Ok(());
         }
-        if terms.len() > MAX_PHRASE_TERMS {
-            let what = if phrase { "a phrase" } else { "a word" };
-            return Err(invalid(format!(
-                "has {what} of more than {MAX_PHRASE_TERMS} terms"
-            )));
-        }
+        terms.truncate(MAX_PHRASE_TERMS);
         self.clauses.push(terms);
         Ok(())
     }
@@ -148,12 +141,8 @@ fn pieces(q: &str) -> Vec<Piece<'_>> {
     }
 }
 
-fn date(value: &str, operator: &str) -> Result<Date, Invalid> {
-    Date::parse(value, format_description!("[year]-[month]-[day]")).map_err(|_| {
-        invalid(format!(
-            "{operator}: needs a date as YYYY-MM-DD, not {value:?}"
-        ))
-    })
+fn date(value: &str) -> Option<Date> {
+    Date::parse(value, format_description!("[year]-[month]-[day]")).ok()
 }
 
 fn invalid(message: String) -> Invalid {
@@ -218,15 +207,22 @@ mod tests {
             parse(".* [a-z]+ (x|y)").clauses,
             [vec!["a", "z"], vec!["x", "y"]]
         );
-        assert!(SearchQuery::parse(&"a ".repeat(300)).is_err(), "600 chars");
-        assert!(
-            SearchQuery::parse(&"word ".repeat(17)).is_err(),
-            "17 clauses"
+        let err = SearchQuery::parse(&"a ".repeat(300)).unwrap_err();
+        assert_eq!(err.field, "q", "600 characters");
+        assert_eq!(
+            parse(&"word ".repeat(17)).clauses.len(),
+            16,
+            "the 17th is ignored"
         );
-        assert!(SearchQuery::parse(&format!("\"{}\"", "w ".repeat(13))).is_err());
-        let err = SearchQuery::parse("before:yesterday").unwrap_err();
-        assert_eq!(err.field, "q");
-        assert!(SearchQuery::parse("after:2026-02-30").is_err());
+        assert_eq!(
+            parse(&format!("\"{}\"", "w ".repeat(13))).clauses[0].len(),
+            12
+        );
+        assert_eq!(
+            parse("before:yesterday").clauses,
+            [vec!["befor", "yesterday"]]
+        );
+        assert_eq!(parse("after:2026-02-30").after, None);
     }
 
     #[test]

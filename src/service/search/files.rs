@@ -13,7 +13,6 @@ use super::{MAX_OFFSET, UserRef, offset_of, readable_channels};
 use crate::{
     app::AppState,
     db::entity::{file, message, message_file, user},
-    domain::Invalid,
     error::AppResult,
     search::{SearchQuery, analyzer},
     service::{Principal, views::FileView},
@@ -54,7 +53,11 @@ pub async fn files(
         .take(8)
         .collect();
     if words.is_empty() && query.from.is_empty() {
-        return Err(Invalid::new("q", "type part of a file name or from:@user").into());
+        // Nothing to match on: nothing found.
+        return Ok(FileResults {
+            items: Vec::new(),
+            next_cursor: None,
+        });
     }
     let Some(offset) = offset_of(cursor)? else {
         return Ok(FileResults {
