@@ -56,6 +56,17 @@ impl Manifest {
         }
     }
 
+    /// The dataset a `mix` run left in `dir`, or an error saying how to make one.
+    pub fn require(dir: &Path) -> Result<Manifest> {
+        Self::load(dir)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no dataset in {}: generate one with `colink-bench mix --data-dir {} …` first",
+                dir.display(),
+                dir.display()
+            )
+        })
+    }
+
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(MANIFEST);
         std::fs::write(&path, serde_json::to_vec(self)?)

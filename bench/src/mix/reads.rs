@@ -74,13 +74,7 @@ struct ReadsReport {
 }
 
 pub async fn run(args: ReadsArgs) -> Result<()> {
-    let manifest = Manifest::load(&args.data_dir)?.ok_or_else(|| {
-        anyhow!(
-            "no dataset in {}: generate one with `colink-bench mix --data-dir {} …` first",
-            args.data_dir.display(),
-            args.data_dir.display()
-        )
-    })?;
+    let manifest = Manifest::require(&args.data_dir)?;
     let probe = reqwest::Client::builder()
         .no_proxy()
         .build()
