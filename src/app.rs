@@ -69,8 +69,8 @@ struct WorkerEnds {
     outbox_feed: relay::FeedReceiver,
     audience_jobs: AudienceJobs,
     redb: Option<RedbKv>,
-    /// What the search indexer does first; `None`: search is off.
-    search_start: Option<crate::search::indexer::Start>,
+    /// What keeps the search index current; `None`: search is off.
+    search_upkeep: Option<crate::search::Upkeep>,
 }
 
 /// Where ephemeral state lives.
@@ -146,7 +146,7 @@ impl AppState {
         let jwt = JwtKeys::new(&keys.jwt);
         let storage = crate::storage::Storage::open(&config, keys.file_urls)?;
         let mailer = Arc::new(Mailer::from_config(&config)?);
-        let (search, search_start) = open_search(&config, &kv_choice)?;
+        let (search, search_upkeep) = open_search(&config, &kv_choice, &db).await?;
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         let (outbox, outbox_feed) = relay::feed();
@@ -187,7 +187,7 @@ impl AppState {
                 outbox_feed,
                 audience_jobs,
                 redb,
-                search_start,
+                search_upkeep,
             },
         ))
     }
@@ -195,17 +195,26 @@ impl AppState {
 
 /// The search index: the server's own, or none when search is off and for CLI commands (they
 /// run beside a server and must not take its index lock; they search nothing).
-fn open_search(
+async fn open_search(
     config: &Config,
     kv_choice: &KvChoice,
-) -> anyhow::Result<(crate::search::Search, Option<crate::search::indexer::Start>)> {
+    db: &sea_orm::DatabaseConnection,
+) -> anyhow::Result<(crate::search::Search, Option<crate::search::Upkeep>)> {
+    use crate::{config::SearchBackend, search::Search};
     if matches!(kv_choice, KvChoice::InMemory) || !config.search.enabled {
-        return Ok((crate::search::Search::off()?, None));
+        return Ok((Search::off()?, None));
     }
-    let dir = config.search.index_dir(&config.data_dir);
-    let (search, start) = crate::search::Search::open(&dir)
-        .with_context(|| format!("opening the search index in {}", dir.display()))?;
-    Ok((search, Some(start)))
+    let (search, upkeep) = match config.search.backend {
+        SearchBackend::Tantivy => {
+            let dir = config.search.index_dir(&config.data_dir);
+            Search::tantivy(&dir)
+                .with_context(|| format!("opening the search index in {}", dir.display()))?
+        }
+        SearchBackend::Postgres => Search::postgres(db.clone())
+            .await
+            .context("opening PostgreSQL search")?,
+    };
+    Ok((search, Some(upkeep)))
 }
 
 pub struct App {
@@ -324,11 +333,22 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
     workers.push(Box::new(crate::service::files::processing::FileWorker(
         state.clone(),
     )));
-    if let Some(start) = ends.search_start {
-        workers.push(Box::new(crate::search::indexer::Indexer {
-            state: state.clone(),
-            start,
-        }));
+    match ends.search_upkeep {
+        Some(crate::search::Upkeep::Indexer { index, start }) => {
+            workers.push(Box::new(crate::search::indexer::Indexer {
+                state: state.clone(),
+                index,
+                start,
+            }));
+        }
+        Some(crate::search::Upkeep::Backfill { index, backfill }) => {
+            workers.push(Box::new(crate::search::postgres_index::BackfillWorker {
+                state: state.clone(),
+                index,
+                backfill,
+            }));
+        }
+        None => {}
     }
     workers.push(Box::new(AudienceWorker {
         state: state.clone(),

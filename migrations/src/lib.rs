@@ -10,6 +10,7 @@ mod m20261130_000004_read_counts;
 mod m20261130_000005_sidebar;
 mod m20261201_000006_channel_versions;
 mod m20261202_000007_files;
+mod m20261203_000008_search;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_sidebar::Migration),
             Box::new(m20261201_000006_channel_versions::Migration),
             Box::new(m20261202_000007_files::Migration),
+            Box::new(m20261203_000008_search::Migration),
         ]
     }
 }

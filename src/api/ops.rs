@@ -35,6 +35,7 @@ pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
             "documents": state.search.documents(),
             "lag_seconds": lag.as_secs_f64(),
         }),
+        crate::search::Progress::Live => json!({ "status": "ok", "backend": "postgres" }),
         crate::search::Progress::Off => json!({ "status": "off" }),
         crate::search::Progress::Rebuilding { done, total } => json!({
             "status": "rebuilding",

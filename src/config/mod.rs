@@ -263,6 +263,13 @@ impl Config {
                 return invalid("database.url", "must start with sqlite: or postgres://");
             }
         }
+        if self.search.backend == SearchBackend::Postgres && self.is_sqlite() {
+            return invalid(
+                "search.backend",
+                "\"postgres\" needs a PostgreSQL database (database.url = \"postgres://…\"); \
+                 with SQLite use \"tantivy\"",
+            );
+        }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
         }

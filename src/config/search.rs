@@ -4,13 +4,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Where message search runs. Only backends this build has: PostgreSQL full-text search
-/// arrives with its issue, and a configuration naming it is refused with this list.
+/// Where message search runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchBackend {
     /// An index on this node's disk, kept current from the event bus.
     Tantivy,
+    /// PostgreSQL full-text search on the messages table itself (a generated `tsvector`
+    /// column with a GIN index): every node searches the shared database, nothing to keep on
+    /// disk. Only with a PostgreSQL database.
+    Postgres,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

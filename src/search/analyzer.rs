@@ -28,13 +28,24 @@ pub fn analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// Changes whenever `analyzer` makes other terms of the same text: terms stored by an older
+/// analyzer are made again (the tantivy index's schema version follows it too).
+pub const VERSION: i32 = 1;
+
 /// The terms of `text`, in order.
 pub fn terms(text: &str) -> Vec<String> {
+    positioned_terms(text).into_iter().map(|(_, t)| t).collect()
+}
+
+/// The terms of `text` with their positions (from 0; a dropped over-long word leaves a gap,
+/// so a phrase never matches across it).
+pub fn positioned_terms(text: &str) -> Vec<(usize, String)> {
     let mut analyzer = analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut out = Vec::new();
     while stream.advance() {
-        out.push(stream.token().text.clone());
+        let token = stream.token();
+        out.push((token.position, token.text.clone()));
     }
     out
 }

@@ -102,6 +102,7 @@ const INDEXED_KINDS: [EventKind; 3] = [
 
 pub struct Indexer {
     pub state: Arc<AppState>,
+    pub index: Arc<TantivyIndex>,
     pub start: Start,
 }
 
@@ -176,9 +177,12 @@ impl Worker for Indexer {
     }
 
     async fn run(self: Box<Self>, mut shutdown: Shutdown) {
-        let Indexer { state, start } = *self;
-        let search = &state.search;
-        let writer = match search.index.writer() {
+        let Indexer {
+            state,
+            index,
+            start,
+        } = *self;
+        let writer = match index.writer() {
             Ok(w) => Arc::new(Mutex::new(w)),
             Err(e) => {
                 tracing::error!(error = %e, "the search index cannot be written: search stays unavailable");
@@ -186,7 +190,7 @@ impl Worker for Indexer {
             }
         };
         let mut batch = Batch {
-            index: search.index.clone(),
+            index,
             writer,
             changes: Vec::new(),
             newest: None,

@@ -2,8 +2,12 @@
 //!
 //! - `query`: the search box's language, parsed at the boundary.
 //! - `analyzer`: how text becomes terms (stemming, accent folding, CJK bigrams) and highlights.
-//! - `tantivy_index`: the embedded index; `indexer`: the worker that keeps it current from the
-//!   bus and rebuilds it from the database when it is missing, damaged or of an older version.
+//! - [`SearchIndex`]: the port, with two backends (`search.backend`):
+//!   - `tantivy_index`: the embedded index; `indexer`: the worker that keeps it current from
+//!     the bus and rebuilds it from the database when it is missing, damaged or of an older
+//!     version;
+//!   - `postgres_index`: PostgreSQL full-text search on the messages table, whose terms the
+//!     message write path stores; filled in on start for messages stored without them.
 //!
 //! [`Search`] is what the rest of the server sees: it answers [`MessageSearch`]es with the ids of
 //! the matching messages, best first, and the total. While the index is being built it answers
@@ -13,17 +17,42 @@
 
 pub mod analyzer;
 pub mod indexer;
+pub mod postgres_index;
 pub mod query;
 pub mod tantivy_index;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
 use time::OffsetDateTime;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use uuid::Uuid;
 
+use postgres_index::{Backfill, PostgresIndex};
 pub use query::SearchQuery;
 use tantivy_index::{Opened, TantivyIndex};
+
+/// A place messages are searched: the port the backends implement.
+#[async_trait::async_trait]
+pub trait SearchIndex: Send + Sync {
+    /// The ids of the messages matching `search`, best first, and how many match in all;
+    /// abandoned after `limit`. `slot` is held until the work has really ended (a search
+    /// whose caller gave up may still be running).
+    async fn search(
+        self: Arc<Self>,
+        search: MessageSearch,
+        limit: Duration,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<(u64, Vec<Uuid>), SearchError>;
+
+    /// Documents in the index, when that is cheap to know.
+    fn documents(&self) -> Option<u64>;
+
+    /// What the message write path stores with a message of this text (the PostgreSQL
+    /// backend's terms); `None` for a backend that keeps its own index.
+    fn stored_terms(&self, _text: &str) -> Option<String> {
+        None
+    }
+}
 
 /// A message as the index sees it.
 #[derive(Debug, Clone)]
@@ -65,6 +94,8 @@ pub enum SearchError {
     Timeout(Duration),
     #[error("search index: {0}")]
     Index(#[from] tantivy::TantivyError),
+    #[error("search database: {0}")]
+    Database(#[from] sea_orm::DbErr),
     #[error("search index damaged: {0}")]
     Corrupt(String),
     #[error("{action} {path}: {error}")]
@@ -92,6 +123,8 @@ pub enum Progress {
     Rebuilding { done: u64, total: u64 },
     /// Turned off (`search.enabled = false`), or a CLI command: no index, no indexer.
     Off,
+    /// Searches the database itself (`postgres`): everything committed is searchable.
+    Live,
     /// Current up to `watermark`: every event that occurred before it is searchable. `lag`:
     /// how long the oldest event of the last commit waited to become searchable.
     Ready {
@@ -105,16 +138,40 @@ const SEARCH_TIME_LIMIT: Duration = Duration::from_secs(2);
 
 /// The search service's handle, shared by request handlers and the indexer.
 pub struct Search {
-    index: Arc<TantivyIndex>,
+    index: Arc<dyn SearchIndex>,
     progress: watch::Sender<Progress>,
-    /// Searches are CPU-bound: at most one per core at a time.
+    /// At most one search per core at a time: tantivy's are CPU-bound, and PostgreSQL's must
+    /// not take every connection of the pool.
     slots: Arc<Semaphore>,
 }
 
+/// The background work that keeps an index current, for `app.rs` to start.
+pub enum Upkeep {
+    /// tantivy: follow the bus (see `indexer`).
+    Indexer {
+        index: Arc<TantivyIndex>,
+        start: indexer::Start,
+    },
+    /// postgres: fill in the terms of messages stored without them (see `postgres_index`).
+    Backfill {
+        index: Arc<PostgresIndex>,
+        backfill: Backfill,
+    },
+}
+
 impl Search {
-    /// Open (or create) the index in `dir`. An index that must be rebuilt answers
+    fn new(index: Arc<dyn SearchIndex>, progress: Progress) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            index,
+            progress: watch::channel(progress).0,
+            slots: Arc::new(Semaphore::new(cores)),
+        }
+    }
+
+    /// Open (or create) the tantivy index in `dir`. An index that must be rebuilt answers
     /// `Unavailable` until the indexer has rebuilt it.
-    pub fn open(dir: &Path) -> Result<(Self, indexer::Start), SearchError> {
+    pub fn tantivy(dir: &Path) -> Result<(Self, Upkeep), SearchError> {
         let (index, opened) = TantivyIndex::open(dir)?;
         let (progress, start) = match opened {
             // Searchable at once (the indexer catches up in the background).
@@ -130,14 +187,25 @@ impl Search {
                 indexer::Start::Rebuild(reason),
             ),
         };
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let index = Arc::new(index);
         Ok((
-            Self {
-                index: Arc::new(index),
-                progress: watch::channel(progress).0,
-                slots: Arc::new(Semaphore::new(cores)),
-            },
-            start,
+            Self::new(index.clone(), progress),
+            Upkeep::Indexer { index, start },
+        ))
+    }
+
+    /// Search in PostgreSQL. While terms are missing it answers `Unavailable` until the
+    /// backfill has made them.
+    pub async fn postgres(db: sea_orm::DatabaseConnection) -> Result<(Self, Upkeep), SearchError> {
+        let (index, backfill) = PostgresIndex::open(db).await?;
+        let progress = match backfill {
+            Backfill::None => Progress::Live,
+            _ => Progress::Rebuilding { done: 0, total: 0 },
+        };
+        let index = Arc::new(index);
+        Ok((
+            Self::new(index.clone(), progress),
+            Upkeep::Backfill { index, backfill },
         ))
     }
 
@@ -145,11 +213,7 @@ impl Search {
     /// beside a server and must not take its index). Nothing is indexed; searches answer
     /// `Unavailable`.
     pub fn off() -> Result<Self, SearchError> {
-        Ok(Self {
-            index: Arc::new(TantivyIndex::in_ram()?),
-            progress: watch::channel(Progress::Off).0,
-            slots: Arc::new(Semaphore::new(1)),
-        })
+        Ok(Self::new(Arc::new(TantivyIndex::in_ram()?), Progress::Off))
     }
 
     pub fn is_off(&self) -> bool {
@@ -160,16 +224,26 @@ impl Search {
         self.progress.borrow().clone()
     }
 
-    /// Documents in the index.
-    pub fn documents(&self) -> u64 {
-        self.index.len()
+    /// Documents in the index, when that is cheap to know.
+    pub fn documents(&self) -> Option<u64> {
+        self.index.documents()
+    }
+
+    /// What the message write path stores with a message of this text (see
+    /// [`SearchIndex::stored_terms`]); `None` when search is off.
+    pub fn stored_terms(&self, text: &str) -> Option<String> {
+        self.index.stored_terms(text)
     }
 
     /// Wait until every event that occurred before `t` is searchable.
     pub async fn caught_up(&self, t: OffsetDateTime) {
         let mut rx = self.progress.subscribe();
         let _ = rx
-            .wait_for(|p| matches!(p, Progress::Ready { watermark, .. } if *watermark >= t))
+            .wait_for(|p| match p {
+                Progress::Ready { watermark, .. } => *watermark >= t,
+                Progress::Live => true,
+                Progress::Rebuilding { .. } | Progress::Off => false,
+            })
             .await;
     }
 
@@ -186,26 +260,22 @@ impl Search {
                     "search is turned off on this server (search.enabled = false)".into(),
                 ));
             }
-            Progress::Ready { .. } => {}
+            Progress::Ready { .. } | Progress::Live => {}
         }
-        // The permit travels with the work: a search that outlives its caller still counts.
-        let permit = tokio::time::timeout(SEARCH_TIME_LIMIT, self.slots.clone().acquire_owned())
+        let started = tokio::time::Instant::now();
+        let slot = tokio::time::timeout(SEARCH_TIME_LIMIT, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| SearchError::Timeout(SEARCH_TIME_LIMIT))?
             .map_err(|_| SearchError::Unavailable("shutting down".into()))?;
-        let index = self.index.clone();
-        let work = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            index.search(&search)
-        });
-        match tokio::time::timeout(SEARCH_TIME_LIMIT, work).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(SearchError::Corrupt(format!("search failed: {e}"))),
+        let left = SEARCH_TIME_LIMIT.saturating_sub(started.elapsed());
+        let work = self.index.clone().search(search, left, slot);
+        match tokio::time::timeout(left, work).await {
+            Ok(result) => result,
             Err(_) => Err(SearchError::Timeout(SEARCH_TIME_LIMIT)),
         }
     }
 
-    fn set_progress(&self, progress: Progress) {
+    pub(crate) fn set_progress(&self, progress: Progress) {
         self.progress.send_replace(progress);
     }
 }

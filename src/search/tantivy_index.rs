@@ -10,7 +10,7 @@
 //! `indexer`). An index that cannot be opened, has another schema version or no watermark (a
 //! rebuild that did not finish) is emptied and rebuilt.
 
-use std::{collections::HashSet, ops::Bound, path::Path, sync::Arc};
+use std::{collections::HashSet, ops::Bound, path::Path, sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use tantivy::{
@@ -29,6 +29,7 @@ use tantivy::{
     },
 };
 use time::OffsetDateTime;
+use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 use super::{Document, MessageSearch, SearchError, analyzer};
@@ -233,7 +234,7 @@ impl TantivyIndex {
     }
 
     /// Run `search` (blocking: call it off the async executor).
-    pub fn search(&self, search: &MessageSearch) -> Result<(u64, Vec<Uuid>), SearchError> {
+    pub fn run(&self, search: &MessageSearch) -> Result<(u64, Vec<Uuid>), SearchError> {
         let f = self.fields;
         let query = self.query(search);
         let now = micros(search.now);
@@ -328,6 +329,28 @@ impl TantivyIndex {
             ))));
         }
         BooleanQuery::new(clauses)
+    }
+}
+
+#[async_trait::async_trait]
+impl super::SearchIndex for TantivyIndex {
+    async fn search(
+        self: Arc<Self>,
+        search: MessageSearch,
+        _limit: Duration,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<(u64, Vec<Uuid>), SearchError> {
+        // Blocking work; the slot travels with it.
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            self.run(&search)
+        })
+        .await
+        .map_err(|e| SearchError::Corrupt(format!("search failed: {e}")))?
+    }
+
+    fn documents(&self) -> Option<u64> {
+        Some(self.len())
     }
 }
 

@@ -406,6 +406,7 @@ mod tests {
             deleted_at: None,
             deleted_by: None,
             created_at: crate::domain::clock::now(),
+            search_terms: None,
         });
         v.seq = seq;
         v

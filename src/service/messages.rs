@@ -74,9 +74,11 @@ pub async fn send(
             broadcast::restrict(&state.db, principal, channel_id, max_members, &mut parsed).await?;
         let mentioned = resolve_usernames(&state.db, workspace_id, &parsed.usernames).await?;
         let files = super::files::for_message(&state.db, principal.user_id, &req.file_ids).await?;
+        let search_terms = state.search.stored_terms(body.as_str());
         let stored = state
             .message_writer
             .submit(NewMessage {
+                search_terms,
                 workspace_id,
                 channel_id,
                 author: principal.user_id,
@@ -294,6 +296,8 @@ pub async fn edit(
     let mut active = lock_live(&tx, m.id, LockType::Update)
         .await?
         .into_active_model();
+    // Terms for the new text (or none: stale terms would find the old text).
+    active.search_terms = Set(state.search.stored_terms(body.as_str()));
     active.content = Set(body.into_inner());
     active.edited_at = Set(Some(now()));
     let updated = active.update(&tx).await?;

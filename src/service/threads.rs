@@ -72,10 +72,11 @@ pub async fn reply(
         messages::resolve_usernames(&state.db, access.channel.workspace_id, &parsed.usernames)
             .await?;
     let files = super::files::for_message(&state.db, principal.user_id, &file_ids).await?;
-
+    let search_terms = state.search.stored_terms(body.as_str());
     let stored = state
         .message_writer
         .submit(NewMessage {
+            search_terms,
             workspace_id: access.channel.workspace_id,
             channel_id,
             author: principal.user_id,

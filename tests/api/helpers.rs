@@ -83,6 +83,13 @@ fn init_logging() {
     });
 }
 
+/// True when the suite runs with `search.backend = "postgres"` (`COLINK_TEST_SEARCH=postgres`,
+/// with `COLINK_TEST_DATABASE_URL`): `.ci/run` runs the search tests that way too.
+pub fn postgres_search() -> bool {
+    std::env::var("COLINK_TEST_SEARCH").is_ok_and(|s| s == "postgres")
+        && std::env::var("COLINK_TEST_DATABASE_URL").is_ok()
+}
+
 /// A fresh PostgreSQL database for one test, when the suite runs against PostgreSQL.
 pub async fn fresh_database() -> Option<String> {
     let admin_url = std::env::var("COLINK_TEST_DATABASE_URL").ok()?;
@@ -151,6 +158,9 @@ pub async fn spawn_with(customise: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(dir.path());
     if let Some(url) = fresh_database().await {
         config.database.url = Some(Secret::new(url));
+        if postgres_search() {
+            config.search.backend = colink::config::SearchBackend::Postgres;
+        }
     }
     customise(&mut config);
     start(config, dir).await

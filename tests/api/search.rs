@@ -42,7 +42,7 @@ pub(crate) async fn found(api: &Client, q: &str) -> Vec<String> {
     }
 }
 
-fn sorted(v: Vec<String>) -> Vec<String> {
+pub(crate) fn sorted(v: Vec<String>) -> Vec<String> {
     let mut v = v;
     v.sort();
     v
@@ -425,6 +425,10 @@ async fn hostile_queries_answer_results_or_400() {
 
 #[tokio::test]
 async fn a_deleted_index_is_rebuilt_on_start_with_the_same_results() {
+    if crate::helpers::postgres_search() {
+        // No index directory: `search_postgres` checks that backend's backfill on start.
+        return;
+    }
     let app = spawn_app().await;
     let (_, _, bob, _) = posted(
         &app,
@@ -447,7 +451,7 @@ async fn a_deleted_index_is_rebuilt_on_start_with_the_same_results() {
     let bob = app.login("bob", crate::helpers::PASSWORD).await;
     assert_eq!(bob.user_id, bob_login);
     assert_eq!(found(&app.api_as(&bob), "grape").await, before);
-    assert_eq!(app.state.search.documents(), 4);
+    assert_eq!(app.state.search.documents(), Some(4));
 }
 
 #[tokio::test]

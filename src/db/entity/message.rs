@@ -18,6 +18,9 @@ pub struct Model {
     pub deleted_at: Option<OffsetDateTime>,
     pub deleted_by: Option<Uuid>,
     pub created_at: OffsetDateTime,
+    /// With `search.backend = "postgres"`: the text as search terms (`search::postgres_index`);
+    /// otherwise NULL.
+    pub search_terms: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -39,6 +39,9 @@ pub struct NewMessage {
     pub thread_root_id: Option<Uuid>,
     /// Attached files (checked by the caller), in order.
     pub files: Vec<crate::service::views::FileView>,
+    /// The text as stored search terms (`Search::stored_terms`), made by the caller so the
+    /// analysis runs in parallel handlers, not in the one writer task.
+    pub search_terms: Option<String>,
 }
 
 pub enum Stored {

@@ -328,6 +328,7 @@ fn build(
             deleted_at: None,
             deleted_by: None,
             created_at: batch.now,
+            search_terms: m.search_terms.clone(),
         };
         rows.mentions
             .extend(messages::mention_rows(&model, &m.mentions));

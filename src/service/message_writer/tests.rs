@@ -61,6 +61,7 @@ async fn database() -> (DatabaseConnection, channel::Model, Uuid, Uuid) {
         deleted_at: deleted.then_some(now),
         deleted_by: None,
         created_at: now,
+        search_terms: None,
     };
     let live = message::ActiveModel::from(root(1, false))
         .insert(&db)
@@ -92,6 +93,7 @@ fn new(
         },
         thread_root_id: root,
         files: Vec::new(),
+        search_terms: None,
     }
 }
 

@@ -1,0 +1,531 @@
+//! The PostgreSQL backend (`search.backend = "postgres"`): full-text search on the messages
+//! table itself, shared by every node.
+//!
+//! **Terms.** The message write path stores each message's text as search terms
+//! (`messages.search_terms`: a `tsvector` literal of `analyzer`'s terms with their positions)
+//! in the same statement that stores the message, and an edit replaces them in the same
+//! `UPDATE`; PostgreSQL keeps the generated column `search_vector` (the cast of those terms)
+//! and its GIN index. So a message is searchable the moment it is committed, and deleted
+//! messages are excluded by `deleted_at`. The terms come from the server's analyzer, not a
+//! PostgreSQL text-search configuration, so this backend finds exactly what tantivy finds
+//! (stemming, accent folding, CJK bigrams) and queries are `tsquery` literals built from the
+//! same terms: words must all occur, phrases as `<->` chains.
+//!
+//! **Backfill.** Messages stored while another backend was on have no terms (an edit made
+//! then clears them). On start, the server fills them in before it answers searches; when the
+//! analyzer changed since the terms were made (`search_state`), it makes them all again.
+//! `colink admin reindex` makes them all again on demand.
+//!
+//! **Ranking** mirrors the tantivy backend: `ts_rank` of the words, tripled when all of them
+//! occur as the phrase typed, times the same recency factor; ties newest first. The caller's
+//! readable conversations and every filter are conditions of the one query, so pages are full
+//! and the total is exact. Each query runs under a `statement_timeout`.
+
+use std::{fmt::Write as _, sync::Arc, time::Duration};
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
+    sea_query::OnConflict,
+};
+use time::OffsetDateTime;
+use tokio::sync::OwnedSemaphorePermit;
+use uuid::Uuid;
+
+use super::{MessageSearch, Progress, SearchError, SearchIndex, analyzer};
+use crate::{
+    app::AppState,
+    db::entity::{message, search_state},
+    workers::{Shutdown, Worker},
+};
+
+/// This backend's row in `search_state`.
+const BACKEND: &str = "postgres";
+/// PostgreSQL keeps word positions up to this; later words share it.
+const MAX_POSITION: usize = 16_383;
+/// Recency: a message this many seconds old gets half the boost of one sent now (7 days, as
+/// the tantivy backend).
+const RECENCY_HALF_SECONDS: u32 = 7 * 86_400;
+/// Messages per backfill statement.
+const BACKFILL_PAGE: u64 = 1_000;
+
+/// The index: the database.
+pub struct PostgresIndex {
+    db: DatabaseConnection,
+}
+
+/// What the stored terms need before searches may be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backfill {
+    /// Nothing: every live message has current terms.
+    None,
+    /// Messages stored or edited while another backend was on have none yet.
+    Missing,
+    /// Terms were made by another analyzer version (or never): make them all again.
+    All,
+}
+
+impl PostgresIndex {
+    /// The index in `db`, and what it needs before it can answer.
+    pub async fn open(db: DatabaseConnection) -> Result<(Self, Backfill), SearchError> {
+        let backfill = needs(&db).await?;
+        Ok((Self { db }, backfill))
+    }
+
+    /// Fill in terms as `backfill` says, reporting `(done, total)` after each page and giving
+    /// up when `stopped()`; returns how many messages got terms. The server (on start) and
+    /// `colink admin reindex` both use it.
+    pub async fn backfill(
+        &self,
+        backfill: Backfill,
+        progress: impl Fn(u64, u64),
+        stopped: impl Fn() -> bool,
+    ) -> Result<u64, SearchError> {
+        if backfill == Backfill::None {
+            return Ok(0);
+        }
+        let db = &self.db;
+        let missing_only = backfill == Backfill::Missing;
+        let todo = || {
+            let live = message::Entity::find().filter(message::Column::DeletedAt.is_null());
+            if missing_only {
+                live.filter(message::Column::SearchTerms.is_null())
+            } else {
+                live
+            }
+        };
+        let total = todo().count(db).await?;
+        progress(0, total);
+        let (mut done, mut after) = (0, None::<Uuid>);
+        loop {
+            if stopped() {
+                return Err(SearchError::Unavailable("stopped while backfilling".into()));
+            }
+            let mut page = todo()
+                .select_only()
+                .columns([
+                    message::Column::Id,
+                    message::Column::Content,
+                    message::Column::EditedAt,
+                ])
+                .order_by_asc(message::Column::Id)
+                .limit(BACKFILL_PAGE);
+            if let Some(last) = after {
+                page = page.filter(message::Column::Id.gt(last));
+            }
+            let rows: Vec<(Uuid, String, Option<OffsetDateTime>)> =
+                page.into_tuple().all(db).await?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.0);
+            done += rows.len() as u64;
+            db.execute_raw(store_terms(&rows)).await?;
+            progress(done.min(total), total);
+        }
+        search_state::Entity::insert(search_state::ActiveModel {
+            backend: Set(BACKEND.into()),
+            version: Set(analyzer::VERSION),
+        })
+        .on_conflict(
+            OnConflict::column(search_state::Column::Backend)
+                .update_column(search_state::Column::Version)
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+        tracing::info!(messages = done, "search terms made");
+        Ok(done)
+    }
+
+    async fn run(
+        &self,
+        search: &MessageSearch,
+        limit: Duration,
+    ) -> Result<(u64, Vec<Uuid>), SearchError> {
+        let tx = self.db.begin().await?;
+        // Abandoned by the database itself, not only by the caller.
+        tx.execute_unprepared(&format!(
+            "SET LOCAL statement_timeout = {}",
+            limit.as_millis()
+        ))
+        .await?;
+        let query = Query::of(search);
+        let rows = tx
+            .query_all_raw(query.page(search.offset, search.limit))
+            .await
+            .map_err(|e| timeout_or(e, limit))?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut total = 0;
+        for row in &rows {
+            ids.push(row.try_get::<Uuid>("", "id")?);
+            total = row.try_get::<i64>("", "total")?;
+        }
+        if rows.is_empty() && search.offset > 0 {
+            // Past the last page the window counted nothing: count on its own.
+            if let Some(row) = tx
+                .query_one_raw(query.count())
+                .await
+                .map_err(|e| timeout_or(e, limit))?
+            {
+                total = row.try_get::<i64>("", "total")?;
+            }
+        }
+        tx.commit().await?;
+        Ok((u64::try_from(total).unwrap_or(0), ids))
+    }
+}
+
+#[async_trait::async_trait]
+impl SearchIndex for PostgresIndex {
+    async fn search(
+        self: Arc<Self>,
+        search: MessageSearch,
+        limit: Duration,
+        _slot: OwnedSemaphorePermit,
+    ) -> Result<(u64, Vec<Uuid>), SearchError> {
+        self.run(&search, limit).await
+    }
+
+    fn documents(&self) -> Option<u64> {
+        None
+    }
+
+    fn stored_terms(&self, text: &str) -> Option<String> {
+        Some(tsvector(text))
+    }
+}
+
+/// The server's backfill on start (worker `search-backfill`): searches answer
+/// `search_unavailable` until it is done; a failure is retried.
+pub struct BackfillWorker {
+    pub state: Arc<AppState>,
+    pub index: Arc<PostgresIndex>,
+    pub backfill: Backfill,
+}
+
+/// Wait after a failed backfill before trying again.
+const RETRY: Duration = Duration::from_secs(5);
+
+#[async_trait::async_trait]
+impl Worker for BackfillWorker {
+    fn name(&self) -> &'static str {
+        "search-backfill"
+    }
+
+    async fn run(self: Box<Self>, mut shutdown: Shutdown) {
+        let BackfillWorker {
+            state,
+            index,
+            mut backfill,
+        } = *self;
+        loop {
+            if backfill != Backfill::None {
+                tracing::info!(
+                    ?backfill,
+                    "making search terms for messages stored without them"
+                );
+            }
+            let stop = shutdown.clone();
+            let made = index
+                .backfill(
+                    backfill,
+                    |done, total| {
+                        state
+                            .search
+                            .set_progress(Progress::Rebuilding { done, total })
+                    },
+                    || *stop.borrow(),
+                )
+                .await;
+            match made {
+                Ok(_) => {
+                    state.search.set_progress(Progress::Live);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "making search terms failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    // Start again from what is still missing (or everything, if the version
+                    // was never recorded).
+                    backfill = match needs(&index.db).await {
+                        Ok(b) => b,
+                        Err(_) => backfill,
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// What the stored terms need (see [`Backfill`]).
+async fn needs(db: &DatabaseConnection) -> Result<Backfill, SearchError> {
+    let version = search_state::Entity::find_by_id(BACKEND.to_string())
+        .one(db)
+        .await?
+        .map(|s| s.version);
+    if version != Some(analyzer::VERSION) {
+        return Ok(Backfill::All);
+    }
+    let missing = message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .filter(message::Column::DeletedAt.is_null())
+        .filter(message::Column::SearchTerms.is_null())
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    Ok(if missing.is_some() {
+        Backfill::Missing
+    } else {
+        Backfill::None
+    })
+}
+
+/// One `UPDATE` storing the terms of `rows` — unless a message was edited since it was read
+/// (the edit stored terms of its own).
+fn store_terms(rows: &[(Uuid, String, Option<OffsetDateTime>)]) -> Statement {
+    let mut sql = String::from("UPDATE messages SET search_terms = v.terms FROM (VALUES ");
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 3);
+    for (i, (id, content, edited_at)) in rows.iter().enumerate() {
+        let n = i * 3;
+        let _ = write!(
+            sql,
+            "{}(CAST(${} AS uuid), ${}, CAST(${} AS timestamptz))",
+            if i == 0 { "" } else { ", " },
+            n + 1,
+            n + 2,
+            n + 3
+        );
+        values.push((*id).into());
+        values.push(tsvector(content).into());
+        values.push((*edited_at).into());
+    }
+    sql.push_str(
+        ") AS v(id, terms, edited_at) WHERE messages.id = v.id \
+         AND messages.edited_at IS NOT DISTINCT FROM v.edited_at",
+    );
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// The search as SQL: which messages match (`matching`: the conditions, with `values` as their
+/// parameters) and how they rank.
+struct Query {
+    matching: String,
+    score: String,
+    values: Vec<Value>,
+}
+
+impl Query {
+    fn of(search: &MessageSearch) -> Self {
+        let mut values: Vec<Value> = Vec::new();
+        let mut param = |v: Value| {
+            values.push(v);
+            format!("${}", values.len())
+        };
+        let mut conditions = vec!["m.deleted_at IS NULL".to_string()];
+        let channels = param(uuid_array(&search.channels).into());
+        conditions.push(format!("m.channel_id = ANY(CAST({channels} AS uuid[]))"));
+        if !search.users.is_empty() {
+            let users = param(uuid_array(&search.users).into());
+            conditions.push(format!("m.user_id = ANY(CAST({users} AS uuid[]))"));
+        }
+        if let Some(since) = search.since {
+            let since = param(since.into());
+            conditions.push(format!("m.created_at >= {since}"));
+        }
+        if let Some(until) = search.until {
+            let until = param(until.into());
+            conditions.push(format!("m.created_at < {until}"));
+        }
+        if search.has_file {
+            conditions.push(
+                "EXISTS (SELECT 1 FROM message_files f WHERE f.message_id = m.id)".to_string(),
+            );
+        }
+        let score = match tsquery(&search.clauses) {
+            Some(words) => {
+                let words = param(words.into());
+                conditions.push(format!("m.search_vector @@ CAST({words} AS tsquery)"));
+                let all: Vec<String> = search.clauses.iter().flatten().cloned().collect();
+                let phrase = match phrase(&all) {
+                    Some(phrase) if search.clauses.len() >= 2 => {
+                        let phrase = param(phrase.into());
+                        format!(
+                            "CASE WHEN m.search_vector @@ CAST({phrase} AS tsquery) \
+                             THEN 3 ELSE 1 END"
+                        )
+                    }
+                    _ => "1".to_string(),
+                };
+                let now = param(search.now.into());
+                format!(
+                    "ts_rank(m.search_vector, CAST({words} AS tsquery)) * {phrase} \
+                     * (1 + 1 / (1 + GREATEST(EXTRACT(EPOCH FROM ({now} - m.created_at)), 0) \
+                     / {RECENCY_HALF_SECONDS}))"
+                )
+            }
+            None => "1".to_string(),
+        };
+        Self {
+            matching: format!("FROM messages m WHERE {}", conditions.join(" AND ")),
+            score,
+            values,
+        }
+    }
+
+    /// The ids of one page, best first, each row with the total of all matches.
+    fn page(&self, offset: usize, limit: usize) -> Statement {
+        let n = self.values.len();
+        let sql = format!(
+            "SELECT m.id, count(*) OVER () AS total {} \
+             ORDER BY {} DESC, m.created_at DESC, m.id DESC LIMIT ${} OFFSET ${}",
+            self.matching,
+            self.score,
+            n + 1,
+            n + 2
+        );
+        let mut values = self.values.clone();
+        values.push((limit as i64).into());
+        values.push((offset as i64).into());
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    }
+
+    fn count(&self) -> Statement {
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT count(*) AS total {}", self.matching),
+            self.values.clone(),
+        )
+    }
+}
+
+/// `{id,id,…}`: a `uuid[]` literal (ids print as hex and dashes only).
+fn uuid_array(ids: &[Uuid]) -> String {
+    let mut out = String::with_capacity(ids.len() * 37 + 2);
+    out.push('{');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{id}");
+    }
+    out.push('}');
+    out
+}
+
+/// `text` as a `tsvector` literal: each term quoted, with its position (from 1).
+pub fn tsvector(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3 / 2);
+    for (position, term) in analyzer::positioned_terms(text) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        quote_into(&mut out, &term);
+        let _ = write!(out, ":{}", (position + 1).min(MAX_POSITION));
+    }
+    out
+}
+
+/// Every clause must match: `'deploy' & ( 'releas' <-> 'note' )`; `None` without clauses.
+fn tsquery(clauses: &[Vec<String>]) -> Option<String> {
+    let parts: Vec<String> = clauses.iter().filter_map(|c| phrase(c)).collect();
+    (!parts.is_empty()).then(|| parts.join(" & "))
+}
+
+/// Terms in this order, each right after the one before: `( 'a' <-> 'b' )`, or `'a'` alone.
+fn phrase(terms: &[String]) -> Option<String> {
+    let mut out = String::new();
+    match terms {
+        [] => return None,
+        [one] => quote_into(&mut out, one),
+        many => {
+            out.push_str("( ");
+            for (i, term) in many.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(" <-> ");
+                }
+                quote_into(&mut out, term);
+            }
+            out.push_str(" )");
+        }
+    }
+    Some(out)
+}
+
+/// A lexeme in quotes, as `tsvector` and `tsquery` literals read it (quotes doubled,
+/// backslashes escaped; the analyzer's terms have neither, but no term can break out).
+fn quote_into(out: &mut String, term: &str) {
+    out.push('\'');
+    for c in term.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
+/// A query cancelled by `statement_timeout` is a timeout; anything else a database error.
+fn timeout_or(e: sea_orm::DbErr, limit: Duration) -> SearchError {
+    if e.to_string().contains("statement timeout") {
+        SearchError::Timeout(limit)
+    } else {
+        e.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_are_stored_with_their_positions() {
+        assert_eq!(
+            tsvector("Deploying the Café, 東京都!"),
+            "'deploy':1 'the':2 'cafe':3 '東京':4 '京都':5"
+        );
+        assert_eq!(tsvector(""), "");
+    }
+
+    #[test]
+    fn a_query_needs_every_clause_and_phrases_in_order() {
+        let clauses = vec![
+            vec!["deploy".to_string()],
+            vec!["releas".to_string(), "note".to_string()],
+        ];
+        assert_eq!(
+            tsquery(&clauses).as_deref(),
+            Some("'deploy' & ( 'releas' <-> 'note' )")
+        );
+        assert_eq!(tsquery(&[]), None);
+        assert_eq!(tsquery(&[vec![]]), None);
+    }
+
+    #[test]
+    fn quotes_cannot_break_out_of_a_lexeme() {
+        let mut out = String::new();
+        quote_into(&mut out, "it's\\");
+        assert_eq!(out, "'it''s\\\\'");
+    }
+
+    #[test]
+    fn the_limit_and_offset_are_the_last_parameters() {
+        let search = MessageSearch {
+            clauses: vec![vec!["a".into()], vec!["b".into()]],
+            channels: vec![Uuid::nil()],
+            users: vec![Uuid::nil()],
+            since: None,
+            until: None,
+            has_file: true,
+            offset: 20,
+            limit: 20,
+            now: OffsetDateTime::UNIX_EPOCH,
+        };
+        let page = Query::of(&search).page(20, 20);
+        assert_eq!(page.values.map_or(0, |v| v.0.len()), 7);
+        assert!(page.sql.ends_with("LIMIT $6 OFFSET $7"), "{}", page.sql);
+    }
+}

@@ -1,0 +1,108 @@
+//! The PostgreSQL search backend's own behaviour (the shared search tests run on it too, with
+//! `COLINK_TEST_SEARCH=postgres`): terms filled in on start for messages stored under another
+//! backend, and made again when the analyzer changed. Needs PostgreSQL; on SQLite these tests
+//! check only that the configuration is refused.
+
+use std::time::Duration;
+
+use colink::config::SearchBackend;
+use sea_orm::ConnectionTrait;
+use time::OffsetDateTime;
+
+use crate::{
+    helpers::{PASSWORD, TestApp, spawn_with, start},
+    search::found,
+};
+
+fn postgres(config: &mut colink::config::Config) {
+    config.search.backend = SearchBackend::Postgres;
+}
+
+async fn searchable(app: &TestApp) {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        app.state.search.caught_up(OffsetDateTime::UNIX_EPOCH),
+    )
+    .await
+    .expect("search is available within 30 s");
+}
+
+/// Stop `app` and start it again with `search.backend = "postgres"`.
+async fn restart_with_postgres_search(app: TestApp) -> TestApp {
+    let (mut config, dir) = app.stop().await;
+    postgres(&mut config);
+    let app = start(config, dir).await;
+    searchable(&app).await;
+    app
+}
+
+#[tokio::test]
+async fn postgres_search_on_sqlite_is_a_configuration_error_naming_the_key() {
+    let mut config = crate::helpers::test_config(std::path::Path::new("/tmp/unused"));
+    postgres(&mut config);
+    let error = config.validate().unwrap_err().to_string();
+    assert!(error.contains("search.backend"), "{error}");
+}
+
+#[tokio::test]
+async fn messages_stored_under_another_backend_are_found_once_postgres_takes_over() {
+    if std::env::var("COLINK_TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let app = spawn_with(|c| c.search.backend = SearchBackend::Tantivy).await;
+    let (_, alice, bob, dev) = crate::search::posted(&app, &["kiwi pie", "kiwi jam"]).await;
+    let fig = app.send(&alice, &dev, "a fig").await;
+    let id = crate::helpers::uuid_of(fig["id"].as_str().unwrap());
+    let t = colink::domain::clock::now();
+    app.api_as(&alice)
+        .edit_message(id, "a kiwi fig")
+        .await
+        .unwrap();
+    app.state.search.caught_up(t).await;
+    let tantivy = crate::search::sorted(found(&app.api_as(&bob), "kiwi").await);
+    assert_eq!(tantivy.len(), 3);
+
+    let app = restart_with_postgres_search(app).await;
+    let bob = app.login("bob", PASSWORD).await;
+    let bob = app.api_as(&bob);
+    assert_eq!(crate::search::sorted(found(&bob, "kiwi").await), tantivy);
+    assert!(found(&bob, "fig").await.len() == 1);
+
+    // And back: an edit made under tantivy clears the terms, so they are never stale.
+    let (mut config, dir) = app.stop().await;
+    config.search.backend = SearchBackend::Tantivy;
+    let app = start(config, dir).await;
+    let alice = app.login("alice", PASSWORD).await;
+    app.api_as(&alice)
+        .edit_message(id, "a plain fig")
+        .await
+        .unwrap();
+    let app = restart_with_postgres_search(app).await;
+    let bob = app.login("bob", PASSWORD).await;
+    assert_eq!(found(&app.api_as(&bob), "kiwi").await.len(), 2);
+    assert_eq!(found(&app.api_as(&bob), "plain").await, ["a plain fig"]);
+}
+
+#[tokio::test]
+async fn terms_of_another_analyzer_version_are_made_again_on_start() {
+    if std::env::var("COLINK_TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let app = spawn_with(postgres).await;
+    let (_, _, bob, _) = crate::search::posted(&app, &["lemon curd", "lemon tart"]).await;
+    let before = found(&app.api_as(&bob), "lemon").await;
+    assert_eq!(before.len(), 2);
+    // Terms as an older analyzer might have made them.
+    for statement in [
+        "UPDATE messages SET search_terms = '''stale'':1'",
+        "UPDATE search_state SET version = 0",
+    ] {
+        app.state.db.execute_unprepared(statement).await.unwrap();
+    }
+    assert!(found(&app.api_as(&bob), "lemon").await.is_empty());
+
+    let app = restart_with_postgres_search(app).await;
+    let bob = app.login("bob", PASSWORD).await;
+    assert_eq!(found(&app.api_as(&bob), "lemon").await, before);
+    assert!(found(&app.api_as(&bob), "stale").await.is_empty());
+}
