@@ -362,7 +362,7 @@ impl Query {
                 let now = param(search.now.into());
                 format!(
                     "ts_rank(m.search_vector, CAST({words} AS tsquery)) * {phrase} \
-                     * (1 + 1 / (1 + GREATEST(EXTRACT(EPOCH FROM ({now} - m.created_at)), 0) \
+                     * (1 + 1 / (1 + GREATEST(EXTRACT(EPOCH FROM ({now} - m.created_at))::float8, 0) \
                      / {RECENCY_HALF_SECONDS}))"
                 )
             }

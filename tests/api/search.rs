@@ -249,6 +249,13 @@ async fn every_filter_alone_and_combined() {
     // Unknown people and channels match nothing (not everything).
     assert!(found(&o, "alpha from:@nobody").await.is_empty());
     assert!(found(&o, "alpha in:#nowhere").await.is_empty());
+
+    // A message whose file was deleted no longer has one.
+    let t = now();
+    a.delete_file(file.id).await.unwrap();
+    indexed(&app, t).await;
+    assert!(found(&o, "has:file").await.is_empty());
+    assert_eq!(found(&o, "chart").await.len(), 1, "its text is still found");
 }
 
 #[tokio::test]

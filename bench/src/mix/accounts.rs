@@ -20,6 +20,9 @@ pub struct Credentials {
     pub username: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The bot's user id (absent in manifests written before it was recorded).
+    #[serde(default)]
+    pub user_id: Option<colink_client::Uuid>,
 }
 
 /// Every account's credentials and its client with a current access token.

@@ -33,6 +33,9 @@ pub struct Manifest {
     pub reactions: u64,
     /// Messages (replies included) per second while generating.
     pub generation_rate: f64,
+    /// Private channels (`--private-channels`): each account reads only its own 10–50.
+    #[serde(default)]
+    pub private_channels: bool,
 }
 
 /// What the dataset generation is asked for.
@@ -42,6 +45,7 @@ pub struct Want {
     pub messages: u64,
     pub seed: u64,
     pub concurrency: usize,
+    pub private_channels: bool,
 }
 
 impl Manifest {
@@ -79,10 +83,12 @@ pub fn skewed(rng: &mut Rng, n: usize, k: f64) -> usize {
     ((rng.unit().powf(k) * n as f64) as usize).min(n.saturating_sub(1))
 }
 
-/// Account `u`'s channels: between 20 and 100 (at most all), distinct, popular ones likelier.
-pub fn memberships_of(seed: u64, u: usize, channels: usize) -> Vec<u32> {
+/// Account `u`'s channels: between 20 and 100 (with private channels, 10 and 50: issue 12's
+/// readers), at most all, distinct, popular ones likelier.
+pub fn memberships_of(seed: u64, u: usize, channels: usize, private: bool) -> Vec<u32> {
     let mut rng = Rng::for_item(seed, 1, u as u64);
-    let want = rng.between(20, 100).min(channels);
+    let (fewest, most) = if private { (10, 50) } else { (20, 100) };
+    let want = rng.between(fewest, most).min(channels);
     let mut picked = std::collections::BTreeSet::new();
     while picked.len() < want {
         // Half by popularity, half uniformly, so every channel gets members.
@@ -103,7 +109,7 @@ pub async fn generate(api: &Client, setup_token: &str, want: &Want) -> Result<Ma
     }
     let owner = bootstrap::setup(api, setup_token).await?;
     let started = Instant::now();
-    let channels = create_channels(&owner, want.channels).await?;
+    let channels = create_channels(&owner, want.channels, want.private_channels).await?;
     eprintln!(
         "{} channels in {:.1} s",
         channels.len(),
@@ -118,9 +124,13 @@ pub async fn generate(api: &Client, setup_token: &str, want: &Want) -> Result<Ma
         started.elapsed().as_secs_f64()
     );
     let memberships: Vec<Vec<u32>> = (0..want.users)
-        .map(|u| memberships_of(want.seed, u, want.channels))
+        .map(|u| memberships_of(want.seed, u, want.channels, want.private_channels))
         .collect();
-    join_all(&accounts, &channels, &memberships).await?;
+    if want.private_channels {
+        add_all(&owner, &accounts.creds, &channels, &memberships).await?;
+    } else {
+        join_all(&accounts, &channels, &memberships).await?;
+    }
     let refresher = accounts.spawn_refresher(api.clone());
     let counts = generate::messages(api, &accounts, &channels, &memberships, want).await;
     refresher.abort();
@@ -134,10 +144,11 @@ pub async fn generate(api: &Client, setup_token: &str, want: &Want) -> Result<Ma
         replies: counts.replies,
         reactions: counts.reactions,
         generation_rate: counts.rate,
+        private_channels: want.private_channels,
     })
 }
 
-async fn create_channels(owner: &Owner, n: usize) -> Result<Vec<Uuid>> {
+async fn create_channels(owner: &Owner, n: usize, private: bool) -> Result<Vec<Uuid>> {
     let client = owner.client.clone();
     bootstrap::run_limited(n, SETUP_CONCURRENCY, |i| {
         let client = client.clone();
@@ -145,7 +156,7 @@ async fn create_channels(owner: &Owner, n: usize) -> Result<Vec<Uuid>> {
             let name = format!("mix-{}", i + 1);
             let new = NewChannel {
                 name: &name,
-                is_private: false,
+                is_private: private,
                 ..NewChannel::default()
             };
             let c = client
@@ -172,10 +183,46 @@ async fn create_accounts(owner: &Owner, n: usize) -> Result<Vec<Credentials>> {
                 username,
                 client_id: bot.client.client_id,
                 client_secret: bot.client_secret,
+                user_id: Some(bot.client.bot_user_id),
             })
         }
     })
     .await
+}
+
+/// Private channels: the owner (their creator) adds each account to its channels.
+async fn add_all(
+    owner: &Owner,
+    creds: &[Credentials],
+    channels: &[Uuid],
+    m: &[Vec<u32>],
+) -> Result<()> {
+    let pairs: Arc<Vec<(Uuid, Uuid)>> = Arc::new(
+        m.iter()
+            .zip(creds)
+            .flat_map(|(cs, who)| cs.iter().map(move |&c| (who.user_id, c)))
+            .map(|(user, c)| Ok((user.context("a bot without a user id")?, channels[c as usize])))
+            .collect::<Result<_>>()?,
+    );
+    let started = Instant::now();
+    let client = owner.client.clone();
+    bootstrap::run_limited(pairs.len(), SETUP_CONCURRENCY, |k| {
+        let (client, pairs) = (client.clone(), pairs.clone());
+        async move {
+            let (user, channel) = pairs[k];
+            client
+                .add_member(channel, user)
+                .await
+                .with_context(|| format!("add {user} to channel {channel}"))
+        }
+    })
+    .await?;
+    eprintln!(
+        "{} memberships in {:.1} s (private channels)",
+        pairs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn join_all(accounts: &Arc<Accounts>, channels: &[Uuid], m: &[Vec<u32>]) -> Result<()> {

@@ -58,6 +58,11 @@ pub struct MixArgs {
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub channels: u32,
 
+    /// Make the channels private, each account a member of 10–50 of them (the readers of
+    /// issue 12's search benchmark) instead of reading every public channel.
+    #[arg(long)]
+    pub private_channels: bool,
+
     /// Messages in the dataset (thread replies included).
     #[arg(long, default_value_t = 1_000_000)]
     pub messages: u64,
@@ -166,6 +171,7 @@ async fn dataset(
         messages: args.messages,
         seed: args.seed,
         concurrency: args.gen_concurrency as usize,
+        private_channels: args.private_channels,
     };
     let started = Instant::now();
     let m = dataset::generate(api, &server.setup_token, &want).await?;

@@ -200,8 +200,9 @@ async fn measure(
     })
 }
 
-/// The query of kind `kind` for draw `rng`, over `channels` channels and these users.
-fn query(kind: &str, rng: &mut Rng, channels: usize, usernames: &[String]) -> String {
+/// The query of kind `kind` for draw `rng`, by a member of the channels `mine` (indexes into
+/// the dataset's channels), naming these users.
+fn query(kind: &str, rng: &mut Rng, mine: &[u32], usernames: &[String]) -> String {
     match kind {
         "common word" => words::word(rng.below(20)),
         "mid word" => words::word(rng.between(100, 500)),
@@ -219,7 +220,7 @@ fn query(kind: &str, rng: &mut Rng, channels: usize, usernames: &[String]) -> St
         "in:#channel" => format!(
             "{} in:#mix-{}",
             words::word(rng.between(10, 100)),
-            rng.below(channels) + 1
+            mine.get(rng.below(mine.len().max(1))).map_or(1, |c| c + 1)
         ),
         "from:@user" => format!(
             "{} from:@{}",
@@ -252,7 +253,7 @@ async fn run_queries(
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let total = u64::from(args.queries);
     let mut tasks = tokio::task::JoinSet::new();
-    let channels = manifest.channels.len();
+    let memberships = Arc::new(manifest.memberships.clone());
     let usernames: Arc<Vec<String>> = Arc::new(
         manifest
             .accounts
@@ -262,6 +263,7 @@ async fn run_queries(
     );
     for _ in 0..args.concurrency {
         let (next, accounts, usernames) = (next.clone(), accounts.clone(), usernames.clone());
+        let memberships = memberships.clone();
         let seed = args.seed;
         tasks.spawn(async move {
             let mut samples: Samples = BTreeMap::new();
@@ -273,8 +275,10 @@ async fn run_queries(
                 }
                 let mut rng = Rng::for_item(seed, 12, k);
                 let kind = KINDS[k as usize % KINDS.len()];
-                let q = query(kind, &mut rng, channels, &usernames);
-                let who = accounts.client(rng.below(accounts.len()));
+                let u = rng.below(accounts.len());
+                let mine = memberships.get(u).map_or(&[][..], Vec::as_slice);
+                let q = query(kind, &mut rng, mine, &usernames);
+                let who = accounts.client(u);
                 let began = Instant::now();
                 match who.search_messages(&MessageSearch::text(q)).await {
                     Ok(page) => {
