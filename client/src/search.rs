@@ -57,7 +57,11 @@ pub struct MessageResults {
     pub items: Vec<MessageHit>,
     #[serde(default)]
     pub next_cursor: Option<String>,
+    /// Matches, counted up to 1,000.
     pub total: u64,
+    /// More than `total` match.
+    #[serde(default)]
+    pub total_capped: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,7 +8,8 @@
 //! - PostgreSQL only: `messages.search_vector`, a generated `tsvector` column cast from
 //!   `search_terms`, with a GIN index — what searches match against. The terms come from the
 //!   server's analyzer (not a PostgreSQL text-search configuration) so both backends find the
-//!   same messages: stemming, accent folding and CJK bigrams alike.
+//!   same messages: stemming, accent folding and CJK bigrams alike. And an index on
+//!   `created_at`, by which searches for very common words walk the newest messages.
 //! - `search_state`: per backend, the analyzer version its stored terms were made with; a
 //!   server whose analyzer differs recomputes them.
 
@@ -23,6 +24,8 @@ const POSTGRES_UP: &[&str] = &[
     "ALTER TABLE messages ADD COLUMN search_vector tsvector \
      GENERATED ALWAYS AS (CAST(search_terms AS tsvector)) STORED",
     "CREATE INDEX idx_messages_search_vector ON messages USING gin (search_vector)",
+    // Newest first across conversations: how a word in most messages is searched.
+    "CREATE INDEX idx_messages_created_at ON messages (created_at)",
 ];
 
 #[async_trait::async_trait]

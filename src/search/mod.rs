@@ -133,6 +133,10 @@ pub enum Progress {
     },
 }
 
+/// Matches are counted up to this many; past it a search reports this many and that there are
+/// more (results past rank 1,000 are not served anyway). Backends report up to one more.
+pub const COUNT_LIMIT: u64 = 1_000;
+
 /// Longest a search may run before it is abandoned with [`SearchError::Timeout`].
 const SEARCH_TIME_LIMIT: Duration = Duration::from_secs(2);
 

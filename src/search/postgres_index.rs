@@ -18,8 +18,12 @@
 //!
 //! **Ranking** mirrors the tantivy backend: `ts_rank` of the words, tripled when all of them
 //! occur as the phrase typed, times the same recency factor; ties newest first. The caller's
-//! readable conversations and every filter are conditions of the one query, so pages are full
-//! and the total is exact. Each query runs under a `statement_timeout`.
+//! readable conversations and every filter are conditions of the one query, so pages are full.
+//! The candidates ranked are the newest `COUNT_LIMIT + 1` matches, and they are the count: a
+//! word in most messages is found by walking the newest messages backwards (an index on
+//! `created_at`) until enough match, instead of ranking and counting a hundred thousand rows;
+//! anything rarer is read from the GIN index whole, so it is ranked and counted exactly. Each
+//! query runs under a `statement_timeout`, planned for its own parameters.
 
 use std::{fmt::Write as _, sync::Arc, time::Duration};
 
@@ -32,7 +36,7 @@ use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
-use super::{MessageSearch, Progress, SearchError, SearchIndex, analyzer};
+use super::{COUNT_LIMIT, MessageSearch, Progress, SearchError, SearchIndex, analyzer};
 use crate::{
     app::AppState,
     db::entity::{message, search_state},
@@ -142,9 +146,11 @@ impl PostgresIndex {
         limit: Duration,
     ) -> Result<(u64, Vec<Uuid>), SearchError> {
         let tx = self.db.begin().await?;
-        // Abandoned by the database itself, not only by the caller.
+        // Abandoned by the database itself, not only by the caller. Planned for these
+        // parameters every time: a cached generic plan cannot tell a word in most messages
+        // from one in a few, and picks one way for both.
         tx.execute_unprepared(&format!(
-            "SET LOCAL statement_timeout = {}",
+            "SET LOCAL statement_timeout = {}; SET LOCAL plan_cache_mode = force_custom_plan",
             limit.as_millis()
         ))
         .await?;
@@ -375,13 +381,16 @@ impl Query {
         }
     }
 
-    /// The ids of one page, best first, each row with the total of all matches.
+    /// The ids of one page, best first, each row with the number of candidates: the newest
+    /// `COUNT_LIMIT + 1` matches (see the module docs).
     fn page(&self, offset: usize, limit: usize) -> Statement {
         let n = self.values.len();
         let sql = format!(
-            "SELECT m.id, count(*) OVER () AS total {} \
+            "SELECT m.id, count(*) OVER () AS total FROM (SELECT m.id, m.created_at, \
+             m.search_vector {} ORDER BY m.created_at DESC, m.id DESC LIMIT {}) AS m \
              ORDER BY {} DESC, m.created_at DESC, m.id DESC LIMIT ${} OFFSET ${}",
             self.matching,
+            COUNT_LIMIT + 1,
             self.score,
             n + 1,
             n + 2
@@ -392,10 +401,15 @@ impl Query {
         Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
     }
 
+    /// The number of matches, up to `COUNT_LIMIT + 1`.
     fn count(&self) -> Statement {
         Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!("SELECT count(*) AS total {}", self.matching),
+            format!(
+                "SELECT count(*) AS total FROM (SELECT 1 {} LIMIT {}) AS m",
+                self.matching,
+                COUNT_LIMIT + 1
+            ),
             self.values.clone(),
         )
     }

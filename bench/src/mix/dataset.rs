@@ -201,7 +201,12 @@ async fn add_all(
         m.iter()
             .zip(creds)
             .flat_map(|(cs, who)| cs.iter().map(move |&c| (who.user_id, c)))
-            .map(|(user, c)| Ok((user.context("a bot without a user id")?, channels[c as usize])))
+            .map(|(user, c)| {
+                Ok((
+                    user.context("a bot without a user id")?,
+                    channels[c as usize],
+                ))
+            })
             .collect::<Result<_>>()?,
     );
     let started = Instant::now();

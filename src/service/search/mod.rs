@@ -26,7 +26,7 @@ use crate::{
     db::entity::{channel, channel_member, message, user, workspace_member},
     domain::{ChannelKind, Invalid},
     error::{AppError, AppResult, ErrorCode},
-    search::{MessageSearch, SearchError, SearchQuery, analyzer},
+    search::{COUNT_LIMIT, MessageSearch, SearchError, SearchQuery, analyzer},
 };
 
 /// Results per page when the caller does not say.
@@ -85,8 +85,10 @@ pub struct MessageResults {
     /// Pass as `cursor` for the next page; `null` on the last one.
     #[oai(nullable)]
     pub next_cursor: Option<String>,
-    /// Messages matching in all (results past rank 1,000 are not served).
+    /// Messages matching, counted up to 1,000 (results past rank 1,000 are not served).
     pub total: u64,
+    /// True when more than `total` messages match (the count stopped at 1,000).
+    pub total_capped: bool,
 }
 
 /// The conversations `principal` may search.
@@ -209,7 +211,9 @@ pub async fn messages(
         limit,
         now: crate::domain::clock::now(),
     };
-    let (total, ids) = state.search.messages(search).await.map_err(search_error)?;
+    let (matched, ids) = state.search.messages(search).await.map_err(search_error)?;
+    let total_capped = matched > COUNT_LIMIT;
+    let total = std::cmp::min(matched, COUNT_LIMIT);
     let items = hydrate(db, principal, &ids, &query.terms()).await?;
     let next = offset + ids.len();
     let next_cursor = (ids.len() == limit && (next as u64) < total && next <= MAX_OFFSET)
@@ -218,6 +222,7 @@ pub async fn messages(
         items,
         next_cursor,
         total,
+        total_capped,
     })
 }
 
@@ -291,6 +296,7 @@ fn empty() -> MessageResults {
         items: Vec::new(),
         next_cursor: None,
         total: 0,
+        total_capped: false,
     }
 }
 

@@ -77,6 +77,7 @@ export function SearchPanel({ ws, query, onSubmit, onClose }: { ws: string; quer
   });
   const hits = results.data?.pages.flatMap((p) => p.items) ?? [];
   const total = results.data?.pages[0]?.total ?? 0;
+  const capped = results.data?.pages[0]?.total_capped ?? false;
   const searched = query.trim() !== "" && results.data ? query : null;
   const busy = results.isFetching;
   const e = results.error;
@@ -183,7 +184,7 @@ export function SearchPanel({ ws, query, onSubmit, onClose }: { ws: string; quer
         ) : null}
         {busy && !searched ? <p className="muted search-count">Searching…</p> : null}
         {searched !== null && !error ? (
-          <p className="muted search-count">{total === 0 ? `No messages match “${searched}”.` : `${total} ${total === 1 ? "result" : "results"}`}</p>
+          <p className="muted search-count">{total === 0 ? `No messages match “${searched}”.` : `${total.toLocaleString("en")}${capped ? "+" : ""} ${total === 1 && !capped ? "result" : "results"}`}</p>
         ) : null}
         {hits.map((hit) => (
           <button key={hit.message.id} className="search-hit" onClick={() => open(hit)}>
