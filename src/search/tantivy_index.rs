@@ -43,9 +43,12 @@ const PHRASE_BOOST: Score = 2.0;
 /// Recency: a message this many days old gets half the boost of one sent now.
 const RECENCY_HALF_DAYS: f32 = 7.0;
 
-/// A channel filter of at most this many channels is a union of posting lists; larger ones are
-/// checked per candidate document against the channel's fast fields (the union of hundreds of
-/// channels' postings would cost as much as reading the whole index).
+/// A channel filter is a union of the channels' posting lists when they hold at most this
+/// share of the index (or there are at most `MAX_POSTING_FILTER` of them); otherwise each
+/// candidate document's channel is checked against the set (fast fields): the union of
+/// hundreds of channels' postings costs as much as reading the whole index, while checking
+/// every document of a common word costs more than reading a few channels' postings.
+const POSTING_FILTER_SHARE: u64 = 4;
 const MAX_POSTING_FILTER: usize = 8;
 
 #[derive(Clone, Copy)]
@@ -236,7 +239,8 @@ impl TantivyIndex {
     /// Run `search` (blocking: call it off the async executor).
     pub fn run(&self, search: &MessageSearch) -> Result<(u64, Vec<Uuid>), SearchError> {
         let f = self.fields;
-        let query = self.query(search);
+        let searcher = self.reader.searcher();
+        let query = self.query(search, &searcher)?;
         let now = micros(search.now);
         let ranked = TopDocs::with_limit(search.limit.max(1))
             .and_offset(search.offset)
@@ -255,7 +259,6 @@ impl TantivyIndex {
                     (boosted, sent)
                 }
             });
-        let searcher = self.reader.searcher();
         let (total, hits) = searcher.search(&query, &(Count, ranked))?;
         let mut ids = Vec::with_capacity(hits.len());
         for (_, address) in hits {
@@ -278,7 +281,11 @@ impl TantivyIndex {
     }
 
     /// Text clauses must all match (scored); filters must match (not scored).
-    fn query(&self, search: &MessageSearch) -> BooleanQuery {
+    fn query(
+        &self,
+        search: &MessageSearch,
+        searcher: &tantivy::Searcher,
+    ) -> tantivy::Result<BooleanQuery> {
         let f = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for terms in &search.clauses {
@@ -303,7 +310,14 @@ impl TantivyIndex {
         let ids = |field, ids: &[Uuid]| -> Box<dyn Query> {
             Box::new(TermSetQuery::new(ids.iter().map(|id| id_term(field, *id))))
         };
-        clauses.push(filter(if search.channels.len() <= MAX_POSTING_FILTER {
+        let few = search.channels.len() <= MAX_POSTING_FILTER || {
+            let mut docs = 0;
+            for c in &search.channels {
+                docs += searcher.doc_freq(&id_term(f.channel, *c))?;
+            }
+            docs * POSTING_FILTER_SHARE <= searcher.num_docs()
+        };
+        clauses.push(filter(if few {
             ids(f.channel, &search.channels)
         } else {
             in_channels(&search.channels)
@@ -328,7 +342,7 @@ impl TantivyIndex {
                 IndexRecordOption::Basic,
             ))));
         }
-        BooleanQuery::new(clauses)
+        Ok(BooleanQuery::new(clauses))
     }
 }
 
