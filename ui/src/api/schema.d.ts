@@ -8044,9 +8044,11 @@ export interface components {
             next_cursor?: string | null;
             /**
              * Format: uint64
-             * @description Messages matching in all (results past rank 1,000 are not served).
+             * @description Messages matching, counted up to 1,000 (results past rank 1,000 are not served).
              */
             total: number;
+            /** @description True when more than `total` messages match (the count stopped at 1,000). */
+            total_capped: boolean;
         };
         /** MessageView */
         MessageView: {
