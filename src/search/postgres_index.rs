@@ -546,6 +546,9 @@ mod tests {
         let page = Query::of(&search).page(20, 20);
         assert_eq!(page.values.map_or(0, |v| v.0.len()), 5);
         assert!(page.sql.ends_with("LIMIT $4 OFFSET $5"), "{}", page.sql);
-        assert!(page.sql.contains(&format!("ANY('{{{}}}'::uuid[])", Uuid::nil())));
+        assert!(
+            page.sql
+                .contains(&format!("ANY('{{{}}}'::uuid[])", Uuid::nil()))
+        );
     }
 }
