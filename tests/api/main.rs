@@ -52,6 +52,7 @@ mod scanning;
 mod sdk;
 mod search;
 mod search_admin;
+mod search_counts;
 mod search_postgres;
 mod sessions;
 mod setup;
