@@ -62,9 +62,13 @@ impl MigrationTrait for Migration {
         m.drop_table(Table::drop().table(SearchState::Table).to_owned())
             .await?;
         if m.get_database_backend() == DatabaseBackend::Postgres {
-            m.get_connection()
-                .execute_unprepared("ALTER TABLE messages DROP COLUMN search_vector")
-                .await?;
+            // Dropping the column drops its GIN index; the other index goes by itself.
+            for statement in [
+                "DROP INDEX IF EXISTS idx_messages_created_at",
+                "ALTER TABLE messages DROP COLUMN search_vector",
+            ] {
+                m.get_connection().execute_unprepared(statement).await?;
+            }
         }
         m.alter_table(
             Table::alter()
