@@ -57,6 +57,8 @@ pub struct AppState {
     pub file_work: crate::service::files::processing::FileWork,
     /// Abandoned uploads collected since start (for the admin stats and metrics).
     pub files_collected: std::sync::atomic::AtomicU64,
+    /// Users' last activity, noted per request and stored in batches (see `service::activity`).
+    pub activity: crate::service::activity::Activity,
     /// Message search (see `search`).
     pub search: crate::search::Search,
 }
@@ -179,6 +181,7 @@ impl AppState {
                 storage,
                 file_work: Default::default(),
                 files_collected: Default::default(),
+                activity: Default::default(),
                 search,
             },
             WorkerEnds {
@@ -354,6 +357,9 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
         state: state.clone(),
         jobs: ends.audience_jobs,
     }));
+    workers.push(Box::new(crate::service::activity::ActivityWorker(
+        state.clone(),
+    )));
     if state.config.is_sqlite() {
         let db = state.db.clone();
         workers.push(Box::new(Periodic::new(

@@ -49,6 +49,7 @@ error_codes! {
     AlreadySetUp => (CONFLICT, "already_set_up", "Setup already completed"),
     SetupRequired => (CONFLICT, "setup_required", "Setup not completed"),
     ChannelArchived => (CONFLICT, "channel_archived", "Channel archived"),
+    LastOwner => (CONFLICT, "last_owner", "Last owner"),
     InviteExpired => (GONE, "invite_expired", "Invite expired or used up"),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
     RangeNotSatisfiable => (RANGE_NOT_SATISFIABLE, "range_not_satisfiable", "Range not satisfiable"),

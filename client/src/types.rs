@@ -138,6 +138,9 @@ pub struct User {
     pub status: Option<UserStatus>,
     pub presence: String,
     pub suspended: bool,
+    /// Deactivated by an admin (the account and its messages stay).
+    #[serde(default)]
+    pub deactivated: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

@@ -43,6 +43,8 @@ pub struct User {
     /// online, away, dnd or offline (see the WebSocket protocol).
     pub presence: String,
     pub suspended: bool,
+    /// Deactivated by an admin: the account and its messages stay, it cannot sign in.
+    pub deactivated: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -72,6 +74,7 @@ impl User {
             status,
             presence: "offline".into(),
             suspended: u.suspended_at.is_some(),
+            deactivated: u.deactivated_at.is_some(),
             created_at: u.created_at,
         }
     }

@@ -73,6 +73,7 @@ type Apis = (
     files::FilesApi,
     dms::DmsApi,
     admin::AdminApi,
+    admin::PeopleApi,
     realtime::RealtimeApi,
     search::SearchApi,
 );
@@ -113,6 +114,9 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         admin::AdminApi {
+            state: state.clone(),
+        },
+        admin::PeopleApi {
             state: state.clone(),
         },
         realtime::RealtimeApi {

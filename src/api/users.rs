@@ -109,7 +109,6 @@ impl UsersApi {
             &self.state,
             auth.0,
             query.as_deref(),
-            Some("active"),
             cursor.as_deref(),
             limit.0,
         )

@@ -11,7 +11,7 @@ use crate::{
     error::AppError,
     identity::{opaque, password},
     service::{
-        Principal, RequestMeta, accounts, accounts::NewAccount, clients, setup, users, workspaces,
+        Principal, RequestMeta, accounts, accounts::NewAccount, clients, people, setup, workspaces,
     },
 };
 
@@ -138,21 +138,22 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
         } => reset_password(&state, meta, &user, password_stdin).await?,
         AdminAction::SetRole { user, role } => {
             let user = find(&state, &user).await?;
-            let updated = users::set_role(&state, meta, operator(), user.id, &role)
+            let role: Role = role.parse()?;
+            let updated = people::set_role(&state, meta, operator(), user.id, role)
                 .await
                 .map_err(cli_error)?;
             println!("{} is now {}", updated.username, updated.role);
         }
         AdminAction::Suspend { user, reason } => {
             let user = find(&state, &user).await?;
-            users::set_suspended(&state, meta, operator(), user.id, Some(reason))
+            people::set_suspended(&state, meta, operator(), user.id, Some(reason))
                 .await
                 .map_err(cli_error)?;
             println!("{} suspended; all sessions ended", user.username);
         }
         AdminAction::Unsuspend { user } => {
             let user = find(&state, &user).await?;
-            users::set_suspended(&state, meta, operator(), user.id, None)
+            people::set_suspended(&state, meta, operator(), user.id, None)
                 .await
                 .map_err(cli_error)?;
             println!("{} unsuspended", user.username);

@@ -46,6 +46,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> AppResult<use
         suspended_reason: Set(None),
         deactivated_at: Set(None),
         token_version: Set(0),
+        last_active_at: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -141,8 +142,22 @@ pub async fn set_password(
     user_id: Uuid,
     password_hash: String,
 ) -> AppResult<()> {
+    replace_password(db, user_id, Some(password_hash)).await
+}
+
+/// Like [`set_password`], leaving no password at all: nothing logs in until a reset link sets
+/// one (an admin's forced reset).
+pub async fn clear_password(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
+    replace_password(db, user_id, None).await
+}
+
+async fn replace_password(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    password_hash: Option<String>,
+) -> AppResult<()> {
     let mut creds: credential::ActiveModel = credentials(db, user_id).await?.into();
-    creds.password_hash = Set(Some(password_hash));
+    creds.password_hash = Set(password_hash);
     creds.updated_at = Set(now());
     creds.update(db).await?;
     super::email_tokens::void_all(db, user_id, super::email_tokens::Purpose::PasswordReset).await?;

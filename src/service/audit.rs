@@ -19,6 +19,12 @@ pub mod action {
     pub const ROLE_CHANGED: &str = "user.role_changed";
     pub const SUSPENDED: &str = "user.suspended";
     pub const UNSUSPENDED: &str = "user.unsuspended";
+    pub const DEACTIVATED: &str = "user.deactivated";
+    pub const REACTIVATED: &str = "user.reactivated";
+    /// An admin turned a user's 2FA off.
+    pub const TOTP_RESET: &str = "auth.totp_reset";
+    /// An admin ended one of a user's sessions.
+    pub const SESSION_REVOKED: &str = "auth.session_revoked";
     pub const USER_CREATED: &str = "user.created";
     pub const CLIENT_CREATED: &str = "client.created";
     pub const CLIENT_REVOKED: &str = "client.revoked";

@@ -12,6 +12,8 @@ use crate::{
 
 pub struct Filter {
     pub actor_id: Option<Uuid>,
+    /// What the action was about (a user, a message, a client…).
+    pub target_id: Option<Uuid>,
     pub action: Option<String>,
     pub from: Option<OffsetDateTime>,
     pub to: Option<OffsetDateTime>,
@@ -30,6 +32,9 @@ pub async fn list(state: &AppState, f: Filter) -> AppResult<Page> {
     let mut q = audit_log::Entity::find().order_by_desc(audit_log::Column::Id);
     if let Some(actor) = f.actor_id {
         q = q.filter(audit_log::Column::ActorId.eq(actor));
+    }
+    if let Some(target) = f.target_id {
+        q = q.filter(audit_log::Column::TargetId.eq(target));
     }
     if let Some(action) = f.action {
         q = q.filter(audit_log::Column::Action.eq(action));

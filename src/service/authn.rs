@@ -51,6 +51,7 @@ pub async fn verify(state: &AppState, bearer: &str) -> AppResult<(Principal, Cla
         session_id: claims.sid,
         expires_at: Some(claims.exp),
     };
+    state.activity.touch(claims.sub);
     Ok((principal, claims))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod activity;
 pub mod audit;
 pub mod audit_query;
 pub mod authn;
@@ -26,6 +27,7 @@ pub mod marker_writer;
 pub mod message_writer;
 pub mod messages;
 pub mod page;
+pub mod people;
 pub mod reactions;
 pub mod read_counts;
 pub mod read_state;

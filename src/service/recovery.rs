@@ -51,17 +51,41 @@ pub async fn request_password_reset(
             Box::pin(async move { email_tokens::create(tx, user_id, Purpose::PasswordReset).await })
         })
         .await?;
-    let link = format!("{}/reset-password?token={token}", state.config.public_url());
-    let body = format!(
-        "Hello {name},\n\nSomeone (hopefully you) asked to reset your CoLink password.\n\
-         Open this link within an hour to choose a new one:\n\n{link}\n\n\
-         If you did not ask for this, ignore this mail; your password stays as it is.\n",
-        name = user.display_name
-    );
-    state
-        .mailer
-        .send_later(user.email, "Reset your CoLink password".into(), body);
+    mail_reset_link(state, &user, &token, ResetReason::Asked);
     Ok(())
+}
+
+/// Why a reset link is mailed.
+pub enum ResetReason {
+    /// The user asked for it ("forgot password").
+    Asked,
+    /// An admin reset the password: the old one no longer works.
+    Admin,
+}
+
+/// Mail `user` the link that sets a new password with `token`.
+pub fn mail_reset_link(state: &AppState, user: &user::Model, token: &str, reason: ResetReason) {
+    let link = format!("{}/reset-password?token={token}", state.config.public_url());
+    let body = match reason {
+        ResetReason::Asked => format!(
+            "Hello {name},\n\nSomeone (hopefully you) asked to reset your CoLink password.\n\
+             Open this link within an hour to choose a new one:\n\n{link}\n\n\
+             If you did not ask for this, ignore this mail; your password stays as it is.\n",
+            name = user.display_name
+        ),
+        ResetReason::Admin => format!(
+            "Hello {name},\n\nAn administrator of CoLink reset your password, and signed you out \
+             everywhere.\nOpen this link within an hour to choose a new one:\n\n{link}\n\n\
+             When it has expired, ask for a new link with \"Forgot password\" on the sign-in \
+             page.\n",
+            name = user.display_name
+        ),
+    };
+    state.mailer.send_later(
+        user.email.clone(),
+        "Reset your CoLink password".into(),
+        body,
+    );
 }
 
 /// Set a new password with a reset token; every session of the user ends.

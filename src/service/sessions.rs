@@ -279,6 +279,16 @@ pub async fn list(state: &AppState, user_id: Uuid) -> AppResult<Vec<SessionInfo>
 /// 404 when it is not theirs or already over.
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub async fn end(state: &AppState, user_id: Uuid, session: Uuid) -> AppResult<()> {
+    end_recorded(state, user_id, session, None).await
+}
+
+/// [`end`], writing `recorded` (an admin ending someone's session) in the same transaction.
+pub async fn end_recorded(
+    state: &AppState,
+    user_id: Uuid,
+    session: Uuid,
+    recorded: Option<(RequestMeta, audit::Entry<'static>)>,
+) -> AppResult<()> {
     let live = refresh_token::Entity::find()
         .filter(refresh_token::Column::UserId.eq(user_id))
         .filter(refresh_token::Column::FamilyId.eq(session))
@@ -290,6 +300,9 @@ pub async fn end(state: &AppState, user_id: Uuid, session: Uuid) -> AppResult<()
     }
     let (tx, _write) = state.begin_write().await?;
     revoke_family(&tx, user_id, session).await?;
+    if let Some((meta, entry)) = recorded {
+        audit::record(&tx, meta, entry).await?;
+    }
     events::commit(state, tx).await?;
     state.sessions.forget(&session);
     Ok(())

@@ -154,16 +154,7 @@ pub async fn disable(
     state
         .write(|tx| {
             Box::pin(async move {
-                let mut active = accounts::credentials(tx, user_id)
-                    .await?
-                    .into_active_model();
-                active.totp_secret = Set(None);
-                active.totp_pending_secret = Set(None);
-                active.totp_enabled_at = Set(None);
-                active.totp_last_step = Set(None);
-                active.updated_at = Set(now());
-                active.update(tx).await?;
-                replace_recovery_codes(tx, user_id, Vec::new()).await?;
+                clear(tx, user_id).await?;
                 audit::record(
                     tx,
                     meta,
@@ -179,6 +170,20 @@ pub async fn disable(
         })
         .await?;
     Ok(())
+}
+
+/// Turn 2FA off: forget the secret (and any enrolment in progress) and the recovery codes.
+pub async fn clear(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
+    let mut active = accounts::credentials(db, user_id)
+        .await?
+        .into_active_model();
+    active.totp_secret = Set(None);
+    active.totp_pending_secret = Set(None);
+    active.totp_enabled_at = Set(None);
+    active.totp_last_step = Set(None);
+    active.updated_at = Set(now());
+    active.update(db).await?;
+    replace_recovery_codes(db, user_id, Vec::new()).await
 }
 
 async fn replace_recovery_codes(

@@ -8,11 +8,11 @@ use sea_orm::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, accounts, audit, now, sessions};
+use super::{Principal, accounts, now};
 use crate::{
     app::AppState,
     db::entity::{channel_member, user, workspace_member},
-    domain::{DisplayName, Role, StatusEmoji, StatusText},
+    domain::{DisplayName, StatusEmoji, StatusText},
     error::{AppError, AppResult},
 };
 
@@ -124,60 +124,27 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// Search by username / display name / (admins) email, ordered by username; the cursor is the
-/// last username of the previous page.
+/// Search active people by username / display name / (admins) email, ordered by username; the
+/// cursor is the last username of the previous page. Admins find everyone with
+/// `people::list`.
 #[tracing::instrument(skip_all, fields(user_id = %principal.user_id, limit))]
 pub async fn search(
     state: &AppState,
     principal: Principal,
     query: Option<&str>,
-    status: Option<&str>,
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<Page> {
     let limit = limit.clamp(1, MAX_PAGE);
     let mut select = user::Entity::find().order_by_asc(user::Column::Username);
-    if let Some(q) = query.map(str::trim).filter(|q| !q.is_empty()) {
-        if q.chars().count() > 100 {
-            return Err(AppError::validation("query: at most 100 characters"));
-        }
-        // `%`, `_` and the escape character itself match literally (usernames contain `_`).
-        let escaped = q
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
-        // Usernames and emails are stored lowercase; display names keep their case, and LIKE
-        // is case-sensitive on PostgreSQL: compare LOWER(display_name).
-        let display_name = Expr::from(Func::lower(Expr::col(user::Column::DisplayName)));
-        let mut any = Condition::any()
-            .add(user::Column::Username.like(pattern.clone()))
-            .add(display_name.like(pattern.clone()));
-        if principal.is_admin() {
-            any = any.add(user::Column::Email.like(pattern));
-        }
-        select = select.filter(any);
+    if let Some(q) = query {
+        select = select.filter(text_match(q, principal.is_admin())?);
     }
-    match status {
-        None | Some("all") => {}
-        Some("active") => {
-            select = select
-                .filter(user::Column::SuspendedAt.is_null())
-                .filter(user::Column::DeactivatedAt.is_null());
-        }
-        Some("suspended") => select = select.filter(user::Column::SuspendedAt.is_not_null()),
-        Some("deactivated") => select = select.filter(user::Column::DeactivatedAt.is_not_null()),
-        Some(_) => {
-            return Err(AppError::validation(
-                "status: must be all, active, suspended or deactivated",
-            ));
-        }
-    }
+    select = select
+        .filter(user::Column::SuspendedAt.is_null())
+        .filter(user::Column::DeactivatedAt.is_null());
     if !principal.is_admin() {
-        select = select
-            .filter(user::Column::Id.in_subquery(audience(principal)))
-            .filter(user::Column::DeactivatedAt.is_null());
+        select = select.filter(user::Column::Id.in_subquery(audience(principal)));
     }
     if let Some(after) = cursor {
         select = select.filter(user::Column::Username.gt(after));
@@ -192,120 +159,33 @@ pub async fn search(
     Ok(Page { items, next_cursor })
 }
 
-/// Change a user's role. Only owners grant or take away ownership; nobody changes their own
-/// role; the last owner stays an owner.
-#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, target = %target, role))]
-pub async fn set_role(
-    state: &AppState,
-    meta: RequestMeta,
-    principal: Principal,
-    target: Uuid,
-    role: &str,
-) -> AppResult<user::Model> {
-    require_admin(principal)?;
-    let new_role: Role = role.parse()?;
-    if target == principal.user_id {
-        return Err(AppError::forbidden("you cannot change your own role"));
+/// Users whose username or display name (or, for admins, email) contains `q`, ignoring case.
+/// An empty query matches everyone.
+pub fn text_match(q: &str, with_email: bool) -> AppResult<Condition> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(Condition::all());
     }
-    let user = accounts::get(&state.db, target).await?;
-    let old_role: Role = user.role.parse().unwrap_or(Role::Guest);
-    if (old_role == Role::Owner || new_role == Role::Owner) && principal.role != Role::Owner {
-        return Err(AppError::forbidden(
-            "only owners can grant or remove the owner role",
-        ));
+    if q.chars().count() > 100 {
+        return Err(AppError::validation("query: at most 100 characters"));
     }
-    if old_role == Role::Bot || new_role == Role::Bot {
-        return Err(AppError::conflict(
-            "role: bot accounts are managed through API clients",
-        ));
+    // `%`, `_` and the escape character itself match literally (usernames contain `_`).
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
+    // Usernames and emails are stored lowercase; display names keep their case, and LIKE
+    // is case-sensitive on PostgreSQL: compare LOWER(display_name).
+    let display_name = Expr::from(Func::lower(Expr::col(user::Column::DisplayName)));
+    let mut any = Condition::any()
+        .add(user::Column::Username.like(pattern.clone()))
+        .add(display_name.like(pattern.clone()));
+    if with_email {
+        any = any.add(user::Column::Email.like(pattern));
     }
-    let updated = state
-        .write(|tx| {
-            Box::pin(async move {
-                let mut active = user.into_active_model();
-                active.role = Set(new_role.as_str().to_string());
-                active.updated_at = Set(now());
-                let updated = active.update(tx).await?;
-                if old_role != new_role {
-                    // Their live connections reconnect, so access is checked again (4003).
-                    sessions::emit_revoked(tx, target, None, sessions::Revoked::Role).await?;
-                }
-                audit::record(
-                tx,
-                meta,
-                audit::Entry {
-                    actor: Some(principal.user_id),
-                    action: audit::action::ROLE_CHANGED,
-                    target: Some(("user", target)),
-                    details: Some(
-                        serde_json::json!({ "from": old_role.as_str(), "to": new_role.as_str() }),
-                    ),
-                },
-            )
-            .await?;
-                Ok(updated)
-            })
-        })
-        .await?;
-    state.token_states.forget(&target);
-    Ok(updated)
-}
-
-/// Suspend (`Some(reason)`) or unsuspend (`None`). Suspension ends every session at once.
-#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, target = %target, suspend = reason.is_some()))]
-pub async fn set_suspended(
-    state: &AppState,
-    meta: RequestMeta,
-    principal: Principal,
-    target: Uuid,
-    reason: Option<String>,
-) -> AppResult<user::Model> {
-    require_admin(principal)?;
-    if target == principal.user_id {
-        return Err(AppError::forbidden("you cannot suspend yourself"));
-    }
-    let user = accounts::get(&state.db, target).await?;
-    if user.role == Role::Owner.as_str() && principal.role != Role::Owner {
-        return Err(AppError::forbidden("only owners can suspend an owner"));
-    }
-    if let Some(r) = &reason
-        && r.chars().count() > 500
-    {
-        return Err(AppError::validation("reason: at most 500 characters"));
-    }
-    let suspend = reason.is_some();
-    let updated = state
-        .write(|tx| {
-            Box::pin(async move {
-                let mut active = user.into_active_model();
-                active.suspended_at = Set(suspend.then(now));
-                active.suspended_reason = Set(reason.clone());
-                active.updated_at = Set(now());
-                let updated = active.update(tx).await?;
-                if suspend {
-                    sessions::revoke_all(tx, target).await?;
-                }
-                audit::record(
-                    tx,
-                    meta,
-                    audit::Entry {
-                        actor: Some(principal.user_id),
-                        action: if suspend {
-                            audit::action::SUSPENDED
-                        } else {
-                            audit::action::UNSUSPENDED
-                        },
-                        target: Some(("user", target)),
-                        details: reason.map(|r| serde_json::json!({ "reason": r })),
-                    },
-                )
-                .await?;
-                Ok(updated)
-            })
-        })
-        .await?;
-    state.token_states.forget(&target);
-    Ok(updated)
+    Ok(any)
 }
 
 pub fn require_admin(principal: Principal) -> AppResult<()> {

@@ -9,7 +9,7 @@ use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_with};
 const NEW_PASSWORD: &str = "quartz-Lantern-88-meadow";
 
 /// Pull `…?token=XYZ` for `path` out of a mail.
-fn token_in(mail: &str, path: &str) -> String {
+pub(crate) fn token_in(mail: &str, path: &str) -> String {
     // Quoted-printable may wrap long lines with "=\n".
     let mail = mail
         .replace("=\r\n", "")
@@ -28,7 +28,7 @@ fn token_in(mail: &str, path: &str) -> String {
 
 /// Wait for the next file to appear in `dir` (polling the directory: there is no event to await
 /// from another process's mail delivery).
-async fn next_mail(dir: &Path, already: usize) -> String {
+pub(crate) async fn next_mail(dir: &Path, already: usize) -> String {
     for _ in 0..500 {
         let mut files: Vec<_> = walk(dir);
         files.sort();
@@ -274,7 +274,7 @@ async fn password_reset_request_is_rate_limited() {
 
 /// The mailed token for `path` (`/verify-email`, `/reset-password`) once `count` mails are in
 /// `dir`; the newest such mail wins.
-async fn mailed_token(dir: &Path, count: usize, path: &str) -> String {
+pub(crate) async fn mailed_token(dir: &Path, count: usize, path: &str) -> String {
     next_mail(dir, count - 1).await;
     let mut files = walk(dir);
     files.sort();

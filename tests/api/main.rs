@@ -40,6 +40,7 @@ mod mentions;
 mod messages;
 mod pagination;
 mod password;
+mod people;
 mod permissions;
 mod races;
 mod reactions;

@@ -21,6 +21,8 @@ pub struct Model {
     pub deactivated_at: Option<OffsetDateTime>,
     /// Bumped to invalidate every access token issued before (suspend, reset, logout-all).
     pub token_version: i32,
+    /// Last API or WebSocket use, to the minute (see `service::activity`).
+    pub last_active_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }

@@ -1,11 +1,16 @@
-//! Administration (role admin or owner): users, bot clients, audit log.
+//! Administration (role admin or owner): bot clients and the audit log here, people in
+//! [`people`].
+
+mod people;
+
+pub use people::PeopleApi;
 
 use crate::domain::{DisplayName, Username};
 use std::sync::Arc;
 
 use poem::Request;
 use poem_openapi::{
-    Enum, Object, OpenApi,
+    Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
@@ -15,7 +20,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
-    dto::{Created, NoContent, Page, User},
+    dto::{Created, NoContent, Page},
     security::{BearerAuth, meta},
     statuses::{self as s, ApiResult},
     users::default_limit,
@@ -27,59 +32,6 @@ use crate::{
 
 pub struct AdminApi {
     pub state: Arc<AppState>,
-}
-
-#[derive(Object)]
-struct SuspendBody {
-    #[oai(validator(max_length = 500))]
-    reason: String,
-}
-
-#[derive(Object)]
-struct RoleBody {
-    role: AssignableRole,
-}
-
-/// A role an admin can give (bot accounts are made through API clients).
-#[derive(Enum, Clone, Copy)]
-#[oai(rename_all = "lowercase")]
-enum AssignableRole {
-    Owner,
-    Admin,
-    Member,
-    Guest,
-}
-
-impl AssignableRole {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Admin => "admin",
-            Self::Member => "member",
-            Self::Guest => "guest",
-        }
-    }
-}
-
-/// Which accounts `GET /admin/users` lists.
-#[derive(Enum, Clone, Copy)]
-#[oai(rename_all = "lowercase")]
-enum StatusFilter {
-    All,
-    Active,
-    Suspended,
-    Deactivated,
-}
-
-impl StatusFilter {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::All => "all",
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Deactivated => "deactivated",
-        }
-    }
 }
 
 #[derive(Object)]
@@ -145,93 +97,6 @@ impl From<crate::db::entity::api_client::Model> for Client {
 
 #[OpenApi(prefix_path = "/admin", tag = "ApiTags::Admin")]
 impl AdminApi {
-    /// All users, with search and a status filter (all, active, suspended, deactivated).
-    #[oai(path = "/users", method = "get")]
-    async fn users(
-        &self,
-        auth: BearerAuth,
-        #[oai(validator(max_length = 100))] query: Query<Option<String>>,
-        status: Query<Option<StatusFilter>>,
-        cursor: Query<Option<String>>,
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "200"))
-        )]
-        limit: Query<u64>,
-    ) -> ApiResult<Json<Page<User>>, (s::Authed, s::BadRequest)> {
-        users::require_admin(auth.0)?;
-        let page = users::search(
-            &self.state,
-            auth.0,
-            query.as_deref(),
-            status.0.map(StatusFilter::as_str),
-            cursor.as_deref(),
-            limit.0,
-        )
-        .await?;
-        Ok(Json(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|u| User::view(u, Some(&auth.0)))
-                .collect(),
-            next_cursor: page.next_cursor,
-        }))
-    }
-
-    /// Suspend a user: they cannot log in, and every session ends at once.
-    #[oai(path = "/users/:id/suspend", method = "post")]
-    async fn suspend(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-        body: JsonBody<SuspendBody>,
-    ) -> ApiResult<Json<User>, (s::Authed, s::Body, s::NotFound, s::Conflict)> {
-        let user = users::set_suspended(
-            &self.state,
-            meta(&self.state, req),
-            auth.0,
-            id.0,
-            Some(body.0.reason),
-        )
-        .await?;
-        Ok(Json(User::view(user, Some(&auth.0))))
-    }
-
-    /// Lift a suspension.
-    #[oai(path = "/users/:id/unsuspend", method = "post")]
-    async fn unsuspend(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-    ) -> ApiResult<Json<User>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
-        let user =
-            users::set_suspended(&self.state, meta(&self.state, req), auth.0, id.0, None).await?;
-        Ok(Json(User::view(user, Some(&auth.0))))
-    }
-
-    /// Change a user's role.
-    #[oai(path = "/users/:id/role", method = "post")]
-    async fn role(
-        &self,
-        req: &Request,
-        auth: BearerAuth,
-        id: Path<Uuid>,
-        body: JsonBody<RoleBody>,
-    ) -> ApiResult<Json<User>, (s::Authed, s::Body, s::NotFound, s::Conflict)> {
-        let user = users::set_role(
-            &self.state,
-            meta(&self.state, req),
-            auth.0,
-            id.0,
-            body.role.as_str(),
-        )
-        .await?;
-        Ok(Json(User::view(user, Some(&auth.0))))
-    }
-
     /// Bot API clients.
     #[oai(path = "/clients", method = "get")]
     async fn clients(&self, auth: BearerAuth) -> ApiResult<Json<ClientList>, (s::Authed,)> {
@@ -278,14 +143,16 @@ impl AdminApi {
         Ok(NoContent::NoContent)
     }
 
-    /// The audit log, newest first.
+    /// The audit log, newest first: filter by actor, target, action and time (`from` inclusive,
+    /// `to` exclusive).
     #[oai(path = "/audit", method = "get")]
     #[allow(clippy::too_many_arguments)]
     async fn audit(
         &self,
         auth: BearerAuth,
         actor_id: Query<Option<Uuid>>,
-        action: Query<Option<String>>,
+        target_id: Query<Option<Uuid>>,
+        #[oai(validator(max_length = 100))] action: Query<Option<String>>,
         from: Query<Option<OffsetDateTime>>,
         to: Query<Option<OffsetDateTime>>,
         cursor: Query<Option<String>>,
@@ -300,6 +167,7 @@ impl AdminApi {
             &self.state,
             audit_query::Filter {
                 actor_id: actor_id.0,
+                target_id: target_id.0,
                 action: action.0,
                 from: from.0,
                 to: to.0,
