@@ -357,8 +357,31 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
         state: state.clone(),
         jobs: ends.audience_jobs,
     }));
+    workers.extend(upkeep_workers(state));
+    workers
+}
+
+/// The periodic upkeep of stored data: users' last activity, the audit log's and the outbox's
+/// retention, SQLite's checkpoints.
+fn upkeep_workers(state: &Arc<AppState>) -> Vec<Box<dyn Worker>> {
+    let mut workers: Vec<Box<dyn Worker>> = Vec::new();
     workers.push(Box::new(crate::service::activity::ActivityWorker(
         state.clone(),
+    )));
+    let (audit_state, retention) = (state.clone(), state.config.audit.retention.0);
+    workers.push(Box::new(Periodic::new(
+        "audit-purge",
+        Duration::from_secs(3600),
+        move || {
+            let state = audit_state.clone();
+            async move {
+                match crate::service::audit::purge(&state, retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(entries = n, "purged audit entries past retention"),
+                    Err(e) => tracing::warn!(error = %e, "purging the audit log failed"),
+                }
+            }
+        },
     )));
     if state.config.is_sqlite() {
         let db = state.db.clone();

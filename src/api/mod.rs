@@ -74,6 +74,7 @@ type Apis = (
     dms::DmsApi,
     admin::AdminApi,
     admin::PeopleApi,
+    admin::AuditApi,
     realtime::RealtimeApi,
     search::SearchApi,
 );
@@ -117,6 +118,9 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         admin::PeopleApi {
+            state: state.clone(),
+        },
+        admin::AuditApi {
             state: state.clone(),
         },
         realtime::RealtimeApi {

@@ -10,9 +10,7 @@ use crate::{
     domain::{DisplayName, Email, NewPassword, Role, Username},
     error::AppError,
     identity::{opaque, password},
-    service::{
-        Principal, RequestMeta, accounts, accounts::NewAccount, clients, people, setup, workspaces,
-    },
+    service::{Principal, RequestMeta, accounts, accounts::NewAccount, clients, setup, workspaces},
 };
 
 #[derive(Subcommand, Debug)]
@@ -49,6 +47,55 @@ pub enum AdminAction {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Find people and act on their accounts (a running server sees changes within 10 s).
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Print the audit log, oldest first, as CSV or JSON lines.
+    Audit {
+        /// Entries at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z), or this long
+        /// ago (30d, 12h, 15m).
+        #[arg(long)]
+        since: Option<String>,
+        /// Entries before this time (RFC 3339) or this long ago.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this action (e.g. user.suspended).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries by this actor (username or email).
+        #[arg(long)]
+        actor: Option<String>,
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+    },
+    /// Create an OAuth2 client-credentials client for a bot; prints its id and secret once.
+    CreateClient {
+        /// The bot's display name.
+        #[arg(long)]
+        name: String,
+        /// The bot user's username.
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersAction {
+    /// List people: username, role, status, last activity.
+    List {
+        /// Only people whose username, display name or email contains this.
+        #[arg(long)]
+        query: Option<String>,
+        /// all, active, suspended or deactivated.
+        #[arg(long, default_value = "all")]
+        status: String,
+        /// Only this role: owner, admin, member, guest or bot.
+        #[arg(long)]
+        role: Option<String>,
+    },
     /// Change a user's role (owner, admin, member, guest).
     SetRole {
         /// The user's username or email address.
@@ -69,19 +116,26 @@ pub enum AdminAction {
         /// The user's username or email address.
         user: String,
     },
-    /// Create an OAuth2 client-credentials client for a bot; prints its id and secret once.
-    CreateClient {
-        /// The bot's display name.
-        #[arg(long)]
-        name: String,
-        /// The bot user's username.
-        #[arg(long)]
-        username: String,
+    /// Deactivate a user: their messages stay, they cannot sign in, their sessions end.
+    Deactivate {
+        /// The user's username or email address.
+        user: String,
+    },
+    /// Reactivate a deactivated user.
+    Reactivate {
+        /// The user's username or email address.
+        user: String,
+    },
+    /// Turn a user's two-factor authentication off (a lost phone); their sessions end.
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        /// The user's username or email address.
+        user: String,
     },
 }
 
 /// The CLI acts with owner rights, as the machine's operator.
-fn operator() -> Principal {
+pub(super) fn operator() -> Principal {
     Principal {
         user_id: uuid::Uuid::nil(),
         role: Role::Owner,
@@ -101,14 +155,17 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     }
 }
 
-async fn find(state: &AppState, login: &str) -> anyhow::Result<crate::db::entity::user::Model> {
+pub(super) async fn find(
+    state: &AppState,
+    login: &str,
+) -> anyhow::Result<crate::db::entity::user::Model> {
     accounts::find_by_login(&state.db, login)
         .await
         .map_err(cli_error)?
         .ok_or_else(|| anyhow::anyhow!("no user with username or email `{login}`"))
 }
 
-fn cli_error(e: AppError) -> anyhow::Error {
+pub(super) fn cli_error(e: AppError) -> anyhow::Error {
     anyhow::anyhow!("{}", e.detail)
 }
 
@@ -136,27 +193,22 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             user,
             password_stdin,
         } => reset_password(&state, meta, &user, password_stdin).await?,
-        AdminAction::SetRole { user, role } => {
-            let user = find(&state, &user).await?;
-            let role: Role = role.parse()?;
-            let updated = people::set_role(&state, meta, operator(), user.id, role)
-                .await
-                .map_err(cli_error)?;
-            println!("{} is now {}", updated.username, updated.role);
-        }
-        AdminAction::Suspend { user, reason } => {
-            let user = find(&state, &user).await?;
-            people::set_suspended(&state, meta, operator(), user.id, Some(reason))
-                .await
-                .map_err(cli_error)?;
-            println!("{} suspended; all sessions ended", user.username);
-        }
-        AdminAction::Unsuspend { user } => {
-            let user = find(&state, &user).await?;
-            people::set_suspended(&state, meta, operator(), user.id, None)
-                .await
-                .map_err(cli_error)?;
-            println!("{} unsuspended", user.username);
+        AdminAction::Users { action } => super::admin_users::run(&state, meta, action).await?,
+        AdminAction::Audit {
+            since,
+            until,
+            action,
+            actor,
+            format,
+        } => {
+            let audit = super::admin_users::AuditArgs {
+                since,
+                until,
+                action,
+                actor,
+                format,
+            };
+            super::admin_users::audit(&state, audit).await?
         }
         AdminAction::CreateClient { name, username } => {
             let new = clients::create(&state, meta, None, &name, &username)

@@ -14,6 +14,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+mod audit;
 mod limits;
 mod net;
 mod realtime;
@@ -23,6 +24,7 @@ mod sources;
 mod storage;
 mod values;
 mod writes;
+pub use audit::AuditConfig;
 pub use limits::{LimitsConfig, RateLimit};
 pub use net::IpRange;
 pub use realtime::RealtimeConfig;
@@ -49,6 +51,7 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub storage: StorageConfig,
     pub search: SearchConfig,
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             realtime: RealtimeConfig::default(),
             storage: StorageConfig::default(),
             search: SearchConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -269,6 +273,9 @@ impl Config {
                 "\"postgres\" needs a PostgreSQL database (database.url = \"postgres://…\"); \
                  with SQLite use \"tantivy\"",
             );
+        }
+        if self.audit.retention.0 < std::time::Duration::from_secs(86_400) {
+            return invalid("audit.retention", "must be at least 1d");
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");

@@ -1,6 +1,11 @@
 //! The audit log: security and admin actions, written in the same transaction as the change.
+//! Append-only: nothing updates an entry; the only deletion is [`purge`], of entries older than
+//! `audit.retention`.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Order, Query},
+};
 use uuid::Uuid;
 
 use super::{RequestMeta, now};
@@ -69,4 +74,37 @@ pub async fn record(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Entries deleted per transaction by [`purge`], so the write lock is held briefly.
+const PURGE_BATCH: u64 = 5_000;
+
+/// Delete the entries older than `retention`; returns how many.
+pub async fn purge(state: &crate::app::AppState, retention: std::time::Duration) -> AppResult<u64> {
+    let cutoff = now() - retention;
+    let mut total = 0;
+    loop {
+        let oldest = Query::select()
+            .column(audit_log::Column::Id)
+            .from(audit_log::Entity)
+            .and_where(audit_log::Column::CreatedAt.lt(cutoff))
+            .order_by(audit_log::Column::Id, Order::Asc)
+            .limit(PURGE_BATCH)
+            .to_owned();
+        let deleted = state
+            .write(move |tx| {
+                Box::pin(async move {
+                    Ok(audit_log::Entity::delete_many()
+                        .filter(audit_log::Column::Id.in_subquery(oldest))
+                        .exec(tx)
+                        .await?
+                        .rows_affected)
+                })
+            })
+            .await?;
+        total += deleted;
+        if deleted < PURGE_BATCH {
+            return Ok(total);
+        }
+    }
 }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod accounts;
 pub mod activity;
 pub mod audit;
+pub mod audit_export;
 pub mod audit_query;
 pub mod authn;
 pub mod broadcast;

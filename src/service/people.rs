@@ -107,70 +107,23 @@ pub async fn list(state: &AppState, q: ListQuery<'_>) -> AppResult<Page> {
     if let Some(role) = q.role {
         filter = filter.add(user::Column::Role.eq(role.as_str()));
     }
-    let fetch = |extra: Condition, n: u64| {
-        user::Entity::find()
-            .filter(filter.clone())
-            .filter(extra)
-            .limit(n)
-    };
     let mut items = match q.sort {
         Sort::Username => {
             let after = match q.cursor {
                 Some(name) => Condition::all().add(user::Column::Username.gt(name)),
                 None => Condition::all(),
             };
-            fetch(after, limit + 1)
+            user::Entity::find()
+                .filter(filter)
+                .filter(after)
+                .limit(limit + 1)
                 .order_by_asc(user::Column::Username)
                 .all(&state.db)
                 .await?
         }
         Sort::LastActive => {
             let cursor = q.cursor.map(ActiveCursor::parse).transpose()?;
-            let never_seen = |after: Option<String>| {
-                let mut c = Condition::all().add(user::Column::LastActiveAt.is_null());
-                if let Some(name) = after {
-                    c = c.add(user::Column::Username.gt(name));
-                }
-                c
-            };
-            let mut items = Vec::new();
-            let seen_after = match &cursor {
-                None => Some(Condition::all()),
-                Some(ActiveCursor::Seen(at, id)) => Some(
-                    Condition::any()
-                        .add(user::Column::LastActiveAt.lt(*at))
-                        .add(
-                            Condition::all()
-                                .add(user::Column::LastActiveAt.eq(*at))
-                                .add(user::Column::Id.lt(*id)),
-                        ),
-                ),
-                Some(ActiveCursor::NeverSeen(_)) => None,
-            };
-            if let Some(after) = seen_after {
-                let seen = Condition::all()
-                    .add(user::Column::LastActiveAt.is_not_null())
-                    .add(after);
-                items = fetch(seen, limit + 1)
-                    .order_by_desc(user::Column::LastActiveAt)
-                    .order_by_desc(user::Column::Id)
-                    .all(&state.db)
-                    .await?;
-            }
-            let room = (limit + 1).saturating_sub(items.len() as u64);
-            if room > 0 {
-                let after = match cursor {
-                    Some(ActiveCursor::NeverSeen(name)) => Some(name),
-                    _ => None,
-                };
-                items.extend(
-                    fetch(never_seen(after), room)
-                        .order_by_asc(user::Column::Username)
-                        .all(&state.db)
-                        .await?,
-                );
-            }
-            items
+            by_last_activity(state, filter, cursor, limit + 1).await?
         }
     };
     let next_cursor = if items.len() as u64 > limit {
@@ -183,6 +136,58 @@ pub async fn list(state: &AppState, q: ListQuery<'_>) -> AppResult<Page> {
         None
     };
     Ok(Page { items, next_cursor })
+}
+
+/// Up to `n` people matching `filter` after `cursor`, most recently active first, then the
+/// never-active by username.
+async fn by_last_activity(
+    state: &AppState,
+    filter: Condition,
+    cursor: Option<ActiveCursor>,
+    n: u64,
+) -> AppResult<Vec<user::Model>> {
+    let mut items = Vec::new();
+    let seen_after = match &cursor {
+        None => Some(Condition::all()),
+        Some(ActiveCursor::Seen(at, id)) => Some(
+            Condition::any()
+                .add(user::Column::LastActiveAt.lt(*at))
+                .add(
+                    Condition::all()
+                        .add(user::Column::LastActiveAt.eq(*at))
+                        .add(user::Column::Id.lt(*id)),
+                ),
+        ),
+        Some(ActiveCursor::NeverSeen(_)) => None,
+    };
+    if let Some(after) = seen_after {
+        items = user::Entity::find()
+            .filter(filter.clone())
+            .filter(user::Column::LastActiveAt.is_not_null())
+            .filter(after)
+            .order_by_desc(user::Column::LastActiveAt)
+            .order_by_desc(user::Column::Id)
+            .limit(n)
+            .all(&state.db)
+            .await?;
+    }
+    let room = n.saturating_sub(items.len() as u64);
+    if room > 0 {
+        let mut never = Condition::all().add(user::Column::LastActiveAt.is_null());
+        if let Some(ActiveCursor::NeverSeen(name)) = cursor {
+            never = never.add(user::Column::Username.gt(name));
+        }
+        items.extend(
+            user::Entity::find()
+                .filter(filter)
+                .filter(never)
+                .order_by_asc(user::Column::Username)
+                .limit(room)
+                .all(&state.db)
+                .await?,
+        );
+    }
+    Ok(items)
 }
 
 /// What an admin sees of one person.

@@ -152,13 +152,17 @@ async fn admin_commands_work_beside_a_running_server() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("taken"), "{}", text(&out.stderr));
 
-    let out = colink(&["admin", "set-role", "carol", "admin"], &env, None);
+    let out = colink(
+        &["admin", "users", "set-role", "carol", "admin"],
+        &env,
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let carol = app.login("carol", PASSWORD).await;
     app.get("/admin/users", &carol.access).await.expect(200);
 
     let out = colink(
-        &["admin", "suspend", "carol", "--reason", "testing"],
+        &["admin", "users", "suspend", "carol", "--reason", "testing"],
         &env,
         None,
     );
@@ -170,7 +174,7 @@ async fn admin_commands_work_beside_a_running_server() {
     )
     .await
     .problem(403, "account_suspended");
-    let out = colink(&["admin", "unsuspend", "carol"], &env, None);
+    let out = colink(&["admin", "users", "unsuspend", "carol"], &env, None);
     assert!(out.status.success());
 
     // A reset link outstanding when the CLI sets a new password is void afterwards.

@@ -95,15 +95,24 @@ fn every_command_help_exits_0_and_describes_every_option() {
     for command in ["up", "down", "status"] {
         help_of(&["migrate", command]);
     }
-    for command in ["reset-password", "set-role", "suspend", "unsuspend"] {
-        let help = help_of(&["admin", command]);
+    let with_user: [&[&str]; 7] = [
+        &["admin", "reset-password"],
+        &["admin", "users", "set-role"],
+        &["admin", "users", "suspend"],
+        &["admin", "users", "unsuspend"],
+        &["admin", "users", "deactivate"],
+        &["admin", "users", "reactivate"],
+        &["admin", "users", "reset-2fa"],
+    ];
+    for command in with_user {
+        let help = help_of(command);
         let user = entries(&help)
             .into_iter()
             .find(|(name, _)| name == "<USER>")
-            .unwrap_or_else(|| panic!("admin {command} takes no USER:\n{help}"));
+            .unwrap_or_else(|| panic!("{command:?} takes no USER:\n{help}"));
         assert!(
             user.1.to_lowercase().contains("username or email"),
-            "admin {command}: {user:?}"
+            "{command:?}: {user:?}"
         );
     }
     let reset = help_of(&["admin", "reset-password"]);

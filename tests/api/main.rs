@@ -10,6 +10,7 @@
 mod account;
 mod admin;
 mod archived;
+mod audit_log;
 mod auth;
 mod backends;
 mod bad_input;

@@ -1,33 +1,30 @@
-//! Administration (role admin or owner): bot clients and the audit log here, people in
-//! [`people`].
+//! Administration (role admin or owner): bot clients here, people in [`people`], the audit
+//! log in [`audit`].
 
+mod audit;
 mod people;
 
+pub use audit::AuditApi;
 pub use people::PeopleApi;
 
 use crate::domain::{DisplayName, Username};
 use std::sync::Arc;
 
 use poem::Request;
-use poem_openapi::{
-    Object, OpenApi,
-    param::{Path, Query},
-    payload::Json,
-};
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     ApiTags,
     body::JsonBody,
-    dto::{Created, NoContent, Page},
+    dto::{Created, NoContent},
     security::{BearerAuth, meta},
     statuses::{self as s, ApiResult},
-    users::default_limit,
 };
 use crate::{
     app::AppState,
-    service::{audit_query, clients, users},
+    service::{clients, users},
 };
 
 pub struct AdminApi {
@@ -63,23 +60,6 @@ struct CreatedClient {
 #[derive(Object)]
 struct ClientList {
     items: Vec<Client>,
-}
-
-#[derive(Object)]
-struct AuditEntry {
-    id: Uuid,
-    #[oai(nullable)]
-    actor_id: Option<Uuid>,
-    action: String,
-    #[oai(nullable)]
-    target_type: Option<String>,
-    #[oai(nullable)]
-    target_id: Option<Uuid>,
-    #[oai(nullable)]
-    ip: Option<String>,
-    #[oai(nullable)]
-    details: Option<serde_json::Value>,
-    created_at: OffsetDateTime,
 }
 
 impl From<crate::db::entity::api_client::Model> for Client {
@@ -141,57 +121,5 @@ impl AdminApi {
         users::require_admin(auth.0)?;
         clients::revoke(&self.state, meta(&self.state, req), auth.0.user_id, id.0).await?;
         Ok(NoContent::NoContent)
-    }
-
-    /// The audit log, newest first: filter by actor, target, action and time (`from` inclusive,
-    /// `to` exclusive).
-    #[oai(path = "/audit", method = "get")]
-    #[allow(clippy::too_many_arguments)]
-    async fn audit(
-        &self,
-        auth: BearerAuth,
-        actor_id: Query<Option<Uuid>>,
-        target_id: Query<Option<Uuid>>,
-        #[oai(validator(max_length = 100))] action: Query<Option<String>>,
-        from: Query<Option<OffsetDateTime>>,
-        to: Query<Option<OffsetDateTime>>,
-        cursor: Query<Option<String>>,
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "200"))
-        )]
-        limit: Query<u64>,
-    ) -> ApiResult<Json<Page<AuditEntry>>, (s::Authed, s::BadRequest)> {
-        users::require_admin(auth.0)?;
-        let page = audit_query::list(
-            &self.state,
-            audit_query::Filter {
-                actor_id: actor_id.0,
-                target_id: target_id.0,
-                action: action.0,
-                from: from.0,
-                to: to.0,
-                cursor: cursor.0,
-                limit: limit.0,
-            },
-        )
-        .await?;
-        Ok(Json(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|e| AuditEntry {
-                    id: e.id,
-                    actor_id: e.actor_id,
-                    action: e.action,
-                    target_type: e.target_type,
-                    target_id: e.target_id,
-                    ip: e.ip,
-                    details: e.details.and_then(|d| serde_json::from_str(&d).ok()),
-                    created_at: e.created_at,
-                })
-                .collect(),
-            next_cursor: page.next_cursor,
-        }))
     }
 }
