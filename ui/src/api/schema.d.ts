@@ -9,7 +9,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The audit log, newest first. */
+        /**
+         * The audit log, newest first: filter by actor, target, action and time (`from` inclusive,
+         *     `to` exclusive).
+         */
         get: {
             parameters: {
                 query?: {
@@ -18,6 +21,7 @@ export interface paths {
                     cursor?: string;
                     from?: string;
                     limit?: number;
+                    target_id?: string;
                     to?: string;
                 };
                 header?: never;
@@ -32,6 +36,82 @@ export interface paths {
                     };
                     content: {
                         "application/json; charset=utf-8": components["schemas"]["Page_AuditEntry"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every matching entry of the audit log, oldest first, as a CSV or JSON-lines download
+         *     (streamed: any size).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    action?: string;
+                    actor_id?: string;
+                    format?: components["schemas"]["ExportFormat"];
+                    from?: string;
+                    target_id?: string;
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Every matching entry, oldest first. */
+                200: {
+                    headers: {
+                        /** @description `attachment; filename="colink-audit.csv"` (or `.jsonl`). */
+                        "Content-Disposition": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/x-ndjson": string;
+                        "text/csv; charset=utf-8": string;
                     };
                 };
                 /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
@@ -175,7 +255,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -288,13 +368,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All users, with search and a status filter (all, active, suspended, deactivated). */
+        /**
+         * Everyone, with search (username, display name, email), filters by status and role, and
+         *     sorted by username or by last activity.
+         */
         get: {
             parameters: {
                 query?: {
                     cursor?: string;
                     limit?: number;
                     query?: string;
+                    role?: components["schemas"]["RoleFilter"];
+                    sort?: components["schemas"]["SortBy"];
                     status?: components["schemas"]["StatusFilter"];
                 };
                 header?: never;
@@ -308,7 +393,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json; charset=utf-8": components["schemas"]["Page_User"];
+                        "application/json; charset=utf-8": components["schemas"]["Page_AdminUser"];
                     };
                 };
                 /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
@@ -348,6 +433,395 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One person: account state, last activity, 2FA and live sessions. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AdminUserDetail"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Deactivate someone: their messages stay and they show as deactivated; they cannot sign
+         *     in, every session ends and their WebSockets close at once. The last active owner cannot
+         *     be deactivated (409 `last_owner`).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Force a password reset: the current password stops working, every session ends, and
+         *     the user is mailed a link to choose a new one.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}/reactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reactivate a deactivated account. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AdminUser"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}/reset-2fa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn someone's two-factor authentication off (a lost phone): every session ends; they
+         *     sign in with their password and may enrol again. 409 when 2FA is off.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users/{id}/role": {
         parameters: {
             query?: never;
@@ -357,7 +831,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change a user's role. */
+        /**
+         * Change someone's role; their WebSockets reconnect and their tokens carry the new role at
+         *     once. Only owners grant or remove ownership; the last active owner stays one (409
+         *     `last_owner`).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -378,7 +856,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json; charset=utf-8": components["schemas"]["User"];
+                        "application/json; charset=utf-8": components["schemas"]["AdminUser"];
                     };
                 };
                 /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
@@ -426,7 +904,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -461,6 +939,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users/{id}/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of someone's sessions: its tokens stop working and its WebSockets close at once
+         *     (404 when it is not theirs or already ended).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    session_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users/{id}/suspend": {
         parameters: {
             query?: never;
@@ -470,7 +1023,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Suspend a user: they cannot log in, and every session ends at once. */
+        /**
+         * Suspend someone: they cannot sign in, every session ends and their WebSockets close at
+         *     once. The last active owner cannot be suspended (409 `last_owner`).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -491,7 +1047,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json; charset=utf-8": components["schemas"]["User"];
+                        "application/json; charset=utf-8": components["schemas"]["AdminUser"];
                     };
                 };
                 /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
@@ -539,7 +1095,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -600,7 +1156,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json; charset=utf-8": components["schemas"]["User"];
+                        "application/json; charset=utf-8": components["schemas"]["AdminUser"];
                     };
                 };
                 /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
@@ -639,7 +1195,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -773,7 +1329,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -868,7 +1424,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1604,7 +2160,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2013,7 +2569,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2125,7 +2681,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2230,7 +2786,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2352,7 +2908,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2783,7 +3339,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2963,7 +3519,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3047,7 +3603,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3204,7 +3760,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3284,7 +3840,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3437,7 +3993,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3548,7 +4104,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3718,7 +4274,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4389,7 +4945,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4507,7 +5063,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4599,7 +5155,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4712,7 +5268,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4819,7 +5375,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4950,7 +5506,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5155,7 +5711,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5265,7 +5821,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5365,7 +5921,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5468,7 +6024,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5561,7 +6117,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5859,7 +6415,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5926,7 +6482,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6020,7 +6576,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6131,7 +6687,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6429,7 +6985,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6548,7 +7104,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6798,7 +7354,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -7411,7 +7967,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`. */
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -7711,6 +8267,99 @@ export interface components {
             user_id: string;
         };
         /**
+         * AdminSession
+         * @description One of their signed-in sessions.
+         */
+        AdminSession: {
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description The last refresh (or the sign-in).
+             */
+            last_active_at: string;
+            /** Format: date-time */
+            started_at: string;
+        };
+        /**
+         * AdminUser
+         * @description A person as admins see them.
+         */
+        AdminUser: {
+            avatar_url?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Deactivated by an admin: the account and its messages stay, it cannot sign in. */
+            deactivated: boolean;
+            /** Format: date-time */
+            deactivated_at?: string | null;
+            display_name: string;
+            /** @description Only shown to the user themself and to admins. */
+            email?: string;
+            email_verified?: boolean;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When they last used CoLink (API or WebSocket), to the minute; null: never.
+             */
+            last_active_at?: string | null;
+            /** @description online, away, dnd or offline (see the WebSocket protocol). */
+            presence: string;
+            /** @description owner, admin, member, guest or bot. */
+            role: string;
+            status?: (components["schemas"]["UserStatus"] & unknown) | null;
+            suspended: boolean;
+            /** Format: date-time */
+            suspended_at?: string | null;
+            suspended_reason?: string | null;
+            /** @description Whether two-factor authentication is on: only in `GET /users/me`. */
+            totp_enabled?: boolean;
+            username: string;
+        };
+        /**
+         * AdminUserDetail
+         * @description A person with their security state.
+         */
+        AdminUserDetail: {
+            avatar_url?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Deactivated by an admin: the account and its messages stay, it cannot sign in. */
+            deactivated: boolean;
+            /** Format: date-time */
+            deactivated_at?: string | null;
+            display_name: string;
+            /** @description Only shown to the user themself and to admins. */
+            email?: string;
+            email_verified?: boolean;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When they last used CoLink (API or WebSocket), to the minute; null: never.
+             */
+            last_active_at?: string | null;
+            /** @description online, away, dnd or offline (see the WebSocket protocol). */
+            presence: string;
+            /** @description owner, admin, member, guest or bot. */
+            role: string;
+            /** @description Live sessions, most recently active first (at most 200). */
+            sessions: components["schemas"]["AdminSession"][];
+            status?: (components["schemas"]["UserStatus"] & unknown) | null;
+            suspended: boolean;
+            /** Format: date-time */
+            suspended_at?: string | null;
+            suspended_reason?: string | null;
+            /** @description Whether two-factor authentication is on: only in `GET /users/me`. */
+            totp_enabled?: boolean;
+            /** @description Whether two-factor authentication is on. */
+            two_factor_enabled: boolean;
+            username: string;
+        };
+        /**
          * @description A role an admin can give (bot accounts are made through API clients).
          * @enum {string}
          */
@@ -7887,6 +8536,11 @@ export interface components {
             /** @description markdown of 1–40,000 characters, not only white space, without control characters but tab and line breaks */
             content: string;
         };
+        /**
+         * @description The file format of an export.
+         * @enum {string}
+         */
+        ExportFormat: "csv" | "jsonl";
         /**
          * FieldProblem
          * @description One field of a request that broke a rule.
@@ -8163,6 +8817,15 @@ export interface components {
             workspace_id?: string | null;
         };
         /**
+         * Page_AdminUser
+         * @description One page of a list. `next_cursor` continues it (as `cursor`; for channel history, as
+         *     `before`, or `after` when reading forward); null on the last page.
+         */
+        Page_AdminUser: {
+            items: components["schemas"]["AdminUser"][];
+            next_cursor?: string | null;
+        };
+        /**
          * Page_AuditEntry
          * @description One page of a list. `next_cursor` continues it (as `cursor`; for channel history, as
          *     `before`, or `after` when reading forward); null on the last page.
@@ -8363,6 +9026,11 @@ export interface components {
         RoleBody: {
             role: components["schemas"]["AssignableRole"];
         };
+        /**
+         * @description Any role, to filter the list by.
+         * @enum {string}
+         */
+        RoleFilter: "owner" | "admin" | "member" | "guest" | "bot";
         /** SendBody */
         SendBody: {
             /** @description Your id for this message: sending it again returns the original (200) instead of a copy. */
@@ -8444,6 +9112,11 @@ export interface components {
             /** Format: uuid */
             shared_by: string;
         };
+        /**
+         * @description The order of `GET /admin/users`.
+         * @enum {string}
+         */
+        SortBy: "username" | "last_active";
         /** StatusBody */
         StatusBody: {
             /**
@@ -8665,6 +9338,8 @@ export interface components {
             avatar_url?: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description Deactivated by an admin: the account and its messages stay, it cannot sign in. */
+            deactivated: boolean;
             display_name: string;
             /** @description Only shown to the user themself and to admins. */
             email?: string;
