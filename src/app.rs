@@ -59,6 +59,8 @@ pub struct AppState {
     pub files_collected: std::sync::atomic::AtomicU64,
     /// Users' last activity, noted per request and stored in batches (see `service::activity`).
     pub activity: crate::service::activity::Activity,
+    /// When this process started serving (uptime in `GET /admin/system`).
+    pub started_at: time::OffsetDateTime,
     /// Message search (see `search`).
     pub search: crate::search::Search,
 }
@@ -182,6 +184,7 @@ impl AppState {
                 file_work: Default::default(),
                 files_collected: Default::default(),
                 activity: Default::default(),
+                started_at: time::OffsetDateTime::now_utc(),
                 search,
             },
             WorkerEnds {

@@ -72,9 +72,7 @@ type Apis = (
     threads::ThreadsApi,
     files::FilesApi,
     dms::DmsApi,
-    admin::AdminApi,
-    admin::PeopleApi,
-    admin::AuditApi,
+    admin::Apis,
     realtime::RealtimeApi,
     search::SearchApi,
 );
@@ -114,15 +112,7 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
         dms::DmsApi {
             state: state.clone(),
         },
-        admin::AdminApi {
-            state: state.clone(),
-        },
-        admin::PeopleApi {
-            state: state.clone(),
-        },
-        admin::AuditApi {
-            state: state.clone(),
-        },
+        admin::apis(state),
         realtime::RealtimeApi {
             state: state.clone(),
         },

@@ -20,14 +20,16 @@ pub async fn health() -> Json<serde_json::Value> {
 /// Every configured backend answers; 503 with the failing checks otherwise.
 #[handler]
 pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
-    let database = state.db.ping().await.map_err(|e| e.to_string());
-    let kv = state.kv.ping().await.map_err(|e| e.to_string());
-    let storage = state.storage.check().await.map_err(|e| e.to_string());
-    let check = |r: &Result<(), String>| match r {
-        Ok(()) => json!({ "status": "ok" }),
-        Err(e) => json!({ "status": "error", "error": e }),
-    };
-    let ok = database.is_ok() && kv.is_ok() && storage.is_ok();
+    let probes = crate::service::system::probe_required(&state).await;
+    let ok = !probes.iter().any(|p| p.failed());
+    let mut checks = serde_json::Map::new();
+    for probe in &probes {
+        let check = match &probe.result {
+            Some(Err(e)) => json!({ "status": "error", "error": e }),
+            _ => json!({ "status": "ok" }),
+        };
+        checks.insert(probe.name.into(), check);
+    }
     // Search does not decide readiness: while its index is rebuilt, everything else works.
     let search = match state.search.progress() {
         crate::search::Progress::Ready { lag, .. } => json!({
@@ -43,14 +45,10 @@ pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
             "total": total,
         }),
     };
+    checks.insert("search".into(), search);
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
-        "checks": {
-            "database": check(&database),
-            "kv": check(&kv),
-            "storage": check(&storage),
-            "search": search,
-        },
+        "checks": checks,
     });
     let status = if ok {
         StatusCode::OK

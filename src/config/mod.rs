@@ -421,10 +421,22 @@ impl Config {
 
     /// The effective configuration as TOML with every secret replaced by `[redacted]`.
     pub fn redacted_toml(&self) -> String {
-        let mut value = match toml::Value::try_from(self) {
-            Ok(v) => v,
-            Err(e) => return format!("# could not render configuration: {e}\n"),
-        };
+        match self.redacted() {
+            Ok(value) => toml::to_string_pretty(&value).unwrap_or_default(),
+            Err(e) => format!("# could not render configuration: {e}\n"),
+        }
+    }
+
+    /// The same as JSON (`GET /admin/system`).
+    pub fn redacted_json(&self) -> serde_json::Value {
+        self.redacted()
+            .ok()
+            .and_then(|value| serde_json::to_value(value).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    fn redacted(&self) -> Result<toml::Value, toml::ser::Error> {
+        let mut value = toml::Value::try_from(self)?;
         for path in [
             &["database", "url"][..],
             &["kv", "url"],
@@ -435,7 +447,7 @@ impl Config {
         ] {
             redact(&mut value, path);
         }
-        toml::to_string_pretty(&value).unwrap_or_default()
+        Ok(value)
     }
 }
 

@@ -37,6 +37,7 @@ pub mod registration;
 pub mod search;
 pub mod sessions;
 pub mod setup;
+pub mod system;
 pub mod threads;
 pub mod totp;
 pub mod users;

@@ -281,3 +281,52 @@ async fn bot_clients_use_the_client_credentials_grant() {
         .await
         .problem(401, "invalid_client");
 }
+
+#[tokio::test]
+async fn the_system_view_shows_version_backends_and_the_redacted_configuration() {
+    const KEY: &str = "a-server-secret-of-at-least-32-characters";
+    let app = crate::helpers::spawn_with(|c| {
+        c.auth.secret_key = Some(colink::config::Secret::new(KEY));
+    })
+    .await;
+    let (owner, _) = app.setup_owner().await;
+    let system = app.get("/admin/system", &owner.access).await.expect(200);
+    assert_eq!(system["version"], env!("CARGO_PKG_VERSION"));
+    assert!(system["uptime_seconds"].as_u64().is_some());
+    let backend = |name: &str| {
+        system["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {system}"))
+            .clone()
+    };
+    let database = backend("database");
+    let kind = if app.config.is_sqlite() {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    assert_eq!(database["kind"], kind);
+    assert_eq!(database["health"], "ok");
+    assert!(database["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(backend("storage")["kind"], "fs");
+    assert_eq!(backend("kv")["health"], "ok");
+    assert_eq!(backend("email")["health"], "unchecked");
+    // The configuration, with no secret in it.
+    let config = &system["config"];
+    assert_eq!(
+        config["search"]["backend"],
+        serde_json::to_value(app.config.search.backend).unwrap()
+    );
+    let text = system.to_string();
+    assert!(!text.contains(KEY), "the secret key leaked");
+    assert_eq!(config["auth"]["secret_key"], "[redacted]");
+    if let Some(url) = &app.config.database.url
+        && let Ok(parsed) = url::Url::parse(url.expose())
+        && let Some(password) = parsed.password()
+    {
+        assert!(!text.contains(password), "the database password leaked");
+    }
+}

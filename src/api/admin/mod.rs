@@ -1,11 +1,13 @@
 //! Administration (role admin or owner): bot clients here, people in [`people`], the audit
-//! log in [`audit`].
+//! log in [`audit`], the server itself in [`system`].
 
 mod audit;
 mod people;
+mod system;
 
 pub use audit::AuditApi;
 pub use people::PeopleApi;
+pub use system::SystemApi;
 
 use crate::domain::{DisplayName, Username};
 use std::sync::Arc;
@@ -29,6 +31,26 @@ use crate::{
 
 pub struct AdminApi {
     pub state: Arc<AppState>,
+}
+
+/// Every admin API (one element of the API tuple, which has at most 16).
+pub type Apis = (AdminApi, PeopleApi, AuditApi, SystemApi);
+
+pub fn apis(state: &Arc<AppState>) -> Apis {
+    (
+        AdminApi {
+            state: state.clone(),
+        },
+        PeopleApi {
+            state: state.clone(),
+        },
+        AuditApi {
+            state: state.clone(),
+        },
+        SystemApi {
+            state: state.clone(),
+        },
+    )
 }
 
 #[derive(Object)]

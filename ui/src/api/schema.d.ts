@@ -361,6 +361,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This server: version, uptime, each backend with its kind, health and probe latency, and
+         *     the effective configuration with secrets redacted.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["SystemInfo"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/users": {
         parameters: {
             query?: never;
@@ -8379,6 +8435,31 @@ export interface components {
             target_id?: string | null;
             target_type?: string | null;
         };
+        /**
+         * Backend
+         * @description One backend and how it answered just now.
+         */
+        Backend: {
+            /** @description Why the probe failed. */
+            error?: string;
+            /**
+             * @description ok, error, or unchecked (parts without a probe: the in-process bus, mail delivery;
+             *     search while off).
+             */
+            health: string;
+            /**
+             * @description The configured implementation: sqlite or postgres, embedded, fs or s3, tantivy, postgres
+             *     or off, memory, smtp or mailbox.
+             */
+            kind: string;
+            /**
+             * Format: double
+             * @description How long the probe took, in milliseconds (0 when unchecked).
+             */
+            latency_ms: number;
+            /** @description database, kv, storage, search, bus or email. */
+            name: string;
+        };
         /** ChangePasswordBody */
         ChangePasswordBody: {
             current_password: string;
@@ -9137,6 +9218,17 @@ export interface components {
         /** SuspendBody */
         SuspendBody: {
             reason: string;
+        };
+        /** SystemInfo */
+        SystemInfo: {
+            backends: components["schemas"]["Backend"][];
+            /** @description The effective configuration (`colink check-config`), secrets redacted. */
+            config: unknown;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: uint64 */
+            uptime_seconds: number;
+            version: string;
         };
         /** Thread */
         Thread: {
