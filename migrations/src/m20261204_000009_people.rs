@@ -4,6 +4,8 @@
 //!   (`service::activity` records it in batches, never per request). The admin list sorts by it
 //!   and the stats count active users from it, so it is indexed.
 //! - `audit_log (target_id, created_at)`: "everything that happened to this user / message".
+//! - `api_clients.scopes`: what a bot's tokens may do, space-separated (`read`, `write`);
+//!   clients made before have both.
 
 use sea_orm_migration::prelude::*;
 
@@ -30,6 +32,18 @@ impl MigrationTrait for Migration {
             false,
         )
         .await?;
+        m.alter_table(
+            Table::alter()
+                .table(ApiClients::Table)
+                .add_column(
+                    ColumnDef::new(ApiClients::Scopes)
+                        .string()
+                        .not_null()
+                        .default("read write"),
+                )
+                .to_owned(),
+        )
+        .await?;
         index(
             m,
             "ix_audit_log_target",
@@ -41,6 +55,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(ApiClients::Table)
+                .drop_column(ApiClients::Scopes)
+                .to_owned(),
+        )
+        .await?;
         m.drop_index(
             Index::drop()
                 .name("ix_audit_log_target")
@@ -69,6 +90,12 @@ impl MigrationTrait for Migration {
 enum Users {
     Table,
     LastActiveAt,
+}
+
+#[derive(DeriveIden)]
+enum ApiClients {
+    Table,
+    Scopes,
 }
 
 #[derive(DeriveIden)]

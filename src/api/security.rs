@@ -37,7 +37,21 @@ pub fn state(req: &Request) -> poem::Result<&Arc<AppState>> {
 
 async fn check_full(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     let principal = authn::authenticate(state(req)?, &bearer.token).await?;
-    if principal.scope != Scope::Full {
+    let reading = matches!(
+        *req.method(),
+        poem::http::Method::GET | poem::http::Method::HEAD
+    );
+    if !principal.scope.allows(reading) {
+        let needed = if principal.scope == Scope::Read {
+            "write"
+        } else {
+            "read"
+        };
+        return Err(
+            AppError::forbidden(format!("this bot's token lacks the `{needed}` scope")).into(),
+        );
+    }
+    if principal.scope == Scope::Enroll {
         return Err(AppError::new(
             ErrorCode::TotpEnrollmentRequired,
             "this server requires two-factor authentication: enroll with /auth/totp/setup first",

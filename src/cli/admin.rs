@@ -79,6 +79,15 @@ pub enum AdminAction {
         /// The bot user's username.
         #[arg(long)]
         username: String,
+        /// What its tokens may do, comma-separated: read (GET requests, WebSocket events),
+        /// write (posting, reacting, joining).
+        #[arg(long, default_value = "read,write")]
+        scopes: String,
+    },
+    /// Give a bot client a new secret (printed once); the old one and its tokens stop working.
+    RotateClientSecret {
+        /// The client_id (colink_…).
+        client_id: String,
     },
 }
 
@@ -210,14 +219,30 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             };
             super::admin_users::audit(&state, audit).await?
         }
-        AdminAction::CreateClient { name, username } => {
-            let new = clients::create(&state, meta, None, &name, &username)
+        AdminAction::CreateClient {
+            name,
+            username,
+            scopes,
+        } => {
+            let scopes = clients::BotScopes::from_names(scopes.split(',')).map_err(cli_error)?;
+            let new = clients::create(&state, meta, None, &name, &username, scopes)
                 .await
                 .map_err(cli_error)?;
             println!("client_id:     {}", new.client.client_id);
             println!("client_secret: {}", new.client_secret);
             println!("bot user:      {} ({})", new.bot.username, new.bot.id);
             println!("exchange them at POST /api/v1/auth/token (grant_type=client_credentials)");
+        }
+        AdminAction::RotateClientSecret { client_id } => {
+            let client = clients::find(&state, &client_id)
+                .await
+                .map_err(cli_error)?
+                .ok_or_else(|| anyhow::anyhow!("no client with client_id `{client_id}`"))?;
+            let (_, secret) = clients::rotate_secret(&state, meta, None, client.id)
+                .await
+                .map_err(cli_error)?;
+            println!("client_secret: {secret}");
+            println!("the previous secret and every token issued with it no longer work");
         }
     }
     Ok(())

@@ -15,6 +15,38 @@ pub enum Scope {
     Full,
     /// Only TOTP enrollment and reading one's own profile (`auth.require_totp` before enrollment).
     Enroll,
+    /// A bot with the `read` scope alone: GET requests and WebSocket events.
+    Read,
+    /// A bot with the `write` scope alone: requests that change something (posting), no reads.
+    Write,
+}
+
+impl Scope {
+    /// The token of a bot client with these scopes (both: [`Scope::Full`]).
+    pub fn for_bot(read: bool, write: bool) -> Option<Self> {
+        match (read, write) {
+            (true, true) => Some(Scope::Full),
+            (true, false) => Some(Scope::Read),
+            (false, true) => Some(Scope::Write),
+            (false, false) => None,
+        }
+    }
+
+    /// Whether a request that only reads (`reading`: GET, HEAD) or one that changes something
+    /// is allowed; `Enroll` is checked elsewhere.
+    pub fn allows(self, reading: bool) -> bool {
+        let reads = reading;
+        match self {
+            Scope::Full | Scope::Enroll => true,
+            Scope::Read => reads,
+            Scope::Write => !reads,
+        }
+    }
+
+    /// Whether it may receive events (a WebSocket).
+    pub fn reads(self) -> bool {
+        matches!(self, Scope::Full | Scope::Read)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -33,7 +33,6 @@ use crate::{
     app::AppState,
     domain::events::Event,
     error::{AppResult, ErrorCode},
-    identity::jwt::Scope,
     service::{Principal, access, authn},
 };
 
@@ -428,7 +427,7 @@ impl Conn {
         let fresh = match authn::verify(&self.state, token).await {
             Ok((principal, claims))
                 if principal.user_id == self.who.principal.user_id
-                    && principal.scope == Scope::Full =>
+                    && principal.scope == self.who.principal.scope =>
             {
                 Some((principal, claims.ver))
             }

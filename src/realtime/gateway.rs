@@ -25,7 +25,6 @@ use crate::{
     app::AppState,
     domain::Role,
     error::{AppError, ErrorCode},
-    identity::jwt::Scope,
     service::{accounts, authn},
 };
 
@@ -76,7 +75,7 @@ async fn authenticate(state: &AppState, credential: Credential) -> Result<Identi
             .ok_or(Refusal::Credential)?,
         Credential::Missing => return Err(Refusal::Credential),
     };
-    if principal.scope != Scope::Full {
+    if !principal.scope.reads() {
         return Err(Refusal::Credential);
     }
     let token_version = authn::token_state(state, principal.user_id)

@@ -33,6 +33,7 @@ pub mod action {
     pub const USER_CREATED: &str = "user.created";
     pub const CLIENT_CREATED: &str = "client.created";
     pub const CLIENT_REVOKED: &str = "client.revoked";
+    pub const CLIENT_SECRET_ROTATED: &str = "client.secret_rotated";
     pub const WORKSPACE_CREATED: &str = "workspace.created";
     pub const SETUP_COMPLETED: &str = "setup.completed";
 }

@@ -17,6 +17,57 @@ use crate::{
     },
 };
 
+/// What a bot's tokens may do: `read` (GET requests, WebSocket events) and `write` (requests
+/// that change something: posting, reacting, joining).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BotScopes {
+    pub read: bool,
+    pub write: bool,
+}
+
+impl BotScopes {
+    pub const ALL: Self = Self {
+        read: true,
+        write: true,
+    };
+
+    /// From names (`read`, `write`), at least one.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> AppResult<Self> {
+        let mut scopes = Self {
+            read: false,
+            write: false,
+        };
+        for name in names {
+            match name.trim() {
+                "read" => scopes.read = true,
+                "write" => scopes.write = true,
+                "" => {}
+                other => {
+                    return Err(AppError::validation(format!(
+                        "scopes: `{other}` is not read or write"
+                    )));
+                }
+            }
+        }
+        if !scopes.read && !scopes.write {
+            return Err(AppError::validation("scopes: give read, write or both"));
+        }
+        Ok(scopes)
+    }
+
+    /// As stored (`api_clients.scopes`); anything unreadable counts as no scope at all.
+    pub fn stored(text: &str) -> Option<Self> {
+        Self::from_names(text.split(' ')).ok()
+    }
+
+    pub fn names(self) -> Vec<&'static str> {
+        [(self.read, "read"), (self.write, "write")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect()
+    }
+}
+
 pub struct NewClient {
     pub client: api_client::Model,
     pub bot: user::Model,
@@ -32,6 +83,7 @@ pub async fn create(
     actor: Option<Uuid>,
     name: &str,
     username: &str,
+    scopes: BotScopes,
 ) -> AppResult<NewClient> {
     let display = DisplayName::parse(name)?;
     let username = Username::parse(username)?;
@@ -66,22 +118,25 @@ pub async fn create(
                     created_by: Set(actor),
                     created_at: Set(now()),
                     revoked_at: Set(None),
+                    scopes: Set(scopes.names().join(" ")),
                 }
                 .insert(tx)
                 .await?;
                 audit::record(
-                tx,
-                meta,
-                audit::Entry {
-                    actor,
-                    action: audit::action::CLIENT_CREATED,
-                    target: Some(("api_client", client.id)),
-                    details: Some(
-                        serde_json::json!({ "client_id": client.client_id, "bot_user_id": bot.id }),
-                    ),
-                },
-            )
-            .await?;
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor,
+                        action: audit::action::CLIENT_CREATED,
+                        target: Some(("api_client", client.id)),
+                        details: Some(serde_json::json!({
+                            "client_id": client.client_id,
+                            "bot_user_id": bot.id,
+                            "scopes": scopes.names(),
+                        })),
+                    },
+                )
+                .await?;
                 Ok((client, bot))
             })
         })
@@ -134,6 +189,59 @@ pub async fn revoke(state: &AppState, meta: RequestMeta, actor: Uuid, id: Uuid) 
     Ok(())
 }
 
+/// The client with this `client_id` (`colink_…`).
+pub async fn find(state: &AppState, client_id: &str) -> AppResult<Option<api_client::Model>> {
+    Ok(api_client::Entity::find()
+        .filter(api_client::Column::ClientId.eq(client_id.trim()))
+        .one(&state.db)
+        .await?)
+}
+
+/// Give a client a new secret (shown once): the old one stops working and every token issued
+/// with it is revoked.
+#[tracing::instrument(skip_all, fields(client = %id))]
+pub async fn rotate_secret(
+    state: &AppState,
+    meta: RequestMeta,
+    actor: Option<Uuid>,
+    id: Uuid,
+) -> AppResult<(api_client::Model, String)> {
+    let client = api_client::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("client"))?;
+    if client.revoked_at.is_some() {
+        return Err(AppError::conflict("the client is revoked"));
+    }
+    let bot_id = client.bot_user_id;
+    let secret = opaque::generate();
+    let secret_hash = opaque::hash(&secret);
+    let updated = state
+        .write(|tx| {
+            Box::pin(async move {
+                let mut active = client.into_active_model();
+                active.secret_hash = Set(secret_hash);
+                let updated = active.update(tx).await?;
+                super::sessions::revoke_all(tx, bot_id).await?;
+                audit::record(
+                    tx,
+                    meta,
+                    audit::Entry {
+                        actor,
+                        action: audit::action::CLIENT_SECRET_ROTATED,
+                        target: Some(("api_client", id)),
+                        details: None,
+                    },
+                )
+                .await?;
+                Ok(updated)
+            })
+        })
+        .await?;
+    state.token_states.forget(&bot_id);
+    Ok((updated, secret))
+}
+
 /// The client-credentials grant: an access token for the client's bot user.
 #[tracing::instrument(skip_all)]
 pub async fn token(
@@ -157,12 +265,15 @@ pub async fn token(
     if !super::authn::token_state_of(&bot).active {
         return Err(invalid());
     }
+    let scope = BotScopes::stored(&client.scopes)
+        .and_then(|s| Scope::for_bot(s.read, s.write))
+        .ok_or_else(invalid)?;
     let ttl = state.config.auth.access_ttl.secs();
     Ok((
         state.jwt.issue(Grant {
             user_id: bot.id,
             version: bot.token_version,
-            scope: Scope::Full,
+            scope,
             session: None,
             ttl_secs: ttl,
         }),

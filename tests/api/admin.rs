@@ -10,6 +10,7 @@ fn valid_body(method: &str, template: &str) -> Option<serde_json::Value> {
         ("post", "/admin/users/{id}/suspend") => json!({"reason": "x"}),
         ("post", "/admin/users/{id}/role") => json!({"role": "member"}),
         ("post", "/admin/clients") => json!({"name": "Bot", "username": "bot1"}),
+        ("post", "/admin/clients/{id}/rotate-secret") => json!({}),
         ("get" | "delete", _) => return None,
         _ => json!({}),
     })
@@ -78,7 +79,7 @@ async fn members_and_guests_get_403_on_every_admin_route_of_the_openapi_document
             checked += 1;
         }
     }
-    assert!(checked >= 14, "only {checked} admin operations found");
+    assert!(checked >= 17, "only {checked} admin operations found");
     // Creating workspaces is for admins too.
     app.post("/workspaces", Some(&alice.access), json!({"name": "Nope"}))
         .await
@@ -329,4 +330,144 @@ async fn the_system_view_shows_version_backends_and_the_redacted_configuration()
     {
         assert!(!text.contains(password), "the database password leaked");
     }
+}
+
+/// A bot client's token for `scopes`: (access token, client id, secret, bot user id).
+async fn bot(
+    app: &crate::helpers::TestApp,
+    owner: &crate::helpers::Session,
+    username: &str,
+    scopes: serde_json::Value,
+) -> (String, String, String, String) {
+    let created = app
+        .post(
+            "/admin/clients",
+            Some(&owner.access),
+            json!({"name": "Bot", "username": username, "scopes": scopes}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(created["scopes"], scopes);
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap().to_string(),
+        created["client_secret"].as_str().unwrap().to_string(),
+    );
+    let token = app
+        .post(
+            "/auth/token",
+            None,
+            json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}),
+        )
+        .await
+        .expect(200);
+    (
+        token["access_token"].as_str().unwrap().to_string(),
+        id,
+        secret,
+        created["bot_user_id"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn bot_scopes_limit_what_its_tokens_do_and_a_rotated_secret_ends_the_old_ones() {
+    let app = spawn_app().await;
+    let (owner, _) = app.setup_owner().await;
+    let channel = app.channel(&owner, "deploys", false).await;
+
+    // A write-only bot posts (as a bot) but cannot read.
+    let (writer, writer_client, writer_secret, writer_id) =
+        bot(&app, &owner, "deploybot", json!(["write"])).await;
+    app.post(
+        &format!("/channels/{channel}/join"),
+        Some(&writer),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let posted = app
+        .post(
+            &format!("/channels/{channel}/messages"),
+            Some(&writer),
+            json!({"content": "deployed v1.2"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(posted["user_id"], writer_id.as_str());
+    let refused = app
+        .get(&format!("/channels/{channel}/messages"), &writer)
+        .await
+        .problem(403, "forbidden");
+    assert!(refused["detail"].as_str().unwrap().contains("`read` scope"));
+    let author = app
+        .get(&format!("/users/{writer_id}"), &owner.access)
+        .await
+        .expect(200);
+    assert_eq!(author["role"], "bot");
+
+    // A read-only bot reads but changes nothing.
+    let (reader, ..) = bot(&app, &owner, "statsbot", json!(["read"])).await;
+    app.get("/users/me", &reader).await.expect(200);
+    let refused = app
+        .post(
+            &format!("/channels/{channel}/join"),
+            Some(&reader),
+            json!({}),
+        )
+        .await
+        .problem(403, "forbidden");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`write` scope")
+    );
+
+    for scopes in [json!([]), json!(["admin"]), json!(["read", "read"])] {
+        app.post(
+            "/admin/clients",
+            Some(&owner.access),
+            json!({"name": "Bot", "username": "nobot", "scopes": scopes}),
+        )
+        .await
+        .problem(400, "validation_failed");
+    }
+
+    // Rotating the secret: the old secret and its tokens stop working, the new one works.
+    let listed = app.get("/admin/clients", &owner.access).await.expect(200);
+    let id = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == writer_client.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rotated = app
+        .post(
+            &format!("/admin/clients/{id}/rotate-secret"),
+            Some(&owner.access),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, writer_secret);
+    app.post(
+        &format!("/channels/{channel}/messages"),
+        Some(&writer),
+        json!({"content": "still here?"}),
+    )
+    .await
+    .problem(401, "token_revoked");
+    app.post("/auth/token", None, json!({"grant_type": "client_credentials", "client_id": writer_client, "client_secret": writer_secret}))
+        .await
+        .problem(401, "invalid_client");
+    app.post("/auth/token", None, json!({"grant_type": "client_credentials", "client_id": writer_client, "client_secret": new_secret}))
+        .await
+        .expect(200);
+    let audit = app.audit(&owner, "client.secret_rotated").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["actor_id"], owner.user_id.as_str());
+    assert_eq!(audit[0]["target_id"], id.as_str());
 }

@@ -13,7 +13,7 @@ use crate::domain::{DisplayName, Username};
 use std::sync::Arc;
 
 use poem::Request;
-use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{Enum, Object, OpenApi, param::Path, payload::Json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -59,6 +59,25 @@ struct NewClientBody {
     name: DisplayName,
     /// The bot user's username.
     username: Username,
+    /// What its tokens may do (default both): `read` (GET requests and WebSocket events),
+    /// `write` (requests that change something: posting, reacting, joining).
+    #[oai(
+        default = "all_scopes",
+        validator(min_items = 1, max_items = 2, unique_items)
+    )]
+    scopes: Vec<ClientScope>,
+}
+
+/// A bot client's permission.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Hash)]
+#[oai(rename_all = "lowercase")]
+enum ClientScope {
+    Read,
+    Write,
+}
+
+fn all_scopes() -> Vec<ClientScope> {
+    vec![ClientScope::Read, ClientScope::Write]
 }
 
 #[derive(Object)]
@@ -69,6 +88,7 @@ struct Client {
     bot_user_id: Uuid,
     created_at: OffsetDateTime,
     revoked: bool,
+    scopes: Vec<ClientScope>,
 }
 
 #[derive(Object)]
@@ -93,6 +113,20 @@ impl From<crate::db::entity::api_client::Model> for Client {
             bot_user_id: c.bot_user_id,
             created_at: c.created_at,
             revoked: c.revoked_at.is_some(),
+            scopes: clients::BotScopes::stored(&c.scopes)
+                .map(|s| {
+                    s.names()
+                        .into_iter()
+                        .map(|n| {
+                            if n == "read" {
+                                ClientScope::Read
+                            } else {
+                                ClientScope::Write
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -124,12 +158,39 @@ impl AdminApi {
             Some(auth.0.user_id),
             body.name.as_str(),
             body.username.as_str(),
+            clients::BotScopes {
+                read: body.scopes.contains(&ClientScope::Read),
+                write: body.scopes.contains(&ClientScope::Write),
+            },
         )
         .await?;
         Ok(Created::Created(Json(CreatedClient {
             client: new.client.into(),
             client_secret: new.client_secret,
         })))
+    }
+
+    /// Give a bot client a new secret (shown once): the old secret and every token issued with
+    /// it stop working at once.
+    #[oai(path = "/clients/:id/rotate-secret", method = "post")]
+    async fn rotate_secret(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<CreatedClient>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
+        users::require_admin(auth.0)?;
+        let (client, client_secret) = clients::rotate_secret(
+            &self.state,
+            meta(&self.state, req),
+            Some(auth.0.user_id),
+            id.0,
+        )
+        .await?;
+        Ok(Json(CreatedClient {
+            client: client.into(),
+            client_secret,
+        }))
     }
 
     /// Revoke a bot client and its tokens.

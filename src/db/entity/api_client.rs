@@ -14,6 +14,8 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// What its tokens may do, space-separated: `read`, `write`.
+    pub scopes: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

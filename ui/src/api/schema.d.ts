@@ -361,6 +361,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/clients/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a bot client a new secret (shown once): the old secret and every token issued with
+         *     it stop working at once.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["CreatedClient"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/system": {
         parameters: {
             query?: never;
@@ -8533,6 +8618,7 @@ export interface components {
             id: string;
             name: string;
             revoked: boolean;
+            scopes: components["schemas"]["ClientScope"][];
         };
         /** ClientCredentials */
         ClientCredentials: {
@@ -8545,6 +8631,11 @@ export interface components {
         ClientList: {
             items: components["schemas"]["Client"][];
         };
+        /**
+         * @description A bot client's permission.
+         * @enum {string}
+         */
+        ClientScope: "read" | "write";
         /** ClientToken */
         ClientToken: {
             access_token: string;
@@ -8605,6 +8696,7 @@ export interface components {
             id: string;
             name: string;
             revoked: boolean;
+            scopes: components["schemas"]["ClientScope"][];
         };
         /** DownloadUrl */
         DownloadUrl: {
@@ -8849,6 +8941,15 @@ export interface components {
         NewClientBody: {
             /** @description Shown as the bot's display name. */
             name: string;
+            /**
+             * @description What its tokens may do (default both): `read` (GET requests and WebSocket events),
+             *     `write` (requests that change something: posting, reacting, joining).
+             * @default [
+             *       "read",
+             *       "write"
+             *     ]
+             */
+            scopes: components["schemas"]["ClientScope"][];
             /** @description The bot user's username. */
             username: string;
         };
