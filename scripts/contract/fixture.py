@@ -72,6 +72,7 @@ json.dump(
 
 pinned = {
     "GET /users/{id}": {"id": member},
+    "GET /admin/users/{id}": {"id": member},
     "GET /workspaces/{id}": {"id": workspace},
     "POST /workspaces/{id}/invites": {"id": workspace},
     "GET /channels/{id}": {"id": channel},
