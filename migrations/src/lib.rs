@@ -12,6 +12,7 @@ mod m20261201_000006_channel_versions;
 mod m20261202_000007_files;
 mod m20261203_000008_search;
 mod m20261204_000009_people;
+mod m20261205_000010_reports;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_files::Migration),
             Box::new(m20261203_000008_search::Migration),
             Box::new(m20261204_000009_people::Migration),
+            Box::new(m20261205_000010_reports::Migration),
         ]
     }
 }

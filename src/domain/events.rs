@@ -92,6 +92,9 @@ events! {
     FileUploaded(FileView) = "file.uploaded",
     /// Internal (never sent to clients): sessions ended; the hub closes their connections.
     SessionRevoked(SessionRevoked) = "session.revoked",
+    /// An admin moderated a message (deleted it, or dismissed its reports); to the admin's
+    /// own connections, and to bus consumers.
+    ModerationAction(ModerationAction) = "moderation.action",
 }
 
 impl std::str::FromStr for EventKind {
@@ -135,6 +138,27 @@ pub struct MessageDeleted {
     pub seq: i64,
     pub thread_root_id: Option<Uuid>,
     pub deleted_by: Uuid,
+}
+
+/// What a moderator did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationKind {
+    /// The message was deleted by an admin.
+    MessageDeleted,
+    /// Its reports were dismissed: the message stays.
+    ReportsDismissed,
+}
+
+/// `moderation.action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModerationAction {
+    pub action: ModerationKind,
+    pub message_id: Uuid,
+    /// The message's author.
+    pub author_id: Uuid,
+    /// Open reports this resolved.
+    pub reports_resolved: u64,
 }
 
 /// `reaction.added` / `reaction.removed`.

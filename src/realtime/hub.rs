@@ -318,13 +318,14 @@ impl Hub {
         let mut mention_job = None;
         let slow = {
             let reg = self.read();
-            // Read markers, thread state and uploads are private: only the user's own
-            // connections.
+            // Read markers, thread state, uploads and moderation are private: only the
+            // actor's own connections.
             let private = matches!(
                 event.data,
                 EventData::ConversationRead(_)
                     | EventData::ThreadUpdated(_)
                     | EventData::FileUploaded(_)
+                    | EventData::ModerationAction(_)
             );
             let subscribed: HashSet<ConnId> = if private {
                 event

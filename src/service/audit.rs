@@ -34,6 +34,10 @@ pub mod action {
     pub const CLIENT_CREATED: &str = "client.created";
     pub const CLIENT_REVOKED: &str = "client.revoked";
     pub const CLIENT_SECRET_ROTATED: &str = "client.secret_rotated";
+    /// An admin deleted a message (from the queue or directly).
+    pub const MESSAGE_DELETED_BY_ADMIN: &str = "moderation.message_deleted";
+    /// An admin dismissed a message's reports.
+    pub const REPORTS_DISMISSED: &str = "moderation.reports_dismissed";
     pub const WORKSPACE_CREATED: &str = "workspace.created";
     pub const SETUP_COMPLETED: &str = "setup.completed";
 }

@@ -353,47 +353,50 @@ pub async fn delete(state: &AppState, principal: Principal, message_id: Uuid) ->
         return Ok(());
     }
     let (tx, _write) = state.begin_write().await?;
-    // Only the first of concurrent deletes changes anything (and emits).
+    remove(&tx, &access.channel, principal.user_id, m.id).await?;
+    events::commit(state, tx).await
+}
+
+/// Delete message `id` of `channel` as `actor`, in `tx`: the row stays with `deleted_at`, its
+/// mentions, pin and counts go, `message.deleted` (and the thread root's update) is emitted.
+/// Only the first of concurrent deletes changes anything: `None` when another one won.
+pub async fn remove(
+    tx: &sea_orm::DatabaseTransaction,
+    channel: &channel::Model,
+    actor: Uuid,
+    id: Uuid,
+) -> AppResult<Option<message::Model>> {
     let Some(deleted) = message::Entity::update_many()
         .col_expr(message::Column::DeletedAt, Expr::value(Some(now())))
-        .col_expr(
-            message::Column::DeletedBy,
-            Expr::value(Some(principal.user_id)),
-        )
-        .filter(message::Column::Id.eq(m.id))
+        .col_expr(message::Column::DeletedBy, Expr::value(Some(actor)))
+        .filter(message::Column::Id.eq(id))
         .filter(message::Column::DeletedAt.is_null())
-        .exec_with_returning(&tx)
+        .exec_with_returning(tx)
         .await?
         .pop()
     else {
-        return Ok(());
+        return Ok(None);
     };
-    let mentioned = super::read_counts::stored_mentions(&tx, deleted.id).await?;
+    let mentioned = super::read_counts::stored_mentions(tx, deleted.id).await?;
     mention::Entity::delete_many()
         .filter(mention::Column::MessageId.eq(deleted.id))
-        .exec(&tx)
+        .exec(tx)
         .await?;
-    super::read_counts::on_delete(&tx, &deleted, &mentioned).await?;
-    pin::Entity::delete_by_id(deleted.id).exec(&tx).await?;
+    super::read_counts::on_delete(tx, &deleted, &mentioned).await?;
+    pin::Entity::delete_by_id(deleted.id).exec(tx).await?;
     let gone = MessageDeleted {
         id: deleted.id,
         seq: deleted.seq,
         thread_root_id: deleted.thread_root_id,
-        deleted_by: principal.user_id,
+        deleted_by: actor,
     };
-    events::emit_in(
-        &tx,
-        &access.channel,
-        principal.user_id,
-        EventData::MessageDeleted(gone),
-    )
-    .await?;
+    events::emit_in(tx, channel, actor, EventData::MessageDeleted(gone)).await?;
     if let Some(root_id) = deleted.thread_root_id
-        && let Some(root) = threads::bump_root(&tx, root_id, -1, None).await?
+        && let Some(root) = threads::bump_root(tx, root_id, -1, None).await?
     {
-        let view = one(&tx, principal.user_id, root).await?;
-        emit_updated(&tx, &access.channel, principal.user_id, &view).await?;
+        let view = one(tx, actor, root).await?;
+        emit_updated(tx, channel, actor, &view).await?;
     }
-    latest_page::bump(&tx, access.channel.id).await?;
-    events::commit(state, tx).await
+    latest_page::bump(tx, channel.id).await?;
+    Ok(Some(deleted))
 }

@@ -27,6 +27,7 @@ pub mod login;
 pub mod marker_writer;
 pub mod message_writer;
 pub mod messages;
+pub mod moderation;
 pub mod page;
 pub mod people;
 pub mod reactions;

@@ -39,6 +39,7 @@ mod latest_page;
 mod lockout;
 mod mentions;
 mod messages;
+mod moderation;
 mod pagination;
 mod password;
 mod people;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Every event type; the scenario must produce each at least once.
-const EVENT_TYPES: [&str; 14] = [
+const EVENT_TYPES: [&str; 15] = [
     "message.created",
     "message.updated",
     "message.deleted",
@@ -34,6 +34,7 @@ const EVENT_TYPES: [&str; 14] = [
     "thread.updated",
     "file.uploaded",
     "session.revoked",
+    "moderation.action",
 ];
 
 fn golden(name: &str) -> PathBuf {
@@ -373,6 +374,26 @@ async fn every_event_type_keeps_its_wire_format() {
         )
         .await
         .unwrap();
+
+    // A reported message deleted from the moderation queue: moderation.action (private to the
+    // admin).
+    let moderated = app.channel(&alice, "moderated", false).await;
+    let reported = app.send(&alice, &moderated, "reported").await;
+    let reported = reported["id"].as_str().unwrap();
+    app.post(
+        &format!("/messages/{reported}/report"),
+        Some(&alice.access),
+        json!({"reason": "wire"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        &format!("/admin/moderation/queue/{reported}/resolve"),
+        Some(&owner.access),
+        json!({"action": "delete"}),
+    )
+    .await
+    .expect(204);
 
     let rows = outbox::Entity::find()
         .order_by_asc(outbox::Column::Position)

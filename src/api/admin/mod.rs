@@ -2,10 +2,12 @@
 //! log in [`audit`], the server itself in [`system`].
 
 mod audit;
+mod moderation;
 mod people;
 mod system;
 
 pub use audit::AuditApi;
+pub use moderation::ModerationApi;
 pub use people::PeopleApi;
 pub use system::SystemApi;
 
@@ -34,7 +36,7 @@ pub struct AdminApi {
 }
 
 /// Every admin API (one element of the API tuple, which has at most 16).
-pub type Apis = (AdminApi, PeopleApi, AuditApi, SystemApi);
+pub type Apis = (AdminApi, PeopleApi, AuditApi, SystemApi, ModerationApi);
 
 pub fn apis(state: &Arc<AppState>) -> Apis {
     (
@@ -48,6 +50,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
             state: state.clone(),
         },
         SystemApi {
+            state: state.clone(),
+        },
+        ModerationApi {
             state: state.clone(),
         },
     )

@@ -17,6 +17,7 @@ pub mod pin;
 pub mod reaction;
 pub mod recovery_code;
 pub mod refresh_token;
+pub mod report;
 pub mod search_state;
 pub mod thread_follow;
 pub mod upload_chunk;
