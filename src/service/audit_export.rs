@@ -7,7 +7,9 @@
 
 use bytes::Bytes;
 use futures_util::Stream;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use uuid::Uuid;
 
@@ -47,6 +49,28 @@ pub struct Filter {
     pub from: Option<OffsetDateTime>,
     /// Exclusive.
     pub to: Option<OffsetDateTime>,
+}
+
+impl Filter {
+    /// `select` narrowed to the matching entries.
+    pub fn apply(&self, mut q: Select<audit_log::Entity>) -> Select<audit_log::Entity> {
+        if let Some(actor) = self.actor_id {
+            q = q.filter(audit_log::Column::ActorId.eq(actor));
+        }
+        if let Some(target) = self.target_id {
+            q = q.filter(audit_log::Column::TargetId.eq(target));
+        }
+        if let Some(action) = &self.action {
+            q = q.filter(audit_log::Column::Action.eq(action.as_str()));
+        }
+        if let Some(from) = self.from {
+            q = q.filter(audit_log::Column::CreatedAt.gte(from));
+        }
+        if let Some(to) = self.to {
+            q = q.filter(audit_log::Column::CreatedAt.lt(to));
+        }
+        q
+    }
 }
 
 pub const CSV_HEADER: &str = "id,created_at,actor_id,action,target_type,target_id,ip,details\r\n";
@@ -110,22 +134,9 @@ async fn page(
     after: Option<Uuid>,
     limit: u64,
 ) -> AppResult<Vec<audit_log::Model>> {
-    let mut q = audit_log::Entity::find().order_by_asc(audit_log::Column::Id);
-    if let Some(actor) = f.actor_id {
-        q = q.filter(audit_log::Column::ActorId.eq(actor));
-    }
-    if let Some(target) = f.target_id {
-        q = q.filter(audit_log::Column::TargetId.eq(target));
-    }
-    if let Some(action) = &f.action {
-        q = q.filter(audit_log::Column::Action.eq(action.as_str()));
-    }
-    if let Some(from) = f.from {
-        q = q.filter(audit_log::Column::CreatedAt.gte(from));
-    }
-    if let Some(to) = f.to {
-        q = q.filter(audit_log::Column::CreatedAt.lt(to));
-    }
+    let mut q = f
+        .apply(audit_log::Entity::find())
+        .order_by_asc(audit_log::Column::Id);
     if let Some(after) = after {
         q = q.filter(audit_log::Column::Id.gt(after));
     }

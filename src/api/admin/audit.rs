@@ -118,19 +118,14 @@ impl AuditApi {
         limit: Query<u64>,
     ) -> ApiResult<Json<Page<AuditEntry>>, (s::Authed, s::BadRequest)> {
         users::require_admin(auth.0)?;
-        let page = audit_query::list(
-            &self.state,
-            audit_query::Filter {
-                actor_id: actor_id.0,
-                target_id: target_id.0,
-                action: action.0,
-                from: from.0,
-                to: to.0,
-                cursor: cursor.0,
-                limit: limit.0,
-            },
-        )
-        .await?;
+        let filter = audit_export::Filter {
+            actor_id: actor_id.0,
+            target_id: target_id.0,
+            action: action.0,
+            from: from.0,
+            to: to.0,
+        };
+        let page = audit_query::list(&self.state, &filter, cursor.as_deref(), limit.0).await?;
         Ok(Json(Page {
             items: page
                 .items
