@@ -16,6 +16,7 @@ use sea_orm::{
     Set, SqlErr,
     sea_query::{Expr, ExprTrait, Func},
 };
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Principal, RequestMeta, access, audit, events, messages, now, users};
@@ -86,12 +87,13 @@ pub struct QueuePage {
     pub next_cursor: Option<String>,
 }
 
-/// The open queue: messages with open reports, the longest-waiting first. The cursor is the
-/// first report id of the last entry (ids are UUIDv7, so they order by time).
+/// The open queue: messages with open reports, the longest-waiting first (by their first open
+/// report's time, then message id). The cursor is the last entry's `<unix ns>.<message id>`.
+/// (Not `MIN(id)`: PostgreSQL has no `min` for uuid.)
 #[tracing::instrument(skip_all)]
 pub async fn queue(state: &AppState, cursor: Option<&str>, limit: u64) -> AppResult<QueuePage> {
     let limit = limit.clamp(1, users::MAX_PAGE);
-    let first = Expr::from(Func::min(Expr::col(report::Column::Id)));
+    let first = Expr::from(Func::min(Expr::col(report::Column::CreatedAt)));
     let mut q = report::Entity::find()
         .select_only()
         .column(report::Column::OpenFor)
@@ -99,17 +101,24 @@ pub async fn queue(state: &AppState, cursor: Option<&str>, limit: u64) -> AppRes
         .filter(report::Column::OpenFor.is_not_null())
         .group_by(report::Column::OpenFor)
         .order_by_asc(first.clone())
+        .order_by_asc(report::Column::OpenFor)
         .limit(limit + 1);
     if let Some(cursor) = cursor {
-        let after: Uuid = cursor
-            .parse()
-            .map_err(|_| AppError::validation("cursor: not a cursor of this list"))?;
-        q = q.having(first.gt(after));
+        let (at, id) = parse_cursor(cursor)?;
+        q = q.having(
+            Condition::any().add(first.clone().gt(at)).add(
+                Condition::all()
+                    .add(first.eq(at))
+                    .add(report::Column::OpenFor.gt(id)),
+            ),
+        );
     }
-    let mut waiting: Vec<(Uuid, Uuid)> = q.into_tuple().all(&state.db).await?;
+    let mut waiting: Vec<(Uuid, OffsetDateTime)> = q.into_tuple().all(&state.db).await?;
     let next_cursor = if waiting.len() as u64 > limit {
         waiting.truncate(limit as usize);
-        waiting.last().map(|(_, first)| first.to_string())
+        waiting
+            .last()
+            .map(|(id, at)| format!("{}.{id}", at.unix_timestamp_nanos()))
     } else {
         None
     };
@@ -159,6 +168,14 @@ pub async fn queue(state: &AppState, cursor: Option<&str>, limit: u64) -> AppRes
         })
         .collect();
     Ok(QueuePage { items, next_cursor })
+}
+
+fn parse_cursor(cursor: &str) -> AppResult<(OffsetDateTime, Uuid)> {
+    let bad = || AppError::validation("cursor: not a cursor of this list");
+    let (nanos, id) = cursor.split_once('.').ok_or_else(bad)?;
+    let nanos: i128 = nanos.parse().map_err(|_| bad())?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| bad())?;
+    Ok((at, id.parse().map_err(|_| bad())?))
 }
 
 /// How an admin resolves a queue entry.

@@ -210,3 +210,46 @@ async fn admins_delete_any_message_even_in_a_dm_and_members_cannot() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_queue_pages_through_every_reported_message_once_longest_waiting_first() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let channel = app.channel(&alice, "lounge", false).await;
+    app.join(&bob, &channel).await;
+    let mut reported = Vec::new();
+    for n in 0..5 {
+        let m = app.send(&alice, &channel, &format!("message {n}")).await;
+        let id = m["id"].as_str().unwrap().to_string();
+        app.post(
+            &format!("/messages/{id}/report"),
+            Some(&bob.access),
+            json!({"reason": "spam"}),
+        )
+        .await
+        .expect(201);
+        reported.push(id);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..10 {
+        let page = app
+            .get(
+                &format!("/admin/moderation/queue?limit=2{cursor}"),
+                &owner.access,
+            )
+            .await
+            .expect(200);
+        for e in page["items"].as_array().unwrap() {
+            seen.push(e["message_id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, reported);
+    app.get("/admin/moderation/queue?cursor=nope", &owner.access)
+        .await
+        .problem(400, "validation_failed");
+}
