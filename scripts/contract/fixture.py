@@ -105,6 +105,7 @@ OPAQUE = {
     "GET /users": "cursor",
     "GET /admin/users": "cursor",
     "GET /admin/audit": "cursor",
+    "GET /admin/moderation/queue": "cursor",
     "GET /messages/{id}/thread": "cursor",
     "GET /threads": "cursor",
     "POST /setup": "password strength",

@@ -30,8 +30,8 @@ pub struct ModerationApi {
 
 #[derive(Object)]
 struct ReportBody {
-    /// Why the message should be looked at (shown to admins).
-    #[oai(validator(min_length = 1, max_length = 500))]
+    /// Why the message should be looked at (shown to admins): not blank.
+    #[oai(validator(min_length = 1, max_length = 500, pattern = r"\S"))]
     reason: String,
 }
 

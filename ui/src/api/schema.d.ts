@@ -9612,7 +9612,7 @@ export interface components {
         };
         /** ReportBody */
         ReportBody: {
-            /** @description Why the message should be looked at (shown to admins). */
+            /** @description Why the message should be looked at (shown to admins): not blank. */
             reason: string;
         };
         /**
