@@ -442,7 +442,7 @@ test("search finds a message by another form of a word, completes from:, highlig
   await page.waitForURL(/\/w\/[^/]+\/c\/[^/]+$/);
   await page.keyboard.press("Control+Shift+F");
   const panel = page.getByRole("complementary", { name: "Search" });
-  const box = panel.getByRole("searchbox", { name: "Search messages" });
+  const box = panel.getByRole("combobox", { name: "Search messages" });
   await box.fill("gladly from:al");
   await panel.getByRole("option", { name: "@alice" }).waitFor();
   await box.press("Enter");

@@ -117,6 +117,8 @@ export function SearchPanel({ ws, query, onSubmit, onClose }: { ws: string; quer
           <input
             ref={input}
             type="search"
+            role="combobox"
+            aria-controls={shown.length > 0 ? "search-suggestions" : undefined}
             value={q}
             maxLength={512}
             placeholder="Search messages"
@@ -141,7 +143,7 @@ export function SearchPanel({ ws, query, onSubmit, onClose }: { ws: string; quer
           />
         </div>
         {shown.length > 0 && suggestions ? (
-          <ul className="suggestions" role="listbox" aria-label={suggestions.op === "in" ? "Channels" : "People"}>
+          <ul id="search-suggestions" className="suggestions" role="listbox" aria-label={suggestions.op === "in" ? "Channels" : "People"}>
             {shown.map((name, i) => (
               <li key={name} role="option" aria-selected={i === pick}>
                 <button type="button" onMouseDown={(e) => e.preventDefault()} onClick={() => setQ(complete(q, suggestions.op, name))}>
