@@ -18,6 +18,7 @@ mod audit;
 mod limits;
 mod net;
 mod realtime;
+mod redact;
 mod search;
 mod server;
 mod sources;
@@ -28,6 +29,7 @@ pub use audit::AuditConfig;
 pub use limits::{LimitsConfig, RateLimit};
 pub use net::IpRange;
 pub use realtime::RealtimeConfig;
+use redact::redact_url;
 pub use search::{SearchBackend, SearchConfig};
 pub use server::ServerConfig;
 pub use sources::{ConfigError, env_warnings};
@@ -417,67 +419,6 @@ impl Config {
             Some(u) => u.as_str().trim_end_matches('/').to_string(),
             None => format!("http://{}", self.server.bind),
         }
-    }
-
-    /// The effective configuration as TOML with every secret replaced by `[redacted]`.
-    pub fn redacted_toml(&self) -> String {
-        match self.redacted() {
-            Ok(value) => toml::to_string_pretty(&value).unwrap_or_default(),
-            Err(e) => format!("# could not render configuration: {e}\n"),
-        }
-    }
-
-    /// The same as JSON (`GET /admin/system`).
-    pub fn redacted_json(&self) -> serde_json::Value {
-        self.redacted()
-            .ok()
-            .and_then(|value| serde_json::to_value(value).ok())
-            .unwrap_or(serde_json::Value::Null)
-    }
-
-    fn redacted(&self) -> Result<toml::Value, toml::ser::Error> {
-        let mut value = toml::Value::try_from(self)?;
-        for path in [
-            &["database", "url"][..],
-            &["kv", "url"],
-            &["auth", "secret_key"],
-            &["email", "smtp_url"],
-            &["storage", "s3", "access_key_id"],
-            &["storage", "s3", "secret_access_key"],
-        ] {
-            redact(&mut value, path);
-        }
-        Ok(value)
-    }
-}
-
-/// Replace a secret: URLs keep scheme/host (only credentials are hidden), other values vanish.
-fn redact(value: &mut toml::Value, path: &[&str]) {
-    let mut cursor = value;
-    for key in &path[..path.len() - 1] {
-        match cursor.get_mut(*key) {
-            Some(next) => cursor = next,
-            None => return,
-        }
-    }
-    let Some(leaf) = cursor.get_mut(path[path.len() - 1]) else {
-        return;
-    };
-    let shown = leaf.as_str().map(redact_url).unwrap_or_default();
-    *leaf = toml::Value::String(shown);
-}
-
-/// A URL with its password replaced by `[redacted]`; anything but a URL with a host vanishes.
-fn redact_url(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(mut url) if url.has_host() => {
-            if url.password().is_some() {
-                let _ = url.set_password(Some("[redacted]"));
-            }
-            // The URL encoder escapes the brackets: show the word as written.
-            url.to_string().replace("%5Bredacted%5D", "[redacted]")
-        }
-        _ => "[redacted]".to_string(),
     }
 }
 
