@@ -59,6 +59,8 @@ pub struct AppState {
     pub files_collected: std::sync::atomic::AtomicU64,
     /// Users' last activity, noted per request and stored in batches (see `service::activity`).
     pub activity: crate::service::activity::Activity,
+    /// The moderation rules, compiled (see `service::moderation_rules`).
+    pub moderation_rules: crate::service::moderation_rules::RuleBook,
     /// When this process started serving (uptime in `GET /admin/system`).
     pub started_at: time::OffsetDateTime,
     /// Message search (see `search`).
@@ -152,6 +154,7 @@ impl AppState {
         let mailer = Arc::new(Mailer::from_config(&config)?);
         let (search, search_upkeep) = open_search(&config, &kv_choice, &db).await?;
         let setup = SetupGate::init(&db, &config.data_dir).await?;
+        let moderation_rules = crate::service::moderation_rules::RuleBook::load(&db).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         let (outbox, outbox_feed) = relay::feed();
         let (realtime, audience_jobs) = crate::realtime::Realtime::new(&config.realtime);
@@ -184,6 +187,7 @@ impl AppState {
                 file_work: Default::default(),
                 files_collected: Default::default(),
                 activity: Default::default(),
+                moderation_rules,
                 started_at: time::OffsetDateTime::now_utc(),
                 search,
             },
@@ -370,6 +374,21 @@ fn upkeep_workers(state: &Arc<AppState>) -> Vec<Box<dyn Worker>> {
     let mut workers: Vec<Box<dyn Worker>> = Vec::new();
     workers.push(Box::new(crate::service::activity::ActivityWorker(
         state.clone(),
+    )));
+    let rules_state = state.clone();
+    workers.push(Box::new(Periodic::new(
+        "moderation-rules",
+        crate::service::moderation_rules::RELOAD_EVERY,
+        move || {
+            let state = rules_state.clone();
+            async move {
+                match state.moderation_rules.reload(&state.db).await {
+                    Ok(false) => {}
+                    Ok(true) => tracing::info!("moderation rules reloaded"),
+                    Err(e) => tracing::warn!(error = %e, "reloading the moderation rules failed"),
+                }
+            }
+        },
     )));
     let (audit_state, retention) = (state.clone(), state.config.audit.retention.0);
     workers.push(Box::new(Periodic::new(

@@ -51,6 +51,7 @@ error_codes! {
     ChannelArchived => (CONFLICT, "channel_archived", "Channel archived"),
     LastOwner => (CONFLICT, "last_owner", "Last owner"),
     InviteExpired => (GONE, "invite_expired", "Invite expired or used up"),
+    ContentBlocked => (UNPROCESSABLE_ENTITY, "content_blocked", "Content blocked"),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
     RangeNotSatisfiable => (RANGE_NOT_SATISFIABLE, "range_not_satisfiable", "Range not satisfiable"),
     UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),

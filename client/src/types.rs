@@ -399,6 +399,9 @@ pub struct Message {
     pub deleted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Held back by a `hide` moderation rule: only its author and admins see it.
+    #[serde(default)]
+    pub hidden: bool,
     /// Things the sender should know (e.g. mentioned people who cannot see the channel).
     #[serde(default)]
     pub notices: Vec<Notice>,

@@ -13,6 +13,8 @@ mod m20261202_000007_files;
 mod m20261203_000008_search;
 mod m20261204_000009_people;
 mod m20261205_000010_reports;
+mod m20261206_000011_moderation_rules;
+mod m20261207_000012_message_counts;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_search::Migration),
             Box::new(m20261204_000009_people::Migration),
             Box::new(m20261205_000010_reports::Migration),
+            Box::new(m20261206_000011_moderation_rules::Migration),
+            Box::new(m20261207_000012_message_counts::Migration),
         ]
     }
 }

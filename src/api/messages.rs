@@ -108,7 +108,9 @@ impl From<Sent> for SendResponse {
 
 #[OpenApi(tag = "ApiTags::Messages")]
 impl MessagesApi {
-    /// Post a message (idempotent with `client_id` or an `Idempotency-Key` header).
+    /// Post a message (idempotent with `client_id` or an `Idempotency-Key` header). Refused
+    /// with 422 `content_blocked` when it matches a `block` moderation rule; held back from
+    /// everyone but its author (`hidden`) when it matches a `hide` rule.
     #[oai(path = "/channels/:id/messages", method = "post")]
     async fn send(
         &self,
@@ -123,6 +125,7 @@ impl MessagesApi {
             s::Body,
             s::NotFound,
             s::Conflict,
+            s::UnprocessableContent,
             s::TooManyRequests,
             s::Unavailable,
         ),
@@ -157,15 +160,24 @@ impl MessagesApi {
         Ok(Json(Page { items, next_cursor }))
     }
 
-    /// Edit your message.
+    /// Edit your message (checked against the moderation rules like a new one).
     #[oai(path = "/messages/:id", method = "put")]
     async fn edit(
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<EditBody>,
-    ) -> ApiResult<Json<MessageView>, (s::Authed, s::Body, s::NotFound, s::Conflict, s::Unavailable)>
-    {
+    ) -> ApiResult<
+        Json<MessageView>,
+        (
+            s::Authed,
+            s::Body,
+            s::NotFound,
+            s::Conflict,
+            s::UnprocessableContent,
+            s::Unavailable,
+        ),
+    > {
         Ok(Json(
             messages::edit(&self.state, auth.0, id.0, body.content.as_str()).await?,
         ))
@@ -207,6 +219,7 @@ impl MessagesApi {
             s::Body,
             s::NotFound,
             s::Conflict,
+            s::UnprocessableContent,
             s::TooManyRequests,
             s::Unavailable,
         ),

@@ -87,6 +87,8 @@ status_markers! {
     RangeNotSatisfiable = 416;
     /// 415: the body is not JSON.
     UnsupportedMediaType = 415;
+    /// 422: the content is refused by a moderation rule.
+    UnprocessableContent = 422;
     /// 429: a rate limit; `Retry-After` says when to try again.
     TooManyRequests = 429;
     /// 503: a backend (database, key-value store) is unreachable.

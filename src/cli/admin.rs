@@ -52,6 +52,17 @@ pub enum AdminAction {
         #[command(subcommand)]
         action: UsersAction,
     },
+    /// Moderation rules checked against every new and edited message (a running server
+    /// applies changes within 5 s).
+    Rules {
+        #[command(subcommand)]
+        action: super::admin_moderation::RulesAction,
+    },
+    /// The moderation queue: reported messages.
+    Reports {
+        #[command(subcommand)]
+        action: super::admin_moderation::ReportsAction,
+    },
     /// Print the audit log, oldest first, as CSV or JSON lines.
     Audit {
         /// Entries at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z), or this long
@@ -203,6 +214,12 @@ pub async fn run(config: Config, action: AdminAction) -> anyhow::Result<()> {
             password_stdin,
         } => reset_password(&state, meta, &user, password_stdin).await?,
         AdminAction::Users { action } => super::admin_users::run(&state, meta, action).await?,
+        AdminAction::Rules { action } => {
+            super::admin_moderation::rules(&state, meta, action).await?
+        }
+        AdminAction::Reports { action } => {
+            super::admin_moderation::reports(&state, meta, action).await?
+        }
         AdminAction::Audit {
             since,
             until,

@@ -1,6 +1,7 @@
 //! The `colink` command line. Each subcommand lives in its own file.
 
 mod admin;
+mod admin_moderation;
 mod admin_users;
 mod check_config;
 mod migrate;

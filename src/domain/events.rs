@@ -92,7 +92,7 @@ events! {
     FileUploaded(FileView) = "file.uploaded",
     /// Internal (never sent to clients): sessions ended; the hub closes their connections.
     SessionRevoked(SessionRevoked) = "session.revoked",
-    /// An admin moderated a message (deleted it, or dismissed its reports); to the admin's
+    /// An admin moderated a message (deleted it, restored it, or dismissed its reports); to the admin's
     /// own connections, and to bus consumers.
     ModerationAction(ModerationAction) = "moderation.action",
 }
@@ -148,6 +148,8 @@ pub enum ModerationKind {
     MessageDeleted,
     /// Its reports were dismissed: the message stays.
     ReportsDismissed,
+    /// A message a `hide` rule held back is shown to everyone again; its reports closed.
+    MessageRestored,
 }
 
 /// `moderation.action`.

@@ -167,7 +167,13 @@ impl Conn {
         if last >= replay.until {
             self.replays.pop_front();
         }
+        let (viewer, admin) = (self.who.principal.user_id, self.who.principal.is_admin());
         for event in &events {
+            if let crate::domain::events::EventData::MessageCreated(m) = &event.data
+                && !m.visible_to(viewer, admin)
+            {
+                continue;
+            }
             self.write_frame(ServerFrame::Event { event }).await?;
         }
         let sent = self.sent_seq.entry(channel_id).or_insert(last);

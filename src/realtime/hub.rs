@@ -22,7 +22,9 @@
 //!   of a workspace naming them enrols their connections in that workspace.
 //!
 //! `conversation.read` is the exception: a read marker is private and goes only to the reader's
-//! own connections. `session.revoked` is internal: it reaches no one, it closes the connections
+//! own connections (so do `thread.updated`, `file.uploaded` and `moderation.action`, to their
+//! actor's). A `message.created` / `message.updated` of a message a moderation rule holds back
+//! (`hidden`) goes only to its author's connections, with no mention job. `session.revoked` is internal: it reaches no one, it closes the connections
 //! of the ended sessions.
 //!
 //! Membership changes take effect at once: `member.joined` subscribes the new member's
@@ -327,7 +329,10 @@ impl Hub {
                     | EventData::FileUploaded(_)
                     | EventData::ModerationAction(_)
             );
-            let subscribed: HashSet<ConnId> = if private {
+            let held_back = held_back_author(event);
+            let subscribed: HashSet<ConnId> = if let Some(author) = held_back {
+                reg.conns_of(author).collect()
+            } else if private {
                 event
                     .actor_id
                     .map(|u| reg.conns_of(u).collect())
@@ -346,6 +351,7 @@ impl Hub {
                 .then_some(event.workspace_id)
                 .flatten()
                 .and_then(|w| reg.by_workspace.get(&w));
+            let named: &[Uuid] = if held_back.is_some() { &[] } else { &named };
             let extra: HashSet<ConnId> = named
                 .iter()
                 .flat_map(|u| reg.conns_of(*u))
@@ -355,7 +361,9 @@ impl Hub {
             if !extra.is_empty() {
                 slow.extend(self.send(&reg, extra, &frame()));
             }
-            if let (Some(channel_id), EventData::MessageCreated(message)) = (channel, &event.data) {
+            if let (Some(channel_id), EventData::MessageCreated(message), None) =
+                (channel, &event.data, held_back)
+            {
                 let users: Vec<Uuid> = (message.mentions.user_ids.iter().copied())
                     .filter(|u| reg.conns_of(*u).any(|id| !subscribed.contains(&id)))
                     .collect();
@@ -572,6 +580,14 @@ fn named_users(event: &Event) -> Vec<Uuid> {
         EventData::MemberJoined(member) | EventData::MemberLeft(member) => vec![member.user_id],
         EventData::ChannelCreated(created) => created.participant_ids.clone(),
         _ => Vec::new(),
+    }
+}
+
+/// For a message a `hide` moderation rule holds back: its author, the only one who hears of it.
+fn held_back_author(event: &Event) -> Option<Uuid> {
+    match &event.data {
+        EventData::MessageCreated(m) | EventData::MessageUpdated(m) if m.hidden => Some(m.user_id),
+        _ => None,
     }
 }
 

@@ -38,6 +38,10 @@ pub mod action {
     pub const MESSAGE_DELETED_BY_ADMIN: &str = "moderation.message_deleted";
     /// An admin dismissed a message's reports.
     pub const REPORTS_DISMISSED: &str = "moderation.reports_dismissed";
+    /// An admin showed a message a `hide` rule held back again.
+    pub const MESSAGE_RESTORED: &str = "moderation.message_restored";
+    pub const RULE_ADDED: &str = "moderation.rule_added";
+    pub const RULE_REMOVED: &str = "moderation.rule_removed";
     pub const WORKSPACE_CREATED: &str = "workspace.created";
     pub const SETUP_COMPLETED: &str = "setup.completed";
 }

@@ -68,6 +68,7 @@ pub async fn list(
         page.iter().map(|(v, _)| v),
     )
     .await?;
+    last.retain(|_, m| m.visible_to(principal.user_id, principal.is_admin()));
     let rows = page
         .into_iter()
         .map(|(v, m)| (v.channel, Some(m)))

@@ -407,6 +407,7 @@ mod tests {
             deleted_by: None,
             created_at: crate::domain::clock::now(),
             search_terms: None,
+            hidden_at: None,
         });
         v.seq = seq;
         v

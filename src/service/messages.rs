@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     Principal, access, broadcast, events, latest_page, limits,
     message_writer::{NewMessage, Stored},
-    now, threads,
+    moderation_rules, now, threads,
     views::{MentionSet, MessageView},
 };
 use crate::{
@@ -69,6 +69,11 @@ pub async fn send(
         limits::spend(state, principal.user_id, limits::Write::Message).await?;
         // Top-level messages are stored by the group-commit writer.
         let workspace_id = access::postable(state, principal, channel_id).await?;
+        let moderation = moderation_rules::screen(state, body.as_str())?;
+        if moderation.hides() {
+            // Held back: nobody is notified of a message nobody else sees.
+            parsed = Default::default();
+        }
         let max_members = state.config.limits.mention_all_max_members;
         let notice =
             broadcast::restrict(&state.db, principal, channel_id, max_members, &mut parsed).await?;
@@ -91,6 +96,7 @@ pub async fn send(
                 },
                 thread_root_id: None,
                 files,
+                moderation,
             })
             .await?;
         return match stored {
@@ -218,6 +224,8 @@ pub async fn list(
         let next = more
             .then(|| views.last().map(|m| m.seq.to_string()))
             .flatten();
+        let mut views = views;
+        MessageView::retain_visible(&mut views, principal.user_id, principal.is_admin());
         return Ok((views, next));
     }
     let mut q = message::Entity::find()
@@ -238,10 +246,9 @@ pub async fn list(
     let next = more
         .then(|| rows.last().map(|m| m.message.seq.to_string()))
         .flatten();
-    Ok((
-        decorate_flagged(&state.db, Some(principal.user_id), rows).await?,
-        next,
-    ))
+    let mut views = decorate_flagged(&state.db, Some(principal.user_id), rows).await?;
+    MessageView::retain_visible(&mut views, principal.user_id, principal.is_admin());
+    Ok((views, next))
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<message::Model> {
@@ -289,18 +296,25 @@ pub async fn edit(
         return Err(AppError::conflict("the message was deleted"));
     }
     access.require_not_archived()?;
-    let parsed = mentions::parse(body.as_str());
+    let moderation = moderation_rules::screen(state, body.as_str())?;
+    let mut parsed = mentions::parse(body.as_str());
+    if moderation.hides() || m.hidden_at.is_some() {
+        // Held back: nobody is notified of a message nobody else sees.
+        parsed = Default::default();
+    }
     let mentioned =
         resolve_usernames(&state.db, access.channel.workspace_id, &parsed.usernames).await?;
     let (tx, _write) = state.begin_write().await?;
-    let mut active = lock_live(&tx, m.id, LockType::Update)
-        .await?
-        .into_active_model();
+    let locked = lock_live(&tx, m.id, LockType::Update).await?;
+    let hidden_at = locked.hidden_at.or_else(|| moderation.hides().then(now));
+    let mut active = locked.into_active_model();
     // Terms for the new text (or none: stale terms would find the old text).
     active.search_terms = Set(state.search.stored_terms(body.as_str()));
     active.content = Set(body.into_inner());
     active.edited_at = Set(Some(now()));
+    active.hidden_at = Set(hidden_at);
     let updated = active.update(&tx).await?;
+    moderation_rules::file_reports(&tx, &moderation, updated.id, updated.channel_id).await?;
     let before = super::read_counts::stored_mentions(&tx, updated.id).await?;
     mention::Entity::delete_many()
         .filter(mention::Column::MessageId.eq(updated.id))

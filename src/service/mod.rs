@@ -28,6 +28,7 @@ pub mod marker_writer;
 pub mod message_writer;
 pub mod messages;
 pub mod moderation;
+pub mod moderation_rules;
 pub mod page;
 pub mod people;
 pub mod reactions;
@@ -38,6 +39,7 @@ pub mod registration;
 pub mod search;
 pub mod sessions;
 pub mod setup;
+pub mod stats;
 pub mod system;
 pub mod threads;
 pub mod totp;
@@ -66,6 +68,11 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The audit actor: the user, or nobody for the CLI (whose principal has the nil id).
+    pub fn audit_actor(&self) -> Option<Uuid> {
+        (!self.user_id.is_nil()).then_some(self.user_id)
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role.is_admin()
     }

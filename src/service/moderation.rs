@@ -1,7 +1,8 @@
-//! Reports and the moderation queue: any member reports a message they can read; admins see
-//! the open reports grouped by message and resolve them by dismissing them or deleting the
-//! message; admins delete any message, in any conversation (DMs included: reports come from
-//! them too).
+//! Reports and the moderation queue: any member reports a message they can read, and the
+//! moderation rules file reports of their own (`moderation_rules`); admins see the open reports
+//! grouped by message and resolve them by dismissing them, deleting the message, or restoring a
+//! message a `hide` rule held back; admins delete any message, in any conversation (DMs
+//! included: reports come from them too).
 //!
 //! Invariants:
 //! - One open report per reporter and message (a unique index, see migration 000010); a
@@ -12,14 +13,14 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, SqlErr,
-    sea_query::{Expr, ExprTrait, Func},
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr,
+    sea_query::{Expr, ExprTrait, Func, LockType},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, access, audit, events, messages, now, users};
+use super::{Principal, RequestMeta, access, audit, events, latest_page, messages, now, users};
 use crate::{
     app::AppState,
     db::entity::{channel, message, report, user},
@@ -58,6 +59,7 @@ pub async fn report(
         resolution: Set(None),
         resolved_by: Set(None),
         resolved_at: Set(None),
+        rule_id: Set(None),
     };
     state
         .write(move |tx| {
@@ -185,6 +187,8 @@ pub enum Resolution {
     Dismiss,
     /// The message is deleted; its reports close.
     Delete,
+    /// The message a `hide` rule held back is shown again; its reports close.
+    Restore,
 }
 
 /// Resolve the open reports of `message_id`; 404 when it has none.
@@ -206,11 +210,12 @@ pub async fn resolve(
     }
     match resolution {
         Resolution::Delete => delete(state, meta, principal, message_id).await,
+        Resolution::Restore => restore(state, meta, principal, message_id).await,
         Resolution::Dismiss => {
             let m = messages::find(&state.db, message_id).await?;
             let channel = channel_of(state, &m).await?;
             let (tx, _write) = state.begin_write().await?;
-            let n = close_reports(&tx, message_id, principal.user_id, "dismissed").await?;
+            let n = close_reports(&tx, message_id, principal.audit_actor(), "dismissed").await?;
             if n > 0 {
                 record(
                     &tx,
@@ -241,7 +246,7 @@ pub async fn delete(
     let channel = channel_of(state, &m).await?;
     let (tx, _write) = state.begin_write().await?;
     let deleted = messages::remove(&tx, &channel, principal.user_id, m.id).await?;
-    let n = close_reports(&tx, m.id, principal.user_id, "deleted").await?;
+    let n = close_reports(&tx, m.id, principal.audit_actor(), "deleted").await?;
     if deleted.is_some() || n > 0 {
         record(
             &tx,
@@ -257,6 +262,44 @@ pub async fn delete(
     events::commit(state, tx).await
 }
 
+/// Show a message a `hide` rule held back to everyone again (409 when it is not held back),
+/// closing its open reports: `message.updated` to the conversation, `moderation.action` and
+/// one audit entry.
+async fn restore(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    message_id: Uuid,
+) -> AppResult<()> {
+    let m = messages::find(&state.db, message_id).await?;
+    let channel = channel_of(state, &m).await?;
+    let (tx, _write) = state.begin_write().await?;
+    let locked = messages::lock_live(&tx, m.id, LockType::Update).await?;
+    if locked.hidden_at.is_none() {
+        return Err(AppError::conflict(
+            "the message is not held back: dismiss its reports instead",
+        ));
+    }
+    let mut active = locked.into_active_model();
+    active.hidden_at = Set(None);
+    let shown = active.update(&tx).await?;
+    let n = close_reports(&tx, m.id, principal.audit_actor(), "restored").await?;
+    let view = messages::one(&tx, principal.user_id, shown.clone()).await?;
+    messages::emit_updated(&tx, &channel, principal.user_id, &view).await?;
+    latest_page::bump(&tx, channel.id).await?;
+    record(
+        &tx,
+        meta,
+        principal,
+        &channel,
+        &shown,
+        ModerationKind::MessageRestored,
+        n,
+    )
+    .await?;
+    events::commit(state, tx).await
+}
+
 async fn channel_of(state: &AppState, m: &message::Model) -> AppResult<channel::Model> {
     channel::Entity::find_by_id(m.channel_id)
         .one(&state.db)
@@ -264,11 +307,12 @@ async fn channel_of(state: &AppState, m: &message::Model) -> AppResult<channel::
         .ok_or_else(|| AppError::not_found("conversation"))
 }
 
-/// Close every open report of `message_id` with `resolution`; returns how many.
+/// Close every open report of `message_id` with `resolution` (by `admin`; none for the CLI);
+/// returns how many.
 async fn close_reports(
     tx: &sea_orm::DatabaseTransaction,
     message_id: Uuid,
-    admin: Uuid,
+    admin: Option<Uuid>,
     resolution: &str,
 ) -> AppResult<u64> {
     Ok(report::Entity::update_many()
@@ -295,12 +339,13 @@ async fn record(
     let name = match action {
         ModerationKind::MessageDeleted => audit::action::MESSAGE_DELETED_BY_ADMIN,
         ModerationKind::ReportsDismissed => audit::action::REPORTS_DISMISSED,
+        ModerationKind::MessageRestored => audit::action::MESSAGE_RESTORED,
     };
     audit::record(
         tx,
         meta,
         audit::Entry {
-            actor: Some(principal.user_id),
+            actor: principal.audit_actor(),
             action: name,
             target: Some(("message", m.id)),
             details: Some(serde_json::json!({

@@ -206,11 +206,6 @@ pub async fn detail(state: &AppState, id: Uuid) -> AppResult<Detail> {
     })
 }
 
-/// The audit actor: the admin, or nobody for the CLI (whose principal has the nil id).
-fn actor(principal: Principal) -> Option<Uuid> {
-    (!principal.user_id.is_nil()).then_some(principal.user_id)
-}
-
 /// Look `target` up for an action by `principal`: it exists, it is not the caller, and only
 /// owners act on owners.
 async fn target_of(
@@ -491,7 +486,7 @@ pub async fn end_session(
         ));
     }
     let entry = audit::Entry {
-        actor: actor(principal),
+        actor: principal.audit_actor(),
         action: audit::action::SESSION_REVOKED,
         target: Some(("user", target)),
         details: Some(serde_json::json!({ "session_id": session })),
@@ -511,7 +506,7 @@ async fn record(
         tx,
         meta,
         audit::Entry {
-            actor: actor(principal),
+            actor: principal.audit_actor(),
             action,
             target: Some(("user", target)),
             details,

@@ -307,8 +307,7 @@ pub async fn pins(
         .all(&state.db)
         .await?;
     msgs.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
-    Ok((
-        messages::decorate(&state.db, Some(principal.user_id), msgs).await?,
-        next,
-    ))
+    let mut views = messages::decorate(&state.db, Some(principal.user_id), msgs).await?;
+    MessageView::retain_visible(&mut views, principal.user_id, principal.is_admin());
+    Ok((views, next))
 }

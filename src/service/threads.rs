@@ -65,6 +65,11 @@ pub async fn reply(
     }
     access.require_write()?;
     let root = thread_root(&state.db, channel_id, root_id).await?;
+    let moderation = super::moderation_rules::screen(state, body.as_str())?;
+    if moderation.hides() {
+        // Held back: nobody is notified of a message nobody else sees.
+        parsed = Default::default();
+    }
     let max_members = state.config.limits.mention_all_max_members;
     let notice =
         broadcast::restrict(&state.db, principal, channel_id, max_members, &mut parsed).await?;
@@ -89,6 +94,7 @@ pub async fn reply(
             },
             thread_root_id: Some(root.id),
             files,
+            moderation,
         })
         .await?;
     match stored {
@@ -212,8 +218,7 @@ pub async fn thread(
             .await?,
     );
     let (items, next) = page::split(items, limit, |m| m.seq.to_string());
-    Ok((
-        messages::decorate(&state.db, Some(principal.user_id), items).await?,
-        next,
-    ))
+    let mut views = messages::decorate(&state.db, Some(principal.user_id), items).await?;
+    MessageView::retain_visible(&mut views, principal.user_id, principal.is_admin());
+    Ok((views, next))
 }

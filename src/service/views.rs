@@ -144,6 +144,11 @@ pub struct MessageView {
     pub deleted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Held for review by a `hide` moderation rule: only its author and admins see it, until an
+    /// admin restores it. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[oai(default, skip_serializing_if = "is_false")]
+    pub hidden: bool,
     /// Only in the answer to the sender's own post: what the server did differently from what
     /// was asked (e.g. an `@channel` it did not expand). Never in events or lists.
     #[serde(skip_serializing_if = "Vec::is_empty", skip_deserializing)]
@@ -151,10 +156,26 @@ pub struct MessageView {
     pub notices: Vec<super::broadcast::Notice>,
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 impl MessageView {
+    /// Leave out of `views` the messages `viewer` may not see (see [`MessageView::visible_to`]).
+    pub fn retain_visible(views: &mut Vec<MessageView>, viewer: Uuid, admin: bool) {
+        views.retain(|v| v.visible_to(viewer, admin));
+    }
+
+    /// Whether `viewer` (an admin or not) may see this message: a hidden one only its author
+    /// and admins.
+    pub fn visible_to(&self, viewer: Uuid, admin: bool) -> bool {
+        !self.hidden || admin || self.user_id == viewer
+    }
+
     /// A message without its reactions/mentions/pin (filled in by the caller).
     pub fn bare(m: message::Model) -> Self {
         let deleted = m.deleted_at.is_some();
+        let hidden = m.hidden_at.is_some();
         Self {
             id: m.id,
             channel_id: m.channel_id,
@@ -173,6 +194,7 @@ impl MessageView {
             deleted,
             deleted_at: m.deleted_at,
             created_at: m.created_at,
+            hidden,
             notices: Vec::new(),
         }
     }

@@ -12,6 +12,7 @@ fn valid_body(method: &str, template: &str) -> Option<serde_json::Value> {
         ("post", "/admin/clients") => json!({"name": "Bot", "username": "bot1"}),
         ("post", "/admin/clients/{id}/rotate-secret") => json!({}),
         ("post", "/admin/moderation/queue/{id}/resolve") => json!({"action": "dismiss"}),
+        ("post", "/admin/moderation/rules") => json!({"pattern": "x", "action": "flag"}),
         ("get" | "delete", _) => return None,
         _ => json!({}),
     })

@@ -21,7 +21,8 @@ use crate::{
         users::default_limit,
     },
     app::AppState,
-    service::{moderation, users},
+    db::entity::moderation_rule,
+    service::{moderation, moderation_rules, users},
 };
 
 pub struct ModerationApi {
@@ -44,11 +45,16 @@ struct ReportView {
     created_at: OffsetDateTime,
 }
 
-/// One report in the queue.
+/// One report in the queue: by a person, or by a moderation rule.
 #[derive(Object)]
 struct QueueReport {
     id: Uuid,
-    reporter_id: Uuid,
+    /// The person who reported; null for a rule's report.
+    #[oai(nullable)]
+    reporter_id: Option<Uuid>,
+    /// The moderation rule that matched; null for a person's report.
+    #[oai(nullable)]
+    rule_id: Option<Uuid>,
     reason: String,
     created_at: OffsetDateTime,
 }
@@ -72,6 +78,8 @@ struct QueueEntry {
     message_created_at: OffsetDateTime,
     /// Already deleted (by its author or a channel admin) while the reports were open.
     deleted: bool,
+    /// Held back by a `hide` rule: only its author sees it until restored (or deleted).
+    hidden: bool,
     channel: QueueChannel,
     #[oai(nullable)]
     author: Option<User>,
@@ -93,10 +101,159 @@ enum ResolveAction {
     Dismiss,
     /// Delete the message; close its reports.
     Delete,
+    /// Show a message a `hide` rule held back to everyone again; close its reports.
+    Restore,
+}
+
+/// How a rule's pattern is read.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum RuleKind {
+    /// The text itself, anywhere in a message (case-insensitive).
+    Literal,
+    /// A regular expression (Rust `regex` syntax, case-insensitive unless `(?-i)`; no
+    /// look-around or back-references; at most 1 MiB compiled).
+    Regex,
+}
+
+/// How serious a match is (shown in the queue).
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum RuleSeverity {
+    Low,
+    Medium,
+    High,
+}
+
+/// What a match does.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum RuleAction {
+    /// A queue entry; the message is posted.
+    Flag,
+    /// A queue entry; the message is shown only to its author until an admin restores it.
+    Hide,
+    /// The send or edit is refused with 422 `content_blocked`.
+    Block,
+}
+
+fn default_kind() -> RuleKind {
+    RuleKind::Literal
+}
+
+fn default_severity() -> RuleSeverity {
+    RuleSeverity::Medium
+}
+
+#[derive(Object)]
+struct NewRuleBody {
+    /// What to look for: not blank.
+    #[oai(validator(min_length = 1, max_length = 500, pattern = r"\S"))]
+    pattern: String,
+    #[oai(default = "default_kind")]
+    kind: RuleKind,
+    #[oai(default = "default_severity")]
+    severity: RuleSeverity,
+    action: RuleAction,
+}
+
+/// A moderation rule, checked against every new and edited message.
+#[derive(Object)]
+struct RuleView {
+    id: Uuid,
+    pattern: String,
+    kind: RuleKind,
+    severity: RuleSeverity,
+    action: RuleAction,
+    /// The admin who made it; null when made with the CLI.
+    #[oai(nullable)]
+    created_by: Option<Uuid>,
+    created_at: OffsetDateTime,
+}
+
+impl RuleView {
+    fn of(r: moderation_rule::Model) -> Self {
+        use moderation_rules::{Action, Kind, Severity};
+        Self {
+            kind: match Kind::parse(&r.kind) {
+                Some(Kind::Regex) => RuleKind::Regex,
+                _ => RuleKind::Literal,
+            },
+            severity: match Severity::parse(&r.severity) {
+                Some(Severity::Low) => RuleSeverity::Low,
+                Some(Severity::High) => RuleSeverity::High,
+                _ => RuleSeverity::Medium,
+            },
+            action: match Action::parse(&r.action) {
+                Some(Action::Block) => RuleAction::Block,
+                Some(Action::Hide) => RuleAction::Hide,
+                _ => RuleAction::Flag,
+            },
+            id: r.id,
+            pattern: r.pattern,
+            created_by: r.created_by,
+            created_at: r.created_at,
+        }
+    }
 }
 
 #[OpenApi(tag = "ApiTags::Admin")]
 impl ModerationApi {
+    /// The moderation rules, oldest first (at most 500).
+    #[oai(path = "/admin/moderation/rules", method = "get")]
+    async fn rules(&self, auth: BearerAuth) -> ApiResult<Json<Vec<RuleView>>, s::Authed> {
+        users::require_admin(auth.0)?;
+        let rules = moderation_rules::list(&self.state).await?;
+        Ok(Json(rules.into_iter().map(RuleView::of).collect()))
+    }
+
+    /// Add a moderation rule: every new and edited message is checked against it from now on,
+    /// on every server within seconds. A regex that does not parse or compiles too big is
+    /// refused (400); 409 when there are 500 rules already. One audit entry.
+    #[oai(path = "/admin/moderation/rules", method = "post")]
+    async fn add_rule(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: JsonBody<NewRuleBody>,
+    ) -> ApiResult<Created<RuleView>, (s::Authed, s::Body, s::Conflict)> {
+        use moderation_rules::{Action, Kind, NewRule, Severity};
+        let b = body.0;
+        let rule = NewRule {
+            pattern: b.pattern,
+            kind: match b.kind {
+                RuleKind::Literal => Kind::Literal,
+                RuleKind::Regex => Kind::Regex,
+            },
+            severity: match b.severity {
+                RuleSeverity::Low => Severity::Low,
+                RuleSeverity::Medium => Severity::Medium,
+                RuleSeverity::High => Severity::High,
+            },
+            action: match b.action {
+                RuleAction::Flag => Action::Flag,
+                RuleAction::Hide => Action::Hide,
+                RuleAction::Block => Action::Block,
+            },
+        };
+        let meta = meta(&self.state, req);
+        let added = moderation_rules::add(&self.state, meta, auth.0, rule).await?;
+        Ok(Created::Created(Json(RuleView::of(added))))
+    }
+
+    /// Remove a moderation rule; messages it held back stay in the queue. One audit entry.
+    #[oai(path = "/admin/moderation/rules/:id", method = "delete")]
+    async fn remove_rule(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound)> {
+        let meta = meta(&self.state, req);
+        moderation_rules::remove(&self.state, meta, auth.0, id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
     /// Report a message you can read to the admins, with a reason. One open report per
     /// person and message (409 for a second).
     #[oai(
@@ -141,6 +298,7 @@ impl ModerationApi {
                 content: e.message.content.clone(),
                 message_created_at: e.message.created_at,
                 deleted: e.message.deleted_at.is_some(),
+                hidden: e.message.hidden_at.is_some(),
                 channel: QueueChannel {
                     id: e.channel.id,
                     name: e.channel.name.clone().unwrap_or_default(),
@@ -153,7 +311,8 @@ impl ModerationApi {
                     .into_iter()
                     .map(|r| QueueReport {
                         id: r.id,
-                        reporter_id: r.reporter_id,
+                        reporter_id: r.rule_id.is_none().then_some(r.reporter_id),
+                        rule_id: r.rule_id,
                         reason: r.reason,
                         created_at: r.created_at,
                     })
@@ -166,9 +325,10 @@ impl ModerationApi {
         }))
     }
 
-    /// Resolve a queue entry (by its message id): dismiss the reports, or delete the message.
-    /// Either emits `moderation.action` and writes one audit entry. 404 when the message has
-    /// no open reports.
+    /// Resolve a queue entry (by its message id): dismiss the reports, delete the message, or
+    /// restore a message a `hide` rule held back (409 when it is not held back). Each emits
+    /// `moderation.action` and writes one audit entry. 404 when the message has no open
+    /// reports.
     #[oai(path = "/admin/moderation/queue/:id/resolve", method = "post")]
     async fn resolve(
         &self,
@@ -176,10 +336,11 @@ impl ModerationApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: JsonBody<ResolveBody>,
-    ) -> ApiResult<NoContent, (s::Authed, s::Body, s::NotFound)> {
+    ) -> ApiResult<NoContent, (s::Authed, s::Body, s::NotFound, s::Conflict)> {
         let resolution = match body.action {
             ResolveAction::Dismiss => moderation::Resolution::Dismiss,
             ResolveAction::Delete => moderation::Resolution::Delete,
+            ResolveAction::Restore => moderation::Resolution::Restore,
         };
         let meta = meta(&self.state, req);
         moderation::resolve(&self.state, meta, auth.0, id.0, resolution).await?;

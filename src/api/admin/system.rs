@@ -1,9 +1,11 @@
-//! `GET /admin/system`: version, uptime, backends and the effective configuration.
+//! `GET /admin/system`: version, uptime, backends and the effective configuration;
+//! `GET /admin/stats`: the workspace's numbers.
 
 use std::sync::Arc;
 
 use poem_openapi::{Object, OpenApi, payload::Json};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::{
     api::{
@@ -12,7 +14,7 @@ use crate::{
         statuses::{self as s, ApiResult},
     },
     app::AppState,
-    service::{system, users},
+    service::{stats, system, users},
 };
 
 pub struct SystemApi {
@@ -47,8 +49,93 @@ struct SystemInfo {
     config: serde_json::Value,
 }
 
+/// Messages sent on one UTC day.
+#[derive(Object)]
+struct DayCount {
+    /// YYYY-MM-DD (UTC).
+    day: String,
+    messages: i64,
+}
+
+/// A channel and its messages in the last 7 days.
+#[derive(Object)]
+struct ChannelCount {
+    id: Uuid,
+    name: String,
+    /// public or private.
+    kind: String,
+    messages: i64,
+}
+
+/// People.
+#[derive(Object)]
+struct UserStats {
+    /// Accounts that are not deactivated, bots left out.
+    total: u64,
+    /// Active since 00:00 UTC today (recorded activity, to about a minute).
+    active_today: u64,
+    /// Active in the last 30 days.
+    active_30_days: u64,
+}
+
+/// The workspace's numbers.
+#[derive(Object)]
+struct Stats {
+    users: UserStats,
+    /// Messages sent today (UTC), replies and later-deleted ones included.
+    messages_today: i64,
+    /// The last 30 UTC days, oldest first, today last (0 for days without messages).
+    messages_per_day: Vec<DayCount>,
+    /// Stored files (confirmed, not deleted) and their bytes.
+    files: u64,
+    storage_bytes: i64,
+    /// Open reports in the moderation queue.
+    open_reports: u64,
+    /// Public and private channels with the most messages in the last 7 days, most first (at
+    /// most 10; DMs are not listed).
+    top_channels: Vec<ChannelCount>,
+}
+
 #[OpenApi(prefix_path = "/admin", tag = "ApiTags::Admin")]
 impl SystemApi {
+    /// The workspace's numbers: people and their activity, messages today and per day for 30
+    /// days, files and bytes stored, open reports, the busiest channels of the week. Read from
+    /// rollups: the cost does not grow with the number of messages.
+    #[oai(path = "/stats", method = "get")]
+    async fn stats(&self, auth: BearerAuth) -> ApiResult<Json<Stats>, (s::Authed,)> {
+        users::require_admin(auth.0)?;
+        let st = stats::collect(&self.state, crate::domain::clock::now()).await?;
+        Ok(Json(Stats {
+            users: UserStats {
+                total: st.users_total,
+                active_today: st.users_active_today,
+                active_30_days: st.users_active_30_days,
+            },
+            messages_today: st.messages_today,
+            messages_per_day: st
+                .messages_per_day
+                .into_iter()
+                .map(|d| DayCount {
+                    day: d.day,
+                    messages: d.messages,
+                })
+                .collect(),
+            files: st.files,
+            storage_bytes: st.storage_bytes,
+            open_reports: st.open_reports,
+            top_channels: st
+                .top_channels
+                .into_iter()
+                .map(|c| ChannelCount {
+                    id: c.channel.id,
+                    name: c.channel.name.unwrap_or_default(),
+                    kind: c.channel.kind.as_str().into(),
+                    messages: c.messages,
+                })
+                .collect(),
+        }))
+    }
+
     /// This server: version, uptime, each backend with its kind, health and probe latency, and
     /// the effective configuration with secrets redacted.
     #[oai(path = "/system", method = "get")]

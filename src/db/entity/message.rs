@@ -21,6 +21,9 @@ pub struct Model {
     /// With `search.backend = "postgres"`: the text as search terms (`search::postgres_index`);
     /// otherwise NULL.
     pub search_terms: Option<String>,
+    /// Set while a `hide` moderation rule holds the message for review: only its author (and
+    /// admins) see it (migration 000011).
+    pub hidden_at: Option<OffsetDateTime>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

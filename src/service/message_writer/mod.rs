@@ -42,6 +42,9 @@ pub struct NewMessage {
     /// The text as stored search terms (`Search::stored_terms`), made by the caller so the
     /// analysis runs in parallel handlers, not in the one writer task.
     pub search_terms: Option<String>,
+    /// What the moderation rules said (`moderation_rules::screen`): a `hide` stores the
+    /// message hidden; every matching rule files a queue entry.
+    pub moderation: crate::service::moderation_rules::Verdict,
 }
 
 pub enum Stored {

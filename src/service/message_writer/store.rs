@@ -6,12 +6,13 @@
 //!    per root); a reply whose root was deleted meanwhile is refused — before it takes a seq.
 //! 3. [`assign_seqs`]: one `UPDATE … RETURNING` advances `last_seq` (and the top-level count,
 //!    see `read_counts`) of every channel in the batch, under the channel rows' write locks, so
-//!    sequences are gap-free.
+//!    sequences are gap-free. Then the day's message counts (`stats::count_sent`, one upsert).
 //! 4. [`build`]: message rows, mention rows and events (`message.created`, and for a reply its
 //!    root's `message.updated` with the count that reply made).
 //! 5. [`followed_threads::auto::record`]: the follows the replies make (their authors, the
 //!    roots' authors, the users mentioned), in a constant number of multi-row statements.
-//! 6. [`insert`]: multi-row inserts for messages, mentions and file links, then the outbox rows.
+//! 6. [`insert`]: multi-row inserts for messages, mentions, file links and the moderation rules'
+//!    reports, then the outbox rows.
 //! 7. [`read_counts::on_new_messages`]: the authors' own unread (one statement) and the mention
 //!    counts of the people mentioned (one statement per message that mentions anyone).
 //!
@@ -28,11 +29,12 @@ use uuid::Uuid;
 use super::{NewMessage, Stored};
 use crate::{
     bus::relay::Committed,
-    db::entity::{channel, mention, message, message_file},
+    db::entity::{channel, mention, message, message_file, report},
     domain::events::{Event, EventData},
     error::{AppError, AppResult},
     service::{
-        events, files, followed_threads, messages, read_counts, threads, views::MessageView,
+        events, files, followed_threads, messages, moderation_rules, read_counts, stats, threads,
+        views::MessageView,
     },
 };
 
@@ -55,6 +57,11 @@ pub(super) async fn store(
     let fresh = dedupe(tx, messages, &ids, &mut results).await?;
     let (fresh, mut roots) = bump_roots(tx, messages, &ids, fresh, now, &mut results).await?;
     let seqs = assign_seqs(tx, messages, &fresh, now).await?;
+    let sent: Vec<(Uuid, i64)> = group(&fresh, |i| Some(messages[i].channel_id))
+        .into_iter()
+        .map(|(channel, list)| (channel, i64::try_from(list.len()).unwrap_or(i64::MAX)))
+        .collect();
+    stats::count_sent(tx, &sent, now).await?;
     let batch = Batch {
         messages,
         ids: &ids,
@@ -296,6 +303,7 @@ struct Rows {
     messages: Vec<message::ActiveModel>,
     mentions: Vec<mention::ActiveModel>,
     files: Vec<message_file::ActiveModel>,
+    reports: Vec<report::ActiveModel>,
     events: Vec<Arc<Event>>,
 }
 
@@ -310,6 +318,7 @@ fn build(
         messages: Vec::with_capacity(fresh.len()),
         mentions: Vec::new(),
         files: Vec::new(),
+        reports: Vec::new(),
         events: Vec::with_capacity(fresh.len()),
     };
     for &i in fresh {
@@ -329,6 +338,7 @@ fn build(
             deleted_by: None,
             created_at: batch.now,
             search_terms: m.search_terms.clone(),
+            hidden_at: m.moderation.hides().then_some(batch.now),
         };
         rows.mentions
             .extend(messages::mention_rows(&model, &m.mentions));
@@ -337,6 +347,12 @@ fn build(
             model.channel_id,
             model.seq,
             &m.files,
+        ));
+        rows.reports.extend(moderation_rules::report_rows(
+            &m.moderation,
+            model.id,
+            model.channel_id,
+            batch.now,
         ));
         let mut view = MessageView::bare(model.clone());
         view.mentions = m.mentions.clone();
@@ -394,6 +410,11 @@ async fn insert(tx: &DatabaseTransaction, rows: Rows) -> Result<Committed, DbErr
     }
     for chunk in owned_chunks(rows.files, MENTION_CHUNK) {
         message_file::Entity::insert_many(chunk)
+            .exec_without_returning(tx)
+            .await?;
+    }
+    for chunk in owned_chunks(rows.reports, MENTION_CHUNK) {
+        report::Entity::insert_many(chunk)
             .exec_without_returning(tx)
             .await?;
     }

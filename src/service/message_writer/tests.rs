@@ -62,6 +62,7 @@ async fn database() -> (DatabaseConnection, channel::Model, Uuid, Uuid) {
         deleted_by: None,
         created_at: now,
         search_terms: None,
+        hidden_at: None,
     };
     let live = message::ActiveModel::from(root(1, false))
         .insert(&db)
@@ -94,6 +95,7 @@ fn new(
         thread_root_id: root,
         files: Vec::new(),
         search_terms: None,
+        moderation: Default::default(),
     }
 }
 

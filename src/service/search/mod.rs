@@ -318,7 +318,8 @@ async fn hydrate(
     )
     .all(db)
     .await?;
-    let views = decorate::decorate_flagged(db, Some(principal.user_id), rows).await?;
+    let mut views = decorate::decorate_flagged(db, Some(principal.user_id), rows).await?;
+    MessageView::retain_visible(&mut views, principal.user_id, principal.is_admin());
     let channel_ids: Vec<Uuid> = views.iter().map(|v| v.channel_id).collect();
     let user_ids: Vec<Uuid> = views.iter().map(|v| v.user_id).collect();
     let channels: HashMap<Uuid, channel::Model> = channel::Entity::find()

@@ -595,9 +595,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Resolve a queue entry (by its message id): dismiss the reports, or delete the message.
-         *     Either emits `moderation.action` and writes one audit entry. 404 when the message has
-         *     no open reports.
+         * Resolve a queue entry (by its message id): dismiss the reports, delete the message, or
+         *     restore a message a `hide` rule held back (409 when it is not held back). Each emits
+         *     `moderation.action` and writes one audit entry. 404 when the message has no open
+         *     reports.
          */
         post: {
             parameters: {
@@ -665,6 +666,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Problem: `payload_too_large`. */
                 413: {
                     headers: {
@@ -686,6 +696,220 @@ export interface paths {
             };
         };
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/moderation/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The moderation rules, oldest first (at most 500). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["RuleView"][];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Add a moderation rule: every new and edited message is checked against it from now on,
+         *     on every server within seconds. A regex that does not parse or compiles too big is
+         *     refused (400); 409 when there are 500 rules already. One audit entry.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["NewRuleBody"];
+                };
+            };
+            responses: {
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["RuleView"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `request_timeout`. */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `payload_too_large`. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/moderation/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a moderation rule; messages it held back stay in the queue. One audit entry. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -4579,7 +4803,11 @@ export interface paths {
             };
         };
         put?: never;
-        /** Post a message (idempotent with `client_id` or an `Idempotency-Key` header). */
+        /**
+         * Post a message (idempotent with `client_id` or an `Idempotency-Key` header). Refused
+         *     with 422 `content_blocked` when it matches a `block` moderation rule; held back from
+         *     everyone but its author (`hidden`) when it matches a `hide` rule.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -4680,6 +4908,15 @@ export interface paths {
                 };
                 /** @description Problem: `unsupported_media_type`. */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `content_blocked`. */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6341,7 +6578,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Edit your message. */
+        /** Edit your message (checked against the moderation rules like a new one). */
         put: {
             parameters: {
                 query?: never;
@@ -6430,6 +6667,15 @@ export interface paths {
                 };
                 /** @description Problem: `unsupported_media_type`. */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `content_blocked`. */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -7507,6 +7753,15 @@ export interface paths {
                 };
                 /** @description Problem: `unsupported_media_type`. */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `content_blocked`. */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9258,6 +9513,12 @@ export interface components {
              * @default []
              */
             files: components["schemas"]["FileView"][];
+            /**
+             * @description Held for review by a `hide` moderation rule: only its author and admins see it, until an
+             *     admin restores it. Absent when false.
+             * @default false
+             */
+            hidden: boolean;
             /** Format: uuid */
             id: string;
             /** Format: date-time */
@@ -9313,6 +9574,16 @@ export interface components {
             scopes: components["schemas"]["ClientScope"][];
             /** @description The bot user's username. */
             username: string;
+        };
+        /** NewRuleBody */
+        NewRuleBody: {
+            action: components["schemas"]["RuleAction"];
+            /** @default literal */
+            kind: components["schemas"]["RuleKind"] & unknown;
+            /** @description What to look for: not blank. */
+            pattern: string;
+            /** @default medium */
+            severity: components["schemas"]["RuleSeverity"] & unknown;
         };
         /** NewUploadBody */
         NewUploadBody: {
@@ -9500,6 +9771,8 @@ export interface components {
             content: string;
             /** @description Already deleted (by its author or a channel admin) while the reports were open. */
             deleted: boolean;
+            /** @description Held back by a `hide` rule: only its author sees it until restored (or deleted). */
+            hidden: boolean;
             /** Format: date-time */
             message_created_at: string;
             /**
@@ -9514,7 +9787,7 @@ export interface components {
         };
         /**
          * QueueReport
-         * @description One report in the queue.
+         * @description One report in the queue: by a person, or by a moderation rule.
          */
         QueueReport: {
             /** Format: date-time */
@@ -9522,8 +9795,16 @@ export interface components {
             /** Format: uuid */
             id: string;
             reason: string;
-            /** Format: uuid */
-            reporter_id: string;
+            /**
+             * Format: uuid
+             * @description The person who reported; null for a rule's report.
+             */
+            reporter_id?: string | null;
+            /**
+             * Format: uuid
+             * @description The moderation rule that matched; null for a person's report.
+             */
+            rule_id?: string | null;
         };
         /** Reaction */
         Reaction: {
@@ -9643,7 +9924,7 @@ export interface components {
          * @description What to do with a reported message.
          * @enum {string}
          */
-        ResolveAction: "dismiss" | "delete";
+        ResolveAction: "dismiss" | "delete" | "restore";
         /** ResolveBody */
         ResolveBody: {
             action: components["schemas"]["ResolveAction"];
@@ -9657,6 +9938,40 @@ export interface components {
          * @enum {string}
          */
         RoleFilter: "owner" | "admin" | "member" | "guest" | "bot";
+        /**
+         * @description What a match does.
+         * @enum {string}
+         */
+        RuleAction: "flag" | "hide" | "block";
+        /**
+         * @description How a rule's pattern is read.
+         * @enum {string}
+         */
+        RuleKind: "literal" | "regex";
+        /**
+         * @description How serious a match is (shown in the queue).
+         * @enum {string}
+         */
+        RuleSeverity: "low" | "medium" | "high";
+        /**
+         * RuleView
+         * @description A moderation rule, checked against every new and edited message.
+         */
+        RuleView: {
+            action: components["schemas"]["RuleAction"];
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The admin who made it; null when made with the CLI.
+             */
+            created_by?: string | null;
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["RuleKind"];
+            pattern: string;
+            severity: components["schemas"]["RuleSeverity"];
+        };
         /** SendBody */
         SendBody: {
             /** @description Your id for this message: sending it again returns the original (200) instead of a copy. */

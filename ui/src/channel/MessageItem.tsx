@@ -116,7 +116,7 @@ export const MessageItem = memo(function MessageItem({
     );
   }
   return (
-    <article className={`msg${grouped ? " grouped" : ""}${m.mentions.user_ids.includes(me?.id ?? "") || m.mentions.channel || m.mentions.here ? " mentioned" : ""}${m.pinned ? " pinned" : ""}${focused ? " focused" : ""}`} aria-label={`Message ${m.seq}`}>
+    <article className={`msg${grouped ? " grouped" : ""}${m.mentions.user_ids.includes(me?.id ?? "") || m.mentions.channel || m.mentions.here ? " mentioned" : ""}${m.pinned ? " pinned" : ""}${m.hidden ? " held" : ""}${focused ? " focused" : ""}`} aria-label={`Message ${m.seq}`}>
       <div className="msg-gutter">
         {grouped ? (
           <time className="gutter-time" dateTime={m.created_at} title={fullFmt.format(d)}>
@@ -129,6 +129,11 @@ export const MessageItem = memo(function MessageItem({
       <div className="msg-body">
         <Header userId={m.user_id} at={m.created_at} grouped={grouped} />
         {m.pinned ? <div className="pinned-tag"><Icon name="pin" size={13} /> Pinned</div> : null}
+        {m.hidden ? (
+          <div className="held-tag" role="note">
+            <Icon name="lock" size={13} /> Only visible to you and admins: held for review by a moderation rule
+          </div>
+        ) : null}
         {editing ? (
           <EditBox message={m} onDone={() => onEdit(false)} />
         ) : (

@@ -6,7 +6,7 @@ const base = Date.UTC(2026, 10, 30, 9, 0, 0);
 function msg(seq: number, user: string, minutes: number): Message {
   return {
     id: `m${seq}`, seq, channel_id: "c", user_id: user, content: "x",
-    created_at: new Date(base + minutes * 60_000).toISOString(), deleted: false,
+    created_at: new Date(base + minutes * 60_000).toISOString(), deleted: false, hidden: false,
     mentions: { channel: false, here: false, user_ids: [] }, files: [], notices: [], pinned: false, reactions: [], reply_count: 0,
   };
 }

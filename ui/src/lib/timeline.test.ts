@@ -11,6 +11,7 @@ function msg(seq: number, over: Partial<Message> = {}): Message {
     content: `message ${seq}`,
     created_at: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
     deleted: false,
+    hidden: false,
     mentions: { channel: false, here: false, user_ids: [] },
     files: [],
     notices: [],
