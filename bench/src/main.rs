@@ -17,6 +17,7 @@ mod mix;
 mod report;
 mod send;
 mod server;
+mod stats;
 mod upload;
 
 use std::process::ExitCode;
@@ -53,6 +54,9 @@ enum Command {
     /// Message search over the `mix` dataset: index build time and size, latency per query
     /// kind, and how soon a new message is found while sends run.
     Search(mix::text_search::SearchArgs),
+    /// The admin stats (`GET /admin/stats`) over millions of generated messages spread over a
+    /// year: latency, and the time to rebuild the per-day rollup.
+    Stats(stats::StatsArgs),
 }
 
 // One thread: on the 2-core target machine the load generator must leave the server as much CPU
@@ -71,6 +75,7 @@ async fn main() -> ExitCode {
         Command::Reads(args) => mix::reads::run(args).await,
         Command::Upload(args) => upload::run(args).await,
         Command::Search(args) => mix::text_search::run(args).await,
+        Command::Stats(args) => stats::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -66,6 +66,8 @@ pub struct Server {
 struct Spawned {
     child: Child,
     root: PathBuf,
+    /// The server's COLINK_DATA_DIR.
+    data: PathBuf,
     log: PathBuf,
     keep: bool,
 }
@@ -180,6 +182,7 @@ impl Server {
         let mut spawned = Spawned {
             child,
             root,
+            data: data.clone(),
             log,
             keep,
         };
@@ -212,6 +215,11 @@ impl Server {
             describe: bin.display().to_string(),
             spawned: Some(spawned),
         })
+    }
+
+    /// A spawned server's data dir (its COLINK_DATA_DIR).
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.spawned.as_ref().map(|s| s.data.as_path())
     }
 
     /// What a report says of this server.

@@ -4,10 +4,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    AuditEntry, BotClient, Channel, ClientToken, Conversation, CreatedBot, Error, FollowedThread,
-    History, Invite, LoginResponse, Member, Message, MessagesUrl, Method, NewChannel, NewInvite,
-    NewMessage, Page, PageQuery, Reaction, ReadState, RecoveryCodes, Register, Sent, Setup,
-    SetupDone, SetupStatus, ThreadState, Ticket, Tokens, TotpEnrollment, User, Workspace, query,
+    AdminStats, AuditEntry, BotClient, Channel, ClientToken, Conversation, CreatedBot, Error,
+    FollowedThread, History, Invite, LoginResponse, Member, Message, MessagesUrl, Method,
+    NewChannel, NewInvite, NewMessage, Page, PageQuery, Reaction, ReadState, RecoveryCodes,
+    Register, Sent, Setup, SetupDone, SetupStatus, ThreadState, Ticket, Tokens, TotpEnrollment,
+    User, Workspace, query,
 };
 
 /// No request body.
@@ -184,6 +185,11 @@ impl crate::Client {
     pub async fn bots(&self) -> Result<Vec<BotClient>, Error> {
         let list: Items<BotClient> = self.call(Method::GET, "/admin/clients", NONE).await?;
         Ok(list.items)
+    }
+
+    /// The workspace's numbers (admins).
+    pub async fn admin_stats(&self) -> Result<AdminStats, Error> {
+        self.call(Method::GET, "/admin/stats", NONE).await
     }
 
     /// Audit entries, newest first, optionally of one `action` (admins).

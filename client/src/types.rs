@@ -458,3 +458,38 @@ pub struct Ticket {
     pub ticket: String,
     pub expires_in: u64,
 }
+
+/// `GET /admin/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminStats {
+    pub users: UserStats,
+    pub messages_today: i64,
+    /// The last 30 UTC days, oldest first.
+    pub messages_per_day: Vec<DayCount>,
+    pub files: u64,
+    pub storage_bytes: i64,
+    pub open_reports: u64,
+    pub top_channels: Vec<ChannelCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserStats {
+    pub total: u64,
+    pub active_today: u64,
+    pub active_30_days: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCount {
+    /// YYYY-MM-DD (UTC).
+    pub day: String,
+    pub messages: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelCount {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub messages: i64,
+}

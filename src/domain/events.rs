@@ -92,9 +92,11 @@ events! {
     FileUploaded(FileView) = "file.uploaded",
     /// Internal (never sent to clients): sessions ended; the hub closes their connections.
     SessionRevoked(SessionRevoked) = "session.revoked",
-    /// An admin moderated a message (deleted it, restored it, or dismissed its reports); to the admin's
-    /// own connections, and to bus consumers.
+    /// An admin moderated a message (deleted it, restored it, or dismissed its reports); to
+    /// every admin's and owner's connections, and to bus consumers.
     ModerationAction(ModerationAction) = "moderation.action",
+    /// A person's profile, status, role or standing changed; to everyone in the workspace.
+    UserUpdated(UserUpdated) = "user.updated",
 }
 
 impl std::str::FromStr for EventKind {
@@ -161,6 +163,23 @@ pub struct ModerationAction {
     pub author_id: Uuid,
     /// Open reports this resolved.
     pub reports_resolved: u64,
+}
+
+/// `user.updated`: the person as everyone in their workspaces sees them (no email).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserUpdated {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    /// owner, admin, member, guest or bot.
+    pub role: String,
+    /// The custom status, when set and not expired.
+    pub status_text: Option<String>,
+    pub status_emoji: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub status_expires_at: Option<OffsetDateTime>,
+    pub suspended: bool,
+    pub deactivated: bool,
 }
 
 /// `reaction.added` / `reaction.removed`.

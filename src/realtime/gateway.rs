@@ -152,7 +152,7 @@ pub async fn ws(req: &Request, ws: WebSocket, state: Data<&Arc<AppState>>) -> Re
         who.principal.user_id,
         who.principal.session_id,
         &who.workspaces,
-        who.principal.role != Role::Guest,
+        who.principal.role,
         who.checked_at,
     ) else {
         super::metrics::Metrics::add(&rt.metrics.rejected_connections, 1);

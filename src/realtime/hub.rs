@@ -15,15 +15,16 @@
 //!
 //! - every connection of the workspace, for the lifecycle of its public channels
 //!   (`channel.created` / `channel.updated` / `channel.archived` of a [`ChannelKind::Public`]):
-//!   any member may read and join them, so channel lists stay current without a subscription.
+//!   any member may read and join them, so channel lists stay current without a subscription;
+//!   and for `user.updated` (names, statuses and roles shown everywhere).
 //!   The workspaces are those the user belonged to when connecting, and for members (not guests,
 //!   who see only the conversations they were added to) every workspace they join while
 //!   connected: joining one adds them to its #general, and a `member.joined` of a public channel
 //!   of a workspace naming them enrols their connections in that workspace.
 //!
 //! `conversation.read` is the exception: a read marker is private and goes only to the reader's
-//! own connections (so do `thread.updated`, `file.uploaded` and `moderation.action`, to their
-//! actor's). A `message.created` / `message.updated` of a message a moderation rule holds back
+//! own connections (so do `thread.updated` and `file.uploaded`, to their actor's);
+//! `moderation.action` goes to the connections of every admin and owner. A `message.created` / `message.updated` of a message a moderation rule holds back
 //! (`hidden`) goes only to its author's connections, with no mention job. `session.revoked` is internal: it reaches no one, it closes the connections
 //! of the ended sessions.
 //!
@@ -48,7 +49,7 @@ use super::{
     protocol::{Outbound, ServerFrame, close},
 };
 use crate::domain::{
-    ChannelKind,
+    ChannelKind, Role,
     events::{Event, EventData, Revoked, SessionRevoked},
 };
 
@@ -86,6 +87,8 @@ struct Conn {
     workspaces: Vec<Uuid>,
     /// Whether workspaces joined while connected are added to `workspaces` (not for guests).
     follows_new_workspaces: bool,
+    /// An admin or owner: receives every `moderation.action`.
+    admin: bool,
     /// When its credential and role were checked: a role change after that closes it.
     checked_at: time::OffsetDateTime,
 }
@@ -190,17 +193,18 @@ impl Hub {
         session: Option<Uuid>,
         workspaces: &[Uuid],
     ) -> Option<Registration> {
-        self.register_checked_at(user, session, workspaces, true, crate::domain::clock::now())
+        let now = crate::domain::clock::now();
+        self.register_checked_at(user, session, workspaces, Role::Member, now)
     }
 
-    /// Like [`Self::register`], for a connection whose role was read at `checked_at`;
-    /// `follows_new_workspaces` is false for guests (see the module docs).
+    /// Like [`Self::register`], for a connection whose `role` was read at `checked_at` (guests
+    /// do not follow new workspaces, see the module docs; admins hear every moderation).
     pub fn register_checked_at(
         self: &Arc<Self>,
         user: Uuid,
         session: Option<Uuid>,
         workspaces: &[Uuid],
-        follows_new_workspaces: bool,
+        role: Role,
         checked_at: time::OffsetDateTime,
     ) -> Option<Registration> {
         let mut reg = self.write();
@@ -219,7 +223,8 @@ impl Hub {
                 close: close_tx,
                 channels: HashSet::new(),
                 workspaces: workspaces.to_vec(),
-                follows_new_workspaces,
+                follows_new_workspaces: role != Role::Guest,
+                admin: role.is_admin(),
                 checked_at,
             },
         );
@@ -320,34 +325,13 @@ impl Hub {
         let mut mention_job = None;
         let slow = {
             let reg = self.read();
-            // Read markers, thread state, uploads and moderation are private: only the
-            // actor's own connections.
-            let private = matches!(
-                event.data,
-                EventData::ConversationRead(_)
-                    | EventData::ThreadUpdated(_)
-                    | EventData::FileUploaded(_)
-                    | EventData::ModerationAction(_)
-            );
             let held_back = held_back_author(event);
-            let subscribed: HashSet<ConnId> = if let Some(author) = held_back {
-                reg.conns_of(author).collect()
-            } else if private {
-                event
-                    .actor_id
-                    .map(|u| reg.conns_of(u).collect())
-                    .unwrap_or_default()
-            } else {
-                channel
-                    .and_then(|c| reg.by_channel.get(&c))
-                    .cloned()
-                    .unwrap_or_default()
-            };
+            let subscribed = first_audience(&reg, event, held_back);
             let mut slow = Vec::new();
             if !subscribed.is_empty() {
                 slow = self.send(&reg, subscribed.iter().copied(), &frame());
             }
-            let workspace_wide = public_channel_lifecycle(event)
+            let workspace_wide = workspace_news(event)
                 .then_some(event.workspace_id)
                 .flatten()
                 .and_then(|w| reg.by_workspace.get(&w));
@@ -564,11 +548,13 @@ impl Hub {
     }
 }
 
-/// `channel.created` / `updated` / `archived` of a public channel: news for the whole workspace.
-fn public_channel_lifecycle(event: &Event) -> bool {
+/// News for the whole workspace: `channel.created` / `updated` / `archived` of a public channel,
+/// and `user.updated`.
+fn workspace_news(event: &Event) -> bool {
     let kind = match &event.data {
         EventData::ChannelCreated(c) | EventData::ChannelUpdated(c) => c.kind,
         EventData::ChannelArchived(archived) => archived.kind,
+        EventData::UserUpdated(_) => return true,
         _ => return false,
     };
     kind == ChannelKind::Public
@@ -580,6 +566,36 @@ fn named_users(event: &Event) -> Vec<Uuid> {
         EventData::MemberJoined(member) | EventData::MemberLeft(member) => vec![member.user_id],
         EventData::ChannelCreated(created) => created.participant_ids.clone(),
         _ => Vec::new(),
+    }
+}
+
+/// Who receives `event` first: the conversation's subscribers; for a held-back message its
+/// author only; for private events (read markers, thread state, uploads) the actor only; for
+/// `moderation.action` every admin.
+fn first_audience(reg: &Registry, event: &Event, held_back: Option<Uuid>) -> HashSet<ConnId> {
+    let private = matches!(
+        event.data,
+        EventData::ConversationRead(_) | EventData::ThreadUpdated(_) | EventData::FileUploaded(_)
+    );
+    if let Some(author) = held_back {
+        reg.conns_of(author).collect()
+    } else if let EventData::ModerationAction(_) = event.data {
+        reg.conns
+            .iter()
+            .filter(|(_, c)| c.admin)
+            .map(|(id, _)| *id)
+            .collect()
+    } else if private {
+        event
+            .actor_id
+            .map(|u| reg.conns_of(u).collect())
+            .unwrap_or_default()
+    } else {
+        event
+            .channel_id
+            .and_then(|c| reg.by_channel.get(&c))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

@@ -143,11 +143,11 @@ async fn a_role_change_closes_only_connections_that_read_the_old_role() {
     let changed_at = crate::domain::clock::now();
     let second = time::Duration::seconds(1);
     let mut before = hub
-        .register_checked_at(user, None, &[], true, changed_at - second)
+        .register_checked_at(user, None, &[], Role::Member, changed_at - second)
         .unwrap();
     // Reconnected after the heartbeat saw the change, before the event arrived.
     let after = hub
-        .register_checked_at(user, None, &[], true, changed_at + second)
+        .register_checked_at(user, None, &[], Role::Member, changed_at + second)
         .unwrap();
     hub.deliver(&Event {
         id: Uuid::now_v7(),
@@ -178,7 +178,7 @@ async fn members_hear_about_a_workspace_joined_while_connected_guests_do_not() {
     let (general, other) = (Uuid::now_v7(), Uuid::now_v7());
     let mut m = hub.register(member, None, &[]).unwrap();
     let mut g = hub
-        .register_checked_at(guest, None, &[], false, crate::domain::clock::now())
+        .register_checked_at(guest, None, &[], Role::Guest, crate::domain::clock::now())
         .unwrap();
     let archived = || {
         Event::new(

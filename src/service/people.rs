@@ -280,6 +280,7 @@ pub async fn set_role(
                 active.role = Set(new_role.as_str().to_string());
                 active.updated_at = Set(now());
                 let updated = active.update(tx).await?;
+                users::announce(tx, &updated, principal.user_id).await?;
                 if old_role != new_role {
                     // Their live connections reconnect, so access is checked again (4003).
                     sessions::emit_revoked(tx, target, None, sessions::Revoked::Role).await?;
@@ -330,6 +331,7 @@ pub async fn set_suspended(
                 active.suspended_reason = Set(reason.clone());
                 active.updated_at = Set(now());
                 let updated = active.update(tx).await?;
+                users::announce(tx, &updated, principal.user_id).await?;
                 if suspend {
                     sessions::revoke_all(tx, target).await?;
                 }
@@ -373,6 +375,7 @@ pub async fn set_deactivated(
                 active.deactivated_at = Set(deactivate.then(now));
                 active.updated_at = Set(now());
                 let updated = active.update(tx).await?;
+                users::announce(tx, &updated, principal.user_id).await?;
                 if deactivate {
                     sessions::revoke_all(tx, target).await?;
                 }

@@ -8,11 +8,14 @@ use sea_orm::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Principal, accounts, now};
+use super::{Principal, accounts, events, now};
 use crate::{
     app::AppState,
     db::entity::{channel_member, user, workspace_member},
-    domain::{DisplayName, StatusEmoji, StatusText},
+    domain::{
+        DisplayName, StatusEmoji, StatusText,
+        events::{Event, EventData, UserUpdated},
+    },
     error::{AppError, AppResult},
 };
 
@@ -90,8 +93,15 @@ pub async fn update_profile(
         active.display_name = Set(DisplayName::parse(name)?.into_inner());
     }
     active.updated_at = Set(now());
+    let actor = principal.user_id;
     state
-        .write(move |tx| Box::pin(async move { Ok(active.update(tx).await?) }))
+        .write(move |tx| {
+            Box::pin(async move {
+                let updated = active.update(tx).await?;
+                announce(tx, &updated, actor).await?;
+                Ok(updated)
+            })
+        })
         .await
 }
 
@@ -114,9 +124,46 @@ pub async fn set_status(
     active.status_emoji = Set((!clear).then_some(emoji));
     active.status_expires_at = Set(if clear { None } else { expires_at });
     active.updated_at = Set(now());
+    let actor = principal.user_id;
     state
-        .write(move |tx| Box::pin(async move { Ok(active.update(tx).await?) }))
+        .write(move |tx| {
+            Box::pin(async move {
+                let updated = active.update(tx).await?;
+                announce(tx, &updated, actor).await?;
+                Ok(updated)
+            })
+        })
         .await
+}
+
+/// Emit `user.updated` for `u` (as changed by `actor`) in each workspace they belong to, inside
+/// the change's transaction.
+pub async fn announce(db: &impl ConnectionTrait, u: &user::Model, actor: Uuid) -> AppResult<()> {
+    let workspaces: Vec<Uuid> = workspace_member::Entity::find()
+        .select_only()
+        .column(workspace_member::Column::WorkspaceId)
+        .filter(workspace_member::Column::UserId.eq(u.id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let expired = u.status_expires_at.is_some_and(|at| at <= now());
+    let data = UserUpdated {
+        id: u.id,
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        role: u.role.clone(),
+        status_text: u.status_text.clone().filter(|_| !expired),
+        status_emoji: u.status_emoji.clone().filter(|_| !expired),
+        status_expires_at: u.status_expires_at.filter(|_| !expired),
+        suspended: u.suspended_at.is_some(),
+        deactivated: u.deactivated_at.is_some(),
+    };
+    let actor = (!actor.is_nil()).then_some(actor);
+    for workspace in workspaces {
+        let data = EventData::UserUpdated(data.clone());
+        events::emit(db, &Event::new(workspace, None, actor, data)).await?;
+    }
+    Ok(())
 }
 
 pub struct Page {

@@ -253,3 +253,51 @@ async fn the_queue_pages_through_every_reported_message_once_longest_waiting_fir
         .await
         .problem(400, "validation_failed");
 }
+
+#[tokio::test]
+async fn moderation_actions_reach_every_admin_and_no_member() {
+    let app = spawn_app().await;
+    let (owner, ws, alice, bob) = app.team().await;
+    let adele = app.member(&owner, &ws, "adele").await;
+    app.post(
+        &format!("/admin/users/{}/role", adele.user_id),
+        Some(&owner.access),
+        json!({"role": "admin"}),
+    )
+    .await
+    .expect(200);
+    let adele = app.login("adele", crate::helpers::PASSWORD).await;
+    let channel = app.channel(&alice, "lounge", false).await;
+    app.join(&bob, &channel).await;
+    let m = app.send(&alice, &channel, "rude").await;
+    let id = m["id"].as_str().unwrap();
+    app.post(
+        &format!("/messages/{id}/report"),
+        Some(&bob.access),
+        json!({"reason": "rude"}),
+    )
+    .await
+    .expect(201);
+    let mut adele_ws = app.ws(&adele.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    bob_ws.subscribe(&channel).await;
+    app.post(
+        &format!("/admin/moderation/queue/{id}/resolve"),
+        Some(&owner.access),
+        json!({"action": "dismiss"}),
+    )
+    .await
+    .expect(204);
+    // Another admin hears of it (so every open console's queue stays current)…
+    let action = adele_ws.event("moderation.action").await;
+    assert_eq!(action["data"]["message_id"], id);
+    assert_eq!(action["actor_id"], owner.user_id.as_str());
+    // …and, the hub having delivered it, nothing of it is queued for a member.
+    let frames = bob_ws.drain().await;
+    assert!(
+        frames
+            .iter()
+            .all(|f| f["event"]["type"] != "moderation.action"),
+        "{frames:?}"
+    );
+}

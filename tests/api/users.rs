@@ -245,3 +245,56 @@ async fn an_expired_status_is_hidden() {
         .expect(200);
     assert!(listed["items"][0]["status"].is_null(), "{listed}");
 }
+
+#[tokio::test]
+async fn profile_status_role_and_suspension_changes_reach_the_workspace_as_user_updated() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let alice_id = alice.user_id.as_str();
+
+    app.put(
+        "/users/me",
+        &alice.access,
+        serde_json::json!({"display_name": "Alice Liddell"}),
+    )
+    .await
+    .expect(200);
+    let e = bob_ws.event("user.updated").await;
+    assert_eq!(e["data"]["id"], alice_id);
+    assert_eq!(e["data"]["display_name"], "Alice Liddell");
+    assert_eq!(e["actor_id"], alice_id);
+    // Everyone in the workspace receives it: no email in it.
+    assert!(e["data"].get("email").is_none(), "{e}");
+
+    app.post(
+        "/users/me/status",
+        Some(&alice.access),
+        serde_json::json!({"status_text": "lunch", "status_emoji": "🥪"}),
+    )
+    .await
+    .expect(200);
+    let e = bob_ws.event("user.updated").await;
+    assert_eq!(e["data"]["status_text"], "lunch");
+
+    app.post(
+        &format!("/admin/users/{alice_id}/role"),
+        Some(&owner.access),
+        serde_json::json!({"role": "admin"}),
+    )
+    .await
+    .expect(200);
+    let e = bob_ws.event("user.updated").await;
+    assert_eq!(e["data"]["role"], "admin");
+    assert_eq!(e["actor_id"], owner.user_id.as_str());
+
+    app.post(
+        &format!("/admin/users/{alice_id}/suspend"),
+        Some(&owner.access),
+        serde_json::json!({"reason": "a break"}),
+    )
+    .await
+    .expect(200);
+    let e = bob_ws.event("user.updated").await;
+    assert_eq!(e["data"]["suspended"], true);
+}

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Every event type; the scenario must produce each at least once.
-const EVENT_TYPES: [&str; 15] = [
+const EVENT_TYPES: [&str; 16] = [
     "message.created",
     "message.updated",
     "message.deleted",
@@ -35,6 +35,7 @@ const EVENT_TYPES: [&str; 15] = [
     "file.uploaded",
     "session.revoked",
     "moderation.action",
+    "user.updated",
 ];
 
 fn golden(name: &str) -> PathBuf {

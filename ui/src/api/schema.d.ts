@@ -915,6 +915,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workspace's numbers: people and their activity, messages today and per day for 30
+         *     days, files and bytes stored, open reports, the busiest channels of the week. Read from
+         *     rollups: the cost does not grow with the number of messages.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Stats"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/system": {
         parameters: {
             query?: never;
@@ -9168,6 +9225,19 @@ export interface components {
             new_password: string;
         };
         /**
+         * ChannelCount
+         * @description A channel and its messages in the last 7 days.
+         */
+        ChannelCount: {
+            /** Format: uuid */
+            id: string;
+            /** @description public or private. */
+            kind: string;
+            /** Format: int64 */
+            messages: number;
+            name: string;
+        };
+        /**
          * @description The kind of a conversation.
          * @enum {string}
          */
@@ -9313,6 +9383,16 @@ export interface components {
             name: string;
             revoked: boolean;
             scopes: components["schemas"]["ClientScope"][];
+        };
+        /**
+         * DayCount
+         * @description Messages sent on one UTC day.
+         */
+        DayCount: {
+            /** @description YYYY-MM-DD (UTC). */
+            day: string;
+            /** Format: int64 */
+            messages: number;
         };
         /** DownloadUrl */
         DownloadUrl: {
@@ -10058,6 +10138,37 @@ export interface components {
          * @enum {string}
          */
         SortBy: "username" | "last_active";
+        /**
+         * Stats
+         * @description The workspace's numbers.
+         */
+        Stats: {
+            /**
+             * Format: uint64
+             * @description Stored files (confirmed, not deleted) and their bytes.
+             */
+            files: number;
+            /** @description The last 30 UTC days, oldest first, today last (0 for days without messages). */
+            messages_per_day: components["schemas"]["DayCount"][];
+            /**
+             * Format: int64
+             * @description Messages sent today (UTC), replies and later-deleted ones included.
+             */
+            messages_today: number;
+            /**
+             * Format: uint64
+             * @description Open reports in the moderation queue.
+             */
+            open_reports: number;
+            /** Format: int64 */
+            storage_bytes: number;
+            /**
+             * @description Public and private channels with the most messages in the last 7 days, most first (at
+             *     most 10; DMs are not listed).
+             */
+            top_channels: components["schemas"]["ChannelCount"][];
+            users: components["schemas"]["UserStats"];
+        };
         /** StatusBody */
         StatusBody: {
             /**
@@ -10317,6 +10428,27 @@ export interface components {
             /** Format: uuid */
             id: string;
             username: string;
+        };
+        /**
+         * UserStats
+         * @description People.
+         */
+        UserStats: {
+            /**
+             * Format: uint64
+             * @description Active in the last 30 days.
+             */
+            active_30_days: number;
+            /**
+             * Format: uint64
+             * @description Active since 00:00 UTC today (recorded activity, to about a minute).
+             */
+            active_today: number;
+            /**
+             * Format: uint64
+             * @description Accounts that are not deactivated, bots left out.
+             */
+            total: number;
         };
         /** UserStatus */
         UserStatus: {

@@ -157,6 +157,13 @@ export function handleFrame(frame: Frame, me: string) {
           if (e.channel_id) void queryClient.invalidateQueries({ queryKey: keys.members(e.channel_id) });
           void queryClient.invalidateQueries({ queryKey: ["browse"] });
           break;
+        case "user.updated":
+          // Names, statuses and roles show everywhere: fetch the person again, and my own
+          // profile when it is mine (a role change, say).
+          void queryClient.invalidateQueries({ queryKey: keys.user(e.data.id) });
+          if (e.data.id === me) void queryClient.invalidateQueries({ queryKey: keys.me });
+          void queryClient.invalidateQueries({ queryKey: ["members"] });
+          break;
         default:
           break;
       }

@@ -45,7 +45,8 @@ export type ServerEvent =
   | Envelope<"channel.archived", { archived_at?: string | null; kind: string }>
   | Envelope<"member.joined" | "member.left", MemberChange>
   | Envelope<"conversation.read", { user_id: string; last_read_seq: number }>
-  | Envelope<"thread.updated", { root_id: string; user_id: string; following: boolean; last_read_seq: number; unread_replies: number; unread_mentions: number }>;
+  | Envelope<"thread.updated", { root_id: string; user_id: string; following: boolean; last_read_seq: number; unread_replies: number; unread_mentions: number }>
+  | Envelope<"user.updated", { id: string; username: string; display_name: string; role: string; suspended: boolean; deactivated: boolean }>;
 
 export type Frame =
   | { type: "event"; event: ServerEvent }
