@@ -9,7 +9,7 @@
 //! deployment of this size), and `GET /admin/stats` is timed `--requests` times, one after the
 //! other. The answer's 30-day total is checked against a count of the messages table.
 
-use std::{path::Path, time::Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
@@ -100,12 +100,15 @@ async fn scenario(args: &StatsArgs, server: &Server, http: &reqwest::Client) -> 
     let rollup_rebuild_s = started.elapsed().as_secs_f64();
     let rollup_rows: u64 = db.query("SELECT COUNT(*) FROM message_counts")?.parse()?;
     let last_30: i64 = db.query(&db.count_last_30_days())?.parse()?;
+    // Generating takes longer than an access token lives: sign in again.
+    let fresh = api.login("benchowner", &owner.password).await?;
+    let admin = api.with_token(fresh.access_token.context("login: no access token")?);
 
     let mut samples = Vec::with_capacity(args.requests as usize);
     let mut seen = None;
     for _ in 0..args.requests {
         let t = Instant::now();
-        let stats = owner.client.admin_stats().await?;
+        let stats = admin.admin_stats().await?;
         samples.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
         seen = Some(stats);
     }
@@ -156,7 +159,9 @@ impl Database {
 
     /// One INSERT … SELECT: message g (from 0) goes to channel ⌊C·u²⌋ for u = frac(g·φ) (a
     /// low-discrepancy sequence: the same skew on every run), `days·(1 − g/N)` days ago, with a
-    /// seq unique in the whole table (beyond any the API gave out).
+    /// seq unique in the whole table (beyond any the API gave out) and an id that grows with g
+    /// (`00000000-0000-7000-8000-<g>`, below every real UUIDv7), so the rows append to the
+    /// primary key's B-tree as a server's time-ordered ids do, instead of landing at random.
     fn generate(&self, args: &StatsArgs, author: colink_client::Uuid) -> String {
         let (n, c, days) = (args.messages, args.channels, f64::from(args.days));
         let seconds = days * 86_400.0;
@@ -165,7 +170,8 @@ impl Database {
                 "WITH ch AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM channels \
                  WHERE name LIKE 'bench-%') \
                  INSERT INTO messages (id, channel_id, seq, user_id, content, reply_count, created_at) \
-                 SELECT gen_random_uuid(), ch.id, 1000000000 + g, '{author}', 'generated', 0, \
+                 SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, ch.id, \
+                 1000000000 + g, '{author}', 'generated', 0, \
                  now() - make_interval(secs => {seconds} * (1.0 - g::float8 / {n})) \
                  FROM generate_series(0, {n} - 1) g \
                  JOIN ch ON ch.k = floor({c} * power((g * 0.6180339887498949) - floor(g * 0.6180339887498949), 2))"
@@ -176,7 +182,8 @@ impl Database {
                  FROM channels WHERE name LIKE 'bench-%'; \
                  WITH RECURSIVE gen(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM gen WHERE g < {n} - 1) \
                  INSERT INTO messages (id, channel_id, seq, user_id, content, reply_count, created_at) \
-                 SELECT lower(hex(randomblob(16))), ch.id, 1000000000 + g, '{author}', 'generated', 0, \
+                 SELECT printf('00000000-0000-7000-8000-%012x', g), ch.id, 1000000000 + g, \
+                 '{author}', 'generated', 0, \
                  strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('-%f seconds', {seconds} * (1.0 - g * 1.0 / {n}))) \
                  FROM gen JOIN ch ON ch.k = CAST({c} * ((g * 0.6180339887498949) - CAST(g * 0.6180339887498949 AS INTEGER)) \
                  * ((g * 0.6180339887498949) - CAST(g * 0.6180339887498949 AS INTEGER)) AS INTEGER);"
@@ -221,23 +228,19 @@ impl Database {
     /// Run `sql` with the command-line tool; its output, trimmed.
     fn query(&self, sql: &str) -> Result<String> {
         let output = match self {
-            Database::Sqlite(path) => command("sqlite3", path, &[], sql)?,
+            Database::Sqlite(path) => command("sqlite3", &[path.as_os_str(), sql.as_ref()])?,
             Database::Postgres(url) => command(
                 "psql",
-                Path::new(url),
-                &["-qAt", "-v", "ON_ERROR_STOP=1"],
-                sql,
+                &[url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql].map(std::ffi::OsStr::new),
             )?,
         };
         Ok(output.trim().to_owned())
     }
 }
 
-fn command(tool: &str, target: &Path, flags: &[&str], sql: &str) -> Result<String> {
+fn command(tool: &str, args: &[&std::ffi::OsStr]) -> Result<String> {
     let out = std::process::Command::new(tool)
-        .args(flags)
-        .arg(target)
-        .arg(sql)
+        .args(args)
         .output()
         .with_context(|| format!("running {tool} (install it: apt-get install {tool})"))?;
     ensure!(
