@@ -14,7 +14,7 @@
 //!   against the database first, by the audience worker, since anyone can be mentioned).
 //!
 //! - every connection of the workspace, for the lifecycle of its public channels
-//!   (`channel.created` / `channel.updated` / `channel.archived` of a [`ChannelKind::Public`]):
+//!   (`channel.created` / `channel.updated` / `channel.archived` of a [`crate::domain::ChannelKind::Public`]):
 //!   any member may read and join them, so channel lists stay current without a subscription;
 //!   and for `user.updated` (names, statuses and roles shown everywhere).
 //!   The workspaces are those the user belonged to when connecting, and for members (not guests,
@@ -49,7 +49,7 @@ use super::{
     protocol::{Outbound, ServerFrame, close},
 };
 use crate::domain::{
-    ChannelKind, Role,
+    Role,
     events::{Event, EventData, Revoked, SessionRevoked},
 };
 
@@ -548,64 +548,9 @@ impl Hub {
     }
 }
 
-/// News for the whole workspace: `channel.created` / `updated` / `archived` of a public channel,
-/// and `user.updated`.
-fn workspace_news(event: &Event) -> bool {
-    let kind = match &event.data {
-        EventData::ChannelCreated(c) | EventData::ChannelUpdated(c) => c.kind,
-        EventData::ChannelArchived(archived) => archived.kind,
-        EventData::UserUpdated(_) => return true,
-        _ => return false,
-    };
-    kind == ChannelKind::Public
-}
-
-/// Users an event is about, who may see it whatever they subscribed to.
-fn named_users(event: &Event) -> Vec<Uuid> {
-    match &event.data {
-        EventData::MemberJoined(member) | EventData::MemberLeft(member) => vec![member.user_id],
-        EventData::ChannelCreated(created) => created.participant_ids.clone(),
-        _ => Vec::new(),
-    }
-}
-
-/// Who receives `event` first: the conversation's subscribers; for a held-back message its
-/// author only; for private events (read markers, thread state, uploads) the actor only; for
-/// `moderation.action` every admin.
-fn first_audience(reg: &Registry, event: &Event, held_back: Option<Uuid>) -> HashSet<ConnId> {
-    let private = matches!(
-        event.data,
-        EventData::ConversationRead(_) | EventData::ThreadUpdated(_) | EventData::FileUploaded(_)
-    );
-    if let Some(author) = held_back {
-        reg.conns_of(author).collect()
-    } else if let EventData::ModerationAction(_) = event.data {
-        reg.conns
-            .iter()
-            .filter(|(_, c)| c.admin)
-            .map(|(id, _)| *id)
-            .collect()
-    } else if private {
-        event
-            .actor_id
-            .map(|u| reg.conns_of(u).collect())
-            .unwrap_or_default()
-    } else {
-        event
-            .channel_id
-            .and_then(|c| reg.by_channel.get(&c))
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-/// For a message a `hide` moderation rule holds back: its author, the only one who hears of it.
-fn held_back_author(event: &Event) -> Option<Uuid> {
-    match &event.data {
-        EventData::MessageCreated(m) | EventData::MessageUpdated(m) if m.hidden => Some(m.user_id),
-        _ => None,
-    }
-}
+#[path = "hub_recipients.rs"]
+mod recipients;
+use recipients::{first_audience, held_back_author, named_users, workspace_news};
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

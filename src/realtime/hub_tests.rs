@@ -1,7 +1,7 @@
 //! Unit tests of the hub (a file of their own: the hub is long enough).
 
 use super::*;
-use crate::domain::{ChannelRole, events::MemberChange};
+use crate::domain::{ChannelKind, ChannelRole, events::MemberChange};
 
 fn event(channel: Uuid, data: EventData) -> Event {
     Event::new(Uuid::now_v7(), Some(channel), None, data)
