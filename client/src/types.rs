@@ -466,6 +466,8 @@ pub struct AdminStats {
     pub messages_today: i64,
     /// The last 30 UTC days, oldest first.
     pub messages_per_day: Vec<DayCount>,
+    /// People active on each of the last 30 UTC days, oldest first.
+    pub active_users_per_day: Vec<DayActive>,
     pub files: u64,
     pub storage_bytes: i64,
     pub open_reports: u64,
@@ -484,6 +486,13 @@ pub struct DayCount {
     /// YYYY-MM-DD (UTC).
     pub day: String,
     pub messages: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayActive {
+    /// YYYY-MM-DD (UTC).
+    pub day: String,
+    pub users: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ mod m20261204_000009_people;
 mod m20261205_000010_reports;
 mod m20261206_000011_moderation_rules;
 mod m20261207_000012_message_counts;
+mod m20261208_000013_active_days;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_reports::Migration),
             Box::new(m20261206_000011_moderation_rules::Migration),
             Box::new(m20261207_000012_message_counts::Migration),
+            Box::new(m20261208_000013_active_days::Migration),
         ]
     }
 }

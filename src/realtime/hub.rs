@@ -317,6 +317,10 @@ impl Hub {
             self.end_sessions(revoked, event.occurred_at);
             return None;
         }
+        if let EventData::MessageCreated(_) = &event.data {
+            let second = crate::domain::clock::now().unix_timestamp();
+            self.metrics.messages.note(second);
+        }
         // Serialised once, and only if someone receives it.
         let frame = std::cell::OnceCell::new();
         let frame = || frame.get_or_init(|| Outbound::event(event)).clone();
@@ -477,6 +481,11 @@ impl Hub {
             .copied()
             .filter(|u| reg.by_user.contains_key(u))
             .collect()
+    }
+
+    /// How many users have at least one connection here.
+    pub fn connected_users(&self) -> usize {
+        self.read().by_user.len()
     }
 
     /// The hub missed bus events: among them could be a `member.left` that should have ended a

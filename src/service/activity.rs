@@ -8,6 +8,9 @@
 //! A stored time is the flush's, so it is late by at most `FLUSH_EVERY`. The memory is bounded:
 //! entries older than a minute are dropped at each flush, and past `MAX_PENDING` users awaiting
 //! a flush new ones are not noted until the next one (their activity is recorded a minute later).
+//!
+//! The same flush adds (day, user) rows to `active_days` for the admin console's "active users
+//! per day" chart (migration 000013) and prunes the rows older than [`KEEP_DAYS`].
 
 use std::{
     collections::HashMap,
@@ -16,13 +19,16 @@ use std::{
 };
 
 use async_trait::async_trait;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, OnConflict},
+};
 use uuid::Uuid;
 
-use super::now;
+use super::{now, stats};
 use crate::{
     app::AppState,
-    db::entity::user,
+    db::entity::{active_day, user},
     error::AppResult,
     workers::{Shutdown, Worker},
 };
@@ -33,6 +39,8 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(30);
 const RENOTE_AFTER: Duration = Duration::from_secs(60);
 const MAX_PENDING: usize = 100_000;
 const CHUNK: usize = 500;
+/// Days of `active_days` kept: the stats chart's 30 and some slack.
+pub const KEEP_DAYS: i64 = 35;
 
 #[derive(Default)]
 pub struct Activity {
@@ -75,11 +83,28 @@ impl Activity {
             return Ok(0);
         }
         let at = now();
+        let day = stats::day_of(at);
         for chunk in pending.chunks(CHUNK) {
             let ids = chunk.to_vec();
+            let day = day.clone();
             state
                 .write(move |tx| {
                     Box::pin(async move {
+                        let days = ids.iter().map(|id| active_day::ActiveModel {
+                            day: Set(day.clone()),
+                            user_id: Set(*id),
+                        });
+                        active_day::Entity::insert_many(days)
+                            .on_conflict(
+                                OnConflict::columns([
+                                    active_day::Column::Day,
+                                    active_day::Column::UserId,
+                                ])
+                                .do_nothing()
+                                .to_owned(),
+                            )
+                            .exec_without_returning(tx)
+                            .await?;
                         user::Entity::update_many()
                             .col_expr(user::Column::LastActiveAt, Expr::value(at))
                             .filter(user::Column::Id.is_in(ids))
@@ -90,6 +115,18 @@ impl Activity {
                 })
                 .await?;
         }
+        let oldest_kept = stats::day_of(at - time::Duration::days(KEEP_DAYS));
+        state
+            .write(move |tx| {
+                Box::pin(async move {
+                    active_day::Entity::delete_many()
+                        .filter(active_day::Column::Day.lt(oldest_kept))
+                        .exec(tx)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await?;
         Ok(pending.len())
     }
 }

@@ -20,7 +20,9 @@ use sea_orm::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Principal, RequestMeta, access, audit, events, latest_page, messages, now, users};
+use super::{
+    Principal, RequestMeta, access, audit, events, latest_page, messages, now, users, views,
+};
 use crate::{
     app::AppState,
     db::entity::{channel, message, report, user},
@@ -170,6 +172,61 @@ pub async fn queue(state: &AppState, cursor: Option<&str>, limit: u64) -> AppRes
         })
         .collect();
     Ok(QueuePage { items, next_cursor })
+}
+
+/// The most messages [`context`] shows on each side of a reported one.
+pub const MAX_CONTEXT: u64 = 10;
+
+/// A reported message in its place, for the queue: up to `around` messages before and after
+/// it where it was posted (the conversation's top level, or its thread, root included), oldest
+/// first, deleted ones left out (the reported one stays), held-back ones included. Only for a
+/// message that has been reported (open or resolved; 404 otherwise), so the route is no window
+/// into conversations nobody reported.
+#[tracing::instrument(skip_all, fields(message_id = %message_id))]
+pub async fn context(
+    state: &AppState,
+    admin: Uuid,
+    message_id: Uuid,
+    around: u64,
+) -> AppResult<Vec<views::MessageView>> {
+    let around = Ord::min(around, MAX_CONTEXT);
+    let reported = report::Entity::find()
+        .filter(report::Column::MessageId.eq(message_id))
+        .one(&state.db)
+        .await?;
+    if reported.is_none() {
+        return Err(AppError::not_found("report"));
+    }
+    let reported = messages::find(&state.db, message_id).await?;
+    let place = || {
+        let q = message::Entity::find()
+            .filter(message::Column::ChannelId.eq(reported.channel_id))
+            .filter(message::Column::DeletedAt.is_null());
+        match reported.thread_root_id {
+            Some(root) => q.filter(
+                Condition::any()
+                    .add(message::Column::ThreadRootId.eq(root))
+                    .add(message::Column::Id.eq(root)),
+            ),
+            None => q.filter(message::Column::ThreadRootId.is_null()),
+        }
+    };
+    let mut rows = place()
+        .filter(message::Column::Seq.lt(reported.seq))
+        .order_by_desc(message::Column::Seq)
+        .limit(around)
+        .all(&state.db)
+        .await?;
+    rows.reverse();
+    let after = place()
+        .filter(message::Column::Seq.gt(reported.seq))
+        .order_by_asc(message::Column::Seq)
+        .limit(around)
+        .all(&state.db)
+        .await?;
+    rows.push(reported);
+    rows.extend(after);
+    messages::decorate(&state.db, Some(admin), rows).await
 }
 
 fn parse_cursor(cursor: &str) -> AppResult<(OffsetDateTime, Uuid)> {

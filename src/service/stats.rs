@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, OnConflict, Query},
 };
 use time::{
@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    db::entity::{channel, file, message_count, report, user},
+    db::entity::{active_day, channel, file, message_count, report, user},
     error::AppResult,
 };
 
@@ -67,10 +67,11 @@ pub async fn count_sent(
     Ok(())
 }
 
+/// A number for one UTC day.
 pub struct DayCount {
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
-    pub messages: i64,
+    pub count: i64,
 }
 
 pub struct ChannelCount {
@@ -88,6 +89,8 @@ pub struct Stats {
     pub messages_today: i64,
     /// The last 30 UTC days, oldest first, today last; days without messages count 0.
     pub messages_per_day: Vec<DayCount>,
+    /// People (as in `users_total`) active on each of the last 30 UTC days, oldest first.
+    pub active_per_day: Vec<DayCount>,
     /// Confirmed, not deleted files, and their bytes.
     pub files: u64,
     pub storage_bytes: i64,
@@ -120,8 +123,9 @@ pub async fn collect(state: &AppState, now: OffsetDateTime) -> AppResult<Stats> 
         users_total,
         users_active_today,
         users_active_30_days,
-        messages_today: messages_per_day.last().map_or(0, |d| d.messages),
+        messages_today: messages_per_day.last().map_or(0, |d| d.count),
         messages_per_day,
+        active_per_day: active_per_day(db, today).await?,
         files,
         storage_bytes,
         open_reports,
@@ -167,16 +171,52 @@ async fn per_day(db: &DatabaseConnection, today: OffsetDateTime) -> AppResult<Ve
         .await?
         .into_iter()
         .collect();
-    Ok((0..30)
+    Ok(last_30_days(today, &counted))
+}
+
+/// People (bots and deactivated accounts left out, as in [`people`]) active on each of the 30
+/// days up to `today`, oldest first, from `active_days` (one row per person and day, see
+/// `service::activity`).
+async fn active_per_day(
+    db: &DatabaseConnection,
+    today: OffsetDateTime,
+) -> AppResult<Vec<DayCount>> {
+    let not_counted = Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .cond_where(
+            Condition::any()
+                .add(user::Column::Role.eq("bot"))
+                .add(user::Column::DeactivatedAt.is_not_null()),
+        )
+        .to_owned();
+    let counted: HashMap<String, i64> = active_day::Entity::find()
+        .select_only()
+        .column(active_day::Column::Day)
+        .expr(Expr::cust("COUNT(*)"))
+        .filter(active_day::Column::Day.gte(day_of(today - Duration::days(29))))
+        .filter(active_day::Column::UserId.not_in_subquery(not_counted))
+        .group_by(active_day::Column::Day)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(last_30_days(today, &counted))
+}
+
+/// One entry for each of the 30 days up to `today`, oldest first; 0 for days not in `counted`.
+fn last_30_days(today: OffsetDateTime, counted: &HashMap<String, i64>) -> Vec<DayCount> {
+    (0..30)
         .rev()
         .map(|ago| {
             let day = day_of(today - Duration::days(ago));
             DayCount {
-                messages: counted.get(&day).copied().unwrap_or(0),
+                count: counted.get(&day).copied().unwrap_or(0),
                 day,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Confirmed, not deleted files and their bytes.

@@ -13,6 +13,7 @@ fn valid_body(method: &str, template: &str) -> Option<serde_json::Value> {
         ("post", "/admin/clients/{id}/rotate-secret") => json!({}),
         ("post", "/admin/moderation/queue/{id}/resolve") => json!({"action": "dismiss"}),
         ("post", "/admin/moderation/rules") => json!({"pattern": "x", "action": "flag"}),
+        ("post", "/admin/moderation/rules/test") => json!({"content": "x"}),
         ("get" | "delete", _) => return None,
         _ => json!({}),
     })
@@ -472,4 +473,37 @@ async fn bot_scopes_limit_what_its_tokens_do_and_a_rotated_secret_ends_the_old_o
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["actor_id"], owner.user_id.as_str());
     assert_eq!(audit[0]["target_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn live_counters_count_connections_people_and_the_last_minutes_messages() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let channel = app.channel(&alice, "live", false).await;
+    app.join(&bob, &channel).await;
+    let _alice_phone = app.ws(&alice.access).await;
+    let _alice_laptop = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    bob_ws.subscribe(&channel).await;
+    // Once bob has the marker, the hub has seen every earlier message.
+    app.send(&alice, &channel, "marker").await;
+    bob_ws.event("message.created").await;
+    let before = app.get("/admin/live", &owner.access).await.expect(200);
+    assert_eq!(before["connections"], 3, "{before}");
+    assert_eq!(before["users_connected"], 2, "{before}");
+    for n in 0..3 {
+        app.send(&alice, &channel, &format!("n {n}")).await;
+    }
+    for _ in 0..3 {
+        bob_ws.event("message.created").await;
+    }
+    let after = app.get("/admin/live", &owner.access).await.expect(200);
+    assert_eq!(
+        after["messages_last_minute"].as_u64().unwrap(),
+        before["messages_last_minute"].as_u64().unwrap() + 3,
+        "{before} {after}"
+    );
+    app.get("/admin/live", &alice.access)
+        .await
+        .problem(403, "forbidden");
 }

@@ -301,3 +301,87 @@ async fn moderation_actions_reach_every_admin_and_no_member() {
         "{frames:?}"
     );
 }
+
+#[tokio::test]
+async fn the_queue_shows_a_reported_message_in_its_place_and_nothing_unreported() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    // A private channel the admin is not in: the context still shows (admins review reports).
+    let channel = app.channel(&alice, "backroom", true).await;
+    app.post(
+        &format!("/channels/{channel}/members"),
+        Some(&alice.access),
+        json!({"user_id": bob.user_id}),
+    )
+    .await
+    .expect(204);
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let m = app.send(&alice, &channel, &format!("line {n}")).await;
+        ids.push(m["id"].as_str().unwrap().to_string());
+    }
+    // A deleted neighbour is left out; replies are not part of the top level.
+    app.delete(&format!("/messages/{}", ids[3]), &alice.access)
+        .await
+        .expect(204);
+    let reply = app
+        .post(
+            &format!("/messages/{}/threads", ids[4]),
+            Some(&alice.access),
+            json!({"content": "a reply"}),
+        )
+        .await
+        .expect(201);
+    let context = |id: String, around: u32| {
+        let app = &app;
+        let token = owner.access.clone();
+        async move {
+            app.get(
+                &format!("/admin/moderation/queue/{id}/context?around={around}"),
+                &token,
+            )
+            .await
+        }
+    };
+    let contents = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Nobody reported line 4 yet: no window into the conversation.
+    context(ids[4].clone(), 2).await.problem(404, "not_found");
+    for id in [&ids[4], reply["id"].as_str().unwrap()] {
+        app.post(
+            &format!("/messages/{id}/report"),
+            Some(&bob.access),
+            json!({"reason": "rude"}),
+        )
+        .await
+        .expect(201);
+    }
+    assert_eq!(
+        contents(context(ids[4].clone(), 2).await.expect(200)),
+        ["line 1", "line 2", "line 4", "line 5", "line 6"]
+    );
+    // A reply is shown in its thread, the root first.
+    assert_eq!(
+        contents(
+            context(reply["id"].as_str().unwrap().to_string(), 3)
+                .await
+                .expect(200)
+        ),
+        ["line 4", "a reply"]
+    );
+    context(ids[4].clone(), 11)
+        .await
+        .problem(400, "validation_failed");
+    app.get(
+        &format!("/admin/moderation/queue/{}/context", ids[4]),
+        &bob.access,
+    )
+    .await
+    .problem(403, "forbidden");
+}

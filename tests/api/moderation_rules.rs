@@ -440,3 +440,51 @@ async fn the_cli_manages_rules_a_running_server_applies_and_resolves_reports() {
     assert!(audit[0]["actor_id"].is_null());
     assert_eq!(app.audit(&owner, "moderation.rule_added").await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_rule_test_box_names_the_strongest_action_and_the_matching_rules() {
+    let app = spawn_app().await;
+    let (owner, _, alice, _) = app.team().await;
+    let test = |token: &str, content: &str| {
+        let body = json!({ "content": content });
+        let token = token.to_string();
+        let app = &app;
+        async move {
+            app.post("/admin/moderation/rules/test", Some(&token), body)
+                .await
+        }
+    };
+    // No rules: nothing happens to any text.
+    let none = test(&owner.access, "anything at all").await.expect(200);
+    assert_eq!(none, json!({"action": null, "rule_ids": []}));
+
+    let flag = add_rule(&app, &owner, json!({"pattern": "refund", "action": "flag"})).await;
+    let block = add_rule(
+        &app,
+        &owner,
+        json!({"pattern": r"card\s*\d{4}", "kind": "regex", "action": "block"}),
+    )
+    .await;
+    let flagged = test(&owner.access, "I want a REFUND").await.expect(200);
+    assert_eq!(flagged["action"], "flag");
+    assert_eq!(flagged["rule_ids"], json!([flag["id"]]));
+    let both = test(&owner.access, "refund to card 1234").await.expect(200);
+    assert_eq!(both["action"], "block", "block is stronger than flag");
+    assert_eq!(both["rule_ids"], json!([flag["id"], block["id"]]));
+    // Testing sends nothing and queues nothing.
+    assert!(
+        app.get("/admin/moderation/queue", &owner.access)
+            .await
+            .expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Members cannot probe the rules; an empty text is refused.
+    test(&alice.access, "refund")
+        .await
+        .problem(403, "forbidden");
+    test(&owner.access, "")
+        .await
+        .problem(400, "validation_failed");
+}

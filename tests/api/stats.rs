@@ -1,5 +1,5 @@
-//! `GET /admin/stats` against a seeded workspace: every number exactly, and the rollup rebuilt
-//! by its migration from the messages already stored.
+//! `GET /admin/stats` against a seeded workspace: every number exactly, and the rollups rebuilt
+//! by their migrations from what is already stored.
 
 use serde_json::{Value, json};
 
@@ -103,6 +103,12 @@ async fn stats_count_a_seeded_workspace_exactly() {
     assert_eq!(days[29]["messages"], after["messages_today"]);
     assert!(days[..29].iter().all(|d| d["messages"] == 0), "{after}");
     assert!(days[0]["day"].as_str().unwrap() < days[1]["day"].as_str().unwrap());
+    // People active per day: the three counted people today, nobody before.
+    let active = after["active_users_per_day"].as_array().unwrap();
+    assert_eq!(active.len(), 30);
+    assert_eq!(active[29]["day"], today.as_str());
+    assert_eq!(active[29]["users"], 3, "{after}");
+    assert!(active[..29].iter().all(|d| d["users"] == 0), "{after}");
 
     let top: Vec<(String, i64)> = after["top_channels"]
         .as_array()
@@ -128,19 +134,23 @@ async fn stats_count_a_seeded_workspace_exactly() {
         .await
         .problem(403, "forbidden");
 
-    // The migration that made the rollup counts the messages already stored: roll it back and
-    // apply it again, the numbers stay.
+    // The migrations that made the rollups count what is already stored: roll them back
+    // (active days, then message counts) and apply them again, the numbers stay.
     let dir = app.config.data_dir.to_str().unwrap().to_string();
     let db_url = app.config.database_url();
     let env = [
         ("COLINK_DATA_DIR", dir.as_str()),
         ("COLINK_DATABASE__URL", db_url.as_str()),
     ];
-    for command in ["down", "up"] {
+    for command in ["down", "down", "up"] {
         let out = colink(&["migrate", command], &env, None);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
     let rebuilt = stats(&app, &owner.access).await;
     assert_eq!(rebuilt["messages_per_day"], after["messages_per_day"]);
     assert_eq!(rebuilt["top_channels"], after["top_channels"]);
+    assert_eq!(
+        rebuilt["active_users_per_day"],
+        after["active_users_per_day"]
+    );
 }

@@ -22,7 +22,8 @@ use crate::{
     },
     app::AppState,
     db::entity::moderation_rule,
-    service::{moderation, moderation_rules, users},
+    domain::MessageBody,
+    service::{moderation, moderation_rules, users, views::MessageView},
 };
 
 pub struct ModerationApi {
@@ -197,6 +198,35 @@ impl RuleView {
     }
 }
 
+/// A text to check against the rules.
+#[derive(Object)]
+struct RuleTestBody {
+    /// As a message would be sent: 1–40,000 characters.
+    content: MessageBody,
+}
+
+/// What the rules would do with a text.
+#[derive(Object)]
+struct RuleTest {
+    /// The strongest action of the matching rules: block over hide over flag; null when no
+    /// rule matches.
+    #[oai(nullable)]
+    action: Option<RuleAction>,
+    /// The matching rules, in rule order.
+    rule_ids: Vec<Uuid>,
+}
+
+/// Messages around a reported one.
+#[derive(Object)]
+struct MessageContext {
+    /// Oldest first; the reported message among them.
+    items: Vec<MessageView>,
+}
+
+fn default_around() -> u64 {
+    3
+}
+
 #[OpenApi(tag = "ApiTags::Admin")]
 impl ModerationApi {
     /// The moderation rules, oldest first (at most 500).
@@ -239,6 +269,27 @@ impl ModerationApi {
         let meta = meta(&self.state, req);
         let added = moderation_rules::add(&self.state, meta, auth.0, rule).await?;
         Ok(Created::Created(Json(RuleView::of(added))))
+    }
+
+    /// What the rules in force would do with a text, without sending anything: the strongest
+    /// action of the matching rules (null when none matches) and those rules.
+    #[oai(path = "/admin/moderation/rules/test", method = "post")]
+    async fn test_rules(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<RuleTestBody>,
+    ) -> ApiResult<Json<RuleTest>, (s::Authed, s::Body)> {
+        use moderation_rules::Action;
+        users::require_admin(auth.0)?;
+        let verdict = self.state.moderation_rules.check(body.content.as_str());
+        Ok(Json(RuleTest {
+            action: verdict.action().map(|a| match a {
+                Action::Flag => RuleAction::Flag,
+                Action::Hide => RuleAction::Hide,
+                Action::Block => RuleAction::Block,
+            }),
+            rule_ids: verdict.hits.iter().map(|h| h.rule_id).collect(),
+        }))
     }
 
     /// Remove a moderation rule; messages it held back stay in the queue. One audit entry.
@@ -323,6 +374,25 @@ impl ModerationApi {
             items,
             next_cursor: page.next_cursor,
         }))
+    }
+
+    /// A reported message in its place: up to `around` messages (default 3, at most 10) before
+    /// and after it in its conversation or thread, oldest first, deleted ones left out. 404 for
+    /// a message nobody reported.
+    #[oai(path = "/admin/moderation/queue/:id/context", method = "get")]
+    async fn context(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        #[oai(
+            default = "default_around",
+            validator(minimum(value = "0"), maximum(value = "10"))
+        )]
+        around: Query<u64>,
+    ) -> ApiResult<Json<MessageContext>, (s::Authed, s::BadRequest, s::NotFound)> {
+        users::require_admin(auth.0)?;
+        let items = moderation::context(&self.state, auth.0.user_id, id.0, around.0).await?;
+        Ok(Json(MessageContext { items }))
     }
 
     /// Resolve a queue entry (by its message id): dismiss the reports, delete the message, or

@@ -57,6 +57,15 @@ struct DayCount {
     messages: i64,
 }
 
+/// People active on one UTC day.
+#[derive(Object)]
+struct DayActive {
+    /// YYYY-MM-DD (UTC).
+    day: String,
+    /// People (not bots) who used CoLink that day, recorded to about a minute.
+    users: i64,
+}
+
 /// A channel and its messages in the last 7 days.
 #[derive(Object)]
 struct ChannelCount {
@@ -86,6 +95,8 @@ struct Stats {
     messages_today: i64,
     /// The last 30 UTC days, oldest first, today last (0 for days without messages).
     messages_per_day: Vec<DayCount>,
+    /// The last 30 UTC days, oldest first, today last (0 for days without activity).
+    active_users_per_day: Vec<DayActive>,
     /// Stored files (confirmed, not deleted) and their bytes.
     files: u64,
     storage_bytes: i64,
@@ -96,8 +107,34 @@ struct Stats {
     top_channels: Vec<ChannelCount>,
 }
 
+/// What this server is doing right now.
+#[derive(Object)]
+struct Live {
+    /// Open WebSocket connections on this server.
+    connections: i64,
+    /// People with at least one of them.
+    users_connected: u64,
+    /// Messages created in the last 60 seconds (in every conversation, on every server: the
+    /// count of `message.created` events this server received).
+    messages_last_minute: u64,
+}
+
 #[OpenApi(prefix_path = "/admin", tag = "ApiTags::Admin")]
 impl SystemApi {
+    /// Live counters of this server, read from memory (cheap enough to poll every few
+    /// seconds): connections, connected people, messages in the last minute.
+    #[oai(path = "/live", method = "get")]
+    async fn live(&self, auth: BearerAuth) -> ApiResult<Json<Live>, (s::Authed,)> {
+        users::require_admin(auth.0)?;
+        let realtime = &self.state.realtime;
+        let second = crate::domain::clock::now().unix_timestamp();
+        Ok(Json(Live {
+            connections: realtime.metrics.snapshot().connections,
+            users_connected: realtime.hub.connected_users() as u64,
+            messages_last_minute: realtime.metrics.messages.last_minute(second),
+        }))
+    }
+
     /// The workspace's numbers: people and their activity, messages today and per day for 30
     /// days, files and bytes stored, open reports, the busiest channels of the week. Read from
     /// rollups: the cost does not grow with the number of messages.
@@ -117,7 +154,15 @@ impl SystemApi {
                 .into_iter()
                 .map(|d| DayCount {
                     day: d.day,
-                    messages: d.messages,
+                    messages: d.count,
+                })
+                .collect(),
+            active_users_per_day: st
+                .active_per_day
+                .into_iter()
+                .map(|d| DayActive {
+                    day: d.day,
+                    users: d.count,
                 })
                 .collect(),
             files: st.files,

@@ -1,5 +1,6 @@
 //! sea-orm entities, one file per table (schema in the `migration` crate).
 
+pub mod active_day;
 pub mod api_client;
 pub mod audit_log;
 pub mod channel;

@@ -446,6 +446,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live counters of this server, read from memory (cheap enough to poll every few
+         *     seconds): connections, connected people, messages in the last minute.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Live"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/messages/{id}": {
         parameters: {
             query?: never;
@@ -568,6 +624,85 @@ export interface paths {
                 };
                 /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/moderation/queue/{id}/context": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A reported message in its place: up to `around` messages (default 3, at most 10) before
+         *     and after it in its conversation or thread, oldest first, deleted ones left out. 404 for
+         *     a message nobody reported.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    around?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["MessageContext"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -910,6 +1045,102 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/moderation/rules/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What the rules in force would do with a text, without sending anything: the strongest
+         *     action of the matching rules (null when none matches) and those rules.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["RuleTestBody"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["RuleTest"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `request_timeout`. */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `payload_too_large`. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -9385,6 +9616,19 @@ export interface components {
             scopes: components["schemas"]["ClientScope"][];
         };
         /**
+         * DayActive
+         * @description People active on one UTC day.
+         */
+        DayActive: {
+            /** @description YYYY-MM-DD (UTC). */
+            day: string;
+            /**
+             * Format: int64
+             * @description People (not bots) who used CoLink that day, recorded to about a minute.
+             */
+            users: number;
+        };
+        /**
          * DayCount
          * @description Messages sent on one UTC day.
          */
@@ -9506,6 +9750,28 @@ export interface components {
              */
             max_uses?: number | null;
         };
+        /**
+         * Live
+         * @description What this server is doing right now.
+         */
+        Live: {
+            /**
+             * Format: int64
+             * @description Open WebSocket connections on this server.
+             */
+            connections: number;
+            /**
+             * Format: uint64
+             * @description Messages created in the last 60 seconds (in every conversation, on every server: the
+             *     count of `message.created` events this server received).
+             */
+            messages_last_minute: number;
+            /**
+             * Format: uint64
+             * @description People with at least one of them.
+             */
+            users_connected: number;
+        };
         /** LoginBody */
         LoginBody: {
             /** @description Username or email. */
@@ -9550,6 +9816,14 @@ export interface components {
             channel: boolean;
             here: boolean;
             user_ids: string[];
+        };
+        /**
+         * MessageContext
+         * @description Messages around a reported one.
+         */
+        MessageContext: {
+            /** @description Oldest first; the reported message among them. */
+            items: components["schemas"]["MessageView"][];
         };
         /** MessageHit */
         MessageHit: {
@@ -10034,6 +10308,27 @@ export interface components {
          */
         RuleSeverity: "low" | "medium" | "high";
         /**
+         * RuleTest
+         * @description What the rules would do with a text.
+         */
+        RuleTest: {
+            /**
+             * @description The strongest action of the matching rules: block over hide over flag; null when no
+             *     rule matches.
+             */
+            action?: (components["schemas"]["RuleAction"] & unknown) | null;
+            /** @description The matching rules, in rule order. */
+            rule_ids: string[];
+        };
+        /**
+         * RuleTestBody
+         * @description A text to check against the rules.
+         */
+        RuleTestBody: {
+            /** @description As a message would be sent: 1–40,000 characters. */
+            content: string;
+        };
+        /**
          * RuleView
          * @description A moderation rule, checked against every new and edited message.
          */
@@ -10143,6 +10438,8 @@ export interface components {
          * @description The workspace's numbers.
          */
         Stats: {
+            /** @description The last 30 UTC days, oldest first, today last (0 for days without activity). */
+            active_users_per_day: components["schemas"]["DayActive"][];
             /**
              * Format: uint64
              * @description Stored files (confirmed, not deleted) and their bytes.
