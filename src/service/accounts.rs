@@ -1,7 +1,8 @@
 //! Creating accounts (setup, registration, CLI, bots) and finding them.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    SqlErr,
 };
 use uuid::Uuid;
 
@@ -177,6 +178,23 @@ pub async fn totp_enabled(db: &impl ConnectionTrait, user_id: Uuid) -> AppResult
         .one(db)
         .await?
         .is_some_and(|c| c.totp_enabled_at.is_some()))
+}
+
+/// Which of `users` have two-factor authentication on (one query).
+pub async fn totp_enabled_among(
+    db: &impl ConnectionTrait,
+    users: &[Uuid],
+) -> AppResult<std::collections::HashSet<Uuid>> {
+    Ok(credential::Entity::find()
+        .select_only()
+        .column(credential::Column::UserId)
+        .filter(credential::Column::UserId.is_in(users.iter().copied()))
+        .filter(credential::Column::TotpEnabledAt.is_not_null())
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 pub async fn count(db: &impl ConnectionTrait) -> AppResult<u64> {

@@ -270,6 +270,15 @@ async fn resetting_two_factor_lets_the_user_in_with_the_password_alone() {
         .await
         .expect(200);
     assert_eq!(detail["two_factor_enabled"], true);
+    // The list shows it too, for each row.
+    let listed = app
+        .get("/admin/users?limit=200", &owner.access)
+        .await
+        .expect(200);
+    for row in listed["items"].as_array().unwrap() {
+        let on = row["id"] == alice.user_id.as_str();
+        assert_eq!(row["two_factor_enabled"], on, "{row}");
+    }
 
     app.post(&reset, Some(&owner.access), json!({}))
         .await

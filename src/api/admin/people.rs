@@ -23,7 +23,8 @@ use crate::{
     app::AppState,
     db::entity::user,
     domain::Role,
-    service::{Principal, people, users},
+    error::AppResult,
+    service::{Principal, accounts, people, users},
 };
 
 pub struct PeopleApi {
@@ -120,11 +121,20 @@ struct AdminUser {
     suspended_reason: Option<String>,
     #[oai(nullable)]
     deactivated_at: Option<OffsetDateTime>,
+    /// Whether two-factor authentication is on.
+    two_factor_enabled: bool,
 }
 
 impl AdminUser {
-    fn view(u: user::Model, admin: &Principal) -> Self {
+    /// One person, with their 2FA state looked up.
+    async fn load(state: &AppState, u: user::Model, admin: &Principal) -> AppResult<Self> {
+        let on = accounts::totp_enabled(&state.db, u.id).await?;
+        Ok(Self::view(u, admin, on))
+    }
+
+    fn view(u: user::Model, admin: &Principal, two_factor_enabled: bool) -> Self {
         Self {
+            two_factor_enabled,
             last_active_at: u.last_active_at,
             suspended_at: u.suspended_at,
             suspended_reason: u.suspended_reason.clone(),
@@ -149,8 +159,6 @@ struct AdminSession {
 struct AdminUserDetail {
     #[oai(flatten)]
     user: AdminUser,
-    /// Whether two-factor authentication is on.
-    two_factor_enabled: bool,
     /// Live sessions, most recently active first (at most 200).
     sessions: Vec<AdminSession>,
 }
@@ -196,11 +204,16 @@ impl PeopleApi {
             },
         )
         .await?;
+        let ids: Vec<Uuid> = page.items.iter().map(|u| u.id).collect();
+        let two_factor = accounts::totp_enabled_among(&self.state.db, &ids).await?;
         Ok(Json(Page {
             items: page
                 .items
                 .into_iter()
-                .map(|u| AdminUser::view(u, &auth.0))
+                .map(|u| {
+                    let on = two_factor.contains(&u.id);
+                    AdminUser::view(u, &auth.0, on)
+                })
                 .collect(),
             next_cursor: page.next_cursor,
         }))
@@ -216,8 +229,7 @@ impl PeopleApi {
         users::require_admin(auth.0)?;
         let detail = people::detail(&self.state, id.0).await?;
         Ok(Json(AdminUserDetail {
-            user: AdminUser::view(detail.user, &auth.0),
-            two_factor_enabled: detail.totp_enabled,
+            user: AdminUser::view(detail.user, &auth.0, detail.totp_enabled),
             sessions: detail
                 .sessions
                 .into_iter()
@@ -244,7 +256,7 @@ impl PeopleApi {
         let meta = meta(&self.state, req);
         let user =
             people::set_suspended(&self.state, meta, auth.0, id.0, Some(body.0.reason)).await?;
-        Ok(Json(AdminUser::view(user, &auth.0)))
+        Ok(Json(AdminUser::load(&self.state, user, &auth.0).await?))
     }
 
     /// Lift a suspension.
@@ -257,7 +269,7 @@ impl PeopleApi {
     ) -> ApiResult<Json<AdminUser>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         let meta = meta(&self.state, req);
         let user = people::set_suspended(&self.state, meta, auth.0, id.0, None).await?;
-        Ok(Json(AdminUser::view(user, &auth.0)))
+        Ok(Json(AdminUser::load(&self.state, user, &auth.0).await?))
     }
 
     /// Change someone's role; their WebSockets reconnect and their tokens carry the new role at
@@ -273,7 +285,7 @@ impl PeopleApi {
     ) -> ApiResult<Json<AdminUser>, (s::Authed, s::Body, s::NotFound, s::Conflict)> {
         let meta = meta(&self.state, req);
         let user = people::set_role(&self.state, meta, auth.0, id.0, body.role.into()).await?;
-        Ok(Json(AdminUser::view(user, &auth.0)))
+        Ok(Json(AdminUser::load(&self.state, user, &auth.0).await?))
     }
 
     /// Deactivate someone: their messages stay and they show as deactivated; they cannot sign
@@ -301,7 +313,7 @@ impl PeopleApi {
     ) -> ApiResult<Json<AdminUser>, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         let meta = meta(&self.state, req);
         let user = people::set_deactivated(&self.state, meta, auth.0, id.0, false).await?;
-        Ok(Json(AdminUser::view(user, &auth.0)))
+        Ok(Json(AdminUser::load(&self.state, user, &auth.0).await?))
     }
 
     /// Turn someone's two-factor authentication off (a lost phone): every session ends; they

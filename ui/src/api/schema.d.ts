@@ -9362,6 +9362,8 @@ export interface components {
             suspended_reason?: string | null;
             /** @description Whether two-factor authentication is on: only in `GET /users/me`. */
             totp_enabled?: boolean;
+            /** @description Whether two-factor authentication is on. */
+            two_factor_enabled: boolean;
             username: string;
         };
         /**
