@@ -91,6 +91,8 @@ impl ActiveCursor {
 /// Everyone, filtered and sorted as asked, one page at a time.
 #[tracing::instrument(skip_all, fields(limit = q.limit))]
 pub async fn list(state: &AppState, q: ListQuery<'_>) -> AppResult<Page> {
+    // Last activity noted on this server since the worker's last flush shows too.
+    state.activity.flush(state).await?;
     let limit = q.limit.clamp(1, users::MAX_PAGE);
     let mut filter = Condition::all();
     if let Some(text) = q.text {
@@ -198,6 +200,7 @@ pub struct Detail {
 }
 
 pub async fn detail(state: &AppState, id: Uuid) -> AppResult<Detail> {
+    state.activity.flush(state).await?;
     let user = accounts::get(&state.db, id).await?;
     Ok(Detail {
         totp_enabled: accounts::totp_enabled(&state.db, id).await?,

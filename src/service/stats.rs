@@ -108,6 +108,8 @@ fn sum(column: &str) -> Expr {
 
 #[tracing::instrument(skip_all)]
 pub async fn collect(state: &AppState, now: OffsetDateTime) -> AppResult<Stats> {
+    // This server's activity noted since the worker's last flush counts too.
+    state.activity.flush(state).await?;
     let db = &state.db;
     let today = now
         .to_offset(time::UtcOffset::UTC)

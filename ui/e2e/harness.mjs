@@ -64,6 +64,7 @@ export async function startServer(extraEnv = {}) {
     base,
     setupToken,
     log,
+    dataDir,
     /** The newest mail CoLink wrote to its mailbox directory (no SMTP configured), decoded. */
     async newestMail(after = 0) {
       const dir = join(dataDir, "mailbox");

@@ -13,6 +13,7 @@ import { useLinks } from "./links";
 import { ProfileCard } from "../components/ProfileCard";
 import { useUser } from "../store/data";
 import { Attachments } from "../files/Attachments";
+import { ReportDialog } from "./ReportDialog";
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
@@ -99,6 +100,7 @@ export const MessageItem = memo(function MessageItem({
   focused?: boolean;
 }) {
   const [picker, setPicker] = useState(false);
+  const [reporting, setReporting] = useState(false);
   const openThread = useThreadOpener();
   const links = useLinks();
   const mine = m.user_id === me?.id;
@@ -191,6 +193,11 @@ export const MessageItem = memo(function MessageItem({
               <Icon name="trash" />
             </button>
           ) : null}
+          {!mine && !m.deleted ? (
+            <button className="icon-btn small" aria-label="Report message" title="Report to admins" onClick={() => setReporting(true)}>
+              <Icon name="flag" />
+            </button>
+          ) : null}
           {picker ? (
             <EmojiPicker
               onPick={(e) => {
@@ -202,6 +209,7 @@ export const MessageItem = memo(function MessageItem({
           ) : null}
         </div>
       ) : null}
+      {reporting ? <ReportDialog message={m} onClose={() => setReporting(false)} /> : null}
     </article>
   );
 });

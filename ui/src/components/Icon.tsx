@@ -21,6 +21,10 @@ const PATHS = {
   file: "M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5M9 13h6M9 17h6",
   download: "M12 4v11M7 10l5 5 5-5M5 20h14",
   more: "M11 6a1 1 0 1 0 2 0a1 1 0 1 0-2 0M11 12a1 1 0 1 0 2 0a1 1 0 1 0-2 0M11 18a1 1 0 1 0 2 0a1 1 0 1 0-2 0",
+  flag: "M5 21V4M5 4h11l-2 4 2 4H5",
+  chart: "M4 20V10M10 20V4M16 20v-7M22 20H2",
+  shield: "M12 3 4 6v6c0 4.5 3.4 8.2 8 9 4.6-.8 8-4.5 8-9V6z",
+  list: "M8 6h13M8 12h13M8 18h13M3.5 6h.01M3.5 12h.01M3.5 18h.01",
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { Redirect, Route, Switch, useLocation } from "wouter";
 import { useConversations, useMe, useWorkspaces } from "../store/data";
 import { startLive } from "../realtime/live";
@@ -9,6 +9,9 @@ import { QuickSwitcher } from "./QuickSwitcher";
 import { Settings } from "../settings/Settings";
 import { NotifyBanner } from "./NotifyBanner";
 import { ConnectionBanner } from "./ConnectionBanner";
+
+/** The admin console, loaded only when opened (its charts stay out of the chat's bundle). */
+const AdminConsole = lazy(() => import("../admin/AdminConsole"));
 
 /** The signed-in app: sidebar and the open conversation; the socket lives as long as this. */
 export function Shell() {
@@ -34,6 +37,13 @@ export function Shell() {
       <Switch>
         <Route path="/w/:ws/c/:channel">{(p) => <Layout ws={p.ws} channel={p.channel} onSwitcher={() => setSwitcher(true)} />}</Route>
         <Route path="/w/:ws">{(p) => <WorkspaceHome ws={p.ws} />}</Route>
+        <Route path="/admin/:section?/:id?">
+          {(p) => (
+            <Suspense fallback={<Splash />}>
+              <AdminConsole section={p.section ?? "overview"} id={p.id} />
+            </Suspense>
+          )}
+        </Route>
         <Route path="/settings/:section?">{(p) => <Settings section={p.section ?? "profile"} />}</Route>
         <Route>
           <Home />

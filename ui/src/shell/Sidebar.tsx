@@ -163,6 +163,11 @@ function ProfileMenu({ onClose }: { onClose: () => void }) {
       <button role="menuitem" className="menu-item" onClick={() => { onClose(); navigate("/settings/security"); }}>
         Security & sessions
       </button>
+      {me?.role === "owner" || me?.role === "admin" ? (
+        <button role="menuitem" className="menu-item" onClick={() => { onClose(); navigate("/admin"); }}>
+          Admin console
+        </button>
+      ) : null}
       <button role="menuitem" className="menu-item" onClick={() => { onClose(); realtime.presence(away ? "online" : "away"); setAway(!away); }}>
         {away ? "Set yourself as active" : "Set yourself as away"}
       </button>
