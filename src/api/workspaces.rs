@@ -3,18 +3,22 @@
 use crate::domain::WorkspaceName;
 use std::sync::Arc;
 
-use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use poem::Request;
+use poem_openapi::{Enum, Object, OpenApi, param::Path, payload::Json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     ApiTags,
     body::JsonBody,
-    dto::{Created, Workspace},
-    security::BearerAuth,
+    dto::{Created, NoContent, Workspace},
+    security::{BearerAuth, meta},
     statuses::{self as s, ApiResult},
 };
-use crate::{app::AppState, service::workspaces};
+use crate::{
+    app::AppState,
+    service::{invites, workspaces},
+};
 
 pub struct WorkspacesApi {
     pub state: Arc<AppState>,
@@ -45,6 +49,42 @@ struct Invite {
     expires_at: OffsetDateTime,
     #[oai(nullable)]
     max_uses: Option<i32>,
+}
+
+/// Where an invite link stands.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "snake_case")]
+enum InviteState {
+    /// People can join with it.
+    Active,
+    Expired,
+    /// Its `max_uses` were all spent.
+    UsedUp,
+    Revoked,
+}
+
+/// An invite link as its managers see it (its token is not shown again).
+#[derive(Object)]
+struct InviteView {
+    id: Uuid,
+    workspace_id: Uuid,
+    /// Who made it; null when made with the CLI.
+    #[oai(nullable)]
+    created_by: Option<Uuid>,
+    created_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    /// Unlimited when null.
+    #[oai(nullable)]
+    max_uses: Option<i32>,
+    /// People who joined with it.
+    uses: i32,
+    state: InviteState,
+}
+
+#[derive(Object)]
+struct InviteList {
+    /// Newest first (at most 200).
+    items: Vec<InviteView>,
 }
 
 #[derive(Object)]
@@ -113,6 +153,52 @@ impl WorkspacesApi {
             expires_at: new.invite.expires_at,
             max_uses: new.invite.max_uses,
         })))
+    }
+
+    /// The workspace's invite links, newest first, with their uses and state (their tokens are
+    /// not shown again). Server admins and the workspace's owners and admins.
+    #[oai(path = "/workspaces/:id/invites", method = "get")]
+    async fn invites(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<InviteList>, (s::Authed, s::BadRequest, s::NotFound)> {
+        let at = crate::domain::clock::now();
+        let items = invites::list(&self.state, auth.0, id.0)
+            .await?
+            .into_iter()
+            .map(|i| InviteView {
+                state: match invites::InviteState::of(&i, at) {
+                    invites::InviteState::Active => InviteState::Active,
+                    invites::InviteState::Expired => InviteState::Expired,
+                    invites::InviteState::UsedUp => InviteState::UsedUp,
+                    invites::InviteState::Revoked => InviteState::Revoked,
+                },
+                id: i.id,
+                workspace_id: i.workspace_id,
+                created_by: i.created_by,
+                created_at: i.created_at,
+                expires_at: i.expires_at,
+                max_uses: i.max_uses,
+                uses: i.uses,
+            })
+            .collect();
+        Ok(Json(InviteList { items }))
+    }
+
+    /// Revoke an invite link: nobody joins with it from now on (people who joined stay).
+    /// Revoking it again changes nothing. One audit entry.
+    #[oai(path = "/workspaces/:id/invites/:invite_id", method = "delete")]
+    async fn revoke_invite(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        invite_id: Path<Uuid>,
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound)> {
+        let meta = meta(&self.state, req);
+        invites::revoke(&self.state, meta, auth.0, id.0, invite_id.0).await?;
+        Ok(NoContent::NoContent)
     }
 
     /// Join the invite's workspace as the current user.

@@ -43,6 +43,7 @@ pub mod action {
     pub const RULE_ADDED: &str = "moderation.rule_added";
     pub const RULE_REMOVED: &str = "moderation.rule_removed";
     pub const WORKSPACE_CREATED: &str = "workspace.created";
+    pub const INVITE_REVOKED: &str = "invite.revoked";
     pub const SETUP_COMPLETED: &str = "setup.completed";
 }
 

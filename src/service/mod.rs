@@ -21,6 +21,7 @@ pub mod files;
 pub mod followed_threads;
 pub mod group_commit;
 pub mod guard;
+pub mod invites;
 pub mod latest_page;
 pub mod limits;
 pub mod login;

@@ -256,3 +256,68 @@ async fn invites_expire_by_time() {
     .await
     .problem(401, "invalid_credentials");
 }
+
+#[tokio::test]
+async fn invite_links_are_listed_with_their_state_and_a_revoked_one_lets_nobody_in() {
+    let app = spawn_app().await;
+    let (owner, ws) = app.setup_owner().await;
+    let alice = app.member(&owner, &ws, "alice").await;
+    let invites = format!("/workspaces/{ws}/invites");
+    let make = |body: serde_json::Value| {
+        let app = &app;
+        let (path, token) = (invites.clone(), owner.access.clone());
+        async move { app.post(&path, Some(&token), body).await.expect(201) }
+    };
+    let open = make(json!({})).await;
+    let once = make(json!({"max_uses": 1})).await;
+    app.post(
+        "/auth/register",
+        None,
+        json!({"email": "b@example.com", "username": "bob", "password": PASSWORD,
+               "invite_token": once["token"]}),
+    )
+    .await
+    .expect(201);
+
+    let listed = app.get(&invites, &owner.access).await.expect(200);
+    let items = listed["items"].as_array().unwrap();
+    // Newest first (the oldest is the one alice joined with); no token is shown again.
+    assert_eq!(items.len(), 3, "{listed}");
+    assert_eq!(items[0]["id"], once["id"]);
+    assert_eq!(items[0]["state"], "used_up");
+    assert_eq!(items[0]["uses"], 1);
+    assert_eq!(items[1]["state"], "active");
+    assert_eq!(items[1]["created_by"], owner.user_id.as_str());
+    assert!(!listed.to_string().contains(open["token"].as_str().unwrap()));
+
+    // Members neither list nor revoke.
+    app.get(&invites, &alice.access)
+        .await
+        .problem(403, "forbidden");
+    let one = format!("{invites}/{}", open["id"].as_str().unwrap());
+    app.delete(&one, &alice.access)
+        .await
+        .problem(403, "forbidden");
+
+    app.delete(&one, &owner.access).await.expect(204);
+    app.delete(&one, &owner.access).await.expect(204);
+    app.post(
+        "/auth/register",
+        None,
+        json!({"email": "c@example.com", "username": "carol", "password": PASSWORD,
+               "invite_token": open["token"]}),
+    )
+    .await
+    .problem(410, "invite_expired");
+    let listed = app.get(&invites, &owner.access).await.expect(200);
+    assert_eq!(listed["items"][1]["state"], "revoked");
+    let audit = app.audit(&owner, "invite.revoked").await;
+    assert_eq!(audit.len(), 1, "one entry, not one per call");
+    assert_eq!(audit[0]["target_id"], open["id"]);
+    app.delete(
+        &format!("{invites}/{}", uuid::Uuid::now_v7()),
+        &owner.access,
+    )
+    .await
+    .problem(404, "not_found");
+}

@@ -60,7 +60,8 @@ db.commit()
 }
 
 before(async () => {
-  server = await startServer();
+  // Several people register from this one address.
+  server = await startServer({ COLINK_LIMITS__REGISTER_PER_IP__MAX: "50" });
   browser = await launchBrowser();
   const setup = await api("/setup", { method: "POST", body: { setup_token: server.setupToken, workspace_name: "Acme", email: "ann@example.com", username: "ann", password } });
   assert.equal(setup.status, 201, JSON.stringify(setup.body));
@@ -240,6 +241,43 @@ test("the audit page shows each of these actions", async () => {
   assert.match(file.suggestedFilename(), /\.csv$/);
   await page.getByLabel("Action").selectOption("");
   await shot(page, "admin-audit");
+});
+
+test("invite links and bots are made, shown once, and revoked from the console", async () => {
+  const { page } = ann;
+  await page.goto(`${server.base}/admin/people/invites`);
+  await page.getByLabel("Can be used").selectOption("1");
+  await page.getByRole("button", { name: "Create link" }).click();
+  const link = await page.getByLabel("Invite link").inputValue();
+  const token = link.split("/invite/")[1];
+  const joined = await api("/auth/register", { method: "POST", body: { email: "dan@example.com", username: "dan", password, invite_token: token } });
+  assert.equal(joined.status, 201, JSON.stringify(joined.body));
+  await page.reload();
+  await page.locator("tr", { hasText: "1 of 1" }).getByText("used up").waitFor();
+  await page.getByRole("button", { name: "Create link" }).click();
+  const second = (await page.getByLabel("Invite link").inputValue()).split("/invite/")[1];
+  await page.getByRole("button", { name: "Revoke…" }).first().click();
+  await page.getByRole("button", { name: /Revoke: nobody can join/ }).click();
+  await page.locator(".tag", { hasText: "revoked" }).waitFor();
+  const refused = await api("/auth/register", { method: "POST", body: { email: "eve@example.com", username: "eve", password, invite_token: second } });
+  assert.equal(refused.status, 410);
+  await shot(page, "admin-invites");
+
+  await page.goto(`${server.base}/admin/people/bots`);
+  await page.getByLabel("Name", { exact: true }).fill("Deploy bot");
+  await page.getByLabel("Username", { exact: true }).fill("deploy-bot");
+  await page.getByRole("button", { name: "Create bot" }).click();
+  const secret = await page.locator(".shown-once input").inputValue();
+  const clientId = (await page.locator(".shown-once label").innerText()).match(/client id (\S+),/)[1];
+  const grant = (s) => api("/auth/token", { method: "POST", body: { grant_type: "client_credentials", client_id: clientId, client_secret: s } });
+  assert.equal((await grant(secret)).status, 200);
+  await page.getByRole("button", { name: "Rotate secret…" }).click();
+  await page.getByRole("button", { name: /New secret: the old one stops working/ }).click();
+  await page.waitForFunction((old) => document.querySelector(".shown-once input")?.value !== old, secret);
+  const rotated = await page.locator(".shown-once input").inputValue();
+  assert.equal((await grant(secret)).status, 401);
+  assert.equal((await grant(rotated)).status, 200);
+  await shot(page, "admin-bots");
 });
 
 test("no console errors", () => {

@@ -4,6 +4,7 @@ import { Splash } from "../components/Splash";
 import { Icon, type IconName } from "../components/Icon";
 import { Overview } from "./Overview";
 import { People, Person } from "./People";
+import { Bots, Invites } from "./Access";
 import { Moderation } from "./Moderation";
 import { Audit } from "./Audit";
 import "./admin.css";
@@ -45,10 +46,10 @@ export default function AdminConsole({ section, id }: { section: string; id: str
         </button>
       </nav>
       <main className="admin-main">
-        {section === "people" && id ? (
+        {section === "people" && id && id !== "invites" && id !== "bots" ? (
           <Person id={id} />
         ) : section === "people" ? (
-          <People />
+          <PeopleSection tab={id === "invites" || id === "bots" ? id : "people"} />
         ) : section === "moderation" ? (
           <Moderation tab={id === "rules" ? "rules" : "queue"} />
         ) : section === "audit" ? (
@@ -58,6 +59,29 @@ export default function AdminConsole({ section, id }: { section: string; id: str
         )}
       </main>
     </div>
+  );
+}
+
+function PeopleSection({ tab }: { tab: "people" | "invites" | "bots" }) {
+  const tabs = [
+    ["people", "/admin/people", "People"],
+    ["invites", "/admin/people/invites", "Invite links"],
+    ["bots", "/admin/people/bots", "Bots"],
+  ] as const;
+  return (
+    <>
+      <header className="admin-head">
+        <h1>{tabs.find(([k]) => k === tab)?.[2]}</h1>
+        <nav className="tabs" aria-label="People">
+          {tabs.map(([k, href, label]) => (
+            <Link key={k} href={href} className={k === tab ? "tab active" : "tab"} aria-current={k === tab ? "page" : undefined}>
+              {label}
+            </Link>
+          ))}
+        </nav>
+      </header>
+      {tab === "invites" ? <Invites /> : tab === "bots" ? <Bots /> : <People />}
+    </>
   );
 }
 

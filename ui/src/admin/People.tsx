@@ -40,9 +40,6 @@ export function People() {
   const rows = list.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <>
-      <header className="admin-head">
-        <h1>People</h1>
-      </header>
       <div className="toolbar">
         <input className="grow" type="search" placeholder="Search by name, username or email" aria-label="Search people" value={text} onChange={(e) => setText(e.target.value)} />
         <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value as Status)}>

@@ -9127,7 +9127,67 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The workspace's invite links, newest first, with their uses and state (their tokens are
+         *     not shown again). Server admins and the workspace's owners and admins.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["InviteList"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         put?: never;
         /** Create an invite link. */
         post: {
@@ -9230,6 +9290,81 @@ export interface paths {
             };
         };
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/workspaces/{id}/invites/{invite_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invite link: nobody joins with it from now on (people who joined stay).
+         *     Revoking it again changes nothing. One audit entry.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    invite_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -9751,6 +9886,46 @@ export interface components {
              * @description Unlimited when absent.
              */
             max_uses?: number | null;
+        };
+        /** InviteList */
+        InviteList: {
+            /** @description Newest first (at most 200). */
+            items: components["schemas"]["InviteView"][];
+        };
+        /**
+         * @description Where an invite link stands.
+         * @enum {string}
+         */
+        InviteState: "active" | "expired" | "used_up" | "revoked";
+        /**
+         * InviteView
+         * @description An invite link as its managers see it (its token is not shown again).
+         */
+        InviteView: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Who made it; null when made with the CLI.
+             */
+            created_by?: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int32
+             * @description Unlimited when null.
+             */
+            max_uses?: number | null;
+            state: components["schemas"]["InviteState"];
+            /**
+             * Format: int32
+             * @description People who joined with it.
+             */
+            uses: number;
+            /** Format: uuid */
+            workspace_id: string;
         };
         /**
          * Live
