@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod activity;
+pub mod admin_channels;
 pub mod audit;
 pub mod audit_export;
 pub mod audit_query;

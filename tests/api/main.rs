@@ -9,6 +9,7 @@
 
 mod account;
 mod admin;
+mod admin_channels;
 mod archived;
 mod audit_log;
 mod auth;

@@ -280,6 +280,29 @@ test("invite links and bots are made, shown once, and revoked from the console",
   await shot(page, "admin-bots");
 });
 
+test("channels are listed with their counts, renamed, archived and brought back from the console", async () => {
+  const made = await api(`/channels`, { token: tokens.ann, method: "POST", body: { workspace_id: ws, name: "release-notes", kind: "public" } });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const { page } = ann;
+  await page.goto(`${server.base}/admin/channels`);
+  const row = () => page.locator("tr", { hasText: /release-(notes|log)/ });
+  await row().waitFor();
+  await row().getByRole("button", { name: "Rename…" }).click();
+  await page.getByLabel("New name").fill("release-log");
+  await page.getByRole("button", { name: "Rename", exact: true }).click();
+  await page.locator("tr", { hasText: "release-log" }).waitFor();
+  await row().getByRole("button", { name: "Archive…" }).click();
+  await page.getByRole("button", { name: "Archive", exact: true }).click();
+  await row().locator(".tag", { hasText: "archived" }).waitFor();
+  const refused = await api(`/channels/${made.body.id}/messages`, { token: tokens.ann, method: "POST", body: { content: "x" } });
+  assert.equal(refused.status, 409);
+  await shot(page, "admin-channels");
+  await row().getByRole("button", { name: "Unarchive…" }).click();
+  await page.getByRole("button", { name: "Unarchive", exact: true }).click();
+  await row().getByRole("button", { name: "Archive…" }).waitFor();
+  assert.equal((await api(`/channels/${made.body.id}/messages`, { token: tokens.ann, method: "POST", body: { content: "we are back" } })).status, 201);
+});
+
 test("no console errors", () => {
   assert.deepEqual(errors, []);
 });

@@ -1,12 +1,14 @@
 //! Administration (role admin or owner): bot clients here, people in [`people`], the audit
-//! log in [`audit`], the server itself in [`system`].
+//! log in [`audit`], the server itself in [`system`], channels in [`channels`].
 
 mod audit;
+mod channels;
 mod moderation;
 mod people;
 mod system;
 
 pub use audit::AuditApi;
+pub use channels::ChannelsAdminApi;
 pub use moderation::ModerationApi;
 pub use people::PeopleApi;
 pub use system::SystemApi;
@@ -36,7 +38,14 @@ pub struct AdminApi {
 }
 
 /// Every admin API (one element of the API tuple, which has at most 16).
-pub type Apis = (AdminApi, PeopleApi, AuditApi, SystemApi, ModerationApi);
+pub type Apis = (
+    AdminApi,
+    PeopleApi,
+    AuditApi,
+    SystemApi,
+    ModerationApi,
+    ChannelsAdminApi,
+);
 
 pub fn apis(state: &Arc<AppState>) -> Apis {
     (
@@ -53,6 +62,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
             state: state.clone(),
         },
         ModerationApi {
+            state: state.clone(),
+        },
+        ChannelsAdminApi {
             state: state.clone(),
         },
     )

@@ -7,11 +7,13 @@ import { People, Person } from "./People";
 import { Bots, Invites } from "./Access";
 import { Moderation } from "./Moderation";
 import { Audit } from "./Audit";
+import { Channels } from "./Channels";
 import "./admin.css";
 
 const SECTIONS: ReadonlyArray<readonly [string, string, IconName]> = [
   ["overview", "Overview", "chart"],
   ["people", "People", "users"],
+  ["channels", "Channels", "hash"],
   ["moderation", "Moderation", "shield"],
   ["audit", "Audit log", "list"],
 ];
@@ -54,6 +56,8 @@ export default function AdminConsole({ section, id }: { section: string; id: str
           <Moderation tab={id === "rules" ? "rules" : "queue"} />
         ) : section === "audit" ? (
           <Audit />
+        ) : section === "channels" ? (
+          <Channels />
         ) : (
           <Overview />
         )}

@@ -151,6 +151,162 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public and private channels of every workspace, by name, with member and message
+         *     counts: search by name, filter by workspace, kind and archived state. Rename and
+         *     archive with `PUT` / `DELETE /channels/{id}` (admins may on any channel).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    archived?: components["schemas"]["ArchivedFilter"];
+                    cursor?: string;
+                    kind?: components["schemas"]["ChannelKind"];
+                    limit?: number;
+                    query?: string;
+                    workspace_id?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Page_AdminChannel"];
+                    };
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/channels/{id}/unarchive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bring an archived channel back: its members can post again; emits `channel.updated`.
+         *     Unarchiving a live channel changes nothing.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/clients": {
         parameters: {
             query?: never;
@@ -9447,6 +9603,39 @@ export interface components {
             user_id: string;
         };
         /**
+         * AdminChannel
+         * @description A channel as admins see it in the console.
+         */
+        AdminChannel: {
+            /**
+             * Format: date-time
+             * @description Null while live.
+             */
+            archived_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description public or private. */
+            kind: components["schemas"]["ChannelKind"] & unknown;
+            /** Format: date-time */
+            last_message_at?: string | null;
+            /**
+             * Format: int64
+             * @description People in it.
+             */
+            member_count: number;
+            /**
+             * Format: int64
+             * @description Messages ever sent in it, replies and deleted ones included.
+             */
+            messages: number;
+            name: string;
+            topic?: string | null;
+            /** Format: uuid */
+            workspace_id: string;
+        };
+        /**
          * AdminSession
          * @description One of their signed-in sessions.
          */
@@ -9541,6 +9730,11 @@ export interface components {
             two_factor_enabled: boolean;
             username: string;
         };
+        /**
+         * @description Which channels `GET /admin/channels` lists.
+         * @enum {string}
+         */
+        ArchivedFilter: "any" | "live" | "archived";
         /**
          * @description A role an admin can give (bot accounts are made through API clients).
          * @enum {string}
@@ -10160,6 +10354,15 @@ export interface components {
             participant_ids: string[];
             /** Format: uuid */
             workspace_id?: string | null;
+        };
+        /**
+         * Page_AdminChannel
+         * @description One page of a list. `next_cursor` continues it (as `cursor`; for channel history, as
+         *     `before`, or `after` when reading forward); null on the last page.
+         */
+        Page_AdminChannel: {
+            items: components["schemas"]["AdminChannel"][];
+            next_cursor?: string | null;
         };
         /**
          * Page_AdminUser

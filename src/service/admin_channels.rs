@@ -1,0 +1,144 @@
+//! The admin console's channel list and the changes only admins make (unarchiving). Renaming
+//! and archiving are the channel routes' own (`service::channels`), which server admins may use
+//! on any public or private channel as moderators.
+//!
+//! Invariants: the list's numbers come from the channel row (`member_count`, kept by every
+//! membership change; `last_seq`, every message ever sent there, replies and deleted ones
+//! included), so a page costs one query whatever the number of messages; direct messages are
+//! not listed (admins moderate channels, not private conversations).
+
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use uuid::Uuid;
+
+use super::{Principal, events, now, read_state, users};
+use crate::{
+    app::AppState,
+    db::entity::channel,
+    domain::{ChannelKind, events::EventData},
+    error::{AppError, AppResult},
+};
+
+/// Which channels the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Archived {
+    /// Both.
+    Any,
+    Live,
+    Archived,
+}
+
+pub struct ListQuery<'a> {
+    /// Part of the name, any case.
+    pub text: Option<&'a str>,
+    pub workspace_id: Option<Uuid>,
+    pub kind: Option<ChannelKind>,
+    pub archived: Archived,
+    /// The last id of the previous page.
+    pub cursor: Option<&'a str>,
+    pub limit: u64,
+}
+
+pub struct Page {
+    pub items: Vec<channel::Model>,
+    pub next_cursor: Option<String>,
+}
+
+/// Public and private channels by name (then id), filtered.
+#[tracing::instrument(skip_all)]
+pub async fn list(state: &AppState, q: ListQuery<'_>) -> AppResult<Page> {
+    let limit = q.limit.clamp(1, users::MAX_PAGE);
+    let name = || Expr::expr(Func::lower(Expr::col(channel::Column::Name)));
+    let mut filter = Condition::all().add(match q.kind {
+        Some(kind) if !kind.is_dm() => channel::Column::Kind.eq(kind),
+        Some(_) => return Err(AppError::validation("kind: public or private")),
+        None => channel::Column::Kind.is_in([ChannelKind::Public, ChannelKind::Private]),
+    });
+    if let Some(text) = q.text.map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = text.to_lowercase().replace(['%', '_', '\\'], "");
+        filter = filter.add(name().like(format!("%{escaped}%")));
+    }
+    if let Some(ws) = q.workspace_id {
+        filter = filter.add(channel::Column::WorkspaceId.eq(ws));
+    }
+    filter = match q.archived {
+        Archived::Any => filter,
+        Archived::Live => filter.add(channel::Column::ArchivedAt.is_null()),
+        Archived::Archived => filter.add(channel::Column::ArchivedAt.is_not_null()),
+    };
+    if let Some(cursor) = q.cursor {
+        let bad = || AppError::validation("cursor: not a cursor of this list");
+        let id: Uuid = cursor.parse().map_err(|_| bad())?;
+        let last = channel::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .ok_or_else(bad)?;
+        let last_name = last.name.unwrap_or_default().to_lowercase();
+        filter = filter.add(
+            Condition::any().add(name().gt(last_name.clone())).add(
+                Condition::all()
+                    .add(name().eq(last_name))
+                    .add(channel::Column::Id.gt(id)),
+            ),
+        );
+    }
+    let mut items = channel::Entity::find()
+        .filter(filter)
+        .order_by_asc(name())
+        .order_by_asc(channel::Column::Id)
+        .limit(limit + 1)
+        .all(&state.db)
+        .await?;
+    let next_cursor = if items.len() as u64 > limit {
+        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        items.last().map(|c| c.id.to_string())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// Bring an archived channel back: people can post in it again. Emits `channel.updated` (the
+/// view's `archived_at` is null again). Unarchiving a live channel changes nothing.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, id = %id))]
+pub async fn unarchive(state: &AppState, principal: Principal, id: Uuid) -> AppResult<()> {
+    users::require_admin(principal)?;
+    let found = channel::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if found.kind.is_dm() {
+        return Err(AppError::conflict("direct messages are never archived"));
+    }
+    let (tx, _write) = state.begin_write().await?;
+    // Conditional, so that of two concurrent unarchives only one announces it.
+    let changed = channel::Entity::update_many()
+        .col_expr(
+            channel::Column::ArchivedAt,
+            Expr::value(Option::<time::OffsetDateTime>::None),
+        )
+        .col_expr(channel::Column::UpdatedAt, Expr::value(now()))
+        .filter(channel::Column::Id.eq(id))
+        .filter(channel::Column::ArchivedAt.is_not_null())
+        .exec_with_returning(&tx)
+        .await?;
+    let Some(channel) = changed.into_iter().next() else {
+        return Ok(());
+    };
+    let view = read_state::views(&tx, vec![channel.clone()])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    events::emit_in(
+        &tx,
+        &channel,
+        principal.user_id,
+        EventData::ChannelUpdated(view),
+    )
+    .await?;
+    // Nothing cached needs forgetting: the post cache holds live channels only.
+    events::commit(state, tx).await?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! The admin console's channels: the list with member and message counts, and admins renaming,
+//! archiving and unarchiving channels they are not in (a private one included).
+
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn admins_list_every_channel_with_counts_and_bring_an_archived_one_back() {
+    let app = spawn_app().await;
+    let (owner, _, alice, bob) = app.team().await;
+    let secret = app.channel(&alice, "secret-plans", true).await;
+    let open = app.channel(&bob, "open-lounge", false).await;
+    app.join(&alice, &open).await;
+    for n in 0..3 {
+        app.send(&alice, &secret, &format!("plan {n}")).await;
+    }
+    app.send(&bob, &open, "hello").await;
+    // A DM is never listed.
+    app.post(
+        "/dms",
+        Some(&alice.access),
+        json!({"participant_ids": [bob.user_id]}),
+    )
+    .await
+    .expect(201);
+
+    let page = app
+        .get("/admin/channels?limit=200", &owner.access)
+        .await
+        .expect(200);
+    let rows = page["items"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "by name");
+    assert!(names.contains(&"general"), "{names:?}");
+    let row = |name: &str| rows.iter().find(|c| c["name"] == name).unwrap().clone();
+    let plans = row("secret-plans");
+    assert_eq!(plans["kind"], "private");
+    assert_eq!(plans["member_count"], 1);
+    assert_eq!(plans["messages"], 3);
+    assert_eq!(row("open-lounge")["member_count"], 2);
+    assert!(
+        rows.iter()
+            .all(|c| c["kind"] == "public" || c["kind"] == "private")
+    );
+    // Search and filters.
+    let found = app
+        .get("/admin/channels?query=PLANS&kind=private", &owner.access)
+        .await
+        .expect(200);
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    // Pages of one walk the same list.
+    let mut walked = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/admin/channels?limit=1&cursor={c}"),
+            None => "/admin/channels?limit=1".to_string(),
+        };
+        let page = app.get(&path, &owner.access).await.expect(200);
+        walked.push(page["items"][0]["name"].as_str().unwrap().to_string());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(walked, names);
+
+    // The admin is not in the private channel, yet renames and archives it as a moderator.
+    app.put(
+        &format!("/channels/{secret}"),
+        &owner.access,
+        json!({"name": "old-plans"}),
+    )
+    .await
+    .expect(200);
+    app.delete(&format!("/channels/{secret}"), &owner.access)
+        .await
+        .expect(204);
+    let archived = app
+        .get("/admin/channels?archived=archived", &owner.access)
+        .await
+        .expect(200);
+    assert_eq!(archived["items"][0]["name"], "old-plans");
+    app.post(
+        &format!("/channels/{secret}/messages"),
+        Some(&alice.access),
+        json!({"content": "still here?"}),
+    )
+    .await
+    .problem(409, "channel_archived");
+
+    let mut alice_ws = app.ws(&alice.access).await;
+    alice_ws.subscribe(&secret).await;
+    // Members cannot unarchive; admins can, and members hear of it.
+    app.post(
+        &format!("/admin/channels/{secret}/unarchive"),
+        Some(&alice.access),
+        json!({}),
+    )
+    .await
+    .problem(403, "forbidden");
+    app.post(
+        &format!("/admin/channels/{secret}/unarchive"),
+        Some(&owner.access),
+        json!({}),
+    )
+    .await
+    .expect(204);
+    let updated = alice_ws.event("channel.updated").await;
+    assert_eq!(updated["data"]["id"], secret.as_str());
+    assert!(updated["data"]["archived_at"].is_null(), "{updated}");
+    app.send(&alice, &secret, "back in business").await;
+    // Unarchiving a live channel changes nothing.
+    app.post(
+        &format!("/admin/channels/{secret}/unarchive"),
+        Some(&owner.access),
+        json!({}),
+    )
+    .await
+    .expect(204);
+    app.get("/admin/channels", &alice.access)
+        .await
+        .problem(403, "forbidden");
+}

@@ -1,0 +1,149 @@
+import { useEffect, useState } from "react";
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { api, call, type Schemas } from "../api/client";
+import { Dialog } from "../components/Dialog";
+import { Field, FormError, useSubmit } from "../components/Form";
+import { Icon } from "../components/Icon";
+import { useWorkspaces } from "../store/data";
+import { queryClient } from "../queryClient";
+import { ago } from "./format";
+
+type Row = Schemas["AdminChannel"];
+type Archived = Schemas["ArchivedFilter"];
+
+/** `/admin/channels`: every public and private channel, with counts; rename, archive, unarchive. */
+export function Channels() {
+  const workspaces = useWorkspaces();
+  const [text, setText] = useState("");
+  const [query, setQuery] = useState("");
+  useEffect(() => {
+    const t = setTimeout(() => setQuery(text.trim()), 250);
+    return () => clearTimeout(t);
+  }, [text]);
+  const [kind, setKind] = useState<"" | "public" | "private">("");
+  const [archived, setArchived] = useState<Archived>("any");
+  const list = useInfiniteQuery({
+    queryKey: ["admin", "channels", query, kind, archived],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => call(api.GET("/admin/channels", { params: { query: { query: query || undefined, kind: kind || undefined, archived, cursor: pageParam, limit: 50 } } })),
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+  const rows = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const manyWorkspaces = (workspaces.data?.length ?? 0) > 1;
+  const wsName = (id: string) => workspaces.data?.find((w) => w.id === id)?.name ?? "";
+  const [change, setChange] = useState<{ row: Row; what: "rename" | "archive" | "unarchive" } | null>(null);
+  return (
+    <>
+      <header className="admin-head">
+        <h1>Channels</h1>
+      </header>
+      <div className="toolbar">
+        <input className="grow" type="search" placeholder="Search channels by name" aria-label="Search channels" value={text} onChange={(e) => setText(e.target.value)} />
+        <select aria-label="Kind" value={kind} onChange={(e) => setKind(e.target.value as "" | "public" | "private")}>
+          <option value="">Public and private</option>
+          <option value="public">Public</option>
+          <option value="private">Private</option>
+        </select>
+        <select aria-label="State" value={archived} onChange={(e) => setArchived(e.target.value as Archived)}>
+          <option value="any">Live and archived</option>
+          <option value="live">Live</option>
+          <option value="archived">Archived</option>
+        </select>
+      </div>
+      <div className="table-wrap card flush">
+        <table className="admin-table">
+          <thead>
+            <tr>
+              <th>Channel</th>
+              {manyWorkspaces ? <th className="hide-narrow">Workspace</th> : null}
+              <th>Members</th>
+              <th className="hide-narrow">Messages</th>
+              <th className="hide-narrow">Last message</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((c) => (
+              <tr key={c.id} className={c.archived_at ? "archived-row" : undefined}>
+                <td>
+                  <span className="channel-cell">
+                    <Icon name={c.kind === "private" ? "lock" : "hash"} size={16} />
+                    <strong>{c.name}</strong>
+                    {c.archived_at ? <span className="tag plain">archived</span> : null}
+                  </span>
+                  {c.topic ? <div className="muted small">{c.topic}</div> : null}
+                </td>
+                {manyWorkspaces ? <td className="hide-narrow">{wsName(c.workspace_id)}</td> : null}
+                <td>{c.member_count.toLocaleString()}</td>
+                <td className="hide-narrow">{c.messages.toLocaleString()}</td>
+                <td className="hide-narrow muted">{ago(c.last_message_at)}</td>
+                <td className="cell-actions">
+                  <span className="row-actions end-inline">
+                    {c.archived_at ? (
+                      <button className="btn small" onClick={() => setChange({ row: c, what: "unarchive" })}>
+                        Unarchive…
+                      </button>
+                    ) : (
+                      <>
+                        <button className="btn small" onClick={() => setChange({ row: c, what: "rename" })}>
+                          Rename…
+                        </button>
+                        <button className="btn small danger" onClick={() => setChange({ row: c, what: "archive" })}>
+                          Archive…
+                        </button>
+                      </>
+                    )}
+                  </span>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {list.isSuccess && rows.length === 0 ? <p className="empty-row muted">No channel matches.</p> : null}
+      </div>
+      {list.hasNextPage ? (
+        <button className="btn more-results" disabled={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()}>
+          Show more
+        </button>
+      ) : null}
+      {change ? <ChangeDialog row={change.row} what={change.what} onClose={() => setChange(null)} /> : null}
+    </>
+  );
+}
+
+function ChangeDialog({ row, what, onClose }: { row: Row; what: "rename" | "archive" | "unarchive"; onClose: () => void }) {
+  const [name, setName] = useState(row.name);
+  const run = useSubmit(async () => {
+    const path = { params: { path: { id: row.id } } };
+    if (what === "rename") await call(api.PUT("/channels/{id}", { ...path, body: { name } }));
+    else if (what === "archive") await call(api.DELETE("/channels/{id}", path));
+    else await call(api.POST("/admin/channels/{id}/unarchive", path));
+    await queryClient.invalidateQueries({ queryKey: ["admin", "channels"] });
+    onClose();
+  });
+  const title = what === "rename" ? `Rename #${row.name}` : what === "archive" ? `Archive #${row.name}?` : `Unarchive #${row.name}?`;
+  return (
+    <Dialog title={title} onClose={onClose}>
+      <form onSubmit={run.submit}>
+        {what === "rename" ? (
+          <Field label="New name" value={name} onChange={(e) => setName(e.target.value.toLowerCase())} error={run.error?.field("name")} hint="Lowercase letters, digits, dashes and underscores. Links to the channel keep working." autoFocus required />
+        ) : what === "archive" ? (
+          <p>
+            Its {row.member_count} {row.member_count === 1 ? "member keeps" : "members keep"} the history, but nobody can post, react or join until it is unarchived.
+          </p>
+        ) : (
+          <p>Its members can post in it again.</p>
+        )}
+        {run.error && run.error.fieldErrors.length === 0 ? <FormError error={run.error} /> : null}
+        <div className="row-actions end">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button className={what === "archive" ? "btn danger-solid" : "btn primary"} disabled={run.busy || (what === "rename" && (!name.trim() || name === row.name))}>
+            {what === "rename" ? "Rename" : what === "archive" ? "Archive" : "Unarchive"}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
