@@ -61,6 +61,9 @@ pub struct AppState {
     pub activity: crate::service::activity::Activity,
     /// The moderation rules, compiled (see `service::moderation_rules`).
     pub moderation_rules: crate::service::moderation_rules::RuleBook,
+    /// The configuration in force: `config` with the run-time settings changed in the admin
+    /// console laid over it (see `service::settings`). Run-time keys are read from here.
+    pub settings: crate::service::settings::LiveConfig,
     /// When this process started serving (uptime in `GET /admin/system`).
     pub started_at: time::OffsetDateTime,
     /// Message search (see `search`).
@@ -143,17 +146,13 @@ impl AppState {
             config.auth.secret_key.as_ref().map(|s| s.expose()),
             &config.data_dir,
         )?;
-        let rekeyed = crate::service::totp::rekey_legacy_recovery_codes(&db, &write_gate, &keys)
-            .await
-            .map_err(|e| anyhow::anyhow!("re-keying recovery codes: {e}"))?;
-        if rekeyed > 0 {
-            tracing::info!(rekeyed, "recovery codes of the former format re-keyed");
-        }
+        rekey_recovery_codes(&db, &write_gate, &keys).await?;
         let jwt = JwtKeys::new(&keys.jwt);
         let storage = crate::storage::Storage::open(&config, keys.file_urls)?;
         let mailer = Arc::new(Mailer::from_config(&config)?);
         let (search, search_upkeep) = open_search(&config, &kv_choice, &db).await?;
         let setup = SetupGate::init(&db, &config.data_dir).await?;
+        let settings = crate::service::settings::LiveConfig::load(config.clone(), &db).await?;
         let moderation_rules = crate::service::moderation_rules::RuleBook::load(&db).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
         let (outbox, outbox_feed) = relay::feed();
@@ -188,6 +187,7 @@ impl AppState {
                 files_collected: Default::default(),
                 activity: Default::default(),
                 moderation_rules,
+                settings,
                 started_at: time::OffsetDateTime::now_utc(),
                 search,
             },
@@ -368,15 +368,26 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
     workers
 }
 
-/// The periodic upkeep of stored data: users' last activity, the audit log's and the outbox's
-/// retention, SQLite's checkpoints.
-fn upkeep_workers(state: &Arc<AppState>) -> Vec<Box<dyn Worker>> {
-    let mut workers: Vec<Box<dyn Worker>> = Vec::new();
-    workers.push(Box::new(crate::service::activity::ActivityWorker(
-        state.clone(),
-    )));
+/// Recovery codes stored in a former format get the current keyed hash (once, at start).
+async fn rekey_recovery_codes(
+    db: &sea_orm::DatabaseConnection,
+    write_gate: &WriteGate,
+    keys: &Keys,
+) -> anyhow::Result<()> {
+    let rekeyed = crate::service::totp::rekey_legacy_recovery_codes(db, write_gate, keys)
+        .await
+        .map_err(|e| anyhow::anyhow!("re-keying recovery codes: {e}"))?;
+    if rekeyed > 0 {
+        tracing::info!(rekeyed, "recovery codes of the former format re-keyed");
+    }
+    Ok(())
+}
+
+/// What each node reloads from the database every few seconds, so changes made on another node
+/// (or with the CLI) apply here: the moderation rules and the run-time settings.
+fn reload_workers(state: &Arc<AppState>) -> [Box<dyn Worker>; 2] {
     let rules_state = state.clone();
-    workers.push(Box::new(Periodic::new(
+    let rules = Periodic::new(
         "moderation-rules",
         crate::service::moderation_rules::RELOAD_EVERY,
         move || {
@@ -389,14 +400,41 @@ fn upkeep_workers(state: &Arc<AppState>) -> Vec<Box<dyn Worker>> {
                 }
             }
         },
+    );
+    let settings_state = state.clone();
+    let settings = Periodic::new(
+        "settings",
+        crate::service::settings::RELOAD_EVERY,
+        move || {
+            let state = settings_state.clone();
+            async move {
+                match state.settings.reload(&state.db).await {
+                    Ok(false) => {}
+                    Ok(true) => tracing::info!("run-time settings reloaded"),
+                    Err(e) => tracing::warn!(error = %e, "reloading the run-time settings failed"),
+                }
+            }
+        },
+    );
+    [Box::new(rules), Box::new(settings)]
+}
+
+/// The periodic upkeep of stored data: users' last activity, the audit log's and the outbox's
+/// retention, SQLite's checkpoints.
+fn upkeep_workers(state: &Arc<AppState>) -> Vec<Box<dyn Worker>> {
+    let mut workers: Vec<Box<dyn Worker>> = Vec::new();
+    workers.push(Box::new(crate::service::activity::ActivityWorker(
+        state.clone(),
     )));
-    let (audit_state, retention) = (state.clone(), state.config.audit.retention.0);
+    workers.extend(reload_workers(state));
+    let audit_state = state.clone();
     workers.push(Box::new(Periodic::new(
         "audit-purge",
         Duration::from_secs(3600),
         move || {
             let state = audit_state.clone();
             async move {
+                let retention = state.settings.get().audit.retention.0;
                 match crate::service::audit::purge(&state, retention).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(entries = n, "purged audit entries past retention"),

@@ -16,6 +16,7 @@ mod m20261205_000010_reports;
 mod m20261206_000011_moderation_rules;
 mod m20261207_000012_message_counts;
 mod m20261208_000013_active_days;
+mod m20261209_000014_settings;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_moderation_rules::Migration),
             Box::new(m20261207_000012_message_counts::Migration),
             Box::new(m20261208_000013_active_days::Migration),
+            Box::new(m20261209_000014_settings::Migration),
         ]
     }
 }

@@ -112,7 +112,8 @@ mod tests {
         // 1,000 is now more than a minute ago; its bucket is reused by 1,060.
         rate.note(1_060);
         assert_eq!(rate.last_minute(1_060), 3);
-        assert_eq!(rate.last_minute(1_089), 2);
+        assert_eq!(rate.last_minute(1_089), 3);
+        assert_eq!(rate.last_minute(1_090), 2);
         assert_eq!(rate.last_minute(1_200), 0);
     }
 }

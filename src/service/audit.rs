@@ -44,6 +44,7 @@ pub mod action {
     pub const RULE_REMOVED: &str = "moderation.rule_removed";
     pub const WORKSPACE_CREATED: &str = "workspace.created";
     pub const INVITE_REVOKED: &str = "invite.revoked";
+    pub const SETTING_CHANGED: &str = "settings.changed";
     pub const SETUP_COMPLETED: &str = "setup.completed";
 }
 

@@ -78,7 +78,7 @@ pub async fn before_password(
     meta: RequestMeta,
     account: &Account,
 ) -> AppResult<()> {
-    let limit = state.config.limits.login_per_account;
+    let limit = state.settings.get().limits.login_per_account;
     let Some(counter) = limits::exhausted(state, &account.failures_key(), limit).await? else {
         return Ok(());
     };
@@ -96,7 +96,7 @@ pub async fn before_password(
 /// the account is now over its budget (429).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn password_failed(state: &AppState, account: &Account) -> AppResult<Option<AppError>> {
-    let limit = state.config.limits.login_per_account;
+    let limit = state.settings.get().limits.login_per_account;
     let counter = limits::count(state, &account.failures_key(), limit).await?;
     Ok((counter.count > u64::from(limit.max)).then(|| limits::refused(counter)))
 }
@@ -163,7 +163,7 @@ pub async fn second_factor_attempt(state: &AppState, user_id: Uuid) -> AppResult
     limits::hit(
         state,
         &second_factor_key(user_id),
-        state.config.limits.second_factor_per_user,
+        state.settings.get().limits.second_factor_per_user,
     )
     .await
 }

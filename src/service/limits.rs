@@ -59,7 +59,7 @@ impl Write {
 /// Spend one of `user`'s tokens for `write`; 429 with `Retry-After` when none is left.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn spend(state: &AppState, user: uuid::Uuid, write: Write) -> AppResult<()> {
-    let bucket = write.bucket(&state.config.limits.writes);
+    let bucket = write.bucket(&state.settings.get().limits.writes);
     let key = format!("bucket:{}:{user}", write.name());
     match state.kv.take_token(&key, bucket).await? {
         None => Ok(()),

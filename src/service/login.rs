@@ -44,7 +44,7 @@ pub async fn login(
     limits::hit(
         state,
         &format!("login:ip:{ip}"),
-        state.config.limits.login_per_ip,
+        state.settings.get().limits.login_per_ip,
     )
     .await?;
     let login_key = login.trim().to_lowercase();

@@ -74,7 +74,7 @@ pub async fn send(
             // Held back: nobody is notified of a message nobody else sees.
             parsed = Default::default();
         }
-        let max_members = state.config.limits.mention_all_max_members;
+        let max_members = state.settings.get().limits.mention_all_max_members;
         let notice =
             broadcast::restrict(&state.db, principal, channel_id, max_members, &mut parsed).await?;
         let mentioned = resolve_usernames(&state.db, workspace_id, &parsed.usernames).await?;

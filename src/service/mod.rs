@@ -40,6 +40,7 @@ pub mod recovery;
 pub mod registration;
 pub mod search;
 pub mod sessions;
+pub mod settings;
 pub mod setup;
 pub mod stats;
 pub mod system;

@@ -27,7 +27,7 @@ pub async fn request_password_reset(
     limits::hit(
         state,
         &format!("password_reset:ip:{ip}"),
-        state.config.limits.password_reset_per_ip,
+        state.settings.get().limits.password_reset_per_ip,
     )
     .await?;
     let Some(user) = accounts::find_by_email(&state.db, email).await? else {
@@ -36,7 +36,7 @@ pub async fn request_password_reset(
     if user.deactivated_at.is_some() || user.role == "bot" {
         return Ok(());
     }
-    let limit = state.config.limits.password_reset_per_address;
+    let limit = state.settings.get().limits.password_reset_per_address;
     if over_mail_limit(state, "password_reset", &user.email, limit)
         .await?
         .is_some()
@@ -208,7 +208,7 @@ async fn over_mail_limit(
 /// mails already.
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn send_verification(state: &AppState, user: &user::Model) -> AppResult<()> {
-    let limit = state.config.limits.verification_per_address;
+    let limit = state.settings.get().limits.verification_per_address;
     if let Some(counter) = over_mail_limit(state, "verify_email", &user.email, limit).await? {
         return Err(limits::refused(counter));
     }

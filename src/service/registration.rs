@@ -24,7 +24,7 @@ pub async fn register(
     meta: RequestMeta,
     req: RegisterRequest,
 ) -> AppResult<user::Model> {
-    let policy = state.config.auth.registration;
+    let policy = state.settings.get().auth.registration;
     if policy == Registration::Closed {
         return Err(AppError::new(
             ErrorCode::RegistrationClosed,
@@ -42,7 +42,7 @@ pub async fn register(
     limits::hit(
         state,
         &format!("register:ip:{ip}"),
-        state.config.limits.register_per_ip,
+        state.settings.get().limits.register_per_ip,
     )
     .await?;
 

@@ -70,7 +70,7 @@ pub async fn reply(
         // Held back: nobody is notified of a message nobody else sees.
         parsed = Default::default();
     }
-    let max_members = state.config.limits.mention_all_max_members;
+    let max_members = state.settings.get().limits.mention_all_max_members;
     let notice =
         broadcast::restrict(&state.db, principal, channel_id, max_members, &mut parsed).await?;
     let mentioned =

@@ -60,6 +60,7 @@ mod search_admin;
 mod search_counts;
 mod search_postgres;
 mod sessions;
+mod settings;
 mod setup;
 mod statements;
 mod stats;

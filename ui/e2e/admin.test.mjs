@@ -303,6 +303,32 @@ test("channels are listed with their counts, renamed, archived and brought back 
   assert.equal((await api(`/channels/${made.body.id}/messages`, { token: tokens.ann, method: "POST", body: { content: "we are back" } })).status, 201);
 });
 
+test("a run-time setting changed in the console takes effect without a restart", async () => {
+  const register = (name) => api("/auth/register", { method: "POST", body: { email: `${name}@example.com`, username: name, password } });
+  assert.equal((await register("fay")).status, 403, "invite-only to start with");
+  const { page } = ann;
+  await page.goto(`${server.base}/admin/settings`);
+  await page.getByLabel("Find a setting").fill("registration");
+  const row = page.locator(".setting", { hasText: "auth.registration" });
+  await row.getByText(/Who may create an account/).waitFor();
+  await row.getByLabel("auth.registration").selectOption("open");
+  await row.getByRole("button", { name: "Save" }).click();
+  await row.locator(".tag", { hasText: "changed here" }).waitFor();
+  assert.equal((await register("fay")).status, 201, "open now, same server, no restart");
+  // A value the configuration would refuse is refused inline.
+  await page.getByLabel("Find a setting").fill("register_per_ip");
+  const limit = page.locator(".setting", { hasText: "limits.register_per_ip" });
+  await limit.getByLabel("limits.register_per_ip.max").fill("0");
+  await limit.getByRole("button", { name: "Save" }).click();
+  await limit.getByRole("alert").waitFor();
+  await page.getByLabel("Find a setting").fill("");
+  await shot(page, "admin-settings");
+  await page.getByLabel("Find a setting").fill("registration");
+  await row.getByRole("button", { name: "Reset" }).click();
+  await row.locator(".tag", { hasText: "changed here" }).waitFor({ state: "detached" });
+  assert.equal((await register("gus")).status, 403);
+});
+
 test("no console errors", () => {
   assert.deepEqual(errors, []);
 });

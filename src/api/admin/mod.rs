@@ -5,12 +5,14 @@ mod audit;
 mod channels;
 mod moderation;
 mod people;
+mod settings;
 mod system;
 
 pub use audit::AuditApi;
 pub use channels::ChannelsAdminApi;
 pub use moderation::ModerationApi;
 pub use people::PeopleApi;
+pub use settings::SettingsApi;
 pub use system::SystemApi;
 
 use crate::domain::{DisplayName, Username};
@@ -45,6 +47,7 @@ pub type Apis = (
     SystemApi,
     ModerationApi,
     ChannelsAdminApi,
+    SettingsApi,
 );
 
 pub fn apis(state: &Arc<AppState>) -> Apis {
@@ -65,6 +68,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
             state: state.clone(),
         },
         ChannelsAdminApi {
+            state: state.clone(),
+        },
+        SettingsApi {
             state: state.clone(),
         },
     )

@@ -22,6 +22,7 @@ pub mod recovery_code;
 pub mod refresh_token;
 pub mod report;
 pub mod search_state;
+pub mod setting;
 pub mod thread_follow;
 pub mod upload_chunk;
 pub mod upload_session;

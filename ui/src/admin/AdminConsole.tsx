@@ -8,6 +8,7 @@ import { Bots, Invites } from "./Access";
 import { Moderation } from "./Moderation";
 import { Audit } from "./Audit";
 import { Channels } from "./Channels";
+import { SettingsPage } from "./Settings";
 import "./admin.css";
 
 const SECTIONS: ReadonlyArray<readonly [string, string, IconName]> = [
@@ -16,6 +17,7 @@ const SECTIONS: ReadonlyArray<readonly [string, string, IconName]> = [
   ["channels", "Channels", "hash"],
   ["moderation", "Moderation", "shield"],
   ["audit", "Audit log", "list"],
+  ["settings", "Settings", "settings"],
 ];
 
 export function isAdmin(role: string | undefined): boolean {
@@ -58,6 +60,8 @@ export default function AdminConsole({ section, id }: { section: string; id: str
           <Audit />
         ) : section === "channels" ? (
           <Channels />
+        ) : section === "settings" ? (
+          <SettingsPage />
         ) : (
           <Overview />
         )}
