@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { startServer, launchBrowser, newUser, artifacts } from "./harness.mjs";
+import { startServer, launchBrowser, newUser, shot, composer, messageList } from "./harness.mjs";
 
 let server;
 let browser;
@@ -85,16 +85,6 @@ after(async () => {
   await server?.stop();
 });
 
-const shot = async (page, name) => {
-  for (const scheme of ["light", "dark"]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: join(artifacts, `${name}-${scheme}.png`) });
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-};
-
-const composer = (page) => page.getByRole("textbox", { name: /^Message/ });
-const messageList = (page) => page.getByRole("log", { name: "Messages" });
 
 test("a member opening /admin sees the 403 page and no admin request succeeds", async () => {
   const { page } = ben;
@@ -254,8 +244,11 @@ test("invite links and bots are made, shown once, and revoked from the console",
   assert.equal(joined.status, 201, JSON.stringify(joined.body));
   await page.reload();
   await page.locator("tr", { hasText: "1 of 1" }).getByText("used up").waitFor();
+  const rows = await page.locator("tbody tr").count();
   await page.getByRole("button", { name: "Create link" }).click();
+  await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length === n + 1, rows);
   const second = (await page.getByLabel("Invite link").inputValue()).split("/invite/")[1];
+  // The newest link is listed first.
   await page.getByRole("button", { name: "Revoke…" }).first().click();
   await page.getByRole("button", { name: /Revoke: nobody can join/ }).click();
   await page.locator(".tag", { hasText: "revoked" }).waitFor();
@@ -295,12 +288,13 @@ test("channels are listed with their counts, renamed, archived and brought back 
   await page.getByRole("button", { name: "Archive", exact: true }).click();
   await row().locator(".tag", { hasText: "archived" }).waitFor();
   const refused = await api(`/channels/${made.body.id}/messages`, { token: tokens.ann, method: "POST", body: { content: "x" } });
-  assert.equal(refused.status, 409);
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
   await shot(page, "admin-channels");
   await row().getByRole("button", { name: "Unarchive…" }).click();
   await page.getByRole("button", { name: "Unarchive", exact: true }).click();
   await row().getByRole("button", { name: "Archive…" }).waitFor();
-  assert.equal((await api(`/channels/${made.body.id}/messages`, { token: tokens.ann, method: "POST", body: { content: "we are back" } })).status, 201);
+  const back = await api(`/channels/${made.body.id}/messages`, { token: tokens.ann, method: "POST", body: { content: "we are back" } });
+  assert.equal(back.status, 201, JSON.stringify(back.body));
 });
 
 test("a run-time setting changed in the console takes effect without a restart", async () => {

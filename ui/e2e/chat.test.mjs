@@ -6,7 +6,7 @@ import * as OTPAuth from "otpauth";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { crc32, deflateSync } from "node:zlib";
-import { startServer, launchBrowser, newUser, artifacts } from "./harness.mjs";
+import { startServer, launchBrowser, newUser, artifacts, shot, composer, messageList } from "./harness.mjs";
 
 /** A `w`×`h` PNG with a colour gradient, encoded here (no image library needed). */
 function png(w, h) {
@@ -55,16 +55,6 @@ after(async () => {
   await server?.stop();
 });
 
-const shot = async (page, name) => {
-  for (const scheme of ["light", "dark"]) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.screenshot({ path: join(artifacts, `${name}-${scheme}.png`) });
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-};
-
-const composer = (page) => page.getByRole("textbox", { name: /^Message/ });
-const messageList = (page) => page.getByRole("log", { name: "Messages" });
 
 test("the owner sets up CoLink in the browser", async () => {
   const { page } = alice;

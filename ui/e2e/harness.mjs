@@ -125,3 +125,16 @@ export async function newUser(browser, name, errors, opts = {}) {
   }
   return { context, page };
 }
+
+/** A screenshot of `page` in the light and the dark theme, saved as test artifacts. */
+export async function shot(page, name) {
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.screenshot({ path: join(artifacts, `${name}-${scheme}.png`) });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+/** The message box and the message list of the open conversation. */
+export const composer = (page) => page.getByRole("textbox", { name: /^Message/ });
+export const messageList = (page) => page.getByRole("log", { name: "Messages" });

@@ -102,7 +102,7 @@ impl SettingsApi {
         req: &Request,
         auth: BearerAuth,
         key: Path<String>,
-    ) -> ApiResult<NoContent, (s::Authed, s::NotFound, s::Conflict)> {
+    ) -> ApiResult<NoContent, (s::Authed, s::BadRequest, s::NotFound, s::Conflict)> {
         let meta = meta(&self.state, req);
         settings::reset(&self.state, meta, auth.0, &key.0).await?;
         Ok(NoContent::NoContent)

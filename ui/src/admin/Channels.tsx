@@ -1,4 +1,5 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
+import { useDebounced } from "../lib/useDebounced";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../api/client";
 import { Dialog } from "../components/Dialog";
@@ -15,11 +16,7 @@ type Archived = Schemas["ArchivedFilter"];
 export function Channels() {
   const workspaces = useWorkspaces();
   const [text, setText] = useState("");
-  const [query, setQuery] = useState("");
-  useEffect(() => {
-    const t = setTimeout(() => setQuery(text.trim()), 250);
-    return () => clearTimeout(t);
-  }, [text]);
+  const query = useDebounced(text.trim(), 250);
   const [kind, setKind] = useState<"" | "public" | "private">("");
   const [archived, setArchived] = useState<Archived>("any");
   const list = useInfiniteQuery({

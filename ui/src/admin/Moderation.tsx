@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { useDebounced } from "../lib/useDebounced";
 import { Link } from "wouter";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { api, call, ApiError, type Schemas } from "../api/client";
@@ -283,11 +284,7 @@ function Rules() {
 /** Type a message, see what the rules in force would do with it. */
 function TestBox({ rules }: { rules: Schemas["RuleView"][] }) {
   const [text, setText] = useState("");
-  const [debounced, setDebounced] = useState("");
-  useEffect(() => {
-    const t = setTimeout(() => setDebounced(text), 200);
-    return () => clearTimeout(t);
-  }, [text]);
+  const debounced = useDebounced(text, 200);
   const ids = rules.map((r) => r.id).join();
   const verdict = useQuery({
     queryKey: ["admin", "rule-test", debounced, ids],

@@ -1,4 +1,5 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
+import { useDebounced } from "../lib/useDebounced";
 import { Link } from "wouter";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../api/client";
@@ -13,15 +14,6 @@ type AdminUser = Schemas["AdminUser"];
 type Status = Schemas["StatusFilter"];
 type RoleFilter = Schemas["RoleFilter"];
 type Sort = Schemas["SortBy"];
-
-function useDebounced<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setV(value), ms);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return v;
-}
 
 /** `/admin/people`: everyone, searchable, filterable, sortable, paged. */
 export function People() {

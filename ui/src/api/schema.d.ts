@@ -1487,6 +1487,15 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
                 401: {
                     headers: {
