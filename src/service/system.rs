@@ -18,6 +18,10 @@ pub struct Probe {
     pub result: Option<Result<(), String>>,
     /// How long the probe took.
     pub latency: Duration,
+    /// The server's own version, for a backend that runs as a server of its own.
+    pub version: Option<String>,
+    /// How long that server has been up.
+    pub uptime: Option<Duration>,
 }
 
 impl Probe {
@@ -39,7 +43,34 @@ where
         kind,
         result: Some(result),
         latency: started.elapsed(),
+        version: None,
+        uptime: None,
     }
+}
+
+/// The database's version (`SQLite 3.x`, `PostgreSQL 15.x`) and, for PostgreSQL, how long the
+/// server has been up (SQLite runs inside CoLink: as long as CoLink).
+async fn database_info(state: &AppState) -> Result<(String, Option<Duration>), sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = if state.config.is_sqlite() {
+        "SELECT 'SQLite ' || sqlite_version() AS version, CAST(NULL AS BIGINT) AS uptime"
+    } else {
+        "SELECT 'PostgreSQL ' || current_setting('server_version') AS version, \
+         CAST(EXTRACT(EPOCH FROM now() - pg_postmaster_start_time()) AS BIGINT) AS uptime"
+    };
+    let row = state
+        .db
+        .query_one_raw(Statement::from_string(state.db.get_database_backend(), sql))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("database version".into()))?;
+    let version: String = row.try_get("", "version")?;
+    let uptime: Option<i64> = row.try_get("", "uptime")?;
+    Ok((
+        version,
+        uptime
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs),
+    ))
 }
 
 /// The backends the server needs to answer requests (readiness): database, kv, storage.
@@ -67,6 +98,15 @@ pub async fn probe_required(state: &AppState) -> Vec<Probe> {
 /// Every part: the required backends, then those that do not decide readiness.
 pub async fn probe_all(state: &AppState) -> Vec<Probe> {
     let mut probes = probe_required(state).await;
+    if let Some(database) = probes.iter_mut().find(|p| p.name == "database") {
+        match database_info(state).await {
+            Ok((version, uptime)) => {
+                database.version = Some(version);
+                database.uptime = uptime;
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the database's version failed"),
+        }
+    }
     let search = match (state.config.search.enabled, state.config.search.backend) {
         (false, _) => "off",
         (true, SearchBackend::Tantivy) => "tantivy",
@@ -84,6 +124,8 @@ pub async fn probe_all(state: &AppState) -> Vec<Probe> {
         kind: search,
         result: search_result,
         latency: Duration::ZERO,
+        version: None,
+        uptime: None,
     });
     probes.push(Probe {
         name: "bus",
@@ -92,6 +134,8 @@ pub async fn probe_all(state: &AppState) -> Vec<Probe> {
         },
         result: None,
         latency: Duration::ZERO,
+        version: None,
+        uptime: None,
     });
     let email = if state.config.email.smtp_url.is_some() {
         "smtp"
@@ -103,6 +147,8 @@ pub async fn probe_all(state: &AppState) -> Vec<Probe> {
         kind: email,
         result: None,
         latency: Duration::ZERO,
+        version: None,
+        uptime: None,
     });
     probes
 }

@@ -316,6 +316,15 @@ async fn the_system_view_shows_version_backends_and_the_redacted_configuration()
     };
     assert_eq!(database["kind"], kind);
     assert_eq!(database["health"], "ok");
+    // The database server's own version; PostgreSQL's uptime too (SQLite runs inside CoLink).
+    let version = database["version"].as_str().unwrap();
+    if app.config.is_sqlite() {
+        assert!(version.starts_with("SQLite 3."), "{version}");
+        assert!(database.get("uptime_seconds").is_none(), "{database}");
+    } else {
+        assert!(version.starts_with("PostgreSQL "), "{version}");
+        assert!(database["uptime_seconds"].as_u64().is_some(), "{database}");
+    }
     assert!(database["latency_ms"].as_f64().unwrap() >= 0.0);
     assert_eq!(backend("storage")["kind"], "fs");
     assert_eq!(backend("kv")["health"], "ok");

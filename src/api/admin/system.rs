@@ -37,6 +37,14 @@ struct Backend {
     /// Why the probe failed.
     #[oai(skip_serializing_if_is_none)]
     error: Option<String>,
+    /// The backend server's version (the database's, e.g. `PostgreSQL 15.19` or
+    /// `SQLite 3.46.0`); absent for parts that run inside CoLink and have none of their own.
+    #[oai(skip_serializing_if_is_none)]
+    version: Option<String>,
+    /// How long the backend server has been up (PostgreSQL); absent for parts that run inside
+    /// CoLink (up as long as it is).
+    #[oai(skip_serializing_if_is_none)]
+    uptime_seconds: Option<u64>,
 }
 
 #[derive(Object)]
@@ -45,7 +53,8 @@ struct SystemInfo {
     started_at: OffsetDateTime,
     uptime_seconds: u64,
     backends: Vec<Backend>,
-    /// The effective configuration (`colink check-config`), secrets redacted.
+    /// The effective configuration (the file and environment, with the run-time settings
+    /// changed in the console laid over it), secrets redacted.
     config: serde_json::Value,
 }
 
@@ -201,6 +210,8 @@ impl SystemApi {
                     health: health.into(),
                     latency_ms: p.latency.as_secs_f64() * 1000.0,
                     error,
+                    version: p.version,
+                    uptime_seconds: p.uptime.map(|u| u.as_secs()),
                 }
             })
             .collect();
@@ -210,7 +221,7 @@ impl SystemApi {
             started_at: self.state.started_at,
             uptime_seconds: u64::try_from(uptime.whole_seconds()).unwrap_or(0),
             backends,
-            config: self.state.config.redacted_json(),
+            config: self.state.settings.get().redacted_json(),
         }))
     }
 }

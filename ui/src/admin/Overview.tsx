@@ -4,6 +4,9 @@ import { api, call } from "../api/client";
 import { DayChart } from "./Chart";
 import { bytes, duration } from "./format";
 
+/** Backends that run inside CoLink: up exactly as long as it is. */
+const IN_PROCESS = new Set(["sqlite", "embedded", "fs", "tantivy", "memory", "mailbox"]);
+
 /** How often the live counters are read (a cheap in-memory route). */
 const LIVE_EVERY_MS = 5_000;
 
@@ -79,7 +82,10 @@ export function Overview() {
               <li key={b.name}>
                 <span className={`health ${b.health}`} title={b.health} aria-label={b.health} />
                 <span className="backend-name">{b.name}</span>
-                <span className="muted">{b.kind}</span>
+                <span className="muted backend-kind">
+                  {b.version ?? b.kind}
+                  <span className="small">{b.uptime_seconds !== undefined ? ` · up ${duration(b.uptime_seconds)}` : IN_PROCESS.has(b.kind) ? " · in process" : ""}</span>
+                </span>
                 <span className="backend-latency">{b.health === "unchecked" ? "—" : `${b.latency_ms.toFixed(1)} ms`}</span>
                 {b.error ? <span className="backend-error">{b.error}</span> : null}
               </li>

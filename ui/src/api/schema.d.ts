@@ -10016,6 +10016,17 @@ export interface components {
             latency_ms: number;
             /** @description database, kv, storage, search, bus or email. */
             name: string;
+            /**
+             * Format: uint64
+             * @description How long the backend server has been up (PostgreSQL); absent for parts that run inside
+             *     CoLink (up as long as it is).
+             */
+            uptime_seconds?: number;
+            /**
+             * @description The backend server's version (the database's, e.g. `PostgreSQL 15.19` or
+             *     `SQLite 3.46.0`); absent for parts that run inside CoLink and have none of their own.
+             */
+            version?: string;
         };
         /** ChangePasswordBody */
         ChangePasswordBody: {
@@ -11144,7 +11155,10 @@ export interface components {
         /** SystemInfo */
         SystemInfo: {
             backends: components["schemas"]["Backend"][];
-            /** @description The effective configuration (`colink check-config`), secrets redacted. */
+            /**
+             * @description The effective configuration (the file and environment, with the run-time settings
+             *     changed in the console laid over it), secrets redacted.
+             */
             config: unknown;
             /** Format: date-time */
             started_at: string;
