@@ -106,6 +106,7 @@ OPAQUE = {
     "GET /admin/users": "cursor",
     "GET /admin/audit": "cursor",
     "GET /admin/moderation/queue": "cursor",
+    "GET /admin/channels": "cursor",
     "GET /messages/{id}/thread": "cursor",
     "GET /threads": "cursor",
     "POST /setup": "password strength",
@@ -120,6 +121,7 @@ OPAQUE = {
     "POST /files/upload-url": "content type not on the allowlist; 413 over the size limit",
     "POST /files/uploads": "content type not on the allowlist, chunk count; 413 over the size limit",
     "POST /admin/moderation/rules": "a regex that does not parse or compiles too big",
+    "PUT /admin/settings/{key}": "a value the configuration itself refuses (any JSON is schema-valid)",
 }
 # Statuses besides 400 that a schema-valid request may get for the reason given above, or
 # (operations not in OPAQUE) besides the usual ones: a message may be refused with 422
