@@ -280,6 +280,23 @@ test("channels are listed with their counts, renamed, archived and brought back 
   await page.goto(`${server.base}/admin/channels`);
   const row = () => page.locator("tr", { hasText: /release-(notes|log)/ });
   await row().waitFor();
+  // Members: add someone, then move them to another channel (added there, removed here).
+  const lounge = await api(`/channels`, { token: tokens.ann, method: "POST", body: { workspace_id: ws, name: "lounge" } });
+  await row().getByRole("button", { name: "Members…" }).click();
+  const dialog = page.getByRole("dialog", { name: /Members of #release-notes/ });
+  await dialog.getByLabel("Add someone").fill("ben");
+  await dialog.getByRole("button", { name: /Ben Okafor/ }).click();
+  await dialog.getByLabel("Select Ben Okafor").waitFor();
+  await shot(page, "admin-channel-members");
+  await dialog.getByLabel("Select Ben Okafor").check();
+  await dialog.getByLabel("Move to").selectOption(lounge.body.id);
+  await dialog.getByRole("button", { name: "Move", exact: true }).click();
+  await dialog.getByLabel("Select Ben Okafor").waitFor({ state: "detached" });
+  const inLounge = await api(`/channels/${lounge.body.id}/members`, { token: tokens.ann });
+  assert.ok(inLounge.body.items.some((m) => m.username === "ben"), JSON.stringify(inLounge.body));
+  const inNotes = await api(`/channels/${made.body.id}/members`, { token: tokens.ann });
+  assert.ok(!inNotes.body.items.some((m) => m.username === "ben"), JSON.stringify(inNotes.body));
+  await dialog.getByRole("button", { name: "Close" }).click();
   await row().getByRole("button", { name: "Rename…" }).click();
   await page.getByLabel("New name").fill("release-log");
   await page.getByRole("button", { name: "Rename", exact: true }).click();

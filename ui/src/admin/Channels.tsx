@@ -8,6 +8,7 @@ import { Icon } from "../components/Icon";
 import { useWorkspaces } from "../store/data";
 import { queryClient } from "../queryClient";
 import { ago } from "./format";
+import { ChannelMembers } from "./ChannelMembers";
 
 type Row = Schemas["AdminChannel"];
 type Archived = Schemas["ArchivedFilter"];
@@ -29,6 +30,7 @@ export function Channels() {
   const manyWorkspaces = (workspaces.data?.length ?? 0) > 1;
   const wsName = (id: string) => workspaces.data?.find((w) => w.id === id)?.name ?? "";
   const [change, setChange] = useState<{ row: Row; what: "rename" | "archive" | "unarchive" } | null>(null);
+  const [membersOf, setMembersOf] = useState<Row | null>(null);
   return (
     <>
       <header className="admin-head">
@@ -82,6 +84,9 @@ export function Channels() {
                       </button>
                     ) : (
                       <>
+                        <button className="btn small" onClick={() => setMembersOf(c)}>
+                          Members…
+                        </button>
                         <button className="btn small" onClick={() => setChange({ row: c, what: "rename" })}>
                           Rename…
                         </button>
@@ -103,6 +108,7 @@ export function Channels() {
           Show more
         </button>
       ) : null}
+      {membersOf ? <ChannelMembers row={membersOf} onClose={() => setMembersOf(null)} /> : null}
       {change ? <ChangeDialog row={change.row} what={change.what} onClose={() => setChange(null)} /> : null}
     </>
   );
