@@ -1,4 +1,5 @@
-//! The admin console's channel list and the changes only admins make (unarchiving). Renaming
+//! The admin console's workspace and channel lists, and the changes only admins make
+//! (unarchiving). Renaming
 //! and archiving are the channel routes' own (`service::channels`), which server admins may use
 //! on any public or private channel as moderators.
 //!
@@ -6,6 +7,8 @@
 //! membership change; `last_seq`, every message ever sent there, replies and deleted ones
 //! included), so a page costs one query whatever the number of messages; direct messages are
 //! not listed (admins moderate channels, not private conversations).
+
+use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -16,7 +19,7 @@ use uuid::Uuid;
 use super::{Principal, events, now, read_state, users};
 use crate::{
     app::AppState,
-    db::entity::channel,
+    db::entity::{channel, workspace, workspace_member},
     domain::{ChannelKind, events::EventData},
     error::{AppError, AppResult},
 };
@@ -98,6 +101,68 @@ pub async fn list(state: &AppState, q: ListQuery<'_>) -> AppResult<Page> {
         None
     };
     Ok(Page { items, next_cursor })
+}
+
+/// The most workspaces [`workspaces`] lists.
+pub const MAX_WORKSPACES: u64 = 500;
+
+/// A workspace with its numbers.
+pub struct WorkspaceCounts {
+    pub workspace: workspace::Model,
+    pub members: i64,
+    /// Public and private channels, archived ones included.
+    pub channels: i64,
+    /// Messages ever sent in its channels and DMs.
+    pub messages: i64,
+}
+
+/// Every workspace, oldest first, with its members, channels and messages: three grouped
+/// queries whatever the number of workspaces (at most [`MAX_WORKSPACES`]).
+#[tracing::instrument(skip_all)]
+pub async fn workspaces(state: &AppState) -> AppResult<Vec<WorkspaceCounts>> {
+    let db = &state.db;
+    let list = workspace::Entity::find()
+        .order_by_asc(workspace::Column::CreatedAt)
+        .order_by_asc(workspace::Column::Id)
+        .limit(MAX_WORKSPACES)
+        .all(db)
+        .await?;
+    let members: HashMap<Uuid, i64> = workspace_member::Entity::find()
+        .select_only()
+        .column(workspace_member::Column::WorkspaceId)
+        .expr(Expr::cust("COUNT(*)"))
+        .group_by(workspace_member::Column::WorkspaceId)
+        .into_tuple::<(Uuid, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let channels: HashMap<Uuid, (i64, i64)> = channel::Entity::find()
+        .select_only()
+        .column(channel::Column::WorkspaceId)
+        .expr(Expr::cust(
+            "CAST(SUM(CASE WHEN kind IN ('public', 'private') THEN 1 ELSE 0 END) AS BIGINT)",
+        ))
+        .expr(Expr::cust("CAST(COALESCE(SUM(last_seq), 0) AS BIGINT)"))
+        .group_by(channel::Column::WorkspaceId)
+        .into_tuple::<(Uuid, i64, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, n, m)| (id, (n, m)))
+        .collect();
+    Ok(list
+        .into_iter()
+        .map(|w| {
+            let (channels, messages) = channels.get(&w.id).copied().unwrap_or((0, 0));
+            WorkspaceCounts {
+                members: members.get(&w.id).copied().unwrap_or(0),
+                channels,
+                messages,
+                workspace: w,
+            }
+        })
+        .collect())
 }
 
 /// Bring an archived channel back: people can post in it again. Emits `channel.updated` (the

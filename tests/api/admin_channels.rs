@@ -125,3 +125,48 @@ async fn admins_list_every_channel_with_counts_and_bring_an_archived_one_back() 
         .await
         .problem(403, "forbidden");
 }
+
+#[tokio::test]
+async fn admins_see_every_workspace_with_its_members_channels_and_messages() {
+    let app = spawn_app().await;
+    let (owner, _, alice, _) = app.team().await;
+    let second = app
+        .post(
+            "/workspaces",
+            Some(&owner.access),
+            json!({"name": "Second"}),
+        )
+        .await
+        .expect(201);
+    let before = app
+        .get("/admin/workspaces", &owner.access)
+        .await
+        .expect(200);
+    let first = before["items"][0].clone();
+    let channel = app.channel(&alice, "numbers", false).await;
+    for n in 0..4 {
+        app.send(&alice, &channel, &format!("n {n}")).await;
+    }
+    let after = app
+        .get("/admin/workspaces", &owner.access)
+        .await
+        .expect(200);
+    let items = after["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{after}");
+    assert_eq!(items[0]["id"], first["id"], "oldest first");
+    assert_eq!(items[0]["members"], 3, "owner, alice, bob: {after}");
+    assert_eq!(
+        items[0]["channels"].as_i64().unwrap(),
+        first["channels"].as_i64().unwrap() + 1
+    );
+    assert_eq!(
+        items[0]["messages"].as_i64().unwrap(),
+        first["messages"].as_i64().unwrap() + 4
+    );
+    assert_eq!(items[1]["id"], second["id"]);
+    assert_eq!(items[1]["members"], 1);
+    assert_eq!(items[1]["channels"], 1, "its #general");
+    app.get("/admin/workspaces", &alice.access)
+        .await
+        .problem(403, "forbidden");
+}

@@ -280,6 +280,11 @@ test("channels are listed with their counts, renamed, archived and brought back 
   await page.goto(`${server.base}/admin/channels`);
   const row = () => page.locator("tr", { hasText: /release-(notes|log)/ });
   await row().waitFor();
+  // The workspaces with their numbers; picking one shows only its channels.
+  const acme = page.getByRole("region", { name: "Workspaces" }).locator("tr", { hasText: "Acme" });
+  assert.match(await acme.innerText(), /Acme\s+\d+\s+\d+/);
+  await acme.getByRole("button", { name: "Acme" }).click();
+  await row().waitFor();
   // Members: add someone, then move them to another channel (added there, removed here).
   const lounge = await api(`/channels`, { token: tokens.ann, method: "POST", body: { workspace_id: ws, name: "lounge" } });
   await row().getByRole("button", { name: "Members…" }).click();

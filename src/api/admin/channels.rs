@@ -1,4 +1,5 @@
-//! `GET /admin/channels` and `POST /admin/channels/{id}/unarchive`: see `service::admin_channels`.
+//! `GET /admin/workspaces`, `GET /admin/channels` and `POST /admin/channels/{id}/unarchive`:
+//! see `service::admin_channels`.
 
 use std::sync::Arc;
 
@@ -76,8 +77,52 @@ impl AdminChannel {
     }
 }
 
+/// A workspace with its numbers.
+#[derive(Object)]
+struct AdminWorkspace {
+    id: Uuid,
+    name: String,
+    slug: String,
+    created_at: OffsetDateTime,
+    /// People in it.
+    members: i64,
+    /// Public and private channels, archived ones included.
+    channels: i64,
+    /// Messages ever sent in its channels and direct messages.
+    messages: i64,
+}
+
+#[derive(Object)]
+struct AdminWorkspaceList {
+    /// Oldest first (at most 500).
+    items: Vec<AdminWorkspace>,
+}
+
 #[OpenApi(prefix_path = "/admin", tag = "ApiTags::Admin")]
 impl ChannelsAdminApi {
+    /// Every workspace with its members, channels and messages, oldest first.
+    #[oai(path = "/workspaces", method = "get")]
+    async fn workspaces(
+        &self,
+        auth: BearerAuth,
+    ) -> ApiResult<Json<AdminWorkspaceList>, (s::Authed,)> {
+        users::require_admin(auth.0)?;
+        let items = admin_channels::workspaces(&self.state)
+            .await?
+            .into_iter()
+            .map(|w| AdminWorkspace {
+                id: w.workspace.id,
+                name: w.workspace.name,
+                slug: w.workspace.slug,
+                created_at: w.workspace.created_at,
+                members: w.members,
+                channels: w.channels,
+                messages: w.messages,
+            })
+            .collect();
+        Ok(Json(AdminWorkspaceList { items }))
+    }
+
     /// Public and private channels of every workspace, by name, with member and message
     /// counts: search by name, filter by workspace, kind and archived state. Rename and
     /// archive with `PUT` / `DELETE /channels/{id}` (admins may on any channel).

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { useDebounced } from "../lib/useDebounced";
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../api/client";
 import { Dialog } from "../components/Dialog";
 import { Field, FormError, useSubmit } from "../components/Form";
@@ -19,23 +19,53 @@ export function Channels() {
   const [text, setText] = useState("");
   const query = useDebounced(text.trim(), 250);
   const [kind, setKind] = useState<"" | "public" | "private">("");
+  const [workspace, setWorkspace] = useState("");
+  const counts = useQuery({ queryKey: ["admin", "workspaces"], queryFn: () => call(api.GET("/admin/workspaces")) });
   const [archived, setArchived] = useState<Archived>("any");
   const list = useInfiniteQuery({
-    queryKey: ["admin", "channels", query, kind, archived],
+    queryKey: ["admin", "channels", query, kind, archived, workspace],
     initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => call(api.GET("/admin/channels", { params: { query: { query: query || undefined, kind: kind || undefined, archived, cursor: pageParam, limit: 50 } } })),
+    queryFn: ({ pageParam }) => call(api.GET("/admin/channels", { params: { query: { query: query || undefined, kind: kind || undefined, archived, workspace_id: workspace || undefined, cursor: pageParam, limit: 50 } } })),
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
   const rows = list.data?.pages.flatMap((p) => p.items) ?? [];
-  const manyWorkspaces = (workspaces.data?.length ?? 0) > 1;
-  const wsName = (id: string) => workspaces.data?.find((w) => w.id === id)?.name ?? "";
+  const manyWorkspaces = (counts.data?.items.length ?? workspaces.data?.length ?? 0) > 1;
+  const wsName = (id: string) => counts.data?.items.find((w) => w.id === id)?.name ?? workspaces.data?.find((w) => w.id === id)?.name ?? "";
   const [change, setChange] = useState<{ row: Row; what: "rename" | "archive" | "unarchive" } | null>(null);
   const [membersOf, setMembersOf] = useState<Row | null>(null);
   return (
     <>
       <header className="admin-head">
-        <h1>Channels</h1>
+        <h1>Workspaces and channels</h1>
       </header>
+      <section className="card flush workspaces-card" aria-label="Workspaces">
+        <table className="admin-table">
+          <thead>
+            <tr>
+              <th>Workspace</th>
+              <th>Members</th>
+              <th>Channels</th>
+              <th className="hide-narrow">Messages</th>
+              <th className="hide-narrow">Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(counts.data?.items ?? []).map((w) => (
+              <tr key={w.id} className={w.id === workspace ? "selected-row" : undefined}>
+                <td>
+                  <button className="link-btn" aria-pressed={w.id === workspace} onClick={() => setWorkspace(w.id === workspace ? "" : w.id)} title="Show only its channels">
+                    {w.name}
+                  </button>
+                </td>
+                <td>{w.members.toLocaleString()}</td>
+                <td>{w.channels.toLocaleString()}</td>
+                <td className="hide-narrow">{w.messages.toLocaleString()}</td>
+                <td className="hide-narrow muted">{new Date(w.created_at).toLocaleDateString()}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
       <div className="toolbar">
         <input className="grow" type="search" placeholder="Search channels by name" aria-label="Search channels" value={text} onChange={(e) => setText(e.target.value)} />
         <select aria-label="Kind" value={kind} onChange={(e) => setKind(e.target.value as "" | "public" | "private")}>

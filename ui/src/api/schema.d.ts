@@ -2503,6 +2503,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/workspaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every workspace with its members, channels and messages, oldest first. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["AdminWorkspaceList"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/email/verify": {
         parameters: {
             query?: never;
@@ -9966,6 +10019,38 @@ export interface components {
             /** @description Whether two-factor authentication is on. */
             two_factor_enabled: boolean;
             username: string;
+        };
+        /**
+         * AdminWorkspace
+         * @description A workspace with its numbers.
+         */
+        AdminWorkspace: {
+            /**
+             * Format: int64
+             * @description Public and private channels, archived ones included.
+             */
+            channels: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description People in it.
+             */
+            members: number;
+            /**
+             * Format: int64
+             * @description Messages ever sent in its channels and direct messages.
+             */
+            messages: number;
+            name: string;
+            slug: string;
+        };
+        /** AdminWorkspaceList */
+        AdminWorkspaceList: {
+            /** @description Oldest first (at most 500). */
+            items: components["schemas"]["AdminWorkspace"][];
         };
         /**
          * @description Which channels `GET /admin/channels` lists.
