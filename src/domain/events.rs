@@ -97,6 +97,9 @@ events! {
     ModerationAction(ModerationAction) = "moderation.action",
     /// A person's profile, status, role or standing changed; to everyone in the workspace.
     UserUpdated(UserUpdated) = "user.updated",
+    /// Internal (never sent to clients): a public channel became private; the hub ends the
+    /// subscriptions of everyone but its members.
+    ChannelRestricted(ChannelRestricted) = "channel.restricted",
 }
 
 impl std::str::FromStr for EventKind {
@@ -244,6 +247,14 @@ pub struct ThreadUpdated {
     pub last_read_seq: i64,
     pub unread_replies: u64,
     pub unread_mentions: u64,
+}
+
+/// `channel.restricted` (internal).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRestricted {
+    pub channel_id: Uuid,
+    /// Who may still listen: the channel's members when it became private.
+    pub member_ids: Vec<Uuid>,
 }
 
 /// `session.revoked` (internal).

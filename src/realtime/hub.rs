@@ -22,6 +22,9 @@
 //!   connected: joining one adds them to its #general, and a `member.joined` of a public channel
 //!   of a workspace naming them enrols their connections in that workspace.
 //!
+//! `channel.restricted` is internal too: a public channel became private, and every connection
+//! subscribed to it whose user is not among the event's `member_ids` is unsubscribed at once.
+//!
 //! `conversation.read` is the exception: a read marker is private and goes only to the reader's
 //! own connections (so do `thread.updated` and `file.uploaded`, to their actor's);
 //! `moderation.action` goes to the connections of every admin and owner. A `message.created` / `message.updated` of a message a moderation rule holds back
@@ -50,7 +53,7 @@ use super::{
 };
 use crate::domain::{
     Role,
-    events::{Event, EventData, Revoked, SessionRevoked},
+    events::{ChannelRestricted, Event, EventData, Revoked, SessionRevoked},
 };
 
 pub type ConnId = u64;
@@ -317,6 +320,10 @@ impl Hub {
             self.end_sessions(revoked, event.occurred_at);
             return None;
         }
+        if let EventData::ChannelRestricted(restricted) = &event.data {
+            self.restrict(restricted);
+            return None;
+        }
         if let EventData::MessageCreated(_) = &event.data {
             let second = crate::domain::clock::now().unix_timestamp();
             self.metrics.messages.note(second);
@@ -481,6 +488,27 @@ impl Hub {
             .copied()
             .filter(|u| reg.by_user.contains_key(u))
             .collect()
+    }
+
+    /// A channel became private: only its members' connections keep listening to it.
+    fn restrict(&self, restricted: &ChannelRestricted) {
+        let members: HashSet<Uuid> = restricted.member_ids.iter().copied().collect();
+        let mut reg = self.write();
+        let listening: Vec<ConnId> = reg
+            .by_channel
+            .get(&restricted.channel_id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| {
+                reg.conns
+                    .get(id)
+                    .is_some_and(|c| !members.contains(&c.user_id))
+            })
+            .collect();
+        for id in listening {
+            reg.unsubscribe(id, restricted.channel_id);
+        }
     }
 
     /// How many users have at least one connection here.

@@ -1,5 +1,5 @@
 //! The admin console's workspace and channel lists, and the changes only admins make
-//! (unarchiving). Renaming
+//! (unarchiving, making a channel public or private). Renaming
 //! and archiving are the channel routes' own (`service::channels`), which server admins may use
 //! on any public or private channel as moderators.
 //!
@@ -7,6 +7,10 @@
 //! membership change; `last_seq`, every message ever sent there, replies and deleted ones
 //! included), so a page costs one query whatever the number of messages; direct messages are
 //! not listed (admins moderate channels, not private conversations).
+//! - A public channel made private stops reaching anyone but its members at once: reads and
+//!   searches check the kind on every request, and the same transaction emits the internal
+//!   `channel.restricted` with the member list, on which every node's hub ends the other
+//!   connections' subscriptions. Posting was for members only already.
 
 use std::collections::HashMap;
 
@@ -16,11 +20,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Principal, events, now, read_state, users};
+use super::{Principal, RequestMeta, audit, events, now, read_state, users};
 use crate::{
     app::AppState,
-    db::entity::{channel, workspace, workspace_member},
-    domain::{ChannelKind, events::EventData},
+    db::entity::{channel, channel_member, workspace, workspace_member},
+    domain::{
+        ChannelKind,
+        events::{ChannelRestricted, EventData},
+    },
     error::{AppError, AppResult},
 };
 
@@ -206,4 +213,92 @@ pub async fn unarchive(state: &AppState, principal: Principal, id: Uuid) -> AppR
     // Nothing cached needs forgetting: the post cache holds live channels only.
     events::commit(state, tx).await?;
     Ok(())
+}
+
+/// Make a channel public or private (admins). Emits `channel.updated`, and when it becomes
+/// private `channel.restricted` (see the module docs); one audit entry. The same kind again
+/// changes nothing.
+#[tracing::instrument(skip_all, fields(user_id = %principal.user_id, id = %id))]
+pub async fn set_kind(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    id: Uuid,
+    to: ChannelKind,
+) -> AppResult<()> {
+    users::require_admin(principal)?;
+    if to.is_dm() {
+        return Err(AppError::validation("kind: public or private"));
+    }
+    let found = channel::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if found.kind.is_dm() {
+        return Err(AppError::conflict(
+            "direct messages are neither public nor private channels",
+        ));
+    }
+    if found.kind == to {
+        return Ok(());
+    }
+    let (tx, _write) = state.begin_write().await?;
+    // Conditional, so that of two concurrent changes only one announces it.
+    let changed = channel::Entity::update_many()
+        .col_expr(channel::Column::Kind, Expr::value(to))
+        .col_expr(channel::Column::UpdatedAt, Expr::value(now()))
+        .filter(channel::Column::Id.eq(id))
+        .filter(channel::Column::Kind.eq(found.kind))
+        .exec_with_returning(&tx)
+        .await?;
+    let Some(channel) = changed.into_iter().next() else {
+        return Ok(());
+    };
+    let view = read_state::views(&tx, vec![channel.clone()])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    events::emit_in(
+        &tx,
+        &channel,
+        principal.user_id,
+        EventData::ChannelUpdated(view),
+    )
+    .await?;
+    if to == ChannelKind::Private {
+        let member_ids: Vec<Uuid> = channel_member::Entity::find()
+            .select_only()
+            .column(channel_member::Column::UserId)
+            .filter(channel_member::Column::ChannelId.eq(id))
+            .into_tuple()
+            .all(&tx)
+            .await?;
+        let restricted = ChannelRestricted {
+            channel_id: id,
+            member_ids,
+        };
+        events::emit_in(
+            &tx,
+            &channel,
+            principal.user_id,
+            EventData::ChannelRestricted(restricted),
+        )
+        .await?;
+    }
+    audit::record(
+        &tx,
+        meta,
+        audit::Entry {
+            actor: principal.audit_actor(),
+            action: audit::action::CHANNEL_KIND_CHANGED,
+            target: Some(("channel", id)),
+            details: Some(serde_json::json!({
+                "name": channel.name,
+                "from": found.kind.as_str(),
+                "to": to.as_str(),
+            })),
+        },
+    )
+    .await?;
+    events::commit(state, tx).await
 }

@@ -45,6 +45,7 @@ pub mod action {
     pub const WORKSPACE_CREATED: &str = "workspace.created";
     pub const INVITE_REVOKED: &str = "invite.revoked";
     pub const SETTING_CHANGED: &str = "settings.changed";
+    pub const CHANNEL_KIND_CHANGED: &str = "channel.kind_changed";
     pub const SETUP_COMPLETED: &str = "setup.completed";
 }
 

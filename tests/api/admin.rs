@@ -15,6 +15,7 @@ fn valid_body(method: &str, template: &str) -> Option<serde_json::Value> {
         ("post", "/admin/moderation/rules") => json!({"pattern": "x", "action": "flag"}),
         ("post", "/admin/moderation/rules/test") => json!({"content": "x"}),
         ("put", "/admin/settings/{key}") => json!({"value": "invite"}),
+        ("put", "/admin/channels/{id}/kind") => json!({"kind": "private"}),
         ("get" | "delete", _) => return None,
         _ => json!({}),
     })

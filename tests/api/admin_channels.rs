@@ -170,3 +170,86 @@ async fn admins_see_every_workspace_with_its_members_channels_and_messages() {
         .await
         .problem(403, "forbidden");
 }
+
+#[tokio::test]
+async fn a_public_channel_made_private_stops_reaching_non_members_at_once() {
+    let app = spawn_app().await;
+    let (owner, ws, alice, bob) = app.team().await;
+    let town = app.channel(&alice, "town", false).await;
+    let general = app.get("/channels?limit=50", &bob.access).await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "general")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Bob reads the public channel without being in it, live.
+    let mut bob_ws = app.ws(&bob.access).await;
+    bob_ws.subscribe(&town).await;
+    bob_ws.subscribe(&general).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    alice_ws.subscribe(&town).await;
+    let kind = format!("/admin/channels/{town}/kind");
+
+    app.put(&kind, &alice.access, json!({"kind": "private"}))
+        .await
+        .problem(403, "forbidden");
+    app.put(&kind, &owner.access, json!({"kind": "private"}))
+        .await
+        .expect(204);
+    let updated = alice_ws.event("channel.updated").await;
+    assert_eq!(updated["data"]["kind"], "private");
+    // The same kind again changes nothing.
+    app.put(&kind, &owner.access, json!({"kind": "private"}))
+        .await
+        .expect(204);
+
+    app.send(&alice, &town, "members only now").await;
+    app.send(&alice, &general, "everyone").await;
+    // Events reach a connection in order: had bob still listened to #town, its message would
+    // come first.
+    let next = bob_ws.event("message.created").await;
+    assert_eq!(next["data"]["content"], "everyone", "{next}");
+    assert_eq!(
+        alice_ws.event("message.created").await["data"]["content"],
+        "members only now"
+    );
+    app.get(&format!("/channels/{town}/messages"), &bob.access)
+        .await
+        .problem(403, "forbidden");
+
+    // Public again: every workspace member reads it.
+    app.put(&kind, &owner.access, json!({"kind": "public"}))
+        .await
+        .expect(204);
+    app.get(&format!("/channels/{town}/messages"), &bob.access)
+        .await
+        .expect(200);
+    let audit = app.audit(&owner, "channel.kind_changed").await;
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["details"]["to"], "public");
+    assert_eq!(audit[1]["details"]["from"], "public");
+
+    // A DM is neither.
+    let carol = app.member(&owner, &ws, "carol").await;
+    let dm = app
+        .post(
+            "/dms",
+            Some(&alice.access),
+            json!({"participant_ids": [carol.user_id]}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.put(
+        &format!("/admin/channels/{dm}/kind"),
+        &owner.access,
+        json!({"kind": "public"}),
+    )
+    .await
+    .problem(409, "conflict");
+}

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Every event type; the scenario must produce each at least once.
-const EVENT_TYPES: [&str; 16] = [
+const EVENT_TYPES: [&str; 17] = [
     "message.created",
     "message.updated",
     "message.deleted",
@@ -36,6 +36,7 @@ const EVENT_TYPES: [&str; 16] = [
     "session.revoked",
     "moderation.action",
     "user.updated",
+    "channel.restricted",
 ];
 
 fn golden(name: &str) -> PathBuf {
@@ -392,6 +393,14 @@ async fn every_event_type_keeps_its_wire_format() {
         &format!("/admin/moderation/queue/{reported}/resolve"),
         Some(&owner.access),
         json!({"action": "delete"}),
+    )
+    .await
+    .expect(204);
+    // An admin makes that channel private: channel.updated and the internal channel.restricted.
+    app.put(
+        &format!("/admin/channels/{moderated}/kind"),
+        &owner.access,
+        json!({"kind": "private"}),
     )
     .await
     .expect(204);

@@ -306,6 +306,17 @@ test("channels are listed with their counts, renamed, archived and brought back 
   await page.getByLabel("New name").fill("release-log");
   await page.getByRole("button", { name: "Rename", exact: true }).click();
   await page.locator("tr", { hasText: "release-log" }).waitFor();
+  // Private, then public again, with what it means said first.
+  await row().getByRole("button", { name: "Make private…" }).click();
+  await page.getByText(/Everyone else in the workspace loses it at once/).waitFor();
+  await page.getByRole("button", { name: "Make private", exact: true }).click();
+  await row().getByRole("button", { name: "Make public…" }).waitFor();
+  const asBen = await api("/auth/login", { method: "POST", body: { login: "ben", password } });
+  assert.equal((await api(`/channels/${made.body.id}/messages`, { token: asBen.body.access_token })).status, 403);
+  await row().getByRole("button", { name: "Make public…" }).click();
+  await page.getByRole("button", { name: "Make public", exact: true }).click();
+  await row().getByRole("button", { name: "Make private…" }).waitFor();
+  assert.equal((await api(`/channels/${made.body.id}/messages`, { token: asBen.body.access_token })).status, 200);
   await row().getByRole("button", { name: "Archive…" }).click();
   await page.getByRole("button", { name: "Archive", exact: true }).click();
   await row().locator(".tag", { hasText: "archived" }).waitFor();

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use poem::Request;
 use poem_openapi::{
     Enum, Object, OpenApi,
     param::{Path, Query},
@@ -14,8 +15,9 @@ use uuid::Uuid;
 use crate::{
     api::{
         ApiTags,
+        body::JsonBody,
         dto::{NoContent, Page},
-        security::BearerAuth,
+        security::{BearerAuth, meta},
         statuses::{self as s, ApiResult},
         users::default_limit,
     },
@@ -75,6 +77,20 @@ impl AdminChannel {
             created_at: c.created_at,
         }
     }
+}
+
+/// What a channel can be made.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum ChannelVisibility {
+    Public,
+    Private,
+}
+
+/// What a channel becomes.
+#[derive(Object)]
+struct KindBody {
+    kind: ChannelVisibility,
 }
 
 /// A workspace with its numbers.
@@ -163,6 +179,26 @@ impl ChannelsAdminApi {
             items: page.items.into_iter().map(AdminChannel::of).collect(),
             next_cursor: page.next_cursor,
         }))
+    }
+
+    /// Make a channel public or private. Made private, it stops reaching anyone but its
+    /// members at once (their subscriptions end, reads and searches refuse them); made public,
+    /// every workspace member may read and join it. Emits `channel.updated`; one audit entry.
+    #[oai(path = "/channels/:id/kind", method = "put")]
+    async fn set_kind(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: JsonBody<KindBody>,
+    ) -> ApiResult<NoContent, (s::Authed, s::Body, s::NotFound, s::Conflict)> {
+        let meta = meta(&self.state, req);
+        let to = match body.0.kind {
+            ChannelVisibility::Public => ChannelKind::Public,
+            ChannelVisibility::Private => ChannelKind::Private,
+        };
+        admin_channels::set_kind(&self.state, meta, auth.0, id.0, to).await?;
+        Ok(NoContent::NoContent)
     }
 
     /// Bring an archived channel back: its members can post again; emits `channel.updated`.

@@ -12,6 +12,7 @@ import { ChannelMembers } from "./ChannelMembers";
 
 type Row = Schemas["AdminChannel"];
 type Archived = Schemas["ArchivedFilter"];
+type Change = "rename" | "archive" | "unarchive" | "public" | "private";
 
 /** `/admin/channels`: every public and private channel, with counts; rename, archive, unarchive. */
 export function Channels() {
@@ -31,7 +32,7 @@ export function Channels() {
   const rows = list.data?.pages.flatMap((p) => p.items) ?? [];
   const manyWorkspaces = (counts.data?.items.length ?? workspaces.data?.length ?? 0) > 1;
   const wsName = (id: string) => counts.data?.items.find((w) => w.id === id)?.name ?? workspaces.data?.find((w) => w.id === id)?.name ?? "";
-  const [change, setChange] = useState<{ row: Row; what: "rename" | "archive" | "unarchive" } | null>(null);
+  const [change, setChange] = useState<{ row: Row; what: Change } | null>(null);
   const [membersOf, setMembersOf] = useState<Row | null>(null);
   return (
     <>
@@ -120,6 +121,9 @@ export function Channels() {
                         <button className="btn small" onClick={() => setChange({ row: c, what: "rename" })}>
                           Rename…
                         </button>
+                        <button className="btn small" onClick={() => setChange({ row: c, what: c.kind === "private" ? "public" : "private" })}>
+                          {c.kind === "private" ? "Make public…" : "Make private…"}
+                        </button>
                         <button className="btn small danger" onClick={() => setChange({ row: c, what: "archive" })}>
                           Archive…
                         </button>
@@ -144,17 +148,25 @@ export function Channels() {
   );
 }
 
-function ChangeDialog({ row, what, onClose }: { row: Row; what: "rename" | "archive" | "unarchive"; onClose: () => void }) {
+function ChangeDialog({ row, what, onClose }: { row: Row; what: Change; onClose: () => void }) {
   const [name, setName] = useState(row.name);
   const run = useSubmit(async () => {
     const path = { params: { path: { id: row.id } } };
     if (what === "rename") await call(api.PUT("/channels/{id}", { ...path, body: { name } }));
     else if (what === "archive") await call(api.DELETE("/channels/{id}", path));
+    else if (what === "public" || what === "private") await call(api.PUT("/admin/channels/{id}/kind", { ...path, body: { kind: what } }));
     else await call(api.POST("/admin/channels/{id}/unarchive", path));
     await queryClient.invalidateQueries({ queryKey: ["admin", "channels"] });
     onClose();
   });
-  const title = what === "rename" ? `Rename #${row.name}` : what === "archive" ? `Archive #${row.name}?` : `Unarchive #${row.name}?`;
+  const title = {
+    rename: `Rename #${row.name}`,
+    archive: `Archive #${row.name}?`,
+    unarchive: `Unarchive #${row.name}?`,
+    public: `Make #${row.name} public?`,
+    private: `Make #${row.name} private?`,
+  }[what];
+  const label = { rename: "Rename", archive: "Archive", unarchive: "Unarchive", public: "Make public", private: "Make private" }[what];
   return (
     <Dialog title={title} onClose={onClose}>
       <form onSubmit={run.submit}>
@@ -164,6 +176,10 @@ function ChangeDialog({ row, what, onClose }: { row: Row; what: "rename" | "arch
           <p>
             Its {row.member_count} {row.member_count === 1 ? "member keeps" : "members keep"} the history, but nobody can post, react or join until it is unarchived.
           </p>
+        ) : what === "private" ? (
+          <p>Only its {row.member_count} current {row.member_count === 1 ? "member keeps" : "members keep"} reading it. Everyone else in the workspace loses it at once, including anyone who has it open; new people join only when added.</p>
+        ) : what === "public" ? (
+          <p>Everyone in the workspace can find, read and join it, including its whole history.</p>
         ) : (
           <p>Its members can post in it again.</p>
         )}
@@ -173,7 +189,7 @@ function ChangeDialog({ row, what, onClose }: { row: Row; what: "rename" | "arch
             Cancel
           </button>
           <button className={what === "archive" ? "btn danger-solid" : "btn primary"} disabled={run.busy || (what === "rename" && (!name.trim() || name === row.name))}>
-            {what === "rename" ? "Rename" : what === "archive" ? "Archive" : "Unarchive"}
+            {label}
           </button>
         </div>
       </form>

@@ -224,6 +224,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/channels/{id}/kind": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Make a channel public or private. Made private, it stops reaching anyone but its
+         *     members at once (their subscriptions end, reads and searches refuse them); made public,
+         *     every workspace member may read and join it. Emits `channel.updated`; one audit entry.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["KindBody"];
+                };
+            };
+            responses: {
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unauthorized`, `token_expired`, `token_revoked`, `invalid_credentials`, `invalid_client`. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `request_timeout`. */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `conflict`, `already_set_up`, `setup_required`, `channel_archived`, `last_owner`. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `payload_too_large`. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `unsupported_media_type`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/channels/{id}/unarchive": {
         parameters: {
             query?: never;
@@ -10188,6 +10303,11 @@ export interface components {
             /** Format: uuid */
             workspace_id: string;
         };
+        /**
+         * @description What a channel can be made.
+         * @enum {string}
+         */
+        ChannelVisibility: "public" | "private";
         /** Client */
         Client: {
             /** Format: uuid */
@@ -10453,6 +10573,13 @@ export interface components {
             uses: number;
             /** Format: uuid */
             workspace_id: string;
+        };
+        /**
+         * KindBody
+         * @description What a channel becomes.
+         */
+        KindBody: {
+            kind: components["schemas"]["ChannelVisibility"];
         };
         /**
          * Live
