@@ -225,6 +225,13 @@ test("the audit page shows each of these actions", async () => {
   await page.getByLabel("Action").selectOption("user.suspended");
   await page.waitForFunction(() => [...document.querySelectorAll(".action-code")].every((c) => c.textContent === "user.suspended"));
   assert.match(await page.locator(".audit-table tbody").innerText(), /Posting spam/);
+  // Narrowed to its target: everything about Cat.
+  await page.getByLabel("Action").selectOption("");
+  await page.locator(".audit-table .target-btn", { hasText: "Cat Novak" }).first().click();
+  await page.getByRole("button", { name: "Clear the target filter" }).waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll(".audit-table tbody tr")].every((r) => r.textContent.includes("Cat Novak")));
+  await page.getByRole("button", { name: "Clear the target filter" }).click();
+  await page.getByLabel("Action").selectOption("user.suspended");
   const download = page.waitForEvent("download");
   await page.getByRole("button", { name: "Export CSV" }).click();
   const file = await download;

@@ -15,7 +15,7 @@ const ACTIONS: ReadonlyArray<readonly [string, string[]]> = [
   ["Bots and workspaces", ["client.created", "client.revoked", "client.secret_rotated", "workspace.created", "setup.completed"]],
 ];
 
-type Filters = { action: string; actor: string; from: string; to: string };
+type Filters = { action: string; actor: string; target: string; from: string; to: string };
 
 /** `YYYY-MM-DD` from a date input as the start of that local day, in RFC 3339. */
 function dayStart(day: string, plusDays = 0): string | undefined {
@@ -27,7 +27,7 @@ function dayStart(day: string, plusDays = 0): string | undefined {
 
 /** `/admin/audit`: who did what, when; filter, scroll back forever, export. */
 export function Audit() {
-  const [filters, setFilters] = useState<Filters>({ action: "", actor: "", from: "", to: "" });
+  const [filters, setFilters] = useState<Filters>({ action: "", actor: "", target: "", from: "", to: "" });
   const [actorText, setActorText] = useState("");
   const actorMatch = useQuery({
     queryKey: ["admin", "actor", actorText.trim()],
@@ -37,6 +37,7 @@ export function Audit() {
   const query = {
     action: filters.action || undefined,
     actor_id: filters.actor || undefined,
+    target_id: filters.target || undefined,
     from: dayStart(filters.from),
     // The "to" day is included: the server's `to` is exclusive.
     to: dayStart(filters.to, 1),
@@ -76,6 +77,10 @@ export function Audit() {
     URL.revokeObjectURL(url);
   };
   const set = (patch: Partial<Filters>) => setFilters((f) => ({ ...f, ...patch }));
+  const targetName = (id: string) => {
+    const row = rows.find((r) => r.target_id === id);
+    return row?.target_type === "user" ? <ActorName id={id} /> : `${row?.target_type ?? "item"} ${id.slice(0, 8)}`;
+  };
   return (
     <>
       <header className="admin-head">
@@ -130,6 +135,11 @@ export function Audit() {
             </>
           )}
         </div>
+        {filters.target ? (
+          <button className="btn small active" onClick={() => set({ target: "" })} aria-label="Clear the target filter">
+            About {targetName(filters.target)} ✕
+          </button>
+        ) : null}
         <label className="inline small">
           From <input type="date" value={filters.from} onChange={(e) => set({ from: e.target.value })} />
         </label>
@@ -157,7 +167,15 @@ export function Audit() {
                   <code className="action-code">{r.action}</code>
                   <Details details={r.details} />
                 </td>
-                <td className="hide-narrow">{r.target_type === "user" && r.target_id ? <ActorName id={r.target_id} link /> : r.target_type ? <span className="muted small">{r.target_type}</span> : null}</td>
+                <td className="hide-narrow">
+                  {r.target_id ? (
+                    <button className="link-btn target-btn" title="Only entries about this" onClick={() => set({ target: r.target_id as string })}>
+                      {r.target_type === "user" ? <ActorName id={r.target_id} /> : `${r.target_type ?? "item"} ${r.target_id.slice(0, 8)}`}
+                    </button>
+                  ) : r.target_type ? (
+                    <span className="muted small">{r.target_type}</span>
+                  ) : null}
+                </td>
                 <td className="hide-narrow muted small">{r.ip ?? ""}</td>
               </tr>
             ))}
