@@ -203,7 +203,7 @@ export function ChannelView({
           <div className="channel-title">
             <h1>
               {icon ? <Icon name={icon} className="channel-icon" /> : partnerId ? <PresenceDot userId={partnerId} fallback={partner?.presence} /> : null}
-              {title}
+              <span className="channel-name">{title}</span>
             </h1>
             {conv?.topic || conv?.description ? <p className="topic">{conv.topic || conv.description}</p> : null}
           </div>
