@@ -177,13 +177,7 @@ pub async fn workspaces(state: &AppState) -> AppResult<Vec<WorkspaceCounts>> {
 #[tracing::instrument(skip_all, fields(user_id = %principal.user_id, id = %id))]
 pub async fn unarchive(state: &AppState, principal: Principal, id: Uuid) -> AppResult<()> {
     users::require_admin(principal)?;
-    let found = channel::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    if found.kind.is_dm() {
-        return Err(AppError::conflict("direct messages are never archived"));
-    }
+    channel_not_dm(state, id, "direct messages are never archived").await?;
     let (tx, _write) = state.begin_write().await?;
     // Conditional, so that of two concurrent unarchives only one announces it.
     let changed = channel::Entity::update_many()
@@ -199,17 +193,7 @@ pub async fn unarchive(state: &AppState, principal: Principal, id: Uuid) -> AppR
     let Some(channel) = changed.into_iter().next() else {
         return Ok(());
     };
-    let view = read_state::views(&tx, vec![channel.clone()])
-        .await?
-        .pop()
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    events::emit_in(
-        &tx,
-        &channel,
-        principal.user_id,
-        EventData::ChannelUpdated(view),
-    )
-    .await?;
+    announce_updated(&tx, &channel, principal.user_id).await?;
     // Nothing cached needs forgetting: the post cache holds live channels only.
     events::commit(state, tx).await?;
     Ok(())
@@ -230,15 +214,12 @@ pub async fn set_kind(
     if to.is_dm() {
         return Err(AppError::validation("kind: public or private"));
     }
-    let found = channel::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    if found.kind.is_dm() {
-        return Err(AppError::conflict(
-            "direct messages are neither public nor private channels",
-        ));
-    }
+    let found = channel_not_dm(
+        state,
+        id,
+        "direct messages are neither public nor private channels",
+    )
+    .await?;
     if found.kind == to {
         return Ok(());
     }
@@ -254,17 +235,7 @@ pub async fn set_kind(
     let Some(channel) = changed.into_iter().next() else {
         return Ok(());
     };
-    let view = read_state::views(&tx, vec![channel.clone()])
-        .await?
-        .pop()
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    events::emit_in(
-        &tx,
-        &channel,
-        principal.user_id,
-        EventData::ChannelUpdated(view),
-    )
-    .await?;
+    announce_updated(&tx, &channel, principal.user_id).await?;
     if to == ChannelKind::Private {
         let member_ids: Vec<Uuid> = channel_member::Entity::find()
             .select_only()
@@ -301,4 +272,29 @@ pub async fn set_kind(
     )
     .await?;
     events::commit(state, tx).await
+}
+
+/// A public or private channel by id: 404 unknown, 409 (`why`) for a direct message.
+async fn channel_not_dm(state: &AppState, id: Uuid, why: &str) -> AppResult<channel::Model> {
+    let found = channel::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if found.kind.is_dm() {
+        return Err(AppError::conflict(why.to_string()));
+    }
+    Ok(found)
+}
+
+/// `channel.updated` with the channel as it is now inside `tx`.
+async fn announce_updated(
+    tx: &sea_orm::DatabaseTransaction,
+    channel: &channel::Model,
+    actor: Uuid,
+) -> AppResult<()> {
+    let view = read_state::views(tx, vec![channel.clone()])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    events::emit_in(tx, channel, actor, EventData::ChannelUpdated(view)).await
 }

@@ -180,39 +180,7 @@ pub async fn set(
     trial.insert(key.to_string(), value.clone());
     overlay(&state.settings.base, &trial)
         .map_err(|e| AppError::validation(format!("value: {e}")))?;
-    let before = shown(&state.settings.get(), key);
-    let text = value.to_string();
-    state
-        .write(move |tx| {
-            Box::pin(async move {
-                let row = setting::ActiveModel {
-                    key: Set(key.to_string()),
-                    value: Set(text),
-                    updated_by: Set(principal.audit_actor()),
-                    updated_at: Set(now()),
-                };
-                setting::Entity::delete_by_id(key.to_string())
-                    .exec(tx)
-                    .await?;
-                row.insert(tx).await?;
-                audit::record(
-                    tx,
-                    meta,
-                    audit::Entry {
-                        actor: principal.audit_actor(),
-                        action: audit::action::SETTING_CHANGED,
-                        target: None,
-                        details: Some(serde_json::json!({
-                            "key": key, "from": before, "to": value,
-                        })),
-                    },
-                )
-                .await
-            })
-        })
-        .await?;
-    state.settings.reload(&state.db).await?;
-    Ok(())
+    store(state, meta, principal, key, Some(value)).await
 }
 
 /// Go back to the file and environment's value of `key`.
@@ -227,13 +195,38 @@ pub async fn reset(
     if !state.settings.is_overridden(key) {
         return Ok(());
     }
+    store(state, meta, principal, key, None).await
+}
+
+/// Store `key`'s override (`None`: remove it) with its audit entry, then reload.
+async fn store(
+    state: &AppState,
+    meta: RequestMeta,
+    principal: Principal,
+    key: &'static str,
+    value: Option<Value>,
+) -> AppResult<()> {
     let before = shown(&state.settings.get(), key);
+    let details = match &value {
+        Some(to) => serde_json::json!({ "key": key, "from": before, "to": to }),
+        None => serde_json::json!({ "key": key, "from": before, "to": null, "reset": true }),
+    };
     state
         .write(move |tx| {
             Box::pin(async move {
                 setting::Entity::delete_by_id(key.to_string())
                     .exec(tx)
                     .await?;
+                if let Some(value) = value {
+                    setting::ActiveModel {
+                        key: Set(key.to_string()),
+                        value: Set(value.to_string()),
+                        updated_by: Set(principal.audit_actor()),
+                        updated_at: Set(now()),
+                    }
+                    .insert(tx)
+                    .await?;
+                }
                 audit::record(
                     tx,
                     meta,
@@ -241,9 +234,7 @@ pub async fn reset(
                         actor: principal.audit_actor(),
                         action: audit::action::SETTING_CHANGED,
                         target: None,
-                        details: Some(serde_json::json!({
-                            "key": key, "from": before, "to": null, "reset": true,
-                        })),
+                        details: Some(details),
                     },
                 )
                 .await
