@@ -34,6 +34,7 @@ use self::{
     dataset::{Manifest, Want},
     output::{MixReport, StepReport},
     search::Search,
+    vuser::ThinkTime,
 };
 use crate::{
     api, report,
@@ -79,9 +80,15 @@ pub struct MixArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub mix_users: u32,
 
-    /// Mean think time between two actions of a user, ms (each pause is 0.5–1.5 × this).
-    #[arg(long, default_value_t = 1000)]
+    /// Mean think time between two actions of a user, ms. Each pause is drawn uniformly from
+    /// [--min-think-ms, 2 × this − --min-think-ms), as Mattermost's simulcontroller does; its
+    /// defaults (`MinIdleTimeMs` 1000, `AvgIdleTimeMs` 5000) are these.
+    #[arg(long, default_value_t = 5000)]
     pub think_ms: u64,
+
+    /// Shortest think time, ms (at most --think-ms).
+    #[arg(long, default_value_t = 1000)]
+    pub min_think_ms: u64,
 
     /// Seconds of a single run.
     #[arg(long, default_value_t = 60.0)]
@@ -116,6 +123,9 @@ pub struct MixArgs {
 pub async fn run(args: MixArgs) -> Result<()> {
     if !(args.duration > 0.0 && args.step_secs > 0.0) {
         bail!("--duration and --step-secs must be > 0");
+    }
+    if args.min_think_ms > args.think_ms {
+        bail!("--min-think-ms must be at most --think-ms");
     }
     let most = if args.find_max {
         args.max_users
@@ -218,7 +228,10 @@ async fn measure(
         accounts,
         channels: Arc::new(manifest.channels),
         memberships: Arc::new(manifest.memberships),
-        think: Duration::from_millis(args.think_ms),
+        think: ThinkTime {
+            min: Duration::from_millis(args.min_think_ms),
+            mean: Duration::from_millis(args.think_ms),
+        },
         seed: args.seed,
         no_threads: Arc::new(AtomicBool::new(false)),
     };
@@ -249,6 +262,7 @@ fn params(args: &MixArgs) -> serde_json::Value {
         "mix_users": (!args.find_max).then_some(args.mix_users),
         "duration_s": (!args.find_max).then_some(args.duration),
         "think_ms": args.think_ms,
+        "min_think_ms": args.min_think_ms,
         "find_max": args.find_max,
         "step_s": args.find_max.then_some(args.step_secs),
         "start_users": args.find_max.then_some(args.start_users),

@@ -19,7 +19,7 @@ use tokio::{sync::watch, task::JoinSet};
 use super::{
     accounts::Accounts,
     tally::Tally,
-    vuser::{Shared, VUser},
+    vuser::{Shared, ThinkTime, VUser},
 };
 use crate::{
     bootstrap,
@@ -35,7 +35,7 @@ pub struct Setup {
     pub accounts: Arc<Accounts>,
     pub channels: Arc<Vec<uuid::Uuid>>,
     pub memberships: Arc<Vec<Vec<u32>>>,
-    pub think: Duration,
+    pub think: ThinkTime,
     pub seed: u64,
     /// Set once a step saw `GET /threads` answer 404.
     pub no_threads: Arc<AtomicBool>,

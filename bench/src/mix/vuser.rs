@@ -41,11 +41,27 @@ pub struct Shared {
     pub accounts: Arc<Accounts>,
     pub channels: Arc<Vec<Uuid>>,
     pub memberships: Arc<Vec<Vec<u32>>>,
-    pub think: Duration,
+    pub think: ThinkTime,
     pub deadline: Instant,
     /// `GET /threads` answered 404: the server has no threads view yet.
     pub no_threads: AtomicBool,
     pub tag: String,
+}
+
+/// A user's pause between two actions: uniform in [min, 2 × mean − min), so its mean is `mean`
+/// (Mattermost's simulcontroller `PickIdleTimeMs`).
+#[derive(Clone, Copy, Debug)]
+pub struct ThinkTime {
+    pub min: Duration,
+    pub mean: Duration,
+}
+
+impl ThinkTime {
+    /// The pause for a uniform draw `unit` in [0, 1).
+    pub fn draw(self, unit: f64) -> Duration {
+        let spread = self.mean.saturating_sub(self.min) * 2;
+        self.min + spread.mul_f64(unit)
+    }
 }
 
 /// The channel on screen.
@@ -79,7 +95,7 @@ impl VUser {
     /// Run until the deadline: a random start within one think time, then action, think, ….
     pub async fn run(mut self, s: Arc<Shared>) -> Tally {
         let mut t = Tally::default();
-        let first_pause = s.think.mul_f64(self.rng.unit());
+        let first_pause = s.think.mean.mul_f64(self.rng.unit());
         tokio::time::sleep_until(tokio::time::Instant::from_std(
             (Instant::now() + first_pause).min(s.deadline),
         ))
@@ -91,7 +107,7 @@ impl VUser {
             };
             t.action(action);
             self.perform(&s, action, &mut t).await;
-            let pause = s.think.mul_f64(0.5 + self.rng.unit());
+            let pause = s.think.draw(self.rng.unit());
             let wake = (Instant::now() + pause).min(s.deadline);
             tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
         }
@@ -294,5 +310,26 @@ async fn timed<T>(
             t.error(label, &e);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn think_time_spans_min_to_twice_the_mean_less_min() {
+        let t = ThinkTime {
+            min: Duration::from_millis(1000),
+            mean: Duration::from_millis(5000),
+        };
+        assert_eq!(t.draw(0.0), Duration::from_millis(1000));
+        assert_eq!(t.draw(0.5), Duration::from_millis(5000));
+        assert_eq!(t.draw(0.999_999).as_millis(), 8999);
+        let fixed = ThinkTime {
+            min: Duration::from_millis(700),
+            mean: Duration::from_millis(700),
+        };
+        assert_eq!(fixed.draw(0.9), Duration::from_millis(700));
     }
 }
