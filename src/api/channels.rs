@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
+    direct_json::DirectJson,
     dto::{Created, NoContent, Page},
     security::BearerAuth,
     statuses::{self as s, ApiResult},
@@ -123,14 +124,14 @@ impl ChannelsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<Page<ChannelView>>, (s::Authed, s::BadRequest, s::NotFound)> {
+    ) -> ApiResult<DirectJson<Page<ChannelView>>, (s::Authed, s::BadRequest, s::NotFound)> {
         let filter = ListFilter {
             workspace_id: workspace_id.0,
             include_archived: include_archived.0,
         };
         let (items, next_cursor) =
             channels::list(&self.state, auth.0, filter, cursor.as_deref(), limit.0).await?;
-        Ok(Json(Page { items, next_cursor }))
+        Ok(DirectJson(Page { items, next_cursor }))
     }
 
     /// One channel (private channels: members and admins only).
@@ -274,9 +275,9 @@ impl ChannelsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<Page<MessageView>>, (s::Authed, s::BadRequest, s::NotFound)> {
+    ) -> ApiResult<DirectJson<Page<MessageView>>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             reactions::pins(&self.state, auth.0, id.0, cursor.as_deref(), limit.0).await?;
-        Ok(Json(Page { items, next_cursor }))
+        Ok(DirectJson(Page { items, next_cursor }))
     }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
+    direct_json::DirectJson,
     dto::Page,
     security::BearerAuth,
     statuses::{self as s, ApiResult},
@@ -45,9 +46,10 @@ enum OpenDmResponse {
     Existing(Json<ChannelView>),
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Serialize)]
 struct Conversation {
     #[oai(flatten)]
+    #[serde(flatten)]
     channel: ChannelView,
     #[oai(nullable)]
     last_message: Option<MessageView>,
@@ -83,10 +85,10 @@ impl DmsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<Page<ChannelView>>, (s::Authed, s::BadRequest)> {
+    ) -> ApiResult<DirectJson<Page<ChannelView>>, (s::Authed, s::BadRequest)> {
         let (items, next_cursor) =
             dms::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
-        Ok(Json(Page { items, next_cursor }))
+        Ok(DirectJson(Page { items, next_cursor }))
     }
 
     /// Every channel and DM you are in, most recent activity first, with the last message and
@@ -101,10 +103,10 @@ impl DmsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<Page<Conversation>>, (s::Authed, s::BadRequest)> {
+    ) -> ApiResult<DirectJson<Page<Conversation>>, (s::Authed, s::BadRequest)> {
         let (items, next_cursor) =
             conversations::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
-        Ok(Json(Page {
+        Ok(DirectJson(Page {
             items: items
                 .into_iter()
                 .map(|c| Conversation {

@@ -140,7 +140,7 @@ impl From<TokenPair> for Tokens {
 
 /// One page of a list. `next_cursor` continues it (as `cursor`; for channel history, as
 /// `before`, or `after` when reading forward); null on the last page.
-#[derive(Object)]
+#[derive(Object, serde::Serialize)]
 pub struct Page<T: ParseFromJSON + ToJSON + Send + Sync> {
     pub items: Vec<T>,
     #[oai(nullable)]

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
+    direct_json::DirectJson,
     dto::{Created, NoContent, Page},
     security::BearerAuth,
     statuses::{self as s, ApiResult},
@@ -154,10 +155,10 @@ impl MessagesApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<Page<MessageView>>, (s::Authed, s::BadRequest, s::NotFound)> {
+    ) -> ApiResult<DirectJson<Page<MessageView>>, (s::Authed, s::BadRequest, s::NotFound)> {
         let (items, next_cursor) =
             messages::list(&self.state, auth.0, id.0, before.0, after.0, limit.0).await?;
-        Ok(Json(Page { items, next_cursor }))
+        Ok(DirectJson(Page { items, next_cursor }))
     }
 
     /// Edit your message (checked against the moderation rules like a new one).

@@ -9,6 +9,7 @@ mod allow;
 mod auth;
 mod body;
 mod channels;
+mod direct_json;
 mod dms;
 pub mod dto;
 mod edge;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{
     ApiTags,
     body::JsonBody,
+    direct_json::DirectJson,
     dto::{NoContent, Page},
     security::BearerAuth,
     statuses::{self as s, ApiResult},
@@ -43,10 +44,10 @@ impl ThreadsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> ApiResult<Json<Page<ThreadView>>, (s::Authed, s::BadRequest)> {
+    ) -> ApiResult<DirectJson<Page<ThreadView>>, (s::Authed, s::BadRequest)> {
         let (items, next_cursor) =
             followed_threads::list(&self.state, auth.0, cursor.as_deref(), limit.0).await?;
-        Ok(Json(Page { items, next_cursor }))
+        Ok(DirectJson(Page { items, next_cursor }))
     }
 
     /// Follow the message's thread (idempotent; `PUT` or `POST`).

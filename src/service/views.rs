@@ -41,16 +41,17 @@ pub struct ChannelView {
     pub member_count: u64,
     /// Per caller (absent in events).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[oai(nullable)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub is_member: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[oai(nullable)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub unread_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[oai(nullable)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub mention_count: Option<u64>,
+    /// Per caller; absent in events and when the caller is not a member.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[oai(nullable)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub last_read_seq: Option<i64>,
 }
 

@@ -31,12 +31,13 @@ use crate::{
 const MAX_PARTICIPANTS: usize = 5;
 
 /// One followed thread, as the caller sees it.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct ThreadView {
     /// The thread's first message.
     pub root: MessageView,
     pub channel_id: Uuid,
     pub reply_count: i32,
+    #[serde(with = "time::serde::rfc3339::option")]
     #[oai(nullable)]
     pub last_reply_at: Option<OffsetDateTime>,
     /// The root's author, then repliers in the order of their first reply: at most 5.

@@ -10285,7 +10285,10 @@ export interface components {
             kind: components["schemas"]["ChannelKind"];
             /** Format: date-time */
             last_message_at?: string | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Per caller; absent in events and when the caller is not a member.
+             */
             last_read_seq?: number | null;
             /** Format: int64 */
             last_seq: number;
@@ -10366,7 +10369,10 @@ export interface components {
             last_message?: (components["schemas"]["MessageView"] & unknown) | null;
             /** Format: date-time */
             last_message_at?: string | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Per caller; absent in events and when the caller is not a member.
+             */
             last_read_seq?: number | null;
             /** Format: int64 */
             last_seq: number;
