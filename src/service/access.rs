@@ -6,14 +6,10 @@
 //! - write (post, react, pin, read markers): members, and the conversation must not be archived.
 //! - manage (update, archive, remove members): channel owners/admins and server admins.
 
-use sea_orm::{ConnectionTrait, EntityTrait, JoinType, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, JoinType};
 use uuid::Uuid;
 
-use super::{
-    Principal,
-    latest_page::{self, ContentKey, Versioned},
-    read_state, workspaces,
-};
+use super::{Principal, latest_page::ContentKey, read_state, workspaces};
 use crate::identity::token_state::ExpiringCache;
 use crate::{
     db::entity::{channel, channel_member},
@@ -83,14 +79,17 @@ pub async fn readable(
 ) -> AppResult<Access> {
     // The channel, its content version and the caller's membership in one query.
     let caller = principal.user_id;
-    let (seen, membership) = channel::Entity::find_by_id(channel_id)
-        .expr_as(latest_page::content_version(), latest_page::CONTENT_VERSION)
-        .select_also(channel_member::Entity)
-        .join(JoinType::LeftJoin, read_state::membership_of(caller))
-        .into_model::<Versioned, channel_member::Model>()
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
+    let read_state::WithMember {
+        seen,
+        member: membership,
+    } = read_state::with_member(
+        channel::Entity::find_by_id(channel_id),
+        JoinType::LeftJoin,
+        caller,
+    )
+    .one(db)
+    .await?
+    .ok_or_else(|| AppError::not_found("channel"))?;
     let content_version = seen.content_version;
     let channel = seen.channel;
     let access = Access {

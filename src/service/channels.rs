@@ -219,11 +219,6 @@ pub async fn list(
     let workspace_id = resolve_workspace(&state.db, principal, filter.workspace_id).await?;
     let limit = page::limit(limit);
     let mut query = channel::Entity::find()
-        .select_also(channel_member::Entity)
-        .join(
-            JoinType::LeftJoin,
-            read_state::membership_of(principal.user_id),
-        )
         .filter(channel::Column::WorkspaceId.eq(workspace_id))
         .filter(if principal.is_guest() {
             // Guests: only what they were added to.
@@ -249,7 +244,16 @@ pub async fn list(
     if let Some(after) = cursor {
         query = query.filter(channel::Column::Name.gt(after));
     }
-    let rows = query.limit(limit + 1).all(&state.db).await?;
+    let rows: Vec<(channel::Model, Option<channel_member::Model>)> = read_state::with_member(
+        query.limit(limit + 1),
+        JoinType::LeftJoin,
+        principal.user_id,
+    )
+    .all(&state.db)
+    .await?
+    .into_iter()
+    .map(|r| (r.seen.channel, r.member))
+    .collect();
     let (rows, next) = page::split(rows, limit, |(c, _)| c.name.clone().unwrap_or_default());
     let views = read_state::member_views(&state.db, rows).await?;
     Ok((views, next))

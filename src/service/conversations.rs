@@ -8,7 +8,7 @@
 //! they have any; the caller's own reactions on them; DM participants when there are DMs.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
     sea_query::{Expr, Func},
 };
 use uuid::Uuid;
@@ -94,20 +94,16 @@ pub(super) async fn memberships_by_activity(
     cursor: Option<&str>,
     limit: u64,
 ) -> AppResult<(Vec<(Versioned, channel_member::Model)>, Option<String>)> {
-    let query = channel::Entity::find()
-        .expr_as(latest_page::content_version(), latest_page::CONTENT_VERSION)
-        .select_also(channel_member::Entity)
-        .join(JoinType::InnerJoin, read_state::membership_of(user_id))
-        .filter(which);
     let (at, id) = activity_order();
-    let rows = page::newest_first_query(query, at, id, cursor, limit)?
-        .into_model::<Versioned, channel_member::Model>()
-        .all(db)
-        .await?;
-    let rows: Vec<(Versioned, channel_member::Model)> = rows
-        .into_iter()
-        .filter_map(|(v, m)| Some((v, m?)))
-        .collect();
+    let query =
+        page::newest_first_query(channel::Entity::find().filter(which), at, id, cursor, limit)?;
+    let rows: Vec<(Versioned, channel_member::Model)> =
+        read_state::with_member(query, JoinType::InnerJoin, user_id)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.seen, r.member?)))
+            .collect();
     Ok(page::split(rows, page::limit(limit), |(v, _)| {
         activity(&v.channel).encode()
     }))

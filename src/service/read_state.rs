@@ -3,12 +3,18 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, RelationDef,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Iterable, JoinType,
+    QueryFilter, QueryResult, QuerySelect, RelationDef, Select, SelectModel, Selector,
     sea_query::{Expr, ExprTrait, IntoCondition, Query, SelectStatement},
 };
 use uuid::Uuid;
 
-use super::{Principal, access, marker_writer::MarkerMove, views::ChannelView};
+use super::{
+    Principal, access,
+    latest_page::{self, Versioned},
+    marker_writer::MarkerMove,
+    views::ChannelView,
+};
 use crate::{
     app::AppState,
     db::entity::{channel, channel_member},
@@ -31,8 +37,8 @@ pub fn memberships_of(user_id: Uuid) -> SelectStatement {
         .to_owned()
 }
 
-/// The join of `channels` with `user_id`'s row of `channel_members`, for reading both with
-/// `select_also(channel_member::Entity)` in one query.
+/// The join of `channels` with `user_id`'s row of `channel_members`, for reading both in one
+/// query (see [`with_member`]).
 pub fn membership_of(user_id: Uuid) -> RelationDef {
     channel::Entity::belongs_to(channel_member::Entity)
         .from(channel::Column::Id)
@@ -43,6 +49,43 @@ pub fn membership_of(user_id: Uuid) -> RelationDef {
                 .into_condition()
         })
         .into()
+}
+
+/// A conversation read with its content version and the caller's member row (`None` when the
+/// join found none), by [`with_member`].
+pub struct WithMember {
+    pub seen: Versioned,
+    pub member: Option<channel_member::Model>,
+}
+
+/// `query` (over `channels`) joined by `join` with `user_id`'s member row, selecting every
+/// column of both tables and the content version, read as [`WithMember`].
+///
+/// The columns are selected under their own names: the two tables share none (a unit test
+/// holds this), so unlike `select_also`, which prefixes each entity's columns, decoding a row
+/// does not format a prefixed name for every column — on the sidebar pages that was a string
+/// allocation per column per row.
+pub fn with_member(
+    query: Select<channel::Entity>,
+    join: JoinType,
+    user_id: Uuid,
+) -> Selector<SelectModel<WithMember>> {
+    query
+        .select_only()
+        .columns(channel::Column::iter())
+        .columns(channel_member::Column::iter())
+        .expr_as(latest_page::content_version(), latest_page::CONTENT_VERSION)
+        .join(join, membership_of(user_id))
+        .into_model::<WithMember>()
+}
+
+impl FromQueryResult for WithMember {
+    fn from_query_result(res: &QueryResult, _: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            seen: Versioned::from_query_result(res, "")?,
+            member: channel_member::Model::from_query_result_optional(res, "")?,
+        })
+    }
 }
 
 /// Unread and mention counts of a member, from the counters kept by `read_counts` (nothing is
@@ -194,4 +237,23 @@ pub async fn views(
 
 fn is_dm(c: &channel::Model) -> bool {
     c.kind.is_dm()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use sea_orm::{IdenStatic, Iterable};
+
+    use super::*;
+
+    /// [`with_member`] selects both tables' columns under their own names.
+    #[test]
+    fn channels_and_members_share_no_column_name() {
+        let channels: HashSet<&str> = channel::Column::iter().map(|c| c.as_str()).collect();
+        for c in channel_member::Column::iter() {
+            assert!(!channels.contains(c.as_str()), "both have {}", c.as_str());
+        }
+        assert!(!channels.contains(latest_page::CONTENT_VERSION));
+    }
 }
