@@ -27,6 +27,15 @@ const POOL_STATEMENT_CACHE: usize = 100;
 /// benchmark. The shapes are bounded by the batch size (512), and so is this cache's memory.
 const WRITER_STATEMENT_CACHE: usize = 2048;
 
+/// How much of the SQLite file each connection reads through a shared memory map instead of
+/// `read()` calls (SQLite's own ceiling, `SQLITE_MAX_MMAP_SIZE`, is 2 GiB). Without it every
+/// connection copies each page it touches from the OS page cache into its own 2 MB page cache,
+/// which a large database overflows at once: in the `mix` benchmark at 1,000,000 messages the
+/// copying and re-caching was about a tenth of the server's time (docs/benchmarks.md, issue 9).
+/// Mapped pages are the OS page cache itself — shared by all connections, counted as file-backed
+/// (not anonymous) memory, and given back by the kernel under pressure.
+const SQLITE_MMAP_BYTES: u64 = 2 << 30;
+
 /// Open the configured database. SQLite gets WAL, a busy timeout, foreign keys and
 /// `synchronous=NORMAL` on every pooled connection.
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
@@ -70,6 +79,7 @@ async fn connect_with(
                 .synchronous(SqliteSynchronous::Normal)
                 // Checkpoints run in the background (`checkpoint`), not inside a commit.
                 .pragma("wal_autocheckpoint", "0")
+                .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
                 .create_if_missing(true)
                 .statement_cache_capacity(statements)
         })
