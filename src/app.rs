@@ -68,6 +68,8 @@ pub struct AppState {
     pub started_at: time::OffsetDateTime,
     /// Message search (see `search`).
     pub search: crate::search::Search,
+    /// Prometheus series counted where things happen (see `telemetry::metrics`).
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// What the background workers own besides the state: the receiving ends of the queues that
@@ -130,18 +132,7 @@ impl AppState {
         let db = db::connect(&config).await?;
         db::migrate_up(&db).await?;
         let write_gate = WriteGate::for_connection(&db);
-        let (kv, redb): (Arc<dyn Kv>, Option<RedbKv>) = match (&kv_choice, config.kv.backend) {
-            (KvChoice::InMemory, _) => (Arc::new(RedbKv::in_memory()?), None),
-            (KvChoice::Configured, KvBackend::Embedded) => {
-                let path = config
-                    .kv
-                    .path
-                    .clone()
-                    .unwrap_or_else(|| config.data_dir.join("kv.redb"));
-                let store = RedbKv::open(&path)?;
-                (Arc::new(store.clone()), Some(store))
-            }
-        };
+        let (kv, redb) = open_kv(&config, &kv_choice)?;
         let keys = Keys::load(
             config.auth.secret_key.as_ref().map(|s| s.expose()),
             &config.data_dir,
@@ -155,11 +146,17 @@ impl AppState {
         let settings = crate::service::settings::LiveConfig::load(config.clone(), &db).await?;
         let moderation_rules = crate::service::moderation_rules::RuleBook::load(&db).await?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
+        let metrics = Arc::new(crate::telemetry::Metrics::new()?);
         let (outbox, outbox_feed) = relay::feed();
-        let (realtime, audience_jobs) = crate::realtime::Realtime::new(&config.realtime);
+        let (realtime, audience_jobs) =
+            crate::realtime::Realtime::new(&config.realtime, metrics.fanout.clone());
         let writer_db = db::connect_writer(&config).await?;
-        let (message_writer, writer_task) =
-            message_writer::channel(writer_db, write_gate.clone(), outbox.clone());
+        let (message_writer, writer_task) = message_writer::channel(
+            writer_db,
+            write_gate.clone(),
+            outbox.clone(),
+            metrics.messages_created.clone(),
+        );
         let marker_db = db::connect_writer(&config).await?;
         let (marker_writer, marker_task) =
             marker_writer::channel(marker_db, write_gate.clone(), outbox.clone());
@@ -190,6 +187,7 @@ impl AppState {
                 settings,
                 started_at: time::OffsetDateTime::now_utc(),
                 search,
+                metrics,
             },
             WorkerEnds {
                 message_writer: writer_task,
@@ -201,6 +199,22 @@ impl AppState {
             },
         ))
     }
+}
+
+/// The kv store, and the embedded store again when it is one (its purge runs as a worker).
+fn open_kv(config: &Config, kv_choice: &KvChoice) -> anyhow::Result<(Arc<dyn Kv>, Option<RedbKv>)> {
+    Ok(match (kv_choice, config.kv.backend) {
+        (KvChoice::InMemory, _) => (Arc::new(RedbKv::in_memory()?), None),
+        (KvChoice::Configured, KvBackend::Embedded) => {
+            let path = config
+                .kv
+                .path
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("kv.redb"));
+            let store = RedbKv::open(&path)?;
+            (Arc::new(store.clone()), Some(store))
+        }
+    })
 }
 
 /// The search index: the server's own, or none when search is off and for CLI commands (they
@@ -231,6 +245,8 @@ pub struct App {
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     addr: std::net::SocketAddr,
+    /// `telemetry.metrics_bind`'s listener, when metrics are served apart.
+    metrics_listener: Option<(tokio::net::TcpListener, std::net::SocketAddr)>,
     worker_ends: WorkerEnds,
 }
 
@@ -242,6 +258,16 @@ impl App {
             .await
             .with_context(|| format!("binding server.bind = {bind}"))?;
         let addr = listener.local_addr().unwrap_or(bind);
+        let metrics_listener = match config.telemetry.metrics_bind {
+            Some(bind) => {
+                let listener = tokio::net::TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("binding telemetry.metrics_bind = {bind}"))?;
+                let addr = listener.local_addr().unwrap_or(bind);
+                Some((listener, addr))
+            }
+            None => None,
+        };
         if config.server.public_url.is_none() {
             config.server.public_url = url::Url::parse(&format!("http://{addr}")).ok();
         }
@@ -264,12 +290,18 @@ impl App {
             state,
             listener,
             addr,
+            metrics_listener,
             worker_ends,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The port `/metrics` is served on apart (`telemetry.metrics_bind`), if it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener.as_ref().map(|(_, addr)| addr.port())
     }
 
     pub fn state(&self) -> Arc<AppState> {
@@ -285,28 +317,62 @@ impl App {
         let workers = Workers::start(background_workers(&self.state, self.worker_ends));
         let routes = crate::api::routes(self.state.clone(), self.addr.port());
         tracing::info!(addr = %self.addr, port = self.addr.port(), "CoLink listening");
-        // WebSocket connections would hold the graceful shutdown open: close them first.
-        let state = self.state.clone();
-        let shutdown = async move {
-            shutdown.await;
-            state.realtime.close_all();
-        };
         let server = &self.state.config.server;
         let limits = crate::server::ConnectionLimits {
             max_connections: server.max_connections,
             header_read_timeout: server.header_read_timeout.0,
             write_timeout: server.write_timeout.0,
         };
-        crate::server::serve(
-            self.listener,
-            routes,
-            limits,
-            shutdown,
-            Duration::from_secs(10),
-        )
-        .await
-        .context("HTTP server")?;
-        workers.shutdown().await;
+        let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+        let metrics_server = self.metrics_listener.map(|(listener, addr)| {
+            tracing::info!(addr = %addr, "metrics listening");
+            let mut stop_rx = stop_rx.clone();
+            tokio::spawn(crate::server::serve(
+                listener,
+                crate::api::metrics_routes(self.state.clone()),
+                crate::server::ConnectionLimits {
+                    max_connections: 64,
+                    ..limits
+                },
+                async move {
+                    let _ = stop_rx.wait_for(|stop| *stop).await;
+                },
+                Duration::from_secs(1),
+            ))
+        });
+        // WebSocket connections would hold the graceful shutdown open: close them first.
+        let state = self.state.clone();
+        let timeout = server.shutdown_timeout.0;
+        let deadline = Arc::new(std::sync::OnceLock::new());
+        let stop_at = deadline.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_at.set(tokio::time::Instant::now() + timeout);
+            let _ = stopping.send(true);
+            state.realtime.close_all();
+        };
+        // Requests get most of the time; the workers' flush (normally milliseconds) the rest.
+        let grace = timeout.mul_f64(0.75);
+        crate::server::serve(self.listener, routes, limits, shutdown, grace)
+            .await
+            .context("HTTP server")?;
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
+        let deadline = deadline
+            .get()
+            .copied()
+            .unwrap_or_else(|| tokio::time::Instant::now() + timeout);
+        if tokio::time::timeout_at(deadline, workers.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                timeout_ms = timeout.as_millis() as u64,
+                "background work did not finish within server.shutdown_timeout; exiting \
+                 (the outbox is published on the next start)"
+            );
+        }
         self.state.db.clone().close().await.ok();
         tracing::info!("CoLink stopped");
         Ok(())
@@ -338,6 +404,7 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
         bus: state.bus.clone(),
         feed: ends.outbox_feed,
         gate: state.write_gate.clone(),
+        metrics: state.metrics.clone(),
     }));
     workers.push(Box::new(HubWorker(state.clone())));
     workers.push(Box::new(crate::service::files::processing::FileWorker(

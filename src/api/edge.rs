@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Instant};
 
 use poem::{
-    Endpoint, IntoResponse, Request, Response,
+    Endpoint, IntoResponse, PathPattern, Request, Response,
     http::{HeaderValue, Method, header},
 };
 
@@ -18,10 +18,17 @@ pub struct EdgePolicy {
     max_body_bytes: usize,
     body_read_timeout: std::time::Duration,
     hsts: bool,
+    metrics: Arc<crate::telemetry::Metrics>,
+    route_names: crate::telemetry::metrics::RouteNames,
 }
 
 impl EdgePolicy {
-    pub fn new(config: &Config, allow: super::allow::AllowTable) -> Self {
+    pub fn new(
+        config: &Config,
+        allow: super::allow::AllowTable,
+        metrics: Arc<crate::telemetry::Metrics>,
+        route_names: crate::telemetry::metrics::RouteNames,
+    ) -> Self {
         Self {
             allow,
             max_body_bytes: config.server.max_body_bytes,
@@ -31,6 +38,8 @@ impl EdgePolicy {
                 .public_url
                 .as_ref()
                 .is_some_and(|u| u.scheme() == "https"),
+            metrics,
+            route_names,
         }
     }
 }
@@ -66,7 +75,15 @@ pub async fn handle<E: Endpoint>(
             Err(resp) => resp,
             Ok(()) => match next.call(req).await {
                 Ok(r) => r.into_response(),
-                Err(e) => problem::from_poem_error(e),
+                Err(e) => {
+                    // The route that matched, for the metrics (the problem is a new response).
+                    let route = e.data::<PathPattern>().cloned();
+                    let mut resp = problem::from_poem_error(e);
+                    if let Some(route) = route {
+                        resp.set_data(route);
+                    }
+                    resp
+                }
             },
         }
     })
@@ -78,8 +95,34 @@ pub async fn handle<E: Endpoint>(
     {
         resp.headers_mut().insert(header::ALLOW, v);
     }
-    let headers = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    secure(resp.headers_mut(), &request_id, &path, policy.hsts);
+
+    let status = resp.status().as_u16();
+    let took = started.elapsed();
+    let route = resp
+        .data::<PathPattern>()
+        .map(|p| policy.route_names.label(&p.0));
+    policy
+        .metrics
+        .observe_request(&method, route.as_deref(), status, took);
+    let latency_ms = took.as_secs_f64() * 1000.0;
+    tracing::info!(
+        target: "colink::access",
+        request_id = %request_id,
+        method = %method,
+        path = %logged_path,
+        query = logged_query.as_deref(),
+        status,
+        latency_ms = format_args!("{latency_ms:.2}"),
+        db_statements,
+        "request"
+    );
+    Ok(resp)
+}
+
+/// The request id and the security headers every answer carries.
+fn secure(headers: &mut poem::http::HeaderMap, request_id: &str, path: &str, hsts: bool) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID, v);
     }
     // The web app's HTML brings its own, stricter policy (`web::HTML_CSP`): keep it.
@@ -100,27 +143,12 @@ pub async fn handle<E: Endpoint>(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if policy.hsts {
+    if hsts {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-
-    let status = resp.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(
-        target: "colink::access",
-        request_id = %request_id,
-        method = %method,
-        path = %logged_path,
-        query = logged_query.as_deref(),
-        status,
-        latency_ms = format_args!("{latency_ms:.2}"),
-        db_statements,
-        "request"
-    );
-    Ok(resp)
 }
 
 /// Routes whose handler streams the body itself, with its own limits (the declared size of a

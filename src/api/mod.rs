@@ -128,6 +128,13 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
         .server("/api/v1")
 }
 
+/// The metrics listener's routes (`telemetry.metrics_bind`): `/metrics` alone.
+pub fn metrics_routes(state: Arc<AppState>) -> impl Endpoint {
+    Route::new()
+        .at("/metrics", get(ops::metrics_listener))
+        .data(state)
+}
+
 /// The OpenAPI document as JSON (for `colink openapi`), built without a running server.
 pub fn openapi_json(state: &Arc<AppState>) -> String {
     service(state).spec()
@@ -137,8 +144,15 @@ pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
     let api = service(&state);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    let allow = allow::AllowTable::from_spec(&api.spec(), "/api/v1");
-    let policy = Arc::new(edge::EdgePolicy::new(&state.config, allow));
+    let spec_json = api.spec();
+    let allow = allow::AllowTable::from_spec(&spec_json, "/api/v1");
+    let route_names = crate::telemetry::metrics::RouteNames::from_openapi(&spec_json, "/api/v1");
+    let policy = Arc::new(edge::EdgePolicy::new(
+        &state.config,
+        allow,
+        state.metrics.clone(),
+        route_names,
+    ));
     let origins = state.config.server.cors_origins.clone();
     let web = crate::web::WebApp::new().with_file_origin(state.storage.public_origin().as_deref());
     // Release servers compress the app's files at start; debug builds (tests) read `ui-dist/`
@@ -153,6 +167,7 @@ pub fn routes(state: Arc<AppState>, _port: u16) -> impl Endpoint {
         .nest("/docs", docs)
         .at("/health", get(ops::health))
         .at("/ready", get(ops::ready))
+        .at("/metrics", get(ops::metrics))
         .at("/ws", get(crate::realtime::gateway::ws))
         // Everything else: the web app's files, or its index.html for the app's own routes.
         .at("/", web.clone())

@@ -23,7 +23,10 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -37,6 +40,7 @@ use super::{BusError, EventBus};
 use crate::{
     db::entity::outbox,
     domain::events::Event,
+    telemetry::metrics::DeadLetter,
     workers::{Shutdown, Worker},
 };
 
@@ -70,25 +74,31 @@ pub type Committed = Vec<(i64, Arc<Event>)>;
 pub struct OutboxFeed {
     wakeup: Arc<Notify>,
     handovers: mpsc::Sender<Committed>,
+    /// The relay's cursor: every row up to it was published (for `outbox_pending_events`).
+    published_through: Arc<AtomicI64>,
 }
 
 /// The relay's side of the feed.
 pub struct FeedReceiver {
     wakeup: Arc<Notify>,
     handovers: mpsc::Receiver<Committed>,
+    published_through: Arc<AtomicI64>,
 }
 
 pub fn feed() -> (OutboxFeed, FeedReceiver) {
     let wakeup = Arc::new(Notify::new());
     let (tx, rx) = mpsc::channel(HANDOVER_QUEUE);
+    let published_through = Arc::new(AtomicI64::new(0));
     (
         OutboxFeed {
             wakeup: wakeup.clone(),
             handovers: tx,
+            published_through: published_through.clone(),
         },
         FeedReceiver {
             wakeup,
             handovers: rx,
+            published_through,
         },
     )
 }
@@ -109,6 +119,18 @@ impl OutboxFeed {
             self.committed();
         }
     }
+
+    /// Outbox rows committed and not yet published: those past the relay's cursor. (A row that
+    /// commits behind the cursor on PostgreSQL is published within `MARK_INTERVAL` and not
+    /// counted meanwhile.)
+    pub async fn pending(&self, db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
+        use sea_orm::PaginatorTrait;
+        outbox::Entity::find()
+            .filter(outbox::Column::Position.gt(self.published_through.load(Ordering::Relaxed)))
+            .filter(outbox::Column::PublishedAt.is_null())
+            .count(db)
+            .await
+    }
 }
 
 pub struct Relay {
@@ -116,6 +138,7 @@ pub struct Relay {
     pub bus: Arc<dyn EventBus>,
     pub feed: FeedReceiver,
     pub gate: crate::db::WriteGate,
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// What the relay knows beyond the table.
@@ -159,6 +182,16 @@ impl Worker for Relay {
 }
 
 impl Relay {
+    /// Publish one event, timed (`outbox_publish_duration_seconds`).
+    async fn publish(&self, event: Arc<Event>) -> Result<(), BusError> {
+        let started = Instant::now();
+        let result = self.bus.publish(event).await;
+        self.metrics
+            .outbox_publish
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
     /// Publish until shutdown; then publish and record what was committed before it.
     async fn work(mut self, mut shutdown: Shutdown) {
         let mut progress = Progress {
@@ -172,6 +205,9 @@ impl Relay {
                 progress.handed.extend(committed);
             }
             let mut outcome = self.publish_new(&mut progress).await;
+            self.feed
+                .published_through
+                .store(progress.cursor, Ordering::Relaxed);
             // Record and catch up every interval even when nothing new was published: a row can
             // become visible behind the cursor at any time (a late PostgreSQL commit).
             if outcome.is_ok()
@@ -223,7 +259,7 @@ impl Relay {
                 let event = entry.remove();
                 if !progress.seen(position) {
                     // On failure the row stays unpublished in the table, for the catch-up.
-                    self.bus.publish(event).await?;
+                    self.publish(event).await?;
                     progress.unrecorded.insert(position);
                 }
             }
@@ -231,7 +267,7 @@ impl Relay {
             match next_handed {
                 Some(position) if position == progress.cursor + 1 => {
                     if let Some(event) = progress.handed.remove(&position) {
-                        if let Err(e) = self.bus.publish(event.clone()).await {
+                        if let Err(e) = self.publish(event.clone()).await {
                             progress.handed.insert(position, event);
                             return Err(e.into());
                         }
@@ -294,11 +330,12 @@ impl Relay {
                 // A row that can never be published must not block the ones behind it.
                 Err(e) => {
                     tracing::error!(position = row.position, error = %e, "outbox row is not a valid event; skipping");
+                    self.metrics.dead_letter(DeadLetter::Undecodable);
                     return Ok(());
                 }
             },
         };
-        self.bus.publish(event).await
+        self.publish(event).await
     }
 
     /// Record the published rows; then publish rows that committed behind the cursor.
@@ -473,6 +510,7 @@ mod tests {
             bus,
             feed: receiver,
             gate: crate::db::WriteGate::for_connection(db),
+            metrics: Arc::new(crate::telemetry::Metrics::new().unwrap()),
         };
         let (stop, stopped) = watch::channel(false);
         (feed, stop, tokio::spawn(relay.work(stopped)))

@@ -211,6 +211,9 @@ pub struct TelemetryConfig {
     pub log_format: LogFormat,
     /// A tracing `EnvFilter` directive, e.g. `info` or `colink=debug,info`.
     pub level: String,
+    /// Serve `GET /metrics` on this address only, instead of on `server.bind` (keep it off the
+    /// public port; e.g. `127.0.0.1:9090` or a cluster-internal address).
+    pub metrics_bind: Option<std::net::SocketAddr>,
 }
 
 impl Default for TelemetryConfig {
@@ -218,6 +221,7 @@ impl Default for TelemetryConfig {
         Self {
             log_format: LogFormat::Auto,
             level: "info".into(),
+            metrics_bind: None,
         }
     }
 }
@@ -311,6 +315,7 @@ impl Config {
             ),
             ("server.body_read_timeout", self.server.body_read_timeout),
             ("server.write_timeout", self.server.write_timeout),
+            ("server.shutdown_timeout", self.server.shutdown_timeout),
         ] {
             if value.secs() == 0 {
                 return invalid(key, "must be at least 1s");
@@ -369,6 +374,15 @@ impl Config {
             return invalid(
                 "telemetry.level",
                 "is not a valid log filter (e.g. \"info\")",
+            );
+        }
+        if self.telemetry.metrics_bind.is_some()
+            && self.telemetry.metrics_bind == Some(self.server.bind)
+            && self.server.bind.port() != 0
+        {
+            return invalid(
+                "telemetry.metrics_bind",
+                "must differ from server.bind (leave it unset to serve /metrics there)",
             );
         }
         Ok(())

@@ -29,6 +29,10 @@ pub struct ServerConfig {
     /// header is read only when the direct peer is one of them, from the right, skipping these;
     /// the first other address is the client. Empty: the header is ignored.
     pub trusted_proxies: Vec<IpRange>,
+    /// On SIGTERM: how long in-flight requests may take to finish and the background work
+    /// (queued messages, the outbox relay, search commits) to flush before the process exits.
+    /// Below Kubernetes' default grace period (30 s), so the pod exits before it is killed.
+    pub shutdown_timeout: HumanDuration,
     /// Replaced by `trusted_proxies`; accepted only to refuse it with a helpful message.
     #[serde(default, skip_serializing)]
     pub trust_forwarded_for: Option<toml::Value>,
@@ -46,6 +50,7 @@ impl Default for ServerConfig {
             body_read_timeout: HumanDuration(Duration::from_secs(30)),
             write_timeout: HumanDuration(Duration::from_secs(30)),
             trusted_proxies: Vec::new(),
+            shutdown_timeout: HumanDuration(Duration::from_secs(20)),
             trust_forwarded_for: None,
         }
     }

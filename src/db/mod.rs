@@ -36,6 +36,24 @@ const WRITER_STATEMENT_CACHE: usize = 2048;
 /// (not anonymous) memory, and given back by the kernel under pressure.
 const SQLITE_MMAP_BYTES: u64 = 2 << 30;
 
+/// The pool's connections (in use, idle), for the metrics.
+pub fn pool_usage(db: &DatabaseConnection) -> (u64, u64) {
+    use sea_orm::DatabaseConnectionType as Pool;
+    let (size, idle) = match &db.inner {
+        Pool::SqlxSqlitePoolConnection(_) => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        Pool::SqlxPostgresPoolConnection(_) => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => (0, 0),
+    };
+    let idle = idle as u64;
+    (u64::from(size).saturating_sub(idle), idle)
+}
+
 /// Open the configured database. SQLite gets WAL, a busy timeout, foreign keys and
 /// `synchronous=NORMAL` on every pooled connection.
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {

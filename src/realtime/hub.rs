@@ -158,6 +158,8 @@ pub struct Hub {
     registry: RwLock<Registry>,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
+    /// `websocket_fanout_duration_seconds`: from a message's creation to its frames queued.
+    fanout: prometheus::Histogram,
     queue_len: usize,
     max_per_user: usize,
 }
@@ -171,11 +173,17 @@ pub struct MentionJob {
 }
 
 impl Hub {
-    pub fn new(metrics: Arc<Metrics>, queue_len: usize, max_per_user: usize) -> Self {
+    pub fn new(
+        metrics: Arc<Metrics>,
+        fanout: prometheus::Histogram,
+        queue_len: usize,
+        max_per_user: usize,
+    ) -> Self {
         Self {
             registry: RwLock::new(Registry::default()),
             next_id: AtomicU64::new(1),
             metrics,
+            fanout,
             queue_len: queue_len.max(1),
             max_per_user: max_per_user.max(1),
         }
@@ -325,8 +333,11 @@ impl Hub {
             return None;
         }
         if let EventData::MessageCreated(_) = &event.data {
-            let second = crate::domain::clock::now().unix_timestamp();
-            self.metrics.messages.note(second);
+            let now = crate::domain::clock::now();
+            self.metrics.messages.note(now.unix_timestamp());
+            // Observed before the frames are queued, so a client that has them sees it counted.
+            let since = now - event.occurred_at;
+            self.fanout.observe(since.as_seconds_f64().max(0.0));
         }
         // Serialised once, and only if someone receives it.
         let frame = std::cell::OnceCell::new();

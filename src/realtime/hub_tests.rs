@@ -19,7 +19,7 @@ fn deleted(by: Uuid) -> EventData {
 
 #[tokio::test]
 async fn delivers_to_subscribers_and_evicts_full_queues() {
-    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 2, 10));
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), fanout(), 2, 10));
     let (u1, u2, channel) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let mut fast = hub.register(u1, None, &[]).unwrap();
     let slow = hub.register(u2, None, &[]).unwrap();
@@ -36,7 +36,7 @@ async fn delivers_to_subscribers_and_evicts_full_queues() {
 
 #[tokio::test]
 async fn membership_events_subscribe_and_unsubscribe_the_named_user() {
-    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 16, 10));
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), fanout(), 16, 10));
     let (user, channel) = (Uuid::now_v7(), Uuid::now_v7());
     let mut conn = hub.register(user, None, &[]).unwrap();
     let change = MemberChange {
@@ -71,7 +71,7 @@ async fn membership_events_subscribe_and_unsubscribe_the_named_user() {
 /// with fresh access checks and resume.
 #[tokio::test]
 async fn a_lag_closes_every_connection_to_reconnect_and_resume() {
-    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), fanout(), 4, 10));
     let a = hub.register(Uuid::now_v7(), None, &[]).unwrap();
     let b = hub.register(Uuid::now_v7(), None, &[]).unwrap();
     hub.resync_all();
@@ -86,7 +86,7 @@ async fn a_lag_closes_every_connection_to_reconnect_and_resume() {
 
 #[test]
 fn at_most_the_configured_connections_per_user() {
-    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 2));
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), fanout(), 4, 2));
     let user = Uuid::now_v7();
     let a = hub.register(user, None, &[]).unwrap();
     let _b = hub.register(user, None, &[]).unwrap();
@@ -97,7 +97,7 @@ fn at_most_the_configured_connections_per_user() {
 
 #[tokio::test]
 async fn session_revocations_close_only_the_matching_connections() {
-    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), fanout(), 4, 10));
     let (user, other) = (Uuid::now_v7(), Uuid::now_v7());
     let (s1, s2) = (Uuid::now_v7(), Uuid::now_v7());
     let mut one = hub.register(user, Some(s1), &[]).unwrap();
@@ -138,7 +138,7 @@ async fn session_revocations_close_only_the_matching_connections() {
 
 #[tokio::test]
 async fn a_role_change_closes_only_connections_that_read_the_old_role() {
-    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 4, 10));
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), fanout(), 4, 10));
     let user = Uuid::now_v7();
     let changed_at = crate::domain::clock::now();
     let second = time::Duration::seconds(1);
@@ -173,7 +173,7 @@ async fn a_role_change_closes_only_connections_that_read_the_old_role() {
 /// workspace's public channel lifecycle to the member's connections, not to a guest's.
 #[tokio::test]
 async fn members_hear_about_a_workspace_joined_while_connected_guests_do_not() {
-    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), 16, 10));
+    let hub = Arc::new(Hub::new(Arc::new(Metrics::default()), fanout(), 16, 10));
     let (member, guest, workspace) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let (general, other) = (Uuid::now_v7(), Uuid::now_v7());
     let mut m = hub.register(member, None, &[]).unwrap();
@@ -218,4 +218,8 @@ async fn members_hear_about_a_workspace_joined_while_connected_guests_do_not() {
             .contains("channel.archived")
     );
     assert!(g.queue.try_recv().is_err(), "a guest hears nothing of it");
+}
+
+fn fanout() -> prometheus::Histogram {
+    prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("fanout", "test")).unwrap()
 }

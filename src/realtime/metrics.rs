@@ -1,4 +1,5 @@
-//! Counters of the realtime gateway: plain atomics, read by `/metrics` (when it lands) and tests.
+//! Counters of the realtime gateway: plain atomics, read by `/metrics` (`telemetry::metrics`),
+//! the admin console and tests.
 
 use std::sync::{
     Mutex,
@@ -26,7 +27,7 @@ pub struct Metrics {
 }
 
 /// A point-in-time copy of [`Metrics`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub connections: i64,
     pub frames_delivered: u64,

@@ -72,12 +72,14 @@ pub struct Realtime {
 pub struct AudienceJobs(mpsc::Receiver<MentionJob>);
 
 impl Realtime {
-    pub fn new(config: &RealtimeConfig) -> (Self, AudienceJobs) {
+    /// `fanout`: the histogram of fan-out latency (`telemetry::Metrics::fanout`).
+    pub fn new(config: &RealtimeConfig, fanout: prometheus::Histogram) -> (Self, AudienceJobs) {
         let metrics = Arc::new(Metrics::default());
         let (jobs, jobs_rx) = mpsc::channel(JOB_QUEUE);
         let realtime = Self {
             hub: Arc::new(Hub::new(
                 metrics.clone(),
+                fanout,
                 config.send_queue,
                 config.max_connections_per_user as usize,
             )),

@@ -136,7 +136,7 @@ pub async fn collect(state: &AppState, now: OffsetDateTime) -> AppResult<Stats> 
 }
 
 /// Accounts (bots and deactivated ones left out): all, active today, active in 30 days.
-async fn people(
+pub(crate) async fn people(
     db: &DatabaseConnection,
     now: OffsetDateTime,
     today: OffsetDateTime,

@@ -31,13 +31,20 @@ impl Probe {
     }
 }
 
+/// Longest a probe may take: a backend slower than this counts as down, so `/ready` answers
+/// within a Kubernetes probe's default one-second timeout even when a backend hangs.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(900);
+
 async fn timed<F, E>(name: &'static str, kind: &'static str, probe: F) -> Probe
 where
     F: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
     let started = Instant::now();
-    let result = probe.await.map_err(|e| e.to_string());
+    let result = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+        Ok(answered) => answered.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", PROBE_TIMEOUT.as_millis())),
+    };
     Probe {
         name,
         kind,
@@ -151,4 +158,43 @@ pub async fn probe_all(state: &AppState) -> Vec<Probe> {
         uptime: None,
     });
     probes
+}
+
+/// What `/metrics` reads at scrape time (see `telemetry::metrics`). A part that does not answer
+/// is left out of the scrape rather than failing it.
+pub async fn reading(state: &AppState) -> crate::telemetry::metrics::Reading {
+    use crate::telemetry::metrics::{People, Reading};
+    let now = crate::domain::clock::now();
+    let today = now
+        .to_offset(time::UtcOffset::UTC)
+        .replace_time(time::Time::MIDNIGHT);
+    let (pending, people) = tokio::join!(
+        state.outbox.pending(&state.db),
+        crate::service::stats::people(&state.db, now, today),
+    );
+    let search_lag = match state.search.progress() {
+        crate::search::Progress::Ready { lag, .. } => Some(lag),
+        _ => None,
+    };
+    Reading {
+        websocket: state.realtime.metrics.snapshot(),
+        outbox_pending: pending
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "metrics: counting the outbox backlog failed"),
+            )
+            .ok(),
+        search_lag,
+        db_pool: crate::db::pool_usage(&state.db),
+        uploads_cleaned: state
+            .files_collected
+            .load(std::sync::atomic::Ordering::Relaxed),
+        users: people
+            .inspect_err(|e| tracing::warn!(error = %e, "metrics: counting people failed"))
+            .ok()
+            .map(|(total, active_today, active_30_days)| People {
+                total,
+                active_today,
+                active_30_days,
+            }),
+    }
 }

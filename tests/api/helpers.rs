@@ -22,6 +22,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     pub config: Config,
     pub data_dir: Arc<tempfile::TempDir>,
+    /// Where `/metrics` is served apart (`telemetry.metrics_bind`), if it is.
+    pub metrics_port: Option<u16>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -181,6 +183,7 @@ pub async fn start_subscribed(
     let app = App::build(config.clone()).await.expect("App::build");
     let subscription = app.state().bus.subscribe().await.expect("subscribe");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics_port = app.metrics_port();
     let state = app.state();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
@@ -197,6 +200,7 @@ pub async fn start_subscribed(
         state,
         config,
         data_dir,
+        metrics_port,
         stop: Some(stop),
         server: Some(server),
     };

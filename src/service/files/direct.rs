@@ -426,6 +426,7 @@ pub async fn finish(
     let event = super::uploaded_event(view.clone());
     events::emit(&tx, &event).await?;
     events::commit(state, tx).await?;
+    state.metrics.uploads_completed.inc();
     state.file_work.notify();
     Ok(view)
 }

@@ -64,14 +64,23 @@ pub struct Writer {
     db: DatabaseConnection,
     gate: WriteGate,
     outbox: OutboxFeed,
+    /// `messages_created_total`, counted after each commit.
+    created: prometheus::IntCounter,
 }
 
 pub fn channel(
     db: DatabaseConnection,
     gate: WriteGate,
     outbox: OutboxFeed,
+    created: prometheus::IntCounter,
 ) -> (MessageWriter, WriterTask) {
-    group_commit::writer("message-writer", MAX_BATCH, Writer { db, gate, outbox })
+    let writer = Writer {
+        db,
+        gate,
+        outbox,
+        created,
+    };
+    group_commit::writer("message-writer", MAX_BATCH, writer)
 }
 
 impl group_commit::Store for Writer {
@@ -88,6 +97,11 @@ impl group_commit::Store for Writer {
         let (results, committed) = store::store(&tx, messages).await?;
         tx.commit().await?;
         self.outbox.hand_over(committed);
+        let created = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Stored::Created(_))))
+            .count();
+        self.created.inc_by(created as u64);
         Ok(results)
     }
 

@@ -1,6 +1,6 @@
-//! Logging: one structured line per event, pretty on a terminal or JSON
-//! (`telemetry.log_format`). Installed once per process by the CLI, never by `App::build`, so tests
-//! can run many apps in one process.
+//! Logging: one structured line per event, pretty on a terminal or JSON (`telemetry.log_format`).
+//! Installed once per process by the CLI, never by `App::build`, so tests can run many apps in one
+//! process.
 
 use std::io::IsTerminal;
 
