@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod bus;
 pub mod cli;
 pub mod config;

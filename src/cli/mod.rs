@@ -3,6 +3,7 @@
 mod admin;
 mod admin_moderation;
 mod admin_users;
+mod backup;
 mod check_config;
 mod migrate;
 mod openapi;
@@ -46,6 +47,18 @@ pub enum Command {
         #[command(subcommand)]
         action: admin::AdminAction,
     },
+    /// Write a consistent backup of the data dir (SQLite database, master key, files) to FILE
+    /// while the server runs. PostgreSQL deployments use pg_dump instead.
+    Backup {
+        /// The archive to write (a .tar.gz; it holds the master key: keep it private).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty data dir (data_dir / COLINK_DATA_DIR).
+    Restore {
+        /// The archive written by `colink backup`.
+        file: PathBuf,
+    },
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
     /// Load and validate the configuration, then print it with secrets redacted.
@@ -75,6 +88,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             migrate::run(config, action.unwrap_or(migrate::MigrateAction::Status)).await
         }
         Command::Admin { action } => admin::run(config, action).await,
+        Command::Backup { out } => backup::create(&config, &out).await,
+        Command::Restore { file } => backup::restore(&config, &file).await,
         Command::Openapi => openapi::run(config).await,
         Command::CheckConfig => check_config::run(&config),
     }

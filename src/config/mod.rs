@@ -412,19 +412,34 @@ impl Config {
     /// with its password redacted.
     pub fn database_location(&self) -> String {
         let url = self.database_url();
-        let Some(rest) = url.strip_prefix("sqlite:") else {
+        if !url.starts_with("sqlite:") {
             return format!("PostgreSQL {}", redact_url(&url));
-        };
+        }
+        match self.sqlite_path() {
+            Some(path) => format!("SQLite file {}", path.display()),
+            None => "SQLite in memory".into(),
+        }
+    }
+
+    /// The SQLite database file (absolute), when the database is one: not PostgreSQL, not in
+    /// memory.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        let url = self.database_url();
+        let rest = url.strip_prefix("sqlite:")?;
         let path = rest.trim_start_matches("//");
         let path = path.split('?').next().unwrap_or(path);
         if path.is_empty() || path == ":memory:" {
-            "SQLite in memory".into()
-        } else {
-            format!(
-                "SQLite file {}",
-                sources::absolute(Path::new(path)).display()
-            )
+            return None;
         }
+        Some(sources::absolute(Path::new(path)))
+    }
+
+    /// Where the `fs` storage backend keeps file objects: `storage.root`, or `<data_dir>/files`.
+    pub fn files_root(&self) -> std::path::PathBuf {
+        self.storage
+            .root
+            .clone()
+            .unwrap_or_else(|| self.data_dir_absolute().join("files"))
     }
 
     /// Public base URL without a trailing slash.

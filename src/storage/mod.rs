@@ -127,10 +127,7 @@ impl Storage {
         let storage = &config.storage;
         let (op, presigner) = match storage.backend {
             StorageBackend::Fs => {
-                let root = storage
-                    .root
-                    .clone()
-                    .unwrap_or_else(|| config.data_dir_absolute().join("files"));
+                let root = config.files_root();
                 std::fs::create_dir_all(&root)
                     .map_err(|e| anyhow::anyhow!("storage.root {}: {e}", root.display()))?;
                 // Objects are written under `.partial/` and renamed into place when complete:

@@ -14,6 +14,7 @@ mod archived;
 mod audit_log;
 mod auth;
 mod backends;
+mod backup;
 mod bad_input;
 mod channels;
 mod cli;
