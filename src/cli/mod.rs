@@ -5,11 +5,13 @@ mod admin_moderation;
 mod admin_users;
 mod backup;
 mod check_config;
+mod doctor;
 mod migrate;
 mod openapi;
 mod output;
 mod reindex;
 mod serve;
+mod status;
 
 use std::path::PathBuf;
 
@@ -59,6 +61,12 @@ pub enum Command {
         /// The archive written by `colink backup`.
         file: PathBuf,
     },
+    /// Version, schema and pending migrations, outbox backlog, search index, and the running
+    /// server's readiness.
+    Status,
+    /// Check the installation: data dir and key permissions, disk space, every backend, the
+    /// database clock. Exits 1 when a check fails.
+    Doctor,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
     /// Load and validate the configuration, then print it with secrets redacted.
@@ -90,6 +98,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { action } => admin::run(config, action).await,
         Command::Backup { out } => backup::create(&config, &out).await,
         Command::Restore { file } => backup::restore(&config, &file).await,
+        Command::Status => status::run(&config).await,
+        Command::Doctor => doctor::run(&config).await,
         Command::Openapi => openapi::run(config).await,
         Command::CheckConfig => check_config::run(&config),
     }

@@ -140,6 +140,19 @@ impl TantivyIndex {
         Ok((index, Opened::Rebuild { reason }))
     }
 
+    /// The state of the index in `dir`, read without changing it (for `colink status`):
+    /// `Ok((documents, watermark))` when current, `Err(why it will be rebuilt)` otherwise.
+    pub fn describe(dir: &Path) -> Result<(u64, OffsetDateTime), String> {
+        if !dir.exists() {
+            return Err("there is no index yet".into());
+        }
+        match Self::open_existing(dir) {
+            Ok(Ok((index, watermark))) => Ok((index.reader.searcher().num_docs(), watermark)),
+            Ok(Err(reason)) => Err(reason),
+            Err(e) => Err(format!("the index could not be opened ({e})")),
+        }
+    }
+
     /// True when another process (a running server) writes the index in `dir`.
     pub fn in_use(dir: &Path) -> bool {
         use tantivy::directory::{Directory, INDEX_WRITER_LOCK};

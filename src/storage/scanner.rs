@@ -22,28 +22,51 @@ pub async fn clamd<S>(address: &str, content: S, timeout: Duration) -> Result<Ve
 where
     S: Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin,
 {
+    let run = async { instream(connect(address).await?, content).await };
+    tokio::time::timeout(timeout, run)
+        .await
+        .map_err(|_| format!("clamd did not answer within {} s", timeout.as_secs()))?
+}
+
+/// Whether the clamd at `address` answers `PING` with `PONG` (for `colink doctor`).
+pub async fn ping(address: &str, timeout: Duration) -> Result<(), String> {
     let run = async {
-        match address.strip_prefix("unix:") {
-            #[cfg(unix)]
-            Some(path) => {
-                let socket = tokio::net::UnixStream::connect(path)
-                    .await
-                    .map_err(|e| format!("connecting to clamd at {path}: {e}"))?;
-                instream(socket, content).await
-            }
-            #[cfg(not(unix))]
-            Some(_) => Err("Unix sockets are not available here".to_string()),
-            None => {
-                let socket = tokio::net::TcpStream::connect(address)
-                    .await
-                    .map_err(|e| format!("connecting to clamd at {address}: {e}"))?;
-                instream(socket, content).await
-            }
+        let mut conn = connect(address).await?;
+        let io = |e: std::io::Error| format!("talking to clamd: {e}");
+        conn.write_all(b"zPING\0").await.map_err(io)?;
+        conn.flush().await.map_err(io)?;
+        let mut reply = Vec::new();
+        conn.take(64).read_to_end(&mut reply).await.map_err(io)?;
+        match String::from_utf8_lossy(&reply).trim_end_matches(['\0', '\n']) {
+            "PONG" => Ok(()),
+            other => Err(format!("clamd answered {other:?} to PING")),
         }
     };
     tokio::time::timeout(timeout, run)
         .await
         .map_err(|_| format!("clamd did not answer within {} s", timeout.as_secs()))?
+}
+
+trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
+
+/// A connection to clamd at `host:port` or `unix:/path`.
+async fn connect(address: &str) -> Result<Box<dyn Connection>, String> {
+    match address.strip_prefix("unix:") {
+        #[cfg(unix)]
+        Some(path) => Ok(Box::new(
+            tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| format!("connecting to clamd at {path}: {e}"))?,
+        )),
+        #[cfg(not(unix))]
+        Some(_) => Err("Unix sockets are not available here".to_string()),
+        None => Ok(Box::new(
+            tokio::net::TcpStream::connect(address)
+                .await
+                .map_err(|e| format!("connecting to clamd at {address}: {e}"))?,
+        )),
+    }
 }
 
 async fn instream<C, S>(mut conn: C, mut content: S) -> Result<Verdict, String>
