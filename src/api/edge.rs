@@ -3,6 +3,8 @@
 
 use std::{sync::Arc, time::Instant};
 
+use tracing::Instrument;
+
 use poem::{
     Endpoint, IntoResponse, PathPattern, Request, Response,
     http::{HeaderValue, Method, header},
@@ -20,6 +22,8 @@ pub struct EdgePolicy {
     hsts: bool,
     metrics: Arc<crate::telemetry::Metrics>,
     route_names: crate::telemetry::metrics::RouteNames,
+    /// Requests get a span of their own (OTLP tracing is on).
+    traced: bool,
 }
 
 impl EdgePolicy {
@@ -40,15 +44,31 @@ impl EdgePolicy {
                 .is_some_and(|u| u.scheme() == "https"),
             metrics,
             route_names,
+            traced: config.telemetry.otlp_endpoint.is_some(),
         }
     }
 }
 
-/// Wrap `next` with the edge behaviour.
+/// Wrap `next` with the edge behaviour, in a span of its own when tracing is on.
 pub async fn handle<E: Endpoint>(
+    next: Arc<E>,
+    req: Request,
+    policy: Arc<EdgePolicy>,
+) -> poem::Result<Response> {
+    if !policy.traced {
+        return answer(next, req, policy, None).await;
+    }
+    let span = crate::telemetry::otlp::request_span(req.method(), req.headers());
+    answer(next, req, policy, Some(span.clone()))
+        .instrument(span)
+        .await
+}
+
+async fn answer<E: Endpoint>(
     next: Arc<E>,
     mut req: Request,
     policy: Arc<EdgePolicy>,
+    span: Option<tracing::Span>,
 ) -> poem::Result<Response> {
     let started = Instant::now();
     let request_id = req
@@ -105,6 +125,9 @@ pub async fn handle<E: Endpoint>(
     policy
         .metrics
         .observe_request(&method, route.as_deref(), status, took);
+    if let Some(span) = &span {
+        crate::telemetry::otlp::finish_request_span(span, &method, route.as_deref(), status);
+    }
     let latency_ms = took.as_secs_f64() * 1000.0;
     tracing::info!(
         target: "colink::access",

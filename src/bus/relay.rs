@@ -35,6 +35,7 @@ use sea_orm::{
     sea_query::Expr,
 };
 use tokio::sync::{Notify, mpsc};
+use tracing::Instrument;
 
 use super::{BusError, EventBus};
 use crate::{
@@ -185,7 +186,11 @@ impl Relay {
     /// Publish one event, timed (`outbox_publish_duration_seconds`).
     async fn publish(&self, event: Arc<Event>) -> Result<(), BusError> {
         let started = Instant::now();
-        let result = self.bus.publish(event).await;
+        let span = crate::telemetry::otlp::continued(
+            tracing::debug_span!("bus.publish", event = event.kind().as_str()),
+            event.traceparent.as_deref(),
+        );
+        let result = self.bus.publish(event).instrument(span).await;
         self.metrics
             .outbox_publish
             .observe(started.elapsed().as_secs_f64());
@@ -326,7 +331,10 @@ impl Relay {
         let event = match progress.handed.remove(&row.position) {
             Some(event) => event,
             None => match serde_json::from_str::<Event>(&row.payload) {
-                Ok(event) => Arc::new(event),
+                Ok(event) => Arc::new(Event {
+                    traceparent: row.traceparent.clone(),
+                    ..event
+                }),
                 // A row that can never be published must not block the ones behind it.
                 Err(e) => {
                     tracing::error!(position = row.position, error = %e, "outbox row is not a valid event; skipping");

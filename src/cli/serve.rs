@@ -1,7 +1,7 @@
 use crate::{App, config::Config, telemetry};
 
 pub async fn run(config: Config, warnings: &[String]) -> anyhow::Result<()> {
-    telemetry::init(&config.telemetry);
+    let telemetry = telemetry::init(&config.telemetry)?;
     // Installed before the server starts, so a SIGTERM that arrives as soon as it answers
     // (a supervisor's quick restart, a test) is a graceful stop, not the default kill.
     let stop = shutdown_signal()?;
@@ -9,7 +9,9 @@ pub async fn run(config: Config, warnings: &[String]) -> anyhow::Result<()> {
         tracing::warn!("{warning}");
     }
     let app = App::build(config).await?;
-    app.run_until_stopped(stop).await
+    let result = app.run_until_stopped(stop).await;
+    telemetry.shutdown();
+    result
 }
 
 /// Ctrl-C or SIGTERM; the handlers are registered when this is called.

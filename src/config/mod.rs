@@ -214,6 +214,9 @@ pub struct TelemetryConfig {
     /// Serve `GET /metrics` on this address only, instead of on `server.bind` (keep it off the
     /// public port; e.g. `127.0.0.1:9090` or a cluster-internal address).
     pub metrics_bind: Option<std::net::SocketAddr>,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector, e.g.
+    /// `http://otel-collector:4318` (spans go to `/v1/traces` under it). Unset: no tracing.
+    pub otlp_endpoint: Option<url::Url>,
 }
 
 impl Default for TelemetryConfig {
@@ -222,6 +225,7 @@ impl Default for TelemetryConfig {
             log_format: LogFormat::Auto,
             level: "info".into(),
             metrics_bind: None,
+            otlp_endpoint: None,
         }
     }
 }

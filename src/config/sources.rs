@@ -21,6 +21,8 @@ pub(super) const OPTIONAL_KEYS: &[&str] = &[
     "storage.s3.public_endpoint",
     "storage.s3.access_key_id",
     "storage.s3.secret_access_key",
+    "telemetry.metrics_bind",
+    "telemetry.otlp_endpoint",
 ];
 
 /// `COLINK_*` variables that are read by the `colink` command line or the scripts, not settings.

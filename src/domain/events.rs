@@ -288,6 +288,10 @@ pub struct Event {
     pub seq: Option<i64>,
     /// The type and its payload.
     pub data: EventData,
+    /// The W3C `traceparent` of the request that caused it, when tracing is on: carried to the
+    /// relay and the hub (in memory, and in the outbox row's `traceparent` column) so their spans
+    /// join the request's trace. Never sent to clients or written into the payload.
+    pub traceparent: Option<String>,
 }
 
 impl Event {
@@ -306,6 +310,7 @@ impl Event {
             actor_id,
             seq: None,
             data,
+            traceparent: None,
         }
     }
 
@@ -364,6 +369,7 @@ impl<'de> Deserialize<'de> for Event {
             actor_id: wire.actor_id,
             seq: wire.seq,
             data,
+            traceparent: None,
         })
     }
 }

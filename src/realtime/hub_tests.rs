@@ -110,6 +110,7 @@ async fn session_revocations_close_only_the_matching_connections() {
         channel_id: None,
         actor_id: Some(user),
         seq: None,
+        traceparent: None,
         data: EventData::SessionRevoked(SessionRevoked {
             user_id: user,
             session_id: session,
@@ -156,6 +157,7 @@ async fn a_role_change_closes_only_connections_that_read_the_old_role() {
         channel_id: None,
         actor_id: None,
         seq: None,
+        traceparent: None,
         data: EventData::SessionRevoked(SessionRevoked {
             user_id: user,
             session_id: None,

@@ -187,7 +187,16 @@ async fn run_hub(state: Arc<AppState>, mut shutdown: Shutdown) {
                     if !seen.first_time(event.id) {
                         continue;
                     }
-                    if let Some(job) = rt.hub.deliver(&event) {
+                    let delivered = match event.traceparent.as_deref() {
+                        // A traced request's event: the fan-out joins its trace.
+                        Some(parent) => crate::telemetry::otlp::continued(
+                            tracing::debug_span!("websocket.fanout", event = event.kind().as_str()),
+                            Some(parent),
+                        )
+                        .in_scope(|| rt.hub.deliver(&event)),
+                        None => rt.hub.deliver(&event),
+                    };
+                    if let Some(job) = delivered {
                         rt.submit(Job::Mention(job));
                     }
                 }

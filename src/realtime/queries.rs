@@ -54,6 +54,7 @@ pub async fn replay_page(
             channel_id: Some(channel.id),
             actor_id: Some(view.user_id),
             seq: Some(view.seq),
+            traceparent: None,
             data: EventData::MessageCreated(view),
         })
         .collect())

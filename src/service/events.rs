@@ -36,6 +36,11 @@ pub fn outbox_row(event: &Event) -> Result<outbox::ActiveModel, serde_json::Erro
         payload: Set(serde_json::to_string(event)?),
         created_at: Set(event.occurred_at),
         published_at: Set(None),
+        // The request's trace, so the relay's and the hub's spans join it (`telemetry::otlp`).
+        traceparent: Set(event
+            .traceparent
+            .clone()
+            .or_else(crate::telemetry::otlp::current_traceparent)),
     })
 }
 

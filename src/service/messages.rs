@@ -97,6 +97,7 @@ pub async fn send(
                 thread_root_id: None,
                 files,
                 moderation,
+                traceparent: crate::telemetry::otlp::current_traceparent(),
             })
             .await?;
         return match stored {

@@ -113,6 +113,7 @@ pub async fn emit_revoked(
         channel_id: None,
         actor_id: Some(user_id),
         seq: None,
+        traceparent: None,
         data: EventData::SessionRevoked(SessionRevoked {
             user_id,
             session_id: session,

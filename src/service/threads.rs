@@ -95,6 +95,7 @@ pub async fn reply(
             thread_root_id: Some(root.id),
             files,
             moderation,
+            traceparent: crate::telemetry::otlp::current_traceparent(),
         })
         .await?;
     match stored {

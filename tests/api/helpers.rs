@@ -80,7 +80,7 @@ fn init_logging() {
     ONCE.call_once(|| {
         colink::install_crypto_provider();
         if std::env::var("TEST_LOG").is_ok() {
-            colink::telemetry::init(&colink::config::TelemetryConfig::default());
+            let _ = colink::telemetry::init(&colink::config::TelemetryConfig::default());
         }
     });
 }

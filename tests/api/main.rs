@@ -70,6 +70,7 @@ mod statements;
 mod stats;
 mod threads;
 mod totp;
+mod tracing_otlp;
 mod uploads;
 mod users;
 mod web;

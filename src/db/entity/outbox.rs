@@ -14,6 +14,8 @@ pub struct Model {
     pub payload: String,
     pub created_at: OffsetDateTime,
     pub published_at: Option<OffsetDateTime>,
+    /// The W3C `traceparent` of the request that wrote it, when tracing was on.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ use super::{
     group_commit,
     views::{MentionSet, MessageView},
 };
+use tracing::Instrument;
+
 use crate::{
     bus::relay::OutboxFeed,
     db::{WriteGate, entity::message},
@@ -45,6 +47,8 @@ pub struct NewMessage {
     /// What the moderation rules said (`moderation_rules::screen`): a `hide` stores the
     /// message hidden; every matching rule files a queue entry.
     pub moderation: crate::service::moderation_rules::Verdict,
+    /// The sending request's trace (`telemetry::otlp`), for the writer's and its events' spans.
+    pub traceparent: Option<String>,
 }
 
 pub enum Stored {
@@ -93,9 +97,19 @@ impl group_commit::Store for Writer {
         &self,
         messages: &[NewMessage],
     ) -> Result<Vec<AppResult<Stored>>, sea_orm::DbErr> {
-        let (tx, _write) = crate::db::begin_write(&self.db, &self.gate).await?;
-        let (results, committed) = store::store(&tx, messages).await?;
-        tx.commit().await?;
+        // One transaction for the batch: its span continues the first message's trace.
+        let span = crate::telemetry::otlp::continued(
+            tracing::debug_span!("db.store_messages", messages = messages.len()),
+            messages.first().and_then(|m| m.traceparent.as_deref()),
+        );
+        let (results, committed) = async {
+            let (tx, _write) = crate::db::begin_write(&self.db, &self.gate).await?;
+            let stored = store::store(&tx, messages).await?;
+            tx.commit().await?;
+            Ok::<_, sea_orm::DbErr>(stored)
+        }
+        .instrument(span)
+        .await?;
         self.outbox.hand_over(committed);
         let created = results
             .iter()

@@ -357,7 +357,10 @@ fn build(
         let mut view = MessageView::bare(model.clone());
         view.mentions = m.mentions.clone();
         view.files = m.files.clone();
-        let event = |data| Event::new(m.workspace_id, Some(m.channel_id), Some(m.author), data);
+        let event = |data| Event {
+            traceparent: m.traceparent.clone(),
+            ..Event::new(m.workspace_id, Some(m.channel_id), Some(m.author), data)
+        };
         let created = event(EventData::MessageCreated(view.clone())).with_seq(model.seq);
         rows.events.push(Arc::new(created));
         if m.thread_root_id.is_some()

@@ -96,6 +96,7 @@ fn new(
         files: Vec::new(),
         search_terms: None,
         moderation: Default::default(),
+        traceparent: None,
     }
 }
 
