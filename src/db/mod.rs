@@ -115,7 +115,20 @@ async fn connect_with(
     let mut db = Database::connect(options)
         .await
         .context("connecting to the database (database.url)")?;
-    db.set_metric_callback(|_| statements::note());
+    let system = if config.is_sqlite() {
+        "sqlite"
+    } else {
+        "postgresql"
+    };
+    db.set_metric_callback(move |info| {
+        statements::note();
+        crate::telemetry::otlp::statement_span(
+            &info.statement.sql,
+            info.elapsed,
+            info.failed,
+            system,
+        );
+    });
     Ok(db)
 }
 

@@ -24,6 +24,11 @@ pub struct Tracing {
     provider: SdkTracerProvider,
 }
 
+/// The tracer for spans made after the fact (database statements, [`statement_span`]); set
+/// once when tracing is installed.
+static STATEMENT_TRACER: std::sync::OnceLock<opentelemetry_sdk::trace::Tracer> =
+    std::sync::OnceLock::new();
+
 impl Tracing {
     /// Export to `endpoint` (the collector's base URL, e.g. `http://otel-collector:4318`; spans
     /// go to `{endpoint}/v1/traces`).
@@ -53,6 +58,7 @@ impl Tracing {
                     .build(),
             )
             .build();
+        let _ = STATEMENT_TRACER.set(provider.tracer("colink::db"));
         Ok(Self { provider })
     }
 
@@ -153,5 +159,87 @@ impl Extractor for Headers<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// A span for one database statement that just ran in the current task, as a child of the
+/// current span (none for statements outside a traced operation). Named `OPERATION table`
+/// (`SELECT users`); the statement text is left out, since a hand-written expression may hold
+/// values.
+pub fn statement_span(sql: &str, elapsed: std::time::Duration, failed: bool, system: &'static str) {
+    use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
+    let Some(tracer) = STATEMENT_TRACER.get() else {
+        return;
+    };
+    let parent = tracing::Span::current().context();
+    if !parent.span().span_context().is_valid() {
+        return;
+    }
+    let end = std::time::SystemTime::now();
+    let (operation, table) = summary(sql);
+    let name = match &table {
+        Some(table) => format!("{operation} {table}"),
+        None => operation.clone(),
+    };
+    let mut attributes = vec![
+        KeyValue::new("db.system.name", system),
+        KeyValue::new("db.operation.name", operation),
+    ];
+    if let Some(table) = table {
+        attributes.push(KeyValue::new("db.collection.name", table));
+    }
+    let mut span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Client)
+        .with_start_time(end.checked_sub(elapsed).unwrap_or(end))
+        .with_attributes(attributes)
+        .start_with_context(tracer, &parent);
+    if failed {
+        span.set_status(Status::error("statement failed"));
+    }
+    span.end_with_timestamp(end);
+}
+
+/// The statement's operation (`SELECT`) and first table (after FROM, INTO or UPDATE).
+fn summary(sql: &str) -> (String, Option<String>) {
+    let mut words = sql.split_whitespace();
+    let operation = words.next().unwrap_or("SQL").to_ascii_uppercase();
+    let mut words = sql.split_whitespace().peekable();
+    let mut table = None;
+    while let Some(word) = words.next() {
+        if ["FROM", "INTO", "UPDATE"]
+            .iter()
+            .any(|k| word.eq_ignore_ascii_case(k))
+            && let Some(next) = words.peek()
+        {
+            let name: String = next
+                .trim_matches(|c| c == '"' || c == '`' || c == '(')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                table = Some(name);
+                break;
+            }
+        }
+    }
+    (operation, table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary;
+
+    #[test]
+    fn statements_are_named_by_operation_and_table() {
+        assert_eq!(
+            summary(r#"SELECT "users"."id" FROM "users" WHERE "users"."id" = $1"#),
+            ("SELECT".into(), Some("users".into()))
+        );
+        assert_eq!(
+            summary(r#"INSERT INTO "messages" ("id") VALUES (?)"#),
+            ("INSERT".into(), Some("messages".into()))
+        );
+        assert_eq!(summary("BEGIN"), ("BEGIN".into(), None));
     }
 }

@@ -123,6 +123,7 @@ async fn one_message_is_one_trace_from_http_through_the_database_and_bus_to_webs
         "POST /api/v1/channels/{id}/messages",
         "send",
         "db.store_messages",
+        "INSERT messages",
         "bus.publish",
         "websocket.fanout",
     ];
