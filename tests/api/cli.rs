@@ -452,6 +452,8 @@ pub(crate) fn spawn_server(
     cwd: Option<&std::path::Path>,
 ) -> (std::process::Child, u16) {
     use std::io::{BufRead, BufReader};
+    // The callers' HTTP clients need it, also when the test runs alone.
+    colink::install_crypto_provider();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_colink"));
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
