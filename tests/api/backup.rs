@@ -13,7 +13,7 @@ use std::{
 use colink_client::NewMessage;
 
 use crate::{
-    cli::{colink, text},
+    cli::{channel_messages, colink, text},
     files::{download, hex_sha256, png, upload},
     helpers::{PASSWORD, spawn_app, start, test_config, uuid_of},
 };
@@ -128,25 +128,16 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it_be
 
     let app2 = start(test_config(&restored_dir), Arc::new(restored)).await;
     let owner2 = app2.login("owner", PASSWORD).await;
-    let mut stored = HashSet::new();
-    let mut after = 0;
-    loop {
-        let page = app2
-            .get(
-                &format!("/channels/{channel}/messages?after={after}&limit=200"),
-                &owner2.access,
-            )
-            .await
-            .expect(200);
-        let items = page["items"].as_array().unwrap().clone();
-        if items.is_empty() {
-            break;
-        }
-        for m in items {
-            stored.insert(m["id"].as_str().unwrap().to_owned());
-            after = after.max(m["seq"].as_i64().unwrap());
-        }
-    }
+    let stored: HashSet<String> = channel_messages(
+        &app2.client,
+        &format!("{}/api/v1", app2.base),
+        &owner2.access,
+        &channel,
+    )
+    .await
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
     let missing = before.iter().filter(|id| !stored.contains(*id)).count();
     assert_eq!(
         missing,

@@ -612,3 +612,52 @@ async fn beside(args: &[&str], env: &[(&str, &str)]) -> Output {
     .await
     .unwrap()
 }
+
+/// Sign the owner made by [`owner_and_channel`] in on a server process at `base` (`…/api/v1`),
+/// e.g. after a restart; their access token.
+pub(crate) async fn owner_login(http: &reqwest::Client, base: &str) -> String {
+    let login: serde_json::Value = http
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"login": "owner", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_string()
+}
+
+/// Every top-level message of `channel` as (id, seq), oldest first, read page by page.
+pub(crate) async fn channel_messages(
+    http: &reqwest::Client,
+    base: &str,
+    access: &str,
+    channel: &str,
+) -> Vec<(String, i64)> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |(_, seq)| *seq);
+        let page: serde_json::Value = http
+            .get(format!(
+                "{base}/channels/{channel}/messages?after={after}&limit=200"
+            ))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().unwrap();
+        if items.is_empty() {
+            return all;
+        }
+        all.extend(items.iter().map(|m| {
+            (
+                m["id"].as_str().unwrap().to_string(),
+                m["seq"].as_i64().unwrap(),
+            )
+        }));
+    }
+}

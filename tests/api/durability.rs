@@ -5,10 +5,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::{
-    cli::{owner_and_channel, serve},
-    helpers::PASSWORD,
-};
+use crate::cli::{channel_messages, owner_and_channel, owner_login, serve};
 
 /// Nothing acknowledged is lost on `kill -9`: every message that got a 201 is there after a
 /// restart, and the outbox drains.
@@ -65,36 +62,15 @@ async fn acknowledged_messages_survive_kill_9_and_the_outbox_drains() {
 
     let (mut child, port) = serve(&env);
     let base = format!("http://127.0.0.1:{port}/api/v1");
-    let login: serde_json::Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"login": "owner", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = login["access_token"].as_str().unwrap();
-    let page: serde_json::Value = http
-        .get(format!(
-            "{base}/channels/{channel}/messages?after=0&limit=200"
-        ))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let items = page["items"].as_array().unwrap();
-    let stored: std::collections::HashSet<&str> =
-        items.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let access = owner_login(&http, &base).await;
+    let items = channel_messages(&http, &base, &access, &channel).await;
+    let stored: std::collections::HashSet<&str> = items.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(stored.len(), acked.len());
     assert!(
         acked.iter().all(|id| stored.contains(id.as_str())),
         "every acknowledged message is there"
     );
-    let seqs: Vec<i64> = items.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = items.iter().map(|(_, seq)| *seq).collect();
     assert_eq!(seqs, (1..=acked.len() as i64).collect::<Vec<_>>());
 
     // Stop gracefully: the relay publishes everything that was left.

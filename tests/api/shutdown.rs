@@ -14,10 +14,7 @@ use std::{
 use colink_client::{Client, Error, ws::WsAuth};
 use serde_json::json;
 
-use crate::{
-    cli::{owner_and_channel, serve},
-    helpers::PASSWORD,
-};
+use crate::cli::{channel_messages, owner_and_channel, owner_login, serve};
 
 #[tokio::test]
 async fn sigterm_under_load_drains_requests_closes_websockets_with_1001_and_loses_nothing() {
@@ -117,39 +114,13 @@ async fn sigterm_under_load_drains_requests_closes_websockets_with_1001_and_lose
 
     let (mut child, port) = serve(&env);
     let base = format!("http://127.0.0.1:{port}/api/v1");
-    let login: serde_json::Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"login": "owner", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = login["access_token"].as_str().unwrap();
-    let mut stored = std::collections::HashSet::new();
-    let mut after = 0;
-    loop {
-        let page: serde_json::Value = http
-            .get(format!(
-                "{base}/channels/{channel}/messages?after={after}&limit=200"
-            ))
-            .bearer_auth(access)
-            .send()
+    let access = owner_login(&http, &base).await;
+    let stored: std::collections::HashSet<String> =
+        channel_messages(&http, &base, &access, &channel)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let items = page["items"].as_array().unwrap();
-        if items.is_empty() {
-            break;
-        }
-        for m in items {
-            stored.insert(m["id"].as_str().unwrap().to_owned());
-            after = after.max(m["seq"].as_i64().unwrap());
-        }
-    }
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
     let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(lost.is_empty(), "{} acknowledged messages lost", lost.len());
     assert!(acked.len() >= 200);
