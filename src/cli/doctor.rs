@@ -1,7 +1,8 @@
 //! `colink doctor`: one line per check of what a server needs — the data dir and its key,
 //! disk space, each backend as configured, the database's clock — `ok`, `warn` or `fail`, with
-//! what to do. Exits 1 when a check fails. Safe beside a running server: it only reads, and
-//! opens nothing a server holds exclusively.
+//! what to do. Exits 1 when a check fails. Safe beside a running server: it leaves nothing behind
+//! (the writability probe is a file created and removed at once; a missing database or files
+//! directory is reported, not created) and opens nothing a server holds exclusively.
 
 use std::{
     path::Path,
