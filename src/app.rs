@@ -347,12 +347,14 @@ impl App {
         let stop_at = deadline.clone();
         let shutdown = async move {
             shutdown.await;
+            crate::supervisor::stopping();
             let _ = stop_at.set(tokio::time::Instant::now() + timeout);
             let _ = stopping.send(true);
             state.realtime.close_all();
         };
         // Requests get most of the time; the workers' flush (normally milliseconds) the rest.
         let grace = timeout.mul_f64(0.75);
+        crate::supervisor::ready(self.addr);
         crate::server::serve(self.listener, routes, limits, shutdown, grace)
             .await
             .context("HTTP server")?;

@@ -20,6 +20,7 @@ pub mod search;
 pub mod server;
 pub mod service;
 pub mod storage;
+pub mod supervisor;
 pub mod telemetry;
 pub mod web;
 pub mod workers;

@@ -6,6 +6,8 @@ mod admin_users;
 mod backup;
 mod check_config;
 mod doctor;
+mod healthcheck;
+mod manpage;
 mod migrate;
 mod openapi;
 mod output;
@@ -67,10 +69,15 @@ pub enum Command {
     /// Check the installation: data dir and key permissions, disk space, every backend, the
     /// database clock. Exits 1 when a check fails.
     Doctor,
+    /// Ask the running server's /health at server.bind: exit 0 when it answers 200 OK, 1
+    /// otherwise (a container's HEALTHCHECK, where no curl is installed).
+    Healthcheck,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
     /// Load and validate the configuration, then print it with secrets redacted.
     CheckConfig,
+    /// Print this manual as a man page (roff) to stdout: `colink manpage > colink.1`.
+    Manpage,
 }
 
 impl Cli {
@@ -81,6 +88,10 @@ impl Cli {
 
 /// Run the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Some(Command::Manpage)) {
+        // Needs no configuration: packagers run it at build time.
+        return manpage::run();
+    }
     let config = cli.load_config()?;
     // Misspelt COLINK_* variables: told once, in the log for `serve`, on stderr otherwise.
     let warnings = crate::config::env_warnings(std::env::vars());
@@ -100,7 +111,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { file } => backup::restore(&config, &file).await,
         Command::Status => status::run(&config).await,
         Command::Doctor => doctor::run(&config).await,
+        Command::Healthcheck => healthcheck::run(&config).await,
         Command::Openapi => openapi::run(config).await,
         Command::CheckConfig => check_config::run(&config),
+        Command::Manpage => manpage::run(),
     }
 }

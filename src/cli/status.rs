@@ -93,13 +93,19 @@ fn search_state(config: &Config) -> String {
     }
 }
 
-/// The running server's readiness, asked at `server.bind` (an unspecified address is asked
-/// on the loopback interface).
-pub(super) async fn server_state(config: &Config) -> String {
+/// Where this host reaches the server configured at `server.bind`: an unspecified address
+/// (`0.0.0.0:8080`) is asked on the loopback interface.
+pub(super) fn local_address(config: &Config) -> std::net::SocketAddr {
     let mut addr = config.server.bind;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    addr
+}
+
+/// The running server's readiness, asked at `server.bind`.
+pub(super) async fn server_state(config: &Config) -> String {
+    let addr = local_address(config);
     let url = format!("http://{addr}/ready");
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(3))

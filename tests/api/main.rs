@@ -69,6 +69,7 @@ mod setup;
 mod shutdown;
 mod statements;
 mod stats;
+mod supervisor;
 mod threads;
 mod totp;
 mod tracing_otlp;

@@ -1,4 +1,4 @@
-//! `colink status` and `colink doctor`, run beside a running server.
+//! `colink status`, `doctor` and `healthcheck`, run beside a running server, and the man page.
 
 use std::process::Output;
 
@@ -79,6 +79,73 @@ async fn status_and_doctor_describe_the_installation_beside_a_running_server() {
         let doctor = text(&beside(&["doctor"], &env).await.stdout);
         assert!(doctor.contains("warn  data dir"), "{doctor}");
         assert!(doctor.contains("chmod 700"), "{doctor}");
+    }
+}
+
+/// `colink healthcheck` (the container's HEALTHCHECK): exit 0 while the server at
+/// `server.bind` answers `/health`, 1 with the address when nothing does. An unspecified
+/// bind address (`0.0.0.0`, as in the container) is asked on the loopback interface.
+#[tokio::test]
+async fn healthcheck_exits_0_only_while_the_server_answers() {
+    let app = spawn_app().await;
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let dir = app.config.data_dir.to_str().unwrap().to_string();
+    let unspecified = format!("0.0.0.0:{port}");
+    let out = beside(
+        &["healthcheck"],
+        &[
+            ("COLINK_DATA_DIR", &dir),
+            ("COLINK_SERVER__BIND", &unspecified),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("http://127.0.0.1:{port}/health: OK")),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Nothing listens on a port just released.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let out = beside(
+        &["healthcheck"],
+        &[("COLINK_DATA_DIR", &dir), ("COLINK_SERVER__BIND", &free)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!("no answer from http://{free}/health")),
+        "{said}"
+    );
+}
+
+/// `colink manpage`: a man page of the command line, every subcommand in it, written without
+/// a configuration (packagers run it at build time).
+#[test]
+fn manpage_is_roff_naming_every_subcommand() {
+    let out = colink(
+        &["manpage"],
+        &[("COLINK_CONFIG", "/nonexistent/config.toml")],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(page.contains(".TH colink 1"), "{page}");
+    for subcommand in [
+        "serve",
+        "migrate",
+        "backup",
+        "restore",
+        "doctor",
+        "healthcheck",
+    ] {
+        assert!(page.contains(subcommand), "{subcommand} missing:\n{page}");
     }
 }
 
