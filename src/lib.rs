@@ -15,6 +15,7 @@ pub mod email;
 pub mod error;
 pub mod identity;
 pub mod kv;
+pub mod memory;
 pub mod realtime;
 pub mod search;
 pub mod server;

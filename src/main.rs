@@ -50,19 +50,12 @@ fn purge_freed_memory_periodically() {
         .spawn(|| {
             loop {
                 std::thread::sleep(std::time::Duration::from_secs(1));
-                collect_freed_memory();
+                colink::memory::collect_expired();
             }
         });
     if let Err(e) = spawned {
         eprintln!("warning: not purging freed memory periodically: {e}");
     }
-}
-
-#[allow(unsafe_code, reason = "mi_collect")]
-fn collect_freed_memory() {
-    // SAFETY: mi_collect takes no pointers; it frees this thread's empty pages and purges the
-    // arena ranges whose purge delay has passed.
-    unsafe { libmimalloc_sys::mi_collect(false) }
 }
 
 /// Tune mimalloc for a server that should stay small when idle (SPEC: idle RSS < 60 MiB):

@@ -19,7 +19,8 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Hashing is CPU-bound and takes 19 MiB: run at most one per core at a time (a process-wide
-/// limit, like the cores themselves); further requests wait their turn.
+/// limit, like the cores themselves); further requests wait their turn. Each hash gives its
+/// 19 MiB back to the OS as soon as it is done (`memory::release_now`).
 fn hashing_slots() -> &'static tokio::sync::Semaphore {
     static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     SLOTS.get_or_init(|| {
@@ -34,10 +35,12 @@ pub async fn hash(password: &str) -> anyhow::Result<String> {
     let password = password.to_owned();
     let _slot = hashing_slots().acquire().await?;
     tokio::task::spawn_blocking(move || {
-        Argon2::default()
+        let hashed = Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+            .map_err(|e| anyhow::anyhow!("hashing password: {e}"));
+        crate::memory::release_now();
+        hashed
     })
     .await?
 }
@@ -56,9 +59,11 @@ pub async fn verify(password: &str, stored: Option<&str>) -> bool {
         let Ok(parsed) = PasswordHash::new(stored) else {
             return false;
         };
-        Argon2::default()
+        let matched = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
+            .is_ok();
+        crate::memory::release_now();
+        matched
     })
     .await
     .unwrap_or(false);
