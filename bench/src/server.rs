@@ -491,6 +491,27 @@ pub fn sample(pid: u32) -> Result<ProcSample> {
     })
 }
 
+/// Wait until process `pid` has used no CPU for `quiet` (the clock-tick resolution: 10 ms per
+/// tick), at most `limit`; false when it never went quiet. A spawned server spends its first
+/// second or two compressing the web app and hashing the owner's password: a measurement of
+/// something else (one upload's memory) waits for that to end instead of adding it in.
+pub async fn wait_quiet(pid: u32, quiet: Duration, limit: Duration) -> Result<bool> {
+    let deadline = Instant::now() + limit;
+    let mut last = sample(pid)?;
+    let mut since = last.at;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = sample(pid)?;
+        if now.cpu_ticks != last.cpu_ticks {
+            since = now.at;
+        } else if now.at.duration_since(since) >= quiet {
+            return Ok(true);
+        }
+        last = now;
+    }
+    Ok(false)
+}
+
 /// CPU use between two samples, in percent of one core (200 = two cores busy).
 pub fn cpu_percent(before: &ProcSample, after: &ProcSample) -> f64 {
     let secs = after.at.duration_since(before.at).as_secs_f64();
