@@ -65,6 +65,7 @@ module "data" {
   vpc_id              = module.vpc.vpc_id
   subnet_ids          = module.vpc.private_subnets
   client_cidr         = module.vpc.vpc_cidr_block
+  web_origin          = "https://${var.domain}"
   db_instance_class   = var.db_instance_class
   cache_node_type     = var.cache_node_type
   kafka_instance_type = var.kafka_instance_type

@@ -158,12 +158,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "files" {
   }
 }
 
-# Browsers upload to and download from presigned URLs directly.
+# Browsers upload to and download from presigned URLs directly, from the web app's origin.
 resource "aws_s3_bucket_cors_configuration" "files" {
   bucket = aws_s3_bucket.files.id
   cors_rule {
     allowed_methods = ["GET", "PUT"]
-    allowed_origins = ["*"]
+    allowed_origins = [var.web_origin]
     allowed_headers = ["*"]
     expose_headers  = ["ETag"]
     max_age_seconds = 3600

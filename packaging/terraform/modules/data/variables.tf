@@ -10,6 +10,11 @@ variable "subnet_ids" {
   type = list(string)
 }
 
+variable "web_origin" {
+  description = "The web app's origin (https://chat.example.com), allowed to PUT and GET files"
+  type        = string
+}
+
 variable "client_cidr" {
   description = "Who may connect to the databases: the VPC (the EKS nodes)"
   type        = string
