@@ -74,11 +74,18 @@ spec:
         - name: http
           containerPort: 8080
           protocol: TCP
+        - name: metrics
+          containerPort: 9464
+          protocol: TCP
       env:
         - name: COLINK_DATA_DIR
           value: /var/lib/colink
         - name: COLINK_SERVER__BIND
           value: "0.0.0.0:8080"
+        # /metrics on a port of its own: the Service names it for Prometheus, the Ingress never
+        # routes to it, and the public port answers 404 there.
+        - name: COLINK_TELEMETRY__METRICS_BIND
+          value: "0.0.0.0:9464"
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
