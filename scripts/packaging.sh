@@ -34,10 +34,12 @@ cargo_rpm_version=0.21.1
 venv=$tools/pkgcheck-1
 cargo_tools=$tools/cargo
 export PATH="$cargo_tools/bin:$PATH"
-if ! command -v lintian >/dev/null || ! command -v rpmlint >/dev/null || ! command -v rpm >/dev/null; then
-  log "installing rpm, rpmlint and lintian from apt"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm rpmlint lintian >/dev/null 2>&1 ||
-    { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm rpmlint lintian >/dev/null; }
+# systemd for systemd-analyze (a container has none); rpm, rpmlint and lintian for the packages.
+if ! command -v lintian >/dev/null || ! command -v rpmlint >/dev/null || ! command -v rpm >/dev/null ||
+  ! command -v systemd-analyze >/dev/null; then
+  log "installing rpm, rpmlint, lintian and systemd from apt"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm rpmlint lintian systemd >/dev/null 2>&1 ||
+    { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm rpmlint lintian systemd >/dev/null; }
 fi
 if [ "$(cargo deb --version 2>/dev/null | awk '{print $2}')" != "$cargo_deb_version" ]; then
   log "installing cargo-deb $cargo_deb_version into $cargo_tools"
