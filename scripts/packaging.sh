@@ -24,7 +24,8 @@ if [ "${1:-}" = "--dist" ]; then
 fi
 
 tools=${COLINK_TOOLS:-/var/tmp/colink-tools}
-export CARGO_TARGET_DIR=${COLINK_RELEASE_TARGET_DIR:-${CARGO_TARGET_DIR:-/var/tmp/colink-target-release}}
+# The release build scripts/contract.sh and e2e.sh use (CI's CARGO_TARGET_DIR is the debug one).
+export CARGO_TARGET_DIR=${COLINK_RELEASE_TARGET_DIR:-/var/tmp/colink-target-release}
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 
