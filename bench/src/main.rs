@@ -14,6 +14,7 @@ mod api;
 mod bootstrap;
 mod fanout;
 mod mix;
+mod process;
 mod report;
 mod send;
 mod server;

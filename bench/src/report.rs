@@ -7,7 +7,7 @@ use std::{
 
 use serde::Serialize;
 
-use crate::server::{self, ProcSample};
+use crate::process::{self, ProcSample};
 
 #[derive(Serialize)]
 pub struct Report {
@@ -99,7 +99,7 @@ impl ProcSummary {
             rss_before_mib: mib(before.rss_kib),
             rss_peak_mib: mib(peak_kib),
             rss_after_mib: mib(after.rss_kib),
-            cpu_percent: server::cpu_percent(before, after),
+            cpu_percent: process::cpu_percent(before, after),
         }
     }
 }

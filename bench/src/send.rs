@@ -19,8 +19,9 @@ use tokio::task::JoinSet;
 use crate::{
     api::{self, Client},
     bootstrap::{self, BenchUser, Fixture},
+    process::{self, PhaseReadings, PhaseUsage},
     report::{self, Latency, PhaseSummary, Report, Verification},
-    server::{self, PhaseReadings, PhaseUsage, Server, TargetArgs},
+    server::{Server, TargetArgs},
 };
 
 /// SPEC §9 target for this scenario.
@@ -216,8 +217,8 @@ fn verdict(aborted: Option<&str>, measured: &PhaseSummary) -> Option<String> {
 }
 
 /// Best effort: a failed reading only costs the RSS/CPU figures.
-fn sample_server(pid: u32) -> Option<server::ProcSample> {
-    server::sample(pid)
+fn sample_server(pid: u32) -> Option<process::ProcSample> {
+    process::sample(pid)
         .map_err(|e| eprintln!("warning: server process {pid}: {e:#}"))
         .ok()
 }

@@ -24,8 +24,9 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     api, bootstrap,
+    process::RssWatcher,
     report::{self, Latency},
-    server::{RssWatcher, Server, TargetArgs},
+    server::{Server, TargetArgs},
 };
 
 #[derive(Args, Debug)]
@@ -180,13 +181,13 @@ async fn resumable(args: &UploadArgs, client: &Client, pid: Option<u32>) -> Resu
         .context("starting the resumable upload")?;
     let id = started.upload_id;
     if let Some(pid) = pid
-        && !crate::server::wait_quiet(pid, Duration::from_millis(300), Duration::from_secs(15))
+        && !crate::process::wait_quiet(pid, Duration::from_millis(300), Duration::from_secs(15))
             .await?
     {
         eprintln!("the server never went quiet before the upload: its figures include other work");
     }
     let before = pid
-        .and_then(|p| crate::server::sample(p).ok())
+        .and_then(|p| crate::process::sample(p).ok())
         .map(|s| s.rss_kib as f64 / 1024.0);
     let rss = pid.map(RssWatcher::start);
     eprintln!(

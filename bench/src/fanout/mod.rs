@@ -24,8 +24,9 @@ use serde_json::json;
 use crate::{
     api,
     bootstrap::{self, Owner},
+    process::{self, PhaseReadings},
     report::{self, ProcSummary},
-    server::{self, PhaseReadings, Server, TargetArgs},
+    server::{Server, TargetArgs},
 };
 
 /// SPEC §9 targets for this scenario.
@@ -204,9 +205,9 @@ async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Out
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss_connected_mib = server
                 .pid
-                .and_then(|pid| server::sample(pid).ok())
+                .and_then(|pid| process::sample(pid).ok())
                 .map(|s| s.rss_kib as f64 / 1024.0);
-            let readings = PhaseReadings::start(server.pid, |pid| server::sample(pid).ok());
+            let readings = PhaseReadings::start(server.pid, |pid| process::sample(pid).ok());
 
             eprintln!(
                 "sending {total} messages at {}/s for {} s…",

@@ -13,9 +13,9 @@ use serde_json::json;
 
 use super::{accounts::Accounts, dataset::Manifest};
 use crate::{
-    api,
+    api, process,
     report::{self, ServerInfo},
-    server::{self, Server, TargetArgs},
+    server::{Server, TargetArgs},
 };
 
 #[derive(Args, Debug)]
@@ -122,10 +122,10 @@ async fn measure(args: &ReadsArgs, server: &Server, manifest: Manifest) -> Resul
     for route in &routes {
         let url = format!("{}{route}", server.base_url);
         check_ok(&url, &token).await?;
-        let before = server.pid.map(server::sample).transpose()?;
+        let before = server.pid.map(process::sample).transpose()?;
         let out = wrk(args, &url, &token).await?;
-        let after = server.pid.map(server::sample).transpose()?;
-        let cpu = before.zip(after).map(|(b, a)| server::cpu_percent(&b, &a));
+        let after = server.pid.map(process::sample).transpose()?;
+        let cpu = before.zip(after).map(|(b, a)| process::cpu_percent(&b, &a));
         let mut row =
             parse_wrk(&out).with_context(|| format!("wrk's output for {route}:\n{out}"))?;
         row.route = format!("GET {}", route.trim_start_matches("/api/v1"));

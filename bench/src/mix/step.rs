@@ -23,7 +23,8 @@ use super::{
 };
 use crate::{
     bootstrap,
-    server::{self, PhaseReadings, PhaseUsage, Server},
+    process::{self, PhaseReadings, PhaseUsage},
+    server::Server,
 };
 
 const CONNECT_CONCURRENCY: usize = 32;
@@ -127,7 +128,7 @@ pub async fn run(setup: &Setup, server: &Server, users: usize, secs: f64) -> Res
         ));
     }
     eprintln!("connected in {connect_s:.1} s; running the mix for {secs} s…");
-    let readings = PhaseReadings::start(server.pid, |pid| server::sample(pid).ok());
+    let readings = PhaseReadings::start(server.pid, |pid| process::sample(pid).ok());
     let (tally, elapsed) = run_users(setup, users, secs).await?;
     let usage = readings.finish().await;
     let _ = stop.send(true);
