@@ -2,8 +2,9 @@
 # Run the test suite.
 #   scripts/test.sh              SQLite (the embedded default)
 #   scripts/test.sh --postgres   the same suite against PostgreSQL (started if needed)
+# With COLINK_TEST_KV=redis the servers under test keep their kv state in Redis.
 # Extra arguments go to `cargo test` (e.g. a test-name filter).
-# The suite includes a real SMTP server (aiosmtpd), clamd and an S3 server (s3s-fs), installed
+# The suite includes a real SMTP server (aiosmtpd), clamd, Redis and an S3 server (s3s-fs), installed
 # here when missing (s3s-fs is built once into ~/.cache/colink/tools, about 5 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ export COLINK_REQUIRE_CLAMD=1
 # And an S3 server that checks signatures (s3s-fs, built once into ~/.cache/colink/tools).
 scripts/backends/s3s-fs.sh >/dev/null
 export COLINK_REQUIRE_S3=1
+# Redis, for the kv contract tests (both backends) and COLINK_TEST_KV=redis.
+COLINK_TEST_REDIS_URL=$(scripts/backends/redis.sh)
+export COLINK_TEST_REDIS_URL
 
 if [ "$database" = postgres ]; then
   url=$(scripts/backends/postgres.sh)

@@ -7,8 +7,8 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    bus::{EventBus, MemoryBus, relay},
-    config::{Config, KvBackend},
+    bus::{EventBus, MemoryBus, RedisBus, relay},
+    config::{BusBackend, Config, KvBackend, Secret},
     db::{self, WriteGate, WriteGuard},
     email::Mailer,
     identity::{
@@ -16,7 +16,7 @@ use crate::{
         keys::Keys,
         token_state::{SessionCache, TokenStateCache},
     },
-    kv::{Kv, RedbKv},
+    kv::{Kv, RedbKv, RedisKv},
     realtime::{AudienceJobs, AudienceWorker, HubWorker},
     service::{
         marker_writer::{self, MarkerTask, MarkerWriter},
@@ -29,6 +29,8 @@ use crate::{
 /// Everything a request handler or worker needs; shared behind an `Arc`.
 pub struct AppState {
     pub config: Config,
+    /// This node's name (`cluster.node_id`, or generated at start): leases, logs, `/ready`.
+    pub node_id: String,
     pub db: DatabaseConnection,
     pub kv: Arc<dyn Kv>,
     pub keys: Keys,
@@ -132,7 +134,7 @@ impl AppState {
         let db = db::connect(&config).await?;
         db::migrate_up(&db).await?;
         let write_gate = WriteGate::for_connection(&db);
-        let (kv, redb) = open_kv(&config, &kv_choice)?;
+        let (kv, redb) = open_kv(&config, &kv_choice).await?;
         let keys = Keys::load(
             config.auth.secret_key.as_ref().map(|s| s.expose()),
             &config.data_dir,
@@ -145,7 +147,7 @@ impl AppState {
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let settings = crate::service::settings::LiveConfig::load(config.clone(), &db).await?;
         let moderation_rules = crate::service::moderation_rules::RuleBook::load(&db).await?;
-        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.bus.buffer));
+        let bus = open_bus(&config, &kv_choice).await?;
         let metrics = Arc::new(crate::telemetry::Metrics::new()?);
         let (outbox, outbox_feed) = relay::feed();
         let (realtime, audience_jobs) =
@@ -162,6 +164,7 @@ impl AppState {
             marker_writer::channel(marker_db, write_gate.clone(), outbox.clone());
         Ok((
             Self {
+                node_id: config.node_id(),
                 config,
                 db,
                 kv,
@@ -202,7 +205,10 @@ impl AppState {
 }
 
 /// The kv store, and the embedded store again when it is one (its purge runs as a worker).
-fn open_kv(config: &Config, kv_choice: &KvChoice) -> anyhow::Result<(Arc<dyn Kv>, Option<RedbKv>)> {
+async fn open_kv(
+    config: &Config,
+    kv_choice: &KvChoice,
+) -> anyhow::Result<(Arc<dyn Kv>, Option<RedbKv>)> {
     Ok(match (kv_choice, config.kv.backend) {
         (KvChoice::InMemory, _) => (Arc::new(RedbKv::in_memory()?), None),
         (KvChoice::Configured, KvBackend::Embedded) => {
@@ -213,6 +219,31 @@ fn open_kv(config: &Config, kv_choice: &KvChoice) -> anyhow::Result<(Arc<dyn Kv>
                 .unwrap_or_else(|| config.data_dir.join("kv.redb"));
             let store = RedbKv::open(&path)?;
             (Arc::new(store.clone()), Some(store))
+        }
+        (KvChoice::Configured, KvBackend::Redis) => {
+            let url = config.kv.url.as_ref().map(Secret::expose).unwrap_or_default();
+            let store = RedisKv::open(url, &config.kv.prefix)
+                .await
+                .with_context(|| format!("connecting to kv.url = {}", config.kv.url_shown()))?;
+            (Arc::new(store), None)
+        }
+    })
+}
+
+/// The event bus: in-process, or Redis pub/sub shared by the nodes (CLI commands, which
+/// publish nothing and relay nothing, keep to an in-process one).
+async fn open_bus(config: &Config, kv_choice: &KvChoice) -> anyhow::Result<Arc<dyn EventBus>> {
+    Ok(match (kv_choice, config.bus.backend) {
+        (KvChoice::InMemory, _) | (_, BusBackend::Memory) => {
+            Arc::new(MemoryBus::new(config.bus.buffer))
+        }
+        (KvChoice::Configured, BusBackend::Redis) => {
+            let url = config.bus.redis_url(&config.kv).map(Secret::expose);
+            Arc::new(
+                RedisBus::open(url.unwrap_or_default(), &config.bus.topic_prefix)
+                    .await
+                    .context("connecting to the Redis bus (bus.url or kv.url)")?,
+            )
         }
     })
 }
@@ -401,13 +432,31 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
     }
     workers.push(Box::new(ends.message_writer));
     workers.push(Box::new(ends.marker_writer));
+    // With an in-process bus this node is the only relay; with a shared one, the nodes take
+    // turns under a lease (its keeper stops after the relay, so the relay's last pass leads).
+    let (relay_lease, leadership) = match state.config.bus.backend {
+        BusBackend::Memory => (None, crate::cluster::Leadership::sole()),
+        _ => {
+            let (keeper, leadership) = crate::cluster::lease(
+                state.kv.clone(),
+                "outbox-relay",
+                state.node_id.clone(),
+                state.config.cluster.lease_ttl.0,
+            );
+            (Some(keeper), leadership)
+        }
+    };
     workers.push(Box::new(relay::Relay {
         db: state.db.clone(),
         bus: state.bus.clone(),
         feed: ends.outbox_feed,
         gate: state.write_gate.clone(),
         metrics: state.metrics.clone(),
+        leadership,
     }));
+    if let Some(keeper) = relay_lease {
+        workers.push(Box::new(keeper));
+    }
     workers.push(Box::new(HubWorker(state.clone())));
     workers.push(Box::new(crate::service::files::processing::FileWorker(
         state.clone(),

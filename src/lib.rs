@@ -8,6 +8,7 @@ pub mod app;
 pub mod backup;
 pub mod bus;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -2,7 +2,7 @@
 //! transaction that makes the change, and the relay (`relay.rs`) publishes committed events here,
 //! in order. Delivery is at-least-once; consumers dedupe by event id ([`Dedup`]).
 //!
-//! Backends: in-process (`memory.rs`) now; Redis pub/sub and Kafka fit the same trait: publishing
+//! Backends: in-process (`memory.rs`), Redis pub/sub (`redis.rs`); Kafka fits the same trait: publishing
 //! and subscribing are asynchronous and can fail (a broker is a network peer), the partition key
 //! is the event's `channel_id` (so per-channel order is kept), and a subscriber that fell behind is
 //! told so ([`RecvError::Lagged`]) and resyncs from the database. A failed publish is retried by
@@ -10,6 +10,7 @@
 
 mod dedup;
 mod memory;
+mod redis;
 pub mod relay;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 
 pub use dedup::Dedup;
 pub use memory::MemoryBus;
+pub use redis::RedisBus;
 
 use crate::domain::events::Event;
 

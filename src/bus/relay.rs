@@ -140,6 +140,9 @@ pub struct Relay {
     pub feed: FeedReceiver,
     pub gate: crate::db::WriteGate,
     pub metrics: Arc<crate::telemetry::Metrics>,
+    /// Whether this node relays: always with an in-process bus; with a shared bus, while it
+    /// holds the relay lease (`cluster.rs`).
+    pub leadership: crate::cluster::Leadership,
 }
 
 /// What the relay knows beyond the table.
@@ -197,15 +200,39 @@ impl Relay {
         result
     }
 
+    /// While another node relays: drop hand-overs (that node reads the rows from the table)
+    /// until this node leads (`true`) or shuts down (`false`).
+    async fn follow(&mut self, shutdown: &mut Shutdown) -> bool {
+        loop {
+            if self.leadership.is_leader() {
+                return true;
+            }
+            tokio::select! {
+                () = self.leadership.changed() => {}
+                Some(_) = self.feed.handovers.recv() => {}
+                () = self.feed.wakeup.notified() => {}
+                _ = shutdown.changed() => return false,
+            }
+        }
+    }
+
     /// Publish until shutdown; then publish and record what was committed before it.
     async fn work(mut self, mut shutdown: Shutdown) {
-        let mut progress = Progress {
+        let fresh = || Progress {
             stale: true,
             ..Progress::default()
         };
+        let mut progress = fresh();
         let mut last_mark = Instant::now();
         let mut backoff = Duration::ZERO;
         loop {
+            if !self.leadership.is_leader() {
+                // A new leader starts from the table: every row not recorded as published.
+                if !self.follow(&mut shutdown).await {
+                    return;
+                }
+                progress = fresh();
+            }
             while let Ok(committed) = self.feed.handovers.try_recv() {
                 progress.handed.extend(committed);
             }
@@ -233,6 +260,7 @@ impl Relay {
                 }
             }
             tokio::select! {
+                () = self.leadership.changed() => {}
                 _ = self.feed.wakeup.notified() => progress.stale = true,
                 Some(committed) = self.feed.handovers.recv() => progress.handed.extend(committed),
                 _ = tokio::time::sleep(wait) => progress.stale = true,
@@ -514,6 +542,7 @@ mod tests {
     ) -> (OutboxFeed, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
         let (feed, receiver) = feed();
         let relay = Relay {
+            leadership: crate::cluster::Leadership::sole(),
             db: db.clone(),
             bus,
             feed: receiver,

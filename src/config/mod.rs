@@ -15,6 +15,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 mod audit;
+mod backends;
 mod limits;
 mod net;
 mod realtime;
@@ -26,6 +27,7 @@ mod storage;
 mod values;
 mod writes;
 pub use audit::AuditConfig;
+pub use backends::{BusBackend, BusConfig, ClusterConfig, KvBackend, KvConfig};
 pub use limits::{LimitsConfig, RateLimit};
 pub use net::IpRange;
 pub use realtime::RealtimeConfig;
@@ -54,6 +56,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub search: SearchConfig,
     pub audit: AuditConfig,
+    pub cluster: ClusterConfig,
 }
 
 impl Default for Config {
@@ -72,6 +75,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             search: SearchConfig::default(),
             audit: AuditConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -89,57 +93,6 @@ impl Default for DatabaseConfig {
         Self {
             url: None,
             max_connections: 16,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-/// Only backends this build has: the others (Redis, Kafka) arrive with their issue, and a
-/// configuration naming them is refused with the list of those that exist.
-pub enum KvBackend {
-    Embedded,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct KvConfig {
-    pub backend: KvBackend,
-    /// Embedded: file path (default `<data_dir>/kv.redb`).
-    pub path: Option<PathBuf>,
-}
-
-impl Default for KvConfig {
-    fn default() -> Self {
-        Self {
-            backend: KvBackend::Embedded,
-            path: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BusBackend {
-    Memory,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BusConfig {
-    pub backend: BusBackend,
-    /// In-process bus: events buffered per subscriber before a slow one starts losing them.
-    pub buffer: usize,
-    /// How long published outbox rows are kept before they are pruned.
-    pub outbox_retention: HumanDuration,
-}
-
-impl Default for BusConfig {
-    fn default() -> Self {
-        Self {
-            backend: BusBackend::Memory,
-            buffer: 8192,
-            outbox_retention: HumanDuration(Duration::from_secs(24 * 3600)),
         }
     }
 }
@@ -290,10 +243,9 @@ impl Config {
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
         }
-        if !(16..=1_048_576).contains(&self.bus.buffer) {
-            return invalid("bus.buffer", "must be between 16 and 1048576");
-        }
-        Ok(())
+        self.kv.validate()?;
+        self.bus.validate(&self.kv)?;
+        self.validate_cluster()
     }
 
     /// `[server]`.

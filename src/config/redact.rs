@@ -25,6 +25,7 @@ impl Config {
         for path in [
             &["database", "url"][..],
             &["kv", "url"],
+            &["bus", "url"],
             &["auth", "secret_key"],
             &["email", "smtp_url"],
             &["storage", "s3", "access_key_id"],

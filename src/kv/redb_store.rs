@@ -218,6 +218,50 @@ impl Kv for RedbKv {
         .await
     }
 
+    async fn hold_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, KvError> {
+        let (key, holder) = (format!("lease:{key}"), holder.to_owned());
+        self.blocking(move |db| {
+            let now = now_ms();
+            let tx = db.begin_write()?;
+            let held = {
+                let mut table = tx.open_table(TABLE)?;
+                let other = table.get(key.as_str())?.is_some_and(|raw| {
+                    decode(raw.value(), now).is_some_and(|(_, h)| h != holder.as_bytes())
+                });
+                if !other {
+                    table.insert(
+                        key.as_str(),
+                        encode(holder.as_bytes(), expiry(Some(ttl), now)).as_slice(),
+                    )?;
+                }
+                !other
+            };
+            tx.commit()?;
+            Ok(held)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), KvError> {
+        let (key, holder) = (format!("lease:{key}"), holder.to_owned());
+        self.blocking(move |db| {
+            let now = now_ms();
+            let tx = db.begin_write()?;
+            {
+                let mut table = tx.open_table(TABLE)?;
+                let ours = table.get(key.as_str())?.is_some_and(|raw| {
+                    decode(raw.value(), now).is_some_and(|(_, h)| h == holder.as_bytes())
+                });
+                if ours {
+                    table.remove(key.as_str())?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), KvError> {
         self.blocking(|db| {
             let tx = db.begin_read()?;

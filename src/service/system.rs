@@ -93,6 +93,7 @@ pub async fn probe_required(state: &AppState) -> Vec<Probe> {
     };
     let kv = match state.config.kv.backend {
         KvBackend::Embedded => "embedded",
+        KvBackend::Redis => "redis",
     };
     let (db, kv, files) = tokio::join!(
         timed("database", database, state.db.ping()),
@@ -113,6 +114,12 @@ pub async fn probe_all(state: &AppState) -> Vec<Probe> {
             }
             Err(e) => tracing::warn!(error = %e, "reading the database's version failed"),
         }
+    }
+    if let Some(kv) = probes.iter_mut().find(|p| p.name == "kv" && !p.failed())
+        && let Ok(Some((version, uptime))) = state.kv.server().await
+    {
+        kv.version = Some(version);
+        kv.uptime = Some(uptime);
     }
     let search = match (state.config.search.enabled, state.config.search.backend) {
         (false, _) => "off",
@@ -138,6 +145,7 @@ pub async fn probe_all(state: &AppState) -> Vec<Probe> {
         name: "bus",
         kind: match state.config.bus.backend {
             BusBackend::Memory => "memory",
+            BusBackend::Redis => "redis",
         },
         result: None,
         latency: Duration::ZERO,

@@ -92,6 +92,22 @@ pub fn postgres_search() -> bool {
         && std::env::var("COLINK_TEST_DATABASE_URL").is_ok()
 }
 
+/// True when the suite runs with `kv.backend = "redis"` (`COLINK_TEST_KV=redis`): `.ci/run`
+/// runs the PostgreSQL suite that way, the shape of a clustered deployment.
+pub fn redis_kv() -> bool {
+    std::env::var("COLINK_TEST_KV").is_ok_and(|s| s == "redis")
+}
+
+/// Point `config` at the test Redis (`COLINK_TEST_REDIS_URL`, default 127.0.0.1:6379) under a
+/// key prefix of its own, so parallel tests never see each other's keys.
+pub fn use_redis_kv(config: &mut Config) {
+    let url =
+        std::env::var("COLINK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    config.kv.backend = colink::config::KvBackend::Redis;
+    config.kv.url = Some(Secret::new(url));
+    config.kv.prefix = format!("colink-test-{}:", uuid::Uuid::now_v7().simple());
+}
+
 /// A fresh PostgreSQL database for one test, when the suite runs against PostgreSQL.
 pub async fn fresh_database() -> Option<String> {
     let admin_url = std::env::var("COLINK_TEST_DATABASE_URL").ok()?;
@@ -163,6 +179,9 @@ pub async fn spawn_with(customise: impl FnOnce(&mut Config)) -> TestApp {
         if postgres_search() {
             config.search.backend = colink::config::SearchBackend::Postgres;
         }
+    }
+    if redis_kv() {
+        use_redis_kv(&mut config);
     }
     customise(&mut config);
     start(config, dir).await

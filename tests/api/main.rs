@@ -44,6 +44,7 @@ mod messages;
 mod metrics;
 mod moderation;
 mod moderation_rules;
+mod nodes;
 mod operator_cli;
 mod pagination;
 mod password;
