@@ -31,6 +31,9 @@ pub struct AppState {
     pub config: Config,
     /// This node's name (`cluster.node_id`, or generated at start): leases, logs, `/ready`.
     pub node_id: String,
+    /// Whether this node does the leader-only work (the outbox relay, clean-ups): always with
+    /// an in-process bus, while it holds the lease with a shared one (see `cluster`).
+    pub leadership: crate::cluster::Leadership,
     pub db: DatabaseConnection,
     pub kv: Arc<dyn Kv>,
     pub keys: Keys,
@@ -84,6 +87,8 @@ struct WorkerEnds {
     redb: Option<RedbKv>,
     /// What keeps the search index current; `None`: search is off.
     search_upkeep: Option<crate::search::Upkeep>,
+    /// Takes and renews the leader lease, with a shared bus.
+    lease_keeper: Option<crate::cluster::LeaseKeeper>,
 }
 
 /// Where ephemeral state lives.
@@ -150,6 +155,8 @@ impl AppState {
         let bus = open_bus(&config, &kv_choice).await?;
         let metrics = Arc::new(crate::telemetry::Metrics::new()?);
         let (outbox, outbox_feed) = relay::feed();
+        let node_id = config.node_id();
+        let (lease_keeper, leadership) = leader_lease(&config, &kv_choice, &kv, &node_id);
         let (realtime, audience_jobs) =
             crate::realtime::Realtime::new(&config.realtime, metrics.fanout.clone());
         let writer_db = db::connect_writer(&config).await?;
@@ -164,7 +171,8 @@ impl AppState {
             marker_writer::channel(marker_db, write_gate.clone(), outbox.clone());
         Ok((
             Self {
-                node_id: config.node_id(),
+                node_id,
+                leadership,
                 config,
                 db,
                 kv,
@@ -199,6 +207,7 @@ impl AppState {
                 audience_jobs,
                 redb,
                 search_upkeep,
+                lease_keeper,
             },
         ))
     }
@@ -221,13 +230,45 @@ async fn open_kv(
             (Arc::new(store.clone()), Some(store))
         }
         (KvChoice::Configured, KvBackend::Redis) => {
-            let url = config.kv.url.as_ref().map(Secret::expose).unwrap_or_default();
+            let url = config
+                .kv
+                .url
+                .as_ref()
+                .map(Secret::expose)
+                .unwrap_or_default();
             let store = RedisKv::open(url, &config.kv.prefix)
                 .await
                 .with_context(|| format!("connecting to kv.url = {}", config.kv.url_shown()))?;
             (Arc::new(store), None)
         }
     })
+}
+
+/// With an in-process bus this node is the only one; with a shared bus, the nodes take turns
+/// at leader-only work under a lease in the (shared) kv store.
+fn leader_lease(
+    config: &Config,
+    kv_choice: &KvChoice,
+    kv: &Arc<dyn Kv>,
+    node_id: &str,
+) -> (
+    Option<crate::cluster::LeaseKeeper>,
+    crate::cluster::Leadership,
+) {
+    match (kv_choice, config.bus.backend) {
+        (KvChoice::InMemory, _) | (_, BusBackend::Memory) => {
+            (None, crate::cluster::Leadership::sole())
+        }
+        (KvChoice::Configured, _) => {
+            let (keeper, leadership) = crate::cluster::lease(
+                kv.clone(),
+                "leader",
+                node_id.to_owned(),
+                config.cluster.lease_ttl.0,
+            );
+            (Some(keeper), leadership)
+        }
+    }
 }
 
 /// The event bus: in-process, or Redis pub/sub shared by the nodes (CLI commands, which
@@ -432,29 +473,16 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
     }
     workers.push(Box::new(ends.message_writer));
     workers.push(Box::new(ends.marker_writer));
-    // With an in-process bus this node is the only relay; with a shared one, the nodes take
-    // turns under a lease (its keeper stops after the relay, so the relay's last pass leads).
-    let (relay_lease, leadership) = match state.config.bus.backend {
-        BusBackend::Memory => (None, crate::cluster::Leadership::sole()),
-        _ => {
-            let (keeper, leadership) = crate::cluster::lease(
-                state.kv.clone(),
-                "outbox-relay",
-                state.node_id.clone(),
-                state.config.cluster.lease_ttl.0,
-            );
-            (Some(keeper), leadership)
-        }
-    };
     workers.push(Box::new(relay::Relay {
         db: state.db.clone(),
         bus: state.bus.clone(),
         feed: ends.outbox_feed,
         gate: state.write_gate.clone(),
         metrics: state.metrics.clone(),
-        leadership,
+        leadership: state.leadership.clone(),
     }));
-    if let Some(keeper) = relay_lease {
+    // Stopped after the relay, so that the relay's last pass still leads.
+    if let Some(keeper) = ends.lease_keeper {
         workers.push(Box::new(keeper));
     }
     workers.push(Box::new(HubWorker(state.clone())));
@@ -552,6 +580,9 @@ fn upkeep_workers(state: &Arc<AppState>) -> Vec<Box<dyn Worker>> {
         move || {
             let state = audit_state.clone();
             async move {
+                if !state.leadership.is_leader() {
+                    return;
+                }
                 let retention = state.settings.get().audit.retention.0;
                 match crate::service::audit::purge(&state, retention).await {
                     Ok(0) => {}
@@ -577,13 +608,19 @@ fn upkeep_workers(state: &Arc<AppState>) -> Vec<Box<dyn Worker>> {
         )));
     }
     let (db, gate) = (state.db.clone(), state.write_gate.clone());
-    let retention = state.config.bus.outbox_retention.0;
+    let (retention, leadership) = (
+        state.config.bus.outbox_retention.0,
+        state.leadership.clone(),
+    );
     workers.push(Box::new(Periodic::new(
         "outbox-prune",
         Duration::from_secs(300),
         move || {
-            let (db, gate) = (db.clone(), gate.clone());
+            let (db, gate, leads) = (db.clone(), gate.clone(), leadership.is_leader());
             async move {
+                if !leads {
+                    return;
+                }
                 match relay::prune(&db, &gate, retention).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(rows = n, "pruned published outbox rows"),

@@ -14,9 +14,14 @@ fn redis_url() -> String {
 async fn redis_nodes() -> (RedisKv, RedisKv) {
     let prefix = format!("colink-test-{}:", uuid::Uuid::now_v7().simple());
     let open = || async {
-        RedisKv::open(&redis_url(), &prefix).await.unwrap_or_else(|e| {
-            panic!("no Redis at {} ({e}): run scripts/backends/redis.sh", redis_url())
-        })
+        RedisKv::open(&redis_url(), &prefix)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no Redis at {} ({e}): run scripts/backends/redis.sh",
+                    redis_url()
+                )
+            })
     };
     (open().await, open().await)
 }
@@ -36,7 +41,11 @@ async fn values_are_read_taken_once_and_expire() {
         assert_eq!(b.take("k").await.unwrap().as_deref(), Some(&b"1"[..]));
         assert_eq!(a.take("k").await.unwrap(), None, "take is single-use");
         a.set("gone", b"x", Some(Duration::ZERO)).await.unwrap();
-        assert_eq!(b.get("gone").await.unwrap(), None, "a zero TTL expires at once");
+        assert_eq!(
+            b.get("gone").await.unwrap(),
+            None,
+            "a zero TTL expires at once"
+        );
         a.set("kept", &[0, 255, 7], Some(Duration::from_secs(60)))
             .await
             .unwrap();
@@ -142,13 +151,26 @@ async fn a_lease_has_one_holder_until_released_or_expired() {
         let ttl = Duration::from_secs(60);
         assert!(a.hold_lease("relay", "node-a", ttl).await.unwrap());
         assert!(!b.hold_lease("relay", "node-b", ttl).await.unwrap());
-        assert!(a.hold_lease("relay", "node-a", ttl).await.unwrap(), "renewed");
+        assert!(
+            a.hold_lease("relay", "node-a", ttl).await.unwrap(),
+            "renewed"
+        );
         b.release_lease("relay", "node-b").await.unwrap();
-        assert!(!b.hold_lease("relay", "node-b", ttl).await.unwrap(), "not b's to release");
+        assert!(
+            !b.hold_lease("relay", "node-b", ttl).await.unwrap(),
+            "not b's to release"
+        );
         a.release_lease("relay", "node-a").await.unwrap();
-        assert!(b.hold_lease("relay", "node-b", ttl).await.unwrap(), "free after release");
+        assert!(
+            b.hold_lease("relay", "node-b", ttl).await.unwrap(),
+            "free after release"
+        );
         // An expired lease is free: node-b's lapses at once.
-        assert!(b.hold_lease("gc", "node-b", Duration::from_millis(1)).await.unwrap());
+        assert!(
+            b.hold_lease("gc", "node-b", Duration::from_millis(1))
+                .await
+                .unwrap()
+        );
         let mut taken = false;
         for _ in 0..200 {
             if a.hold_lease("gc", "node-a", ttl).await.unwrap() {

@@ -129,7 +129,6 @@ impl RedisKv {
     fn key(&self, key: &str) -> String {
         format!("{}kv:{key}", self.prefix)
     }
-
 }
 
 #[async_trait]
@@ -150,7 +149,10 @@ impl Kv for RedisKv {
         let uptime = field("uptime_in_seconds")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        Ok(Some((format!("Redis {version}"), Duration::from_secs(uptime))))
+        Ok(Some((
+            format!("Redis {version}"),
+            Duration::from_secs(uptime),
+        )))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {

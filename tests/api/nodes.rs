@@ -131,7 +131,9 @@ async fn rate_limits_are_shared_by_the_nodes() {
     let path = format!("/api/v1/channels/{channel}/messages");
     let body = || serde_json::json!({ "content": "hi" });
     for node in [&a, &b, &a] {
-        node.post(&path, Some(&alice.access), body()).await.expect(201);
+        node.post(&path, Some(&alice.access), body())
+            .await
+            .expect(201);
     }
     b.post(&path, Some(&alice.access), body())
         .await

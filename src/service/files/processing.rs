@@ -67,7 +67,10 @@ async fn pass(state: &AppState) -> AppResult<()> {
     loop {
         let scanned = scan_some(state).await?;
         let thumbed = thumbnail_some(state).await?;
-        collect_abandoned(state).await?;
+        // Leader-only: one node of a cluster collects.
+        if state.leadership.is_leader() {
+            collect_abandoned(state).await?;
+        }
         if scanned < BATCH as usize && thumbed < BATCH as usize {
             return Ok(());
         }
