@@ -19,8 +19,9 @@ pub async fn health() -> Json<serde_json::Value> {
 
 /// Readiness: each backend with its status and how long its probe took. 503 (`unavailable`) when
 /// a backend the server needs (database, kv, storage) fails; 200 with `degraded` when only an
-/// optional part is impaired (the search index being rebuilt: everything else works meanwhile);
-/// 200 with `ready` otherwise.
+/// optional part is impaired (the search index being rebuilt, a shared bus down: everything
+/// else works meanwhile, changes wait in the outbox); 200 with `ready` otherwise. `node` names
+/// the node that answered.
 #[handler]
 pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
     let probes = crate::service::system::probe_required(&state).await;
@@ -58,14 +59,23 @@ pub async fn ready(state: Data<&Arc<AppState>>) -> Response {
         ),
     };
     checks.insert("search".into(), search);
+    let bus = crate::service::system::probe_bus(&state).await;
+    let bus_impaired = bus.failed();
+    checks.insert(
+        "bus".into(),
+        match &bus.result {
+            Some(Err(e)) => json!({ "status": "error", "backend": bus.kind, "error": e }),
+            _ => json!({ "status": "ok", "backend": bus.kind }),
+        },
+    );
     let (status, code) = if unavailable {
         ("unavailable", StatusCode::SERVICE_UNAVAILABLE)
-    } else if search_impaired {
+    } else if search_impaired || bus_impaired {
         ("degraded", StatusCode::OK)
     } else {
         ("ready", StatusCode::OK)
     };
-    Json(json!({ "status": status, "checks": checks }))
+    Json(json!({ "status": status, "node": state.node_id, "checks": checks }))
         .with_status(code)
         .into_response()
 }

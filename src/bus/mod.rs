@@ -47,6 +47,10 @@ pub trait EventBus: Send + Sync {
     async fn publish(&self, event: Arc<Event>) -> Result<(), BusError>;
     /// A new subscription receiving every event published from now on.
     async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError>;
+    /// Check a bus that is a network peer answers (`/ready`); the in-process one always does.
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
 }
 
 #[async_trait]

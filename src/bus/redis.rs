@@ -58,6 +58,14 @@ impl EventBus for RedisBus {
             .map_err(unavailable)
     }
 
+    async fn ping(&self) -> Result<(), BusError> {
+        redis::cmd("PING")
+            .query_async::<String>(&mut self.publisher.clone())
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
     async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError> {
         Ok(Box::new(RedisSubscription {
             bus: RedisBus {

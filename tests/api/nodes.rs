@@ -156,3 +156,111 @@ async fn a_shared_bus_without_a_shared_kv_or_a_cluster_of_embedded_parts_is_refu
         "{refused}"
     );
 }
+
+/// A Redis server of the test's own, on a free port, that it can stop and start again.
+struct OwnRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    async fn start(port: u16) -> Self {
+        let mut child = tokio::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (scripts/backends/redis.sh installs it)");
+        let answers = crate::backends::until_ready(&mut child, || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(answers, "redis-server on port {port} did not start");
+        Self {
+            port,
+            child: Some(child),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("stop redis-server");
+        }
+    }
+}
+
+async fn ready(app: &TestApp) -> serde_json::Value {
+    app.client
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn while_the_bus_is_down_sends_are_accepted_and_the_outbox_drains_when_it_returns() {
+    let mut bus = OwnRedis::start(crate::backends::free_port()).await;
+    let bus_url = bus.url();
+    let app = spawn_with(|c| {
+        use_redis_kv(c);
+        c.bus.backend = BusBackend::Redis;
+        c.bus.url = Some(Secret::new(bus_url));
+        c.cluster.lease_ttl = colink::config::HumanDuration(Duration::from_secs(2));
+    })
+    .await;
+    let (_, alice, bob, channel) = team_in_channel(&app).await;
+    let mut ws = app.ws(&bob.access).await;
+    ws.subscribe(&channel).await;
+    app.send(&alice, &channel, "before").await;
+    assert_eq!(seqs_until(&mut ws, 1).await, vec![1]);
+    let body = ready(&app).await;
+    assert_eq!(body["checks"]["bus"]["backend"], "redis", "{body}");
+    assert_eq!(body["checks"]["kv"]["backend"], "redis", "{body}");
+    assert!(body["node"].is_string(), "{body}");
+
+    bus.stop().await;
+    for i in 0..3 {
+        app.send(&alice, &channel, &format!("while down {i}")).await;
+    }
+    let body = ready(&app).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["checks"]["bus"]["status"], "error", "{body}");
+    assert!(
+        app.state.outbox.pending(&app.state.db).await.unwrap() >= 3,
+        "the sends wait in the outbox"
+    );
+
+    let _bus = OwnRedis::start(bus.port).await;
+    // Subscribed again, the node tells its clients they may have missed events.
+    let end = tokio::time::timeout(Duration::from_secs(30), ws.closed())
+        .await
+        .expect("the socket is told to resync once the bus is back");
+    assert!(matches!(end, WsEnd::Code(4009)), "{end:?}");
+    let drained = async {
+        while app.state.outbox.pending(&app.state.db).await.unwrap() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), drained)
+        .await
+        .expect("the outbox drains once the bus is back");
+    // A client that reconnects resumes what it missed from the database, and live events
+    // reach it through the bus again.
+    let mut ws = app.ws(&bob.access).await;
+    ws.send(serde_json::json!({"type": "resume", "channel_id": channel, "after_seq": 1}))
+        .await;
+    assert_eq!(seqs_until(&mut ws, 3).await, vec![2, 3, 4]);
+    app.send(&alice, &channel, "after").await;
+    assert_eq!(seqs_until(&mut ws, 1).await, vec![5]);
+    assert_eq!(ready(&app).await["status"], "ready");
+}
