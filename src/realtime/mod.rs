@@ -9,10 +9,12 @@
 //! - `protocol.rs`: the frames and close codes; `limits.rs`: the frame-rate limit;
 //!   `metrics.rs`: counters; `ticket.rs`: tickets in the kv store; `queries.rs`: database reads.
 //!
-//! Two workers run here: the hub worker (bus → hub; on `Lagged` every connection is closed with
-//! 4009, to reconnect and resume), and the audience worker, which does the deliveries that need the database first —
-//! presence changes (to users sharing a channel) and mentions of users not subscribed to the
-//! channel (after checking they may read it) — and applies the presence timers.
+//! Two workers run here: the hub worker (bus → hub, and the node's caches kept current through
+//! `service::cache_sync`; on `Lagged` every connection is closed with 4009, to reconnect and
+//! resume, and the caches are dropped), and the audience worker, which does the deliveries that
+//! need the database first — presence changes (to users sharing a channel) and mentions of users
+//! not subscribed to the channel (after checking they may read it) — and applies the presence
+//! timers.
 
 mod connection;
 pub mod gateway;
@@ -187,6 +189,7 @@ async fn run_hub(state: Arc<AppState>, mut shutdown: Shutdown) {
                     if !seen.first_time(event.id) {
                         continue;
                     }
+                    crate::service::cache_sync::apply(&state, &event);
                     let delivered = match event.traceparent.as_deref() {
                         // A traced request's event: the fan-out joins its trace.
                         Some(parent) => crate::telemetry::otlp::continued(
@@ -202,6 +205,7 @@ async fn run_hub(state: Arc<AppState>, mut shutdown: Shutdown) {
                 }
                 Err(RecvError::Lagged { skipped }) => {
                     tracing::warn!(skipped, "realtime hub fell behind the bus: clients reconnect and resume");
+                    crate::service::cache_sync::forget_all(&state);
                     rt.hub.resync_all();
                 }
                 Err(RecvError::Closed) => break,

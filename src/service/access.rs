@@ -145,6 +145,11 @@ impl PostAccessCache {
     pub fn forget_channel(&self, channel_id: Uuid) {
         self.entries.forget_where(|(c, _)| *c == channel_id);
     }
+
+    /// Everything (changes may have been missed).
+    pub fn forget_all(&self) {
+        self.entries.forget_where(|_| true);
+    }
 }
 
 /// The caller may post in `channel_id` (member, not archived); returns its workspace.

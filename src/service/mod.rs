@@ -10,6 +10,7 @@ pub mod audit_export;
 pub mod audit_query;
 pub mod authn;
 pub mod broadcast;
+pub mod cache_sync;
 pub mod channel_members;
 pub mod channels;
 pub mod clients;

@@ -6,9 +6,10 @@
 //! - An action that takes access away (suspend, deactivate, reset 2FA, force a password reset)
 //!   ends every session of the user in that transaction (`sessions::revoke_all`): the outbox
 //!   carries `session.revoked`, on which the hub closes their sockets, and after the commit
-//!   `token_states.forget` makes this node refuse their access tokens at once (other nodes, and a
-//!   server seeing a CLI change, within the cache's TTL). A role change keeps the sessions but
-//!   reconnects the sockets, so access is checked again with the new role.
+//!   `token_states.forget` makes this node refuse their access tokens at once; every other node
+//!   (and a server seeing a CLI change) forgets them when that event reaches it over the bus
+//!   (`cache_sync`). A role change keeps the sessions but reconnects the sockets, so access is
+//!   checked again with the new role.
 //! - There is always an active owner: the last one is never demoted, suspended or deactivated.
 //!   The owners' rows are locked in id order in the transaction that checks it (PostgreSQL), so
 //!   two admins demoting the last two owners at once cannot both succeed.

@@ -117,6 +117,36 @@ async fn when_the_relaying_node_stops_the_other_takes_over() {
 }
 
 #[tokio::test]
+async fn a_suspension_through_one_node_takes_effect_on_the_other_at_once() {
+    let Some(shared) = Shared::new().await else {
+        return;
+    };
+    let a = shared.node("node-a", |_| {}).await;
+    let (owner, _, alice, _) = a.team().await;
+    let b = shared.node("node-b", |_| {}).await;
+    // Node B has alice's token state cached (for 10 s) and her socket open.
+    b.get("/users/me", &alice.access).await.expect(200);
+    let mut on_b = b.ws(&alice.access).await;
+    let suspend = format!("/admin/users/{}/suspend", alice.user_id);
+    a.post(
+        &suspend,
+        Some(&owner.access),
+        serde_json::json!({"reason": "spam"}),
+    )
+    .await
+    .expect(200);
+    let end = tokio::time::timeout(Duration::from_secs(5), on_b.closed())
+        .await
+        .expect("node B closes the suspended user's socket");
+    assert!(matches!(end, WsEnd::Code(4001)), "{end:?}");
+    // The socket closed on the same event that cleared node B's cache: refused now, not
+    // after the cache's 10 s.
+    b.get("/users/me", &alice.access)
+        .await
+        .problem(401, "token_revoked");
+}
+
+#[tokio::test]
 async fn rate_limits_are_shared_by_the_nodes() {
     let Some(shared) = Shared::new().await else {
         return;
