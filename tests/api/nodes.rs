@@ -146,6 +146,68 @@ async fn a_suspension_through_one_node_takes_effect_on_the_other_at_once() {
         .problem(401, "token_revoked");
 }
 
+/// Cluster mode proper (`cluster.enabled`: every backend shared, S3 included): a file
+/// uploaded through one node downloads through the other, by URLs on the bucket's public
+/// endpoint (clients reach it as `localhost`, the nodes as 127.0.0.1).
+#[tokio::test]
+async fn in_cluster_mode_a_file_uploaded_through_one_node_downloads_through_the_other() {
+    let Some(shared) = Shared::new().await else {
+        return;
+    };
+    let Some(s3) = crate::s3::require_s3().await else {
+        return;
+    };
+    let port = s3.port;
+    let on_s3 = move |c: &mut Config| {
+        c.cluster.enabled = true;
+        c.storage.backend = colink::config::StorageBackend::S3;
+        c.storage.s3.bucket = "colink".into();
+        c.storage.s3.endpoint = Some(format!("http://127.0.0.1:{port}"));
+        c.storage.s3.public_endpoint = Some(format!("http://localhost:{port}"));
+        c.storage.s3.access_key_id = Some(Secret::new("test"));
+        c.storage.s3.secret_access_key = Some(Secret::new("testsecret"));
+    };
+    let a = shared.node("node-a", on_s3).await;
+    let (_, _, alice, _) = a.team().await;
+    let b = shared.node("node-b", on_s3).await;
+    let bytes = bytes::Bytes::from_static(b"%PDF-1.7\n% shared by two nodes\n");
+    let via_a = a.api_as(&alice);
+    let target = via_a
+        .upload_url(&colink_client::NewUpload {
+            filename: "minutes.pdf",
+            content_type: "application/pdf",
+            size_bytes: bytes.len() as u64,
+            channel_id: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        target
+            .upload_url
+            .starts_with(&format!("http://localhost:{port}/")),
+        "{}",
+        target.upload_url
+    );
+    let put = via_a.put_upload(&target, bytes.clone()).await.unwrap();
+    assert!(put.status.is_success(), "{}", put.status);
+    via_a.confirm_file(target.file_id).await.unwrap();
+
+    let via_b = b.api_as(&alice);
+    let url = via_b.download_url(target.file_id, false).await.unwrap().url;
+    assert!(
+        url.starts_with(&format!("http://localhost:{port}/")),
+        "{url}"
+    );
+    let got = via_b.fetch_download(&url, None).await.unwrap();
+    assert_eq!(got.status, reqwest::StatusCode::OK);
+    assert_eq!(crate::s3::sha(&got.body), crate::s3::sha(&bytes));
+    let ready = ready(&b).await;
+    for part in ["database", "kv", "storage", "bus"] {
+        assert_eq!(ready["checks"][part]["status"], "ok", "{ready}");
+    }
+    assert_eq!(ready["node"], "node-b", "{ready}");
+}
+
 #[tokio::test]
 async fn rate_limits_are_shared_by_the_nodes() {
     let Some(shared) = Shared::new().await else {

@@ -15,10 +15,10 @@ use crate::{
     helpers::{TestApp, spawn_with},
 };
 
-struct S3Server {
+pub(crate) struct S3Server {
     _child: tokio::process::Child,
     _dir: tempfile::TempDir,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 async fn start_s3() -> Option<S3Server> {
@@ -66,7 +66,7 @@ async fn start_s3() -> Option<S3Server> {
         })
 }
 
-async fn require_s3() -> Option<S3Server> {
+pub(crate) async fn require_s3() -> Option<S3Server> {
     let s3 = start_s3().await;
     if s3.is_none() {
         if std::env::var("COLINK_REQUIRE_S3").is_ok() {
@@ -109,7 +109,7 @@ fn tamper(url: &str) -> String {
     format!("{}{flipped}{}", &url[..at], &url[at + 1..])
 }
 
-fn sha(bytes: &[u8]) -> String {
+pub(crate) fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
