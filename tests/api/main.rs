@@ -44,6 +44,7 @@ mod messages;
 mod metrics;
 mod moderation;
 mod moderation_rules;
+mod node_failover;
 mod nodes;
 mod operator_cli;
 mod pagination;
