@@ -77,6 +77,14 @@ pub struct AppState {
     pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
+impl AppState {
+    /// Whether other nodes share the event bus (and so the outbox relay, the leader lease and
+    /// the realtime signals).
+    pub fn bus_is_shared(&self) -> bool {
+        self.config.bus.backend != BusBackend::Memory
+    }
+}
+
 /// What the background workers own besides the state: the receiving ends of the queues that
 /// `AppState` holds the sending ends of, and the embedded kv store to purge.
 struct WorkerEnds {
@@ -486,6 +494,9 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
         workers.push(Box::new(keeper));
     }
     workers.push(Box::new(HubWorker(state.clone())));
+    workers.push(Box::new(crate::realtime::signals::SignalWorker(
+        state.clone(),
+    )));
     workers.push(Box::new(crate::service::files::processing::FileWorker(
         state.clone(),
     )));

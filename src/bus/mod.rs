@@ -51,6 +51,25 @@ pub trait EventBus: Send + Sync {
     async fn ping(&self) -> Result<(), BusError> {
         Ok(())
     }
+    /// Send an ephemeral signal to every node (typing, for connections on other nodes): not
+    /// stored, not ordered with events, lost for a node that is not listening. The in-process
+    /// bus has no other node to tell.
+    async fn signal(&self, _payload: Vec<u8>) -> Result<(), BusError> {
+        Ok(())
+    }
+    /// Every node's signals from now on, this node's own included; `None` for a bus no other
+    /// node shares.
+    async fn signals(&self) -> Result<Option<Box<dyn Signals>>, BusError> {
+        Ok(None)
+    }
+}
+
+/// A subscription to the nodes' signals.
+#[async_trait]
+pub trait Signals: Send {
+    /// The next signal; `None` when the bus shut down. Signals lost while disconnected are not
+    /// reported: they are ephemeral.
+    async fn recv(&mut self) -> Option<Vec<u8>>;
 }
 
 #[async_trait]

@@ -15,13 +15,15 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, PubSubStream};
 
-use super::{BusError, EventBus, RecvError, Subscription};
+use super::{BusError, EventBus, RecvError, Signals, Subscription};
 use crate::{domain::events::Event, kv::connect_redis};
 
 pub struct RedisBus {
     client: redis::Client,
     publisher: ConnectionManager,
     channel: String,
+    /// Ephemeral signals between nodes (`EventBus::signal`).
+    signal_channel: String,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BusError {
@@ -35,13 +37,27 @@ impl RedisBus {
             client: redis::Client::open(url).map_err(unavailable)?,
             publisher: connect_redis(url).await.map_err(unavailable)?,
             channel: format!("{topic_prefix}events"),
+            signal_channel: format!("{topic_prefix}signals"),
         })
     }
 
-    async fn listen(&self) -> Result<PubSubStream, BusError> {
+    fn handle(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            publisher: self.publisher.clone(),
+            channel: self.channel.clone(),
+            signal_channel: self.signal_channel.clone(),
+        }
+    }
+
+    async fn listen_to(&self, channel: &str) -> Result<PubSubStream, BusError> {
         let mut pubsub = self.client.get_async_pubsub().await.map_err(unavailable)?;
-        pubsub.subscribe(&self.channel).await.map_err(unavailable)?;
+        pubsub.subscribe(channel).await.map_err(unavailable)?;
         Ok(pubsub.into_on_message())
+    }
+
+    async fn listen(&self) -> Result<PubSubStream, BusError> {
+        self.listen_to(&self.channel).await
     }
 }
 
@@ -68,13 +84,57 @@ impl EventBus for RedisBus {
 
     async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError> {
         Ok(Box::new(RedisSubscription {
-            bus: RedisBus {
-                client: self.client.clone(),
-                publisher: self.publisher.clone(),
-                channel: self.channel.clone(),
-            },
+            bus: self.handle(),
             messages: self.listen().await?,
         }))
+    }
+
+    async fn signal(&self, payload: Vec<u8>) -> Result<(), BusError> {
+        redis::cmd("PUBLISH")
+            .arg(&self.signal_channel)
+            .arg(payload)
+            .query_async::<i64>(&mut self.publisher.clone())
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    async fn signals(&self) -> Result<Option<Box<dyn Signals>>, BusError> {
+        Ok(Some(Box::new(RedisSignals {
+            messages: self.listen_to(&self.signal_channel).await?,
+            bus: self.handle(),
+        })))
+    }
+}
+
+struct RedisSignals {
+    bus: RedisBus,
+    messages: PubSubStream,
+}
+
+#[async_trait]
+impl Signals for RedisSignals {
+    async fn recv(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(message) = self.messages.next().await {
+                return Some(message.get_payload_bytes().to_vec());
+            }
+            // Disconnected: listen again (what was said meanwhile is gone, as signals may be).
+            let mut retry = std::time::Duration::from_millis(50);
+            loop {
+                match self.bus.listen_to(&self.bus.signal_channel).await {
+                    Ok(stream) => {
+                        self.messages = stream;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "redis bus: listening for signals failed; retrying");
+                        tokio::time::sleep(retry).await;
+                        retry = (retry * 2).min(MAX_RETRY);
+                    }
+                }
+            }
+        }
     }
 }
 

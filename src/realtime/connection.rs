@@ -476,7 +476,8 @@ impl Conn {
                 user_id: principal.user_id,
                 username: &self.who.username,
             };
-            rt.hub.to_channel_except(
+            super::signals::typing(
+                &self.state,
                 channel_id,
                 principal.user_id,
                 &Outbound::plain(frame.text()),

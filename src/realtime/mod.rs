@@ -5,7 +5,8 @@
 //! - `gateway.rs`: `GET /ws`, authentication (token or single-use ticket), connection limit.
 //! - `connection.rs`: one task per connection: client frames, forwarding, heartbeats, resume.
 //! - `hub.rs`: who listens to what; delivery of bus events (serialised once) to bounded queues.
-//! - `presence.rs`, `typing.rs`: the ports and their in-memory implementations.
+//! - `presence.rs`, `typing.rs`: the ports and their in-memory implementations; `signals.rs`:
+//!   typing frames for connections on other nodes (bus signals).
 //! - `protocol.rs`: the frames and close codes; `limits.rs`: the frame-rate limit;
 //!   `metrics.rs`: counters; `ticket.rs`: tickets in the kv store; `queries.rs`: database reads.
 //!
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod presence;
 pub mod protocol;
 mod queries;
+pub mod signals;
 mod throttle;
 pub mod ticket;
 pub mod typing;

@@ -91,6 +91,38 @@ async fn a_socket_on_one_node_receives_what_is_sent_through_the_other_in_order_a
 }
 
 #[tokio::test]
+async fn typing_on_one_node_shows_on_the_other() {
+    let Some(shared) = Shared::new().await else {
+        return;
+    };
+    let a = shared.node("node-a", |_| {}).await;
+    let (_, alice, bob, channel) = team_in_channel(&a).await;
+    let b = shared.node("node-b", |_| {}).await;
+    let mut alice_on_a = a.ws(&alice.access).await;
+    alice_on_a.subscribe(&channel).await;
+    let mut bob_on_b = b.ws(&bob.access).await;
+    bob_on_b.subscribe(&channel).await;
+    alice_on_a
+        .send(serde_json::json!({"type": "typing", "channel_id": channel}))
+        .await;
+    let typing = bob_on_b.expect(|f| f["type"] == "typing").await;
+    assert_eq!(
+        typing,
+        serde_json::json!({"type": "typing", "channel_id": channel,
+                           "user_id": alice.user_id, "username": "alice"})
+    );
+    // Once: node B does not also get its own copy back, and alice is not told of herself.
+    assert!(!bob_on_b.drain().await.iter().any(|f| f["type"] == "typing"));
+    assert!(
+        !alice_on_a
+            .drain()
+            .await
+            .iter()
+            .any(|f| f["type"] == "typing")
+    );
+}
+
+#[tokio::test]
 async fn when_the_relaying_node_stops_the_other_takes_over() {
     let Some(shared) = Shared::new().await else {
         return;
