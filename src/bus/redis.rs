@@ -59,6 +59,21 @@ impl RedisBus {
     async fn listen(&self) -> Result<PubSubStream, BusError> {
         self.listen_to(&self.channel).await
     }
+
+    /// Subscribe to `channel` again after a disconnection, retrying until Redis answers.
+    async fn relisten(&self, channel: &str) -> PubSubStream {
+        let mut retry = std::time::Duration::from_millis(50);
+        loop {
+            match self.listen_to(channel).await {
+                Ok(stream) => return stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, channel, "redis bus: subscribing again failed; retrying");
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(MAX_RETRY);
+                }
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -120,20 +135,7 @@ impl Signals for RedisSignals {
                 return Some(message.get_payload_bytes().to_vec());
             }
             // Disconnected: listen again (what was said meanwhile is gone, as signals may be).
-            let mut retry = std::time::Duration::from_millis(50);
-            loop {
-                match self.bus.listen_to(&self.bus.signal_channel).await {
-                    Ok(stream) => {
-                        self.messages = stream;
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "redis bus: listening for signals failed; retrying");
-                        tokio::time::sleep(retry).await;
-                        retry = (retry * 2).min(MAX_RETRY);
-                    }
-                }
-            }
+            self.messages = self.bus.relisten(&self.bus.signal_channel).await;
         }
     }
 }
@@ -146,26 +148,6 @@ struct RedisSubscription {
 /// Longest wait between attempts to resubscribe while Redis is unreachable.
 const MAX_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
-impl RedisSubscription {
-    /// Subscribe again, retrying until Redis answers.
-    async fn resubscribe(&mut self) {
-        let mut retry = std::time::Duration::from_millis(50);
-        loop {
-            match self.bus.listen().await {
-                Ok(stream) => {
-                    self.messages = stream;
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "redis bus: resubscribing failed; retrying");
-                    tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(MAX_RETRY);
-                }
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl Subscription for RedisSubscription {
     async fn recv(&mut self) -> Result<Arc<Event>, RecvError> {
@@ -174,7 +156,7 @@ impl Subscription for RedisSubscription {
                 // Disconnected: what was published meanwhile is lost to this subscriber. It is
                 // told so only once subscribed again, so that its resync from the database
                 // misses nothing published after it.
-                self.resubscribe().await;
+                self.messages = self.bus.relisten(&self.bus.channel).await;
                 return Err(RecvError::Lagged { skipped: 0 });
             };
             match serde_json::from_slice::<Event>(message.get_payload_bytes()) {

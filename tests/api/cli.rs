@@ -537,6 +537,49 @@ pub(crate) async fn owner_login(http: &reqwest::Client, base: &str) -> String {
     login["access_token"].as_str().unwrap().to_string()
 }
 
+/// `senders` concurrent senders each posting `each` messages to `channel` on the server process
+/// at `base` (`…/api/v1`), every one asserted acknowledged (201); the acknowledged ids.
+pub(crate) async fn send_concurrently(
+    http: &reqwest::Client,
+    base: &str,
+    access: &str,
+    channel: &str,
+    (senders, each): (usize, usize),
+) -> Vec<String> {
+    let mut tasks = Vec::new();
+    for t in 0..senders {
+        let (http, base, access, channel) = (
+            http.clone(),
+            base.to_owned(),
+            access.to_owned(),
+            channel.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..each {
+                let r = http
+                    .post(format!("{base}/channels/{channel}/messages"))
+                    .bearer_auth(&access)
+                    .json(
+                        &json!({"content": format!("t{t} m{i}"), "client_id": format!("t{t}-{i}")}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 201);
+                let m: serde_json::Value = r.json().await.unwrap();
+                acked.push(m["id"].as_str().unwrap().to_string());
+            }
+            acked
+        }));
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    acked
+}
+
 /// Every top-level message of `channel` as (id, seq), oldest first, read page by page.
 pub(crate) async fn channel_messages(
     http: &reqwest::Client,

@@ -3,9 +3,7 @@
 
 use std::process::Command;
 
-use serde_json::json;
-
-use crate::cli::{channel_messages, owner_and_channel, owner_login, serve};
+use crate::cli::{channel_messages, owner_and_channel, owner_login, send_concurrently, serve};
 
 /// Nothing acknowledged is lost on `kill -9`: every message that got a 201 is there after a
 /// restart, and the outbox drains.
@@ -30,33 +28,7 @@ async fn acknowledged_messages_survive_kill_9_and_the_outbox_drains() {
     let (access, channel) = owner_and_channel(&http, &base, dir.path(), "durable").await;
 
     // 8 concurrent senders; kill -9 the moment the last acknowledgement arrives.
-    let mut tasks = Vec::new();
-    for t in 0..8 {
-        let (http, base, access, channel) =
-            (http.clone(), base.clone(), access.clone(), channel.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut acked = Vec::new();
-            for i in 0..25 {
-                let r = http
-                    .post(format!("{base}/channels/{channel}/messages"))
-                    .bearer_auth(&access)
-                    .json(
-                        &json!({"content": format!("t{t} m{i}"), "client_id": format!("t{t}-{i}")}),
-                    )
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status().as_u16(), 201);
-                let m: serde_json::Value = r.json().await.unwrap();
-                acked.push(m["id"].as_str().unwrap().to_string());
-            }
-            acked
-        }));
-    }
-    let mut acked = Vec::new();
-    for t in tasks {
-        acked.extend(t.await.unwrap());
-    }
+    let acked = send_concurrently(&http, &base, &access, &channel, (8, 25)).await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::{
-    cli::{channel_messages, owner_and_channel, serve},
+    cli::{channel_messages, owner_and_channel, send_concurrently, serve},
     helpers::{WsClient, WsStream, fresh_database},
     realtime::message_seqs,
 };
@@ -63,37 +63,7 @@ async fn killing_the_relaying_node_loses_no_acknowledged_message_and_the_other_c
     on_b.subscribe(&channel).await;
 
     // 4 concurrent senders through node A; SIGKILL the moment the last acknowledgement arrives.
-    let mut tasks = Vec::new();
-    for t in 0..4 {
-        let (http, base, access, channel) = (
-            http.clone(),
-            base_a.clone(),
-            access.clone(),
-            channel.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut acked = Vec::new();
-            for i in 0..25 {
-                let r = http
-                    .post(format!("{base}/channels/{channel}/messages"))
-                    .bearer_auth(&access)
-                    .json(
-                        &json!({"content": format!("t{t} m{i}"), "client_id": format!("t{t}-{i}")}),
-                    )
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status().as_u16(), 201);
-                let m: serde_json::Value = r.json().await.unwrap();
-                acked.push(m["id"].as_str().unwrap().to_string());
-            }
-            acked
-        }));
-    }
-    let mut acked = Vec::new();
-    for t in tasks {
-        acked.extend(t.await.unwrap());
-    }
+    let acked = send_concurrently(&http, &base_a, &access, &channel, (4, 25)).await;
     a.kill().unwrap(); // SIGKILL: the lease is not released, it expires.
     a.wait().unwrap();
 
