@@ -3,9 +3,10 @@
 //!
 //! A [`LeaseKeeper`] worker takes and renews a named lease (`Kv::hold_lease`) every third of
 //! `cluster.lease_ttl` and tells the node's workers through a [`Leadership`] handle whether it
-//! holds it. Safety: a node that cannot renew gives leadership up half a TTL after its last
-//! successful renewal, while the lease itself lasts a whole TTL, so two nodes never both lead
-//! (as long as their clocks run at about the same rate). Liveness: when the leader dies, its
+//! holds it. Safety: a node that cannot renew gives leadership up at most two thirds of a TTL
+//! after its last successful renewal (an attempt times out after a third), while the lease
+//! itself lasts a whole TTL from that renewal, so two nodes never both lead (as long as their
+//! clocks run at about the same rate). Liveness: when the leader dies, its
 //! lease expires and another node takes it within a TTL and a third; a node shutting down
 //! releases it at once. A single node with an in-process bus needs none of this:
 //! [`Leadership::sole`] always leads.
