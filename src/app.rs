@@ -165,8 +165,9 @@ impl AppState {
         let (outbox, outbox_feed) = relay::feed();
         let node_id = config.node_id();
         let (lease_keeper, leadership) = leader_lease(&config, &kv_choice, &kv, &node_id);
+        let presence = open_presence(&config, &kv_choice, &node_id).await?;
         let (realtime, audience_jobs) =
-            crate::realtime::Realtime::new(&config.realtime, metrics.fanout.clone());
+            crate::realtime::Realtime::new(&config.realtime, metrics.fanout.clone(), presence);
         let writer_db = db::connect_writer(&config).await?;
         let (message_writer, writer_task) = message_writer::channel(
             writer_db,
@@ -277,6 +278,31 @@ fn leader_lease(
             (Some(keeper), leadership)
         }
     }
+}
+
+/// Presence: in memory, or in the Redis of a Redis kv, shared by the nodes.
+async fn open_presence(
+    config: &Config,
+    kv_choice: &KvChoice,
+    node_id: &str,
+) -> anyhow::Result<Arc<dyn crate::realtime::presence::PresenceStore>> {
+    use crate::realtime::{Realtime, presence_redis::RedisPresence};
+    Ok(match (kv_choice, config.kv.backend) {
+        (KvChoice::Configured, KvBackend::Redis) => {
+            let url = config.kv.url.as_ref().map(Secret::expose);
+            let conn = crate::kv::connect_redis(url.unwrap_or_default())
+                .await
+                .with_context(|| format!("connecting to kv.url = {}", config.kv.url_shown()))?;
+            Arc::new(RedisPresence::new(
+                conn,
+                &config.kv.prefix,
+                node_id,
+                config.realtime.away_after.0,
+                config.realtime.offline_grace.0,
+            ))
+        }
+        _ => Realtime::memory_presence(&config.realtime),
+    })
 }
 
 /// The event bus: in-process, or Redis pub/sub shared by the nodes (CLI commands, which

@@ -5,8 +5,9 @@
 //! - `gateway.rs`: `GET /ws`, authentication (token or single-use ticket), connection limit.
 //! - `connection.rs`: one task per connection: client frames, forwarding, heartbeats, resume.
 //! - `hub.rs`: who listens to what; delivery of bus events (serialised once) to bounded queues.
-//! - `presence.rs`, `typing.rs`: the ports and their in-memory implementations; `signals.rs`:
-//!   typing frames for connections on other nodes (bus signals).
+//! - `presence.rs`, `typing.rs`: the ports and their in-memory implementations;
+//!   `presence_redis.rs`: presence shared by a cluster; `signals.rs`: typing and presence frames
+//!   for connections on other nodes (bus signals).
 //! - `protocol.rs`: the frames and close codes; `limits.rs`: the frame-rate limit;
 //!   `metrics.rs`: counters; `ticket.rs`: tickets in the kv store; `queries.rs`: database reads.
 //!
@@ -23,6 +24,7 @@ pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod presence;
+pub mod presence_redis;
 pub mod protocol;
 mod queries;
 pub mod signals;
@@ -77,7 +79,13 @@ pub struct AudienceJobs(mpsc::Receiver<MentionJob>);
 
 impl Realtime {
     /// `fanout`: the histogram of fan-out latency (`telemetry::Metrics::fanout`).
-    pub fn new(config: &RealtimeConfig, fanout: prometheus::Histogram) -> (Self, AudienceJobs) {
+    /// `presence`: the store ([`MemoryPresence`] for one node, `presence_redis` for a cluster;
+    /// [`Realtime::memory_presence`]).
+    pub fn new(
+        config: &RealtimeConfig,
+        fanout: prometheus::Histogram,
+        presence: Arc<dyn PresenceStore>,
+    ) -> (Self, AudienceJobs) {
         let metrics = Arc::new(Metrics::default());
         let (jobs, jobs_rx) = mpsc::channel(JOB_QUEUE);
         let realtime = Self {
@@ -87,10 +95,7 @@ impl Realtime {
                 config.send_queue,
                 config.max_connections_per_user as usize,
             )),
-            presence: Arc::new(MemoryPresence::new(
-                config.away_after.0,
-                config.offline_grace.0,
-            )),
+            presence,
             typing: Arc::new(MemoryTyping::new(config.typing_ttl.0)),
             metrics,
             jobs,
@@ -98,6 +103,14 @@ impl Realtime {
             presence_wakeup: tokio::sync::Notify::new(),
         };
         (realtime, AudienceJobs(jobs_rx))
+    }
+
+    /// The presence store of a single node.
+    pub fn memory_presence(config: &RealtimeConfig) -> Arc<dyn PresenceStore> {
+        Arc::new(MemoryPresence::new(
+            config.away_after.0,
+            config.offline_grace.0,
+        ))
     }
 
     /// Hand work to the audience worker without waiting.
@@ -272,7 +285,7 @@ async fn run_audience(
 }
 
 /// Tell the connected users who share a channel with `user` (and `user`'s other connections).
-async fn presence_changed(state: &AppState, (user, status): Change) {
+async fn presence_changed(state: &Arc<AppState>, (user, status): Change) {
     let audience = match queries::co_members(state, user).await {
         Ok(mut users) => {
             users.push(user);
@@ -286,10 +299,6 @@ async fn presence_changed(state: &AppState, (user, status): Change) {
         }
     };
     let hub = &state.realtime.hub;
-    let online = hub.connected_among(&audience);
-    if online.is_empty() {
-        return;
-    }
     let frame = Outbound::plain(
         ServerFrame::Presence {
             user_id: user,
@@ -297,7 +306,15 @@ async fn presence_changed(state: &AppState, (user, status): Change) {
         }
         .text(),
     );
-    hub.to_users(&online, &frame);
+    if state.bus_is_shared() {
+        // Every node delivers to its own connections among the audience.
+        signals::to_users(state, audience, &frame);
+        return;
+    }
+    let online = hub.connected_among(&audience);
+    if !online.is_empty() {
+        hub.to_users(&online, &frame);
+    }
 }
 
 async fn mention(state: &AppState, job: MentionJob) {

@@ -5,7 +5,7 @@
 //! `offline_grace` after the last connection closed (a reconnect within the grace changes
 //! nothing). Changes are returned to the caller, which tells the users who share a channel.
 //!
-//! The in-memory store serves one node; a Redis store (shared by a cluster) fits the same trait.
+//! The in-memory store serves one node; `presence_redis.rs` is the store a cluster shares.
 
 use std::{
     collections::HashMap,

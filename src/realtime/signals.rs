@@ -1,7 +1,8 @@
-//! Typing indicators for connections on other nodes. A typing frame goes to this node's
-//! subscribers at once and, with a shared bus, to the other nodes as an ephemeral bus signal
-//! (not stored, not ordered with events: a lost one is a typing indicator not shown); each node
-//! delivers the signals of the others to its own subscribers, skipping its own.
+//! Typing indicators and presence changes for connections on other nodes. A frame goes to this
+//! node's connections at once and, with a shared bus, to the other nodes as an ephemeral bus
+//! signal (not stored, not ordered with events: a lost one is an indicator not shown, put right
+//! by the next change); each node delivers the others' signals to its own connections,
+//! skipping its own.
 
 use std::sync::Arc;
 
@@ -14,25 +15,61 @@ use crate::{
     workers::{Shutdown, Worker},
 };
 
-/// A frame for the subscribers of `channel`, except `except_user`'s connections.
+/// A frame and who gets it.
 #[derive(Serialize, Deserialize)]
 struct Signal {
     node: String,
-    channel: Uuid,
-    except_user: Uuid,
+    to: To,
     frame: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum To {
+    /// The subscribers of `channel`, except `except_user`'s connections (typing).
+    Channel { channel: Uuid, except_user: Uuid },
+    /// The connections of these users (presence).
+    Users(Vec<Uuid>),
+}
+
+impl To {
+    fn deliver(&self, state: &AppState, frame: &Outbound) {
+        let hub = &state.realtime.hub;
+        match self {
+            To::Channel {
+                channel,
+                except_user,
+            } => hub.to_channel_except(*channel, *except_user, frame),
+            To::Users(users) => hub.to_users(users, frame),
+        }
+    }
 }
 
 /// Deliver a typing `frame` to every subscriber of `channel` but `user`, on every node.
 pub fn typing(state: &Arc<AppState>, channel: Uuid, user: Uuid, frame: &Outbound) {
-    state.realtime.hub.to_channel_except(channel, user, frame);
+    everywhere(
+        state,
+        To::Channel {
+            channel,
+            except_user: user,
+        },
+        frame,
+    );
+}
+
+/// Deliver a presence `frame` to the connections of `users`, on every node.
+pub fn to_users(state: &Arc<AppState>, users: Vec<Uuid>, frame: &Outbound) {
+    everywhere(state, To::Users(users), frame);
+}
+
+fn everywhere(state: &Arc<AppState>, to: To, frame: &Outbound) {
+    to.deliver(state, frame);
     if !state.bus_is_shared() {
         return;
     }
     let signal = Signal {
         node: state.node_id.clone(),
-        channel,
-        except_user: user,
+        to,
         frame: frame.text.to_string(),
     };
     let Ok(payload) = serde_json::to_vec(&signal) else {
@@ -41,7 +78,7 @@ pub fn typing(state: &Arc<AppState>, channel: Uuid, user: Uuid, frame: &Outbound
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = state.bus.signal(payload).await {
-            tracing::debug!(error = %e, "a typing signal was not sent to the other nodes");
+            tracing::debug!(error = %e, "a realtime signal was not sent to the other nodes");
         }
     });
 }
@@ -84,11 +121,9 @@ impl Worker for SignalWorker {
 
 fn deliver(state: &AppState, payload: &[u8]) {
     match serde_json::from_slice::<Signal>(payload) {
-        Ok(signal) if signal.node != state.node_id => state.realtime.hub.to_channel_except(
-            signal.channel,
-            signal.except_user,
-            &Outbound::plain(signal.frame.into()),
-        ),
+        Ok(signal) if signal.node != state.node_id => signal
+            .to
+            .deliver(state, &Outbound::plain(signal.frame.into())),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "realtime: an undecodable signal skipped"),
     }

@@ -123,6 +123,47 @@ async fn typing_on_one_node_shows_on_the_other() {
 }
 
 #[tokio::test]
+async fn presence_on_one_node_is_visible_on_the_other() {
+    let Some(shared) = Shared::new().await else {
+        return;
+    };
+    let grace = |c: &mut Config| {
+        c.realtime.offline_grace.0 = Duration::from_millis(200);
+    };
+    let a = shared.node("node-a", grace).await;
+    let (_, alice, bob, channel) = team_in_channel(&a).await;
+    let b = shared.node("node-b", grace).await;
+    let mut bob_on_b = b.ws(&bob.access).await;
+    let is = |user: &str, status: &'static str| {
+        let user = user.to_owned();
+        move |f: &serde_json::Value| {
+            f["type"] == "presence" && f["user_id"] == user.as_str() && f["status"] == status
+        }
+    };
+    let mut alice_on_a = a.ws(&alice.access).await;
+    bob_on_b.expect(is(&alice.user_id, "online")).await;
+    alice_on_a
+        .send(serde_json::json!({"type": "presence", "status": "dnd"}))
+        .await;
+    bob_on_b.expect(is(&alice.user_id, "dnd")).await;
+    // Node B reads the shared state: the member list there shows it too.
+    let members = b
+        .get(&format!("/channels/{channel}/members"), &bob.access)
+        .await
+        .expect(200);
+    let listed = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == alice.user_id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["presence"], "dnd", "{members}");
+    drop(alice_on_a);
+    bob_on_b.expect(is(&alice.user_id, "offline")).await;
+}
+
+#[tokio::test]
 async fn when_the_relaying_node_stops_the_other_takes_over() {
     let Some(shared) = Shared::new().await else {
         return;
