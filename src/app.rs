@@ -79,6 +79,8 @@ pub struct AppState {
     pub search: crate::search::Search,
     /// Prometheus series counted where things happen (see `telemetry::metrics`).
     pub metrics: Arc<crate::telemetry::Metrics>,
+    /// Identity providers for sign-in and bearer tokens (see `service::sso`).
+    pub sso: crate::identity::oidc::Providers,
 }
 
 impl AppState {
@@ -184,6 +186,7 @@ impl AppState {
             marker_writer::channel(marker_db, write_gate.clone(), outbox.clone());
         Ok((
             Self {
+                sso: crate::identity::oidc::Providers::new(&config.auth.oidc.providers)?,
                 node_id,
                 leadership,
                 config,

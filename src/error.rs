@@ -30,6 +30,7 @@ error_codes! {
     UnsupportedFileType => (BAD_REQUEST, "unsupported_file_type", "File type not allowed"),
     InvalidToken => (BAD_REQUEST, "invalid_token", "Invalid or expired token"),
     InvalidCode => (BAD_REQUEST, "invalid_code", "Invalid code"),
+    SsoExpired => (BAD_REQUEST, "sso_expired", "Sign-in attempt expired"),
     Unauthorized => (UNAUTHORIZED, "unauthorized", "Authentication required"),
     TokenExpired => (UNAUTHORIZED, "token_expired", "Access token expired"),
     TokenRevoked => (UNAUTHORIZED, "token_revoked", "Token revoked"),
@@ -42,6 +43,10 @@ error_codes! {
     InviteRequired => (FORBIDDEN, "invite_required", "Invite required"),
     TotpEnrollmentRequired => (FORBIDDEN, "totp_enrollment_required", "Two-factor enrollment required"),
     CsrfFailed => (FORBIDDEN, "csrf_failed", "CSRF check failed"),
+    PasswordLoginDisabled => (FORBIDDEN, "password_login_disabled", "Password sign-in disabled"),
+    SsoRejected => (FORBIDDEN, "sso_rejected", "Identity provider sign-in refused"),
+    SsoEmailUnverified => (FORBIDDEN, "sso_email_unverified", "Email not verified by the identity provider"),
+    SsoNoAccount => (FORBIDDEN, "sso_no_account", "No account for this identity"),
     NotFound => (NOT_FOUND, "not_found", "Not found"),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
     RequestTimeout => (REQUEST_TIMEOUT, "request_timeout", "Request timeout"),
@@ -59,6 +64,7 @@ error_codes! {
     Internal => (INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
     Unavailable => (SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
     SearchUnavailable => (SERVICE_UNAVAILABLE, "search_unavailable", "Search unavailable"),
+    SsoUnavailable => (SERVICE_UNAVAILABLE, "sso_unavailable", "Identity provider unavailable"),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +167,7 @@ mod tests {
                 ErrorCode::Internal,
                 ErrorCode::Unavailable,
                 ErrorCode::SearchUnavailable,
+                ErrorCode::SsoUnavailable,
             ];
             if !server_side.contains(code) {
                 assert!(code.status().is_client_error(), "{}", code.as_str());

@@ -18,6 +18,7 @@ mod m20261207_000012_message_counts;
 mod m20261208_000013_active_days;
 mod m20261209_000014_settings;
 mod m20261210_000015_outbox_traceparent;
+mod m20261211_000016_external_identities;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000013_active_days::Migration),
             Box::new(m20261209_000014_settings::Migration),
             Box::new(m20261210_000015_outbox_traceparent::Migration),
+            Box::new(m20261211_000016_external_identities::Migration),
         ]
     }
 }

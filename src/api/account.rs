@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
+    auth::refuse_without_password_login,
     body::JsonBody,
     dto::NoContent,
     security::{BearerAuth, EnrollmentAuth, meta},
@@ -118,13 +119,15 @@ enum Accepted {
 
 #[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]
 impl AccountApi {
-    /// Mail a password-reset link (answers 202 whether or not the address exists).
+    /// Mail a password-reset link (answers 202 whether or not the address exists; 403
+    /// `password_login_disabled` when `auth.password_login = false`).
     #[oai(path = "/password-reset/request", method = "post")]
     async fn reset_request(
         &self,
         req: &Request,
         body: JsonBody<ResetRequestBody>,
-    ) -> ApiResult<Accepted, (s::Body, s::TooManyRequests)> {
+    ) -> ApiResult<Accepted, (s::Body, s::Forbidden, s::TooManyRequests)> {
+        refuse_without_password_login(&self.state)?;
         recovery::request_password_reset(&self.state, meta(&self.state, req), body.email.as_str())
             .await?;
         Ok(Accepted::Accepted)
@@ -136,7 +139,8 @@ impl AccountApi {
         &self,
         req: &Request,
         body: JsonBody<ResetConfirmBody>,
-    ) -> ApiResult<NoContent, (s::Body,)> {
+    ) -> ApiResult<NoContent, (s::Body, s::Forbidden)> {
+        refuse_without_password_login(&self.state)?;
         recovery::confirm_password_reset(
             &self.state,
             meta(&self.state, req),
@@ -157,6 +161,7 @@ impl AccountApi {
         auth: BearerAuth,
         body: JsonBody<ChangePasswordBody>,
     ) -> ApiResult<NoContent, (s::Authed, s::Body, s::TooManyRequests)> {
+        refuse_without_password_login(&self.state)?;
         recovery::change_password(
             &self.state,
             meta(&self.state, req),

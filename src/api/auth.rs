@@ -57,6 +57,7 @@ pub(super) async fn password_login(
     req: &Request,
     body: &LoginBody,
 ) -> Result<login::LoginOutcome, AppError> {
+    refuse_without_password_login(state)?;
     if body.password.len() > 1024 || body.login.len() > 320 {
         return Err(AppError::new(
             ErrorCode::InvalidCredentials,
@@ -64,6 +65,17 @@ pub(super) async fn password_login(
         ));
     }
     login::login(state, meta(state, req), &body.login, &body.password).await
+}
+
+/// `auth.password_login = false`: passwords are not a way in (403 `password_login_disabled`).
+pub(super) fn refuse_without_password_login(state: &AppState) -> Result<(), AppError> {
+    if state.config.auth.password_login {
+        return Ok(());
+    }
+    Err(AppError::new(
+        ErrorCode::PasswordLoginDisabled,
+        "password sign-in is disabled here: sign in with your organisation's identity provider",
+    ))
 }
 
 /// The second login step, as `POST /auth/login/totp` and `POST /auth/web/login/totp` do it.
@@ -143,13 +155,26 @@ struct ClientToken {
 
 #[derive(Object)]
 struct Providers {
-    /// Username/email + password login is available.
+    /// Username/email + password login is available (`auth.password_login`).
     password: bool,
     /// open, invite or closed.
     registration: String,
     require_totp: bool,
-    /// Configured OpenID Connect providers.
-    oidc: Vec<String>,
+    /// Identity providers to sign in with, in the configured order.
+    oidc: Vec<IdentityProvider>,
+}
+
+/// An identity provider of `[[auth.oidc.providers]]`.
+#[derive(Object)]
+struct IdentityProvider {
+    /// Its id in URLs.
+    name: String,
+    /// The sign-in button's label.
+    display_name: String,
+    /// `oidc` or `github`.
+    kind: String,
+    /// Where the sign-in button goes (`GET`, a browser navigation; add `?return_to=/path`).
+    start_url: String,
 }
 
 #[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]
@@ -171,6 +196,7 @@ impl AuthApi {
             s::TooManyRequests,
         ),
     > {
+        refuse_without_password_login(&self.state)?;
         let b = body.0;
         let user = registration::register(
             &self.state,
@@ -301,10 +327,20 @@ impl AuthApi {
     async fn providers(&self) -> Json<Providers> {
         let auth = &self.state.config.auth;
         Json(Providers {
-            password: true,
+            password: auth.password_login,
             registration: format!("{:?}", auth.registration).to_lowercase(),
             require_totp: auth.require_totp,
-            oidc: Vec::new(),
+            oidc: self
+                .state
+                .sso
+                .all()
+                .map(|p| IdentityProvider {
+                    name: p.config.name.clone(),
+                    display_name: p.config.label(),
+                    kind: format!("{:?}", p.config.kind).to_lowercase(),
+                    start_url: format!("/api/v1/auth/oidc/{}/start", p.config.name),
+                })
+                .collect(),
         })
     }
 }

@@ -22,6 +22,7 @@ mod realtime;
 mod search;
 pub mod security;
 mod setup;
+mod sso;
 pub mod statuses;
 mod threads;
 mod users;
@@ -65,6 +66,7 @@ type Apis = (
     setup::SetupApi,
     auth::AuthApi,
     web_session::WebSessionApi,
+    sso::SsoApi,
     account::AccountApi,
     users::UsersApi,
     workspaces::WorkspacesApi,
@@ -87,6 +89,9 @@ fn service(state: &Arc<AppState>) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         web_session::WebSessionApi {
+            state: state.clone(),
+        },
+        sso::SsoApi {
             state: state.clone(),
         },
         account::AccountApi {

@@ -32,7 +32,6 @@ use super::{
     ApiTags,
     auth::{LoginBody, LoginTotpBody, password_login, totp_login},
     body::JsonBody,
-    dto::NoContent,
     security::meta,
     statuses::{self as s, ApiResult},
 };
@@ -103,6 +102,12 @@ pub struct SetCookies<T> {
     cookies: Vec<String>,
 }
 
+impl<T> SetCookies<T> {
+    pub fn new(inner: T, cookies: Vec<String>) -> Self {
+        Self { inner, cookies }
+    }
+}
+
 impl<T: ApiResponse> ApiResponse for SetCookies<T> {
     fn meta() -> MetaResponses {
         let mut meta = T::meta();
@@ -149,6 +154,21 @@ fn session_cookies(state: &AppState, refresh: &str, csrf: &str) -> Vec<String> {
     ]
 }
 
+/// The cookies of a session that just started (a new CSRF token).
+pub fn new_session_cookies(state: &AppState, pair: &sessions::TokenPair) -> Vec<String> {
+    session_cookies(state, &pair.refresh_token, &new_csrf_token())
+}
+
+/// Whether cookies get `Secure` (the public URL is https).
+pub fn secure_cookies(state: &AppState) -> bool {
+    state
+        .config
+        .server
+        .public_url
+        .as_ref()
+        .is_some_and(|u| u.scheme() == "https")
+}
+
 /// Both cookies, expired.
 fn cleared_cookies(state: &AppState) -> Vec<String> {
     vec![
@@ -158,12 +178,7 @@ fn cleared_cookies(state: &AppState) -> Vec<String> {
 }
 
 fn cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: u64) -> String {
-    let secure = state
-        .config
-        .server
-        .public_url
-        .as_ref()
-        .is_some_and(|u| u.scheme() == "https");
+    let secure = secure_cookies(state);
     format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; SameSite=Strict{}{}",
         if name == REFRESH_COOKIE {
@@ -181,7 +196,7 @@ fn new_csrf_token() -> String {
 
 /// The value of the request's cookie `name` (the first, which the browser sends for the most
 /// specific path).
-fn request_cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+pub fn request_cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
@@ -253,7 +268,7 @@ impl WebSessionApi {
                         mfa_required: None,
                         mfa_token: None,
                     }),
-                    cookies: session_cookies(&self.state, &pair.refresh_token, &new_csrf_token()),
+                    cookies: new_session_cookies(&self.state, &pair),
                 }
             }
             LoginOutcome::MfaRequired { mfa_token } => SetCookies {
@@ -285,7 +300,7 @@ impl WebSessionApi {
         let pair = totp_login(&self.state, req, &body).await?;
         Ok(SetCookies {
             inner: Json(WebTokens::from(&pair)),
-            cookies: session_cookies(&self.state, &pair.refresh_token, &new_csrf_token()),
+            cookies: new_session_cookies(&self.state, &pair),
         })
     }
 
@@ -322,7 +337,9 @@ impl WebSessionApi {
     /// Log the web app out: ends the session of the `colink_refresh` cookie (its access tokens
     /// stop working too) and clears both cookies. Send the `colink_csrf` cookie's value in
     /// `X-CSRF-Token` (else 403 `csrf_failed`). Without a refresh cookie there is nothing to
-    /// end: still 204.
+    /// end: still 200. When the session came from an identity provider with a logout endpoint,
+    /// `end_session_url` is where to send the browser next so the provider's session ends
+    /// too (it comes back to `/login`).
     #[oai(path = "/logout", method = "post")]
     async fn logout(
         &self,
@@ -330,16 +347,26 @@ impl WebSessionApi {
         /// The value of the `colink_csrf` cookie.
         #[oai(name = "X-CSRF-Token")]
         csrf: Header<Option<String>>,
-    ) -> ApiResult<SetCookies<NoContent>, (s::BadRequest, s::Forbidden)> {
+    ) -> ApiResult<SetCookies<Json<WebLogout>>, (s::BadRequest, s::Forbidden)> {
         check_csrf(req, csrf.0.as_deref())?;
-        if let Some(presented) = request_cookie(req, REFRESH_COOKIE) {
-            sessions::revoke(&self.state, presented).await?;
+        let mut end_session_url = None;
+        if let Some(presented) = request_cookie(req, REFRESH_COOKIE)
+            && let Some(session) = sessions::revoke(&self.state, presented).await?
+        {
+            end_session_url = crate::service::sso::end_session_url(&self.state, session).await;
         }
         Ok(SetCookies {
-            inner: NoContent::NoContent,
+            inner: Json(WebLogout { end_session_url }),
             cookies: cleared_cookies(&self.state),
         })
     }
+}
+
+/// What is left to do after logging out.
+#[derive(Object)]
+struct WebLogout {
+    /// The identity provider's logout page, for sessions that came from one; else null.
+    end_session_url: Option<String>,
 }
 
 #[cfg(test)]

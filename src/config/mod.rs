@@ -18,6 +18,7 @@ mod audit;
 mod backends;
 mod limits;
 mod net;
+mod oidc;
 mod realtime;
 mod redact;
 mod search;
@@ -30,6 +31,7 @@ pub use audit::AuditConfig;
 pub use backends::{BusBackend, BusConfig, ClusterConfig, KvBackend, KvConfig};
 pub use limits::{LimitsConfig, RateLimit};
 pub use net::IpRange;
+pub use oidc::{OidcConfig, OidcProvider, ProviderKind};
 pub use realtime::RealtimeConfig;
 use redact::redact_url;
 pub use search::{SearchBackend, SearchConfig};
@@ -117,6 +119,10 @@ pub struct AuthConfig {
     /// Master secret (≥ 32 chars) for token signing and TOTP-secret encryption. Unset: a random
     /// key is generated into `<data_dir>/secret.key` (mode 0600). Set it on every node of a cluster.
     pub secret_key: Option<Secret>,
+    /// `false`: no password sign-in, registration or reset; people sign in through
+    /// `[[auth.oidc.providers]]` only (the setup of the first owner still takes a password).
+    pub password_login: bool,
+    pub oidc: OidcConfig,
 }
 
 impl Default for AuthConfig {
@@ -128,6 +134,8 @@ impl Default for AuthConfig {
             session_max_age: HumanDuration(Duration::from_secs(90 * 24 * 3600)),
             require_totp: false,
             secret_key: None,
+            password_login: true,
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -308,7 +316,7 @@ impl Config {
         {
             return invalid("auth.secret_key", "must be at least 32 characters");
         }
-        Ok(())
+        self.auth.oidc.validate(self.auth.password_login)
     }
 
     /// `[email]` and `[telemetry]`.

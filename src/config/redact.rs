@@ -33,6 +33,14 @@ impl Config {
         ] {
             redact(&mut value, path);
         }
+        let providers = value
+            .get_mut("auth")
+            .and_then(|auth| auth.get_mut("oidc"))
+            .and_then(|oidc| oidc.get_mut("providers"))
+            .and_then(toml::Value::as_array_mut);
+        for provider in providers.into_iter().flatten() {
+            redact(provider, &["client_secret"]);
+        }
         Ok(value)
     }
 }

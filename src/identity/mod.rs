@@ -3,6 +3,7 @@
 
 pub mod jwt;
 pub mod keys;
+pub mod oidc;
 pub mod opaque;
 pub mod password;
 pub mod recovery_code;

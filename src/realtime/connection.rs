@@ -425,11 +425,11 @@ impl Conn {
     /// expiry (and moves it to the token's session).
     async fn reauthenticate(&mut self, token: &str) -> Flow {
         let fresh = match authn::verify(&self.state, token).await {
-            Ok((principal, claims))
+            Ok((principal, version))
                 if principal.user_id == self.who.principal.user_id
                     && principal.scope == self.who.principal.scope =>
             {
-                Some((principal, claims.ver))
+                Some((principal, version))
             }
             _ => None,
         };

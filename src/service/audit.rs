@@ -31,6 +31,7 @@ pub mod action {
     /// An admin ended one of a user's sessions.
     pub const SESSION_REVOKED: &str = "auth.session_revoked";
     pub const USER_CREATED: &str = "user.created";
+    pub const IDENTITY_LINKED: &str = "user.identity_linked";
     pub const CLIENT_CREATED: &str = "client.created";
     pub const CLIENT_REVOKED: &str = "client.revoked";
     pub const CLIENT_SECRET_ROTATED: &str = "client.secret_rotated";

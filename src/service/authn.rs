@@ -10,10 +10,7 @@ use crate::{
     db::entity::{refresh_token, user},
     domain::Role,
     error::{AppError, AppResult, ErrorCode},
-    identity::{
-        jwt::{Claims, TokenError},
-        token_state::TokenState,
-    },
+    identity::{jwt::TokenError, token_state::TokenState},
 };
 
 #[tracing::instrument(level = "debug", skip_all)]
@@ -21,15 +18,28 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal
     Ok(verify(state, bearer).await?.0)
 }
 
-/// Like [`authenticate`], also returning the token's claims (expiry, session).
+/// Like [`authenticate`], also returning the token version the credential was checked
+/// against (the WebSocket compares it with the current one later). A token that is not ours
+/// may be an identity provider's (`service::sso::bearer`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn verify(state: &AppState, bearer: &str) -> AppResult<(Principal, Claims)> {
-    let claims = state.jwt.verify(bearer).map_err(|e| match e {
-        TokenError::Expired => {
-            AppError::new(ErrorCode::TokenExpired, "the access token has expired")
+pub async fn verify(state: &AppState, bearer: &str) -> AppResult<(Principal, i32)> {
+    let claims = match state.jwt.verify(bearer) {
+        Ok(claims) => claims,
+        Err(TokenError::Expired) => {
+            return Err(AppError::new(
+                ErrorCode::TokenExpired,
+                "the access token has expired",
+            ));
         }
-        TokenError::Invalid => AppError::unauthorized("the access token is invalid"),
-    })?;
+        Err(TokenError::Invalid) => {
+            if state.sso.accepts_bearer()
+                && let Some(external) = super::sso::bearer::verify(state, bearer).await?
+            {
+                return Ok(external);
+            }
+            return Err(AppError::unauthorized("the access token is invalid"));
+        }
+    };
     let current = token_state(state, claims.sub).await?;
     let Some(current) = current else {
         return Err(AppError::unauthorized("the access token is invalid"));
@@ -52,7 +62,7 @@ pub async fn verify(state: &AppState, bearer: &str) -> AppResult<(Principal, Cla
         expires_at: Some(claims.exp),
     };
     state.activity.touch(claims.sub);
-    Ok((principal, claims))
+    Ok((principal, claims.ver))
 }
 
 /// Whether the session (refresh-token family) `sid` is still open, from the cache or the

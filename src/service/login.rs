@@ -166,7 +166,7 @@ pub async fn login_totp(
     Err(AppError::new(ErrorCode::InvalidCredentials, "invalid code"))
 }
 
-async fn finish(
+pub(super) async fn finish(
     state: &AppState,
     meta: RequestMeta,
     user: &user::Model,

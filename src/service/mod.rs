@@ -43,6 +43,7 @@ pub mod search;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+pub mod sso;
 pub mod stats;
 pub mod system;
 pub mod threads;

@@ -280,31 +280,61 @@ pub async fn set_role(
                 if old_role == Role::Owner && new_role != Role::Owner {
                     keep_an_owner(tx, target).await?;
                 }
-                let mut active = user.into_active_model();
-                active.role = Set(new_role.as_str().to_string());
-                active.updated_at = Set(now());
-                let updated = active.update(tx).await?;
-                users::announce(tx, &updated, principal.user_id).await?;
-                if old_role != new_role {
-                    // Their live connections reconnect, so access is checked again (4003).
-                    sessions::emit_revoked(tx, target, None, sessions::Revoked::Role).await?;
-                }
-                let details =
-                    serde_json::json!({ "from": old_role.as_str(), "to": new_role.as_str() });
-                record(
-                    tx,
-                    meta,
-                    principal,
-                    audit::action::ROLE_CHANGED,
-                    target,
-                    Some(details),
-                )
-                .await?;
-                Ok(updated)
+                let change = RoleChange {
+                    actor: principal.audit_actor(),
+                    new_role,
+                    source: None,
+                };
+                apply_role(tx, meta, user, change).await
             })
         })
         .await?;
     state.token_states.forget(&target);
+    Ok(updated)
+}
+
+/// Who changes a role to what, and through what (an identity provider's name, for the audit).
+pub struct RoleChange {
+    pub actor: Option<Uuid>,
+    pub new_role: Role,
+    pub source: Option<String>,
+}
+
+/// The one write path of a role: the row, the `user.updated` event, the close of the user's
+/// sockets (they reconnect, so access is checked again: 4003) and the audit entry. The caller
+/// checks who may do it, keeps an owner, and forgets the token state after the commit.
+pub async fn apply_role(
+    tx: &impl ConnectionTrait,
+    meta: RequestMeta,
+    user: user::Model,
+    change: RoleChange,
+) -> AppResult<user::Model> {
+    let old_role: Role = user.role.parse().unwrap_or(Role::Guest);
+    let target = user.id;
+    let mut active = user.into_active_model();
+    active.role = Set(change.new_role.as_str().to_string());
+    active.updated_at = Set(now());
+    let updated = active.update(tx).await?;
+    users::announce(tx, &updated, change.actor.unwrap_or_default()).await?;
+    if old_role != change.new_role {
+        sessions::emit_revoked(tx, target, None, sessions::Revoked::Role).await?;
+    }
+    let mut details =
+        serde_json::json!({ "from": old_role.as_str(), "to": change.new_role.as_str() });
+    if let Some(source) = change.source {
+        details["source"] = serde_json::Value::String(source);
+    }
+    audit::record(
+        tx,
+        meta,
+        audit::Entry {
+            actor: change.actor,
+            action: audit::action::ROLE_CHANGED,
+            target: Some(("user", target)),
+            details: Some(details),
+        },
+    )
+    .await?;
     Ok(updated)
 }
 

@@ -34,6 +34,8 @@ pub struct TokenPair {
     pub refresh_token: String,
     pub expires_in: u64,
     pub scope: Scope,
+    /// The session (refresh-token family) these tokens belong to.
+    pub session_id: Uuid,
 }
 
 /// Start a new session (a new refresh-token family) for `user`.
@@ -73,6 +75,7 @@ async fn issue(
         refresh_token: refresh,
         expires_in: state.config.auth.access_ttl.secs(),
         scope,
+        session_id: family_id,
     })
 }
 
@@ -311,19 +314,21 @@ pub async fn end_recorded(
 
 /// End the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
 #[tracing::instrument(skip_all)]
-pub async fn revoke(state: &AppState, presented: &str) -> AppResult<()> {
+/// Revoke the session `presented` (a refresh token) belongs to; that session's id, if it was
+/// one of ours.
+pub async fn revoke(state: &AppState, presented: &str) -> AppResult<Option<Uuid>> {
     let Some(token) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(opaque::hash(presented)))
         .one(&state.db)
         .await?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let (tx, _write) = state.begin_write().await?;
     revoke_family(&tx, token.user_id, token.family_id).await?;
     events::commit(state, tx).await?;
     state.sessions.forget(&token.family_id);
-    Ok(())
+    Ok(Some(token.family_id))
 }
 
 /// Revoke every session of `user_id` and invalidate every access token issued so far. Used by

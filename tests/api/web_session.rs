@@ -250,7 +250,9 @@ async fn logout_clears_the_cookies_and_ends_the_session() {
     let jar = Jar::from_reply(&refreshed);
 
     let out = web_post(&app, "logout", Some(&jar.header()), Some(&jar.csrf)).await;
-    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.body);
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    // A password session: no identity provider to log out of.
+    assert_eq!(out.body["end_session_url"], serde_json::Value::Null);
     let cleared = set_cookies(&out.headers);
     assert_eq!(cleared.len(), 2, "{cleared:?}");
     for (name, path) in [("colink_refresh", "/api/v1/auth/web"), ("colink_csrf", "/")] {
@@ -265,13 +267,13 @@ async fn logout_clears_the_cookies_and_ends_the_session() {
         .await
         .problem(401, "token_revoked");
 
-    // Idempotent: no refresh cookie (already logged out) is still 204, cookies cleared again.
+    // Idempotent: no refresh cookie (already logged out) is still 200, cookies cleared again.
     let csrf_only = format!("colink_csrf={}", jar.csrf);
     let again = web_post(&app, "logout", Some(&csrf_only), Some(&jar.csrf)).await;
-    assert_eq!(again.status, StatusCode::NO_CONTENT);
+    assert_eq!(again.status, StatusCode::OK);
     assert_eq!(set_cookies(&again.headers).len(), 2);
     let stale = web_post(&app, "logout", Some(&jar.header()), Some(&jar.csrf)).await;
-    assert_eq!(stale.status, StatusCode::NO_CONTENT);
+    assert_eq!(stale.status, StatusCode::OK);
 }
 
 #[tokio::test]

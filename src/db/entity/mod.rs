@@ -8,6 +8,7 @@ pub mod channel_member;
 pub mod channel_version;
 pub mod credential;
 pub mod email_token;
+pub mod external_identity;
 pub mod file;
 pub mod invite;
 pub mod mention;

@@ -10,7 +10,7 @@ import { dateTime } from "./format";
 /** The actions the server records (service::audit::action), grouped for the filter. */
 const ACTIONS: ReadonlyArray<readonly [string, string[]]> = [
   ["Sign-in and security", ["auth.login_succeeded", "auth.login_failed", "auth.logout_all", "auth.password_changed", "auth.password_reset", "auth.refresh_token_reuse", "auth.session_revoked", "auth.totp_enabled", "auth.totp_disabled", "auth.totp_reset"]],
-  ["People", ["user.created", "user.role_changed", "user.suspended", "user.unsuspended", "user.deactivated", "user.reactivated"]],
+  ["People", ["user.created", "user.identity_linked", "user.role_changed", "user.suspended", "user.unsuspended", "user.deactivated", "user.reactivated"]],
   ["Moderation", ["moderation.message_deleted", "moderation.reports_dismissed", "moderation.message_restored", "moderation.rule_added", "moderation.rule_removed"]],
   ["Bots and workspaces", ["client.created", "client.revoked", "client.secret_rotated", "workspace.created", "setup.completed"]],
 ];
