@@ -1,7 +1,7 @@
 // The end-to-end harness: the real CoLink binary with a temporary data dir on a free port, and
 // Debian's Chromium driven by playwright-core. No mocks.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createServer } from "node:net";
@@ -11,7 +11,7 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 export const artifacts = resolve(here, "..", "test-artifacts");
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const s = createServer();
     s.once("error", fail);
@@ -37,15 +37,24 @@ async function waitReady(base, child, log) {
   throw new Error(`colink did not become ready:\n${log.join("")}`);
 }
 
-/** Start the server; returns { base, setupToken, stop, log }. */
-export async function startServer(extraEnv = {}) {
+/** Start the server; returns { base, setupToken, stop, log }. `configToml`, when given, is
+ * written to a file in the data dir and passed with `--config` (for what environment
+ * variables cannot say, such as `[[auth.oidc.providers]]`); `{base}` in it becomes the
+ * server's URL, `{port}` its port. */
+export async function startServer(extraEnv = {}, { configToml } = {}) {
   const bin = process.env.SERVER_BIN;
   if (!bin || !existsSync(bin)) throw new Error("set SERVER_BIN to the release binary (scripts/e2e.sh does)");
   const dataDir = mkdtempSync(join(tmpdir(), "colink-e2e-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const log = [];
-  const child = spawn(bin, ["serve"], {
+  const args = ["serve"];
+  if (configToml) {
+    const file = join(dataDir, "config.toml");
+    writeFileSync(file, configToml.replaceAll("{base}", base).replaceAll("{port}", String(port)));
+    args.push("--config", file);
+  }
+  const child = spawn(bin, args, {
     env: {
       ...process.env,
       COLINK_DATA_DIR: dataDir,

@@ -38,7 +38,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_AuditEntry"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -56,7 +56,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -114,7 +114,7 @@ export interface paths {
                         "text/csv; charset=utf-8": string;
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -132,7 +132,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -187,7 +187,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_AdminChannel"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -205,7 +205,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -258,7 +258,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -276,7 +276,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -369,7 +369,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -387,7 +387,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -456,7 +456,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -490,7 +490,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["CreatedClient"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -508,7 +508,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -589,7 +589,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -607,7 +607,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -664,7 +664,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["CreatedClient"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -682,7 +682,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -754,7 +754,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -804,7 +804,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -822,7 +822,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -875,7 +875,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_QueueEntry"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -893,7 +893,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -945,7 +945,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageContext"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -963,7 +963,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1027,7 +1027,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1045,7 +1045,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1141,7 +1141,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1179,7 +1179,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["RuleView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1197,7 +1197,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1278,7 +1278,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1296,7 +1296,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1355,7 +1355,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["RuleTest"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1373,7 +1373,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1454,7 +1454,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1509,7 +1509,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["SettingView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1527,7 +1527,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1602,7 +1602,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1620,7 +1620,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1692,7 +1692,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1748,7 +1748,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1802,7 +1802,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_AdminUser"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1820,7 +1820,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1866,7 +1866,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AdminUserDetail"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1884,7 +1884,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1928,7 +1928,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1946,7 +1946,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2010,7 +2010,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2028,7 +2028,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2092,7 +2092,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AdminUser"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2110,7 +2110,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2175,7 +2175,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2193,7 +2193,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2265,7 +2265,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AdminUser"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2283,7 +2283,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2377,7 +2377,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2395,7 +2395,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2456,7 +2456,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AdminUser"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2474,7 +2474,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2565,7 +2565,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["AdminUser"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2583,7 +2583,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2652,7 +2652,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2700,7 +2700,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2779,7 +2779,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2847,7 +2847,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["LoginResponse"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2865,7 +2865,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2960,7 +2960,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Tokens"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2978,7 +2978,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3062,7 +3062,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3140,7 +3140,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3151,6 +3151,139 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/oidc/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the identity provider sends the browser back (register
+         *     `<public_url>/api/v1/auth/oidc/<provider>/callback` with the provider). On success,
+         *     303 to the page the sign-in started from with the session cookies set (see
+         *     `POST /auth/web/login`); on failure, 303 to `/login?sso_error=<code>`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    code?: string;
+                    /** @description The provider's OAuth2 error (`access_denied` when the person declined). */
+                    error?: string;
+                    state?: string;
+                };
+                header?: never;
+                path: {
+                    provider: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Follow `Location`. */
+                303: {
+                    headers: {
+                        LOCATION: string;
+                        /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
+                        "Set-Cookie"?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/oidc/{provider}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start signing in with an identity provider (a browser navigation, e.g. the sign-in
+         *     page's "Continue with …" button): 303 to the provider. `return_to` is the path of this
+         *     site to land on afterwards (default `/`; other sites are ignored). When the provider
+         *     cannot be reached, or too many sign-ins came from this address, 303 to
+         *     `/login?sso_error=<code>`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    return_to?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description The provider's `name` (see `GET /auth/providers`). */
+                    provider: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Follow `Location`. */
+                303: {
+                    headers: {
+                        LOCATION: string;
+                        /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
+                        "Set-Cookie"?: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `not_found`. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3190,7 +3323,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3208,7 +3341,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3292,8 +3425,17 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3345,7 +3487,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mail a password-reset link (answers 202 whether or not the address exists). */
+        /**
+         * Mail a password-reset link (answers 202 whether or not the address exists; 403
+         *     `password_login_disabled` when `auth.password_login = false`).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -3366,8 +3511,17 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3490,7 +3644,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Tokens"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3508,7 +3662,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3583,7 +3737,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3592,7 +3746,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3703,7 +3857,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3781,7 +3935,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3831,7 +3985,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3849,7 +4003,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3906,7 +4060,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ClientToken"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3992,7 +4146,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4010,7 +4164,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4104,7 +4258,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["RecoveryCodes"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4122,7 +4276,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4209,7 +4363,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["TotpEnrollment"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4227,7 +4381,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4331,7 +4485,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["WebLoginResponse"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4349,7 +4503,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4450,7 +4604,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["WebTokens"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4468,7 +4622,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4536,7 +4690,9 @@ export interface paths {
          * Log the web app out: ends the session of the `colink_refresh` cookie (its access tokens
          *     stop working too) and clears both cookies. Send the `colink_csrf` cookie's value in
          *     `X-CSRF-Token` (else 403 `csrf_failed`). Without a refresh cookie there is nothing to
-         *     end: still 204.
+         *     end: still 200. When the session came from an identity provider with a logout endpoint,
+         *     `end_session_url` is where to send the browser next so the provider's session ends
+         *     too (it comes back to `/login`).
          */
         post: {
             parameters: {
@@ -4550,15 +4706,17 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                204: {
+                200: {
                     headers: {
                         /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
                         "Set-Cookie"?: string;
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["WebLogout"];
+                    };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4567,7 +4725,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4624,7 +4782,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["WebTokens"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4642,7 +4800,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4692,7 +4850,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4710,7 +4868,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4753,7 +4911,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4771,7 +4929,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4871,7 +5029,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4889,7 +5047,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4933,7 +5091,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4951,7 +5109,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5026,7 +5184,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5044,7 +5202,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5108,7 +5266,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_SharedFile"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5126,7 +5284,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5183,7 +5341,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5201,7 +5359,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5263,7 +5421,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5281,7 +5439,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5346,7 +5504,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_Member"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5364,7 +5522,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5407,7 +5565,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5425,7 +5583,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5527,7 +5685,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5545,7 +5703,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5613,7 +5771,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5631,7 +5789,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5692,7 +5850,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5710,7 +5868,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5784,7 +5942,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5831,7 +5989,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5849,7 +6007,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5910,7 +6068,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ReadState"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5928,7 +6086,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6012,7 +6170,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_Conversation"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6030,7 +6188,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6077,7 +6235,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6095,7 +6253,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6139,7 +6297,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ChannelView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6157,7 +6315,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6248,7 +6406,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["FileView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6266,7 +6424,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6306,7 +6464,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6324,7 +6482,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6381,7 +6539,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["FileView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6399,7 +6557,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6435,7 +6593,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6508,7 +6666,7 @@ export interface paths {
                         "*/*": string;
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6517,7 +6675,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6553,7 +6711,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6591,7 +6749,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6600,7 +6758,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6654,7 +6812,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6704,7 +6862,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["DownloadUrl"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6722,7 +6880,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6749,7 +6907,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6802,7 +6960,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["UploadUrl"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6820,7 +6978,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -6885,7 +7043,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6933,7 +7091,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["UploadStatus"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6951,7 +7109,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7051,7 +7209,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["UploadStatus"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7069,7 +7227,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7138,7 +7296,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["UploadStatus"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7156,7 +7314,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7210,7 +7368,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7257,7 +7415,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["FileView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7275,7 +7433,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7311,7 +7469,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7357,7 +7515,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Workspace"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7375,7 +7533,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7451,7 +7609,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7469,7 +7627,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7532,7 +7690,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7562,7 +7720,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7580,7 +7738,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7607,7 +7765,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7649,7 +7807,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7667,7 +7825,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7685,7 +7843,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7714,7 +7872,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7732,7 +7890,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7750,7 +7908,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7779,7 +7937,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7797,7 +7955,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7815,7 +7973,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7860,7 +8018,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7878,7 +8036,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7927,7 +8085,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7945,7 +8103,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8012,7 +8170,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Reaction"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8030,7 +8188,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8132,7 +8290,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8150,7 +8308,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8220,7 +8378,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ReportView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8238,7 +8396,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8330,7 +8488,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Thread"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8348,7 +8506,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8409,7 +8567,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["ThreadState"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8427,7 +8585,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8472,7 +8630,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -8537,7 +8695,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8555,7 +8713,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8629,7 +8787,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -8674,7 +8832,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8692,7 +8850,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8760,7 +8918,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["FileResults"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8778,7 +8936,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8847,7 +9005,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["MessageResults"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8865,7 +9023,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -8883,7 +9041,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `unavailable`, `search_unavailable`. */
+                /** @description Problem: `unavailable`, `search_unavailable`, `sso_unavailable`. */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -8933,7 +9091,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["SetupDone"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8942,7 +9100,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9061,7 +9219,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_ThreadView"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9079,7 +9237,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9127,7 +9285,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Page_User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9145,7 +9303,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9200,7 +9358,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9218,7 +9376,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9280,7 +9438,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9313,7 +9471,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9331,7 +9489,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9407,7 +9565,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["User"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9425,7 +9583,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9503,7 +9661,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9537,7 +9695,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Workspace"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9555,7 +9713,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9635,7 +9793,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Workspace"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9653,7 +9811,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9711,7 +9869,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["InviteList"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9729,7 +9887,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9774,7 +9932,7 @@ export interface paths {
                         "application/json; charset=utf-8": components["schemas"]["Invite"];
                     };
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9792,7 +9950,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9888,7 +10046,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`. */
+                /** @description Problem: `bad_request`, `validation_failed`, `unsupported_file_type`, `invalid_token`, `invalid_code`, `sso_expired`. */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -9906,7 +10064,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -9970,7 +10128,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`. */
+                /** @description Problem: `forbidden`, `invalid_password`, `account_suspended`, `registration_closed`, `invite_required`, `totp_enrollment_required`, `csrf_failed`, `password_login_disabled`, `sso_rejected`, `sso_email_unverified`, `sso_no_account`. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -10513,6 +10671,20 @@ export interface components {
          * @enum {string}
          */
         GrantType: "client_credentials";
+        /**
+         * IdentityProvider
+         * @description An identity provider of `[[auth.oidc.providers]]`.
+         */
+        IdentityProvider: {
+            /** @description The sign-in button's label. */
+            display_name: string;
+            /** @description `oidc` or `github`. */
+            kind: string;
+            /** @description Its id in URLs. */
+            name: string;
+            /** @description Where the sign-in button goes (`GET`, a browser navigation; add `?return_to=/path`). */
+            start_url: string;
+        };
         /** Invite */
         Invite: {
             /** Format: date-time */
@@ -10941,9 +11113,9 @@ export interface components {
         };
         /** Providers */
         Providers: {
-            /** @description Configured OpenID Connect providers. */
-            oidc: string[];
-            /** @description Username/email + password login is available. */
+            /** @description Identity providers to sign in with, in the configured order. */
+            oidc: components["schemas"]["IdentityProvider"][];
+            /** @description Username/email + password login is available (`auth.password_login`). */
             password: boolean;
             /** @description open, invite or closed. */
             registration: string;
@@ -11660,6 +11832,14 @@ export interface components {
             token_type?: string;
             /** @description True when the server requires 2FA and this account must enroll before anything else. */
             totp_enrollment_required?: boolean;
+        };
+        /**
+         * WebLogout
+         * @description What is left to do after logging out.
+         */
+        WebLogout: {
+            /** @description The identity provider's logout page, for sessions that came from one; else null. */
+            end_session_url?: string;
         };
         /**
          * WebTokens

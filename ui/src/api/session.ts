@@ -92,15 +92,19 @@ export class Session {
     return fn();
   }
 
-  /** End the session here and in every tab. */
+  /** End the session here and in every tab; a session from an identity provider ends there
+   * too (the browser goes to its logout page, which comes back to /login). */
   async signOut() {
+    let providerLogout: string | null | undefined = null;
     try {
-      await raw.POST("/auth/web/logout", { headers: { "X-CSRF-Token": csrfToken() } });
+      const res = await raw.POST("/auth/web/logout", { headers: { "X-CSRF-Token": csrfToken() } });
+      providerLogout = res.data?.end_session_url;
     } catch {
       // Offline: the cookie stays until it expires, but this browser forgets the session now.
     }
     this.channel?.postMessage({ type: "signed-out" } satisfies Message);
     this.clear();
+    if (providerLogout) window.location.assign(providerLogout);
   }
 
   private async refreshLocked(): Promise<boolean> {

@@ -6,6 +6,8 @@ import { Field, FormError, NewPasswordField, UsernameField, useSubmit } from "..
 import { Splash } from "../components/Splash";
 import { AuthLayout } from "./AuthLayout";
 import { signIn } from "./signIn";
+import { SsoButtons } from "./Login";
+import { useQuery } from "@tanstack/react-query";
 
 /** Sign up (open registration) or accept an invite link (`/invite/<token>`). */
 export function Register({ token }: { token: string | null }) {
@@ -43,6 +45,25 @@ function AcceptInvite({ token }: { token: string }) {
 }
 
 function RegisterForm({ token }: { token: string | null }) {
+  const providers = useQuery({ queryKey: ["providers"], queryFn: () => call(publicApi.GET("/auth/providers")) });
+  if (providers.data && !providers.data.password) return <ProviderOnly token={token} providers={providers.data.oidc} />;
+  return <PasswordRegisterForm token={token} />;
+}
+
+/** Without password sign-in, accounts come from the identity provider: sign in there (and
+ * come back to the invite, which then asks to join). */
+function ProviderOnly({ token, providers }: { token: string | null; providers: Parameters<typeof SsoButtons>[0]["providers"] }) {
+  return (
+    <AuthLayout
+      title={token ? "Join your team" : "Sign in to get started"}
+      subtitle="Accounts here come from your organisation's sign-in: your account is created the first time you use it."
+    >
+      <SsoButtons providers={providers} next={token ? `/invite/${token}` : "/"} />
+    </AuthLayout>
+  );
+}
+
+function PasswordRegisterForm({ token }: { token: string | null }) {
   const [, navigate] = useLocation();
   const [email, setEmail] = useState("");
   const [username, setUsername] = useState("");
