@@ -37,7 +37,7 @@ pub struct OidcProvider {
     /// The provider's id in URLs and in linked identities: 1–32 of `a-z 0-9 -`. Changing it
     /// unlinks every account linked through it.
     pub name: String,
-    /// The sign-in button's label. Default: `name`, capitalised.
+    /// The sign-in button's label. Default: `name`, capitalised (`github`: GitHub).
     pub display_name: Option<String>,
     pub kind: ProviderKind,
     /// OIDC: the issuer URL (discovery at `<issuer>/.well-known/openid-configuration`).
@@ -90,6 +90,9 @@ impl OidcProvider {
     pub fn label(&self) -> String {
         if let Some(label) = &self.display_name {
             return label.clone();
+        }
+        if self.kind == ProviderKind::Github && self.name == "github" {
+            return "GitHub".into();
         }
         let mut chars = self.name.chars();
         match chars.next() {

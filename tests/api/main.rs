@@ -33,6 +33,7 @@ mod files;
 mod first_run;
 mod followed_threads;
 mod general;
+mod github_sign_in;
 mod guests;
 mod heartbeat;
 mod helpers;
