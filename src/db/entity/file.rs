@@ -16,6 +16,9 @@ pub struct Model {
     pub status: String,
     pub scan_error: Option<String>,
     pub scan_attempts: i32,
+    /// When background work on the file (its scan, then its thumbnail) may start: a retry's
+    /// back-off, or the end of the lease of the node working on it
+    /// (`service::files::processing::claim`).
     pub scan_after: Option<OffsetDateTime>,
     pub width: Option<i32>,
     pub height: Option<i32>,

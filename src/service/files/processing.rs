@@ -3,6 +3,11 @@
 //!
 //! It wakes when a file is confirmed ([`FileWork::notify`]) and every few seconds (retries,
 //! and files confirmed on another node). Each pass takes a bounded batch of each kind of work.
+//!
+//! Every node of a cluster runs this worker: before scanning or thumbnailing a file, a node
+//! claims it ([`claim`]: a conditional update moving `scan_after` forward by [`CLAIM_LEASE`]),
+//! so each file is scanned and announced (`file.uploaded`) by one node, and a node that dies
+//! mid-work leaves the file to another once the lease runs out.
 
 use std::{sync::Arc, time::Duration};
 
@@ -37,6 +42,55 @@ pub struct FileWorker(pub Arc<AppState>);
 
 const BATCH: u64 = 8;
 const PERIOD: Duration = Duration::from_secs(5);
+/// How long a claimed file is left to the node that claimed it: longer than a scan may take
+/// (120 s) plus a thumbnail.
+const CLAIM_LEASE: Duration = Duration::from_secs(300);
+
+/// The two kinds of work a file waits for.
+#[derive(Clone, Copy)]
+pub enum Work {
+    Scan,
+    Thumbnail,
+}
+
+/// Claim `id` for `work` if it still waits for it and nobody holds it (no node, or one whose
+/// lease ran out): whether this node got it. One conditional UPDATE, so of several nodes
+/// claiming at once exactly one wins.
+pub async fn claim(
+    db: &impl sea_orm::ConnectionTrait,
+    id: uuid::Uuid,
+    work: Work,
+) -> AppResult<bool> {
+    let at = now();
+    let waiting = match work {
+        Work::Scan => sea_orm::Condition::all().add(file::Column::Status.eq("pending")),
+        Work::Thumbnail => sea_orm::Condition::all()
+            .add(file::Column::Thumbnail.eq("pending"))
+            .add(file::Column::Status.eq("clean")),
+    };
+    let claimed = file::Entity::update_many()
+        .col_expr(
+            file::Column::ScanAfter,
+            sea_orm::sea_query::Expr::value(at + CLAIM_LEASE),
+        )
+        .filter(file::Column::Id.eq(id))
+        .filter(waiting)
+        .filter(
+            sea_orm::Condition::any()
+                .add(file::Column::ScanAfter.is_null())
+                .add(file::Column::ScanAfter.lte(at)),
+        )
+        .exec(db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// Files free to work on: never claimed, or their lease (or retry back-off) is over.
+fn unclaimed() -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(file::Column::ScanAfter.is_null())
+        .add(file::Column::ScanAfter.lte(now()))
+}
 /// The longest wait between scan attempts.
 const MAX_BACKOFF_SECS: i64 = 300;
 
@@ -81,17 +135,16 @@ async fn scan_some(state: &AppState) -> AppResult<usize> {
     let due = file::Entity::find()
         .filter(file::Column::Status.eq("pending"))
         .filter(file::Column::DeletedAt.is_null())
-        .filter(
-            sea_orm::Condition::any()
-                .add(file::Column::ScanAfter.is_null())
-                .add(file::Column::ScanAfter.lte(now())),
-        )
+        .filter(unclaimed())
         .order_by_asc(file::Column::CreatedAt)
         .limit(BATCH)
         .all(&state.db)
         .await?;
     let n = due.len();
     for f in due {
+        if !claim(&state.db, f.id, Work::Scan).await? {
+            continue;
+        }
         let verdict = match state.config.storage.scanner {
             ScannerKind::None => Ok(scanner::Verdict::Clean),
             ScannerKind::Clamd => scan(state, &f).await,
@@ -134,6 +187,8 @@ async fn record_scan(
         Ok(scanner::Verdict::Clean) => {
             row.status = Set("clean".into());
             row.scan_error = Set(None);
+            // The claim is over: the thumbnail may start at once.
+            row.scan_after = Set(None);
             let stored = row.update(&tx).await?;
             refresh_messages(&tx, id, uploader).await?;
             stored
@@ -142,6 +197,7 @@ async fn record_scan(
             tracing::warn!(file_id = %id, %signature, "malware found in an upload");
             row.status = Set("infected".into());
             row.scan_error = Set(None);
+            row.scan_after = Set(None);
             row.thumbnail = Set("none".into());
             let stored = row.update(&tx).await?;
             super::unlink(&tx, id, uploader).await?;
@@ -205,12 +261,16 @@ async fn thumbnail_some(state: &AppState) -> AppResult<usize> {
         .filter(file::Column::Thumbnail.eq("pending"))
         .filter(file::Column::Status.eq("clean"))
         .filter(file::Column::DeletedAt.is_null())
+        .filter(unclaimed())
         .order_by_asc(file::Column::CreatedAt)
         .limit(BATCH)
         .all(&state.db)
         .await?;
     let n = due.len();
     for f in due {
+        if !claim(&state.db, f.id, Work::Thumbnail).await? {
+            continue;
+        }
         let outcome = make_thumbnail(state, &f).await;
         let (id, uploader) = (f.id, f.uploader_id);
         let mut row = f.into_active_model();
@@ -316,4 +376,110 @@ pub async fn collect_abandoned(state: &AppState) -> AppResult<u64> {
         tracing::info!(collected, "abandoned uploads collected");
     }
     Ok(collected)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveModelTrait, ConnectOptions, Database, DatabaseConnection};
+
+    use super::*;
+    use crate::{
+        domain::{Email, Role, Username},
+        service::accounts::{self, NewAccount},
+    };
+
+    async fn database() -> DatabaseConnection {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        crate::db::migrate_up(&db).await.unwrap();
+        db
+    }
+
+    async fn waiting_file(db: &DatabaseConnection) -> uuid::Uuid {
+        let user = accounts::create(
+            db,
+            NewAccount {
+                username: Username::parse("uploader").unwrap(),
+                email: Email::parse("uploader@example.com").unwrap(),
+                display_name: None,
+                password_hash: None,
+                role: Role::Member,
+                email_verified: true,
+            },
+        )
+        .await
+        .unwrap();
+        let id = uuid::Uuid::now_v7();
+        file::Model {
+            id,
+            uploader_id: user.id,
+            channel_id: None,
+            filename: "cat.png".into(),
+            content_type: "image/png".into(),
+            size_bytes: 10,
+            sha256: None,
+            status: "pending".into(),
+            scan_error: None,
+            scan_attempts: 0,
+            scan_after: None,
+            width: None,
+            height: None,
+            thumbnail: "pending".into(),
+            created_at: now(),
+            confirmed_at: Some(now()),
+            deleted_at: None,
+        }
+        .into_active_model()
+        .insert(db)
+        .await
+        .unwrap();
+        id
+    }
+
+    async fn set(
+        db: &DatabaseConnection,
+        id: uuid::Uuid,
+        status: &str,
+        after: Option<time::OffsetDateTime>,
+    ) {
+        file::Entity::update_many()
+            .col_expr(
+                file::Column::Status,
+                sea_orm::sea_query::Expr::value(status),
+            )
+            .col_expr(
+                file::Column::ScanAfter,
+                sea_orm::sea_query::Expr::value(after),
+            )
+            .filter(file::Column::Id.eq(id))
+            .exec(db)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn of_nodes_claiming_a_file_at_once_exactly_one_gets_it_until_its_lease_ends() {
+        let db = database().await;
+        let id = waiting_file(&db).await;
+        let claims =
+            futures_util::future::join_all((0..4).map(|_| claim(&db, id, Work::Scan))).await;
+        let won = claims.into_iter().filter(|c| matches!(c, Ok(true))).count();
+        assert_eq!(won, 1, "one node scans it");
+        assert!(
+            !claim(&db, id, Work::Scan).await.unwrap(),
+            "held by its lease"
+        );
+        // Its node died: once the lease is over, another node takes the file.
+        set(&db, id, "pending", Some(now() - Duration::from_secs(1))).await;
+        assert!(claim(&db, id, Work::Scan).await.unwrap());
+        // Scanned clean: the thumbnail is claimed the same way, once.
+        set(&db, id, "clean", None).await;
+        assert!(
+            !claim(&db, id, Work::Scan).await.unwrap(),
+            "no scan left to do"
+        );
+        assert!(claim(&db, id, Work::Thumbnail).await.unwrap());
+        assert!(!claim(&db, id, Work::Thumbnail).await.unwrap());
+    }
 }
