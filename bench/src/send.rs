@@ -114,7 +114,13 @@ async fn measure(
     let refresher = bootstrap::spawn_refresher(api.clone(), &fixture);
     let tag = bootstrap::run_tag();
 
-    let warmup = warm_up(args, api, &fixture, &tag).await?;
+    // Senders spread over the nodes (one, unless --nodes): ticket k posts through node k mod n.
+    let nodes = server
+        .base_urls
+        .iter()
+        .map(|base| api::client(base, args.concurrency as usize + 16))
+        .collect::<Result<Vec<_>>>()?;
+    let warmup = warm_up(args, &nodes, &fixture, &tag).await?;
     if let Some(w) = &warmup
         && let Some(reason) = &w.aborted
     {
@@ -125,7 +131,7 @@ async fn measure(
         );
     }
     let warmup = warmup.map(|w| w.summary());
-    let (measured, usage) = measured_phase(args, server, api, &fixture, &tag).await?;
+    let (measured, usage) = measured_phase(args, server, &nodes, &fixture, &tag).await?;
     refresher.abort();
 
     eprintln!("verifying stored message counts…");
@@ -153,7 +159,7 @@ async fn measure(
 /// The unmeasured warm-up phase, when `--warmup` is not 0.
 async fn warm_up(
     args: &SendArgs,
-    api: &Client,
+    nodes: &[Client],
     fixture: &Fixture,
     tag: &str,
 ) -> Result<Option<PhaseResult>> {
@@ -163,7 +169,7 @@ async fn warm_up(
     eprintln!("warm-up: {} s (not measured)…", args.warmup);
     let until = Instant::now() + Duration::from_secs_f64(args.warmup);
     let concurrency = args.concurrency as usize;
-    let w = run_phase(api, fixture, tag, 'w', Limit::Until(until), concurrency).await?;
+    let w = run_phase(nodes, fixture, tag, 'w', Limit::Until(until), concurrency).await?;
     Ok(Some(w))
 }
 
@@ -172,7 +178,7 @@ async fn warm_up(
 async fn measured_phase(
     args: &SendArgs,
     server: &Server,
-    api: &Client,
+    nodes: &[Client],
     fixture: &Fixture,
     tag: &str,
 ) -> Result<(PhaseResult, PhaseUsage)> {
@@ -191,7 +197,7 @@ async fn measured_phase(
         }
     };
     let readings = PhaseReadings::start(server.pid, sample_server);
-    let measured = run_phase(api, fixture, tag, 'm', limit, concurrency).await?;
+    let measured = run_phase(nodes, fixture, tag, 'm', limit, concurrency).await?;
     let usage = readings.finish().await;
     Ok((measured, usage))
 }
@@ -242,8 +248,8 @@ enum Limit {
 /// State shared by the senders of one phase.
 struct Phase {
     users: Arc<Vec<Arc<BenchUser>>>,
-    /// `POST` URL per channel.
-    urls: Vec<MessagesUrl>,
+    /// `POST` URL per node and channel.
+    urls: Vec<Vec<MessagesUrl>>,
     tag: String,
     phase: char,
     limit: Limit,
@@ -311,7 +317,8 @@ impl Phase {
 /// (k + k / N) mod M, so consecutive requests spread over users and channels alike.
 async fn sender(p: Arc<Phase>) -> SenderResult {
     let mut out = SenderResult::default();
-    let (n_users, n_channels) = (p.users.len() as u64, p.urls.len() as u64);
+    let n_users = p.users.len() as u64;
+    let (n_nodes, n_channels) = (p.urls.len() as u64, p.urls[0].len() as u64);
     loop {
         if p.stop.load(Ordering::Relaxed) {
             break;
@@ -323,7 +330,7 @@ async fn sender(p: Arc<Phase>) -> SenderResult {
             _ => {}
         }
         let user = &p.users[(k % n_users) as usize];
-        let url = &p.urls[((k + k / n_users) % n_channels) as usize];
+        let url = &p.urls[(k % n_nodes) as usize][((k + k / n_users) % n_channels) as usize];
         let client_id = format!("{}-{}{k}", p.tag, p.phase);
         let content = format!(
             "bench message {k} from {}: the quick brown fox jumps over the lazy dog",
@@ -379,7 +386,7 @@ async fn sender(p: Arc<Phase>) -> SenderResult {
 }
 
 async fn run_phase(
-    api: &Client,
+    nodes: &[Client],
     fixture: &Fixture,
     tag: &str,
     phase: char,
@@ -392,10 +399,15 @@ async fn run_phase(
     };
     let p = Arc::new(Phase {
         users: fixture.users.clone(),
-        urls: fixture
-            .channels
+        urls: nodes
             .iter()
-            .map(|id| api.messages_url(*id))
+            .map(|node| {
+                fixture
+                    .channels
+                    .iter()
+                    .map(|id| node.messages_url(*id))
+                    .collect()
+            })
             .collect(),
         tag: tag.to_owned(),
         phase,

@@ -41,12 +41,33 @@ pub struct TargetArgs {
     /// Keep the spawned server's temporary data dir (and its log) instead of deleting it.
     #[arg(long)]
     pub keep_data: bool,
+
+    /// Spawn this many nodes of one cluster, sharing --database-url (PostgreSQL) and
+    /// --redis-url (kv and bus); clients spread over them. RSS and CPU are the first node's.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8), conflicts_with = "url")]
+    pub nodes: u32,
+
+    /// Redis for the spawned nodes' kv and event bus (`kv.backend` and `bus.backend` =
+    /// "redis"); needed with --nodes > 1, and usable with one node too.
+    #[arg(long, value_name = "URL", conflicts_with = "url")]
+    pub redis_url: Option<String>,
+}
+
+/// What the nodes of a spawned cluster share besides the database.
+struct Shared {
+    redis_url: String,
+    /// Keys and channels of this run only (several runs may share one Redis).
+    prefix: String,
+    /// Every node signs and accepts the same tokens.
+    secret: String,
 }
 
 /// The server under test.
 pub struct Server {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (the first node's, with several).
     pub base_url: String,
+    /// Every node's base URL (one, unless --nodes).
+    pub base_urls: Vec<String>,
     pub setup_token: String,
     /// Process id when known (spawned, or `--server-pid`).
     pub pid: Option<u32>,
@@ -55,6 +76,8 @@ pub struct Server {
     /// The binary that was spawned, or the URL used.
     pub describe: String,
     spawned: Option<Spawned>,
+    /// The nodes after the first (--nodes).
+    more_nodes: Vec<Spawned>,
 }
 
 struct Spawned {
@@ -113,6 +136,8 @@ impl Server {
             wait_ready(http, &base, None, None).await?;
             return Ok(Server {
                 describe: base.clone(),
+                base_urls: vec![base.clone()],
+                more_nodes: Vec::new(),
                 base_url: base,
                 setup_token: token.trim().to_owned(),
                 pid: args.server_pid,
@@ -163,36 +188,26 @@ impl Server {
             None => DataDir::create()?,
         };
         let keep = args.keep_data || dir.is_some();
-        let port = free_port()?;
         let backend = match &args.database_url {
             Some(url) if url.starts_with("postgres") => "postgres",
             Some(_) => "custom",
             None => "sqlite",
         };
-        let child = serve_command(&bin, &data, log_file, port, args.database_url.as_deref())?
-            .spawn()
-            .with_context(|| format!("starting {} serve", bin.display()))?;
-        let pid = child.id();
-        let mut spawned = Spawned {
-            child,
+        let shared = cluster_of(args, backend)?;
+        let node = |data_dir: DataDir| Node {
+            bin: &bin,
+            dir: data_dir,
+            keep,
+            database_url: args.database_url.as_deref(),
+            shared: shared.as_ref(),
+        };
+        let (spawned, base_url) = node(DataDir {
             root,
             data: data.clone(),
             log,
-            keep,
-        };
-        let base_url = format!("http://127.0.0.1:{port}");
-        eprintln!(
-            "started {} serve (pid {}, {backend}) on {base_url}",
-            bin.display(),
-            pid.map_or_else(|| "?".into(), |p| p.to_string())
-        );
-
-        wait_ready(
-            http,
-            &base_url,
-            Some(&mut spawned.child),
-            Some(&spawned.log),
-        )
+            log_file,
+        })
+        .start(http)
         .await?;
         let setup_token = if dir.is_none_or(|(_, fresh)| fresh) {
             read_setup_token(&data.join("setup-token"))
@@ -201,13 +216,29 @@ impl Server {
         } else {
             String::new()
         };
+        let mut base_urls = vec![base_url.clone()];
+        let mut more_nodes = Vec::new();
+        for _ in 1..args.nodes {
+            let (more, url) = node(DataDir::create()?).start(http).await?;
+            base_urls.push(url);
+            more_nodes.push(more);
+        }
+        let nodes = if args.nodes > 1 {
+            format!(" ×{} nodes, Redis kv and bus", args.nodes)
+        } else if shared.is_some() {
+            " (Redis kv and bus)".into()
+        } else {
+            String::new()
+        };
         Ok(Server {
             base_url,
+            base_urls,
             setup_token,
-            pid,
+            pid: spawned.child.id(),
             backend: backend.into(),
-            describe: bin.display().to_string(),
+            describe: format!("{}{nodes}", bin.display()),
             spawned: Some(spawned),
+            more_nodes,
         })
     }
 
@@ -239,26 +270,15 @@ impl Server {
         Ok(result)
     }
 
-    /// Stop a spawned server: SIGTERM, wait up to 15 s, then SIGKILL. No-op with `--url`.
+    /// Stop a spawned server (every node): SIGTERM, wait up to 15 s, then SIGKILL. No-op
+    /// with `--url`.
     pub async fn shutdown(mut self) -> Result<()> {
-        let Some(mut spawned) = self.spawned.take() else {
-            return Ok(());
-        };
-        if let Some(pid) = spawned.child.id() {
-            let pid = libc::pid_t::try_from(pid).context("server pid out of range")?;
-            // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped yet.
-            #[allow(unsafe_code, reason = "kill(2): no safe wrapper in std")]
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
+        for node in std::mem::take(&mut self.more_nodes) {
+            stop(node).await?;
         }
-        match tokio::time::timeout(Duration::from_secs(15), spawned.child.wait()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e).context("waiting for the server to exit"),
-            Err(_) => {
-                eprintln!("server did not exit 15 s after SIGTERM; killing it");
-                spawned.child.kill().await.context("killing the server")
-            }
+        match self.spawned.take() {
+            Some(spawned) => stop(spawned).await,
+            None => Ok(()),
         }
     }
 
@@ -268,6 +288,104 @@ impl Server {
             Some(s) => log_tail(&s.log, 20),
             None => String::new(),
         }
+    }
+}
+
+/// SIGTERM, wait up to 15 s, then SIGKILL.
+async fn stop(mut spawned: Spawned) -> Result<()> {
+    if let Some(pid) = spawned.child.id() {
+        let pid = libc::pid_t::try_from(pid).context("server pid out of range")?;
+        // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped yet.
+        #[allow(unsafe_code, reason = "kill(2): no safe wrapper in std")]
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    match tokio::time::timeout(Duration::from_secs(15), spawned.child.wait()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e).context("waiting for the server to exit"),
+        Err(_) => {
+            eprintln!("server did not exit 15 s after SIGTERM; killing it");
+            spawned.child.kill().await.context("killing the server")
+        }
+    }
+}
+
+/// What several spawned nodes share, from the arguments (`None`: one node on its own).
+fn cluster_of(args: &TargetArgs, backend: &str) -> Result<Option<Shared>> {
+    let Some(redis_url) = &args.redis_url else {
+        if args.nodes > 1 {
+            bail!("--nodes > 1 needs --redis-url (the nodes' shared kv and bus)");
+        }
+        return Ok(None);
+    };
+    if args.nodes > 1 && backend != "postgres" {
+        bail!("--nodes > 1 needs a shared PostgreSQL database: --database-url postgres://…");
+    }
+    let tag = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000)
+        .unwrap_or_default();
+    Ok(Some(Shared {
+        redis_url: redis_url.clone(),
+        prefix: format!("bench{}-{tag}", std::process::id()),
+        secret: format!("bench-cluster-secret-{tag}-0123456789abcdefghij"),
+    }))
+}
+
+/// One node to spawn.
+struct Node<'a> {
+    bin: &'a Path,
+    dir: DataDir,
+    keep: bool,
+    database_url: Option<&'a str>,
+    shared: Option<&'a Shared>,
+}
+
+impl Node<'_> {
+    /// Start it on a free port and wait until it is ready; it and its base URL.
+    async fn start(self, http: &reqwest::Client) -> Result<(Spawned, String)> {
+        let port = free_port()?;
+        let DataDir {
+            root,
+            data,
+            log,
+            log_file,
+        } = self.dir;
+        let mut cmd = serve_command(self.bin, &data, log_file, port, self.database_url)?;
+        if let Some(shared) = self.shared {
+            cmd.env("COLINK_KV__BACKEND", "redis")
+                .env("COLINK_KV__URL", &shared.redis_url)
+                .env("COLINK_KV__PREFIX", format!("{}:", shared.prefix))
+                .env("COLINK_BUS__BACKEND", "redis")
+                .env("COLINK_BUS__TOPIC_PREFIX", format!("{}.", shared.prefix))
+                .env("COLINK_AUTH__SECRET_KEY", &shared.secret);
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {} serve", self.bin.display()))?;
+        let pid = child.id();
+        let mut spawned = Spawned {
+            child,
+            root,
+            data,
+            log,
+            keep: self.keep,
+        };
+        let base_url = format!("http://127.0.0.1:{port}");
+        eprintln!(
+            "started {} serve (pid {}) on {base_url}",
+            self.bin.display(),
+            pid.map_or_else(|| "?".into(), |p| p.to_string())
+        );
+        wait_ready(
+            http,
+            &base_url,
+            Some(&mut spawned.child),
+            Some(&spawned.log),
+        )
+        .await?;
+        Ok((spawned, base_url))
     }
 }
 

@@ -101,9 +101,10 @@ async fn read_deliveries(
 }
 
 /// Open every client's connection, `SETUP_CONCURRENCY` handshakes at a time, each with a reader
-/// task on this thread's `LocalSet`; returns the seconds it took.
+/// task on this thread's `LocalSet`; returns the seconds it took. Messages are posted through
+/// the first node, so with several nodes most deliveries cross nodes.
 pub(super) async fn connect_all(
-    api: &Client,
+    nodes: &[Client],
     bots: Vec<Bot>,
     channels: Vec<Uuid>,
     start: Instant,
@@ -117,7 +118,9 @@ pub(super) async fn connect_all(
     let mut pending = tokio::task::JoinSet::new();
     while next < bots.len() || !pending.is_empty() {
         while next < bots.len() && pending.len() < SETUP_CONCURRENCY {
-            let (api, bots, channels, i) = (api.clone(), bots.clone(), channels.clone(), next);
+            // Spread over the nodes (one, unless --nodes): client i connects to node i mod n.
+            let api = nodes[next % nodes.len()].clone();
+            let (bots, channels, i) = (bots.clone(), channels.clone(), next);
             pending.spawn(async move {
                 let bot = &bots[i];
                 connect(&api, bot, channels[bot.channel])

@@ -199,8 +199,14 @@ async fn measure(args: &FanoutArgs, server: &Server, api: &Client) -> Result<Out
     let local = tokio::task::LocalSet::new();
     local
         .run_until(async {
+            let nodes = server
+                .base_urls
+                .iter()
+                .map(|base| api::client(base, SETUP_CONCURRENCY + 16))
+                .collect::<Result<Vec<_>>>()?;
             let connected_in_s =
-                clients::connect_all(api, bots, channels.clone(), start, &shared, &stopped).await?;
+                clients::connect_all(&nodes, bots, channels.clone(), start, &shared, &stopped)
+                    .await?;
             // Let the readers drain what connecting produced (presence frames) before measuring.
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss_connected_mib = server
