@@ -37,7 +37,7 @@
 //! to them) — so nothing more from it reaches them.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     sync::{
         Arc, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -77,80 +77,6 @@ pub struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         self.hub.unregister(self.id);
-    }
-}
-
-struct Conn {
-    user_id: Uuid,
-    /// The session its credential belongs to (`None`: a bot token).
-    session: Option<Uuid>,
-    queue: mpsc::Sender<Outbound>,
-    close: watch::Sender<Option<CloseReason>>,
-    channels: HashSet<Uuid>,
-    workspaces: Vec<Uuid>,
-    /// Whether workspaces joined while connected are added to `workspaces` (not for guests).
-    follows_new_workspaces: bool,
-    /// An admin or owner: receives every `moderation.action`.
-    admin: bool,
-    /// When its credential and role were checked: a role change after that closes it.
-    checked_at: time::OffsetDateTime,
-}
-
-#[derive(Default)]
-struct Registry {
-    conns: HashMap<ConnId, Conn>,
-    by_channel: HashMap<Uuid, HashSet<ConnId>>,
-    by_user: HashMap<Uuid, HashSet<ConnId>>,
-    by_workspace: HashMap<Uuid, HashSet<ConnId>>,
-}
-
-/// Remove `id` from the set under `key`, dropping the set when it empties.
-fn forget<K: std::hash::Hash + Eq + Copy>(
-    index: &mut HashMap<K, HashSet<ConnId>>,
-    key: K,
-    id: ConnId,
-) {
-    if let Some(set) = index.get_mut(&key) {
-        set.remove(&id);
-        if set.is_empty() {
-            index.remove(&key);
-        }
-    }
-}
-
-impl Registry {
-    fn subscribe(&mut self, id: ConnId, channel: Uuid) -> bool {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return false;
-        };
-        if !conn.channels.insert(channel) {
-            return false;
-        }
-        self.by_channel.entry(channel).or_default().insert(id);
-        true
-    }
-
-    fn unsubscribe(&mut self, id: ConnId, channel: Uuid) {
-        if let Some(conn) = self.conns.get_mut(&id) {
-            conn.channels.remove(&channel);
-        }
-        forget(&mut self.by_channel, channel, id);
-    }
-
-    fn remove(&mut self, id: ConnId) -> Option<Conn> {
-        let conn = self.conns.remove(&id)?;
-        for channel in &conn.channels {
-            forget(&mut self.by_channel, *channel, id);
-        }
-        for workspace in &conn.workspaces {
-            forget(&mut self.by_workspace, *workspace, id);
-        }
-        forget(&mut self.by_user, conn.user_id, id);
-        Some(conn)
-    }
-
-    fn conns_of(&self, user: Uuid) -> impl Iterator<Item = ConnId> + '_ {
-        self.by_user.get(&user).into_iter().flatten().copied()
     }
 }
 
@@ -595,6 +521,10 @@ impl Hub {
         self.close_sessions(revoked.user_id, revoked.session_id, before, reason);
     }
 }
+
+#[path = "hub_registry.rs"]
+mod registry;
+use registry::{Conn, Registry};
 
 #[path = "hub_recipients.rs"]
 mod recipients;
