@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link, useLocation } from "wouter";
 import { encode } from "uqr";
 import { useQuery } from "@tanstack/react-query";
-import { api, call } from "../api/client";
+import { api, call, publicApi } from "../api/client";
 import { session } from "../api/session";
 import { signIn } from "../auth/signIn";
 import { Field, FormError, useSubmit } from "../components/Form";
@@ -147,6 +147,9 @@ function Qr({ text }: { text: string }) {
 
 function Security() {
   const { data: me } = useMe();
+  const providers = useQuery({ queryKey: ["providers"], queryFn: () => call(publicApi.GET("/auth/providers")) });
+  // Without password sign-in, the identity provider owns passwords and second factors.
+  const passwords = providers.data?.password ?? true;
   const [password, setPassword] = useState("");
   const [enrollment, setEnrollment] = useState<{ otpauth_url: string; secret: string } | null>(null);
   const [code, setCode] = useState("");
@@ -179,8 +182,13 @@ function Security() {
   return (
     <>
       <h1>Security</h1>
-      <h2>Two-factor authentication</h2>
-      <div className="card">
+      {passwords ? null : (
+        <div className="card">
+          <p>You sign in through your organisation's identity provider: your password and two-factor authentication are managed there.</p>
+        </div>
+      )}
+      {passwords && <h2>Two-factor authentication</h2>}
+      {passwords && <div className="card">
         {codes ? (
           <>
             <p>
@@ -235,9 +243,9 @@ function Security() {
             </button>
           </form>
         )}
-      </div>
-      <h2>Password</h2>
-      <ChangePassword username={me.username} />
+      </div>}
+      {passwords && <h2>Password</h2>}
+      {passwords && <ChangePassword username={me.username} />}
       <h2>Sessions</h2>
       <div className="card">
         <SessionList />
