@@ -122,6 +122,14 @@ impl Idp {
     /// An access token for `login`, as an app of its own gets it from the provider (code flow
     /// with PKCE as client `colink-web`): a JWT for the audience `colink-api`.
     pub async fn access_token(&self, login: &str) -> String {
+        self.tokens(login).await["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_string()
+    }
+
+    /// The provider's token response for `login` (see [`Idp::access_token`]).
+    pub async fn tokens(&self, login: &str) -> Value {
         let browser = Browser::new();
         let verifier = URL_SAFE_NO_PAD.encode([7u8; 32]);
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -137,7 +145,7 @@ impl Idp {
             .append_pair("code_challenge_method", "S256");
         let back = browser.log_in_at_provider(auth.as_str(), login).await;
         let code = query_value(&back, "code").expect("a code");
-        let tokens: Value = browser
+        browser
             .client
             .post(self.endpoint("token"))
             .form(&[
@@ -152,11 +160,7 @@ impl Idp {
             .unwrap()
             .json()
             .await
-            .unwrap();
-        tokens["access_token"]
-            .as_str()
-            .expect("an access token")
-            .to_string()
+            .unwrap()
     }
 }
 

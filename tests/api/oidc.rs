@@ -245,6 +245,14 @@ async fn the_providers_access_tokens_are_bearer_tokens_across_key_rotation() {
         me["id"]
     );
 
+    // The provider's ID token is for the app (aud colink-web), not for the API: 401.
+    let id_token = idp.tokens("alice").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get("/users/me", &id_token)
+        .await
+        .problem(401, "unauthorized");
     // Tampered, or a token CoLink itself never accepts (alg none): 401.
     let mut parts: Vec<String> = rotated.split('.').map(str::to_string).collect();
     parts[2] = parts[2].chars().rev().collect();
