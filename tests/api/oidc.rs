@@ -366,3 +366,47 @@ async fn with_password_login_off_only_providers_sign_in() {
     // Sessions that exist keep working.
     app.get("/users/me", &owner.access).await.expect(200);
 }
+
+#[tokio::test]
+async fn sign_in_attempts_from_one_address_are_limited() {
+    let port = free_port();
+    let (app, _) = colink_with(vec![keycloak(&issuer(port))], |c| {
+        crate::helpers::behind_proxy(c);
+        c.limits.login_per_ip.max = 2;
+    })
+    .await;
+    let start = format!("{}/api/v1/auth/oidc/keycloak/start", app.base);
+    let from = |ip: &'static str| {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let start = start.clone();
+        async move {
+            let response = client
+                .get(&start)
+                .header("x-forwarded-for", ip)
+                .send()
+                .await
+                .unwrap();
+            let to = response.headers()["location"].to_str().unwrap().to_string();
+            to.rsplit_once("sso_error=")
+                .map(|(_, code)| code.to_string())
+        }
+    };
+    // No provider listens: the first two are told so, the third is over the limit.
+    assert_eq!(
+        from("203.0.113.7").await.as_deref(),
+        Some("sso_unavailable")
+    );
+    assert_eq!(
+        from("203.0.113.7").await.as_deref(),
+        Some("sso_unavailable")
+    );
+    assert_eq!(from("203.0.113.7").await.as_deref(), Some("rate_limited"));
+    // Another address is not affected.
+    assert_eq!(
+        from("198.51.100.9").await.as_deref(),
+        Some("sso_unavailable")
+    );
+}

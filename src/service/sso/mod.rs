@@ -126,7 +126,7 @@ pub async fn start(
     return_to: Option<&str>,
 ) -> AppResult<Started> {
     let provider = provider(state, name)?;
-    limit(state, meta).await?;
+    limit(state, meta, "start").await?;
     let attempt_state = random_token();
     let authorization = provider
         .authorize(state.sso.http(), &redirect_uri(state, name), &attempt_state)
@@ -149,13 +149,14 @@ pub async fn start(
     })
 }
 
-/// Sign-ins per address share the password login's limit: each one costs the provider a
-/// request and the kv an entry.
-async fn limit(state: &AppState, meta: RequestMeta) -> AppResult<()> {
+/// Sign-ins per address are limited like password logins (`limits.login_per_ip`), each step
+/// on its own count: a start costs the provider a request and the kv an entry, a callback a
+/// code exchange.
+async fn limit(state: &AppState, meta: RequestMeta, step: &str) -> AppResult<()> {
     let ip = meta.ip_string().unwrap_or_default();
     limits::hit(
         state,
-        &format!("sso:ip:{ip}"),
+        &format!("sso:{step}:ip:{ip}"),
         state.settings.get().limits.login_per_ip,
     )
     .await
@@ -183,7 +184,7 @@ pub async fn complete(
     cookie_state: Option<&str>,
 ) -> AppResult<Completed> {
     let provider = provider(state, name)?;
-    limit(state, meta).await?;
+    limit(state, meta, "callback").await?;
     let attempt = take_attempt(state, name, callback.state.as_deref(), cookie_state).await?;
     if let Some(error) = callback.error {
         let error: String = error.chars().take(64).collect();
