@@ -366,6 +366,7 @@ impl WebSessionApi {
 #[derive(Object)]
 struct WebLogout {
     /// The identity provider's logout page, for sessions that came from one; else null.
+    #[oai(nullable)]
     end_session_url: Option<String>,
 }
 

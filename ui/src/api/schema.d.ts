@@ -11839,7 +11839,7 @@ export interface components {
          */
         WebLogout: {
             /** @description The identity provider's logout page, for sessions that came from one; else null. */
-            end_session_url?: string;
+            end_session_url?: string | null;
         };
         /**
          * WebTokens
