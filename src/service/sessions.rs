@@ -312,10 +312,9 @@ pub async fn end_recorded(
     Ok(())
 }
 
-/// End the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
+/// End the session the refresh token `presented` belongs to; that session's id. Unknown tokens
+/// are ignored (idempotent: `None`).
 #[tracing::instrument(skip_all)]
-/// Revoke the session `presented` (a refresh token) belongs to; that session's id, if it was
-/// one of ours.
 pub async fn revoke(state: &AppState, presented: &str) -> AppResult<Option<Uuid>> {
     let Some(token) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(opaque::hash(presented)))
