@@ -114,9 +114,7 @@ impl<T: ApiResponse> ApiResponse for SetCookies<T> {
         for response in &mut meta.responses {
             response.headers.push(MetaHeader {
                 name: "Set-Cookie".into(),
-                description: Some(
-                    "`colink_refresh` and `colink_csrf` (see the operation's description).".into(),
-                ),
+                description: Some("The cookies the operation's description names.".into()),
                 required: false,
                 deprecated: false,
                 // Not imported: `Type::is_empty` would shadow `str::is_empty` in this file.

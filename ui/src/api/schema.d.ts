@@ -3190,7 +3190,7 @@ export interface paths {
                 303: {
                     headers: {
                         LOCATION: string;
-                        /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
+                        /** @description The cookies the operation's description names. */
                         "Set-Cookie"?: string;
                         [name: string]: unknown;
                     };
@@ -3256,7 +3256,7 @@ export interface paths {
                 303: {
                     headers: {
                         LOCATION: string;
-                        /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
+                        /** @description The cookies the operation's description names. */
                         "Set-Cookie"?: string;
                         [name: string]: unknown;
                     };
@@ -4477,7 +4477,7 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
-                        /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
+                        /** @description The cookies the operation's description names. */
                         "Set-Cookie"?: string;
                         [name: string]: unknown;
                     };
@@ -4596,7 +4596,7 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
-                        /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
+                        /** @description The cookies the operation's description names. */
                         "Set-Cookie"?: string;
                         [name: string]: unknown;
                     };
@@ -4708,7 +4708,7 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
-                        /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
+                        /** @description The cookies the operation's description names. */
                         "Set-Cookie"?: string;
                         [name: string]: unknown;
                     };
@@ -4774,7 +4774,7 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
-                        /** @description `colink_refresh` and `colink_csrf` (see the operation's description). */
+                        /** @description The cookies the operation's description names. */
                         "Set-Cookie"?: string;
                         [name: string]: unknown;
                     };
