@@ -197,14 +197,26 @@ async fn by_last_activity(
 pub struct Detail {
     pub user: user::Model,
     pub totp_enabled: bool,
+    /// Whether the account has a password (accounts made by an identity provider have none).
+    pub has_password: bool,
+    /// The identity providers it is linked to.
+    pub identities: Vec<crate::db::entity::external_identity::Model>,
     pub sessions: Vec<sessions::SessionInfo>,
 }
 
 pub async fn detail(state: &AppState, id: Uuid) -> AppResult<Detail> {
     state.activity.flush(state).await?;
     let user = accounts::get(&state.db, id).await?;
+    // Bots have no credentials row.
+    let credentials = crate::db::entity::credential::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?;
     Ok(Detail {
-        totp_enabled: accounts::totp_enabled(&state.db, id).await?,
+        totp_enabled: credentials
+            .as_ref()
+            .is_some_and(|c| c.totp_enabled_at.is_some()),
+        has_password: credentials.is_some_and(|c| c.password_hash.is_some()),
+        identities: super::sso::identities_of(&state.db, id).await?,
         sessions: sessions::list(state, id).await?,
         user,
     })

@@ -50,6 +50,15 @@ async fn a_first_sign_in_creates_the_account_and_roles_follow_the_provider() {
     assert_eq!(workspaces["items"].as_array().unwrap().len(), 1);
     let created = app.audit(&owner, "user.created").await;
     assert_eq!(created[0]["details"]["provider"], "keycloak");
+    // The console shows how they sign in: the provider, no password.
+    let alice = me["id"].as_str().unwrap();
+    let detail = app
+        .get(&format!("/admin/users/{alice}"), &owner.access)
+        .await
+        .expect(200);
+    assert_eq!(detail["has_password"], false);
+    assert_eq!(detail["identities"][0]["provider"], "keycloak");
+    assert_eq!(detail["identities"][0]["email"], "alice@example.com");
 
     // The provider takes the admin role away: the next sign-in makes alice a member, and it
     // is the same account.
@@ -94,6 +103,12 @@ async fn a_verified_email_links_the_existing_account_and_an_unverified_one_links
     );
     // The password still works too.
     app.login("member", PASSWORD).await;
+    let detail = app
+        .get(&format!("/admin/users/{}", existing.user_id), &owner.access)
+        .await
+        .expect(200);
+    assert_eq!(detail["has_password"], true);
+    assert_eq!(detail["identities"].as_array().unwrap().len(), 1);
 
     // mallory claims the owner's address without the provider vouching for it.
     let landing = Browser::new().sign_in(&app, "keycloak", "mallory").await;

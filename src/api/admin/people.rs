@@ -154,11 +154,28 @@ struct AdminSession {
     expires_at: OffsetDateTime,
 }
 
+/// An identity provider an account signs in with.
+#[derive(Object)]
+struct AdminIdentity {
+    /// The provider's `name` in `[[auth.oidc.providers]]`.
+    provider: String,
+    /// The email the provider vouched for when it was last used.
+    #[oai(nullable)]
+    email: Option<String>,
+    linked_at: OffsetDateTime,
+    last_login_at: OffsetDateTime,
+}
+
 /// A person with their security state.
 #[derive(Object)]
 struct AdminUserDetail {
     #[oai(flatten)]
     user: AdminUser,
+    /// Whether the account has a password (one an identity provider made has none until a
+    /// password reset sets one).
+    has_password: bool,
+    /// The identity providers the account signs in with, oldest link first.
+    identities: Vec<AdminIdentity>,
     /// Live sessions, most recently active first (at most 200).
     sessions: Vec<AdminSession>,
 }
@@ -230,6 +247,17 @@ impl PeopleApi {
         let detail = people::detail(&self.state, id.0).await?;
         Ok(Json(AdminUserDetail {
             user: AdminUser::view(detail.user, &auth.0, detail.totp_enabled),
+            has_password: detail.has_password,
+            identities: detail
+                .identities
+                .into_iter()
+                .map(|i| AdminIdentity {
+                    provider: i.provider,
+                    email: i.email,
+                    linked_at: i.created_at,
+                    last_login_at: i.last_login_at,
+                })
+                .collect(),
             sessions: detail
                 .sessions
                 .into_iter()

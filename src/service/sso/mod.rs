@@ -64,6 +64,20 @@ struct SignedIn {
     id_token: String,
 }
 
+/// The identity providers `user_id` is linked to, oldest link first (the admin console).
+pub async fn identities_of(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: Uuid,
+) -> AppResult<Vec<crate::db::entity::external_identity::Model>> {
+    use crate::db::entity::external_identity;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    Ok(external_identity::Entity::find()
+        .filter(external_identity::Column::UserId.eq(user_id))
+        .order_by_asc(external_identity::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
 /// Where the provider sends the person back: registered with the provider.
 pub fn redirect_uri(state: &AppState, provider: &str) -> String {
     format!(

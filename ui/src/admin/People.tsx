@@ -216,6 +216,22 @@ export function Person({ id }: { id: string }) {
           <dt>Last active</dt>
           <dd>{ago(u.last_active_at)}</dd>
         </div>
+        {u.role === "bot" ? null : (
+          <div>
+            <dt>Signs in with</dt>
+            <dd className="sign-in-methods">
+              {u.has_password ? <span>Password</span> : null}
+              {u.identities.map((i) => (
+                <span key={i.provider} title={`Linked ${dateTime(i.linked_at)}`}>
+                  {i.provider}
+                  {i.email ? <span className="muted"> ({i.email})</span> : null}
+                  <span className="muted small"> · last used {ago(i.last_login_at)}</span>
+                </span>
+              ))}
+              {!u.has_password && u.identities.length === 0 ? <span className="muted">Nothing yet (a password reset sets a password)</span> : null}
+            </dd>
+          </div>
+        )}
         <div>
           <dt>Role</dt>
           <dd>

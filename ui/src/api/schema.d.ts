@@ -10199,6 +10199,20 @@ export interface components {
             workspace_id: string;
         };
         /**
+         * AdminIdentity
+         * @description An identity provider an account signs in with.
+         */
+        AdminIdentity: {
+            /** @description The email the provider vouched for when it was last used. */
+            email?: string | null;
+            /** Format: date-time */
+            last_login_at: string;
+            /** Format: date-time */
+            linked_at: string;
+            /** @description The provider's `name` in `[[auth.oidc.providers]]`. */
+            provider: string;
+        };
+        /**
          * AdminSession
          * @description One of their signed-in sessions.
          */
@@ -10269,8 +10283,15 @@ export interface components {
             /** @description Only shown to the user themself and to admins. */
             email?: string;
             email_verified?: boolean;
+            /**
+             * @description Whether the account has a password (one an identity provider made has none until a
+             *     password reset sets one).
+             */
+            has_password: boolean;
             /** Format: uuid */
             id: string;
+            /** @description The identity providers the account signs in with, oldest link first. */
+            identities: components["schemas"]["AdminIdentity"][];
             /**
              * Format: date-time
              * @description When they last used CoLink (API or WebSocket), to the minute; null: never.
