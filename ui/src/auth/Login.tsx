@@ -7,12 +7,17 @@ import { AuthLayout } from "./AuthLayout";
 import { nextPath, signIn, signInTotp } from "./signIn";
 import { session } from "../api/session";
 
+/** How people sign in here (`GET /auth/providers`), fetched once and shared by every screen. */
+export function useProviders() {
+  return useQuery({ queryKey: ["providers"], queryFn: () => call(publicApi.GET("/auth/providers")) });
+}
+
 export function Login() {
   const [, navigate] = useLocation();
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
   const [mfaToken, setMfaToken] = useState<string | null>(null);
-  const providers = useQuery({ queryKey: ["providers"], queryFn: () => call(publicApi.GET("/auth/providers")) });
+  const providers = useProviders();
 
   // Already signed in (another tab, or a restored cookie): go straight in.
   useEffect(() => {

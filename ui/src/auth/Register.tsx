@@ -6,8 +6,7 @@ import { Field, FormError, NewPasswordField, UsernameField, useSubmit } from "..
 import { Splash } from "../components/Splash";
 import { AuthLayout } from "./AuthLayout";
 import { signIn } from "./signIn";
-import { SsoButtons } from "./Login";
-import { useQuery } from "@tanstack/react-query";
+import { SsoButtons, useProviders } from "./Login";
 
 /** Sign up (open registration) or accept an invite link (`/invite/<token>`). */
 export function Register({ token }: { token: string | null }) {
@@ -45,7 +44,7 @@ function AcceptInvite({ token }: { token: string }) {
 }
 
 function RegisterForm({ token }: { token: string | null }) {
-  const providers = useQuery({ queryKey: ["providers"], queryFn: () => call(publicApi.GET("/auth/providers")) });
+  const providers = useProviders();
   if (providers.data && !providers.data.password) return <ProviderOnly token={token} providers={providers.data.oidc} />;
   return <PasswordRegisterForm token={token} />;
 }

@@ -2,9 +2,10 @@ import { useState } from "react";
 import { Link, useLocation } from "wouter";
 import { encode } from "uqr";
 import { useQuery } from "@tanstack/react-query";
-import { api, call, publicApi } from "../api/client";
+import { api, call } from "../api/client";
 import { session } from "../api/session";
 import { signIn } from "../auth/signIn";
+import { useProviders } from "../auth/Login";
 import { Field, FormError, useSubmit } from "../components/Form";
 import { Avatar } from "../components/Avatar";
 import { EmojiPicker } from "../channel/EmojiPicker";
@@ -147,7 +148,7 @@ function Qr({ text }: { text: string }) {
 
 function Security() {
   const { data: me } = useMe();
-  const providers = useQuery({ queryKey: ["providers"], queryFn: () => call(publicApi.GET("/auth/providers")) });
+  const providers = useProviders();
   // Without password sign-in, the identity provider owns passwords and second factors.
   const passwords = providers.data?.password ?? true;
   const [password, setPassword] = useState("");
