@@ -166,10 +166,10 @@ impl AppState {
         let setup = SetupGate::init(&db, &config.data_dir).await?;
         let settings = crate::service::settings::LiveConfig::load(config.clone(), &db).await?;
         let moderation_rules = crate::service::moderation_rules::RuleBook::load(&db).await?;
-        let bus = open_bus(&config, &kv_choice).await?;
         let metrics = Arc::new(crate::telemetry::Metrics::new()?);
-        let (outbox, outbox_feed) = relay::feed();
         let node_id = config.node_id();
+        let bus = open_bus(&config, &kv_choice, &node_id, &metrics).await?;
+        let (outbox, outbox_feed) = relay::feed();
         let (lease_keeper, leadership) = leader_lease(&config, &kv_choice, &kv, &node_id);
         let presence = open_presence(&config, &kv_choice, &node_id).await?;
         let (realtime, audience_jobs) =

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::KvChoice;
 use crate::{
-    bus::{EventBus, MemoryBus, RedisBus},
+    bus::{EventBus, KafkaBus, KafkaOptions, MemoryBus, RedisBus},
     config::{BusBackend, Config, KvBackend, Secret},
     kv::{Kv, RedbKv, RedisKv},
 };
@@ -95,11 +95,13 @@ pub(super) async fn open_presence(
     })
 }
 
-/// The event bus: in-process, or Redis pub/sub shared by the nodes (CLI commands, which
-/// publish nothing and relay nothing, keep to an in-process one).
+/// The event bus: in-process, or Redis pub/sub or Kafka shared by the nodes (CLI commands,
+/// which publish nothing and relay nothing, keep to an in-process one).
 pub(super) async fn open_bus(
     config: &Config,
     kv_choice: &KvChoice,
+    node_id: &str,
+    metrics: &Arc<crate::telemetry::Metrics>,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
     Ok(match (kv_choice, config.bus.backend) {
         (KvChoice::InMemory, _) | (_, BusBackend::Memory) => {
@@ -111,6 +113,20 @@ pub(super) async fn open_bus(
                 RedisBus::open(url.unwrap_or_default(), &config.bus.topic_prefix)
                     .await
                     .context("connecting to the Redis bus (bus.url or kv.url)")?,
+            )
+        }
+        (KvChoice::Configured, BusBackend::Kafka) => {
+            let options = KafkaOptions {
+                brokers: config.bus.brokers.as_deref().unwrap_or_default(),
+                topic_prefix: &config.bus.topic_prefix,
+                partitions: config.bus.partitions,
+                replication_factor: config.bus.replication_factor,
+                node_id,
+            };
+            Arc::new(
+                KafkaBus::open(&options, metrics.clone())
+                    .await
+                    .context("opening the Kafka bus (bus.brokers)")?,
             )
         }
     })

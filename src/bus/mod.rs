@@ -2,13 +2,15 @@
 //! transaction that makes the change, and the relay (`relay.rs`) publishes committed events here,
 //! in order. Delivery is at-least-once; consumers dedupe by event id ([`Dedup`]).
 //!
-//! Backends: in-process (`memory.rs`), Redis pub/sub (`redis.rs`); Kafka fits the same trait: publishing
-//! and subscribing are asynchronous and can fail (a broker is a network peer), the partition key
-//! is the event's `channel_id` (so per-channel order is kept), and a subscriber that fell behind is
-//! told so ([`RecvError::Lagged`]) and resyncs from the database. A failed publish is retried by
-//! the relay, in order, so a broker outage delays events but never loses or reorders them.
+//! Backends: in-process (`memory.rs`), Redis pub/sub (`redis.rs`) and Kafka (`kafka.rs`).
+//! Publishing and subscribing are asynchronous and can fail (a broker is a network peer); the
+//! partition key is the event's `channel_id` (so per-channel order is kept); a subscriber that
+//! fell behind is told so ([`RecvError::Lagged`]) and resyncs from the database. A failed publish
+//! is retried by the relay, in order, so a broker outage delays events but never loses or
+//! reorders them.
 
 mod dedup;
+mod kafka;
 mod memory;
 mod redis;
 pub mod relay;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use dedup::Dedup;
+pub use kafka::{KafkaBus, KafkaOptions};
 pub use memory::MemoryBus;
 pub use redis::RedisBus;
 
@@ -45,6 +48,15 @@ pub trait EventBus: Send + Sync {
     /// Publish one committed event, keyed by its `channel_id`. An error means it was not
     /// published: the caller retries.
     async fn publish(&self, event: Arc<Event>) -> Result<(), BusError>;
+    /// Publish committed events in this order; `Ok` once every one is published. A bus that
+    /// waits for a broker's acknowledgement sends them all before waiting (one round trip for
+    /// the batch). An error means some may not have been published: the caller retries them all.
+    async fn publish_all(&self, events: Vec<Arc<Event>>) -> Result<(), BusError> {
+        for event in events {
+            self.publish(event).await?;
+        }
+        Ok(())
+    }
     /// A new subscription receiving every event published from now on.
     async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError>;
     /// Check a bus that is a network peer answers (`/ready`); the in-process one always does.

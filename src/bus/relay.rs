@@ -186,14 +186,22 @@ impl Worker for Relay {
 }
 
 impl Relay {
-    /// Publish one event, timed (`outbox_publish_duration_seconds`).
-    async fn publish(&self, event: Arc<Event>) -> Result<(), BusError> {
+    /// Publish events in order, timed (`outbox_publish_duration_seconds`, one observation per
+    /// batch); the span joins the first event's trace.
+    async fn publish(&self, events: Vec<Arc<Event>>) -> Result<(), BusError> {
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
         let started = Instant::now();
         let span = crate::telemetry::otlp::continued(
-            tracing::debug_span!("bus.publish", event = event.kind().as_str()),
-            event.traceparent.as_deref(),
+            tracing::debug_span!(
+                "bus.publish",
+                event = first.kind().as_str(),
+                events = events.len()
+            ),
+            first.traceparent.as_deref(),
         );
-        let result = self.bus.publish(event).instrument(span).await;
+        let result = self.bus.publish_all(events).instrument(span).await;
         self.metrics
             .outbox_publish
             .observe(started.elapsed().as_secs_f64());
@@ -292,18 +300,21 @@ impl Relay {
                 let event = entry.remove();
                 if !progress.seen(position) {
                     // On failure the row stays unpublished in the table, for the catch-up.
-                    self.publish(event).await?;
+                    self.publish(vec![event]).await?;
                     progress.unrecorded.insert(position);
                 }
             }
             let next_handed = progress.handed.first_key_value().map(|(p, _)| *p);
             match next_handed {
+                // Hand-overs continuing the cursor: publish the run of them in one batch.
                 Some(position) if position == progress.cursor + 1 => {
-                    if let Some(event) = progress.handed.remove(&position) {
-                        if let Err(e) = self.publish(event.clone()).await {
-                            progress.handed.insert(position, event);
-                            return Err(e.into());
-                        }
+                    let run = take_run(&mut progress.handed, position);
+                    let events: Vec<Arc<Event>> = run.iter().map(|(_, e)| e.clone()).collect();
+                    if let Err(e) = self.publish(events).await {
+                        progress.handed.extend(run);
+                        return Err(e.into());
+                    }
+                    for (position, _) in run {
                         progress.published(position);
                     }
                 }
@@ -343,35 +354,36 @@ impl Relay {
             .all(&self.db)
             .await?;
         let n = rows.len();
+        let events = self.events_of(&rows, progress);
+        self.publish(events).await?;
         for row in rows {
-            self.publish_row(&row, progress).await?;
             progress.published(row.position);
         }
         Ok(n)
     }
 
-    /// Publish a row read from the table, using the handed-over event when there is one.
-    async fn publish_row(
-        &self,
-        row: &outbox::Model,
-        progress: &mut Progress,
-    ) -> Result<(), BusError> {
-        let event = match progress.handed.remove(&row.position) {
-            Some(event) => event,
-            None => match serde_json::from_str::<Event>(&row.payload) {
-                Ok(event) => Arc::new(Event {
+    /// The events of rows read from the table, using handed-over events where there are some.
+    /// A row that is not a valid event is counted and left out: it must not block the ones
+    /// behind it.
+    fn events_of(&self, rows: &[outbox::Model], progress: &mut Progress) -> Vec<Arc<Event>> {
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(event) = progress.handed.remove(&row.position) {
+                events.push(event);
+                continue;
+            }
+            match serde_json::from_str::<Event>(&row.payload) {
+                Ok(event) => events.push(Arc::new(Event {
                     traceparent: row.traceparent.clone(),
                     ..event
-                }),
-                // A row that can never be published must not block the ones behind it.
+                })),
                 Err(e) => {
                     tracing::error!(position = row.position, error = %e, "outbox row is not a valid event; skipping");
                     self.metrics.dead_letter(DeadLetter::Undecodable);
-                    return Ok(());
                 }
-            },
-        };
-        self.publish(event).await
+            }
+        }
+        events
     }
 
     /// Record the published rows; then publish rows that committed behind the cursor.
@@ -397,15 +409,30 @@ impl Relay {
             .limit(BATCH)
             .all(&self.db)
             .await?;
+        let late: Vec<outbox::Model> = late
+            .into_iter()
+            .filter(|row| !progress.unrecorded.contains(&row.position))
+            .collect();
+        let events = self.events_of(&late, progress);
+        self.publish(events).await?;
         for row in late {
-            if progress.unrecorded.contains(&row.position) {
-                continue;
-            }
-            self.publish_row(&row, progress).await?;
             progress.unrecorded.insert(row.position);
         }
         Ok(())
     }
+}
+
+/// Remove the handed-over events at consecutive positions from `first` on (at most `BATCH`).
+fn take_run(handed: &mut BTreeMap<i64, Arc<Event>>, first: i64) -> Vec<(i64, Arc<Event>)> {
+    let mut run = Vec::new();
+    let mut next = first;
+    while run.len() < BATCH as usize
+        && let Some(event) = handed.remove(&next)
+    {
+        run.push((next, event));
+        next += 1;
+    }
+    run
 }
 
 /// Rows deleted per pruning transaction, so pruning never holds the write lock for long.

@@ -91,6 +91,8 @@ pub enum BusBackend {
     Memory,
     /// Redis pub/sub (`bus.url`, or `kv.url` when the kv is Redis): every node.
     Redis,
+    /// Kafka (`bus.brokers`): durable, every node; a topic per event type for other programs.
+    Kafka,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,8 +101,16 @@ pub struct BusConfig {
     pub backend: BusBackend,
     /// Redis: the server's URL; default `kv.url` when `kv.backend = "redis"`.
     pub url: Option<Secret>,
-    /// Names of the bus's channels (Redis: `<prefix>events`).
+    /// Kafka: the bootstrap brokers, `"host:port,host:port"` or `["host:port", …]`.
+    #[serde(deserialize_with = "brokers_list")]
+    pub brokers: Option<String>,
+    /// Names of the bus's channels and topics (`<prefix>events`, Kafka also `<prefix>dlq` and
+    /// `<prefix><event type>`).
     pub topic_prefix: String,
+    /// Kafka: partitions of the topics created on start (existing topics are left as they are).
+    pub partitions: u32,
+    /// Kafka: replicas of each topic created on start; default the brokers' own default.
+    pub replication_factor: Option<u16>,
     /// Events buffered per subscriber before a slow one starts losing them.
     pub buffer: usize,
     /// How long published outbox rows are kept before they are pruned.
@@ -112,7 +122,10 @@ impl Default for BusConfig {
         Self {
             backend: BusBackend::Memory,
             url: None,
+            brokers: None,
             topic_prefix: "colink.".into(),
+            partitions: 6,
+            replication_factor: None,
             buffer: 8192,
             outbox_retention: HumanDuration(Duration::from_secs(24 * 3600)),
         }
@@ -137,6 +150,24 @@ impl BusConfig {
                 "must be 1 to 64 characters among letters, digits, '.', '_' and '-'",
             );
         }
+        if !(1..=1024).contains(&self.partitions) {
+            return invalid("bus.partitions", "must be between 1 and 1024");
+        }
+        if self.replication_factor == Some(0) {
+            return invalid("bus.replication_factor", "must be at least 1");
+        }
+        if self.backend == BusBackend::Kafka {
+            return match self.brokers.as_deref() {
+                None => invalid(
+                    "bus.brokers",
+                    "is required with bus.backend = \"kafka\" (e.g. \"kafka-1:9092,kafka-2:9092\")",
+                ),
+                Some(brokers) if !brokers.split(',').all(is_host_port) => {
+                    invalid("bus.brokers", "must be a comma-separated list of host:port")
+                }
+                Some(_) => Ok(()),
+            };
+        }
         match (self.backend, self.redis_url(kv)) {
             (BusBackend::Redis, None) => invalid(
                 "bus.url",
@@ -156,6 +187,30 @@ impl BusConfig {
             .as_ref()
             .or(kv.url.as_ref().filter(|_| kv.backend == KvBackend::Redis))
     }
+}
+
+/// `bus.brokers` as a comma-separated string or a list of strings, kept comma-separated.
+fn brokers_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Brokers {
+        Joined(String),
+        Listed(Vec<String>),
+    }
+    Ok(match Option::<Brokers>::deserialize(d)? {
+        None => None,
+        Some(Brokers::Joined(s)) => Some(s),
+        Some(Brokers::Listed(list)) => Some(list.join(",")),
+    })
+}
+
+/// `host:port`, as a Kafka bootstrap server is written.
+fn is_host_port(entry: &str) -> bool {
+    entry.trim().rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !host.chars().any(char::is_whitespace)
+            && port.parse::<u16>().is_ok_and(|p| p > 0)
+    })
 }
 
 /// `[cluster]`: several `colink serve` nodes behind one URL.
@@ -227,7 +282,7 @@ impl super::Config {
             return needs("kv.backend", "must be \"redis\"");
         }
         if self.bus.backend == BusBackend::Memory {
-            return needs("bus.backend", "must be \"redis\"");
+            return needs("bus.backend", "must be \"redis\" or \"kafka\"");
         }
         if self.storage.backend != StorageBackend::S3 {
             return needs("storage.backend", "must be \"s3\"");

@@ -116,6 +116,7 @@ pub async fn probe_bus(state: &AppState) -> Probe {
             uptime: None,
         },
         BusBackend::Redis => timed("bus", "redis", state.bus.ping()).await,
+        BusBackend::Kafka => timed("bus", "kafka", state.bus.ping()).await,
     }
 }
 

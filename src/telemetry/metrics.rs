@@ -39,14 +39,18 @@ pub enum DeadLetter {
     /// An outbox row whose payload is not an event this version knows: skipped by the relay so
     /// the rows behind it are published.
     Undecodable,
+    /// A Kafka record a consumer could not read as an event (another program's, a newer
+    /// version's, or damaged): copied to `<prefix>dlq` and skipped.
+    UnreadableRecord,
 }
 
 impl DeadLetter {
-    const ALL: [DeadLetter; 1] = [DeadLetter::Undecodable];
+    const ALL: [DeadLetter; 2] = [DeadLetter::Undecodable, DeadLetter::UnreadableRecord];
 
     fn label(self) -> &'static str {
         match self {
             DeadLetter::Undecodable => "undecodable",
+            DeadLetter::UnreadableRecord => "unreadable_record",
         }
     }
 }
@@ -93,7 +97,8 @@ impl Metrics {
         let outbox_publish = Histogram::with_opts(
             HistogramOpts::new(
                 "outbox_publish_duration_seconds",
-                "Time the event bus took to accept one event from the outbox relay.",
+                "Time the event bus took to accept one batch of events from the outbox relay \
+                 (the events committed together, or read together while catching up).",
             )
             .buckets(PUBLISH_BUCKETS.to_vec()),
         )?;

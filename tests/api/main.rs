@@ -39,6 +39,7 @@ mod heartbeat;
 mod helpers;
 mod idp;
 mod instrumentation;
+mod kafka;
 mod latest_page;
 mod lockout;
 mod mentions;

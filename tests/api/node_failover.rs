@@ -1,6 +1,7 @@
-//! Two `colink serve` processes sharing PostgreSQL and Redis (kv and bus): the node that relays
-//! the outbox is killed with SIGKILL mid-traffic; nothing acknowledged is lost and the other node
-//! carries on, relaying what was left. Needs PostgreSQL (`scripts/test.sh --postgres`).
+//! Two `colink serve` processes sharing PostgreSQL, Redis and a bus (Redis, or Kafka with
+//! `COLINK_TEST_BUS=kafka`): the node that relays the outbox is killed with SIGKILL mid-traffic;
+//! nothing acknowledged is lost and the other node carries on, relaying what was left. Needs
+//! PostgreSQL (`scripts/test.sh --postgres`).
 
 use std::time::Duration;
 
@@ -32,6 +33,18 @@ async fn killing_the_relaying_node_loses_no_acknowledged_message_and_the_other_c
     };
     let redis =
         std::env::var("COLINK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let kafka = if crate::nodes::kafka_bus() {
+        let Some(broker) = crate::kafka::Broker::require().await else {
+            return;
+        };
+        Some(broker)
+    } else {
+        None
+    };
+    let (bus, brokers) = match &kafka {
+        Some(broker) => ("kafka", broker.brokers()),
+        None => ("redis", String::new()),
+    };
     let unique = uuid::Uuid::now_v7().simple().to_string();
     let (kv_prefix, topics) = (format!("colink-test-{unique}:"), format!("t{unique}."));
     let secret = format!("failover-secret-{unique}");
@@ -43,7 +56,8 @@ async fn killing_the_relaying_node_loses_no_acknowledged_message_and_the_other_c
             ("COLINK_KV__BACKEND", "redis"),
             ("COLINK_KV__URL", redis.as_str()),
             ("COLINK_KV__PREFIX", kv_prefix.as_str()),
-            ("COLINK_BUS__BACKEND", "redis"),
+            ("COLINK_BUS__BACKEND", bus),
+            ("COLINK_BUS__BROKERS", brokers.as_str()),
             ("COLINK_BUS__TOPIC_PREFIX", topics.as_str()),
             ("COLINK_AUTH__SECRET_KEY", secret.as_str()),
             ("COLINK_CLUSTER__NODE_ID", name),

@@ -1,5 +1,6 @@
 //! Two nodes of one deployment, in one test process: two servers sharing a PostgreSQL database,
-//! a Redis kv and a Redis bus, each with a data dir of its own. Needs PostgreSQL
+//! a Redis kv and a bus, each with a data dir of its own. The bus is Redis pub/sub, or Kafka
+//! (a tansu broker of the test's own) with `COLINK_TEST_BUS=kafka`. Needs PostgreSQL
 //! (`scripts/test.sh --postgres`); on SQLite only the configuration checks run.
 
 use std::{sync::Arc, time::Duration};
@@ -17,14 +18,28 @@ struct Shared {
     kv_prefix: String,
     topic_prefix: String,
     secret_key: String,
+    /// The Kafka broker, when the bus is Kafka (`COLINK_TEST_BUS=kafka`).
+    kafka: Option<crate::kafka::Broker>,
+}
+
+/// Whether the two-node tests share a Kafka bus instead of a Redis one.
+pub(crate) fn kafka_bus() -> bool {
+    std::env::var("COLINK_TEST_BUS").is_ok_and(|b| b == "kafka")
 }
 
 impl Shared {
     /// `None` on SQLite (one file cannot serve two servers).
     async fn new() -> Option<Self> {
         let unique = uuid::Uuid::now_v7().simple().to_string();
+        let database_url = fresh_database().await?;
+        let kafka = if kafka_bus() {
+            Some(crate::kafka::Broker::require().await?)
+        } else {
+            None
+        };
         Some(Self {
-            database_url: fresh_database().await?,
+            database_url,
+            kafka,
             kv_prefix: format!("colink-test-{unique}:"),
             topic_prefix: format!("colink-test-{unique}."),
             secret_key: format!("test-secret-{unique}"),
@@ -36,8 +51,13 @@ impl Shared {
         config.database.url = Some(Secret::new(self.database_url.clone()));
         use_redis_kv(&mut config);
         config.kv.prefix = self.kv_prefix.clone();
-        config.bus.backend = BusBackend::Redis;
-        config.bus.topic_prefix = self.topic_prefix.clone();
+        match &self.kafka {
+            Some(broker) => broker.configure(&mut config, &self.topic_prefix),
+            None => {
+                config.bus.backend = BusBackend::Redis;
+                config.bus.topic_prefix = self.topic_prefix.clone();
+            }
+        }
         config.auth.secret_key = Some(Secret::new(self.secret_key.clone()));
         config.cluster.node_id = Some(node.into());
         config.cluster.lease_ttl = colink::config::HumanDuration(Duration::from_secs(2));
