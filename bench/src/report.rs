@@ -27,9 +27,75 @@ pub struct Report {
     /// CPU used by colink-bench itself over the measured phase (100 = one core).
     pub bench_cpu_percent: Option<f64>,
     pub verification: Verification,
+    /// The outbox relay over the measured phase (every node's `/metrics`), when they answered.
+    pub relay: Option<RelaySummary>,
     /// Whether the scenario's SPEC target was met.
     pub target: Option<String>,
     pub aborted: Option<String>,
+}
+
+/// What the outbox relays published over a phase, from the nodes' `outbox_published_events_total`
+/// and `outbox_publish_duration_seconds` (summed over the nodes).
+#[derive(Serialize)]
+pub struct RelaySummary {
+    pub events: u64,
+    pub batches: u64,
+    /// Time spent waiting for the bus to accept the batches.
+    pub bus_seconds: f64,
+    /// Events published per second of the phase (bounded by what was sent).
+    pub events_per_s: f64,
+    /// Events per second of bus time: the relay's rate if it never waited for work.
+    pub capacity_per_s: Option<f64>,
+}
+
+/// The relay's counters on one scrape: (events, batches, seconds publishing).
+#[derive(Default, Clone, Copy)]
+pub struct RelayCounters {
+    pub events: f64,
+    pub batches: f64,
+    pub seconds: f64,
+}
+
+impl RelayCounters {
+    /// Read from a Prometheus text scrape.
+    pub fn parse(scrape: &str) -> Self {
+        let sample = |series: &str| {
+            scrape
+                .lines()
+                .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or(0.0)
+        };
+        Self {
+            events: sample("outbox_published_events_total"),
+            batches: sample("outbox_publish_duration_seconds_count"),
+            seconds: sample("outbox_publish_duration_seconds_sum"),
+        }
+    }
+
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            events: self.events + other.events,
+            batches: self.batches + other.batches,
+            seconds: self.seconds + other.seconds,
+        }
+    }
+
+    /// The phase between two readings that took `elapsed_s`.
+    pub fn since(self, before: Self, elapsed_s: f64) -> RelaySummary {
+        let events = (self.events - before.events).max(0.0);
+        let seconds = (self.seconds - before.seconds).max(0.0);
+        RelaySummary {
+            events: events as u64,
+            batches: (self.batches - before.batches).max(0.0) as u64,
+            bus_seconds: seconds,
+            events_per_s: if elapsed_s > 0.0 {
+                events / elapsed_s
+            } else {
+                0.0
+            },
+            capacity_per_s: (seconds > 0.0).then(|| events / seconds),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -174,6 +240,21 @@ impl Report {
         }
         self.measured.push_rows(&mut rows);
         self.push_resource_rows(&mut rows);
+        if let Some(r) = &self.relay {
+            rows.push((
+                "outbox relay",
+                format!(
+                    "{} events in {} batches, {:.0} events/s; bus busy {:.2} s{}",
+                    r.events,
+                    r.batches,
+                    r.events_per_s,
+                    r.bus_seconds,
+                    r.capacity_per_s
+                        .map(|c| format!(" → {c:.0} events/s per second of bus time"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
         rows.push(("durability", self.verification.line()));
         if let Some(t) = &self.target {
             rows.push(("target", t.clone()));

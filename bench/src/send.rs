@@ -131,7 +131,12 @@ async fn measure(
         );
     }
     let warmup = warmup.map(|w| w.summary());
+    let relay_before = relay_counters(server).await;
     let (measured, usage) = measured_phase(args, server, &nodes, &fixture, &tag).await?;
+    let relay = match (relay_before, relay_counters(server).await) {
+        (Some(before), Some(after)) => Some(after.since(before, measured.elapsed.as_secs_f64())),
+        _ => None,
+    };
     refresher.abort();
 
     eprintln!("verifying stored message counts…");
@@ -152,6 +157,7 @@ async fn measure(
         server_process: usage.server,
         bench_cpu_percent: usage.bench_cpu_percent,
         verification,
+        relay,
         aborted: measured.aborted,
     })
 }
@@ -200,6 +206,27 @@ async fn measured_phase(
     let measured = run_phase(nodes, fixture, tag, 'm', limit, concurrency).await?;
     let usage = readings.finish().await;
     Ok((measured, usage))
+}
+
+/// The outbox relay's counters summed over the nodes; `None` when a node's `/metrics` does not
+/// answer (served apart, or not at all).
+async fn relay_counters(server: &Server) -> Option<report::RelayCounters> {
+    let http = reqwest::Client::new();
+    let mut total = report::RelayCounters::default();
+    for base in &server.base_urls {
+        let scrape = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        total = total.plus(report::RelayCounters::parse(&scrape));
+    }
+    Some(total)
 }
 
 /// The run's parameters, as the report shows them.

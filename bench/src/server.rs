@@ -51,11 +51,18 @@ pub struct TargetArgs {
     /// "redis"); needed with --nodes > 1, and usable with one node too.
     #[arg(long, value_name = "URL", conflicts_with = "url")]
     pub redis_url: Option<String>,
+
+    /// Kafka brokers (`host:port,…`) for the spawned nodes' event bus (`bus.backend =
+    /// "kafka"`) instead of Redis pub/sub; needs --redis-url (the kv).
+    #[arg(long, value_name = "BROKERS", requires = "redis_url")]
+    pub kafka_brokers: Option<String>,
 }
 
 /// What the nodes of a spawned cluster share besides the database.
 struct Shared {
     redis_url: String,
+    /// The bus is Kafka on these brokers (else Redis pub/sub).
+    kafka_brokers: Option<String>,
     /// Keys and channels of this run only (several runs may share one Redis).
     prefix: String,
     /// Every node signs and accepts the same tokens.
@@ -223,10 +230,15 @@ impl Server {
             base_urls.push(url);
             more_nodes.push(more);
         }
+        let bus = if args.kafka_brokers.is_some() {
+            "Redis kv, Kafka bus"
+        } else {
+            "Redis kv and bus"
+        };
         let nodes = if args.nodes > 1 {
-            format!(" ×{} nodes, Redis kv and bus", args.nodes)
+            format!(" ×{} nodes, {bus}", args.nodes)
         } else if shared.is_some() {
-            " (Redis kv and bus)".into()
+            format!(" ({bus})")
         } else {
             String::new()
         };
@@ -328,6 +340,7 @@ fn cluster_of(args: &TargetArgs, backend: &str) -> Result<Option<Shared>> {
         .unwrap_or_default();
     Ok(Some(Shared {
         redis_url: redis_url.clone(),
+        kafka_brokers: args.kafka_brokers.clone(),
         prefix: format!("bench{}-{tag}", std::process::id()),
         secret: format!("bench-cluster-secret-{tag}-0123456789abcdefghij"),
     }))
@@ -357,9 +370,14 @@ impl Node<'_> {
             cmd.env("COLINK_KV__BACKEND", "redis")
                 .env("COLINK_KV__URL", &shared.redis_url)
                 .env("COLINK_KV__PREFIX", format!("{}:", shared.prefix))
-                .env("COLINK_BUS__BACKEND", "redis")
                 .env("COLINK_BUS__TOPIC_PREFIX", format!("{}.", shared.prefix))
                 .env("COLINK_AUTH__SECRET_KEY", &shared.secret);
+            match &shared.kafka_brokers {
+                Some(brokers) => cmd
+                    .env("COLINK_BUS__BACKEND", "kafka")
+                    .env("COLINK_BUS__BROKERS", brokers),
+                None => cmd.env("COLINK_BUS__BACKEND", "redis"),
+            };
         }
         let child = cmd
             .spawn()

@@ -67,6 +67,8 @@ pub struct Metrics {
     pub uploads_completed: IntCounter,
     /// How long one publish to the bus took.
     pub outbox_publish: Histogram,
+    /// Events the relay published (with `outbox_publish`'s sum: the bus's throughput).
+    pub outbox_published: IntCounter,
     /// From a message's creation (its commit) to the hub's fan-out on this node: the outbox
     /// relay and the bus.
     pub fanout: Histogram,
@@ -102,6 +104,10 @@ impl Metrics {
             )
             .buckets(PUBLISH_BUCKETS.to_vec()),
         )?;
+        let outbox_published = IntCounter::new(
+            "outbox_published_events_total",
+            "Events the outbox relay published to the bus.",
+        )?;
         let fanout = Histogram::with_opts(
             HistogramOpts::new(
                 "websocket_fanout_duration_seconds",
@@ -132,6 +138,7 @@ impl Metrics {
         registry.register(Box::new(messages_created.clone()))?;
         registry.register(Box::new(uploads_completed.clone()))?;
         registry.register(Box::new(outbox_publish.clone()))?;
+        registry.register(Box::new(outbox_published.clone()))?;
         registry.register(Box::new(fanout.clone()))?;
         registry.register(Box::new(dead_letters.clone()))?;
         registry.register(Box::new(build))?;
@@ -146,6 +153,7 @@ impl Metrics {
             messages_created,
             uploads_completed,
             outbox_publish,
+            outbox_published,
             fanout,
             dead_letters,
         })
