@@ -454,6 +454,25 @@ mod tests {
     }
 
     #[test]
+    fn environment_sets_keys_without_a_default() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COLINK_BUS__BROKERS", "kafka-1:9092,kafka-2:9092");
+            jail.set_env("COLINK_BUS__REPLICATION_FACTOR", "3");
+            jail.set_env("COLINK_BUS__URL", "redis://bus:6379");
+            jail.set_env("COLINK_CLUSTER__NODE_ID", "node-7");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.bus.brokers.as_deref(), Some("kafka-1:9092,kafka-2:9092"));
+            assert_eq!(c.bus.replication_factor, Some(3));
+            assert_eq!(
+                c.bus.url.as_ref().map(Secret::expose),
+                Some("redis://bus:6379")
+            );
+            assert_eq!(c.cluster.node_id.as_deref(), Some("node-7"));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("c.toml", "[server]\nbnid = \"x\"\n")?;
