@@ -18,12 +18,14 @@
 //! ([`EventBus::publish_all`]). A batch that fails is published again whole: consumers dedupe by
 //! event id.
 //!
-//! **Consuming.** Each subscription is a consumer of `<prefix>events` in a consumer group of its
-//! own, `<prefix>node.<node id>.<n>` (every node sees every event; its committed offsets show
-//! the node's lag in Kafka's tools). It is assigned every partition at the end of the log *when
-//! `subscribe` returns*, so "everything published from now on" holds exactly, as on the other
-//! buses, without waiting for a group rebalance. A record that is not an event is copied to the
-//! DLQ and skipped: reading it again would fail the same way, so it is not retried.
+//! **Consuming.** Each subscription is a consumer of `<prefix>events` of its own, named
+//! `<prefix>node.<node id>.<n>` (its `client.id`), so every node sees every event. It is assigned
+//! every partition at the end of the log *when `subscribe` returns*, so "everything published
+//! from now on" holds exactly, as on the other buses, without waiting for a group rebalance; it
+//! commits no offsets (a node that restarts resumes its clients from the database, not from the
+//! log), so it needs no group coordinator, and closing it never waits for an absent broker.
+//! A record that is not an event is copied to the DLQ and skipped: reading it again would fail
+//! the same way, so it is not retried.
 
 use std::{
     sync::{
@@ -108,7 +110,7 @@ struct Inner {
     partitions: i32,
     replication: i32,
     node_id: String,
-    /// Consumers made so far, for their group names.
+    /// Consumers made so far, for their names.
     consumers: AtomicU64,
     /// The topics are known to exist (cleared when a publish finds one missing).
     topics_ready: AtomicBool,
@@ -228,23 +230,17 @@ impl Inner {
         match delivery.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((e, _))) => {
-                if matches!(
-                    e.rdkafka_error_code(),
-                    Some(
-                        RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic
-                    )
-                ) {
-                    // The brokers lost the topics (a broker without storage restarted).
-                    self.topics_ready.store(false, Ordering::Release);
-                }
+                // Check the topics again before the retry: a broker that lost its storage
+                // (restarted without it) lost them too.
+                self.topics_ready.store(false, Ordering::Release);
                 Err(unavailable(e))
             }
             Err(_) => Err(BusError::Unavailable("the producer shut down".into())),
         }
     }
 
-    /// A consumer of `topic` in a group of its own (and that group's name), reading from the end
-    /// of every partition as it is now.
+    /// A consumer of `topic` (and its name, for logs and the DLQ), reading from the end of every
+    /// partition as it is now.
     async fn consumer_at_end(
         &self,
         topic: &str,
@@ -252,13 +248,18 @@ impl Inner {
     ) -> Result<(StreamConsumer, String), BusError> {
         self.ensure_topics().await?;
         let n = self.consumers.fetch_add(1, Ordering::Relaxed);
-        let group = format!("{}node.{}.{purpose}{n}", self.topics.prefix, self.node_id);
+        let name = format!("{}node.{}.{purpose}{n}", self.topics.prefix, self.node_id);
+        // Partitions are assigned here, not by the group (librdkafka wants a group id all the
+        // same), and positions are never committed (each subscription starts at the end of the
+        // log), so closing never waits for a coordinator: a node stops promptly while the
+        // brokers are away.
         let consumer: StreamConsumer = self
             .client
             .clone()
-            .set("group.id", &group)
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "5000")
+            .set("client.id", &name)
+            .set("group.id", &name)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
             // A position past the end of the log: the brokers lost it (a broker without storage
             // restarted). Read what they have now; events read twice are deduped by id.
             .set("auto.offset.reset", "earliest")
@@ -290,14 +291,14 @@ impl Inner {
                     .map_err(unavailable)?;
             }
             consumer.assign(&assignment).map_err(unavailable)?;
-            Ok((consumer, group))
+            Ok((consumer, name))
         })
         .await
         .map_err(unavailable)?
     }
 
     /// Copy a record no consumer can read to the DLQ, with where it came from.
-    async fn dead_letter(&self, record: &impl Message, group: &str, error: &str) {
+    async fn dead_letter(&self, record: &impl Message, consumer: &str, error: &str) {
         self.metrics.dead_letter(DeadLetter::UnreadableRecord);
         tracing::error!(
             topic = record.topic(),
@@ -312,7 +313,7 @@ impl Inner {
             .insert(header("colink-source-topic", record.topic()))
             .insert(header("colink-source-partition", &partition))
             .insert(header("colink-source-offset", &offset))
-            .insert(header("colink-consumer-group", group))
+            .insert(header("colink-consumer", consumer))
             .insert(header("colink-error", error));
         let sent = async {
             let delivery = self
@@ -390,9 +391,9 @@ impl EventBus for KafkaBus {
 
     async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError> {
         let bus = &self.inner;
-        let (consumer, group) = bus.consumer_at_end(&bus.topics.events, "").await?;
+        let (consumer, name) = bus.consumer_at_end(&bus.topics.events, "").await?;
         Ok(Box::new(KafkaSubscription {
-            group,
+            name,
             consumer,
             bus: self.inner.clone(),
         }))
@@ -414,11 +415,14 @@ impl EventBus for KafkaBus {
     }
 
     async fn signal(&self, payload: Vec<u8>) -> Result<(), BusError> {
-        let bus = &self.inner;
-        let delivery = bus
-            .enqueue(&bus.topics.signals, b"", &payload, &OwnedHeaders::new())
-            .await?;
-        bus.delivered(delivery).await
+        // Queued, not awaited: a signal is ephemeral, and while the brokers are away waiting
+        // for each one would pile up senders. A full queue drops it.
+        let record = FutureRecord::<[u8], [u8]>::to(&self.inner.topics.signals).payload(&payload);
+        self.inner
+            .producer
+            .send_result(record)
+            .map(drop)
+            .map_err(|(e, _)| unavailable(e))
     }
 
     async fn signals(&self) -> Result<Option<Box<dyn Signals>>, BusError> {
@@ -430,7 +434,8 @@ impl EventBus for KafkaBus {
 
 struct KafkaSubscription {
     consumer: StreamConsumer,
-    group: String,
+    /// The consumer's name (`client.id`), for the DLQ's headers.
+    name: String,
     bus: Arc<Inner>,
 }
 
@@ -450,7 +455,7 @@ impl Subscription for KafkaSubscription {
                     };
                     match read {
                         Ok(event) => return Ok(Arc::new(event)),
-                        Err(error) => self.bus.dead_letter(&record, &self.group, &error).await,
+                        Err(error) => self.bus.dead_letter(&record, &self.name, &error).await,
                     }
                 }
                 Err(e) => {
