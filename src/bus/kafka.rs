@@ -134,6 +134,8 @@ impl KafkaBus {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "1")
+            // Bounded: the relay sends a batch at a time; 64 MiB is far more than one batch.
+            .set("queue.buffering.max.kbytes", "65536")
             .set(
                 "message.timeout.ms",
                 DELIVERY_TIMEOUT.as_millis().to_string(),
@@ -260,6 +262,8 @@ impl Inner {
             .set("group.id", &name)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
+            // Prefetched records per consumer: 8 MiB, not librdkafka's 64 MiB.
+            .set("queued.max.messages.kbytes", "8192")
             // A position past the end of the log: the brokers lost it (a broker without storage
             // restarted). Read what they have now; events read twice are deduped by id.
             .set("auto.offset.reset", "earliest")

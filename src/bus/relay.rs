@@ -193,18 +193,18 @@ impl Relay {
             return Ok(());
         };
         let started = Instant::now();
+        let count = events.len() as u64;
         let span = crate::telemetry::otlp::continued(
-            tracing::debug_span!(
-                "bus.publish",
-                event = first.kind().as_str(),
-                events = events.len()
-            ),
+            tracing::debug_span!("bus.publish", event = first.kind().as_str(), events = count),
             first.traceparent.as_deref(),
         );
         let result = self.bus.publish_all(events).instrument(span).await;
         self.metrics
             .outbox_publish
             .observe(started.elapsed().as_secs_f64());
+        if result.is_ok() {
+            self.metrics.outbox_published.inc_by(count);
+        }
         result
     }
 

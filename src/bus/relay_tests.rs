@@ -108,6 +108,27 @@ fn runs_split_at_gaps_and_at_the_size_limit() {
     assert_eq!(runs(&BTreeSet::new(), 3), vec![]);
 }
 
+#[test]
+fn a_run_of_hand_overs_stops_at_the_first_gap() {
+    let event = || {
+        Arc::new(Event::new(
+            uuid::Uuid::now_v7(),
+            None,
+            None,
+            EventData::sample(1),
+        ))
+    };
+    let mut handed: BTreeMap<i64, Arc<Event>> =
+        [4, 5, 6, 8].into_iter().map(|p| (p, event())).collect();
+    let run: Vec<i64> = take_run(&mut handed, 4)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(run, vec![4, 5, 6]);
+    assert_eq!(handed.keys().copied().collect::<Vec<_>>(), vec![8]);
+    assert!(take_run(&mut handed, 7).is_empty(), "nothing continues 6");
+}
+
 #[tokio::test]
 async fn hand_overs_and_table_rows_go_out_once_in_position_order() {
     let db = database().await;
