@@ -236,6 +236,8 @@ pub struct App {
     /// `telemetry.metrics_bind`'s listener, when metrics are served apart.
     metrics_listener: Option<(tokio::net::TcpListener, std::net::SocketAddr)>,
     worker_ends: WorkerEnds,
+    /// The hub's bus subscription, made before the server accepts connections.
+    hub_subscription: Option<Box<dyn crate::bus::Subscription>>,
 }
 
 impl App {
@@ -261,6 +263,7 @@ impl App {
         }
         let (state, worker_ends) = AppState::open(config).await?;
         let state = Arc::new(state);
+        let hub_subscription = subscribe_hub(&state).await;
 
         if let Some(token) = state.setup.pending_token().await {
             // The web app's setup page takes the token from its query string; scripts can use
@@ -280,6 +283,7 @@ impl App {
             addr,
             metrics_listener,
             worker_ends,
+            hub_subscription,
         })
     }
 
@@ -302,7 +306,11 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let workers = Workers::start(background_workers(&self.state, self.worker_ends));
+        let workers = Workers::start(background_workers(
+            &self.state,
+            self.worker_ends,
+            self.hub_subscription,
+        ));
         let routes = crate::api::routes(self.state.clone(), self.addr.port());
         tracing::info!(addr = %self.addr, port = self.addr.port(), "CoLink listening");
         let server = &self.state.config.server;
@@ -369,9 +377,38 @@ impl App {
     }
 }
 
+/// How long start-up waits for the hub's bus subscription before it serves without one.
+const HUB_SUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
+
+/// Subscribe the hub to the bus before the server accepts connections: a client that connects
+/// (and resumes from the database) must not miss what is published before the hub listens. A
+/// Kafka subscription takes round trips to the brokers, which is time enough to lose events to.
+/// A bus that does not answer within `HUB_SUBSCRIBE_WAIT` does not hold the start (messages are
+/// still accepted into the outbox): the hub keeps trying in the background.
+async fn subscribe_hub(state: &AppState) -> Option<Box<dyn crate::bus::Subscription>> {
+    match tokio::time::timeout(HUB_SUBSCRIBE_WAIT, state.bus.subscribe()).await {
+        Ok(Ok(subscription)) => Some(subscription),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the event bus did not answer at start-up; serving, and subscribing in the background");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                wait_s = HUB_SUBSCRIBE_WAIT.as_secs(),
+                "the event bus did not answer at start-up; serving, and subscribing in the background"
+            );
+            None
+        }
+    }
+}
+
 /// Every background task, in start order; shutdown stops them in the same order, each finishing
 /// before the next is told (the writer stores what is queued before the relay's last pass).
-fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Worker>> {
+fn background_workers(
+    state: &Arc<AppState>,
+    ends: WorkerEnds,
+    hub_subscription: Option<Box<dyn crate::bus::Subscription>>,
+) -> Vec<Box<dyn Worker>> {
     let mut workers: Vec<Box<dyn Worker>> = Vec::new();
     if let Some(store) = ends.redb {
         workers.push(Box::new(Periodic::new(
@@ -401,7 +438,10 @@ fn background_workers(state: &Arc<AppState>, ends: WorkerEnds) -> Vec<Box<dyn Wo
     if let Some(keeper) = ends.lease_keeper {
         workers.push(Box::new(keeper));
     }
-    workers.push(Box::new(HubWorker(state.clone())));
+    workers.push(Box::new(HubWorker {
+        state: state.clone(),
+        subscription: hub_subscription,
+    }));
     workers.push(Box::new(crate::realtime::signals::SignalWorker(
         state.clone(),
     )));

@@ -151,7 +151,11 @@ impl Realtime {
 }
 
 /// The hub worker: bus → hub.
-pub struct HubWorker(pub Arc<AppState>);
+pub struct HubWorker {
+    pub state: Arc<AppState>,
+    /// Made before the server accepted connections; `None`: subscribe when the bus answers.
+    pub subscription: Option<Box<dyn crate::bus::Subscription>>,
+}
 
 #[async_trait::async_trait]
 impl Worker for HubWorker {
@@ -160,7 +164,7 @@ impl Worker for HubWorker {
     }
 
     async fn run(self: Box<Self>, shutdown: Shutdown) {
-        run_hub(self.0, shutdown).await;
+        run_hub(self.state, self.subscription, shutdown).await;
     }
 }
 
@@ -182,16 +186,24 @@ impl Worker for AudienceWorker {
     }
 }
 
-async fn run_hub(state: Arc<AppState>, mut shutdown: Shutdown) {
+async fn run_hub(
+    state: Arc<AppState>,
+    subscribed: Option<Box<dyn crate::bus::Subscription>>,
+    mut shutdown: Shutdown,
+) {
     let rt = &state.realtime;
-    let mut subscription = loop {
-        match state.bus.subscribe().await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "realtime: subscribing to the event bus failed; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.changed() => return,
+    let mut subscription = if let Some(s) = subscribed {
+        s
+    } else {
+        loop {
+            match state.bus.subscribe().await {
+                Ok(s) => break s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime: subscribing to the event bus failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return,
+                    }
                 }
             }
         }

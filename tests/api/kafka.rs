@@ -5,7 +5,7 @@
 //! degraded, and the outbox drains once it is back. Without tansu (not built yet on this
 //! machine) the tests skip, unless `COLINK_REQUIRE_KAFKA` is set (CI).
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use colink::config::{BusBackend, Config};
 use rdkafka::{
@@ -17,8 +17,9 @@ use rdkafka::{
 use serde_json::json;
 
 use crate::{
-    backends::{free_port, until_ready},
+    backends::{cached_tool, free_port, until_ready},
     helpers::*,
+    nodes::ready,
     realtime::{message_seqs, team_in_channel},
 };
 
@@ -32,31 +33,11 @@ pub(crate) struct Broker {
     link: Link,
 }
 
-fn tansu_bin() -> Option<String> {
-    if std::env::var("COLINK_REQUIRE_KAFKA").is_ok() {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/backends/tansu.sh");
-        return std::process::Command::new(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .map(|s| s.trim().to_owned());
-    }
-    // Without the requirement, only a tansu that is already built (no 17-minute build).
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
-        .ok()?;
-    let bin = cache.join("colink/tools/bin/tansu");
-    bin.exists().then(|| bin.display().to_string())
-}
-
 impl Broker {
     /// A broker on a free port behind a link on another; `None` (the test skips) when tansu is
     /// not built here.
     pub(crate) async fn require() -> Option<Broker> {
-        let Some(bin) = tansu_bin() else {
+        let Some(bin) = cached_tool("tansu", "COLINK_REQUIRE_KAFKA") else {
             assert!(
                 std::env::var("COLINK_REQUIRE_KAFKA").is_err(),
                 "tansu could not be built (scripts/backends/tansu.sh)"
@@ -206,6 +187,18 @@ async fn app_on(broker: &Broker, topic_prefix: &str) -> TestApp {
     .await
 }
 
+/// A server on `broker`, a channel with alice and bob in it, and bob's socket subscribed to it.
+async fn watched_channel(
+    broker: &Broker,
+    topic_prefix: &str,
+) -> (TestApp, Session, WsClient, String) {
+    let app = app_on(broker, topic_prefix).await;
+    let (_, alice, bob, channel) = team_in_channel(&app).await;
+    let mut ws = app.ws(&bob.access).await;
+    ws.subscribe(&channel).await;
+    (app, alice, ws, channel)
+}
+
 /// Every record of `topic`, from the beginning, until `n` have arrived: (key, payload, headers).
 async fn read_topic(broker: &Broker, topic: &str, n: usize) -> Vec<(String, String, Vec<String>)> {
     let consumer: BaseConsumer = ClientConfig::new()
@@ -257,10 +250,7 @@ async fn events_reach_sockets_in_order_and_every_type_has_a_topic_keyed_by_chann
         return;
     };
     let topics = prefix();
-    let app = app_on(&broker, &topics).await;
-    let (_, alice, bob, channel) = team_in_channel(&app).await;
-    let mut ws = app.ws(&bob.access).await;
-    ws.subscribe(&channel).await;
+    let (app, alice, mut ws, channel) = watched_channel(&broker, &topics).await;
     let mut first = None;
     for i in 0..20 {
         let sent = app.send(&alice, &channel, &format!("m{i}")).await;
@@ -311,10 +301,7 @@ async fn a_record_that_is_not_an_event_is_set_aside_in_the_dlq_and_does_not_bloc
         return;
     };
     let topics = prefix();
-    let app = app_on(&broker, &topics).await;
-    let (_, alice, bob, channel) = team_in_channel(&app).await;
-    let mut ws = app.ws(&bob.access).await;
-    ws.subscribe(&channel).await;
+    let (app, alice, mut ws, channel) = watched_channel(&broker, &topics).await;
 
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", broker.brokers())
@@ -347,32 +334,12 @@ async fn a_record_that_is_not_an_event_is_set_aside_in_the_dlq_and_does_not_bloc
         headers.iter().any(|h| h.starts_with("colink-error=")),
         "{headers:?}"
     );
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let counted = metrics
-        .lines()
-        .find(|l| l.starts_with("bus_dlq_events_total{reason=\"unreadable_record\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse::<u64>().ok());
-    assert!(counted.is_some_and(|n| n >= 1), "{metrics}");
-}
-
-async fn ready(app: &TestApp) -> serde_json::Value {
-    app.client
-        .get(format!("{}/ready", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let metrics = crate::metrics::scrape(&app).await;
+    let counted = crate::metrics::sample(
+        &metrics,
+        "bus_dlq_events_total{reason=\"unreadable_record\"}",
+    );
+    assert!(counted.is_some_and(|n| n >= 1.0), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -380,10 +347,7 @@ async fn while_kafka_is_unreachable_sends_are_accepted_and_the_outbox_drains_whe
     let Some(mut broker) = Broker::require().await else {
         return;
     };
-    let app = app_on(&broker, &prefix()).await;
-    let (_, alice, bob, channel) = team_in_channel(&app).await;
-    let mut ws = app.ws(&bob.access).await;
-    ws.subscribe(&channel).await;
+    let (app, alice, mut ws, channel) = watched_channel(&broker, &prefix()).await;
     app.send(&alice, &channel, "before").await;
     let created =
         |f: &serde_json::Value| f["type"] == "event" && f["event"]["type"] == "message.created";

@@ -7,14 +7,14 @@ use serde_json::json;
 use crate::helpers::{TestApp, spawn_app, spawn_with};
 
 /// The value of the sample written exactly as `series` (name and labels), if present.
-fn sample(scrape: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(scrape: &str, series: &str) -> Option<f64> {
     scrape.lines().find_map(|line| {
         let value = line.strip_prefix(series)?.strip_prefix(' ')?;
         value.split(' ').next()?.parse().ok()
     })
 }
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let resp = app
         .client
         .get(format!("{}/metrics", app.base))

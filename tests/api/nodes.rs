@@ -381,7 +381,7 @@ impl OwnRedis {
     }
 }
 
-async fn ready(app: &TestApp) -> serde_json::Value {
+pub(crate) async fn ready(app: &TestApp) -> serde_json::Value {
     app.client
         .get(format!("{}/ready", app.base))
         .send()

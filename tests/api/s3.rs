@@ -11,7 +11,7 @@ use colink_client::{NewResumable, NewUpload, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    backends::{free_port, until_ready},
+    backends::{cached_tool, free_port, until_ready},
     helpers::{TestApp, spawn_with},
 };
 
@@ -22,24 +22,7 @@ pub(crate) struct S3Server {
 }
 
 async fn start_s3() -> Option<S3Server> {
-    let found = if std::env::var("COLINK_REQUIRE_S3").is_ok() {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/backends/s3s-fs.sh");
-        std::process::Command::new(script)
-            .stderr(Stdio::inherit())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-    } else {
-        // Without the requirement, only an s3s-fs that is already built (no 5-minute build).
-        let cache = std::env::var("XDG_CACHE_HOME")
-            .map(std::path::PathBuf::from)
-            .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
-            .ok()?;
-        let bin = cache.join("colink/tools/bin/s3s-fs");
-        bin.exists().then(|| bin.display().to_string())
-    };
-    let bin = found?.trim().to_string();
+    let bin = cached_tool("s3s-fs", "COLINK_REQUIRE_S3")?;
     let dir = tempfile::tempdir().ok()?;
     std::fs::create_dir_all(dir.path().join("colink")).ok()?;
     let port = free_port();
