@@ -128,7 +128,9 @@ impl KafkaBus {
             .set("client.id", format!("colink-{}", options.node_id))
             .set("socket.timeout.ms", "10000")
             .set("reconnect.backoff.max.ms", "2000")
-            .set("topic.metadata.refresh.interval.ms", "10000");
+            .set("topic.metadata.refresh.interval.ms", "10000")
+            // Small requests, sent at once (Nagle's delay shows in every delivery's latency).
+            .set("socket.nagle.disable", "true");
         let producer: FutureProducer = client
             .clone()
             .set("enable.idempotence", "true")
@@ -262,6 +264,10 @@ impl Inner {
             .set("group.id", &name)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
+            // A fetch the broker holds open waiting for records returns within 20 ms: a broker
+            // that waits out the whole time before answering (tansu) must not add it to every
+            // delivery (librdkafka's default, 500 ms, was the fan-out's median latency there).
+            .set("fetch.wait.max.ms", "20")
             // Prefetched records per consumer: 8 MiB, not librdkafka's 64 MiB.
             .set("queued.max.messages.kbytes", "8192")
             // A position past the end of the log: the brokers lost it (a broker without storage
