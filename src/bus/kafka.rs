@@ -112,7 +112,7 @@ struct Inner {
     node_id: String,
     /// Consumers made so far, for their names.
     consumers: AtomicU64,
-    /// The topics are known to exist (cleared when a publish finds one missing).
+    /// The topics are known to exist (cleared when a delivery fails: they are checked again).
     topics_ready: AtomicBool,
     metrics: Arc<Metrics>,
 }
