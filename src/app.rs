@@ -386,20 +386,18 @@ const HUB_SUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
 /// A bus that does not answer within `HUB_SUBSCRIBE_WAIT` does not hold the start (messages are
 /// still accepted into the outbox): the hub keeps trying in the background.
 async fn subscribe_hub(state: &AppState) -> Option<Box<dyn crate::bus::Subscription>> {
-    match tokio::time::timeout(HUB_SUBSCRIBE_WAIT, state.bus.subscribe()).await {
-        Ok(Ok(subscription)) => Some(subscription),
-        Ok(Err(e)) => {
+    let subscribed = match tokio::time::timeout(HUB_SUBSCRIBE_WAIT, state.bus.subscribe()).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "no answer within {} s",
+            HUB_SUBSCRIBE_WAIT.as_secs()
+        )),
+    };
+    subscribed
+        .inspect_err(|e| {
             tracing::warn!(error = %e, "the event bus did not answer at start-up; serving, and subscribing in the background");
-            None
-        }
-        Err(_) => {
-            tracing::warn!(
-                wait_s = HUB_SUBSCRIBE_WAIT.as_secs(),
-                "the event bus did not answer at start-up; serving, and subscribing in the background"
-            );
-            None
-        }
-    }
+        })
+        .ok()
 }
 
 /// Every background task, in start order; shutdown stops them in the same order, each finishing
