@@ -13,8 +13,10 @@ if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 if command -v s3s-fs >/dev/null; then command -v s3s-fs; exit 0; fi
 log "building s3s-fs 0.14.1 into $tools (once)"
 mkdir -p "$tools"
-# Its own target directory: the project's is not disturbed, and the build is reused on failure.
-CARGO_TARGET_DIR=${S3S_TARGET_DIR:-/var/tmp/colink-tools-target} \
+# Its own target directory: the project's is not disturbed, the build is reused on failure, and
+# the other tool's build (CI builds tansu in the background while the tests need s3s-fs) does
+# not wait for this one's lock.
+CARGO_TARGET_DIR=${S3S_TARGET_DIR:-/var/tmp/colink-tools-target/s3s-fs} \
   cargo install s3s-fs@0.14.1 --locked --features binary --root "$tools" >&2 ||
   { log "cargo install s3s-fs failed"; exit 1; }
 echo "$bin"

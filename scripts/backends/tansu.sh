@@ -14,8 +14,10 @@ if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 if command -v tansu >/dev/null; then command -v tansu; exit 0; fi
 log "building tansu $version into $tools (once)"
 mkdir -p "$tools"
-# Its own target directory: the project's is not disturbed, and the build is reused on failure.
-CARGO_TARGET_DIR=${TANSU_TARGET_DIR:-/var/tmp/colink-tools-target} \
+# Its own target directory: the project's is not disturbed, the build is reused on failure, and
+# the other tool's build (CI builds tansu in the background while the tests need s3s-fs) does
+# not wait for this one's lock.
+CARGO_TARGET_DIR=${TANSU_TARGET_DIR:-/var/tmp/colink-tools-target/tansu} \
   cargo install "tansu@$version" --locked --no-default-features --features dynostore --root "$tools" >&2 ||
   { log "cargo install tansu failed"; exit 1; }
 echo "$bin"
