@@ -11,6 +11,13 @@
 //! (stemming, accent folding, CJK bigrams) and queries are `tsquery` literals built from the
 //! same terms: words must all occur, phrases as `<->` chains.
 //!
+//! **Pairs.** The stored terms also hold every two adjacent terms as one lexeme (`'releas
+//! note'`, without a position), and a phrase query asks for its pairs besides its `<->` chain.
+//! The pairs change no result (a message matching the chain holds them all) but let the GIN
+//! index find a phrase: without them a phrase of two common words was the AND of two posting
+//! lists of half the table each, every candidate's positions checked, and the slowest search
+//! there was. The format is part of the version recorded in `search_state` ([`TERMS_VERSION`]).
+//!
 //! **Backfill.** Messages stored while another backend was on have no terms (an edit made
 //! then clears them). On start, the server fills them in before it answers searches; when the
 //! analyzer changed since the terms were made (`search_state`), it makes them all again.
@@ -45,6 +52,10 @@ use crate::{
 
 /// This backend's row in `search_state`.
 const BACKEND: &str = "postgres";
+/// The version of the stored terms (recorded in `search_state`; stored terms of another are
+/// made again): the analyzer's version × 100 plus this backend's format — 1: the terms with
+/// their positions; 2: and the pairs of adjacent terms (see the module docs).
+const TERMS_VERSION: i32 = analyzer::VERSION * 100 + 2;
 /// PostgreSQL keeps word positions up to this; later words share it.
 const MAX_POSITION: usize = 16_383;
 /// Recency: a message this many seconds old gets half the boost of one sent now (7 days, as
@@ -127,7 +138,7 @@ impl PostgresIndex {
         }
         search_state::Entity::insert(search_state::ActiveModel {
             backend: Set(BACKEND.into()),
-            version: Set(analyzer::VERSION),
+            version: Set(TERMS_VERSION),
         })
         .on_conflict(
             OnConflict::column(search_state::Column::Backend)
@@ -271,7 +282,7 @@ async fn needs(db: &DatabaseConnection) -> Result<Backfill, SearchError> {
         .one(db)
         .await?
         .map(|s| s.version);
-    if version != Some(analyzer::VERSION) {
+    if version != Some(TERMS_VERSION) {
         return Ok(Backfill::All);
     }
     let missing = message::Entity::find()
@@ -354,10 +365,11 @@ impl Query {
                 "EXISTS (SELECT 1 FROM message_files f WHERE f.message_id = m.id)".to_string(),
             );
         }
-        let score = match tsquery(&search.clauses) {
-            Some(words) => {
+        let score = match (tsquery(&search.clauses), matching(&search.clauses)) {
+            (Some(words), Some(matching)) => {
+                let matching = param(matching.into());
+                conditions.push(format!("m.search_vector @@ CAST({matching} AS tsquery)"));
                 let words = param(words.into());
-                conditions.push(format!("m.search_vector @@ CAST({words} AS tsquery)"));
                 let all: Vec<String> = search.clauses.iter().flatten().cloned().collect();
                 let phrase = match phrase(&all) {
                     Some(phrase) if search.clauses.len() >= 2 => {
@@ -376,7 +388,7 @@ impl Query {
                      / {RECENCY_HALF_SECONDS}))"
                 )
             }
-            None => "1".to_string(),
+            _ => "1".to_string(),
         };
         Self {
             matching: format!("FROM messages m WHERE {}", conditions.join(" AND ")),
@@ -434,22 +446,62 @@ fn uuid_array(ids: &[Uuid]) -> String {
     out
 }
 
-/// `text` as a `tsvector` literal: each term quoted, with its position (from 1).
+/// `text` as a `tsvector` literal: each term quoted, with its position (from 1), then each
+/// pair of adjacent terms, once, without a position (see the module docs).
 pub fn tsvector(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3 / 2);
-    for (position, term) in analyzer::positioned_terms(text) {
+    let terms = analyzer::positioned_terms(text);
+    let mut out = String::with_capacity(text.len() * 3);
+    for (position, term) in &terms {
         if !out.is_empty() {
             out.push(' ');
         }
-        quote_into(&mut out, &term);
+        quote_into(&mut out, term);
         let _ = write!(out, ":{}", (position + 1).min(MAX_POSITION));
+    }
+    let mut pairs: Vec<String> = terms
+        .windows(2)
+        .filter(|w| w[1].0 == w[0].0 + 1)
+        .map(|w| pair(&w[0].1, &w[1].1))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    for pair in &pairs {
+        out.push(' ');
+        quote_into(&mut out, pair);
     }
     out
 }
 
+/// Two adjacent terms as one lexeme. Terms never hold a space, so no pair is also a term.
+fn pair(first: &str, second: &str) -> String {
+    format!("{first} {second}")
+}
+
 /// Every clause must match: `'deploy' & ( 'releas' <-> 'note' )`; `None` without clauses.
+/// What ranks the matches (`ts_rank`).
 fn tsquery(clauses: &[Vec<String>]) -> Option<String> {
     let parts: Vec<String> = clauses.iter().filter_map(|c| phrase(c)).collect();
+    (!parts.is_empty()).then(|| parts.join(" & "))
+}
+
+/// The same condition as [`tsquery`] with each phrase's pairs of adjacent terms asked for too:
+/// `'deploy' & 'releas note' & ( 'releas' <-> 'note' )`. What finds the matches.
+fn matching(clauses: &[Vec<String>]) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for clause in clauses {
+        let Some(chain) = phrase(clause) else {
+            continue;
+        };
+        let mut pairs: Vec<String> = clause.windows(2).map(|w| pair(&w[0], &w[1])).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for pair in pairs {
+            let mut quoted = String::new();
+            quote_into(&mut quoted, &pair);
+            parts.push(quoted);
+        }
+        parts.push(chain);
+    }
     (!parts.is_empty()).then(|| parts.join(" & "))
 }
 
@@ -504,9 +556,45 @@ mod tests {
     fn terms_are_stored_with_their_positions() {
         assert_eq!(
             tsvector("Deploying the Café, 東京都!"),
-            "'deploy':1 'the':2 'cafe':3 '東京':4 '京都':5"
+            "'deploy':1 'the':2 'cafe':3 '東京':4 '京都':5 \
+             'cafe 東京' 'deploy the' 'the cafe' '東京 京都'"
         );
         assert_eq!(tsvector(""), "");
+        assert_eq!(tsvector("one"), "'one':1");
+    }
+
+    #[test]
+    fn pairs_are_of_adjacent_terms_only_and_stored_once() {
+        // The over-long word leaves a gap: no pair across it.
+        let long = "x".repeat(60);
+        assert_eq!(
+            tsvector(&format!("ship it {long} ship it")),
+            "'ship':1 'it':2 'ship':4 'it':5 'ship it'"
+        );
+    }
+
+    #[test]
+    fn a_phrase_is_matched_by_its_pairs_and_its_chain_and_ranked_by_its_chain() {
+        let clauses = vec![
+            vec!["deploy".to_string()],
+            vec![
+                "releas".to_string(),
+                "note".to_string(),
+                "draft".to_string(),
+            ],
+        ];
+        assert_eq!(
+            matching(&clauses).as_deref(),
+            Some(
+                "'deploy' & 'note draft' & 'releas note' & \
+                 ( 'releas' <-> 'note' <-> 'draft' )"
+            )
+        );
+        assert_eq!(
+            tsquery(&clauses).as_deref(),
+            Some("'deploy' & ( 'releas' <-> 'note' <-> 'draft' )")
+        );
+        assert_eq!(matching(&[vec![]]), None);
     }
 
     #[test]
@@ -544,8 +632,8 @@ mod tests {
             now: OffsetDateTime::UNIX_EPOCH,
         };
         let page = Query::of(&search).page(20, 20);
-        assert_eq!(page.values.map_or(0, |v| v.0.len()), 5);
-        assert!(page.sql.ends_with("LIMIT $4 OFFSET $5"), "{}", page.sql);
+        assert_eq!(page.values.map_or(0, |v| v.0.len()), 6);
+        assert!(page.sql.ends_with("LIMIT $5 OFFSET $6"), "{}", page.sql);
         assert!(
             page.sql
                 .contains(&format!("ANY('{{{}}}'::uuid[])", Uuid::nil()))

@@ -106,3 +106,44 @@ async fn terms_of_another_analyzer_version_are_made_again_on_start() {
     assert_eq!(found(&app.api_as(&bob), "lemon").await, before);
     assert!(found(&app.api_as(&bob), "stale").await.is_empty());
 }
+
+#[tokio::test]
+async fn terms_stored_without_pairs_are_made_again_and_phrases_are_found_by_their_pairs() {
+    if std::env::var("COLINK_TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let app = spawn_with(postgres).await;
+    let texts = ["the release notes are out", "notes on the release"];
+    let (_, _, bob, _) = crate::search::posted(&app, &texts).await;
+    assert_eq!(
+        found(&app.api_as(&bob), "\"release notes\"").await,
+        [texts[0]]
+    );
+    // The terms as the first format stored them (version 1): positions, no pairs. A phrase is
+    // asked for by its pairs, so it finds nothing until they are made again.
+    for statement in [
+        "UPDATE messages SET search_terms = (SELECT string_agg(quote_literal(lexeme) || ':' || \
+         array_to_string(positions, ','), ' ') FROM unnest(search_vector) \
+         WHERE positions IS NOT NULL)",
+        "UPDATE search_state SET version = 1",
+    ] {
+        app.state.db.execute_unprepared(statement).await.unwrap();
+    }
+    assert!(
+        found(&app.api_as(&bob), "\"release notes\"")
+            .await
+            .is_empty()
+    );
+    assert_eq!(found(&app.api_as(&bob), "release").await.len(), 2);
+
+    let app = restart_with_postgres_search(app).await;
+    let bob = app.login("bob", PASSWORD).await;
+    assert_eq!(
+        found(&app.api_as(&bob), "\"release notes\"").await,
+        [texts[0]]
+    );
+    assert_eq!(
+        found(&app.api_as(&bob), "\"notes on the release\"").await,
+        [texts[1]]
+    );
+}
