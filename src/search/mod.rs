@@ -18,6 +18,7 @@
 pub mod analyzer;
 pub mod indexer;
 pub mod postgres_index;
+mod postgres_terms;
 pub mod query;
 pub mod tantivy_index;
 
