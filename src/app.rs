@@ -238,6 +238,8 @@ pub struct App {
     worker_ends: WorkerEnds,
     /// The hub's bus subscription, made before the server accepts connections.
     hub_subscription: Option<Box<dyn crate::bus::Subscription>>,
+    /// The plugins' worker, subscribed before the server accepts connections too.
+    plugin_worker: Option<crate::plugins::PluginWorker>,
 }
 
 impl App {
@@ -264,6 +266,7 @@ impl App {
         let (state, worker_ends) = AppState::open(config).await?;
         let state = Arc::new(state);
         let hub_subscription = subscribe_hub(&state).await;
+        let plugin_worker = crate::plugins::PluginWorker::start(&state).await?;
 
         if let Some(token) = state.setup.pending_token().await {
             // The web app's setup page takes the token from its query string; scripts can use
@@ -284,6 +287,7 @@ impl App {
             metrics_listener,
             worker_ends,
             hub_subscription,
+            plugin_worker,
         })
     }
 
@@ -310,6 +314,7 @@ impl App {
             &self.state,
             self.worker_ends,
             self.hub_subscription,
+            self.plugin_worker,
         ));
         let routes = crate::api::routes(self.state.clone(), self.addr.port());
         tracing::info!(addr = %self.addr, port = self.addr.port(), "CoLink listening");
@@ -406,6 +411,7 @@ fn background_workers(
     state: &Arc<AppState>,
     ends: WorkerEnds,
     hub_subscription: Option<Box<dyn crate::bus::Subscription>>,
+    plugin_worker: Option<crate::plugins::PluginWorker>,
 ) -> Vec<Box<dyn Worker>> {
     let mut workers: Vec<Box<dyn Worker>> = Vec::new();
     if let Some(store) = ends.redb {
@@ -462,6 +468,9 @@ fn background_workers(
             }));
         }
         None => {}
+    }
+    if let Some(worker) = plugin_worker {
+        workers.push(Box::new(worker));
     }
     workers.push(Box::new(AudienceWorker {
         state: state.clone(),

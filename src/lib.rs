@@ -17,6 +17,7 @@ pub mod error;
 pub mod identity;
 pub mod kv;
 pub mod memory;
+pub mod plugins;
 pub mod realtime;
 pub mod search;
 pub mod server;

@@ -26,6 +26,10 @@
 //! log), so it needs no group coordinator, and closing it never waits for an absent broker.
 //! A record that is not an event is copied to the DLQ and skipped: reading it again would fail
 //! the same way, so it is not retried.
+//!
+//! **Work consumers** (`work.rs`: plugins) are the exception: work done once per deployment is
+//! shared through one consumer group, `<prefix>work.<group>`, which commits positions once an
+//! event is done or, after 3 failed attempts, copied to the DLQ.
 
 use std::{
     sync::{
@@ -46,11 +50,13 @@ use rdkafka::{
     producer::{DeliveryFuture, FutureProducer, FutureRecord},
 };
 
-use super::{BusError, EventBus, RecvError, Signals, Subscription};
+use super::{BusError, EventBus, RecvError, Signals, Subscription, WorkSubscription};
 use crate::{
     domain::events::{Event, EventKind},
     telemetry::{Metrics, metrics::DeadLetter},
 };
+
+mod work;
 
 /// How long a record may wait in the producer (for a broker to come back) before its publish
 /// fails and the relay retries it from the outbox.
@@ -317,27 +323,59 @@ impl Inner {
             error,
             "kafka bus: a record that is not an event was set aside in the DLQ"
         );
-        let partition = record.partition().to_string();
-        let offset = record.offset().to_string();
-        let headers = OwnedHeaders::new()
-            .insert(header("colink-source-topic", record.topic()))
+        self.copy_to_dlq(&Origin::of(record), consumer, error, &[])
+            .await;
+    }
+
+    /// Copy `origin` to the DLQ with headers saying where it came from, who failed on it
+    /// and why (and `extra` headers); a failure to copy is logged.
+    async fn copy_to_dlq(
+        &self,
+        origin: &Origin,
+        consumer: &str,
+        error: &str,
+        extra: &[(&str, &str)],
+    ) {
+        let partition = origin.partition.to_string();
+        let offset = origin.offset.to_string();
+        let mut headers = OwnedHeaders::new()
+            .insert(header("colink-source-topic", &origin.topic))
             .insert(header("colink-source-partition", &partition))
             .insert(header("colink-source-offset", &offset))
             .insert(header("colink-consumer", consumer))
             .insert(header("colink-error", error));
+        for (key, value) in extra {
+            headers = headers.insert(header(key, value));
+        }
         let sent = async {
             let delivery = self
-                .enqueue(
-                    &self.topics.dlq,
-                    record.key().unwrap_or_default(),
-                    record.payload().unwrap_or_default(),
-                    &headers,
-                )
+                .enqueue(&self.topics.dlq, &origin.key, &origin.payload, &headers)
                 .await?;
             self.delivered(delivery).await
         };
         if let Err(e) = sent.await {
             tracing::warn!(error = %e, "kafka bus: copying a record to the DLQ failed");
+        }
+    }
+}
+
+/// A record's origin and content, owned (a received record borrows its consumer).
+struct Origin {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+impl Origin {
+    fn of(record: &impl Message) -> Self {
+        Self {
+            topic: record.topic().to_owned(),
+            partition: record.partition(),
+            offset: record.offset(),
+            key: record.key().unwrap_or_default().to_vec(),
+            payload: record.payload().unwrap_or_default().to_vec(),
         }
     }
 }
@@ -407,6 +445,10 @@ impl EventBus for KafkaBus {
             consumer,
             bus: self.inner.clone(),
         }))
+    }
+
+    async fn work(&self, group: &str) -> Result<Box<dyn WorkSubscription>, BusError> {
+        Ok(Box::new(self.inner.work_consumer(group).await?))
     }
 
     async fn ping(&self) -> Result<(), BusError> {

@@ -8,6 +8,9 @@
 //! fell behind is told so ([`RecvError::Lagged`]) and resyncs from the database. A failed publish
 //! is retried by the relay, in order, so a broker outage delays events but never loses or
 //! reorders them.
+//!
+//! Consumers are per node (each node's hub and search index see every event) except *work
+//! consumers* ([`EventBus::work`]), whose work is done once per deployment (plugins).
 
 mod dedup;
 mod kafka;
@@ -59,6 +62,14 @@ pub trait EventBus: Send + Sync {
     }
     /// A new subscription receiving every event published from now on.
     async fn subscribe(&self) -> Result<Box<dyn Subscription>, BusError>;
+    /// A subscription for work done once per deployment, not once per node (plugins): the
+    /// consumers of one `group` on every node share the events. Kafka gives each node a share
+    /// of the partitions (one consumer group) and moves past an event only once it is done;
+    /// the other buses give every node every event, and only the leader handles them
+    /// ([`WorkSubscription::shared`]).
+    async fn work(&self, _group: &str) -> Result<Box<dyn WorkSubscription>, BusError> {
+        Ok(Box::new(EveryNode(self.subscribe().await?)))
+    }
     /// Check a bus that is a network peer answers (`/ready`); the in-process one always does.
     async fn ping(&self) -> Result<(), BusError> {
         Ok(())
@@ -87,4 +98,35 @@ pub trait Signals: Send {
 #[async_trait]
 pub trait Subscription: Send {
     async fn recv(&mut self) -> Result<Arc<Event>, RecvError>;
+}
+
+/// A work consumer's subscription ([`EventBus::work`]).
+#[async_trait]
+pub trait WorkSubscription: Send {
+    /// The next event to handle.
+    async fn recv(&mut self) -> Result<Arc<Event>, RecvError>;
+    /// `true`: this node receives only its share, and handles all of it; `false`: every node
+    /// receives every event, and only the leader handles them.
+    fn shared(&self) -> bool;
+    /// The event last received is handled: the group moves past it.
+    fn done(&mut self) {}
+    /// The event last received failed `attempts` times in `consumer`, with `error` the last
+    /// time: keep it for an operator (Kafka: a copy in `<prefix>dlq`, its origin in headers).
+    /// Without a dead-letter topic it is only counted and logged (by the caller). The caller
+    /// then marks it [`done`](Self::done).
+    async fn set_aside(&mut self, _consumer: &str, _error: &str, _attempts: u32) {}
+}
+
+/// A bus's plain subscription as a work subscription: every node receives every event.
+struct EveryNode(Box<dyn Subscription>);
+
+#[async_trait]
+impl WorkSubscription for EveryNode {
+    async fn recv(&mut self) -> Result<Arc<Event>, RecvError> {
+        self.0.recv().await
+    }
+
+    fn shared(&self) -> bool {
+        false
+    }
 }

@@ -19,6 +19,7 @@ mod backends;
 mod limits;
 mod net;
 mod oidc;
+mod plugins;
 mod realtime;
 mod redact;
 mod search;
@@ -32,6 +33,7 @@ pub use backends::{BusBackend, BusConfig, ClusterConfig, KvBackend, KvConfig};
 pub use limits::{LimitsConfig, RateLimit};
 pub use net::IpRange;
 pub use oidc::{OidcConfig, OidcProvider, ProviderKind};
+pub use plugins::{PluginsConfig, WEBHOOK_EVENTS, WebhookConfig};
 pub use realtime::RealtimeConfig;
 use redact::redact_url;
 pub use search::{SearchBackend, SearchConfig};
@@ -57,6 +59,7 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub storage: StorageConfig,
     pub search: SearchConfig,
+    pub plugins: PluginsConfig,
     pub audit: AuditConfig,
     pub cluster: ClusterConfig,
 }
@@ -76,6 +79,7 @@ impl Default for Config {
             realtime: RealtimeConfig::default(),
             storage: StorageConfig::default(),
             search: SearchConfig::default(),
+            plugins: PluginsConfig::default(),
             audit: AuditConfig::default(),
             cluster: ClusterConfig::default(),
         }
@@ -223,6 +227,7 @@ impl Config {
         self.limits.validate()?;
         self.realtime.validate()?;
         self.storage.validate()?;
+        self.plugins.validate()?;
         self.limits.writes.validate()
     }
 
@@ -435,6 +440,20 @@ mod tests {
         assert!(!out.contains("hunter2"), "{out}");
         assert!(!out.contains(&"x".repeat(40)), "{out}");
         assert!(out.contains("db:5432"), "{out}");
+    }
+
+    #[test]
+    fn redaction_hides_webhook_secrets_and_the_paths_of_their_urls() {
+        let mut c = Config::default();
+        c.plugins.webhooks.push(WebhookConfig {
+            name: "ci".into(),
+            url: "https://hooks.example/services/T0/tok3n".into(),
+            secret: Secret::new("s3cret-s3cret-s3cret"),
+            events: Vec::new(),
+        });
+        let out = c.redacted_toml();
+        assert!(!out.contains("s3cret") && !out.contains("tok3n"), "{out}");
+        assert!(out.contains("https://hooks.example/[redacted]"), "{out}");
     }
 
     #[test]

@@ -41,6 +41,22 @@ impl Config {
         for provider in providers.into_iter().flatten() {
             redact(provider, &["client_secret"]);
         }
+        let webhooks = value
+            .get_mut("plugins")
+            .and_then(|plugins| plugins.get_mut("webhooks"))
+            .and_then(toml::Value::as_array_mut);
+        for webhook in webhooks.into_iter().flatten() {
+            redact(webhook, &["secret"]);
+            // Webhook URLs often carry their token in the path: only the origin is shown.
+            if let Some(url) = webhook.get_mut("url") {
+                let origin = url
+                    .as_str()
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .map(|u| format!("{}/[redacted]", u.origin().ascii_serialization()))
+                    .unwrap_or_else(|| "[redacted]".to_owned());
+                *url = toml::Value::String(origin);
+            }
+        }
         Ok(value)
     }
 }

@@ -42,15 +42,23 @@ pub enum DeadLetter {
     /// A Kafka record a consumer could not read as an event (another program's, a newer
     /// version's, or damaged): copied to `<prefix>dlq` and skipped.
     UnreadableRecord,
+    /// A work consumer (a plugin) failed on an event three times: set aside (Kafka: copied to
+    /// `<prefix>dlq`) so the events behind it are handled.
+    WorkFailed,
 }
 
 impl DeadLetter {
-    const ALL: [DeadLetter; 2] = [DeadLetter::Undecodable, DeadLetter::UnreadableRecord];
+    const ALL: [DeadLetter; 3] = [
+        DeadLetter::Undecodable,
+        DeadLetter::UnreadableRecord,
+        DeadLetter::WorkFailed,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             DeadLetter::Undecodable => "undecodable",
             DeadLetter::UnreadableRecord => "unreadable_record",
+            DeadLetter::WorkFailed => "work_failed",
         }
     }
 }
@@ -73,6 +81,11 @@ pub struct Metrics {
     /// relay and the bus.
     pub fanout: Histogram,
     dead_letters: IntCounterVec,
+    /// Partitions of the events topic this node's work consumers hold, by group (Kafka).
+    pub work_partitions: IntGaugeVec,
+    /// Plugin deliveries, by plugin and outcome (`delivered`, `failed`: an attempt that is
+    /// tried again, `set_aside`: the last attempt failed).
+    pub plugin_deliveries: IntCounterVec,
 }
 
 impl Metrics {
@@ -115,16 +128,7 @@ impl Metrics {
             )
             .buckets(HTTP_BUCKETS.to_vec()),
         )?;
-        let dead_letters = IntCounterVec::new(
-            Opts::new(
-                "bus_dlq_events_total",
-                "Events set aside instead of delivered, by reason.",
-            ),
-            &["reason"],
-        )?;
-        for reason in DeadLetter::ALL {
-            dead_letters.with_label_values(&[reason.label()]);
-        }
+        let (dead_letters, work_partitions, plugin_deliveries) = bus_series()?;
         let build = IntGaugeVec::new(
             Opts::new(
                 "colink_build_info",
@@ -141,6 +145,8 @@ impl Metrics {
         registry.register(Box::new(outbox_published.clone()))?;
         registry.register(Box::new(fanout.clone()))?;
         registry.register(Box::new(dead_letters.clone()))?;
+        registry.register(Box::new(work_partitions.clone()))?;
+        registry.register(Box::new(plugin_deliveries.clone()))?;
         registry.register(Box::new(build))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
@@ -156,6 +162,8 @@ impl Metrics {
             outbox_published,
             fanout,
             dead_letters,
+            work_partitions,
+            plugin_deliveries,
         })
     }
 
@@ -192,6 +200,37 @@ impl Metrics {
         TextEncoder::new().encode(&families, &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
+}
+
+/// The bus consumers' series: `bus_dlq_events_total`, `bus_work_partitions` and
+/// `plugin_deliveries_total`.
+fn bus_series() -> Result<(IntCounterVec, IntGaugeVec, IntCounterVec), prometheus::Error> {
+    let dead_letters = IntCounterVec::new(
+        Opts::new(
+            "bus_dlq_events_total",
+            "Events set aside instead of delivered, by reason.",
+        ),
+        &["reason"],
+    )?;
+    for reason in DeadLetter::ALL {
+        dead_letters.with_label_values(&[reason.label()]);
+    }
+    let work_partitions = IntGaugeVec::new(
+        Opts::new(
+            "bus_work_partitions",
+            "Partitions of the events topic this node's work consumers hold (Kafka), by group.",
+        ),
+        &["group"],
+    )?;
+    let plugin_deliveries = IntCounterVec::new(
+        Opts::new(
+            "plugin_deliveries_total",
+            "Deliveries of events to plugins (webhooks), by plugin and outcome: delivered, \
+             failed (an attempt that is tried again), set_aside (the last attempt failed).",
+        ),
+        &["plugin", "outcome"],
+    )?;
+    Ok((dead_letters, work_partitions, plugin_deliveries))
 }
 
 /// The standard methods by name; anything else (extension methods) is `other`.

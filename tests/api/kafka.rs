@@ -389,6 +389,52 @@ async fn while_kafka_is_unreachable_sends_are_accepted_and_the_outbox_drains_whe
     assert_eq!(ready(&app).await["status"], "ready");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_a_plugin_fails_on_three_times_is_copied_to_the_dlq_naming_the_plugin() {
+    use crate::plugins::{Receiver, configure, content, refuse_poison, until_group_settled};
+    let Some(broker) = Broker::require().await else {
+        return;
+    };
+    let topics = prefix();
+    let mut receiver = Receiver::start(refuse_poison).await;
+    let app = spawn_with(|c| {
+        use_redis_kv(c);
+        broker.configure(c, &topics);
+        configure(c, &receiver, &["message.created"]);
+    })
+    .await;
+    until_group_settled(&[&app], 3.0).await;
+    let (_, alice, _, channel) = team_in_channel(&app).await;
+    app.send(&alice, &channel, "poison").await;
+    app.send(&alice, &channel, "after").await;
+    for attempt in 1..=3 {
+        let tried = receiver.next().await;
+        assert_eq!((content(&tried), tried.attempt), ("poison", attempt));
+    }
+    let next = receiver.next().await;
+    assert_eq!((content(&next), next.attempt), ("after", 1));
+
+    let dlq = read_topic(&broker, &format!("{topics}dlq"), 1).await;
+    let (key, payload, headers) = &dlq[0];
+    assert_eq!(key, &channel);
+    let event: serde_json::Value = serde_json::from_str(payload).unwrap();
+    assert_eq!(event["data"]["content"], "poison");
+    for expected in [
+        "colink-plugin=hook".to_owned(),
+        "colink-attempts=3".to_owned(),
+        "colink-error=answered 500 Internal Server Error".to_owned(),
+        format!("colink-source-topic={topics}events"),
+    ] {
+        assert!(headers.contains(&expected), "{expected} not in {headers:?}");
+    }
+    let metrics = crate::metrics::scrape(&app).await;
+    assert_eq!(
+        crate::metrics::sample(&metrics, "bus_dlq_events_total{reason=\"work_failed\"}"),
+        Some(1.0),
+        "{metrics}"
+    );
+}
+
 #[test]
 fn a_kafka_bus_needs_brokers_written_host_port() {
     let mut config = Config::default();

@@ -55,6 +55,7 @@ mod pagination;
 mod password;
 mod people;
 mod permissions;
+mod plugins;
 mod races;
 mod reactions;
 mod readiness;

@@ -449,3 +449,58 @@ async fn while_the_bus_is_down_sends_are_accepted_and_the_outbox_drains_when_it_
     assert_eq!(seqs_until(&mut ws, 1).await, vec![5]);
     assert_eq!(ready(&app).await["status"], "ready");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_on_every_node_receives_each_event_once() {
+    use crate::plugins::{Receiver, configure, content, until_group_settled};
+    let Some(shared) = Shared::new().await else {
+        return;
+    };
+    let mut receiver = Receiver::start(|_, _| 200).await;
+    let a = shared
+        .node("node-a", |c| configure(c, &receiver, &["message.created"]))
+        .await;
+    let (_, alice, bob, first) = team_in_channel(&a).await;
+    let second = a.channel(&bob, "second-room", false).await;
+    a.join(&alice, &second).await;
+    let b = shared
+        .node("node-b", |c| configure(c, &receiver, &["message.created"]))
+        .await;
+    if kafka_bus() {
+        // One consumer group: the two nodes share the topic's three partitions.
+        until_group_settled(&[&a, &b], 3.0).await;
+    }
+    let mut sent = std::collections::BTreeSet::new();
+    for i in 0..12 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let channel = if i % 3 == 0 { &second } else { &first };
+        let text = format!("m{i}");
+        node.send(&alice, channel, &text).await;
+        sent.insert(text);
+    }
+    b.send(&alice, &first, "last").await;
+    sent.insert("last".to_owned());
+    let mut received = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    while received.iter().filter(|t: &&String| *t == "last").count() == 0 {
+        let delivery = receiver.next_message().await;
+        assert!(
+            ids.insert(delivery.id.clone()),
+            "{} delivered twice",
+            content(&delivery)
+        );
+        received.push(content(&delivery).to_owned());
+    }
+    // "last" came after the rest of its channel; the other channel's may still be on its way.
+    while received.len() < sent.len() {
+        let delivery = receiver.next_message().await;
+        assert!(
+            ids.insert(delivery.id.clone()),
+            "{} delivered twice",
+            content(&delivery)
+        );
+        received.push(content(&delivery).to_owned());
+    }
+    let received: std::collections::BTreeSet<String> = received.into_iter().collect();
+    assert_eq!(received, sent);
+}
