@@ -504,3 +504,49 @@ async fn a_webhook_on_every_node_receives_each_event_once() {
     let received: std::collections::BTreeSet<String> = received.into_iter().collect();
     assert_eq!(received, sent);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_a_node_stops_the_other_delivers_to_the_webhooks_what_follows() {
+    use crate::plugins::{Receiver, configure, content, until_group_settled};
+    let Some(shared) = Shared::new().await else {
+        return;
+    };
+    let mut receiver = Receiver::start(|_, _| 200).await;
+    let a = shared
+        .node("node-a", |c| configure(c, &receiver, &["message.created"]))
+        .await;
+    let (_, alice, bob, first) = team_in_channel(&a).await;
+    let second = a.channel(&bob, "second-room", false).await;
+    a.join(&alice, &second).await;
+    let b = shared
+        .node("node-b", |c| configure(c, &receiver, &["message.created"]))
+        .await;
+    if kafka_bus() {
+        until_group_settled(&[&a, &b], 3.0).await;
+    }
+    a.send(&alice, &first, "before").await;
+    assert_eq!(content(&receiver.next_message().await), "before");
+
+    a.stop().await;
+    if kafka_bus() {
+        // Node A left the group: node B holds every partition.
+        until_group_settled(&[&b], 3.0).await;
+    }
+    let mut sent = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        let channel = if i % 2 == 0 { &first } else { &second };
+        let text = format!("after {i}");
+        b.send(&alice, channel, &text).await;
+        sent.insert(text);
+    }
+    let mut received = std::collections::BTreeSet::new();
+    while received.len() < sent.len() {
+        let delivery = receiver.next_message().await;
+        assert!(
+            received.insert(content(&delivery).to_owned()),
+            "{} delivered twice",
+            content(&delivery)
+        );
+    }
+    assert_eq!(received, sent);
+}
