@@ -294,6 +294,47 @@ async fn the_providers_access_tokens_are_bearer_tokens_across_key_rotation() {
     idp.stop().await;
 }
 
+#[tokio::test]
+async fn a_role_the_provider_takes_away_is_taken_away_for_its_bearer_tokens_at_once() {
+    let port = free_port();
+    let (app, owner) = colink_with(vec![keycloak(&issuer(port))], |_| {}).await;
+    let idp = Idp::start(
+        port,
+        accounts(&["user", "admin"]),
+        &colink_uris(&app, "keycloak"),
+    )
+    .await;
+    let token = idp.access_token("alice").await;
+    let me = app.get("/users/me", &token).await.expect(200);
+    assert_eq!(me["role"], "admin");
+    app.get("/admin/users", &token).await.expect(200);
+
+    // The realm role is removed: the next token (the account's link is cached by now) makes
+    // her a member again, and the console refuses her.
+    let idp = idp.restart(accounts(&["user"]), false).await;
+    let demoted = idp.access_token("alice").await;
+    assert_eq!(
+        app.get("/users/me", &demoted).await.expect(200)["role"],
+        "member"
+    );
+    app.get("/admin/users", &demoted)
+        .await
+        .problem(403, "forbidden");
+    let changes = app.audit(&owner, "user.role_changed").await;
+    assert_eq!(
+        changes[0]["details"]["source"], "sso:keycloak",
+        "{changes:?}"
+    );
+    // And back.
+    let idp = idp.restart(accounts(&["user", "admin"]), false).await;
+    let promoted = idp.access_token("alice").await;
+    assert_eq!(
+        app.get("/users/me", &promoted).await.expect(200)["role"],
+        "admin"
+    );
+    idp.stop().await;
+}
+
 fn b64(text: &str) -> String {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     URL_SAFE_NO_PAD.encode(text)

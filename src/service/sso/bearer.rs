@@ -3,7 +3,9 @@
 //! directly (a mobile app, a script with `client_credentials` on behalf of a person) can call
 //! the API. The token is verified against the provider's keys (signature, issuer, audience,
 //! expiry); its subject is the linked account — linked or created on first use by the same
-//! rules as a web sign-in. A suspended or deactivated account is refused at once. Such a token
+//! rules as a web sign-in, and given the roles each token's claims call for (a role the
+//! provider took away is gone for the next request, not at the next restart). A suspended or
+//! deactivated account is refused at once. Such a token
 //! belongs to no CoLink session: it lives as long as the provider made it live.
 
 use serde::Deserialize;
@@ -47,8 +49,25 @@ pub async fn verify(state: &AppState, token: &str) -> AppResult<Option<(Principa
         Err(e @ OidcError::Unavailable(_)) => return Err(provider_error(e)),
     };
     let name = provider.name();
-    let user_id = match state.sso.cached_link(name, &claims.identity.subject) {
-        Some(id) => id,
+    let subject = &claims.identity.subject;
+    // A cached link skips looking the account up, not the role mapping: a role the provider
+    // gave or took away since applies to this request (and is recorded, as at a sign-in).
+    let roles_call_for_a_change = |role| {
+        claims.identity.roles.as_ref().is_some_and(|roles| {
+            accounts::mapped_role(role, roles, &provider.config.admin_roles).is_some()
+        })
+    };
+    let cached = match state.sso.cached_link(name, subject) {
+        Some(user_id) => {
+            let Some(current) = authn::token_state(state, user_id).await? else {
+                return Err(AppError::unauthorized("the access token is invalid"));
+            };
+            (!roles_call_for_a_change(current.role)).then_some((user_id, current))
+        }
+        None => None,
+    };
+    let (user_id, current) = match cached {
+        Some(found) => found,
         None => {
             let meta = RequestMeta { ip: None };
             let user = accounts::account_for(state, meta, &provider.config, &claims.identity)
@@ -59,14 +78,9 @@ pub async fn verify(state: &AppState, token: &str) -> AppResult<Option<(Principa
                     }
                     _ => e,
                 })?;
-            state
-                .sso
-                .cache_link(name, &claims.identity.subject, user.id);
-            user.id
+            state.sso.cache_link(name, subject, user.id);
+            (user.id, authn::token_state_of(&user))
         }
-    };
-    let Some(current) = authn::token_state(state, user_id).await? else {
-        return Err(AppError::unauthorized("the access token is invalid"));
     };
     if !current.active {
         return Err(AppError::new(
