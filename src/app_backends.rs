@@ -122,6 +122,7 @@ pub(super) async fn open_bus(
                 partitions: config.bus.partitions,
                 replication_factor: config.bus.replication_factor,
                 node_id,
+                tls: config.bus.tls.then_some(config.bus.tls_ca_file.as_deref()),
             };
             Arc::new(
                 KafkaBus::open(&options, metrics.clone())

@@ -102,6 +102,9 @@ pub struct KafkaOptions<'a> {
     /// `None`: the brokers' default replication factor.
     pub replication_factor: Option<u16>,
     pub node_id: &'a str,
+    /// TLS to the brokers: `Some(None)` with the system's certificate authorities,
+    /// `Some(Some(file))` with those in a PEM file.
+    pub tls: Option<Option<&'a std::path::Path>>,
 }
 
 pub struct KafkaBus {
@@ -137,6 +140,13 @@ impl KafkaBus {
             .set("topic.metadata.refresh.interval.ms", "10000")
             // Small requests, sent at once (Nagle's delay shows in every delivery's latency).
             .set("socket.nagle.disable", "true");
+        if let Some(ca_file) = options.tls {
+            // librdkafka verifies the brokers' host names by default (`https`).
+            client.set("security.protocol", "ssl").set(
+                "ssl.ca.location",
+                ca_file.map_or_else(|| "probe".into(), |f| f.display().to_string()),
+            );
+        }
         let producer: FutureProducer = client
             .clone()
             .set("enable.idempotence", "true")

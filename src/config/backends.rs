@@ -111,6 +111,13 @@ pub struct BusConfig {
     pub partitions: u32,
     /// Kafka: replicas of each topic created on start; default the brokers' own default.
     pub replication_factor: Option<u16>,
+    /// Kafka: reach the brokers over TLS (their certificates checked against `tls_ca_file`,
+    /// else the system's certificate authorities, and their host names verified). Amazon MSK's
+    /// TLS listeners (port 9094), Confluent, Aiven.
+    pub tls: bool,
+    /// Kafka with `tls`: a PEM file of the certificate authorities that signed the brokers'
+    /// certificates (a private CA); default the system's.
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// Events buffered per subscriber before a slow one starts losing them.
     pub buffer: usize,
     /// How long published outbox rows are kept before they are pruned.
@@ -126,6 +133,8 @@ impl Default for BusConfig {
             topic_prefix: "colink.".into(),
             partitions: 6,
             replication_factor: None,
+            tls: false,
+            tls_ca_file: None,
             buffer: 8192,
             outbox_retention: HumanDuration(Duration::from_secs(24 * 3600)),
         }
@@ -155,6 +164,28 @@ impl BusConfig {
         }
         if self.replication_factor == Some(0) {
             return invalid("bus.replication_factor", "must be at least 1");
+        }
+        if self.backend != BusBackend::Kafka && (self.tls || self.tls_ca_file.is_some()) {
+            return invalid(
+                if self.tls {
+                    "bus.tls"
+                } else {
+                    "bus.tls_ca_file"
+                },
+                "applies to the Kafka bus only (a Redis bus reaches its server over TLS with a \
+                 rediss:// URL)",
+            );
+        }
+        if let Some(file) = &self.tls_ca_file {
+            if !self.tls {
+                return invalid("bus.tls_ca_file", "needs bus.tls = true");
+            }
+            if std::fs::File::open(file).is_err() {
+                return invalid(
+                    "bus.tls_ca_file",
+                    &format!("{} cannot be read", file.display()),
+                );
+            }
         }
         if self.backend == BusBackend::Kafka {
             return match self.brokers.as_deref() {

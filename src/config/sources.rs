@@ -17,6 +17,7 @@ pub(super) const OPTIONAL_KEYS: &[&str] = &[
     "bus.url",
     "bus.brokers",
     "bus.replication_factor",
+    "bus.tls_ca_file",
     "cluster.node_id",
     "search.path",
     "auth.secret_key",

@@ -5,7 +5,7 @@
 //! degraded, and the outbox drains once it is back. Without tansu (not built yet on this
 //! machine) the tests skip, unless `COLINK_REQUIRE_KAFKA` is set (CI).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use colink::config::{BusBackend, Config};
 use rdkafka::{
@@ -31,12 +31,35 @@ use crate::{
 pub(crate) struct Broker {
     _child: tokio::process::Child,
     link: Link,
+    /// The brokers' host name, as clients are told.
+    host: &'static str,
+    /// With TLS: the directory holding the certificate authority clients trust.
+    tls: Option<tempfile::TempDir>,
 }
 
 impl Broker {
     /// A broker on a free port behind a link on another; `None` (the test skips) when tansu is
     /// not built here.
     pub(crate) async fn require() -> Option<Broker> {
+        Self::start(None).await
+    }
+
+    /// A broker reached over TLS: the link terminates TLS with a certificate for localhost
+    /// signed by a certificate authority of the test's own ([`Broker::ca_file`]).
+    pub(crate) async fn require_tls() -> Option<Broker> {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let tls = tls_config(dir.path());
+        let mut broker = Self::start(Some(tls)).await?;
+        broker.tls = Some(dir);
+        Some(broker)
+    }
+
+    /// The certificate authority's PEM file (a TLS broker).
+    pub(crate) fn ca_file(&self) -> Option<std::path::PathBuf> {
+        self.tls.as_ref().map(|dir| dir.path().join("ca.pem"))
+    }
+
+    async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Option<Broker> {
         let Some(bin) = cached_tool("tansu", "COLINK_REQUIRE_KAFKA") else {
             assert!(
                 std::env::var("COLINK_REQUIRE_KAFKA").is_err(),
@@ -47,6 +70,12 @@ impl Broker {
         };
         let (port, public) = (free_port(), free_port());
         // Its log, for a failing test's investigation.
+        // Over TLS the brokers are named as in their certificate (librdkafka checks DNS names).
+        let host = if tls.is_some() {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
         let log = std::fs::File::create(std::env::temp_dir().join(format!("tansu-{port}.log")))
             .expect("tansu's log file");
         let mut child = tokio::process::Command::new(&bin)
@@ -55,7 +84,7 @@ impl Broker {
             // Clients are told to connect through the link.
             .args([
                 "--advertised-listener-url",
-                &format!("tcp://127.0.0.1:{public}"),
+                &format!("tcp://{host}:{public}"),
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(log.try_clone().expect("tansu's log file"))
@@ -72,12 +101,14 @@ impl Broker {
         assert!(up, "tansu did not start on port {port}");
         Some(Broker {
             _child: child,
-            link: Link::open(public, port).await,
+            link: Link::open(public, port, tls).await,
+            host,
+            tls: None,
         })
     }
 
     pub(crate) fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.link.port)
+        format!("{}:{}", self.host, self.link.port)
     }
 
     /// The broker becomes unreachable: connections are closed and new ones refused.
@@ -97,7 +128,88 @@ impl Broker {
         config.bus.topic_prefix = topic_prefix.to_owned();
         config.bus.partitions = 3;
         config.bus.replication_factor = Some(1);
+        config.bus.tls = self.tls.is_some();
+        config.bus.tls_ca_file = self.ca_file();
     }
+}
+
+/// A certificate authority and a certificate for localhost it signed, made with the openssl
+/// command in `dir` (`ca.pem`, `broker.pem`, `broker.key`); the server side of TLS with them.
+fn tls_config(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("san.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=colink test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "broker.key",
+        "-out",
+        "broker.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "broker.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.cnf",
+        "-out",
+        "broker.pem",
+    ]);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("broker.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("broker.key")).unwrap();
+    colink::install_crypto_provider();
+    Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    )
 }
 
 /// A TCP proxy to `upstream` on `port`, which can be cut and restored. It runs on a thread of
@@ -105,6 +217,8 @@ impl Broker {
 struct Link {
     port: u16,
     upstream: u16,
+    /// Terminate TLS from clients (the broker behind speaks plain Kafka).
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// Stops the proxy's thread, closing its listener and every forwarded connection.
     running: Option<(
         tokio::sync::oneshot::Sender<()>,
@@ -113,10 +227,11 @@ struct Link {
 }
 
 impl Link {
-    async fn open(port: u16, upstream: u16) -> Self {
+    async fn open(port: u16, upstream: u16, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let mut link = Link {
             port,
             upstream,
+            tls,
             running: None,
         };
         link.restore().await;
@@ -137,6 +252,7 @@ impl Link {
             .set_nonblocking(true)
             .expect("a non-blocking listener");
         let upstream = self.upstream;
+        let tls = self.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -148,12 +264,25 @@ impl Link {
                 let forward = async {
                     let mut connections = tokio::task::JoinSet::new();
                     while let Ok((mut client, _)) = listener.accept().await {
+                        let tls = tls.clone();
                         connections.spawn(async move {
-                            if let Ok(mut broker) =
+                            let Ok(mut broker) =
                                 tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                            {
-                                let _ =
-                                    tokio::io::copy_bidirectional(&mut client, &mut broker).await;
+                            else {
+                                return;
+                            };
+                            match tls {
+                                Some(tls) => {
+                                    if let Ok(mut client) = tls.accept(client).await {
+                                        let _ =
+                                            tokio::io::copy_bidirectional(&mut client, &mut broker)
+                                                .await;
+                                    }
+                                }
+                                None => {
+                                    let _ = tokio::io::copy_bidirectional(&mut client, &mut broker)
+                                        .await;
+                                }
                             }
                         });
                     }
@@ -433,6 +562,39 @@ async fn an_event_a_plugin_fails_on_three_times_is_copied_to_the_dlq_naming_the_
         Some(1.0),
         "{metrics}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn brokers_are_reached_over_tls_with_their_certificates_checked() {
+    let Some(broker) = Broker::require_tls().await else {
+        return;
+    };
+    let topics = prefix();
+    let (app, alice, mut ws, channel) = watched_channel(&broker, &topics).await;
+    assert_eq!(ready(&app).await["status"], "ready");
+    for i in 0..3 {
+        app.send(&alice, &channel, &format!("over tls {i}")).await;
+    }
+    let mut frames = Vec::new();
+    while message_seqs(&frames).len() < 3 {
+        frames.push(ws.expect(|f| f["type"] == "event").await);
+    }
+    assert_eq!(message_seqs(&frames), vec![1, 2, 3]);
+
+    // A node that trusts another authority refuses the brokers' certificate: its bus does not
+    // answer (its sends would wait in the outbox; /ready would say degraded).
+    let other = tempfile::tempdir().unwrap();
+    tls_config(other.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    use_redis_kv(&mut config);
+    broker.configure(&mut config, &prefix());
+    config.bus.tls_ca_file = Some(other.path().join("ca.pem"));
+    let distrustful = colink::app::App::build(config)
+        .await
+        .expect("starts all the same");
+    assert!(distrustful.state().bus.ping().await.is_err());
+    assert!(distrustful.state().bus.subscribe().await.is_err());
 }
 
 #[test]

@@ -58,6 +58,9 @@ resource "helm_release" "colink" {
         backend = "kafka"
         brokers = ${jsonencode(var.kafka_brokers)}
         topic_prefix = "colink."
+        # MSK's TLS listeners (bootstrap_brokers_tls): its certificates chain to Amazon's
+        # public authorities, which the system's store holds.
+        tls = true
 
         [cluster]
         enabled = true
