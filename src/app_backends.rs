@@ -123,6 +123,18 @@ pub(super) async fn open_bus(
                 replication_factor: config.bus.replication_factor,
                 node_id,
                 tls: config.bus.tls.then_some(config.bus.tls_ca_file.as_deref()),
+                sasl: config.bus.sasl_mechanism.map(|mechanism| {
+                    (
+                        mechanism.as_str(),
+                        config.bus.sasl_username.as_deref().unwrap_or_default(),
+                        config
+                            .bus
+                            .sasl_password
+                            .as_ref()
+                            .map(Secret::expose)
+                            .unwrap_or_default(),
+                    )
+                }),
             };
             Arc::new(
                 KafkaBus::open(&options, metrics.clone())

@@ -105,6 +105,8 @@ pub struct KafkaOptions<'a> {
     /// TLS to the brokers: `Some(None)` with the system's certificate authorities,
     /// `Some(Some(file))` with those in a PEM file.
     pub tls: Option<Option<&'a std::path::Path>>,
+    /// SASL: the mechanism (`PLAIN`, `SCRAM-SHA-512` …), user name and password.
+    pub sasl: Option<(&'a str, &'a str, &'a str)>,
 }
 
 pub struct KafkaBus {
@@ -140,12 +142,25 @@ impl KafkaBus {
             .set("topic.metadata.refresh.interval.ms", "10000")
             // Small requests, sent at once (Nagle's delay shows in every delivery's latency).
             .set("socket.nagle.disable", "true");
+        let protocol = match (options.tls.is_some(), options.sasl.is_some()) {
+            (false, false) => "plaintext",
+            (true, false) => "ssl",
+            (false, true) => "sasl_plaintext",
+            (true, true) => "sasl_ssl",
+        };
+        client.set("security.protocol", protocol);
         if let Some(ca_file) = options.tls {
             // librdkafka verifies the brokers' host names by default (`https`).
-            client.set("security.protocol", "ssl").set(
+            client.set(
                 "ssl.ca.location",
                 ca_file.map_or_else(|| "probe".into(), |f| f.display().to_string()),
             );
+        }
+        if let Some((mechanism, username, password)) = options.sasl {
+            client
+                .set("sasl.mechanism", mechanism)
+                .set("sasl.username", username)
+                .set("sasl.password", password);
         }
         let producer: FutureProducer = client
             .clone()

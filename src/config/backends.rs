@@ -118,6 +118,11 @@ pub struct BusConfig {
     /// Kafka with `tls`: a PEM file of the certificate authorities that signed the brokers'
     /// certificates (a private CA); default the system's.
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Kafka: authenticate to the brokers with SASL (Confluent Cloud: `PLAIN` with `tls`;
+    /// Amazon MSK: `SCRAM-SHA-512`); needs `sasl_username` and `sasl_password`.
+    pub sasl_mechanism: Option<SaslMechanism>,
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<Secret>,
     /// Events buffered per subscriber before a slow one starts losing them.
     pub buffer: usize,
     /// How long published outbox rows are kept before they are pruned.
@@ -135,6 +140,9 @@ impl Default for BusConfig {
             replication_factor: None,
             tls: false,
             tls_ca_file: None,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
             buffer: 8192,
             outbox_retention: HumanDuration(Duration::from_secs(24 * 3600)),
         }
@@ -165,28 +173,7 @@ impl BusConfig {
         if self.replication_factor == Some(0) {
             return invalid("bus.replication_factor", "must be at least 1");
         }
-        if self.backend != BusBackend::Kafka && (self.tls || self.tls_ca_file.is_some()) {
-            return invalid(
-                if self.tls {
-                    "bus.tls"
-                } else {
-                    "bus.tls_ca_file"
-                },
-                "applies to the Kafka bus only (a Redis bus reaches its server over TLS with a \
-                 rediss:// URL)",
-            );
-        }
-        if let Some(file) = &self.tls_ca_file {
-            if !self.tls {
-                return invalid("bus.tls_ca_file", "needs bus.tls = true");
-            }
-            if std::fs::File::open(file).is_err() {
-                return invalid(
-                    "bus.tls_ca_file",
-                    &format!("{} cannot be read", file.display()),
-                );
-            }
-        }
+        self.validate_kafka_security()?;
         if self.backend == BusBackend::Kafka {
             return match self.brokers.as_deref() {
                 None => invalid(
@@ -212,11 +199,83 @@ impl BusConfig {
         }
     }
 
+    /// `bus.tls*` and `bus.sasl_*`: the Kafka bus's only.
+    fn validate_kafka_security(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| Err(ConfigError::invalid(key, problem));
+        let kafka_only = [
+            ("bus.tls", self.tls),
+            ("bus.tls_ca_file", self.tls_ca_file.is_some()),
+            ("bus.sasl_mechanism", self.sasl_mechanism.is_some()),
+            ("bus.sasl_username", self.sasl_username.is_some()),
+            ("bus.sasl_password", self.sasl_password.is_some()),
+        ];
+        if self.backend != BusBackend::Kafka
+            && let Some((key, _)) = kafka_only.iter().find(|(_, set)| *set)
+        {
+            return invalid(
+                key,
+                "applies to the Kafka bus only (a Redis bus reaches its server over TLS with a \
+                 rediss:// URL, with its credentials in the URL)",
+            );
+        }
+        if let Some(file) = &self.tls_ca_file {
+            if !self.tls {
+                return invalid("bus.tls_ca_file", "needs bus.tls = true");
+            }
+            if std::fs::File::open(file).is_err() {
+                return invalid(
+                    "bus.tls_ca_file",
+                    &format!("{} cannot be read", file.display()),
+                );
+            }
+        }
+        match self.sasl_mechanism {
+            None if self.sasl_username.is_some() || self.sasl_password.is_some() => invalid(
+                "bus.sasl_mechanism",
+                "is required with bus.sasl_username/sasl_password (\"PLAIN\", \"SCRAM-SHA-256\" \
+                 or \"SCRAM-SHA-512\")",
+            ),
+            Some(_) if self.sasl_username.as_deref().is_none_or(str::is_empty) => {
+                invalid("bus.sasl_username", "is required with bus.sasl_mechanism")
+            }
+            Some(_) if self.sasl_password.is_none() => {
+                invalid("bus.sasl_password", "is required with bus.sasl_mechanism")
+            }
+            Some(SaslMechanism::Plain) if !self.tls => invalid(
+                "bus.sasl_mechanism",
+                "\"PLAIN\" sends the password as it is: it needs bus.tls = true",
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// The Redis bus's server: `bus.url`, else the Redis kv's.
     pub fn redis_url<'a>(&'a self, kv: &'a KvConfig) -> Option<&'a Secret> {
         self.url
             .as_ref()
             .or(kv.url.as_ref().filter(|_| kv.backend == KvBackend::Redis))
+    }
+}
+
+/// How the Kafka bus authenticates to the brokers (`bus.sasl_mechanism`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SaslMechanism {
+    #[serde(rename = "PLAIN")]
+    Plain,
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256,
+    #[serde(rename = "SCRAM-SHA-512")]
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// The name librdkafka (and Kafka) give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
     }
 }
 

@@ -29,7 +29,7 @@ mod storage;
 mod values;
 mod writes;
 pub use audit::AuditConfig;
-pub use backends::{BusBackend, BusConfig, ClusterConfig, KvBackend, KvConfig};
+pub use backends::{BusBackend, BusConfig, ClusterConfig, KvBackend, KvConfig, SaslMechanism};
 pub use limits::{LimitsConfig, RateLimit};
 pub use net::IpRange;
 pub use oidc::{OidcConfig, OidcProvider, ProviderKind};

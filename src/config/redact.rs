@@ -26,6 +26,7 @@ impl Config {
             &["database", "url"][..],
             &["kv", "url"],
             &["bus", "url"],
+            &["bus", "sasl_password"],
             &["auth", "secret_key"],
             &["email", "smtp_url"],
             &["storage", "s3", "access_key_id"],

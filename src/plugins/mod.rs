@@ -38,6 +38,8 @@ const GROUP: &str = "plugins";
 const RESUBSCRIBE: Duration = Duration::from_secs(5);
 /// How long start-up waits for the subscription.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the subscription to close.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// A receiver of events.
 #[async_trait]
@@ -118,6 +120,12 @@ impl Worker for PluginWorker {
                 }
                 Err(RecvError::Closed) => break,
             }
+        }
+        // Leaving a Kafka group commits the positions and tells the group's coordinator, which
+        // waits for brokers that may be away: on a thread of its own, for a few seconds at most.
+        let closing = tokio::task::spawn_blocking(move || drop(subscription));
+        if tokio::time::timeout(CLOSE_WAIT, closing).await.is_err() {
+            tracing::warn!("plugins: leaving the consumer group did not finish in time");
         }
     }
 }

@@ -35,58 +35,41 @@ pub(crate) struct Broker {
     host: &'static str,
     /// With TLS: the directory holding the certificate authority clients trust.
     tls: Option<tempfile::TempDir>,
+    /// With authentication: the directory of tansu's SQLite file.
+    _storage: Option<tempfile::TempDir>,
 }
 
-impl Broker {
-    /// A broker on a free port behind a link on another; `None` (the test skips) when tansu is
-    /// not built here.
-    pub(crate) async fn require() -> Option<Broker> {
-        Self::start(None).await
-    }
+/// How a tansu process is started.
+struct Tansu<'a> {
+    bin: &'a str,
+    port: u16,
+    advertised: String,
+    /// Its SQLite file's directory; `None`: in memory.
+    storage: Option<&'a std::path::Path>,
+}
 
-    /// A broker reached over TLS: the link terminates TLS with a certificate for localhost
-    /// signed by a certificate authority of the test's own ([`Broker::ca_file`]).
-    pub(crate) async fn require_tls() -> Option<Broker> {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let tls = tls_config(dir.path());
-        let mut broker = Self::start(Some(tls)).await?;
-        broker.tls = Some(dir);
-        Some(broker)
-    }
-
-    /// The certificate authority's PEM file (a TLS broker).
-    pub(crate) fn ca_file(&self) -> Option<std::path::PathBuf> {
-        self.tls.as_ref().map(|dir| dir.path().join("ca.pem"))
-    }
-
-    async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Option<Broker> {
-        let Some(bin) = cached_tool("tansu", "COLINK_REQUIRE_KAFKA") else {
-            assert!(
-                std::env::var("COLINK_REQUIRE_KAFKA").is_err(),
-                "tansu could not be built (scripts/backends/tansu.sh)"
-            );
-            eprintln!("skipping: tansu is not built here (scripts/backends/tansu.sh builds it)");
-            return None;
-        };
-        let (port, public) = (free_port(), free_port());
+impl Tansu<'_> {
+    /// tansu, listening; `authentication`: clients must authenticate with SASL.
+    async fn spawn(&self, authentication: bool) -> tokio::process::Child {
+        let port = self.port;
         // Its log, for a failing test's investigation.
-        // Over TLS the brokers are named as in their certificate (librdkafka checks DNS names).
-        let host = if tls.is_some() {
-            "localhost"
-        } else {
-            "127.0.0.1"
-        };
         let log = std::fs::File::create(std::env::temp_dir().join(format!("tansu-{port}.log")))
             .expect("tansu's log file");
-        let mut child = tokio::process::Command::new(&bin)
+        let mut command = tokio::process::Command::new(self.bin);
+        command
             .arg("broker")
             .args(["--listener-url", &format!("tcp://127.0.0.1:{port}")])
             // Clients are told to connect through the link.
-            .args([
-                "--advertised-listener-url",
-                &format!("tcp://{host}:{public}"),
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
+            .args(["--advertised-listener-url", &self.advertised])
+            .args(authentication.then_some("--authentication"));
+        match self.storage {
+            // A relative path, in the directory tansu runs in.
+            Some(dir) => command
+                .current_dir(dir)
+                .args(["--storage-engine", "sqlite://tansu.db"]),
+            None => command.args(["--storage-engine", "memory://tansu/"]),
+        };
+        let mut child = command
             .stdout(log.try_clone().expect("tansu's log file"))
             .stderr(log)
             .kill_on_drop(true)
@@ -98,12 +81,86 @@ impl Broker {
                 .is_ok()
         })
         .await;
-        assert!(up, "tansu did not start on port {port}");
+        assert!(
+            up,
+            "tansu did not start on port {port} (its log: tansu-{port}.log in the temp dir; \
+             built without libsql? scripts/backends/tansu.sh builds it again)"
+        );
+        child
+    }
+}
+
+impl Broker {
+    /// A broker on a free port behind a link on another; `None` (the test skips) when tansu is
+    /// not built here.
+    pub(crate) async fn require() -> Option<Broker> {
+        Self::start(None, None).await
+    }
+
+    /// A broker reached over TLS: the link terminates TLS with a certificate for localhost
+    /// signed by a certificate authority of the test's own ([`Broker::ca_file`]). With `user`,
+    /// clients must also authenticate as that user (SASL/SCRAM-SHA-512).
+    pub(crate) async fn require_tls(user: Option<(&str, &str)>) -> Option<Broker> {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let tls = tls_config(dir.path());
+        let mut broker = Self::start(Some(tls), user).await?;
+        broker.tls = Some(dir);
+        Some(broker)
+    }
+
+    /// The certificate authority's PEM file, for a broker reached over TLS.
+    pub(crate) fn ca_file(&self) -> Option<std::path::PathBuf> {
+        self.tls.as_ref().map(|dir| dir.path().join("ca.pem"))
+    }
+
+    /// `user`: the broker requires SASL/SCRAM and knows this user. tansu keeps users only in its
+    /// SQL storage (its in-memory storage ignores them), and creating one takes a broker that
+    /// does not require authentication yet: a first tansu on a SQLite file creates the user,
+    /// then a second on the same file requires authentication.
+    async fn start(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        user: Option<(&str, &str)>,
+    ) -> Option<Broker> {
+        let Some(bin) = cached_tool("tansu", "COLINK_REQUIRE_KAFKA") else {
+            assert!(
+                std::env::var("COLINK_REQUIRE_KAFKA").is_err(),
+                "tansu could not be built (scripts/backends/tansu.sh)"
+            );
+            eprintln!("skipping: tansu is not built here (scripts/backends/tansu.sh builds it)");
+            return None;
+        };
+        let (port, public) = (free_port(), free_port());
+        // Over TLS the brokers are named as in their certificate (librdkafka checks DNS names).
+        let host = if tls.is_some() {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
+        let storage = user.map(|_| tempfile::tempdir().expect("a temp dir"));
+        let tansu = Tansu {
+            bin: &bin,
+            port,
+            advertised: format!("tcp://{host}:{public}"),
+            storage: storage.as_ref().map(tempfile::TempDir::path),
+        };
+        if let Some((name, password)) = user {
+            let mut open = tansu.spawn(false).await;
+            let created = tokio::process::Command::new(&bin)
+                .args(["user", "create", "--mechanism", "scram512", "--broker"])
+                .arg(format!("tcp://127.0.0.1:{port}"))
+                .args([name, password])
+                .status()
+                .await
+                .expect("run tansu user create");
+            assert!(created.success(), "tansu user create: {created}");
+            open.kill().await.expect("stop the first tansu");
+        }
         Some(Broker {
-            _child: child,
+            _child: tansu.spawn(user.is_some()).await,
             link: Link::open(public, port, tls).await,
             host,
             tls: None,
+            _storage: storage,
         })
     }
 
@@ -520,7 +577,9 @@ async fn while_kafka_is_unreachable_sends_are_accepted_and_the_outbox_drains_whe
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_a_plugin_fails_on_three_times_is_copied_to_the_dlq_naming_the_plugin() {
-    use crate::plugins::{Receiver, configure, content, refuse_poison, until_group_settled};
+    use crate::plugins::{
+        Receiver, configure, poison_then_after, refuse_poison, until_group_settled,
+    };
     let Some(broker) = Broker::require().await else {
         return;
     };
@@ -534,14 +593,7 @@ async fn an_event_a_plugin_fails_on_three_times_is_copied_to_the_dlq_naming_the_
     .await;
     until_group_settled(&[&app], 3.0).await;
     let (_, alice, _, channel) = team_in_channel(&app).await;
-    app.send(&alice, &channel, "poison").await;
-    app.send(&alice, &channel, "after").await;
-    for attempt in 1..=3 {
-        let tried = receiver.next().await;
-        assert_eq!((content(&tried), tried.attempt), ("poison", attempt));
-    }
-    let next = receiver.next().await;
-    assert_eq!((content(&next), next.attempt), ("after", 1));
+    poison_then_after(&app, &alice, &channel, &mut receiver).await;
 
     let dlq = read_topic(&broker, &format!("{topics}dlq"), 1).await;
     let (key, payload, headers) = &dlq[0];
@@ -565,8 +617,30 @@ async fn an_event_a_plugin_fails_on_three_times_is_copied_to_the_dlq_naming_the_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_node_with_plugins_stops_promptly_while_the_brokers_are_away() {
+    use crate::plugins::{Receiver, configure, until_group_settled};
+    let Some(mut broker) = Broker::require().await else {
+        return;
+    };
+    let receiver = Receiver::start(|_, _| 200).await;
+    let app = spawn_with(|c| {
+        use_redis_kv(c);
+        broker.configure(c, &prefix());
+        configure(c, &receiver, &[]);
+    })
+    .await;
+    until_group_settled(&[&app], 3.0).await;
+    broker.cut();
+    // Leaving the consumer group cannot reach its coordinator: shutdown does not wait for it
+    // longer than a few seconds.
+    tokio::time::timeout(Duration::from_secs(30), app.stop())
+        .await
+        .expect("the node stops within 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn brokers_are_reached_over_tls_with_their_certificates_checked() {
-    let Some(broker) = Broker::require_tls().await else {
+    let Some(broker) = Broker::require_tls(None).await else {
         return;
     };
     let topics = prefix();
@@ -595,6 +669,91 @@ async fn brokers_are_reached_over_tls_with_their_certificates_checked() {
         .expect("starts all the same");
     assert!(distrustful.state().bus.ping().await.is_err());
     assert!(distrustful.state().bus.subscribe().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn brokers_that_require_authentication_accept_the_sasl_credentials_configured() {
+    let Some(broker) = Broker::require_tls(Some(("colink", "kafka-secret"))).await else {
+        return;
+    };
+    let sasl = |password: &str| {
+        let password = colink::config::Secret::new(password);
+        move |c: &mut Config| {
+            c.bus.sasl_mechanism = Some(colink::config::SaslMechanism::ScramSha512);
+            c.bus.sasl_username = Some("colink".into());
+            c.bus.sasl_password = Some(password);
+        }
+    };
+    let topics = prefix();
+    let with_password = sasl("kafka-secret");
+    let app = spawn_with(|c| {
+        use_redis_kv(c);
+        broker.configure(c, &topics);
+        with_password(c);
+    })
+    .await;
+    let (_, alice, bob, channel) = team_in_channel(&app).await;
+    let mut ws = app.ws(&bob.access).await;
+    ws.subscribe(&channel).await;
+    app.send(&alice, &channel, "authenticated").await;
+    let event = ws
+        .expect(|f| f["type"] == "event" && f["event"]["type"] == "message.created")
+        .await;
+    assert_eq!(event["event"]["data"]["content"], "authenticated");
+
+    // Without credentials, or with a wrong password, the brokers refuse the node.
+    for tweak in [None, Some(sasl("wrong"))] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        use_redis_kv(&mut config);
+        broker.configure(&mut config, &prefix());
+        if let Some(tweak) = tweak {
+            tweak(&mut config);
+        }
+        let refused = colink::app::App::build(config)
+            .await
+            .expect("starts all the same");
+        assert!(refused.state().bus.subscribe().await.is_err());
+    }
+}
+
+#[test]
+fn kafka_tls_and_sasl_settings_are_checked() {
+    let kafka = || {
+        let mut config = Config::default();
+        config.kv.backend = colink::config::KvBackend::Redis;
+        config.kv.url = Some(colink::config::Secret::new("redis://127.0.0.1:6379"));
+        config.bus.backend = BusBackend::Kafka;
+        config.bus.brokers = Some("kafka-1:9092".into());
+        config
+    };
+    let refused = |config: Config| config.validate().unwrap_err().to_string();
+    let mut plain = kafka();
+    plain.bus.sasl_mechanism = Some(colink::config::SaslMechanism::Plain);
+    plain.bus.sasl_username = Some("colink".into());
+    assert!(refused(plain.clone()).contains("bus.sasl_password"));
+    plain.bus.sasl_password = Some(colink::config::Secret::new("s3cret"));
+    let said = refused(plain.clone());
+    assert!(
+        said.contains("bus.sasl_mechanism") && said.contains("bus.tls"),
+        "{said}"
+    );
+    plain.bus.tls = true;
+    plain.validate().expect("PLAIN over TLS");
+    assert!(!plain.redacted_toml().contains("s3cret"));
+    let mut scram = kafka();
+    scram.bus.sasl_username = Some("colink".into());
+    assert!(refused(scram.clone()).contains("bus.sasl_mechanism"));
+    scram.bus.sasl_mechanism = Some(colink::config::SaslMechanism::ScramSha512);
+    scram.bus.sasl_password = Some(colink::config::Secret::new("s3cret"));
+    scram.validate().expect("SCRAM without TLS");
+    let mut missing = kafka();
+    missing.bus.tls = true;
+    missing.bus.tls_ca_file = Some("/nonexistent/ca.pem".into());
+    assert!(refused(missing).contains("bus.tls_ca_file"));
+    let mut redis = Config::default();
+    redis.bus.tls = true;
+    assert!(refused(redis).contains("bus.tls"));
 }
 
 #[test]

@@ -452,24 +452,20 @@ async fn while_the_bus_is_down_sends_are_accepted_and_the_outbox_drains_when_it_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_on_every_node_receives_each_event_once() {
-    use crate::plugins::{Receiver, configure, content, until_group_settled};
-    let Some(shared) = Shared::new().await else {
+    use crate::plugins::content;
+    let Some(WebhookPair {
+        mut receiver,
+        a,
+        b,
+        alice,
+        first,
+        second,
+        // Bound, so the shared backends live until the test ends.
+        _shared,
+    }) = webhook_pair().await
+    else {
         return;
     };
-    let mut receiver = Receiver::start(|_, _| 200).await;
-    let a = shared
-        .node("node-a", |c| configure(c, &receiver, &["message.created"]))
-        .await;
-    let (_, alice, bob, first) = team_in_channel(&a).await;
-    let second = a.channel(&bob, "second-room", false).await;
-    a.join(&alice, &second).await;
-    let b = shared
-        .node("node-b", |c| configure(c, &receiver, &["message.created"]))
-        .await;
-    if kafka_bus() {
-        // One consumer group: the two nodes share the topic's three partitions.
-        until_group_settled(&[&a, &b], 3.0).await;
-    }
     let mut sent = std::collections::BTreeSet::new();
     for i in 0..12 {
         let node = if i % 2 == 0 { &a } else { &b };
@@ -507,23 +503,20 @@ async fn a_webhook_on_every_node_receives_each_event_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn when_a_node_stops_the_other_delivers_to_the_webhooks_what_follows() {
-    use crate::plugins::{Receiver, configure, content, until_group_settled};
-    let Some(shared) = Shared::new().await else {
+    use crate::plugins::{content, until_group_settled};
+    let Some(WebhookPair {
+        mut receiver,
+        a,
+        b,
+        alice,
+        first,
+        second,
+        // Bound, so the shared backends live until the test ends.
+        _shared,
+    }) = webhook_pair().await
+    else {
         return;
     };
-    let mut receiver = Receiver::start(|_, _| 200).await;
-    let a = shared
-        .node("node-a", |c| configure(c, &receiver, &["message.created"]))
-        .await;
-    let (_, alice, bob, first) = team_in_channel(&a).await;
-    let second = a.channel(&bob, "second-room", false).await;
-    a.join(&alice, &second).await;
-    let b = shared
-        .node("node-b", |c| configure(c, &receiver, &["message.created"]))
-        .await;
-    if kafka_bus() {
-        until_group_settled(&[&a, &b], 3.0).await;
-    }
     a.send(&alice, &first, "before").await;
     assert_eq!(content(&receiver.next_message().await), "before");
 
@@ -549,4 +542,44 @@ async fn when_a_node_stops_the_other_delivers_to_the_webhooks_what_follows() {
         );
     }
     assert_eq!(received, sent);
+}
+
+/// Two nodes with the same webhook (delivering `message.created` to `receiver`), alice in two
+/// channels; with Kafka, once the nodes' plugin consumers share the partitions.
+struct WebhookPair {
+    receiver: crate::plugins::Receiver,
+    a: TestApp,
+    b: TestApp,
+    alice: Session,
+    first: String,
+    second: String,
+    _shared: Shared,
+}
+
+async fn webhook_pair() -> Option<WebhookPair> {
+    use crate::plugins::{Receiver, configure, until_group_settled};
+    let shared = Shared::new().await?;
+    let receiver = Receiver::start(|_, _| 200).await;
+    let a = shared
+        .node("node-a", |c| configure(c, &receiver, &["message.created"]))
+        .await;
+    let (_, alice, bob, first) = team_in_channel(&a).await;
+    let second = a.channel(&bob, "second-room", false).await;
+    a.join(&alice, &second).await;
+    let b = shared
+        .node("node-b", |c| configure(c, &receiver, &["message.created"]))
+        .await;
+    if kafka_bus() {
+        // One consumer group: the two nodes share the topic's three partitions.
+        until_group_settled(&[&a, &b], 3.0).await;
+    }
+    Some(WebhookPair {
+        receiver,
+        a,
+        b,
+        alice,
+        first,
+        second,
+        _shared: shared,
+    })
 }

@@ -118,6 +118,24 @@ impl Receiver {
     }
 }
 
+/// Send "poison" (which [`refuse_poison`] refuses) and "after" to `channel`: the first is
+/// tried three times, then the second delivered once.
+pub(crate) async fn poison_then_after(
+    app: &TestApp,
+    sender: &Session,
+    channel: &str,
+    receiver: &mut Receiver,
+) {
+    app.send(sender, channel, "poison").await;
+    app.send(sender, channel, "after").await;
+    for attempt in 1..=3 {
+        let tried = receiver.next().await;
+        assert_eq!((content(&tried), tried.attempt), ("poison", attempt));
+    }
+    let next = receiver.next().await;
+    assert_eq!((content(&next), next.attempt), ("after", 1));
+}
+
 /// The webhook `hook` to `receiver` for `events`, retried after 20 ms.
 pub(crate) fn configure(config: &mut Config, receiver: &Receiver, events: &[&str]) {
     config.plugins.retry_delay = HumanDuration(Duration::from_millis(20));
@@ -239,15 +257,7 @@ async fn an_event_that_fails_every_attempt_is_set_aside_and_the_next_is_delivere
     let mut receiver = Receiver::start(refuse_poison).await;
     let app = spawn_with(|c| configure(c, &receiver, &["message.created"])).await;
     let (_, alice, _, channel) = team_in_channel(&app).await;
-    app.send(&alice, &channel, "poison").await;
-    app.send(&alice, &channel, "after").await;
-
-    for attempt in 1..=3 {
-        let tried = receiver.next().await;
-        assert_eq!((content(&tried), tried.attempt), ("poison", attempt));
-    }
-    let next = receiver.next().await;
-    assert_eq!((content(&next), next.attempt), ("after", 1));
+    poison_then_after(&app, &alice, &channel, &mut receiver).await;
     let scraped = metrics::scrape(&app).await;
     for (series, expected) in [
         ("bus_dlq_events_total{reason=\"work_failed\"}", 1.0),
