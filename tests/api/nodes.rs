@@ -453,33 +453,25 @@ async fn while_the_bus_is_down_sends_are_accepted_and_the_outbox_drains_when_it_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_on_every_node_receives_each_event_once() {
     use crate::plugins::content;
-    let Some(WebhookPair {
-        mut receiver,
-        a,
-        b,
-        alice,
-        first,
-        second,
-        // Bound, so the shared backends live until the test ends.
-        _shared,
-    }) = webhook_pair().await
-    else {
+    let Some(mut pair) = webhook_pair().await else {
         return;
     };
+    let (a, b, alice) = (&pair.a, &pair.b, &pair.alice);
+    let (first, second) = (&pair.first, &pair.second);
     let mut sent = std::collections::BTreeSet::new();
     for i in 0..12 {
-        let node = if i % 2 == 0 { &a } else { &b };
-        let channel = if i % 3 == 0 { &second } else { &first };
+        let node = if i % 2 == 0 { a } else { b };
+        let channel = if i % 3 == 0 { second } else { first };
         let text = format!("m{i}");
-        node.send(&alice, channel, &text).await;
+        node.send(alice, channel, &text).await;
         sent.insert(text);
     }
-    b.send(&alice, &first, "last").await;
+    b.send(alice, first, "last").await;
     sent.insert("last".to_owned());
     let mut received = Vec::new();
     let mut ids = std::collections::HashSet::new();
     while received.iter().filter(|t: &&String| *t == "last").count() == 0 {
-        let delivery = receiver.next_message().await;
+        let delivery = pair.receiver.next_message().await;
         assert!(
             ids.insert(delivery.id.clone()),
             "{} delivered twice",
@@ -489,7 +481,7 @@ async fn a_webhook_on_every_node_receives_each_event_once() {
     }
     // "last" came after the rest of its channel; the other channel's may still be on its way.
     while received.len() < sent.len() {
-        let delivery = receiver.next_message().await;
+        let delivery = pair.receiver.next_message().await;
         assert!(
             ids.insert(delivery.id.clone()),
             "{} delivered twice",
@@ -504,37 +496,28 @@ async fn a_webhook_on_every_node_receives_each_event_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn when_a_node_stops_the_other_delivers_to_the_webhooks_what_follows() {
     use crate::plugins::{content, until_group_settled};
-    let Some(WebhookPair {
-        mut receiver,
-        a,
-        b,
-        alice,
-        first,
-        second,
-        // Bound, so the shared backends live until the test ends.
-        _shared,
-    }) = webhook_pair().await
-    else {
+    let Some(mut pair) = webhook_pair().await else {
         return;
     };
-    a.send(&alice, &first, "before").await;
-    assert_eq!(content(&receiver.next_message().await), "before");
+    let (alice, first, second) = (&pair.alice, &pair.first, &pair.second);
+    pair.a.send(alice, first, "before").await;
+    assert_eq!(content(&pair.receiver.next_message().await), "before");
 
-    a.stop().await;
+    pair.a.stop().await;
     if kafka_bus() {
         // Node A left the group: node B holds every partition.
-        until_group_settled(&[&b], 3.0).await;
+        until_group_settled(&[&pair.b], 3.0).await;
     }
     let mut sent = std::collections::BTreeSet::new();
     for i in 0..6 {
-        let channel = if i % 2 == 0 { &first } else { &second };
+        let channel = if i % 2 == 0 { first } else { second };
         let text = format!("after {i}");
-        b.send(&alice, channel, &text).await;
+        pair.b.send(alice, channel, &text).await;
         sent.insert(text);
     }
     let mut received = std::collections::BTreeSet::new();
     while received.len() < sent.len() {
-        let delivery = receiver.next_message().await;
+        let delivery = pair.receiver.next_message().await;
         assert!(
             received.insert(content(&delivery).to_owned()),
             "{} delivered twice",
