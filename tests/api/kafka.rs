@@ -614,6 +614,9 @@ async fn an_event_a_plugin_fails_on_three_times_is_copied_to_the_dlq_naming_the_
         Some(1.0),
         "{metrics}"
     );
+    // Stopped while its broker runs: a consumer dropped after the broker has gone (when the
+    // test's runtime shuts down) can wait for its group's coordinator for ever.
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
