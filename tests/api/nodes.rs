@@ -491,6 +491,9 @@ async fn a_webhook_on_every_node_receives_each_event_once() {
     }
     let received: std::collections::BTreeSet<String> = received.into_iter().collect();
     assert_eq!(received, sent);
+    // Stopped while the shared broker runs (see the Kafka DLQ test).
+    pair.a.stop().await;
+    pair.b.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -525,6 +528,7 @@ async fn when_a_node_stops_the_other_delivers_to_the_webhooks_what_follows() {
         );
     }
     assert_eq!(received, sent);
+    pair.b.stop().await;
 }
 
 /// Two nodes with the same webhook (delivering `message.created` to `receiver`), alice in two
