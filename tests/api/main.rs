@@ -40,6 +40,7 @@ mod helpers;
 mod idp;
 mod instrumentation;
 mod kafka;
+mod kafka_broker;
 mod latest_page;
 mod lockout;
 mod mentions;
