@@ -19,6 +19,7 @@ mod m20261208_000013_active_days;
 mod m20261209_000014_settings;
 mod m20261210_000015_outbox_traceparent;
 mod m20261211_000016_external_identities;
+mod m20261212_000017_search_vector_only;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000014_settings::Migration),
             Box::new(m20261210_000015_outbox_traceparent::Migration),
             Box::new(m20261211_000016_external_identities::Migration),
+            Box::new(m20261212_000017_search_vector_only::Migration),
         ]
     }
 }

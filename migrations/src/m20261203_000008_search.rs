@@ -6,7 +6,8 @@
 //!   another backend was on; the server fills those in before it answers searches. On SQLite the
 //!   column stays NULL.
 //! - PostgreSQL only: `messages.search_vector`, a generated `tsvector` column cast from
-//!   `search_terms`, with a GIN index — what searches match against. The terms come from the
+//!   `search_terms` (since migration 000017 a plain column set by a trigger, the text not
+//!   kept), with a GIN index — what searches match against. The terms come from the
 //!   server's analyzer (not a PostgreSQL text-search configuration) so both backends find the
 //!   same messages: stemming, accent folding and CJK bigrams alike. And an index on
 //!   `created_at`, by which searches for very common words walk the newest messages.

@@ -1,12 +1,13 @@
 //! The PostgreSQL backend (`search.backend = "postgres"`): full-text search on the messages
 //! table itself, shared by every node.
 //!
-//! **Terms.** The message write path stores each message's text as search terms
+//! **Terms.** The message write path gives each message's text as search terms
 //! (`messages.search_terms`: a `tsvector` literal of `analyzer`'s terms with their positions)
 //! in the same statement that stores the message, and an edit replaces them in the same
-//! `UPDATE`; PostgreSQL keeps the generated column `search_vector` (the cast of those terms)
-//! and its GIN index. So a message is searchable the moment it is committed, and deleted
-//! messages are excluded by `deleted_at`. The terms come from the server's analyzer, not a
+//! `UPDATE`; a trigger keeps them only as `search_vector` (the cast of those terms, with a GIN
+//! index) and clears the text, which would be a third of every row (migration 000017). So a
+//! message is searchable the moment it is committed, and deleted messages are excluded by
+//! `deleted_at`. The terms come from the server's analyzer, not a
 //! PostgreSQL text-search configuration, so this backend finds exactly what tantivy finds
 //! (stemming, accent folding, CJK bigrams) and queries are `tsquery` literals built from the
 //! same terms: words must all occur, phrases as `<->` chains.
@@ -18,8 +19,8 @@
 //! lists of half the table each, every candidate's positions checked, and the slowest search
 //! there was. The format is part of the version recorded in `search_state` ([`TERMS_VERSION`]).
 //!
-//! **Backfill.** Messages stored while another backend was on have no terms (an edit made
-//! then clears them). On start, the server fills them in before it answers searches; when the
+//! **Backfill.** Messages stored while another backend was on have no vector (an edit made
+//! then clears it). On start, the server fills them in before it answers searches; when the
 //! analyzer changed since the terms were made (`search_state`), it makes them all again.
 //! `colink admin reindex` makes them all again on demand.
 //!
@@ -30,14 +31,16 @@
 //! word in most messages is found by walking the newest messages backwards (an index on
 //! `created_at`) until enough match, instead of ranking and counting a hundred thousand rows;
 //! anything rarer is read from the GIN index whole, so it is ranked and counted exactly. Each
-//! query runs under a `statement_timeout`, planned for its own parameters.
+//! query runs under a `statement_timeout`, planned for its own parameters, without parallel
+//! workers (see [`PostgresIndex::run`]).
 
 use std::{fmt::Write as _, sync::Arc, time::Duration};
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
-    sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
+    sea_query::{Expr, OnConflict, SimpleExpr},
 };
 use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
@@ -57,8 +60,9 @@ use crate::{
 const BACKEND: &str = "postgres";
 /// The version of the stored terms (recorded in `search_state`; stored terms of another are
 /// made again): the analyzer's version × 100 plus this backend's format — 1: the terms with
-/// their positions; 2: and the pairs of adjacent terms (see the module docs).
-const TERMS_VERSION: i32 = analyzer::VERSION * 100 + 2;
+/// their positions; 2: and the pairs of adjacent terms (see the module docs); 3: kept only as
+/// the vector (migration 000017: terms of version 2 were dropped with their generated column).
+const TERMS_VERSION: i32 = analyzer::VERSION * 100 + 3;
 /// Recency: a message this many seconds old gets half the boost of one sent now (7 days, as
 /// the tantivy backend).
 const RECENCY_HALF_SECONDS: u32 = 7 * 86_400;
@@ -105,7 +109,7 @@ impl PostgresIndex {
         let todo = || {
             let live = message::Entity::find().filter(message::Column::DeletedAt.is_null());
             if missing_only {
-                live.filter(message::Column::SearchTerms.is_null())
+                live.filter(no_vector())
             } else {
                 live
             }
@@ -160,9 +164,12 @@ impl PostgresIndex {
         let tx = self.db.begin().await?;
         // Abandoned by the database itself, not only by the caller. Planned for these
         // parameters every time: a cached generic plan cannot tell a word in most messages
-        // from one in a few, and picks one way for both.
+        // from one in a few, and picks one way for both. No parallel workers: on a small
+        // machine a search's two workers only compete with the other searches (four at once on
+        // two cores: p95 199 → 179 ms, p99 324 → 275 ms without them; docs/benchmarks.md).
         tx.execute_unprepared(&format!(
-            "SET LOCAL statement_timeout = {}; SET LOCAL plan_cache_mode = force_custom_plan",
+            "SET LOCAL statement_timeout = {}; SET LOCAL plan_cache_mode = force_custom_plan; \
+             SET LOCAL max_parallel_workers_per_gather = 0",
             limit.as_millis()
         ))
         .await?;
@@ -290,7 +297,7 @@ async fn needs(db: &DatabaseConnection) -> Result<Backfill, SearchError> {
         .select_only()
         .column(message::Column::Id)
         .filter(message::Column::DeletedAt.is_null())
-        .filter(message::Column::SearchTerms.is_null())
+        .filter(no_vector())
         .into_tuple::<Uuid>()
         .one(db)
         .await?;
@@ -299,6 +306,12 @@ async fn needs(db: &DatabaseConnection) -> Result<Backfill, SearchError> {
     } else {
         Backfill::None
     })
+}
+
+/// Messages without a vector: stored or edited while another backend was on (the column is
+/// PostgreSQL's own, not part of the entity).
+fn no_vector() -> SimpleExpr {
+    Expr::cust("search_vector IS NULL")
 }
 
 /// One `UPDATE` storing the terms of `rows` — unless a message was edited since it was read

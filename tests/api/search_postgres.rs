@@ -147,3 +147,42 @@ async fn terms_stored_without_pairs_are_made_again_and_phrases_are_found_by_thei
         [texts[1]]
     );
 }
+
+#[tokio::test]
+async fn terms_are_kept_once_as_the_vector_and_an_edit_replaces_them() {
+    if std::env::var("COLINK_TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let app = spawn_with(postgres).await;
+    let (_, alice, bob, dev) = crate::search::posted(&app, &["plum pie"]).await;
+    let jam = app.send(&alice, &dev, "plum jam").await;
+    let jam = crate::helpers::uuid_of(jam["id"].as_str().unwrap());
+    // (live messages with their text still stored, live messages without a vector)
+    let stored = || async {
+        let row = app
+            .state
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) FILTER (WHERE search_terms IS NOT NULL) AS text, \
+                 count(*) FILTER (WHERE search_vector IS NULL) AS missing \
+                 FROM messages WHERE deleted_at IS NULL",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        (
+            row.try_get::<i64>("", "text").unwrap(),
+            row.try_get::<i64>("", "missing").unwrap(),
+        )
+    };
+    assert_eq!(stored().await, (0, 0));
+
+    app.api_as(&alice)
+        .edit_message(jam, "fig jam")
+        .await
+        .unwrap();
+    assert_eq!(stored().await, (0, 0));
+    assert_eq!(found(&app.api_as(&bob), "plum").await, ["plum pie"]);
+    assert_eq!(found(&app.api_as(&bob), "fig").await, ["fig jam"]);
+}

@@ -18,8 +18,9 @@ pub struct Model {
     pub deleted_at: Option<OffsetDateTime>,
     pub deleted_by: Option<Uuid>,
     pub created_at: OffsetDateTime,
-    /// With `search.backend = "postgres"`: the text as search terms (`search::postgres_index`);
-    /// otherwise NULL.
+    /// With `search.backend = "postgres"`, what the write path gives as the text's search terms
+    /// (`search::postgres_index`); PostgreSQL keeps them only as `search_vector` and a trigger
+    /// clears this column (migration 000017), so it always reads NULL.
     pub search_terms: Option<String>,
     /// Set while a `hide` moderation rule holds the message for review: only its author (and
     /// admins) see it (migration 000011).
