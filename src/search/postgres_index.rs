@@ -7,10 +7,10 @@
 //! `UPDATE`; a trigger keeps them only as `search_vector` (the cast of those terms, with a GIN
 //! index) and clears the text, which would be a third of every row (migration 000017). So a
 //! message is searchable the moment it is committed, and deleted messages are excluded by
-//! `deleted_at`. The terms come from the server's analyzer, not a
-//! PostgreSQL text-search configuration, so this backend finds exactly what tantivy finds
-//! (stemming, accent folding, CJK bigrams) and queries are `tsquery` literals built from the
-//! same terms: words must all occur, phrases as `<->` chains.
+//! `deleted_at`. The terms come from the server's analyzer, not a PostgreSQL text-search
+//! configuration, so this backend finds exactly what tantivy finds (stemming, accent folding,
+//! CJK bigrams) and queries are `tsquery` literals built from the same terms: words must all
+//! occur, phrases as `<->` chains.
 //!
 //! **Pairs.** The stored terms also hold every two adjacent terms as one lexeme (`'releas
 //! note'`, without a position), and a phrase query asks for its pairs besides its `<->` chain.
