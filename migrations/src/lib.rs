@@ -20,6 +20,7 @@ mod m20261209_000014_settings;
 mod m20261210_000015_outbox_traceparent;
 mod m20261211_000016_external_identities;
 mod m20261212_000017_search_vector_only;
+mod m20261213_000018_messages_channel_created;
 
 /// The statements that compute the read counters from the messages (run by the migration; tests
 /// use them to check the counters kept on every change against a recount).
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000015_outbox_traceparent::Migration),
             Box::new(m20261211_000016_external_identities::Migration),
             Box::new(m20261212_000017_search_vector_only::Migration),
+            Box::new(m20261213_000018_messages_channel_created::Migration),
         ]
     }
 }

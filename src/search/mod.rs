@@ -19,6 +19,7 @@ pub mod analyzer;
 pub mod indexer;
 pub mod postgres_index;
 mod postgres_terms;
+mod postgres_window;
 pub mod query;
 pub mod tantivy_index;
 

@@ -30,7 +30,10 @@
 //! The candidates ranked are the newest `COUNT_LIMIT + 1` matches, and they are the count: a
 //! word in most messages is found by walking the newest messages backwards (an index on
 //! `created_at`) until enough match, instead of ranking and counting a hundred thousand rows;
-//! anything rarer is read from the GIN index whole, so it is ranked and counted exactly. Each
+//! anything rarer is read from the GIN index whole, so it is ranked and counted exactly. When
+//! PostgreSQL's statistics call the words common, the search is first bounded to a window of
+//! the newest messages that should hold enough matches, and runs again without it when it does
+//! not (`postgres_window`). Each
 //! query runs under a `statement_timeout`, planned for its own parameters, without parallel
 //! workers (see [`PostgresIndex::run`]).
 
@@ -49,6 +52,7 @@ use uuid::Uuid;
 use super::{
     COUNT_LIMIT, MessageSearch, Progress, SearchError, SearchIndex, analyzer,
     postgres_terms::{matching, phrase, tsquery, tsvector},
+    postgres_window::{self, StatsCache},
 };
 use crate::{
     app::AppState,
@@ -72,6 +76,8 @@ const BACKFILL_PAGE: u64 = 1_000;
 /// The index: the database.
 pub struct PostgresIndex {
     db: DatabaseConnection,
+    /// For the time window of common words (`postgres_window`).
+    stats: StatsCache,
 }
 
 /// What the stored terms need before searches may be answered.
@@ -89,7 +95,13 @@ impl PostgresIndex {
     /// The index in `db`, and what it needs before it can answer.
     pub async fn open(db: DatabaseConnection) -> Result<(Self, Backfill), SearchError> {
         let backfill = needs(&db).await?;
-        Ok((Self { db }, backfill))
+        Ok((
+            Self {
+                db,
+                stats: StatsCache::default(),
+            },
+            backfill,
+        ))
     }
 
     /// Fill in terms as `backfill` says, reporting `(done, total)` after each page and giving
@@ -174,10 +186,29 @@ impl PostgresIndex {
         ))
         .await?;
         let query = Query::of(search);
-        let rows = tx
-            .query_all_raw(query.page(search.offset, search.limit))
-            .await
-            .map_err(|e| timeout_or(e, limit))?;
+        let page = |window| query.page(search.offset, search.limit, window);
+        let mut rows = Vec::new();
+        if let Some(start) = self.window_start(&tx, search).await? {
+            rows = tx
+                .query_all_raw(page(Some(start)))
+                .await
+                .map_err(|e| timeout_or(e, limit))?;
+            // Fewer candidates than needed in the window (or a page past them): the newest
+            // matches may lie before it, so search everything.
+            let enough = match rows.first() {
+                Some(row) => row.try_get::<i64>("", "total")? > COUNT_LIMIT as i64,
+                None => false,
+            };
+            if !enough {
+                rows.clear();
+            }
+        }
+        if rows.is_empty() {
+            rows = tx
+                .query_all_raw(page(None))
+                .await
+                .map_err(|e| timeout_or(e, limit))?;
+        }
         let mut ids = Vec::with_capacity(rows.len());
         let mut total = 0;
         for row in &rows {
@@ -196,6 +227,45 @@ impl PostgresIndex {
         }
         tx.commit().await?;
         Ok((u64::try_from(total).unwrap_or(0), ids))
+    }
+
+    /// Where `search`'s time window starts, if it has one (see `postgres_window`): asks for the
+    /// reader's share of the messages only when their words are common enough to need one.
+    async fn window_start(
+        &self,
+        tx: &impl ConnectionTrait,
+        search: &MessageSearch,
+    ) -> Result<Option<OffsetDateTime>, SearchError> {
+        if !postgres_window::applies(search) {
+            return Ok(None);
+        }
+        let Some(stats) = self.stats.get(tx).await else {
+            return Ok(None);
+        };
+        let share = stats.matching_share(&search.clauses);
+        if !stats.may_need_window(share) {
+            return Ok(None);
+        }
+        let read: f64 = match tx
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT COALESCE(sum(last_seq), 0)::float8 AS read FROM channels \
+                     WHERE id = ANY({})",
+                    uuid_array(&search.channels)
+                ),
+            ))
+            .await?
+        {
+            Some(row) => row.try_get("", "read")?,
+            None => return Ok(None),
+        };
+        let start = stats.window_start(share, read);
+        // An `after:` date later than the window's start is a window of its own.
+        Ok(match (start, search.since) {
+            (Some(start), Some(since)) if since >= start => None,
+            (start, _) => start,
+        })
     }
 }
 
@@ -413,19 +483,24 @@ impl Query {
 
     /// The ids of one page, best first, each row with the number of candidates: the newest
     /// `COUNT_LIMIT + 1` matches (see the module docs).
-    fn page(&self, offset: usize, limit: usize) -> Statement {
-        let n = self.values.len();
+    /// Only messages sent at or after `window` when given (see `postgres_window`).
+    fn page(&self, offset: usize, limit: usize, window: Option<OffsetDateTime>) -> Statement {
+        let mut values = self.values.clone();
+        let mut matching = self.matching.clone();
+        if let Some(start) = window {
+            values.push(start.into());
+            let _ = write!(matching, " AND m.created_at >= ${}", values.len());
+        }
+        let n = values.len();
         let sql = format!(
             "SELECT m.id, count(*) OVER () AS total FROM (SELECT m.id, m.created_at, \
-             m.search_vector {} ORDER BY m.created_at DESC, m.id DESC LIMIT {}) AS m \
+             m.search_vector {matching} ORDER BY m.created_at DESC, m.id DESC LIMIT {}) AS m \
              ORDER BY {} DESC, m.created_at DESC, m.id DESC LIMIT ${} OFFSET ${}",
-            self.matching,
             COUNT_LIMIT + 1,
             self.score,
             n + 1,
             n + 2
         );
-        let mut values = self.values.clone();
         values.push((limit as i64).into());
         values.push((offset as i64).into());
         Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
@@ -486,9 +561,21 @@ mod tests {
             limit: 20,
             now: OffsetDateTime::UNIX_EPOCH,
         };
-        let page = Query::of(&search).page(20, 20);
+        let page = Query::of(&search).page(20, 20, None);
         assert_eq!(page.values.map_or(0, |v| v.0.len()), 6);
         assert!(page.sql.ends_with("LIMIT $5 OFFSET $6"), "{}", page.sql);
+        let windowed = Query::of(&search).page(20, 20, Some(OffsetDateTime::UNIX_EPOCH));
+        assert_eq!(windowed.values.map_or(0, |v| v.0.len()), 7);
+        assert!(
+            windowed.sql.contains("AND m.created_at >= $5 ORDER BY"),
+            "{}",
+            windowed.sql
+        );
+        assert!(
+            windowed.sql.ends_with("LIMIT $6 OFFSET $7"),
+            "{}",
+            windowed.sql
+        );
         assert!(
             page.sql
                 .contains(&format!("ANY('{{{}}}'::uuid[])", Uuid::nil()))

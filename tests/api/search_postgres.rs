@@ -186,3 +186,81 @@ async fn terms_are_kept_once_as_the_vector_and_an_edit_replaces_them() {
     assert_eq!(found(&app.api_as(&bob), "plum").await, ["plum pie"]);
     assert_eq!(found(&app.api_as(&bob), "fig").await, ["fig jam"]);
 }
+
+/// Run `sql` on the test's database.
+async fn sql(app: &TestApp, sql: String) {
+    app.state
+        .db
+        .execute_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            sql.clone(),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The first page for `q` as `who` sees it: contents, total, whether the total is capped.
+async fn first_page(api: &colink_client::Client, q: &str) -> (Vec<String>, u64, bool) {
+    let page = api
+        .search_messages(&colink_client::MessageSearch::text(q))
+        .await
+        .unwrap_or_else(|e| panic!("search {q:?}: {e}"));
+    let items = page.items.into_iter().map(|h| h.message.content).collect();
+    (items, page.total, page.total_capped)
+}
+
+#[tokio::test]
+async fn a_common_word_is_searched_in_a_time_window_and_everywhere_when_it_falls_short() {
+    if std::env::var("COLINK_TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let app = spawn_with(postgres).await;
+    let (_, alice, bob, dev) = crate::search::posted(&app, &["kiwi first"]).await;
+    // 3,000 older messages holding "kiwi", one a second (stored as the write path stores
+    // them: the terms, which the trigger turns into the vector), then the statistics the
+    // window is computed from: "kiwi" is in every message.
+    sql(
+        &app,
+        format!(
+            "INSERT INTO messages (id, channel_id, seq, user_id, content, created_at, search_terms) \
+             SELECT gen_random_uuid(), '{dev}', 1000 + i, '{alice}', 'kiwi ' || i, \
+             now() - interval '1 day' + i * interval '1 second', \
+             format('''kiwi'':1 ''%s'':2 ''kiwi %s''', i, i) \
+             FROM generate_series(1, 3000) AS i",
+            alice = alice.user_id
+        ),
+    )
+    .await;
+    sql(
+        &app,
+        format!("UPDATE channels SET last_seq = last_seq + 3000 WHERE id = '{dev}'"),
+    )
+    .await;
+    sql(&app, "ANALYZE messages".into()).await;
+    let b = app.api_as(&bob);
+    let newest: Vec<String> = std::iter::once("kiwi first".to_string())
+        .chain((2981..=3000).rev().map(|i| format!("kiwi {i}")))
+        .take(20)
+        .collect();
+    // The window (the newest two thirds) holds enough matches: it answers.
+    assert_eq!(first_page(&b, "kiwi").await, (newest, 1000, true));
+
+    // The newest half deleted: the statistics (kept for minutes) still call the word common,
+    // but the window now holds ~500 live matches. The newest 1,001 matches lie partly
+    // before it, so the search runs again without it: the count stays honest.
+    sql(
+        &app,
+        format!("UPDATE messages SET deleted_at = now() WHERE channel_id = '{dev}' AND seq > 2500"),
+    )
+    .await;
+    let newest: Vec<String> = std::iter::once("kiwi first".to_string())
+        .chain((1481..=1500).rev().map(|i| format!("kiwi {i}")))
+        .take(20)
+        .collect();
+    assert_eq!(first_page(&b, "kiwi").await, (newest, 1000, true));
+    // Every page of the candidates, each message once.
+    let all = crate::search::found(&b, "kiwi").await;
+    assert_eq!(all.len(), 1000);
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!(distinct.len(), 1000);
+}
