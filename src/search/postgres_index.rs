@@ -239,9 +239,7 @@ impl PostgresIndex {
         if !postgres_window::applies(search) {
             return Ok(None);
         }
-        let Some(stats) = self.stats.get(tx).await else {
-            return Ok(None);
-        };
+        let stats = self.stats.get(tx).await;
         let share = stats.matching_share(&search.clauses);
         if !stats.may_need_window(share) {
             return Ok(None);

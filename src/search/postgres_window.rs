@@ -120,13 +120,14 @@ pub(super) struct StatsCache {
 }
 
 impl StatsCache {
-    /// The statistics; `None` when there are none (never analysed) or they cannot be read.
-    pub(super) async fn get(&self, db: &impl ConnectionTrait) -> Option<Arc<TableStats>> {
+    /// The statistics: empty (no window) when there are none (never analysed) or they cannot
+    /// be read, until the next refresh.
+    pub(super) async fn get(&self, db: &impl ConnectionTrait) -> Arc<TableStats> {
         if let Ok(current) = self.current.lock()
             && let Some((read_at, stats)) = current.as_ref()
             && read_at.elapsed() < REFRESH
         {
-            return Some(stats.clone());
+            return stats.clone();
         }
         let stats = match read(db).await {
             Ok(stats) => Arc::new(stats),
@@ -138,7 +139,7 @@ impl StatsCache {
         if let Ok(mut current) = self.current.lock() {
             *current = Some((Instant::now(), stats.clone()));
         }
-        Some(stats)
+        stats
     }
 }
 
