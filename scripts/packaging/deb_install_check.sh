@@ -32,7 +32,9 @@ getent passwd colink >/dev/null || fail "no colink user after install"
 [ "$(stat -c '%a %U:%G' /etc/colink/config.toml)" = "640 root:colink" ] ||
   fail "/etc/colink/config.toml is $(stat -c '%a %U:%G' /etc/colink/config.toml), not 640 root:colink"
 [ "$(stat -c '%a %U' /var/lib/colink)" = "700 colink" ] || fail "/var/lib/colink is not 700 colink"
-dpkg-query -W -f='${Conffiles}\n' colink | grep -q '/etc/colink/config.toml' ||
+# Captured, not piped into `grep -q` (a grep that exits early can SIGPIPE the writer; pipefail).
+conffiles=$(dpkg-query -W -f='${Conffiles}\n' colink)
+grep -q '/etc/colink/config.toml' <<<"$conffiles" ||
   fail "/etc/colink/config.toml is not a conffile"
 unit=$(dpkg -L colink | grep '/systemd/system/colink.service$') || fail "the package has no colink.service"
 man -w colink >/dev/null 2>&1 || [ -f /usr/share/man/man1/colink.1.gz ] || fail "no man page"
