@@ -27,6 +27,8 @@ mod m20261213_000018_messages_channel_created;
 pub use m20261130_000004_read_counts::BACKFILL as READ_COUNTS_BACKFILL;
 /// The statements that compute the channels' member counts and last top-level seqs.
 pub use m20261130_000005_sidebar::BACKFILL as SIDEBAR_BACKFILL;
+/// Which messages the postgres search backend's window indexes hold (see the migration).
+pub use m20261213_000018_messages_channel_created::{SEARCH_WINDOW_LONG, SEARCH_WINDOW_SHORT};
 
 pub struct Migrator;
 

@@ -39,6 +39,7 @@
 
 use std::{fmt::Write as _, sync::Arc, time::Duration};
 
+use migration::{SEARCH_WINDOW_LONG, SEARCH_WINDOW_SHORT};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
@@ -52,7 +53,7 @@ use uuid::Uuid;
 use super::{
     COUNT_LIMIT, MessageSearch, Progress, SearchError, SearchIndex, analyzer,
     postgres_terms::{matching, phrase, tsquery, tsvector},
-    postgres_window::{self, StatsCache},
+    postgres_window::{self, StatsCache, TableStats},
 };
 use crate::{
     app::AppState,
@@ -188,7 +189,7 @@ impl PostgresIndex {
         let query = Query::of(search);
         let page = |window| query.page(search.offset, search.limit, window);
         let mut rows = Vec::new();
-        if let Some(start) = self.window_start(&tx, search).await? {
+        if let Some(start) = window_start(&*self.stats.get(&tx).await, search) {
             rows = tx
                 .query_all_raw(page(Some(start)))
                 .await
@@ -228,42 +229,21 @@ impl PostgresIndex {
         tx.commit().await?;
         Ok((u64::try_from(total).unwrap_or(0), ids))
     }
+}
 
-    /// Where `search`'s time window starts, if it has one (see `postgres_window`): asks for the
-    /// reader's share of the messages only when their words are common enough to need one.
-    async fn window_start(
-        &self,
-        tx: &impl ConnectionTrait,
-        search: &MessageSearch,
-    ) -> Result<Option<OffsetDateTime>, SearchError> {
-        if !postgres_window::applies(search) {
-            return Ok(None);
-        }
-        let stats = self.stats.get(tx).await;
-        let share = stats.matching_share(&search.clauses);
-        if !stats.may_need_window(share) {
-            return Ok(None);
-        }
-        let read: f64 = match tx
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!(
-                    "SELECT COALESCE(sum(last_seq), 0)::float8 AS read FROM channels \
-                     WHERE id = ANY({})",
-                    uuid_array(&search.channels)
-                ),
-            ))
-            .await?
-        {
-            Some(row) => row.try_get("", "read")?,
-            None => return Ok(None),
-        };
-        let start = stats.window_start(share, read);
-        // An `after:` date later than the window's start is a window of its own.
-        Ok(match (start, search.since) {
-            (Some(start), Some(since)) if since >= start => None,
-            (start, _) => start,
-        })
+/// Where `search`'s time window starts, if it has one (see `postgres_window`).
+fn window_start(stats: &TableStats, search: &MessageSearch) -> Option<OffsetDateTime> {
+    if !postgres_window::applies(search) {
+        return None;
+    }
+    let start = stats.window_start(
+        stats.matching_share(&search.clauses),
+        stats.share_of(&search.channels),
+    );
+    // An `after:` date later than the window's start is a window of its own.
+    match (start, search.since) {
+        (Some(start), Some(since)) if since >= start => None,
+        (start, _) => start,
     }
 }
 
@@ -481,20 +461,39 @@ impl Query {
 
     /// The ids of one page, best first, each row with the number of candidates: the newest
     /// `COUNT_LIMIT + 1` matches (see the module docs).
-    /// Only messages sent at or after `window` when given (see `postgres_window`).
+    ///
+    /// Only messages sent at or after `window` when given (see `postgres_window`): then asked
+    /// for in two parts, the messages whose vector the window index holds and the others
+    /// (migration 000018), each stating its part's condition so that PostgreSQL can answer it
+    /// from that part's index.
     fn page(&self, offset: usize, limit: usize, window: Option<OffsetDateTime>) -> Statement {
         let mut values = self.values.clone();
-        let mut matching = self.matching.clone();
-        if let Some(start) = window {
-            values.push(start.into());
-            let _ = write!(matching, " AND m.created_at >= ${}", values.len());
-        }
+        let newest = |conditions: &str| {
+            format!(
+                "SELECT m.id, m.created_at, m.search_vector {}{conditions} \
+                 ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
+                self.matching,
+                COUNT_LIMIT + 1
+            )
+        };
+        let candidates = match window {
+            None => newest(""),
+            Some(start) => {
+                values.push(start.into());
+                let since = format!(" AND m.created_at >= ${}", values.len());
+                format!(
+                    "SELECT m.id, m.created_at, m.search_vector FROM (({}) UNION ALL ({})) AS m \
+                     ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
+                    newest(&format!("{since} AND {SEARCH_WINDOW_SHORT}")),
+                    newest(&format!("{since} AND {SEARCH_WINDOW_LONG}")),
+                    COUNT_LIMIT + 1
+                )
+            }
+        };
         let n = values.len();
         let sql = format!(
-            "SELECT m.id, count(*) OVER () AS total FROM (SELECT m.id, m.created_at, \
-             m.search_vector {matching} ORDER BY m.created_at DESC, m.id DESC LIMIT {}) AS m \
+            "SELECT m.id, count(*) OVER () AS total FROM ({candidates}) AS m \
              ORDER BY {} DESC, m.created_at DESC, m.id DESC LIMIT ${} OFFSET ${}",
-            COUNT_LIMIT + 1,
             self.score,
             n + 1,
             n + 2
@@ -564,11 +563,15 @@ mod tests {
         assert!(page.sql.ends_with("LIMIT $5 OFFSET $6"), "{}", page.sql);
         let windowed = Query::of(&search).page(20, 20, Some(OffsetDateTime::UNIX_EPOCH));
         assert_eq!(windowed.values.map_or(0, |v| v.0.len()), 7);
-        assert!(
-            windowed.sql.contains("AND m.created_at >= $5 ORDER BY"),
-            "{}",
-            windowed.sql
-        );
+        for part in [SEARCH_WINDOW_SHORT, SEARCH_WINDOW_LONG] {
+            assert!(
+                windowed
+                    .sql
+                    .contains(&format!("AND m.created_at >= $5 AND {part} ORDER BY")),
+                "{}",
+                windowed.sql
+            );
+        }
         assert!(
             windowed.sql.ends_with("LIMIT $6 OFFSET $7"),
             "{}",

@@ -4,17 +4,22 @@
 //! `postgres_index`). For a word in a few percent of the messages, read by someone who reads a
 //! tenth of them, PostgreSQL finds those by walking the newest messages one by one through the
 //! `created_at` index — some 200,000 rows, one heap fetch each — or by reading every match of
-//! the word from the GIN index. Bounded in time instead (`created_at >= start`), it ANDs three
-//! bitmaps it can build cheaply — the word's (GIN), the readable conversations' newest messages
-//! (`ix_messages_channel_created`, migration 000018) — and reads only the rows in all of them,
-//! page by page (docs/benchmarks.md, 2026-12-03: a common word's mean 43 → 26 ms).
+//! the word from the GIN index. Bounded in time instead (`created_at >= start`), it reads the
+//! readable conversations' messages since the start from an index that holds each message's
+//! vector beside its conversation and time (`ix_messages_search_window`, migration 000018) and
+//! tests the words there, without fetching a row from the table; the few messages whose vector
+//! is too long for that index are read through one of their own, in the same query
+//! (docs/benchmarks.md, 2026-12-03: a common word's statement 43 → 26 ms with a bitmap of the
+//! window, 22–31 → 8–12 ms with the vectors in the index).
 //!
 //! **Where the window starts** comes from PostgreSQL's own statistics of the table, read at most
 //! every [`REFRESH`]: the share of messages holding each common term (`most_common_elems` of
 //! `search_vector`), the `created_at` values that cut the table into equal parts
-//! (`histogram_bounds`), and the rows they describe. The reader's share of the messages comes
-//! from their conversations' `last_seq`. A search needs `COUNT_LIMIT + 1` readable matches; the
-//! window is made [`SAFETY`] times the messages that should hold them.
+//! (`histogram_bounds`), and the rows they describe; with them, every conversation's
+//! `last_seq`, whose sum over the reader's conversations is their share of the messages (kept
+//! here rather than asked for per search: one round trip less; a conversation created since
+//! counts as empty, which only widens the window). A search needs `COUNT_LIMIT + 1` readable
+//! matches; the window is made [`SAFETY`] times the messages that should hold them.
 //!
 //! **Never a wrong answer.** The window only shortens the search when it holds at least
 //! `COUNT_LIMIT + 1` matches: then the newest that many matches overall lie inside it (it holds
@@ -32,6 +37,7 @@ use std::{
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::{COUNT_LIMIT, MessageSearch};
 
@@ -49,8 +55,9 @@ pub(super) struct TableStats {
     bounds: Vec<OffsetDateTime>,
     /// Rows when analysed.
     rows: f64,
-    /// Messages ever sent to any conversation (`sum(channels.last_seq)`): the whole the
-    /// reader's share is taken of.
+    /// Messages ever sent to each conversation (`channels.last_seq`, those with any).
+    sent_to: HashMap<Uuid, f64>,
+    /// Their sum: the whole the reader's share is taken of.
     sent: f64,
 }
 
@@ -78,19 +85,28 @@ impl TableStats {
         if clauses.is_empty() { 0.0 } else { share }
     }
 
-    /// Whether a reader of every message would expect enough matches for a window to be worth
-    /// asking their share for.
-    pub(super) fn may_need_window(&self, matching_share: f64) -> bool {
-        matching_share * self.rows >= needed()
+    /// The share of all messages sent to `conversations` (`0` without statistics).
+    pub(super) fn share_of(&self, conversations: &[Uuid]) -> f64 {
+        if self.sent <= 0.0 {
+            return 0.0;
+        }
+        let read: f64 = conversations
+            .iter()
+            .filter_map(|id| self.sent_to.get(id))
+            .sum();
+        (read / self.sent).min(1.0)
     }
 
     /// Where the window starts for a search whose matches are `matching_share` of the messages,
-    /// by a reader of `read` of the `sent` messages; `None`: search everything.
-    pub(super) fn window_start(&self, matching_share: f64, read: f64) -> Option<OffsetDateTime> {
-        if self.bounds.len() < 2 || self.rows <= 0.0 || self.sent <= 0.0 {
+    /// by a reader of `reader_share` of them; `None`: search everything.
+    pub(super) fn window_start(
+        &self,
+        matching_share: f64,
+        reader_share: f64,
+    ) -> Option<OffsetDateTime> {
+        if self.bounds.len() < 2 || self.rows <= 0.0 {
             return None;
         }
-        let reader_share = (read / self.sent).min(1.0);
         let density = matching_share * reader_share;
         if density <= 0.0 {
             return None;
@@ -169,15 +185,23 @@ async fn read(db: &impl ConnectionTrait) -> Result<TableStats, DbErr> {
     {
         stats.bounds.push(row.try_get("", "at")?);
     }
+    for row in db
+        .query_all_raw(pg(
+            "SELECT id, last_seq::float8 AS sent FROM channels WHERE last_seq > 0",
+        ))
+        .await?
+    {
+        let sent: f64 = row.try_get("", "sent")?;
+        stats.sent += sent;
+        stats.sent_to.insert(row.try_get("", "id")?, sent);
+    }
     if let Some(row) = db
         .query_one_raw(pg(
-            "SELECT (SELECT reltuples FROM pg_class WHERE oid = 'messages'::regclass)::float8 \
-             AS rows, (SELECT COALESCE(sum(last_seq), 0) FROM channels)::float8 AS sent",
+            "SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'messages'::regclass",
         ))
         .await?
     {
         stats.rows = row.try_get("", "rows")?;
-        stats.sent = row.try_get("", "sent")?;
     }
     Ok(stats)
 }
@@ -212,8 +236,15 @@ mod tests {
             // 100,000 rows in ten equal parts, one minute each.
             bounds: (0..=10).map(at).collect(),
             rows: 100_000.0,
+            sent_to: [(conversation(1), 20_000.0), (conversation(2), 80_000.0)]
+                .into_iter()
+                .collect(),
             sent: 100_000.0,
         }
+    }
+
+    fn conversation(n: u128) -> Uuid {
+        Uuid::from_u128(n)
     }
 
     fn clause(terms: &[&str]) -> Vec<String> {
@@ -242,20 +273,24 @@ mod tests {
         let s = stats();
         // Half the messages match, the reader reads a fifth: 2 × 1,001 matches need
         // 20,020 rows, a fifth of the table: the window starts at the bound of 80 %.
-        assert_eq!(s.window_start(0.5, 20_000.0), Some(at(7)));
+        let fifth = s.share_of(&[conversation(1)]);
+        assert_eq!(fifth, 0.2);
+        assert_eq!(s.window_start(0.5, fifth), Some(at(7)));
         // A reader of everything needs 4,004 rows: rounded down to the bound of 90 %.
-        assert_eq!(s.window_start(0.5, 100_000.0), Some(at(9)));
+        let all = s.share_of(&[conversation(1), conversation(2), conversation(3)]);
+        assert_eq!(all, 1.0);
+        assert_eq!(s.window_start(0.5, all), Some(at(9)));
         // Rarer matches need more of the table than there is: no window.
-        assert_eq!(s.window_start(0.01, 20_000.0), None);
-        assert_eq!(s.window_start(0.0, 20_000.0), None);
-        assert!(!s.may_need_window(0.01));
-        assert!(s.may_need_window(0.5));
+        assert_eq!(s.window_start(0.01, fifth), None);
+        assert_eq!(s.window_start(0.0, fifth), None);
+        // A conversation the statistics do not know (created since) holds nothing yet.
+        assert_eq!(s.share_of(&[conversation(3)]), 0.0);
     }
 
     #[test]
     fn without_statistics_there_is_no_window() {
         let s = TableStats::default();
+        assert_eq!(s.share_of(&[conversation(1)]), 0.0);
         assert_eq!(s.window_start(0.5, 1.0), None);
-        assert!(!s.may_need_window(0.5));
     }
 }
