@@ -43,11 +43,20 @@ pub(super) struct Share {
 impl ClientContext for Share {}
 
 impl ConsumerContext for Share {
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let held = consumer.assignment().map_or(0, |a| a.count());
-        self.held.set(i64::try_from(held).unwrap_or(i64::MAX));
-        if let Rebalance::Error(e) = rebalance {
-            tracing::warn!(error = %e, "kafka bus: a work consumer's rebalance failed");
+    /// The share, from the rebalance itself: asking the consumer (`assignment()`) waits for
+    /// librdkafka's own thread, which, while a consumer closes with its brokers away, waits for
+    /// this callback — the two waited for each other for ever (a node's last rebalance, seen
+    /// holding a test's runtime at exit). The group is eager (librdkafka's default assignors):
+    /// an assignment is the whole share, a revocation all of it.
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(partitions) => self
+                .held
+                .set(i64::try_from(partitions.count()).unwrap_or(i64::MAX)),
+            Rebalance::Revoke(_) => self.held.set(0),
+            Rebalance::Error(e) => {
+                tracing::warn!(error = %e, "kafka bus: a work consumer's rebalance failed");
+            }
         }
     }
 }
