@@ -53,7 +53,7 @@ use uuid::Uuid;
 use super::{
     COUNT_LIMIT, MessageSearch, Progress, SearchError, SearchIndex, analyzer,
     postgres_terms::{matching, phrase, tsquery, tsvector},
-    postgres_window::{self, StatsCache, TableStats},
+    postgres_window::{self, StatsCache},
 };
 use crate::{
     app::AppState,
@@ -193,7 +193,7 @@ impl PostgresIndex {
         let query = Query::of(search);
         let page = |window| query.page(search.offset, search.limit, window);
         let mut rows = Vec::new();
-        if let Some(start) = window_start(&*self.stats.get(&tx).await, search) {
+        if let Some(start) = self.window_start(&tx, search).await {
             rows = tx
                 .query_all_raw(page(Some(start)))
                 .await
@@ -233,21 +233,27 @@ impl PostgresIndex {
         tx.commit().await?;
         Ok((u64::try_from(total).unwrap_or(0), ids))
     }
-}
 
-/// Where `search`'s time window starts, if it has one (see `postgres_window`).
-fn window_start(stats: &TableStats, search: &MessageSearch) -> Option<OffsetDateTime> {
-    if !postgres_window::applies(search) {
-        return None;
-    }
-    let start = stats.window_start(
-        stats.matching_share(&search.clauses),
-        stats.share_of(&search.channels),
-    );
-    // An `after:` date later than the window's start is a window of its own.
-    match (start, search.since) {
-        (Some(start), Some(since)) if since >= start => None,
-        (start, _) => start,
+    /// Where `search`'s time window starts, if it has one (see `postgres_window`). The
+    /// statistics are only looked at (and read again when stale) for a search that may have one.
+    async fn window_start(
+        &self,
+        tx: &impl ConnectionTrait,
+        search: &MessageSearch,
+    ) -> Option<OffsetDateTime> {
+        if !postgres_window::applies(search) {
+            return None;
+        }
+        let stats = self.stats.get(tx).await;
+        let start = stats.window_start(
+            stats.matching_share(&search.clauses),
+            stats.share_of(&search.channels),
+        );
+        // An `after:` date later than the window's start is a window of its own.
+        match (start, search.since) {
+            (Some(start), Some(since)) if since >= start => None,
+            (start, _) => start,
+        }
     }
 }
 
